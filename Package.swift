@@ -1,0 +1,42 @@
+// swift-tools-version: 6.1
+// vtee: a virtual, OP-TEE-compatible TrustZone stack. Module layout follows
+// docs/ARCHITECTURE.md: worlds meet only through register frames and physical memory.
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "vtee",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "vtee", targets: ["vtee"]),
+        .library(name: "TEEClient", targets: ["TEEClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"4.0.0"),
+    ],
+    targets: [
+        .target(name: "CShim", path: "Sources/CShim"),
+        .target(name: "TEEABI", swiftSettings: strict),
+        .target(name: "Machine", dependencies: ["TEEABI", "CShim"], swiftSettings: strict),
+        .target(name: "SecureWorld", dependencies: ["TEEABI", "Machine", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .target(name: "TrustedApps", dependencies: ["SecureWorld", "TEEABI", .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto")], swiftSettings: strict),
+        .target(name: "Mediator", dependencies: ["TEEABI", "Machine", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .target(name: "Platform", dependencies: ["TEEABI", "Machine", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .target(name: "NormalWorld", dependencies: ["TEEABI", "Machine", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .target(name: "Supplicant", dependencies: ["NormalWorld", "TEEABI", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .target(name: "TEEClient", dependencies: ["NormalWorld", "TEEABI", "Machine", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
+        .target(name: "VTEEKit", dependencies: ["TEEABI", "Machine", "SecureWorld", "TrustedApps", "Mediator", "Platform", "NormalWorld", "TEEClient", "Supplicant", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .executableTarget(name: "vtee", dependencies: ["VTEEKit", "TEEABI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
+
+        .testTarget(name: "TEEABITests", dependencies: ["TEEABI"], resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(name: "MachineTests", dependencies: ["Machine", "TEEABI"], swiftSettings: strict),
+        .testTarget(name: "SecureWorldTests", dependencies: ["SecureWorld", "TrustedApps", "Machine", "TEEABI"], swiftSettings: strict),
+        .testTarget(name: "TrustedAppsTests", dependencies: ["TrustedApps", "SecureWorld", "TEEABI"], swiftSettings: strict),
+        .testTarget(name: "NormalWorldTests", dependencies: ["NormalWorld", "TEEClient", "Supplicant", "SecureWorld", "TrustedApps", "Machine", "TEEABI"], swiftSettings: strict),
+        .testTarget(name: "MediatorTests", dependencies: ["Mediator", "Platform", "SecureWorld", "TrustedApps", "NormalWorld", "TEEClient", "Supplicant", "Machine", "TEEABI", "VTEEKit"], swiftSettings: strict),
+        .testTarget(name: "VTEEKitTests", dependencies: ["VTEEKit", "TEEABI"], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,235 @@
+/// A guest's stage-2 table: IPA page -> PA page with a type, plus pin counts.
+import Synchronization
+import TEEABI
+
+/// How a guest's RAM pages are laid out in PA.
+public enum GuestLayout: Sendable {
+    /// IPA page i of RAM maps to a pseudo-random PA page of the guest's region (seeded), so
+    /// a missing translation shows as wrong data instead of working by accident.
+    case scattered(seed: UInt64)
+    /// IPA == PA: the guest's RAM window starts at its region's PA (no hypervisor).
+    case identity
+}
+
+/// One guest's address space. Guest-side accesses (`read`, `write`) obey page types;
+/// hypervisor-side calls (`translate`, `pin`) are what a mediator uses.
+public final class GuestAddressSpace: Sendable {
+    public let id: GuestID
+    public let memory: PhysicalMemory
+    /// The guest's RAM in PA.
+    public let region: Region
+    /// First IPA of the guest's RAM.
+    public let ramBase: IPA
+    /// Pages of RAM.
+    public let ramPages: Int
+    /// The IPA window the table covers: [ramBase, ramBase + windowPages pages).
+    public let windowPages: Int
+
+    private struct State {
+        // entries[i] for IPA page basePage + i: PA page number << 2 | type, or 0 when unmapped.
+        var entries: [UInt64]
+        var pins: [UInt64: Int] = [:]   // PA page number -> count
+        var pinned = 0
+    }
+    private let state: Mutex<State>
+    private let basePage: UInt64
+
+    /// Creates RAM of `pages` pages for guest `id` in `memory` (memfd-backed) and maps it.
+    /// The table window is twice the RAM, so the guest has unmapped IPA space to remap into.
+    public convenience init(memory: PhysicalMemory, id: GuestID, pages: Int, layout: GuestLayout = .scattered(seed: 0),
+                ramBase: IPA = IPA(0x4000_0000)) throws(MemoryError) {
+        let region = try memory.addRegion(kind: .guestRAM(id), pages: pages, memfd: true)
+        try self.init(memory: memory, id: id, region: region, layout: layout, ramBase: ramBase)
+    }
+
+    /// Maps an existing region (a memfd handed over by a guest process) as the guest's RAM.
+    public init(memory: PhysicalMemory, id: GuestID, region: Region, layout: GuestLayout = .scattered(seed: 0),
+                ramBase: IPA = IPA(0x4000_0000)) throws(MemoryError) {
+        self.id = id; self.memory = memory; self.region = region
+        let base: IPA
+        if case .identity = layout { base = IPA(region.basePA.raw) } else { base = ramBase }
+        guard base.isPageAligned else { throw .overflow }
+        self.ramBase = base
+        self.ramPages = region.pages
+        self.windowPages = region.pages * 2
+        self.basePage = base.page.number
+        var order = Array(0..<UInt64(region.pages))
+        if case let .scattered(seed) = layout {
+            var rng = SplitMix64(seed: seed ^ (UInt64(id.raw) &* 0x9E37_79B9_7F4A_7C15))
+            order.shuffle(using: &rng)
+        }
+        var entries = [UInt64](repeating: 0, count: region.pages * 2)
+        let first = region.basePA.page.number
+        for i in 0..<region.pages {
+            entries[i] = (first + order[i]) << 2 | UInt64(PageType.ramReadWrite.rawValue)
+        }
+        state = Mutex(State(entries: entries))
+    }
+
+    /// Drops the guest's RAM from the physical address space (guest destroyed).
+    public func removeRAM() { memory.removeRegion(region) }
+
+    // MARK: - Table lookups
+
+    @inline(__always)
+    private func index(_ page: IPAPage) -> Int? {
+        guard page.number >= basePage, page.number - basePage < UInt64(windowPages) else { return nil }
+        return Int(page.number - basePage)
+    }
+
+    @inline(__always)
+    private static func decode(_ e: UInt64) -> (PAPage, PageType)? {
+        guard e != 0, let t = PageType(rawValue: UInt8(e & 3)) else { return nil }
+        return (PAPage(e >> 2), t)
+    }
+
+    /// The mapping of one page, if any.
+    public func entry(_ page: IPAPage) -> (pa: PAPage, type: PageType)? {
+        guard let i = index(page) else { return nil }
+        return state.withLock { Self.decode($0.entries[i]) }.map { (pa: $0.0, type: $0.1) }
+    }
+
+    /// Translates for the hypervisor: the page must be mapped RAM (writable when `write`).
+    public func translate(_ ipa: IPA, write: Bool = false) throws(MemoryError) -> PA {
+        guard let (pa, type) = entry(ipa.page) else { throw .unmapped(ipa) }
+        switch type {
+        case .foreign: throw .wrongType(ipa, type)
+        case .ramReadOnly where write: throw .wrongType(ipa, type)
+        default: return PA(pa.address.raw | UInt64(ipa.pageOffset))
+        }
+    }
+
+    // MARK: - Guest-side access (a vCPU's loads and stores)
+
+    /// Reads `count` bytes at `ipa`, page by page; fails on unmapped or foreign pages.
+    public func read(_ ipa: IPA, count: Int) throws(MemoryError) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: max(count, 0))
+        let r: Result<Void, MemoryError> = out.withUnsafeMutableBytes { b in
+            do throws(MemoryError) { try read(ipa, into: b); return .success(()) } catch { return .failure(error) }
+        }
+        try r.get()
+        return out
+    }
+
+    /// Reads into `buffer` from `ipa`, page by page.
+    public func read(_ ipa: IPA, into buffer: UnsafeMutableRawBufferPointer) throws(MemoryError) {
+        try forEachChunk(ipa, buffer.count, write: false) { (pa, off, n) throws(MemoryError) in
+            try memory.read(pa, into: UnsafeMutableRawBufferPointer(rebasing: buffer[off..<off + n]), world: .nonSecure)
+        }
+    }
+
+    /// Writes `bytes` at `ipa`; fails on unmapped, read-only or foreign pages (nothing written then).
+    public func write(_ ipa: IPA, _ bytes: [UInt8]) throws(MemoryError) {
+        let r: Result<Void, MemoryError> = bytes.withUnsafeBytes { b in
+            do throws(MemoryError) { try write(ipa, from: b); return .success(()) } catch { return .failure(error) }
+        }
+        try r.get()
+    }
+
+    /// Writes from `bytes` at `ipa`, page by page (all pages checked before the first byte is written).
+    public func write(_ ipa: IPA, from bytes: UnsafeRawBufferPointer) throws(MemoryError) {
+        try forEachChunk(ipa, bytes.count, write: true) { _, _, _ in }   // check every page first
+        try forEachChunk(ipa, bytes.count, write: true) { (pa, off, n) throws(MemoryError) in
+            try memory.write(pa, from: UnsafeRawBufferPointer(rebasing: bytes[off..<off + n]), world: .nonSecure)
+        }
+    }
+
+    private func forEachChunk(_ ipa: IPA, _ count: Int, write: Bool,
+                              _ body: (PA, Int, Int) throws(MemoryError) -> Void) throws(MemoryError) {
+        guard count >= 0, ipa.adding(UInt64(count)) != nil else { throw .overflow }
+        var done = 0
+        while done < count {
+            guard let cur = ipa.adding(UInt64(done)) else { throw .overflow }
+            let n = min(count - done, pageSize - cur.pageOffset)
+            let pa = try translate(cur, write: write)
+            try body(pa, done, n)
+            done += n
+        }
+    }
+
+    // MARK: - Pinning (hypervisor side)
+
+    /// Pins the page behind `page` and returns its PA page. It must be RAM, and read-write when
+    /// `writable`. The PA page stays pinned (and so keeps its backing for the pin holder) even if
+    /// the guest later unmaps or remaps the IPA page.
+    public func pin(_ page: IPAPage, writable: Bool) throws(MemoryError) -> PAPage {
+        guard let i = index(page) else { throw .unmapped(page.address) }
+        return try state.withLock { (s) throws(MemoryError) -> PAPage in
+            guard let (pa, type) = Self.decode(s.entries[i]) else { throw .unmapped(page.address) }
+            if type == .foreign || (writable && type == .ramReadOnly) { throw .wrongType(page.address, type) }
+            s.pins[pa.number, default: 0] += 1
+            s.pinned += 1
+            return pa
+        }
+    }
+
+    /// Releases one pin on `page`.
+    public func unpin(_ page: PAPage) throws(MemoryError) {
+        try state.withLock { (s) throws(MemoryError) in
+            guard let c = s.pins[page.number], c > 0 else { throw .notPinned(page) }
+            if c == 1 { s.pins[page.number] = nil } else { s.pins[page.number] = c - 1 }
+            s.pinned -= 1
+        }
+    }
+
+    /// Pins currently held on this guest's pages (counted with multiplicity).
+    public var pinnedPages: Int { state.withLock { $0.pinned } }
+    /// Pin count of one PA page.
+    public func pinCount(_ page: PAPage) -> Int { state.withLock { $0.pins[page.number] ?? 0 } }
+
+    /// True when `page` is still mapped read-write RAM and backed by `expected` (checked before writing back).
+    public func isWritable(_ page: IPAPage, backedBy expected: PAPage) -> Bool {
+        guard let e = entry(page) else { return false }
+        return e.type == .ramReadWrite && e.pa == expected
+    }
+
+    // MARK: - Stage-2 changes (the guest balloons, remaps, or maps MMIO)
+
+    /// Removes the mapping of `page`.
+    public func unmap(_ page: IPAPage) {
+        guard let i = index(page) else { return }
+        state.withLock { $0.entries[i] = 0 }
+    }
+
+    /// Changes the type of a mapped page (RAM rw <-> ro, or foreign).
+    public func setType(_ page: IPAPage, _ type: PageType) throws(MemoryError) {
+        guard let i = index(page) else { throw .unmapped(page.address) }
+        try state.withLock { (s) throws(MemoryError) in
+            guard let (pa, _) = Self.decode(s.entries[i]) else { throw .unmapped(page.address) }
+            s.entries[i] = pa.number << 2 | UInt64(type.rawValue)
+        }
+    }
+
+    /// Maps `page` to `pa` with `type`; `pa` must be a page of this guest's RAM region.
+    public func map(_ page: IPAPage, to pa: PAPage, type: PageType = .ramReadWrite) throws(MemoryError) {
+        guard let i = index(page) else { throw .unmapped(page.address) }
+        guard pa.number >= region.basePA.page.number, pa.number < region.basePA.page.number + UInt64(region.pages) else {
+            throw .notGuestRAM(pa)
+        }
+        state.withLock { $0.entries[i] = pa.number << 2 | UInt64(type.rawValue) }
+    }
+
+    /// Makes `page` point at the same backing as `source` (the guest remaps its RAM).
+    public func remap(_ page: IPAPage, toBackingOf source: IPAPage) throws(MemoryError) {
+        guard let e = entry(source) else { throw .unmapped(source.address) }
+        try map(page, to: e.pa, type: e.type)
+    }
+
+    /// IPA of RAM page `i` (0 ..< ramPages).
+    @inlinable public func ramPage(_ i: Int) -> IPAPage { IPAPage(ramBase.page.number + UInt64(i)) }
+}
+
+/// Small deterministic PRNG for page scattering (not for secrets).
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    /// Seeded generator.
+    public init(seed: UInt64) { state = seed }
+    /// Next 64 random bits.
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,277 @@
+/// The machine's single physical address space: regions of 4 KiB pages.
+import Synchronization
+import TEEABI
+import CShim
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Who owns a region, and so which world may reach it.
+public enum RegionKind: Hashable, Sendable, CustomStringConvertible {
+    /// Non-secure RAM of one guest (memfd-backed, shareable with another process).
+    case guestRAM(GuestID)
+    /// Non-secure RAM private to the hypervisor (mediator copies, page lists).
+    case hypervisor
+    /// Secure RAM: only the secure world reaches it.
+    case secure
+    /// True for `.secure`.
+    public var isSecure: Bool { if case .secure = self { true } else { false } }
+    public var description: String {
+        switch self {
+        case let .guestRAM(g): "guest RAM of \(g)"
+        case .hypervisor: "hypervisor RAM"
+        case .secure: "secure RAM"
+        }
+    }
+}
+
+/// Which side of the TZASC an access comes from.
+public enum World: Sendable {
+    /// The secure world: reaches every region.
+    case secure
+    /// The hypervisor / normal world: never reaches a secure region.
+    case nonSecure
+}
+
+/// One contiguous mapping of host memory at a PA base.
+public final class Region: @unchecked Sendable {
+    // @unchecked: immutable after init; the bytes behind `base` are shared memory that
+    // vCPUs and worlds access concurrently, as hardware RAM is.
+    public let basePA: PA
+    public let pages: Int
+    public let kind: RegionKind
+    /// memfd backing, when the region can be handed to another process.
+    public let fd: Int32?
+    let base: UnsafeMutableRawPointer
+    let ownsMapping: Bool
+
+    /// Size in bytes.
+    public var byteCount: Int { pages * pageSize }
+    /// The PA one past the end.
+    public var endPA: PA { PA(basePA.raw + UInt64(byteCount)) }
+
+    init(basePA: PA, pages: Int, kind: RegionKind, memfd: Bool, existingFD: Int32? = nil) throws(MemoryError) {
+        let bytes = pages * pageSize
+        var fd: Int32? = nil
+        if let e = existingFD {
+            fd = e
+        } else if memfd {
+            let f = vtee_memfd_create("vtee-\(kind)")
+            guard f >= 0 else { throw .host(errno: errno, what: "memfd_create") }
+            guard ftruncate(f, off_t(bytes)) == 0 else { let e = errno; close(f); throw .host(errno: e, what: "ftruncate") }
+            fd = f
+        }
+        let p: UnsafeMutableRawPointer?
+        if let f = fd {
+            p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0)
+        } else {
+            p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        }
+        guard let p, p != MAP_FAILED else {
+            let e = errno
+            if let f = fd, existingFD == nil { close(f) }
+            throw .host(errno: e, what: "mmap")
+        }
+        self.base = p; self.basePA = basePA; self.pages = pages; self.kind = kind; self.fd = fd
+        self.ownsMapping = true
+    }
+
+    deinit {
+        // Sound: `base` was returned by mmap for exactly byteCount bytes and nobody holds the
+        // region any more (ARC), so no access can follow.
+        munmap(base, byteCount)
+        if let fd { close(fd) }
+    }
+
+    /// Pointer to `count` bytes at `pa`, after checking the range lies inside this region.
+    @inline(__always)
+    func pointer(_ pa: PA, _ count: Int) -> UnsafeMutableRawPointer? {
+        guard pa.raw >= basePA.raw, count >= 0 else { return nil }
+        let off = pa.raw - basePA.raw
+        guard off <= UInt64(byteCount), UInt64(count) <= UInt64(byteCount) - off else { return nil }
+        // Sound: off + count <= byteCount, checked above.
+        return base + Int(off)
+    }
+}
+
+/// The physical address space: a set of regions, looked up by PA.
+public final class PhysicalMemory: Sendable {
+    private struct State {
+        var regions: [Region] = []       // sorted by basePA
+        var nextBase: UInt64
+    }
+    private let state: Mutex<State>
+
+    /// Regions are placed from `firstBase` upward with a guard gap between them.
+    public init(firstBase: PA = PA(0x8000_0000)) {
+        state = Mutex(State(nextBase: firstBase.raw))
+    }
+
+    /// Adds a region of `pages` pages; `memfd` makes it shareable. Returns it.
+    @discardableResult
+    public func addRegion(kind: RegionKind, pages: Int, memfd: Bool = false) throws(MemoryError) -> Region {
+        try addRegion(kind: kind, pages: pages, memfd: memfd, fd: nil)
+    }
+
+    /// Adds a region over an existing memfd of `pages` pages (a guest's RAM handed over by another process).
+    @discardableResult
+    public func addRegion(kind: RegionKind, pages: Int, adoptingFD fd: Int32) throws(MemoryError) -> Region {
+        try addRegion(kind: kind, pages: pages, memfd: true, fd: fd)
+    }
+
+    private func addRegion(kind: RegionKind, pages: Int, memfd: Bool, fd: Int32?) throws(MemoryError) -> Region {
+        guard pages > 0, pages <= 1 << 24 else { throw .exhausted }
+        let base: UInt64 = state.withLock { s in
+            let b = s.nextBase
+            // Guard gap of 16 pages, rounded to 64 KiB, so that regions never touch.
+            s.nextBase = (b + UInt64(pages + 16) * UInt64(pageSize) + 0xFFFF) & ~0xFFFF
+            return b
+        }
+        let r = try Region(basePA: PA(base), pages: pages, kind: kind, memfd: memfd, existingFD: fd)
+        state.withLock { s in
+            let i = s.regions.firstIndex { $0.basePA > r.basePA } ?? s.regions.count
+            s.regions.insert(r, at: i)
+        }
+        return r
+    }
+
+    /// Removes a region from the address space; accesses already under way finish on the old mapping.
+    public func removeRegion(_ r: Region) {
+        state.withLock { s in s.regions.removeAll { $0 === r } }
+    }
+
+    /// The region covering `pa`, if any.
+    public func region(containing pa: PA) -> Region? {
+        state.withLock { s in
+            var lo = 0, hi = s.regions.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if s.regions[mid].basePA <= pa { lo = mid + 1 } else { hi = mid }
+            }
+            guard lo > 0 else { return nil }
+            let r = s.regions[lo - 1]
+            return pa < r.endPA ? r : nil
+        }
+    }
+
+    /// Number of regions (for tests and stats).
+    public var regionCount: Int { state.withLock { $0.regions.count } }
+
+    /// Resolves `count` bytes at `pa` for `world` to a region (range wholly inside one region).
+    @inline(__always)
+    func resolve(_ pa: PA, _ count: Int, _ world: World) throws(MemoryError) -> (Region, UnsafeMutableRawPointer) {
+        guard count >= 0, pa.adding(UInt64(count)) != nil else { throw .overflow }
+        guard let r = region(containing: pa) else { throw .outOfRange(pa, count: count) }
+        if world == .nonSecure && r.kind.isSecure { throw .secureAccessDenied(pa) }
+        guard let p = r.pointer(pa, count) else { throw .outOfRange(pa, count: count) }
+        return (r, p)
+    }
+
+    /// Copies `buffer.count` bytes at `pa` into `buffer`.
+    public func read(_ pa: PA, into buffer: UnsafeMutableRawBufferPointer, world: World) throws(MemoryError) {
+        let (r, p) = try resolve(pa, buffer.count, world)
+        // Sound: p..p+count lies in r's mapping (resolve checked), r is retained until the copy ends.
+        if let dst = buffer.baseAddress { withExtendedLifetime(r) { dst.copyMemory(from: p, byteCount: buffer.count) } }
+    }
+
+    /// Reads `count` bytes at `pa`.
+    public func read(_ pa: PA, count: Int, world: World) throws(MemoryError) -> [UInt8] {
+        guard count >= 0 else { throw .overflow }
+        var out = [UInt8](repeating: 0, count: count)
+        let res: Result<Void, MemoryError> = out.withUnsafeMutableBytes { b in
+            do throws(MemoryError) { try read(pa, into: b, world: world); return .success(()) } catch { return .failure(error) }
+        }
+        try res.get()
+        return out
+    }
+
+    /// Copies `bytes` to `pa`.
+    public func write(_ pa: PA, from bytes: UnsafeRawBufferPointer, world: World) throws(MemoryError) {
+        let (r, p) = try resolve(pa, bytes.count, world)
+        // Sound: p..p+count lies in r's mapping (resolve checked), r is retained until the copy ends.
+        if let src = bytes.baseAddress { withExtendedLifetime(r) { p.copyMemory(from: src, byteCount: bytes.count) } }
+    }
+
+    /// Writes `bytes` at `pa`.
+    public func write(_ pa: PA, _ bytes: [UInt8], world: World) throws(MemoryError) {
+        let res: Result<Void, MemoryError> = bytes.withUnsafeBytes { b in
+            do throws(MemoryError) { try write(pa, from: b, world: world); return .success(()) } catch { return .failure(error) }
+        }
+        try res.get()
+    }
+
+    /// Fills `count` bytes at `pa` with zero.
+    public func zero(_ pa: PA, count: Int, world: World) throws(MemoryError) {
+        let (r, p) = try resolve(pa, count, world)
+        // Sound: range checked by resolve; r retained for the duration.
+        withExtendedLifetime(r) { _ = memset(p, 0, count) }
+    }
+
+    /// Runs `body` over `count` bytes at `pa` in place (no copy), for codecs that decode or
+    /// encode directly in memory. The pointer must not escape `body`.
+    public func withBytes<R, E: Error>(_ pa: PA, count: Int, world: World,
+                                      _ body: (UnsafeMutableRawBufferPointer) throws(E) -> R) throws(PhysicalAccessError<E>) -> R {
+        let r: Region, p: UnsafeMutableRawPointer
+        do { (r, p) = try resolve(pa, count, world) } catch { throw .memory(error) }
+        do {
+            // Sound: range checked by resolve; r retained while body runs; body must not escape the pointer.
+            return try withExtendedLifetime(r) { () throws(E) -> R in try body(UnsafeMutableRawBufferPointer(start: p, count: count)) }
+        } catch { throw .body(error) }
+    }
+
+    /// A view of this memory from one world.
+    public func view(_ world: World) -> MemoryView { MemoryView(memory: self, world: world) }
+}
+
+/// Failure of `withBytes`: the memory access or the body.
+public enum PhysicalAccessError<E: Error>: Error {
+    case memory(MemoryError)
+    case body(E)
+}
+
+/// Physical memory as seen from one world: the secure world gets `.secure`, the hypervisor `.nonSecure`.
+public struct MemoryView: Sendable {
+    public let memory: PhysicalMemory
+    public let world: World
+    /// Reads `count` bytes at `pa`.
+    public func read(_ pa: PA, count: Int) throws(MemoryError) -> [UInt8] { try memory.read(pa, count: count, world: world) }
+    /// Copies into `buffer` from `pa`.
+    public func read(_ pa: PA, into buffer: UnsafeMutableRawBufferPointer) throws(MemoryError) { try memory.read(pa, into: buffer, world: world) }
+    /// Writes `bytes` at `pa`.
+    public func write(_ pa: PA, _ bytes: [UInt8]) throws(MemoryError) { try memory.write(pa, bytes, world: world) }
+    /// Copies `bytes` to `pa`.
+    public func write(_ pa: PA, from bytes: UnsafeRawBufferPointer) throws(MemoryError) { try memory.write(pa, from: bytes, world: world) }
+    /// Zeroes `count` bytes at `pa`.
+    public func zero(_ pa: PA, count: Int) throws(MemoryError) { try memory.zero(pa, count: count, world: world) }
+}
+
+/// Hands out whole pages of one region (hypervisor or secure RAM).
+public final class PageAllocator: Sendable {
+    public let region: Region
+    private let free: Mutex<[UInt64]>   // page numbers, LIFO
+
+    /// An allocator over every page of `region`.
+    public init(region: Region) {
+        self.region = region
+        let first = region.basePA.page.number
+        free = Mutex((0..<UInt64(region.pages)).reversed().map { first + $0 })
+    }
+
+    /// One zeroed page, or `.exhausted`.
+    public func allocate() throws(MemoryError) -> PAPage {
+        guard let n = free.withLock({ $0.popLast() }) else { throw .exhausted }
+        let pg = PAPage(n)
+        // Sound: the page is inside `region` (it came from its free list).
+        if let p = region.pointer(pg.address, pageSize) { memset(p, 0, pageSize) }
+        return pg
+    }
+
+    /// Returns a page; pages not of this region are ignored.
+    public func release(_ page: PAPage) {
+        guard region.pointer(page.address, pageSize) != nil else { return }
+        free.withLock { $0.append(page.number) }
+    }
+
+    /// Pages still free.
+    public var freePages: Int { free.withLock { $0.count } }
+}

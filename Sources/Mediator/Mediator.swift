@@ -1,0 +1,1 @@
+// Mediator: placeholder, filled by its issue.

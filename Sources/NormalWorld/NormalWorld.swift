@@ -1,0 +1,1 @@
+// NormalWorld: placeholder, filled by its issue.

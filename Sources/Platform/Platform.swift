@@ -1,0 +1,1 @@
+// Platform: placeholder, filled by its issue.

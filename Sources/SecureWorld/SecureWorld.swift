@@ -1,0 +1,1 @@
+// SecureWorld: placeholder, filled by its issue.

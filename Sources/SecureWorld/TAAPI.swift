@@ -1,0 +1,222 @@
+/// The TA runtime's API: what a trusted application implements (the GP entry points) and
+/// what the secure world offers it (the GP internal API services, in Swift).
+///
+/// Runs in the secure world. A TA sees only its params, its context and the services below;
+/// never physical addresses, never the normal world directly.
+import TEEABI
+
+/// GP TA properties (gpd.ta.singleInstance, multiSession, instanceKeepAlive).
+public struct TAProperties: Hashable, Sendable {
+    /// One instance shared by every session (TA_FLAG_SINGLE_INSTANCE).
+    public var singleInstance: Bool
+    /// A single-instance TA accepts several sessions at once (TA_FLAG_MULTI_SESSION).
+    public var multiSession: Bool
+    /// A single-instance TA survives its last session (TA_FLAG_INSTANCE_KEEP_ALIVE).
+    public var keepAlive: Bool
+    /// Properties with the given flags; the default is a multi-instance TA (flags 0).
+    public init(singleInstance: Bool = false, multiSession: Bool = false, keepAlive: Bool = false) {
+        self.singleInstance = singleInstance; self.multiSession = multiSession; self.keepAlive = keepAlive
+    }
+}
+
+/// A GP TEE_Param value: two 32-bit words.
+public struct TAValue: Hashable, Sendable {
+    public var a: UInt32
+    public var b: UInt32
+    public init(a: UInt32 = 0, b: UInt32 = 0) { self.a = a; self.b = b }
+}
+
+/// A GP memref as the TA sees it: the bytes (a private copy of the shared buffer) and the size
+/// the TA reports back. For outputs, the secure world copies back `min(size, capacity)` bytes of
+/// `bytes`, and returns `size` to the client (a size above capacity with SHORT_BUFFER tells the
+/// client how much is needed). `isNull` marks a NULL memref (MEMREF_NULL).
+public struct TAMemref: Hashable, Sendable {
+    /// Buffer contents: input data on entry (zeroes for OUTPUT), what the TA wrote on exit.
+    public var bytes: [UInt8]
+    /// Size reported back to the client. Starts as the buffer size.
+    public var size: Int
+    /// Capacity of the client's buffer (what may be copied back).
+    public let capacity: Int
+    /// A NULL buffer (size 0, no memory).
+    public let isNull: Bool
+    public init(bytes: [UInt8], capacity: Int? = nil, isNull: Bool = false) {
+        self.bytes = bytes; self.size = bytes.count; self.capacity = capacity ?? bytes.count; self.isNull = isNull
+    }
+}
+
+/// One GP TEE_Param.
+public enum TAParam: Hashable, Sendable {
+    case none
+    case value(TAValue)
+    case memref(TAMemref)
+
+    /// The value, or nil when not a value param.
+    public var value: TAValue? { if case let .value(v) = self { v } else { nil } }
+    /// The memref, or nil when not a memref param.
+    public var memref: TAMemref? { if case let .memref(m) = self { m } else { nil } }
+}
+
+/// The four params of an entry point with their GP types.
+public struct TAParams: Hashable, Sendable {
+    /// TEE_PARAM_TYPES packed types, as the TA checks them.
+    public var types: GPParamTypes
+    /// params[0...3].
+    public var params: [TAParam]
+
+    public init(types: GPParamTypes, params: [TAParam]) {
+        self.types = types
+        var p = Array(params.prefix(4))
+        while p.count < 4 { p.append(.none) }
+        self.params = p
+    }
+    /// Four NONE params.
+    public static let empty = TAParams(types: GPParamTypes(rawValue: 0), params: [])
+
+    public subscript(i: Int) -> TAParam {
+        get { i >= 0 && i < 4 ? params[i] : .none }
+        set { if i >= 0 && i < 4 { params[i] = newValue } }
+    }
+    /// Value of params[i] (zero when not a value).
+    public func value(_ i: Int) -> TAValue { self[i].value ?? TAValue() }
+    /// Sets params[i] to a value.
+    public mutating func setValue(_ i: Int, _ v: TAValue) { self[i] = .value(v) }
+    /// Memref of params[i] (nil when not a memref).
+    public func memref(_ i: Int) -> TAMemref? { self[i].memref }
+    /// Replaces the bytes of memref i and sets its reported size to `size` (default: bytes.count).
+    public mutating func setMemref(_ i: Int, bytes: [UInt8], size: Int? = nil) {
+        guard var m = self[i].memref else { return }
+        m.bytes = bytes; m.size = size ?? bytes.count
+        self[i] = .memref(m)
+    }
+    /// Sets only the reported size of memref i (SHORT_BUFFER answers).
+    public mutating func setMemrefSize(_ i: Int, _ size: Int) {
+        guard var m = self[i].memref else { return }
+        m.size = size
+        self[i] = .memref(m)
+    }
+}
+
+/// Who opened a session (TEE_Identity).
+public struct TAClientIdentity: Hashable, Sendable {
+    public var login: LoginMethod
+    public var uuid: TEEUUID
+    public init(login: LoginMethod, uuid: TEEUUID) { self.login = login; self.uuid = uuid }
+}
+
+/// A TA that stops on purpose (TEE_Panic) or by accident: its sessions die with TARGET_DEAD.
+public struct TAPanic: Error, Sendable, CustomStringConvertible {
+    public var code: UInt32
+    public var reason: String
+    public init(code: UInt32 = 0, _ reason: String = "TEE_Panic") { self.code = code; self.reason = reason }
+    public var description: String { "TA panic \(hex(code)): \(reason)" }
+}
+
+/// Flags for opening persistent objects (TEE_DATA_FLAG_*), as GP defines them.
+public struct TAStorageFlags: OptionSet, Hashable, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+    public static let accessRead = TAStorageFlags(rawValue: 0x1)
+    public static let accessWrite = TAStorageFlags(rawValue: 0x2)
+    public static let accessWriteMeta = TAStorageFlags(rawValue: 0x4)
+    public static let shareRead = TAStorageFlags(rawValue: 0x10)
+    public static let shareWrite = TAStorageFlags(rawValue: 0x20)
+    public static let overwrite = TAStorageFlags(rawValue: 0x400)
+}
+
+/// Persistent objects of the TA's private storage (TEE_STORAGE_PRIVATE), keyed by raw id bytes.
+/// Backed by the FS RPC to the supplicant; the on-disk format is the secure world's business,
+/// so callers do not change when it does. Errors are GP results (ITEM_NOT_FOUND, ACCESS_CONFLICT,
+/// STORAGE_NO_SPACE, CORRUPT_OBJECT, COMMUNICATION ...).
+public protocol TAStorage: Sendable {
+    /// Reads the whole object `id`; `.itemNotFound` when absent.
+    func read(id: [UInt8]) async throws(TEEResult) -> [UInt8]
+    /// Creates or (with `overwrite`) replaces object `id` with `data`, atomically.
+    func write(id: [UInt8], data: [UInt8], overwrite: Bool) async throws(TEEResult)
+    /// Deletes object `id`; `.itemNotFound` when absent.
+    func delete(id: [UInt8]) async throws(TEEResult)
+    /// Renames object `from` to `to`; `.accessConflict` when `to` exists.
+    func rename(from: [UInt8], to: [UInt8]) async throws(TEEResult)
+    /// Ids of every object of this TA.
+    func list() async throws(TEEResult) -> [[UInt8]]
+}
+
+/// What the secure world offers a TA while it runs one entry point (the GP internal API).
+public protocol TAContext: Sendable {
+    /// Who opened the session.
+    var client: TAClientIdentity { get }
+    /// The TA's own UUID.
+    var taUUID: TEEUUID { get }
+    /// TEE_GenerateRandom: cryptographically secure random bytes.
+    func random(_ count: Int) -> [UInt8]
+    /// TEE_GetSystemTime: secure-world monotonic time.
+    func systemTime() -> (seconds: UInt32, millis: UInt32)
+    /// TEE_GetREETime: normal-world time through the GET_TIME RPC.
+    func reeTime() async throws(TEEResult) -> (seconds: UInt64, nanos: UInt64)
+    /// TEE_GetCancellationFlag: the client asked to cancel this operation.
+    var isCancelled: Bool { get }
+    /// A long-running command calls this often: when the tick has elapsed, the secure thread
+    /// returns to the normal world with RPC FOREIGN_INTR and resumes afterwards.
+    func checkpoint() async throws(TEEResult)
+    /// Waits on notification `key` (RPC NOTIFICATION wait) until another thread sends it.
+    func waitNotification(key: UInt32) async throws(TEEResult)
+    /// Wakes a waiter on `key` (RPC NOTIFICATION send).
+    func sendNotification(key: UInt32) async throws(TEEResult)
+    /// Asks the normal world to suspend this thread for `millis` (RPC SUSPEND).
+    func suspend(millis: UInt32) async throws(TEEResult)
+    /// Allocates normal-world shared memory of `size` bytes (RPC SHM_ALLOC of `type`), writes
+    /// `fill` into it, reads it back and frees it (RPC SHM_FREE); returns the bytes read back.
+    func roundTripSharedMemory(size: Int, type: RPCShmType, fill: UInt8) async throws(TEEResult) -> [UInt8]
+    /// The TA's private persistent storage.
+    var storage: any TAStorage { get }
+    /// Opens a session on another TA (TA-to-TA), with login TRUSTED_APP and this TA as client.
+    func openSession(ta: TEEUUID, params: inout TAParams) async throws(TEEResult) -> TASessionHandle
+    /// Invokes a command in a TA-to-TA session.
+    func invoke(_ session: TASessionHandle, command: UInt32, params: inout TAParams) async throws(TEEResult)
+    /// Closes a TA-to-TA session.
+    func closeSession(_ session: TASessionHandle) async
+}
+
+/// A session this TA opened on another TA.
+public struct TASessionHandle: Hashable, Sendable {
+    public let id: UInt32
+    public init(id: UInt32) { self.id = id }
+}
+
+/// A trusted application instance: GP's entry points. One instance per session for a
+/// multi-instance TA; one shared instance otherwise. The secure world never runs two entry
+/// points of one instance at once, so an instance may keep plain mutable state.
+///
+/// Results: return a GP result (origin TRUSTED_APP when not SUCCESS). Throwing anything is a
+/// panic: every session of the instance then answers TARGET_DEAD with origin TEE.
+public protocol TrustedApplication: AnyObject {
+    /// TA_CreateEntryPoint, once per instance.
+    func create(context: any TAContext) async throws -> TEEResult
+    /// TA_DestroyEntryPoint, once per instance.
+    func destroy()
+    /// TA_OpenSessionEntryPoint; returns a per-session state token (any value) on success.
+    func openSession(params: inout TAParams, context: any TAContext) async throws -> (TEEResult, sessionState: AnyObject?)
+    /// TA_CloseSessionEntryPoint.
+    func closeSession(sessionState: AnyObject?, context: any TAContext) async
+    /// TA_InvokeCommandEntryPoint.
+    func invoke(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) async throws -> TEEResult
+}
+
+extension TrustedApplication {
+    public func create(context: any TAContext) async throws -> TEEResult { .success }
+    public func destroy() {}
+    public func openSession(params: inout TAParams, context: any TAContext) async throws -> (TEEResult, sessionState: AnyObject?) { (.success, nil) }
+    public func closeSession(sessionState: AnyObject?, context: any TAContext) async {}
+}
+
+/// How the secure world finds and instantiates a TA.
+public struct TADescriptor: Sendable {
+    public let uuid: TEEUUID
+    public let name: String
+    public let properties: TAProperties
+    /// Makes a fresh instance (TA_CreateEntryPoint follows).
+    public let make: @Sendable () -> any TrustedApplication
+    public init(uuid: TEEUUID, name: String, properties: TAProperties = TAProperties(),
+                make: @escaping @Sendable () -> any TrustedApplication) {
+        self.uuid = uuid; self.name = name; self.properties = properties; self.make = make
+    }
+}

@@ -1,0 +1,1 @@
+// Supplicant: placeholder, filled by its issue.

@@ -1,0 +1,230 @@
+/// SMCCC function ids (fast/yielding, SMC32/64, owner, function number) and the
+/// OP-TEE SMC ids, return codes, RPC function codes and capabilities.
+
+/// SMCCC owning entity of a function id (bits 29:24).
+public struct SMCOwner: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: UInt8
+    @inlinable public init(rawValue: UInt8) { self.rawValue = rawValue & 0x3F }
+    public static let arch = SMCOwner(rawValue: 0)
+    public static let cpu = SMCOwner(rawValue: 1)
+    public static let sip = SMCOwner(rawValue: 2)
+    public static let oem = SMCOwner(rawValue: 3)
+    public static let standard = SMCOwner(rawValue: 4)
+    public static let standardHypervisor = SMCOwner(rawValue: 5)
+    public static let vendorHypervisor = SMCOwner(rawValue: 6)
+    public static let trustedApp = SMCOwner(rawValue: 48)
+    public static let trustedOS = SMCOwner(rawValue: 50)
+    public static let trustedOSOpteed = SMCOwner(rawValue: 62)
+    public static let trustedOSAPI = SMCOwner(rawValue: 63)
+
+    /// Human name of the owner range, as the SMCCC specification names it.
+    public var name: String {
+        switch rawValue {
+        case 0: "Arm Architecture"
+        case 1: "CPU Service"
+        case 2: "SiP Service"
+        case 3: "OEM Service"
+        case 4: "Standard Secure Service"
+        case 5: "Standard Hypervisor Service"
+        case 6: "Vendor Specific Hypervisor Service"
+        case 7: "Vendor Specific EL3 Monitor Service"
+        case 48...49: "Trusted Application"
+        case 50...63: "Trusted OS"
+        default: "Reserved"
+        }
+    }
+    public var description: String { "\(rawValue) \(name)" }
+}
+
+/// An SMCCC function id as found in a0 (32 bits).
+public struct SMCFunctionID: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: UInt32
+    @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// Builds an id from its fields: fast or yielding, SMC64 or SMC32, owner and function number.
+    @inlinable public init(fast: Bool, smc64: Bool, owner: SMCOwner, function: UInt16) {
+        rawValue = (fast ? 0x8000_0000 : 0) | (smc64 ? 0x4000_0000 : 0)
+            | (UInt32(owner.rawValue) << 24) | UInt32(function)
+    }
+
+    /// Bit 31: a fast (atomic) call rather than a yielding (standard) call.
+    @inlinable public var isFast: Bool { rawValue & 0x8000_0000 != 0 }
+    /// Bit 30: the SMC64 calling convention.
+    @inlinable public var isSMC64: Bool { rawValue & 0x4000_0000 != 0 }
+    /// Bits 29:24: the owning entity.
+    @inlinable public var owner: SMCOwner { SMCOwner(rawValue: UInt8((rawValue >> 24) & 0x3F)) }
+    /// Bits 15:0: the function number within the owner.
+    @inlinable public var function: UInt16 { UInt16(rawValue & 0xFFFF) }
+    /// Bits 23:16 must be zero for a valid SMCCC id (except the legacy 0xFFFF.. range).
+    @inlinable public var hasReservedBits: Bool { rawValue & 0x00FF_0000 != 0 }
+
+    // OP-TEE ids (optee_smc.h).
+    public static let callsCount = SMCFunctionID(rawValue: 0xBF00_FF00)
+    public static let callsUID = SMCFunctionID(rawValue: 0xBF00_FF01)
+    public static let callsRevision = SMCFunctionID(rawValue: 0xBF00_FF03)
+    public static let getOSUUID = SMCFunctionID(rawValue: 0xB200_0000)
+    public static let getOSRevision = SMCFunctionID(rawValue: 0xB200_0001)
+    public static let returnFromRPC = SMCFunctionID(rawValue: 0x3200_0003)
+    public static let callWithArg = SMCFunctionID(rawValue: 0x3200_0004)
+    public static let getSHMConfig = SMCFunctionID(rawValue: 0xB200_0007)
+    public static let l2ccMutex = SMCFunctionID(rawValue: 0xB200_0008)
+    public static let exchangeCapabilities = SMCFunctionID(rawValue: 0xB200_0009)
+    public static let disableSHMCache = SMCFunctionID(rawValue: 0xB200_000A)
+    public static let enableSHMCache = SMCFunctionID(rawValue: 0xB200_000B)
+    public static let bootSecondary = SMCFunctionID(rawValue: 0xB200_000C)
+    public static let vmCreated = SMCFunctionID(rawValue: 0xB200_000D)
+    public static let vmDestroyed = SMCFunctionID(rawValue: 0xB200_000E)
+    public static let getThreadCount = SMCFunctionID(rawValue: 0xB200_000F)
+    public static let enableAsyncNotif = SMCFunctionID(rawValue: 0xB200_0010)
+    public static let getAsyncNotifValue = SMCFunctionID(rawValue: 0xB200_0011)
+    public static let callWithRPCArg = SMCFunctionID(rawValue: 0x3200_0012)
+    public static let callWithRegdArg = SMCFunctionID(rawValue: 0x3200_0013)
+    public static let getProtmemConfig = SMCFunctionID(rawValue: 0xB200_0014)
+
+    // Arm architecture calls answered by the platform (SMCCC 1.1+).
+    public static let smcccVersion = SMCFunctionID(rawValue: 0x8000_0000)
+    public static let smcccArchFeatures = SMCFunctionID(rawValue: 0x8000_0001)
+    // Arm TRNG (DEN0098), Standard Secure Service owner.
+    public static let trngVersion = SMCFunctionID(rawValue: 0x8400_0050)
+    public static let trngFeatures = SMCFunctionID(rawValue: 0x8400_0051)
+    public static let trngGetUUID = SMCFunctionID(rawValue: 0x8400_0052)
+    public static let trngRND32 = SMCFunctionID(rawValue: 0x8400_0053)
+    public static let trngRND64 = SMCFunctionID(rawValue: 0xC400_0053)
+
+    /// OP-TEE / SMCCC name of a known id, or nil.
+    public var name: String? { Self.names[rawValue] }
+
+    static let names: [UInt32: String] = [
+        0xBF00_FF00: "OPTEE_SMC_CALLS_COUNT", 0xBF00_FF01: "OPTEE_SMC_CALLS_UID",
+        0xBF00_FF03: "OPTEE_SMC_CALLS_REVISION", 0xB200_0000: "OPTEE_SMC_CALL_GET_OS_UUID",
+        0xB200_0001: "OPTEE_SMC_CALL_GET_OS_REVISION", 0x3200_0003: "OPTEE_SMC_CALL_RETURN_FROM_RPC",
+        0x3200_0004: "OPTEE_SMC_CALL_WITH_ARG", 0xB200_0007: "OPTEE_SMC_GET_SHM_CONFIG",
+        0xB200_0008: "OPTEE_SMC_L2CC_MUTEX", 0xB200_0009: "OPTEE_SMC_EXCHANGE_CAPABILITIES",
+        0xB200_000A: "OPTEE_SMC_DISABLE_SHM_CACHE", 0xB200_000B: "OPTEE_SMC_ENABLE_SHM_CACHE",
+        0xB200_000C: "OPTEE_SMC_BOOT_SECONDARY", 0xB200_000D: "OPTEE_SMC_VM_CREATED",
+        0xB200_000E: "OPTEE_SMC_VM_DESTROYED", 0xB200_000F: "OPTEE_SMC_GET_THREAD_COUNT",
+        0xB200_0010: "OPTEE_SMC_ENABLE_ASYNC_NOTIF", 0xB200_0011: "OPTEE_SMC_GET_ASYNC_NOTIF_VALUE",
+        0x3200_0012: "OPTEE_SMC_CALL_WITH_RPC_ARG", 0x3200_0013: "OPTEE_SMC_CALL_WITH_REGD_ARG",
+        0xB200_0014: "OPTEE_SMC_GET_PROTMEM_CONFIG",
+        0x8000_0000: "SMCCC_VERSION", 0x8000_0001: "SMCCC_ARCH_FEATURES",
+        0x8400_0050: "TRNG_VERSION", 0x8400_0051: "TRNG_FEATURES", 0x8400_0052: "TRNG_GET_UUID",
+        0x8400_0053: "TRNG_RND32", 0xC400_0053: "TRNG_RND64",
+    ]
+
+    public var description: String { name ?? hex(rawValue) }
+}
+
+/// OPTEE_SMC_RETURN_* values in a0 after an OP-TEE call, including RPC requests.
+public struct SMCReturn: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: UInt32
+    @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let ok = SMCReturn(rawValue: 0)
+    public static let ethreadLimit = SMCReturn(rawValue: 1)
+    public static let ebusy = SMCReturn(rawValue: 2)
+    public static let eresume = SMCReturn(rawValue: 3)
+    public static let ebadaddr = SMCReturn(rawValue: 4)
+    public static let ebadcmd = SMCReturn(rawValue: 5)
+    public static let enomem = SMCReturn(rawValue: 6)
+    public static let enotavail = SMCReturn(rawValue: 7)
+    public static let unknownFunction = SMCReturn(rawValue: 0xFFFF_FFFF)
+    public static let rpcPrefix: UInt32 = 0xFFFF_0000
+
+    /// An RPC request: `(x & 0xFFFF0000) == 0xFFFF0000 && x != 0xFFFFFFFF`.
+    @inlinable public var isRPC: Bool { rawValue != 0xFFFF_FFFF && rawValue & 0xFFFF_0000 == 0xFFFF_0000 }
+    /// The RPC function when this is an RPC request.
+    @inlinable public var rpcFunction: RPCFunction? { isRPC ? RPCFunction(rawValue: rawValue & 0xFFFF) : nil }
+    /// The return code asking the normal world to serve `function`.
+    @inlinable public static func rpc(_ function: RPCFunction) -> SMCReturn { SMCReturn(rawValue: rpcPrefix | function.rawValue) }
+
+    /// OP-TEE name, or nil when unknown.
+    public var name: String? {
+        switch rawValue {
+        case 0: "OPTEE_SMC_RETURN_OK"
+        case 1: "OPTEE_SMC_RETURN_ETHREAD_LIMIT"
+        case 2: "OPTEE_SMC_RETURN_EBUSY"
+        case 3: "OPTEE_SMC_RETURN_ERESUME"
+        case 4: "OPTEE_SMC_RETURN_EBADADDR"
+        case 5: "OPTEE_SMC_RETURN_EBADCMD"
+        case 6: "OPTEE_SMC_RETURN_ENOMEM"
+        case 7: "OPTEE_SMC_RETURN_ENOTAVAIL"
+        case 0xFFFF_0000: "OPTEE_SMC_RETURN_RPC_ALLOC"
+        case 0xFFFF_0002: "OPTEE_SMC_RETURN_RPC_FREE"
+        case 0xFFFF_0004: "OPTEE_SMC_RETURN_RPC_FOREIGN_INTR"
+        case 0xFFFF_0005: "OPTEE_SMC_RETURN_RPC_CMD"
+        case 0xFFFF_FFFF: "OPTEE_SMC_RETURN_UNKNOWN_FUNCTION"
+        default: nil
+        }
+    }
+    public var description: String { name ?? hex(rawValue) }
+}
+
+/// OPTEE_SMC_RPC_FUNC_* : what an RPC return asks of the normal world.
+public struct RPCFunction: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: UInt32
+    @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
+    /// a1 = size; reply a1:a2 = address, a4:a5 = cookie.
+    public static let alloc = RPCFunction(rawValue: 0)
+    /// a1:a2 = cookie to free.
+    public static let free = RPCFunction(rawValue: 2)
+    /// No data: take the foreign interrupt, then resume.
+    public static let foreignInterrupt = RPCFunction(rawValue: 4)
+    /// a1:a2 = cookie of the shm holding an RPC `optee_msg_arg`.
+    public static let cmd = RPCFunction(rawValue: 5)
+    public var name: String? {
+        switch rawValue {
+        case 0: "OPTEE_SMC_RPC_FUNC_ALLOC"
+        case 2: "OPTEE_SMC_RPC_FUNC_FREE"
+        case 4: "OPTEE_SMC_RPC_FUNC_FOREIGN_INTR"
+        case 5: "OPTEE_SMC_RPC_FUNC_CMD"
+        default: nil
+        }
+    }
+    public var description: String { name ?? hex(rawValue) }
+}
+
+/// OPTEE_SMC_SEC_CAP_* bits returned by EXCHANGE_CAPABILITIES in a1.
+public struct SecureCapabilities: OptionSet, Hashable, Sendable {
+    public let rawValue: UInt32
+    @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
+    public static let haveReservedSHM = SecureCapabilities(rawValue: 1 << 0)
+    public static let unregisteredSHM = SecureCapabilities(rawValue: 1 << 1)
+    public static let dynamicSHM = SecureCapabilities(rawValue: 1 << 2)
+    public static let virtualization = SecureCapabilities(rawValue: 1 << 3)
+    public static let memrefNull = SecureCapabilities(rawValue: 1 << 4)
+    public static let asyncNotif = SecureCapabilities(rawValue: 1 << 5)
+    public static let rpcArg = SecureCapabilities(rawValue: 1 << 6)
+    public static let rpmbProbe = SecureCapabilities(rawValue: 1 << 7)
+    public static let protmem = SecureCapabilities(rawValue: 1 << 8)
+    public static let dynamicProtmem = SecureCapabilities(rawValue: 1 << 9)
+}
+
+/// OPTEE_SMC_NSEC_CAP_* bits passed to EXCHANGE_CAPABILITIES in a1.
+public struct NonSecureCapabilities: OptionSet, Hashable, Sendable {
+    public let rawValue: UInt32
+    @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
+    public static let uniprocessor = NonSecureCapabilities(rawValue: 1 << 0)
+}
+
+/// OP-TEE identity values returned by the UID/revision fast calls.
+public enum OPTEEIdentity {
+    /// OPTEE_MSG_UID_0..3 (CALLS_UID), API UID 384fb3e0-e7f8-11e3-af63-0002a5d5c51b.
+    public static let apiUID: (UInt32, UInt32, UInt32, UInt32) = (0x384F_B3E0, 0xE7F8_11E3, 0xAF63_0002, 0xA5D5_C51B)
+    /// OPTEE_MSG_OS_OPTEE_UUID_0..3 (GET_OS_UUID), 486178e0-e7f8-11e3-bc5e-0002a5d5c51b.
+    public static let osUUID: (UInt32, UInt32, UInt32, UInt32) = (0x4861_78E0, 0xE7F8_11E3, 0xBC5E_0002, 0xA5D5_C51B)
+    /// OPTEE_MSG_REVISION_MAJOR / MINOR (CALLS_REVISION).
+    public static let msgRevisionMajor: UInt32 = 2
+    public static let msgRevisionMinor: UInt32 = 0
+    /// CFG_OPTEE_REVISION_MAJOR / MINOR (GET_OS_REVISION).
+    public static let osRevisionMajor: UInt32 = 4
+    public static let osRevisionMinor: UInt32 = 10
+    /// THREAD_RPC_MAX_NUM_PARAMS: params in the pre-allocated RPC argument (EXCHANGE_CAPABILITIES a3).
+    public static let rpcMaxNumParams: UInt32 = 4
+    /// OPTEE_SMC_SHM_CACHED: a3 of CALL_WITH_ARG.
+    public static let shmCached: UInt32 = 1
+    /// OPTEE_SMC_ASYNC_NOTIF_VALID / PENDING bits of GET_ASYNC_NOTIF_VALUE a2.
+    public static let asyncNotifValid: UInt32 = 1
+    public static let asyncNotifPending: UInt32 = 2
+    /// OPTEE_SMC_ASYNC_NOTIF_VALUE_DO_BOTTOM_HALF.
+    public static let asyncNotifValueDoBottomHalf: UInt32 = 0
+}

@@ -1,0 +1,1 @@
+// TEEClient: placeholder, filled by its issue.

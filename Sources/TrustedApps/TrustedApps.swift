@@ -1,0 +1,1 @@
+// TrustedApps: placeholder, filled by its issue.

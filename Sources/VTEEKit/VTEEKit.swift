@@ -1,0 +1,1 @@
+// VTEEKit: placeholder, filled by its issue.

@@ -1,0 +1,2 @@
+import VTEEKit
+print("vtee")
