@@ -40,7 +40,11 @@ public enum RandomTA {
             guard size >= 0, size <= RandomTA.maximumSize else { return .outOfMemory }
             guard size > 0 else { return .success }
             // The output size is left as the client gave it.
-            params.setMemref(0, bytes: context.random(size), size: size)
+            var bytes = context.random(size)
+            if bytes.count != size {  // never trust a short or long answer to size the copy-back
+                bytes = Array(bytes.prefix(size)) + [UInt8](repeating: 0, count: Swift.max(0, size - bytes.count))
+            }
+            params.setMemref(0, bytes: bytes, size: size)
             return .success
         }
     }

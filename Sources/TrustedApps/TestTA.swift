@@ -139,22 +139,33 @@ public enum TestTA {
                 return await taToTA(&params, context)
 
             case .echoMemref:
-                guard params.types == TestTA.memrefInoutParamTypes, let m = params.memref(0) else { return .badParameters }
-                let data = m.input
-                params.setMemref(0, bytes: data.reversed(), size: data.count)
+                guard params.types == TestTA.memrefInoutParamTypes, var m = takeMemref(&params, 0) else { return .badParameters }
+                let n = m.isNull ? 0 : Swift.max(0, Swift.min(m.size, m.bytes.count))
+                m.bytes[0..<n].reverse()
+                m.size = n
+                params[0] = .memref(m)
                 return .success
 
             case .touchPages:
-                guard params.types == TestTA.memrefInoutParamTypes, let m = params.memref(0) else { return .badParameters }
-                var data = m.input
+                guard params.types == TestTA.memrefInoutParamTypes, var m = takeMemref(&params, 0) else { return .badParameters }
+                let n = m.isNull ? 0 : Swift.max(0, Swift.min(m.size, m.bytes.count))
                 var offset = 0
-                while offset < data.count {
-                    data[offset] &+= 1
+                while offset < n {
+                    m.bytes[offset] &+= 1
                     offset += TestTA.pageSize
                 }
-                params.setMemref(0, bytes: data, size: data.count)
+                m.size = n
+                params[0] = .memref(m)
                 return .success
             }
+        }
+
+        /// Moves memref i out of `params` (leaving NONE) so its buffer is uniquely owned and
+        /// can be changed in place without a copy; nil when params[i] is not a memref.
+        private func takeMemref(_ params: inout TAParams, _ i: Int) -> TAMemref? {
+            guard let m = params.memref(i) else { return nil }
+            params[i] = .none
+            return m
         }
 
         /// Busy work for `a` milliseconds with a checkpoint every few microseconds of work.
