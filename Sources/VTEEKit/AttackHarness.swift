@@ -46,9 +46,11 @@ public struct RawGuest: Sendable {
         try space.write(ipa(page, offset), arg.encoded())
     }
 
-    /// Reads back the argument at RAM page `page` with `numParams` params.
+    /// Reads back the argument at RAM page `page` as `numParams` params (by position).
     public func readArg(page: Int, numParams: Int, offset: Int = 0) -> MsgArg? {
-        guard let b = try? space.read(ipa(page, offset), count: MsgArg.size(numParams: numParams)) else { return nil }
+        guard var b = try? space.read(ipa(page, offset), count: MsgArg.size(numParams: numParams)) else { return nil }
+        // Read by position: num_params is the caller's, whatever the guest's page now says.
+        withUnsafeBytes(of: UInt32(numParams).littleEndian) { b.replaceSubrange(28..<32, with: $0) }
         return try? MsgArg.decode(b, maxParams: numParams, validateAttributes: false)
     }
 
