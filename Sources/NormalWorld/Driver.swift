@@ -22,6 +22,8 @@ public struct DriverStatistics: Sendable, Equatable {
     public var badRPC = 0
     /// Std calls that failed at the SMC level (COMMUNICATION).
     public var failedCalls = 0
+    /// Std calls made with CALL_WITH_REGD_ARG.
+    public var registeredArgumentCalls = 0
 }
 
 /// One guest's OP-TEE driver: probes the secure world, then serves open/invoke/close/cancel and
@@ -60,6 +62,8 @@ public final class OPTEEDriver: Sendable {
     private let shms = Mutex<[UInt64: ShmRecord]>([:])
     private let nextCookie = Atomic<UInt64>(1)
     private let argPool = Mutex<[GuestBuffer]>([])
+    private let regdPool = Mutex<[(GuestBuffer, UInt64)]>([])
+    private let regdPages = Mutex<[(GuestBuffer, UInt64)]>([])
     private let vcpuCounter = Atomic<Int>(0)
     private let stats = Mutex(DriverStatistics())
     private let shutDown = Atomic<Bool>(false)
@@ -99,6 +103,15 @@ public final class OPTEEDriver: Sendable {
             asyncNotificationsEnabled = SMCReturn(rawValue: u32(fast(RegisterFrame(.enableAsyncNotif)).a0)) == .ok
         } else {
             asyncNotificationsEnabled = false
+        }
+        if configuration.useRegisteredArguments && rpcParamCount > 0 {
+            for _ in 0..<min(threadCount ?? 8, 16) {
+                guard let page = try? allocator.allocate(pages: 1) else { break }
+                let h = SharedMemoryHandle(id: newCookie(), address: page.base, size: pageSize, kind: .kernel, registered: true)
+                guard (try? registerWithSecureWorld(h)) != nil else { allocator.free(page); break }
+                regdPool.withLock { $0.append((page, h.id)) }
+                regdPages.withLock { $0.append((page, h.id)) }
+            }
         }
     }
 
@@ -236,6 +249,13 @@ public final class OPTEEDriver: Sendable {
     public func shutdown() {
         guard !shutDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
         if asyncNotificationsEnabled { _ = try? call(MsgArg(cmd: .stopAsyncNotif), queued: true, force: true) }
+        let pages = regdPages.withLock { p in defer { p = [] }; return p }
+        regdPool.withLock { $0 = [] }
+        for (page, cookie) in pages {
+            let arg = MsgArg(cmd: .unregisterSHM, params: [.rmem(.rmemInput, offset: 0, size: 0, shmRef: cookie)])
+            _ = try? call(arg, queued: true, force: true)
+            allocator.free(page)
+        }
     }
 
     // MARK: - Building requests
@@ -344,8 +364,10 @@ public final class OPTEEDriver: Sendable {
         guard force || !shutDown.load(ordering: .acquiring) else { throw .shutDown }
         let rpcArgSize = rpcParamCount > 0 ? MsgArg.size(numParams: rpcParamCount) : 0
         let total = arg.byteSize + rpcArgSize
-        let buf = try takeArgBuffer(bytes: total)
-        defer { returnArgBuffer(buf) }
+        let regd: (GuestBuffer, UInt64)? = total <= pageSize ? regdPool.withLock { $0.popLast() } : nil
+        let buf: GuestBuffer
+        if let r = regd { buf = r.0 } else { buf = try takeArgBuffer(bytes: total) }
+        defer { if let regd { regdPool.withLock { $0.append(regd) } } else { returnArgBuffer(buf) } }
         var image = arg.encoded()
         image += [UInt8](repeating: 0, count: total - image.count)
         do { try space.write(buf.base, image) } catch { throw .communication }
@@ -364,9 +386,16 @@ public final class OPTEEDriver: Sendable {
         record.waitedNanos = Self.nowNanos() - start
         count { $0.stdCalls += 1 }
 
-        let (hi, lo) = RegisterFrame.split(buf.base.raw)
-        let function: SMCFunctionID = rpcArgAddress != nil ? .callWithRPCArg : .callWithArg
-        var frame = RegisterFrame(function, a1: hi, a2: lo, a3: UInt64(OPTEEIdentity.shmCached))
+        var frame: RegisterFrame
+        if let (_, cookie) = regd {
+            let (hi, lo) = RegisterFrame.split(cookie)
+            frame = RegisterFrame(.callWithRegdArg, a1: hi, a2: lo, a3: 0)
+            count { $0.registeredArgumentCalls += 1 }
+        } else {
+            let (hi, lo) = RegisterFrame.split(buf.base.raw)
+            let function: SMCFunctionID = rpcArgAddress != nil ? .callWithRPCArg : .callWithArg
+            frame = RegisterFrame(function, a1: hi, a2: lo, a3: UInt64(OPTEEIdentity.shmCached))
+        }
         let deadline = start + UInt64(max(0, configuration.threadWait) * 1e9)
         while true {
             let out = conduit.trap(frame, vcpu: nextVCPU())

@@ -74,14 +74,18 @@ public struct DriverConfiguration: Sendable {
     public var ramPages: Range<Int>?
     /// Use CALL_WITH_RPC_ARG when SEC_CAP_RPC_ARG is offered (false forces CALL_WITH_ARG).
     public var useRPCArg: Bool
+    /// Pre-register argument pages and use CALL_WITH_REGD_ARG (as Linux does with its
+    /// registered msg-arg cache) when the RPC argument is offered. Off by default.
+    public var useRegisteredArguments: Bool
     /// Logger for debug-level accounting of bad input.
     public var logger: Logger
 
     /// Defaults: one vCPU, generous bounds that still never hang.
     public init(vcpus: Int = 1, threadWait: Double = 30, notificationWait: Double = 10,
                 supplicantWait: Double = 10, supplicantAbsentWait: Double = 0.5, maxSuspend: Double = 1,
-                ramPages: Range<Int>? = nil, useRPCArg: Bool = true,
+                ramPages: Range<Int>? = nil, useRPCArg: Bool = true, useRegisteredArguments: Bool = false,
                 logger: Logger = Logger(label: "vtee.normalworld")) {
+        self.useRegisteredArguments = useRegisteredArguments
         self.vcpus = max(1, vcpus); self.threadWait = threadWait; self.notificationWait = notificationWait
         self.supplicantWait = supplicantWait; self.supplicantAbsentWait = supplicantAbsentWait
         self.maxSuspend = maxSuspend; self.ramPages = ramPages; self.useRPCArg = useRPCArg; self.logger = logger

@@ -154,7 +154,13 @@ public final class SupplicantChannel: Sendable {
             return (p, s.attached ? served : absent)
         }
         available.signal()
-        if !p.done.wait(bound) {
+        var answered = p.done.wait(bound)
+        if !answered && bound == absent && absent < served {
+            // A supplicant that attached meanwhile and took the request gets its full bound.
+            let taken = state.withLock { $0.inService[p.request.id] != nil }
+            if taken { answered = p.done.wait(served - absent) }
+        }
+        if !answered {
             state.withLock { s in
                 s.queue.removeAll { $0 === p }
                 s.inService[p.request.id] = nil

@@ -29,6 +29,9 @@ public final class FileStore: Sendable {
     public static let tempPrefix = ".vtee-tmp-"
     /// Longest accepted path, in bytes.
     public static let maxPath = 1024
+    private let refused = Atomic<Int>(0)
+    /// Paths refused so far (malformed, escaping, or through a symlink).
+    public var refusals: Int { refused.load(ordering: .relaxed) }
     /// Test hook: when set, an atomic rewrite stops (as a crash would) right before its rename.
     let crashBeforeRename = Atomic<Bool>(false)
 
@@ -71,6 +74,15 @@ public final class FileStore: Sendable {
         return parts
     }
 
+    /// `components`, counting and logging (debug) what it refuses.
+    private func checked(_ raw: [UInt8]) throws(TEEResult) -> [String] {
+        do { return try Self.components(raw) } catch {
+            refused.wrappingAdd(1, ordering: .relaxed)
+            logger.debug("path refused", metadata: ["bytes": "\(raw.prefix(64))"])
+            throw error
+        }
+    }
+
     /// The absolute path of `parts`, after checking that no existing component is a symlink
     /// (no escape through links planted in the store).
     private func resolve(_ parts: [String], lastMayBeMissing: Bool = true) throws(TEEResult) -> String {
@@ -83,6 +95,7 @@ public final class FileStore: Sendable {
                 throw .accessDenied
             }
             if st.st_mode & S_IFMT == S_IFLNK {
+                refused.wrappingAdd(1, ordering: .relaxed)
                 logger.debug("symlink refused", metadata: ["path": "\(path)"])
                 throw .accessDenied
             }
@@ -158,7 +171,7 @@ public final class FileStore: Sendable {
 
     /// OPEN: an existing regular file; returns a handle.
     public func open(path raw: [UInt8]) throws(TEEResult) -> UInt64 {
-        let parts = try Self.components(raw)
+        let parts = try checked(raw)
         let path = try resolve(parts)
         guard Self.isRegularFile(path) else { throw .itemNotFound }
         return state.withLock { s in let h = s.nextHandle; s.nextHandle += 1; s.files[h] = path; return h }
@@ -166,7 +179,7 @@ public final class FileStore: Sendable {
 
     /// CREATE: creates (or truncates) a file, making parent directories; returns a handle.
     public func create(path raw: [UInt8]) throws(TEEResult) -> UInt64 {
-        let parts = try Self.components(raw)
+        let parts = try checked(raw)
         _ = try resolve(parts)
         try makeParents(parts)
         let path = try resolve(parts)
@@ -217,7 +230,7 @@ public final class FileStore: Sendable {
 
     /// REMOVE a file (and its directory when that becomes empty).
     public func remove(path raw: [UInt8]) throws(TEEResult) {
-        let parts = try Self.components(raw)
+        let parts = try checked(raw)
         let path = try resolve(parts)
         guard Self.isRegularFile(path) else { throw .itemNotFound }
         guard unlink(path) == 0 else { throw errno == ENOENT ? .itemNotFound : .generic }
@@ -228,7 +241,7 @@ public final class FileStore: Sendable {
 
     /// RENAME `old` to `new`; without `overwrite` an existing `new` is ACCESS_CONFLICT.
     public func rename(from rawOld: [UInt8], to rawNew: [UInt8], overwrite: Bool) throws(TEEResult) {
-        let oldParts = try Self.components(rawOld), newParts = try Self.components(rawNew)
+        let oldParts = try checked(rawOld), newParts = try checked(rawNew)
         let old = try resolve(oldParts)
         guard Self.isRegularFile(old) else { throw .itemNotFound }
         _ = try resolve(newParts)
@@ -246,7 +259,7 @@ public final class FileStore: Sendable {
 
     /// OPENDIR: a snapshot of the directory's entries (temporaries hidden).
     public func openDirectory(path raw: [UInt8]) throws(TEEResult) -> UInt64 {
-        let parts = try Self.components(raw)
+        let parts = try checked(raw)
         let path = try resolve(parts)
         var st = stat()
         guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFDIR,

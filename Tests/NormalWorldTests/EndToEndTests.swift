@@ -286,6 +286,30 @@ import TrustedApps
         #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty)
     }
 
+    @Test func registeredArgumentPagesCarryCallsWithRegdArg() throws {
+        let stack = try Stack(driverConfig: { $0.useRegisteredArguments = true })
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(TestTA.uuid)
+        var t = TEEOperation([.valueOutput()])
+        try s.invoke(TestTA.Command.getTime.rawValue, &t)
+        var st = TEEOperation([.valueInput(a: 100, b: 0)])
+        try s.invoke(TestTA.Command.storageRoundTrip.rawValue, &st)
+        #expect(stack.driver.statistics.registeredArgumentCalls >= 3)
+        #expect(stack.driver.statistics.badRPC == 0)
+    }
+
+    @Test func aShortOutputBufferReportsTheSizeNeeded() throws {
+        let stack = try Stack()
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(SecureStorageTA.uuid)
+        let id = Array("sized".utf8), data = [UInt8](repeating: 0xAB, count: 100)
+        var w = TEEOperation([.tempInput(id), .tempInput(data)])
+        try s.invoke(SecureStorageTA.Command.writeRaw.rawValue, &w)
+        var r = TEEOperation([.tempInput(id), .tempOutput([UInt8](repeating: 0, count: 10))])
+        #expect(throws: TEEError(.shortBuffer, origin: .trustedApp)) { try s.invoke(SecureStorageTA.Command.readRaw.rawValue, &r) }
+        #expect(r[1].size == 100)
+    }
+
     @Test func callsRotateOverVCPUs() throws {
         let rec = Mutex<RecordingConduit?>(nil)
         let stack = try Stack(vcpus: 3, conduit: { c in let r = RecordingConduit(c); rec.withLock { $0 = r }; return r })

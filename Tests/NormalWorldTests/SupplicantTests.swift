@@ -74,6 +74,7 @@ private func c(_ s: String) -> [UInt8] { Array(s.utf8) + [0] }
         #expect(throws: TEEResult.accessDenied) { try store.rename(from: c("/file"), to: c("/x"), overwrite: true) }
         #expect(!FileManager.default.fileExists(atPath: outside + "/x"))
         #expect(try String(contentsOfFile: outside + "/secret", encoding: .utf8) == "secret")
+        #expect(store.refusals >= 16)
     }
 
     @Test func aCrashBeforeRenameLeavesTheOldContentsAndNoVisibleTemporary() throws {
