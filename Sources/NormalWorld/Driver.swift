@@ -192,9 +192,16 @@ public final class OPTEEDriver: Sendable {
         try release(id: shm.id)
     }
 
-    /// Releases shared memory by id (see `release(_:)`); unknown ids are `.badParameters`.
+    /// Releases shared memory by id (see `release(_:)`); unknown ids, and the driver's own
+    /// memory for the secure world, are `.badParameters`.
     public func release(id: UInt64) throws(DriverError) {
-        guard let rec = shms.withLock({ $0.removeValue(forKey: id) }) else { throw .badParameters }
+        guard let rec = shms.withLock({ s -> ShmRecord? in
+            guard let r = s[id], r.handle.kind != .kernel else { return nil }
+            return s.removeValue(forKey: id)
+        }) else {
+            log.debug("release of unknown shared memory", metadata: ["id": "\(id)"])
+            throw .badParameters
+        }
         if rec.handle.registered {
             let arg = MsgArg(cmd: .unregisterSHM, params: [.rmem(.rmemInput, offset: 0, size: 0, shmRef: id)])
             if let out = try? call(arg, queued: true).0, out.ret != .success {

@@ -60,7 +60,7 @@ import Testing
         DispatchQueue.global().async {
             woke.store(table.wait(key: 9, timeout: 5), ordering: .relaxed); done.signal()
         }
-        while table.waiting == 0 { usleepShort() }
+        #expect(waitUntil { table.waiting > 0 })
         table.send(key: 8)                                 // another key does not wake it
         #expect(table.waiting == 1)
         table.send(key: 9)
@@ -105,7 +105,6 @@ import Testing
     }
 }
 
-func usleepShort() { _ = DispatchSemaphore(value: 0).wait(timeout: .now() + .milliseconds(1)) }
 
 @Suite struct DriverSharedMemoryTests {
     @Test func pageListsNameEveryDataPageAndChainListPages() throws {

@@ -123,7 +123,7 @@ import TrustedApps
                 var w = TEEOperation([.valueInput(a: 17, b: 0)])
                 do throws(TEEError) { try waiter.invoke(TestTA.Command.notifyWait.rawValue, &w) } catch { waitResult.withLock { $0 = error } }
             } else {
-                while stack.driver.notificationWaiters == 0 { Thread.sleep(forTimeInterval: 0.001) }
+                waitUntil { stack.driver.notificationWaiters > 0 }
                 var n = TEEOperation([.valueInput(a: 17, b: 0)])
                 try? s.invoke(TestTA.Command.notifySend.rawValue, &n)
             }
@@ -199,9 +199,10 @@ import TrustedApps
                 do throws(TEEError) { try s.invoke(TestTA.Command.longRun.rawValue, &mine) } catch { outcome.withLock { $0 = error } }
                 finished.store(true, ordering: .releasing)
             } else {
-                while !finished.load(ordering: .acquiring) {
+                waitUntil(30) {
                     stack.context.requestCancellation(op)
-                    Thread.sleep(forTimeInterval: 0.005)
+                    Thread.sleep(forTimeInterval: 0.004)
+                    return finished.load(ordering: .acquiring)
                 }
             }
         }
@@ -220,7 +221,7 @@ import TrustedApps
         let stack = try Stack(willServe: { req in
             guard req.command == .fs, stall.load(ordering: .acquiring) else { return }
             reached.store(true, ordering: .releasing)
-            while stall.load(ordering: .acquiring) { Thread.sleep(forTimeInterval: 0.002) }
+            waitUntil { !stall.load(ordering: .acquiring) }
         })
         defer { stack.shutdown() }
         let s = try stack.context.openSession(TestTA.uuid)
@@ -230,7 +231,7 @@ import TrustedApps
                 var op = TEEOperation([.valueInput(a: 100, b: 0)])
                 do throws(TEEError) { try s.invoke(TestTA.Command.storageRoundTrip.rawValue, &op) } catch { outcome.withLock { $0 = error } }
             } else {
-                while !reached.load(ordering: .acquiring) { Thread.sleep(forTimeInterval: 0.001) }
+                waitUntil { reached.load(ordering: .acquiring) }
                 stack.supplicant.kill()                 // dies while serving an FS request
                 stall.store(false, ordering: .releasing)
             }
