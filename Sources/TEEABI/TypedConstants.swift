@@ -163,3 +163,11 @@ public enum GPConstants {
     /// SHM_FLAG_SHADOW_BUFFER_ALLOCED: libteec's TEEC_SharedMemory.imp.flags bit.
     public static let shmFlagShadowBufferAllocated: UInt32 = 1 << 1
 }
+
+extension MsgArg {
+    /// Byte offset of the RPC argument that follows a call argument of `n` params
+    /// (OPTEE_SMC_CALL_WITH_RPC_ARG / _REGD_ARG): OPTEE_MSG_GET_ARG_SIZE(n).
+    @inlinable public static func rpcArgOffset(callParams n: Int) -> Int { size(numParams: n) }
+    /// Size reserved for that RPC argument: OPTEE_MSG_GET_ARG_SIZE(THREAD_RPC_MAX_NUM_PARAMS) = 160.
+    public static let rpcArgSize = size(numParams: Int(OPTEEIdentity.rpcMaxNumParams))
+}
