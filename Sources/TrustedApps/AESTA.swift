@@ -28,6 +28,9 @@ public enum AESTA {
         case authenc = 4
     }
 
+    /// Algorithm values of PREPARE's [0].a (TA_AES_ALGO_*).
+    public typealias Algorithm = AESAlgorithm
+
     /// Mode values of PREPARE's [2].a (TA_AES_MODE_*).
     public enum Mode: UInt32, Sendable {
         /// TA_AES_MODE_DECODE.

@@ -83,6 +83,24 @@ import Testing
         }
     }
 
+    @Test func cbcWith256BitKeyDecryptsTheNISTVector() async throws {
+        let h = try await TAHarness(BuiltinTAs.aes)
+        #expect(try await prepare(h, 1, 32, 0) == .success)
+        #expect(try await setKey(h, hexBytes("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4")) == .success)
+        #expect(try await setIV(h, Array(0..<16)) == .success)
+        let (r, p, n) = try await cipher(h, hexBytes("f58c4c04d6e5f1ba779eabfb5f7bfbd69cfc4e967edb808d679f777bc6702c7d"))
+        #expect(r == .success && n == 32)
+        #expect(p == hexBytes("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"))
+    }
+
+    @Test func ecbAcceptsANullIV() async throws {
+        let h = try await TAHarness(BuiltinTAs.aes)
+        _ = try await prepare(h, 0, 16, 1)
+        let (r, _) = try await h.invoke(2, params(AESTA.bufferParamTypes, [.memref(TAMemref(bytes: [], isNull: true))]))
+        #expect(r == .success)
+        #expect(try await cipher(h, Self.clear).0 == .success)
+    }
+
     @Test func streamingCipherCallsContinueTheCTRKeystreamAndCBCChain() async throws {
         for algo in [AESAlgorithm.ctr, .cbc] {
             let whole = try await hostRoundTrip(algo)

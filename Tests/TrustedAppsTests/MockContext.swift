@@ -133,6 +133,7 @@ final class MockContext: TAContext {
 
     func roundTripSharedMemory(size: Int, type: RPCShmType, fill: UInt8) async throws(TEEResult) -> [UInt8] {
         if let e = rpcFailure { throw e }
+        guard size >= 0, size <= 64 << 20 else { throw .outOfMemory }  // the mock's own limit
         log.withLock { $0.shmRoundTrips.append((size, type, fill)) }
         return corruptShm ?? [UInt8](repeating: fill, count: size)
     }
