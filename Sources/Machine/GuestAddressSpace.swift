@@ -103,7 +103,8 @@ public final class GuestAddressSpace: Sendable {
 
     /// Reads `count` bytes at `ipa`, page by page; fails on unmapped or foreign pages.
     public func read(_ ipa: IPA, count: Int) throws(MemoryError) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: max(count, 0))
+        guard count >= 0 else { throw .overflow }
+        var out = [UInt8](repeating: 0, count: count)
         let r: Result<Void, MemoryError> = out.withUnsafeMutableBytes { b in
             do throws(MemoryError) { try read(ipa, into: b); return .success(()) } catch { return .failure(error) }
         }
