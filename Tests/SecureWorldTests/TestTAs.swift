@@ -33,7 +33,12 @@ enum Cmd {
 }
 
 final class MainTA: TrustedApplication {
+    /// GP results thrown by services become the command's result; anything else is a panic.
     func invoke(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) async throws -> TEEResult {
+        do { return try await run(command, &params, context) } catch let e as TEEResult { return e }
+    }
+
+    private func run(_ command: UInt32, _ params: inout TAParams, _ context: any TAContext) async throws -> TEEResult {
         switch command {
         case Cmd.inc:
             var v = params.value(0); v.a &+= 1; params.setValue(0, v)
