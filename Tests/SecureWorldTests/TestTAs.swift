@@ -12,6 +12,8 @@ enum TestTAs {
 
     static func uuid(_ s: String) -> TEEUUID { (try? TEEUUID(s)) ?? .zero }
 
+    /// Set when a command of `Cmd.external` starts.
+    static let externalStarted = Mutex(false)
     /// Counts TA_DestroyEntryPoint calls across instances.
     static let destroyed = Mutex(0)
 
@@ -30,6 +32,8 @@ enum Cmd {
     static let wait: UInt32 = 4, send: UInt32 = 5, shm: UInt32 = 6, put: UInt32 = 7, get: UInt32 = 8
     static let delete: UInt32 = 9, list: UInt32 = 10, panic: UInt32 = 11, long: UInt32 = 12
     static let taToTA: UInt32 = 13, random: UInt32 = 14, types: UInt32 = 15, rename: UInt32 = 16
+    /// Awaits a sleep outside the secure world (what a TA must not do) for value a milliseconds.
+    static let external: UInt32 = 17
 }
 
 final class MainTA: TrustedApplication {
@@ -98,6 +102,9 @@ final class MainTA: TrustedApplication {
             guard let o = params.memref(0) else { return .badParameters }
             params.setMemref(0, bytes: context.random(o.capacity))
             _ = context.systemTime()
+        case Cmd.external:
+            TestTAs.externalStarted.withLock { $0 = true }
+            try await Task.sleep(for: .milliseconds(Int(params.value(0).a)))
         case Cmd.types:
             params.setValue(0, TAValue(a: params.types.rawValue, b: context.client.login.rawValue))
         default:
