@@ -1,0 +1,1 @@
+// Transport: placeholder, filled by issue 6.
