@@ -33,6 +33,8 @@ final class RawNormalWorld: @unchecked Sendable {
         var rpcFunctions: [UInt32] = []
         var noncontigSHM = false
         var allocAnswer: ((Int) -> (pa: UInt64, cookie: UInt64))? = nil
+        /// TA images LOAD_TA can deliver, by UUID.
+        var taImages: [TEEUUID: [UInt8]] = [:]
     }
 
     init(config: SecureWorldConfig = .init(), tas: [TADescriptor] = TestTAs.all, pages: Int = 512) throws {
@@ -165,7 +167,15 @@ final class RawNormalWorld: @unchecked Sendable {
             let c = a.params[0].b
             lock.withLock { s in s.freedCookies.append(c); _ = s.rpcShm.removeValue(forKey: c) }
         case .loadTA:
-            a.ret = .itemNotFound
+            let uuid = TEEUUID(octets: a.params[0].octets)
+            guard let image = lock.withLock({ $0.taImages[uuid] }) else { a.ret = .itemNotFound; break }
+            if a.params[1].size < UInt64(image.count) || a.params[1].bufPtr == 0 {
+                a.params[1].size = UInt64(image.count)
+                a.ret = .shortBuffer
+            } else {
+                write(PA(a.params[1].bufPtr), image)
+                a.params[1].size = UInt64(image.count)
+            }
         case .fs:
             a.ret = serveFS(&a)
         default:
