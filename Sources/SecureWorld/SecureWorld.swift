@@ -210,7 +210,7 @@ public final class SecureWorld: SMCEntry, Sendable {
             out.a0 = UInt64(OPTEEIdentity.osRevisionMajor); out.a1 = UInt64(OPTEEIdentity.osRevisionMinor); out.a2 = 0
             return out
         case .exchangeCapabilities:
-            guard frame.a1 & ~UInt64(NonSecureCapabilities.uniprocessor.rawValue) == 0 else {
+            guard frame.a1 & 0xFFFF_FFFF & ~UInt64(NonSecureCapabilities.uniprocessor.rawValue) == 0 else {
                 countSMC(.enotavail, part, "unknown non-secure capabilities \(hex(frame.a1))")
                 return ret(.enotavail)
             }
@@ -285,8 +285,8 @@ public final class SecureWorld: SMCEntry, Sendable {
     /// Frees everything of a VM: suspended commands unwind (every RPC answers abort), then
     /// sessions, instances and registered shm are dropped.
     private func teardown(_ p: Partition) {
-        let suspended = p.beginTeardown()
         for t in p.threads { t.setAborting() }
+        let suspended = p.beginTeardown()
         for t in suspended {
             t.resume(.abort)
             // Bounded: an aborting thread never suspends again, so each drain makes progress.
@@ -356,8 +356,9 @@ public final class SecureWorld: SMCEntry, Sendable {
             let exit = t.run(pollBudget: config.externalAwaitBudget)
             switch exit {
             case let .rpc(a0, a1, a2):
-                if t.isAborting { t.resume(.abort); continue }
-                p.suspend(t, rpc: RPCFunction(rawValue: a0 & 0xFFFF))
+                if t.isAborting || !p.suspend(t, rpc: RPCFunction(rawValue: a0 & 0xFFFF)) {
+                    t.setAborting(); t.resume(.abort); continue
+                }
                 return RegisterFrame(a0: UInt64(a0), a1: a1, a2: a2, a3: UInt64(t.index), a7: frame.a7)
             case let .done(a0):
                 p.release(t)
