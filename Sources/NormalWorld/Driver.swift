@@ -574,17 +574,14 @@ public final class OPTEEDriver: Sendable {
             }
             handle = h
         }
-        // Reply: TMEM_OUTPUT, NONCONTIG with a page list when more than one page.
+        // Reply: TMEM_OUTPUT | NONCONTIG with a page list, as Linux does for dynamic shared memory
+        // (a guest's pages are contiguous only in IPA; a mediator such as Xen's requires a list).
         let pages = PageListBuilder.dataPages(address: handle.address, size: handle.size)
-        if pages.count > 1 {
-            guard let (list, ptr) = try? PageListBuilder.build(entries: pages, firstOffset: handle.address.pageOffset, allocator: allocator) else {
-                arg.ret = .outOfMemory; return
-            }
-            shms.withLock { $0[handle.id]?.pageList = list }
-            arg.params[0] = .tmem(.tmemOutput, bufPtr: ptr, size: UInt64(handle.size), shmRef: handle.id, noncontig: true)
-        } else {
-            arg.params[0] = .tmem(.tmemOutput, bufPtr: handle.address.raw, size: UInt64(handle.size), shmRef: handle.id)
+        guard let (list, ptr) = try? PageListBuilder.build(entries: pages, firstOffset: handle.address.pageOffset, allocator: allocator) else {
+            arg.ret = .outOfMemory; return
         }
+        shms.withLock { $0[handle.id]?.pageList = list }
+        arg.params[0] = .tmem(.tmemOutput, bufPtr: ptr, size: UInt64(handle.size), shmRef: handle.id, noncontig: true)
         arg.ret = .success
     }
 
