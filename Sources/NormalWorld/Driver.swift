@@ -135,6 +135,9 @@ public final class OPTEEDriver: Sendable {
     /// Linux's tee_core does), TA params and cancel id.
     public func openSession(uuid: TEEUUID, login: LoginMethod, clientUUID: TEEUUID, params: [DriverParam],
                             cancelID: UInt32 = 0) throws(DriverError) -> DriverResult {
+        // As tee_core: the REE-kernel login range is refused from user space, unknown methods are invalid.
+        guard !(0x8000_0000...0xBFFF_FFFF).contains(login.rawValue) else { throw .notPermitted }
+        guard login.isDefined else { throw .badParameters }
         let meta = OpenSessionMeta(ta: uuid, client: clientUUID, login: login).params
         return try request(cmd: .openSession, function: 0, session: 0, cancelID: cancelID, meta: meta, params: params)
     }
