@@ -322,6 +322,44 @@ import TrustedApps
     }
 }
 
+@Suite struct TEEClientAPITests {
+    @Test func misusedParametersAreBadParametersFromTheAPI() throws {
+        let stack = try Stack()
+        defer { stack.shutdown() }
+        #expect(throws: TEEError(.itemNotFound, origin: .api)) { try TEEContext(name: "other-tee", driver: stack.driver) }
+        let ctx = try TEEContext(name: "optee-tz", driver: stack.driver)
+        let s = try ctx.openSession(TestTA.uuid)
+        let inOnly = try ctx.allocateSharedMemory(size: 16, flags: .input)
+        var wrongDirection = TEEOperation([.partialOutput(inOnly, offset: 0, size: 4)])
+        #expect(throws: TEEError(.badParameters, origin: .api)) { try s.invoke(TestTA.Command.echoMemref.rawValue, &wrongDirection) }
+        var outOfRange = TEEOperation([.partialInput(inOnly, offset: 10, size: 7)])
+        #expect(throws: TEEError(.badParameters, origin: .api)) { try s.invoke(TestTA.Command.echoMemref.rawValue, &outOfRange) }
+        let other = TEEContext(driver: stack.driver)
+        let foreign = try other.allocateSharedMemory(size: 16)
+        var notMine = TEEOperation([.whole(foreign)])
+        #expect(throws: TEEError(.badParameters, origin: .api)) { try s.invoke(TestTA.Command.echoMemref.rawValue, &notMine) }
+        inOnly.release()
+        var released = TEEOperation([.whole(inOnly)])
+        #expect(throws: TEEError(.badParameters, origin: .api)) { try s.invoke(TestTA.Command.echoMemref.rawValue, &released) }
+        #expect(TEEOperation([.valueInput(a: 0, b: 0), .tempOutput([]), .whole(foreign), .partialInout(foreign, offset: 0, size: 1)]).paramTypes == 0xF_C_6_1)
+        other.finalize()
+        ctx.finalize()
+        #expect(ctx.openSessions == 0)
+        #expect(throws: TEEError(.badState, origin: .api)) { try ctx.openSession(TestTA.uuid) }
+    }
+
+    @Test func wholeMemrefTakesItsDirectionFromTheFlagsAndReportsTheSize() throws {
+        let stack = try Stack()
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(RandomTA.uuid)
+        let out = try stack.context.allocateSharedMemory(size: 32, flags: .output)
+        var op = TEEOperation([.whole(out)])
+        try s.invoke(RandomTA.Command.generate.rawValue, &op)
+        #expect(op[0].size == 32)
+        #expect(try out.read().contains { $0 != 0 })
+    }
+}
+
 @Suite struct ClientIdentityTests {
     @Test func clientUUIDsMatchLinuxUUIDv5() throws {
         #expect(ClientIdentity.uuidV5("uid=0").description == "ef0180a3-13f3-5d1c-b7f5-888c0e21059a")
