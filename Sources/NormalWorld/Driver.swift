@@ -514,6 +514,9 @@ public final class OPTEEDriver: Sendable {
         try? space.write(address, arg.encoded())
     }
 
+    /// TEE_ERROR_TIMEOUT: a NOTIFICATION wait that ran out of time.
+    static let timeoutResult = TEEResult(rawValue: 0xFFFF_3001)
+
     private func badRPC(_ arg: inout MsgArg, _ why: String) {
         count { $0.badRPC += 1 }
         log.debug("bad RPC", metadata: ["cmd": "\(arg.cmd.rawValue)", "why": "\(why)"])
@@ -536,7 +539,9 @@ public final class OPTEEDriver: Sendable {
             guard p.b <= max(maxNotificationValue, 255) else { return badRPC(&arg, "NOTIFICATION key") }
             switch RPCNotification(rawValue: p.a) {
             case .wait:
-                arg.ret = notifications.wait(key: p.b, timeout: configuration.notificationWait) ? .success : TEEResult(rawValue: 0xFFFF_3001)
+                // value.c: optional timeout in ms (newer kernels); always bounded by our own limit.
+                let bound = p.c == 0 ? configuration.notificationWait : min(Double(p.c) / 1000, configuration.notificationWait)
+                arg.ret = notifications.wait(key: p.b, timeout: bound) ? .success : Self.timeoutResult
             case .send:
                 notifications.send(key: p.b); arg.ret = .success
             case nil:
