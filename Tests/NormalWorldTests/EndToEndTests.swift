@@ -287,6 +287,17 @@ import TrustedApps
         #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty)
     }
 
+    @Test func aNotificationWaitNobodyAnswersEndsAfterTheBound() throws {
+        let stack = try Stack(driverConfig: { $0.notificationWait = 0.05 })
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(TestTA.uuid)
+        var w = TEEOperation([.valueInput(a: 33, b: 0)])
+        #expect(throws: TEEError.self) { try s.invoke(TestTA.Command.notifyWait.rawValue, &w) }
+        #expect(stack.driver.notificationWaiters == 0)
+        var t = TEEOperation([.valueOutput()])
+        try s.invoke(TestTA.Command.getTime.rawValue, &t)            // the session still works
+    }
+
     @Test func registeredArgumentPagesCarryCallsWithRegdArg() throws {
         let stack = try Stack(driverConfig: { $0.useRegisteredArguments = true })
         defer { stack.shutdown() }
