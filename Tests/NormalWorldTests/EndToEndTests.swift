@@ -249,6 +249,37 @@ import TrustedApps
         try s.invoke(TestTA.Command.storageRoundTrip.rawValue, &op)
     }
 
+    @Test func aStalledSupplicantRequestDoesNotBlockOthers() throws {
+        let stalled = Atomic<Int>(0)          // 0 none yet, 1 stalling, 2 released
+        let stack = try Stack(supplicantThreads: 1, willServe: { req in
+            guard req.command == .fs else { return }
+            var expected = 0
+            guard stalled.compareExchange(expected: expected, desired: 1, ordering: .acquiringAndReleasing).exchanged else { return }
+            expected = 0
+            waitUntil { stalled.load(ordering: .acquiring) == 2 }
+        })
+        defer { stack.shutdown() }
+        let a = try stack.context.openSession(TestTA.uuid), b = try stack.context.openSession(TestTA.uuid)
+        let secondDone = Atomic<Bool>(false)
+        let ok = Atomic<Int>(0)
+        let ran = runOnThreads(2) { i in
+            if i == 0 {
+                var op = TEEOperation([.valueInput(a: 64, b: 0)])
+                if (try? a.invoke(TestTA.Command.storageRoundTrip.rawValue, &op)) != nil { ok.wrappingAdd(1, ordering: .relaxed) }
+            } else {
+                waitUntil { stalled.load(ordering: .acquiring) == 1 }
+                var op = TEEOperation([.valueInput(a: 64, b: 0)])
+                if (try? b.invoke(TestTA.Command.storageRoundTrip.rawValue, &op)) != nil { ok.wrappingAdd(1, ordering: .relaxed) }
+                secondDone.store(true, ordering: .releasing)
+                stalled.store(2, ordering: .releasing)
+            }
+        }
+        #expect(ran)
+        let served = ok.load(ordering: .relaxed)
+        #expect(served == 2)
+        #expect(stack.supplicant.runningThreads >= 2)
+    }
+
     @Test func storageSurvivesTearingTheWholeStackDownAndRebuildingIt() throws {
         let dir = temporaryDirectory("vtee-persist")
         let id = Array("survivor".utf8), data = (0..<3000).map { UInt8(truncatingIfNeeded: $0 * 13) }
