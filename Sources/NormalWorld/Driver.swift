@@ -378,9 +378,8 @@ public final class OPTEEDriver: Sendable {
         let buf: GuestBuffer
         if let r = regd { buf = r.0 } else { buf = try takeArgBuffer(bytes: total) }
         defer { if let regd { regdPool.withLock { $0.append(regd) } } else { returnArgBuffer(buf) } }
-        var image = arg.encoded()
-        image += [UInt8](repeating: 0, count: total - image.count)
-        do { try space.write(buf.base, image) } catch { throw .communication }
+        // The RPC argument area needs no clearing: the secure world writes it before each RPC.
+        do { try space.write(buf.base, arg.encoded()) } catch { throw .communication }
         let rpcArgAddress: IPA? = rpcArgSize > 0 ? buf.base.adding(UInt64(arg.byteSize)) : nil
 
         let start = Self.nowNanos()
