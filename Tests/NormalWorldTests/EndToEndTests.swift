@@ -318,6 +318,30 @@ import TrustedApps
         #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty)
     }
 
+    @Test func aTAFileIsLoadedThroughTheSupplicantWithSizeQueryThenCopy() throws {
+        let taDir = temporaryDirectory("vtee-tadir")
+        let uuid = try TEEUUID("c0ffee00-1234-4abc-8def-0123456789ab")
+        let image = Array("VTEE-TA".utf8) + (0..<9000).map { UInt8(truncatingIfNeeded: $0) }   // spans three pages
+        try Data(image).write(to: URL(fileURLWithPath: taDir + "/\(uuid).ta"))
+        let stack = try Stack(taDirectory: taDir, loadTA: { u, bytes in
+            bytes == image ? TADescriptor(uuid: u, name: "loaded hello_world", make: BuiltinTAs.helloWorld.make) : nil
+        })
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(uuid)
+        var op = TEEOperation([.valueInout(a: 1, b: 0)])
+        try s.invoke(HelloWorldTA.Command.increment.rawValue, &op)
+        #expect(op[0].value.a == 2)
+        #expect((stack.driver.statistics.rpcCommands[RPCCommand.loadTA.rawValue] ?? 0) >= 2)
+        // A corrupted image is refused by the loader; a missing one is not found.
+        try Data(image.dropLast()).write(to: URL(fileURLWithPath: taDir + "/\(uuid).ta"))
+        // A fresh stack: the first one keeps the TA it already loaded.
+        let second = try Stack(taDirectory: taDir, loadTA: { u, bytes in
+            bytes == image ? TADescriptor(uuid: u, name: "loaded", make: BuiltinTAs.helloWorld.make) : nil
+        })
+        defer { second.shutdown() }
+        #expect(throws: TEEError.self) { try second.context.openSession(uuid) }
+    }
+
     @Test func aNotificationWaitNobodyAnswersEndsAfterTheBound() throws {
         let stack = try Stack(driverConfig: { $0.notificationWait = 0.05 })
         defer { stack.shutdown() }

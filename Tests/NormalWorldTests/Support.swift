@@ -50,12 +50,13 @@ final class Stack: Sendable {
 
     init(storage: String? = nil, taDirectory: String? = nil, threads: Int = 8, vcpus: Int = 2, pages: Int = 2048,
          interruptTick: Duration? = nil, supplicantThreads: Int = 2,
+         loadTA: (@Sendable (TEEUUID, [UInt8]) -> TADescriptor?)? = nil,
          useRPCArg: Bool = true, startSupplicant: Bool = true,
          driverConfig: ((inout DriverConfiguration) -> Void)? = nil,
          willServe: (@Sendable (SupplicantRequest) -> Void)? = nil,
          conduit wrap: ((any Conduit) -> any Conduit)? = nil) throws {
         memory = PhysicalMemory()
-        secure = SecureWorld(memory: memory, config: SecureWorldConfig(threadsPerVM: threads, virtualization: false, interruptTick: interruptTick),
+        secure = SecureWorld(memory: memory, config: SecureWorldConfig(threadsPerVM: threads, virtualization: false, interruptTick: interruptTick, loadTA: loadTA),
                              tas: BuiltinTAs.all)
         space = try GuestAddressSpace(memory: memory, id: GuestID(0), pages: pages, layout: .identity)
         var cfg = DriverConfiguration(vcpus: vcpus, threadWait: 20, notificationWait: 5, supplicantWait: 5,
