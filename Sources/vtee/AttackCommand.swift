@@ -1,7 +1,37 @@
 import ArgumentParser
+import Foundation
+import VTEEKit
 
-/// `vtee attack`: the adversarial battery against platform + mediator + secure world.
-struct AttackCommand: AsyncParsableCommand {
+/// `vtee attack [--json]`: the adversarial battery against platform + mediator + secure world.
+/// Prints a table (or a JSON array of {"name","held","expected","observed"}); exits 0 only if all held.
+struct AttackCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "attack", abstract: "Run the attack battery.")
-    func run() async throws { throw ValidationError("attack: not built yet") }
+
+    @Flag(help: "Print a JSON array of {name, held, expected, observed}.")
+    var json = false
+
+    @Option(help: "Run only scenarios whose name contains this text.")
+    var filter: String?
+
+    func run() throws {
+        let scenarios = attackScenarios.filter { s in filter.map { s.name.contains($0) } ?? true }
+        let results = scenarios.map(runAttack)
+        if json {
+            struct Row: Encodable { let name: String; let held: Bool; let expected: String; let observed: String }
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let data = try enc.encode(results.map { Row(name: $0.name, held: $0.held, expected: $0.expected, observed: $0.observed) })
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            for r in results {
+                print("\(r.held ? "HELD  " : "BROKEN") \(r.name)")
+                print("       tries:    \(r.tries)")
+                print("       expected: \(r.expected)")
+                print("       observed: \(r.observed)")
+            }
+            let held = results.filter(\.held).count
+            print("\(held)/\(results.count) scenarios held")
+        }
+        if results.contains(where: { !$0.held }) { throw ExitCode(1) }
+    }
 }
