@@ -153,6 +153,9 @@ public final class OPTEEDriver: Sendable {
     /// Linux's tee_core does), TA params and cancel id.
     public func openSession(uuid: TEEUUID, login: LoginMethod, clientUUID: TEEUUID, params: [DriverParam],
                             cancelID: UInt32 = 0) throws(DriverError) -> DriverResult {
+        // As tee_core: the REE-kernel login range is refused from user space, unknown methods are invalid.
+        guard !(0x8000_0000...0xBFFF_FFFF).contains(login.rawValue) else { throw .notPermitted }
+        guard login.isDefined else { throw .badParameters }
         let meta = OpenSessionMeta(ta: uuid, client: clientUUID, login: login).params
         return try request(cmd: .openSession, function: 0, session: 0, cancelID: cancelID, meta: meta, params: params)
     }
@@ -393,9 +396,8 @@ public final class OPTEEDriver: Sendable {
         let buf: GuestBuffer
         if let r = regd { buf = r.0 } else { buf = try takeArgBuffer(bytes: total) }
         defer { if let regd { regdPool.withLock { $0.append(regd) } } else { returnArgBuffer(buf) } }
-        var image = arg.encoded()
-        image += [UInt8](repeating: 0, count: total - image.count)
-        do { try space.write(buf.base, image) } catch { throw .communication }
+        // The RPC argument area needs no clearing: the secure world writes it before each RPC.
+        do { try space.write(buf.base, arg.encoded()) } catch { throw .communication }
         let rpcArgAddress: IPA? = rpcArgSize > 0 ? buf.base.adding(UInt64(arg.byteSize)) : nil
 
         let start = Self.nowNanos()
@@ -529,6 +531,9 @@ public final class OPTEEDriver: Sendable {
         try? space.write(address, arg.encoded())
     }
 
+    /// TEE_ERROR_TIMEOUT: a NOTIFICATION wait that ran out of time.
+    static let timeoutResult = TEEResult(rawValue: 0xFFFF_3001)
+
     private func badRPC(_ arg: inout MsgArg, _ why: String) {
         count { $0.badRPC += 1 }
         log.debug("bad RPC", metadata: ["cmd": "\(arg.cmd.rawValue)", "why": "\(why)"])
@@ -551,7 +556,9 @@ public final class OPTEEDriver: Sendable {
             guard p.b <= max(maxNotificationValue, 255) else { return badRPC(&arg, "NOTIFICATION key") }
             switch RPCNotification(rawValue: p.a) {
             case .wait:
-                arg.ret = notifications.wait(key: p.b, timeout: configuration.notificationWait) ? .success : TEEResult(rawValue: 0xFFFF_3001)
+                // value.c: optional timeout in ms (newer kernels); always bounded by our own limit.
+                let bound = p.c == 0 ? configuration.notificationWait : min(Double(p.c) / 1000, configuration.notificationWait)
+                arg.ret = notifications.wait(key: p.b, timeout: bound) ? .success : Self.timeoutResult
             case .send:
                 notifications.send(key: p.b); arg.ret = .success
             case nil:
@@ -592,8 +599,8 @@ public final class OPTEEDriver: Sendable {
             }
             handle = h
         }
-        // Reply: TMEM_OUTPUT | NONCONTIG with a page list, always, as Linux does for dynamic shared
-        // memory (a hypervisor such as Xen or vtee's mediator refuses plain physical addresses).
+        // Reply: TMEM_OUTPUT | NONCONTIG with a page list, as Linux does for dynamic shared memory
+        // (a guest's pages are contiguous only in IPA; a mediator such as Xen's requires a list).
         let pages = PageListBuilder.dataPages(address: handle.address, size: handle.size)
         guard let (list, ptr) = try? PageListBuilder.build(entries: pages, firstOffset: handle.address.pageOffset, allocator: allocator) else {
             arg.ret = .outOfMemory; return

@@ -30,6 +30,7 @@ public final class FileStore: Sendable {
     /// Longest accepted path, in bytes.
     public static let maxPath = 1024
     private let refused = Atomic<Int>(0)
+    private let ioLock = Mutex(())
     /// Paths refused so far (malformed, escaping, or through a symlink).
     public var refusals: Int { refused.load(ordering: .relaxed) }
     /// Test hook: when set, an atomic rewrite stops (as a crash would) right before its rename.
@@ -178,7 +179,7 @@ public final class FileStore: Sendable {
     }
 
     /// CREATE: creates (or truncates) a file, making parent directories; returns a handle.
-    public func create(path raw: [UInt8]) throws(TEEResult) -> UInt64 {
+    private func createLocked(path raw: [UInt8]) throws(TEEResult) -> UInt64 {
         let parts = try checked(raw)
         _ = try resolve(parts)
         try makeParents(parts)
@@ -208,7 +209,7 @@ public final class FileStore: Sendable {
     }
 
     /// WRITE: `data` at `offset` (zero-filling a gap), atomically.
-    public func write(handle: UInt64, offset: UInt64, data: [UInt8]) throws(TEEResult) {
+    private func writeLocked(handle: UInt64, offset: UInt64, data: [UInt8]) throws(TEEResult) {
         let p = try path(of: handle)
         var all = try Self.readAll(p)
         guard offset <= UInt64(Int32.max) else { throw .storageNoSpace }
@@ -219,7 +220,7 @@ public final class FileStore: Sendable {
     }
 
     /// TRUNCATE to `length`, atomically.
-    public func truncate(handle: UInt64, length: UInt64) throws(TEEResult) {
+    private func truncateLocked(handle: UInt64, length: UInt64) throws(TEEResult) {
         let p = try path(of: handle)
         var all = try Self.readAll(p)
         guard length <= UInt64(Int32.max) else { throw .storageNoSpace }
@@ -229,7 +230,7 @@ public final class FileStore: Sendable {
     }
 
     /// REMOVE a file (and its directory when that becomes empty).
-    public func remove(path raw: [UInt8]) throws(TEEResult) {
+    private func removeLocked(path raw: [UInt8]) throws(TEEResult) {
         let parts = try checked(raw)
         let path = try resolve(parts)
         guard Self.isRegularFile(path) else { throw .itemNotFound }
@@ -240,7 +241,7 @@ public final class FileStore: Sendable {
     }
 
     /// RENAME `old` to `new`; without `overwrite` an existing `new` is ACCESS_CONFLICT.
-    public func rename(from rawOld: [UInt8], to rawNew: [UInt8], overwrite: Bool) throws(TEEResult) {
+    private func renameLocked(from rawOld: [UInt8], to rawNew: [UInt8], overwrite: Bool) throws(TEEResult) {
         let oldParts = try checked(rawOld), newParts = try checked(rawNew)
         let old = try resolve(oldParts)
         guard Self.isRegularFile(old) else { throw .itemNotFound }
@@ -293,6 +294,31 @@ public final class FileStore: Sendable {
     /// CLOSEDIR.
     public func closeDirectory(handle: UInt64) throws(TEEResult) {
         guard state.withLock({ $0.dirs.removeValue(forKey: handle) }) != nil else { throw .badParameters }
+    }
+
+    /// CREATE (serialized with every other change to the store).
+    public func create(path raw: [UInt8]) throws(TEEResult) -> UInt64 {
+        try ioLock.withLock { _ throws(TEEResult) -> UInt64 in try createLocked(path: raw) }
+    }
+
+    /// WRITE (serialized with every other change to the store).
+    public func write(handle: UInt64, offset: UInt64, data: [UInt8]) throws(TEEResult) {
+        try ioLock.withLock { _ throws(TEEResult) in try writeLocked(handle: handle, offset: offset, data: data) }
+    }
+
+    /// TRUNCATE (serialized with every other change to the store).
+    public func truncate(handle: UInt64, length: UInt64) throws(TEEResult) {
+        try ioLock.withLock { _ throws(TEEResult) in try truncateLocked(handle: handle, length: length) }
+    }
+
+    /// REMOVE (serialized with every other change to the store).
+    public func remove(path raw: [UInt8]) throws(TEEResult) {
+        try ioLock.withLock { _ throws(TEEResult) in try removeLocked(path: raw) }
+    }
+
+    /// RENAME (serialized with every other change to the store).
+    public func rename(from rawOld: [UInt8], to rawNew: [UInt8], overwrite: Bool) throws(TEEResult) {
+        try ioLock.withLock { _ throws(TEEResult) in try renameLocked(from: rawOld, to: rawNew, overwrite: overwrite) }
     }
 
     /// Open file and directory handles (for leak checks).

@@ -117,7 +117,9 @@ public enum ClientIdentity {
 public final class TEESharedMemory: Sendable {
     /// TEEC_MEM_INPUT / TEEC_MEM_OUTPUT flags.
     public struct Flags: OptionSet, Sendable, Hashable {
+        /// The TEEC_MEM_* bits.
         public let rawValue: UInt32
+        /// Flags from TEEC_MEM_* bits.
         public init(rawValue: UInt32) { self.rawValue = rawValue }
         /// TEEC_MEM_INPUT: the TA reads it.
         public static let input = Flags(rawValue: 1)
@@ -364,6 +366,13 @@ public final class TEEContext: Sendable {
     /// (a remote guest detaches from its daemon there).
     public init(driver: OPTEEDriver, onFinalize: @escaping @Sendable () -> Void) { self.driver = driver; self.onFinalize = onFinalize }
     private let onFinalize: (@Sendable () -> Void)?
+
+    /// TEEC_InitializeContext(name): as libteec, only nil or "optee-tz" name this TEE;
+    /// any other name is ITEM_NOT_FOUND (origin API).
+    public convenience init(name: String?, driver: OPTEEDriver) throws(TEEError) {
+        guard name == nil || name == "optee-tz" else { throw TEEError(.itemNotFound, origin: .api) }
+        self.init(driver: driver)
+    }
 
     /// Sessions open now.
     public var openSessions: Int { state.withLock { $0.sessions.count } }

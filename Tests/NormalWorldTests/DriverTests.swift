@@ -27,6 +27,30 @@ import Testing
     }
 }
 
+@Suite struct DriverRequestTests {
+    @Test func userSpaceCannotUseKernelOrUndefinedLogins() throws {
+        let (d, _) = try FakeSecureWorld.driver()
+        #expect(throws: DriverError.notPermitted) {
+            try d.openSession(uuid: .zero, login: .reeKernel, clientUUID: .zero, params: [])
+        }
+        #expect(throws: DriverError.badParameters) {
+            try d.openSession(uuid: .zero, login: LoginMethod(rawValue: 3), clientUUID: .zero, params: [])
+        }
+        #expect(d.statistics.stdCalls == 0)
+    }
+
+    @Test func invokeCarriesValuesAndReportsOutputs() throws {
+        let (d, _) = try FakeSecureWorld.driver()
+        let r = try d.invoke(session: 7, function: FakeSecureWorld.Function.increment.rawValue, params: [.value(.inout, a: 41, b: 2, c: 3)])
+        #expect(r.ret == .success)
+        #expect(r.origin == .trustedApp)
+        #expect(r.params == [.value(a: 42, b: 2, c: 3)])
+        let n = try d.invoke(session: 7, function: 77, params: [.value(.input, a: 1)])
+        #expect(n.ret == .notSupported)
+        #expect(n.params == [.none])
+    }
+}
+
 @Suite struct DriverRPCTests {
     @Test(arguments: [true, false])
     func everyRPCKindIsServedWithAndWithoutThePreallocatedRPCArgument(useRPCArg: Bool) throws {
