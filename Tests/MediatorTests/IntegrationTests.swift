@@ -14,7 +14,7 @@ private func machine(_ config: SecureWorldConfig = SecureWorldConfig()) throws -
     let memory = PhysicalMemory()
     let secure = SecureWorld(memory: memory, config: config, tas: BuiltinTAs.all)
     let mediator = try Mediator(memory: memory, secureWorld: secure)
-    let platform = try makePlatform(mediator: mediator)
+    let platform = try makeMediatedPlatform(mediator: mediator)
     let space = try GuestAddressSpace(memory: memory, id: GuestID(2), pages: 64, layout: .scattered(seed: 3))
     try mediator.addGuest(space)
     return (memory, secure, mediator, RawGuest(space: space, platform: platform))

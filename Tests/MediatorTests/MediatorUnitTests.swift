@@ -18,7 +18,7 @@ struct Rig {
     init(config: MediatorConfig = MediatorConfig()) throws {
         secure = FakeSecureWorld(memory: memory)
         mediator = try Mediator(memory: memory, secureWorld: secure, config: config)
-        platform = try makePlatform(mediator: mediator)
+        platform = try makeMediatedPlatform(mediator: mediator)
     }
 
     func guest(_ id: UInt32, pages: Int = 64) throws -> RawGuest {

@@ -58,7 +58,7 @@ private func workout(_ ctx: TEEContext, guest: Int) -> String? {
     let memory = PhysicalMemory()
     let secure = SecureWorld(memory: memory, config: SecureWorldConfig(threadsPerVM: 4), tas: BuiltinTAs.all)
     let mediator = try Mediator(memory: memory, secureWorld: secure)
-    let platform = try makePlatform(mediator: mediator)
+    let platform = try makeMediatedPlatform(mediator: mediator)
     var spaces: [GuestAddressSpace] = []
     var contexts: [TEEContext] = []
     for i in 0..<16 {
