@@ -39,6 +39,6 @@ let package = Package(
         .testTarget(name: "NormalWorldTests", dependencies: ["NormalWorld", "TEEClient", "Supplicant", "SecureWorld", "TrustedApps", "Machine", "TEEABI"], swiftSettings: strict),
         .testTarget(name: "MediatorTests", dependencies: ["Mediator", "Platform", "SecureWorld", "TrustedApps", "NormalWorld", "TEEClient", "Supplicant", "Machine", "TEEABI", "VTEEKit"], swiftSettings: strict),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Machine", "TEEABI"], swiftSettings: strict),
-        .testTarget(name: "VTEEKitTests", dependencies: ["VTEEKit", "TEEABI"], swiftSettings: strict),
+        .testTarget(name: "VTEEKitTests", dependencies: ["VTEEKit", "TEEABI", "TEEClient", "NormalWorld", "TrustedApps", "Transport", "CShim"], swiftSettings: strict),
     ]
 )

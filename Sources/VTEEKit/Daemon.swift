@@ -11,6 +11,7 @@ import Platform
 import SecureWorld
 import Synchronization
 import TEEABI
+import TEEClient
 import Transport
 #if canImport(Glibc)
 import Glibc
@@ -66,6 +67,7 @@ public final class Daemon: Sendable {
         let delegate = DaemonDelegate()
         var limits = TransportLimits()
         limits.maxGuests = config.maxGuests
+        limits.firstGuestID = 0
         let s = try TransportServer(socketPath: config.socketPath, mode: config.socketMode, limits: limits,
                                     memory: stack.memory, delegate: delegate, logger: config.logger)
         server.withLock { $0 = s }
@@ -79,11 +81,39 @@ public final class Daemon: Sendable {
         let space: GuestAddressSpace
         do { space = try GuestAddressSpace(memory: stack.memory, id: g.id, region: g.ram, layout: .linear) }
         catch { return .refuse("guest RAM: \(error)") }
-        do { try stack.mediator.addGuest(space) } catch { return .refuse("mediator: \(error)") }
+        do { try stack.mediator.addGuest(space, identity: Self.identityPolicy(g.credentials)) }
+        catch { return .refuse("mediator: \(error)") }
         guests.withLock { $0[g.id.raw] = DaemonGuest(space: space, credentials: g.credentials) }
         config.logger.info("guest attached", metadata: ["guest": "\(g.id.raw)", "peer": "\(g.credentials)"])
         let platform = stack.platform, id = g.id
         return .accept(ramBase: space.ramBase) { frame, vcpu in platform.trap(frame, guest: id, vcpu: vcpu) }
+    }
+
+    /// Client identities from the kernel's view of the guest process (SO_PEERCRED at accept), never
+    /// from what the guest claims: USER is the peer's uid, GROUP its primary gid, APPLICATION the
+    /// executable of its pid, hashed into UUIDv5 names as Linux does. Other logins are refused.
+    static func identityPolicy(_ c: PeerCredentials) -> ClientIdentityPolicy {
+        let uid = "uid=" + String(c.uid, radix: 16), gid = "gid=" + String(c.gid, radix: 16)
+        let app = "app=" + executablePath(pid: c.pid)
+        return { login in
+            switch login {
+            case .public: .zero
+            case .user: ClientIdentity.uuidV5(uid)
+            case .group: ClientIdentity.uuidV5(gid)
+            case .application: ClientIdentity.uuidV5(app)
+            case .applicationUser: ClientIdentity.uuidV5(uid + ":" + app)
+            case .applicationGroup: ClientIdentity.uuidV5(gid + ":" + app)
+            default: nil
+            }
+        }
+    }
+
+    /// The executable of `pid` as the kernel reports it (/proc/PID/exe), or "pid=<pid>".
+    static func executablePath(pid: Int32) -> String {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/\(pid)/exe", &buf, buf.count - 1)
+        guard n > 0 else { return "pid=\(pid)" }
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// A guest is gone (BYE, death, protocol violation, shutdown): reclaim everything it held.
