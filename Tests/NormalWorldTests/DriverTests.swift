@@ -45,6 +45,9 @@ import Testing
         #expect(r.ret == .success)
         #expect(r.origin == .trustedApp)
         #expect(r.params == [.value(a: 42, b: 2, c: 3)])
+        #expect(throws: DriverError.badParameters) {
+            try d.invoke(session: 7, function: 0, params: [DriverParam](repeating: .value(.input), count: 124))
+        }
         let n = try d.invoke(session: 7, function: 77, params: [.value(.input, a: 1)])
         #expect(n.ret == .notSupported)
         #expect(n.params == [.none])
