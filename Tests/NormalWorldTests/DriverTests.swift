@@ -167,6 +167,22 @@ import Testing
         #expect(alloc.freePages == 5)
     }
 
+    @Test func aCallersOwnPagesAreRegisteredInPlaceAndStayTheCallersAfterRelease() throws {
+        let (d, fake) = try FakeSecureWorld.driver()
+        let user = try d.allocator.allocate(pages: 3)                  // "user" memory in guest RAM
+        _ = try d.invoke(session: 1, function: 0, params: [.value(.inout)])   // warms the argument pool
+        let freeBefore = d.allocator.freePages
+        let shm = try d.registerSharedMemory(address: IPA(user.base.raw + 100), size: 8000)
+        #expect(shm.registered && shm.kind == .client)
+        #expect(fake.state.withLock { $0.registered.contains(shm.id) })
+        try d.write(shm, offset: 0, [7])
+        #expect(try d.space.read(IPA(user.base.raw + 100), count: 1) == [7])   // no copy: the same pages
+        try d.release(shm)
+        #expect(!fake.state.withLock { $0.registered.contains(shm.id) })
+        #expect(d.allocator.freePages == freeBefore)                    // the caller's pages were not freed
+        #expect(throws: DriverError.badParameters) { try d.registerSharedMemory(address: IPA(0x10), size: 10) }   // not guest RAM
+    }
+
     @Test func registeredMemoryGoesAsRMEMAndIsUnregisteredOnRelease() throws {
         let (d, fake) = try FakeSecureWorld.driver()
         let shm = try d.allocateSharedMemory(size: 9000)

@@ -88,6 +88,9 @@ import TrustedApps
         var tmp = TEEOperation([.tempInout([1, 2, 3], size: 3)])
         try test.invoke(TestTA.Command.echoMemref.rawValue, &tmp)
         #expect(tmp[0].buffer == [3, 2, 1])
+        var null = TEEOperation([.tempInout([], size: 0)])              // NULL buffer (MEMREF_NULL)
+        try test.invoke(TestTA.Command.echoMemref.rawValue, &null)
+        #expect(null[0].size == 0)
         // A TA error carries origin TRUSTED_APP; outputs are still written back.
         var bad = TEEOperation([.valueInput(a: 1, b: 1)])
         #expect(throws: TEEError(.badParameters, origin: .trustedApp)) { try test.invoke(TestTA.Command.nopValues.rawValue, &bad) }
