@@ -19,6 +19,7 @@ private func sysOpen(_ path: String, _ flags: Int32, _ mode: mode_t = 0) -> Int3
 private func sysClose(_ fd: Int32) { _ = close(fd) }
 private func sysRead(_ fd: Int32, _ buf: inout [UInt8], _ n: Int) -> Int { read(fd, &buf, n) }
 private func sysWrite(_ fd: Int32, _ bytes: [UInt8], _ n: Int) -> Int { write(fd, bytes, n) }
+private func sysPread(_ fd: Int32, _ buf: inout [UInt8], _ n: Int, _ off: off_t) -> Int { pread(fd, &buf, n, off) }
 private func sysRename(_ from: String, _ to: String) -> Int32 { rename(from, to) }
 
 /// The REE file system behind OPTEE_RPC_CMD_FS: paths confined under one root, writes atomic
@@ -211,10 +212,22 @@ public final class FileStore: Sendable {
 
     /// READ: up to `count` bytes at `offset`.
     public func read(handle: UInt64, offset: UInt64, count: Int) throws(TEEResult) -> [UInt8] {
-        let all = try Self.readAll(try path(of: handle))
-        guard offset < UInt64(all.count) else { return [] }
-        let start = Int(offset)
-        return Array(all[start..<min(all.count, start + max(0, count))])
+        let p = try path(of: handle)
+        guard count > 0, offset <= UInt64(Int64.max) else { return [] }
+        let fd = sysOpen(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw errno == ENOENT ? .itemNotFound : .accessDenied }
+        defer { sysClose(fd) }
+        var out = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            var chunk = [UInt8](repeating: 0, count: count - done)
+            let n = sysPread(fd, &chunk, chunk.count, off_t(offset) + off_t(done))
+            if n < 0 { if errno == EINTR { continue }; throw .generic }
+            if n == 0 { break }
+            out.replaceSubrange(done..<done + n, with: chunk[0..<n])
+            done += n
+        }
+        return Array(out[0..<done])
     }
 
     /// WRITE: `data` at `offset` (zero-filling a gap), atomically.
