@@ -246,11 +246,11 @@ import TrustedApps
             }
         }
         #expect(ran)
-        #expect(outcome.withLock { $0 } != nil)
+        #expect(outcome.withLock { $0?.result } == .communication)
         #expect(!stack.driver.supplicant.isAttached)
         // With no supplicant at all, storage fails after a bounded wait.
         var op = TEEOperation([.valueInput(a: 100, b: 0)])
-        #expect(throws: TEEError.self) { try s.invoke(TestTA.Command.storageRoundTrip.rawValue, &op) }
+        #expect(throws: TEEError(.communication, origin: .trustedApp)) { try s.invoke(TestTA.Command.storageRoundTrip.rawValue, &op) }
         // A new supplicant brings storage back.
         let again = try Supplicant(driver: stack.driver, configuration: SupplicantConfiguration(storageDirectory: stack.storage, pollInterval: 0.02))
         #expect(again.start())
