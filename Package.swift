@@ -27,9 +27,9 @@ let package = Package(
         .target(name: "Platform", dependencies: ["TEEABI", "Machine", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .target(name: "NormalWorld", dependencies: ["TEEABI", "Machine", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .target(name: "Supplicant", dependencies: ["NormalWorld", "TEEABI", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
-        .target(name: "TEEClient", dependencies: ["NormalWorld", "TEEABI", "Machine", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
+        .target(name: "TEEClient", dependencies: ["NormalWorld", "TEEABI", "Machine", "Supplicant", "Transport", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .target(name: "Transport", dependencies: ["TEEABI", "Machine", "CShim", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
-        .target(name: "VTEEKit", dependencies: ["TEEABI", "Machine", "SecureWorld", "TrustedApps", "Mediator", "Platform", "NormalWorld", "TEEClient", "Supplicant", "Transport", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .target(name: "VTEEKit", dependencies: ["TEEABI", "Machine", "SecureWorld", "TrustedApps", "Mediator", "Platform", "NormalWorld", "TEEClient", "Supplicant", "Transport", "CShim", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .executableTarget(name: "vtee", dependencies: ["VTEEKit", "TEEABI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
 
         .testTarget(name: "TEEABITests", dependencies: ["TEEABI"], resources: [.copy("Fixtures")], swiftSettings: strict),

@@ -83,6 +83,9 @@ struct GuestRecord: Sendable {
     var pinned = 0
     var mediatorPages = 0
     var deferredPages: [PAPage] = []
+    /// A few free mediator pages kept per guest, so the call path does not take the shared
+    /// allocator's lock (returned to it when the guest is destroyed).
+    var pageCache: [PAPage] = []
     var rpcCounts: [String: Int] = [:]
     var refused = 0
 
@@ -151,11 +154,22 @@ enum CallRefusal: Error, Sendable, CustomStringConvertible {
 }
 
 extension Mediator {
+    /// Free pages a guest keeps for its next calls.
+    static let pageCacheSize = 4
+
     // MARK: - Mediator pages
 
     /// One zeroed mediator page charged to the guest.
     func allocatePage(_ r: inout GuestRecord) throws(ArgRefusal) -> PAPage {
         guard r.mediatorPages < config.mediatorPagesPerGuest else { throw .limit("mediator pages") }
+        if let p = r.pageCache.popLast() {
+            guard (try? memory.zero(p.address, count: pageSize, world: .nonSecure)) != nil else {
+                allocator.release(p)
+                throw .noMemory("page cache")
+            }
+            r.mediatorPages += 1
+            return p
+        }
         do {
             let p = try allocator.allocate()
             r.mediatorPages += 1
@@ -166,7 +180,9 @@ extension Mediator {
     /// Returns a mediator page; with `deferPages` it is kept until VM_DESTROYED has been sent.
     func freePage(_ r: inout GuestRecord, _ p: PAPage, deferPages: Bool) {
         r.mediatorPages -= 1
-        if deferPages { r.deferredPages.append(p) } else { allocator.release(p) }
+        if deferPages { r.deferredPages.append(p) }
+        else if r.pageCache.count < Self.pageCacheSize && !r.dying { r.pageCache.append(p) }
+        else { allocator.release(p) }
     }
 
     // MARK: - Pins

@@ -211,7 +211,7 @@ public final class Mediator: Sendable {
     func finalizeDestroy(_ slot: GuestSlot, _ id: GuestID) {
         _ = secure.smc(RegisterFrame(.vmDestroyed, a1: id.clientID, a7: 0))
         let pages = slot.state.withLock { (rec: inout GuestRecord?) -> [PAPage] in
-            let p = rec?.deferredPages ?? []
+            let p = (rec?.deferredPages ?? []) + (rec?.pageCache ?? [])
             rec = nil
             return p
         }

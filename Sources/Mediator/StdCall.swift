@@ -144,7 +144,17 @@ extension Mediator {
             let inPage = Int(pos & UInt64(pageSize - 1))
             let avail = min(pageSize - inPage, Int(clamping: b.size - off))
             guard avail >= MsgArg.headerSize else { return .failure(.badAddress("argument crosses a page")) }
-            return .success(ArgLocation(page: b.pages[index], offset: inPage, available: avail, pinnedByCall: false))
+            // The call takes its own pin, so an UNREGISTER_SHM racing with it cannot leave the
+            // write-back page unpinned.
+            guard r.pinned < config.pinnedPages else { return .failure(.threadLimit) }
+            let page = b.pages[index]
+            guard let pa = try? r.space.pin(page.ipa, writable: true) else { return .failure(.badAddress("argument page no longer RAM")) }
+            guard pa == page.pa else {
+                try? r.space.unpin(pa)
+                return .failure(.badAddress("argument page remapped"))
+            }
+            r.pinned += 1
+            return .success(ArgLocation(page: page, offset: inPage, available: avail, pinnedByCall: true))
         }
         let ipa = IPA(v)
         guard ipa.isPageAligned else { return .failure(.badAddress("argument not page aligned")) }

@@ -67,6 +67,8 @@ public final class OPTEEDriver: Sendable {
     private let regdPool = Mutex<[(GuestBuffer, UInt64)]>([])
     private let regdPages = Mutex<[(GuestBuffer, UInt64)]>([])
     private let vcpuCounter = Atomic<Int>(0)
+    private let vcpuPool: DispatchSemaphore
+    private let vcpuBusy: Mutex<[Bool]>
     private let stats = Mutex(DriverStatistics())
     private let shutDown = Atomic<Bool>(false)
     let notifications = NotificationTable()
@@ -79,6 +81,8 @@ public final class OPTEEDriver: Sendable {
         self.space = space; self.conduit = conduit; self.configuration = configuration
         self.allocator = GuestPageAllocator(space: space, range: configuration.ramPages)
         self.supplicant = supplicant
+        self.vcpuPool = DispatchSemaphore(value: max(1, configuration.vcpus))
+        self.vcpuBusy = Mutex([Bool](repeating: false, count: max(1, configuration.vcpus)))
         func fast(_ f: RegisterFrame) -> RegisterFrame { conduit.trap(f, vcpu: 0) }
         func u32(_ v: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: v) }
 
@@ -125,9 +129,23 @@ public final class OPTEEDriver: Sendable {
     public var notificationWaiters: Int { notifications.waiting }
 
     private func newCookie() -> UInt64 { nextCookie.wrappingAdd(1, ordering: .relaxed).oldValue }
-    private func nextVCPU() -> Int {
-        let n = vcpuCounter.wrappingAdd(1, ordering: .relaxed).oldValue
-        return Int(UInt(bitPattern: n) % UInt(configuration.vcpus))
+    /// Runs one trap on a vCPU no other trap is using, as a guest kernel schedules its threads on
+    /// vCPUs: a vCPU executes one SMC at a time. Between two traps of one call (while an RPC is
+    /// served) the vCPU is free, so the call may resume on another one.
+    private func trapOnFreeVCPU(_ frame: RegisterFrame) -> RegisterFrame {
+        vcpuPool.wait()
+        defer { vcpuPool.signal() }
+        let start = vcpuCounter.wrappingAdd(1, ordering: .relaxed).oldValue
+        let n = configuration.vcpus
+        let v = vcpuBusy.withLock { busy -> Int in
+            for k in 0..<n {
+                let i = Int(UInt(bitPattern: start &+ k) % UInt(n))
+                if !busy[i] { busy[i] = true; return i }
+            }
+            return 0   // unreachable: the semaphore admits at most n traps
+        }
+        defer { vcpuBusy.withLock { $0[v] = false } }
+        return conduit.trap(frame, vcpu: v)
     }
     private func count(_ body: (inout DriverStatistics) -> Void) { stats.withLock { body(&$0) } }
 
@@ -241,7 +259,7 @@ public final class OPTEEDriver: Sendable {
         guard asyncNotificationsEnabled else { return 0 }
         var handled = 0
         for _ in 0..<64 {
-            let f = conduit.trap(RegisterFrame(.getAsyncNotifValue), vcpu: nextVCPU())
+            let f = trapOnFreeVCPU(RegisterFrame(.getAsyncNotifValue))
             guard SMCReturn(rawValue: UInt32(truncatingIfNeeded: f.a0)) == .ok else { break }
             let flags = UInt32(truncatingIfNeeded: f.a2)
             guard flags & OPTEEIdentity.asyncNotifValid != 0 else { break }
@@ -409,7 +427,7 @@ public final class OPTEEDriver: Sendable {
         }
         let deadline = start + UInt64(max(0, configuration.threadWait) * 1e9)
         while true {
-            let out = conduit.trap(frame, vcpu: nextVCPU())
+            let out = trapOnFreeVCPU(frame)
             let ret = SMCReturn(rawValue: UInt32(truncatingIfNeeded: out.a0))
             if ret == .ethreadLimit {
                 count { $0.threadLimitHits += 1 }

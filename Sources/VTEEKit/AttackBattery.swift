@@ -123,7 +123,7 @@ public final class AttackBed: Sendable {
         c.mediatorPages = min(c.mediatorPages, 2048)
         secure = HookedSecureWorld(SecureWorld(memory: memory, config: SecureWorldConfig(), tas: BuiltinTAs.all))
         mediator = try Mediator(memory: memory, secureWorld: secure, config: c)
-        platform = try makePlatform(mediator: mediator)
+        platform = try makeMediatedPlatform(mediator: mediator)
         initialFreePages = mediator.freeMediatorPages
         let a = try GuestAddressSpace(memory: memory, id: GuestID(0), pages: guestPages, layout: .scattered(seed: 11))
         let v = try GuestAddressSpace(memory: memory, id: GuestID(1), pages: guestPages, layout: .scattered(seed: 12))
