@@ -6,6 +6,8 @@ import Synchronization
 import TEEABI
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// Counters of what the driver did, for tests and stats.
@@ -292,7 +294,9 @@ public final class OPTEEDriver: Sendable {
 
     private func request(cmd: MsgCommand, function: UInt32, session: UInt32, cancelID: UInt32,
                          meta: [MsgParam], params: [DriverParam]) throws(DriverError) -> DriverResult {
-        guard meta.count + params.count <= MsgArg.maxNumParams - rpcArgParamsReserve else { throw .badParameters }
+        // The argument (and the RPC argument after it) must fit one page, as OP-TEE requires.
+        let rpcArgSize = rpcParamCount > 0 ? MsgArg.size(numParams: rpcParamCount) : 0
+        guard MsgArg.size(numParams: meta.count + params.count) + rpcArgSize <= pageSize else { throw .badParameters }
         var msgParams = meta
         var temps: [TempBuffer] = []
         defer { for t in temps { if let d = t.data { allocator.free(d) }; if let l = t.list { allocator.free(l) } } }
@@ -357,8 +361,6 @@ public final class OPTEEDriver: Sendable {
         }
         return DriverResult(ret: out.ret, origin: out.retOrigin, session: out.session, params: results, queue: record)
     }
-
-    private var rpcArgParamsReserve: Int { 0 }
 
     private func registerWithSecureWorld(_ h: SharedMemoryHandle) throws(DriverError) {
         let (list, ptr) = try PageListBuilder.build(entries: PageListBuilder.dataPages(address: h.address, size: max(h.size, 1)),

@@ -11,6 +11,8 @@ import Synchronization
 import TEEABI
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// A failed TEEC call: the result code and where it came from (TEEC_ORIGIN_*).
