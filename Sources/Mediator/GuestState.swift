@@ -20,9 +20,8 @@ struct SharedBuffer: Sendable {
     var securePointer: UInt64 { listPages.first.map { $0.address.raw | offset } ?? 0 }
 
     /// The guest IPA of secure-side physical address `pa` inside this buffer, if it lies in it.
-    func ipa(ofSecure pa: UInt64) -> UInt64? {
-        let page = pa >> pageShift
-        for p in pages where p.pa.number == page { return p.ipa.address.raw | (pa & UInt64(pageSize - 1)) }
+    func ipa(ofSecure pa: PA) -> IPA? {
+        for p in pages where p.pa == pa.page { return IPA(p.ipa.address.raw | UInt64(pa.pageOffset)) }
         return nil
     }
 }

@@ -69,7 +69,9 @@ public struct MediatorGuestStats: Sendable, Equatable {
 
 /// Mediator-wide counters of traffic.
 public struct MediatorTotals: Sendable, Equatable {
+    /// Fast calls, std calls started, std calls completed, RPCs passed to guests, RETURN_FROM_RPCs seen.
     public var fastCalls = 0, stdCalls = 0, completedCalls = 0, rpcs = 0, resumes = 0
+    /// Guests added (VM_CREATED) and destroyed (VM_DESTROYED sent).
     public var guestsCreated = 0, guestsDestroyed = 0
 }
 

@@ -170,7 +170,7 @@ public final class AttackBed: Sendable {
         return (out, g.readArg(page: page, numParams: params.count))
     }
 
-    /// CLOSE_SESSION.
+    /// CLOSE_SESSION; the ret.
     @discardableResult
     public func close(_ g: RawGuest, _ session: UInt32, page: Int = 0) -> TEEResult? {
         g.call(MsgArg(cmd: .closeSession, session: session), page: page).1?.ret
