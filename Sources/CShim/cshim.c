@@ -228,7 +228,8 @@ int vtee_test_spawn_c_guest(const char *path, uint32_t ram_pages, uint8_t patter
         for (int k = 2; k < 8; k++) frame[k] = 0;
         vtee_store_seqcst_u32(state, 1);
         if (vtee_load_seqcst_u32(server_waiting)) vtee_futex_wake(state, 1);
-        while (vtee_load_acquire_u32(state) == 1) vtee_futex_wait(state, 1, 1000000);
+        uint32_t st;
+        while ((st = vtee_load_acquire_u32(state)) == 1 || st == 4) vtee_futex_wait(state, st, 1000000);
         if (vtee_load_acquire_u32(state) != 2) _exit(16);
         vtee_store_release_u32(state, 0);
     }

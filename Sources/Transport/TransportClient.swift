@@ -227,20 +227,28 @@ public final class MailboxConduit: Conduit, Sendable {
         }
         if vtee_load_seqcst_u32(slot.serverWaiting) != 0 { slot.wake() }
 
+        let request = MailboxState.request.rawValue, busy = MailboxState.busy.rawValue
         var spins = 0
         var s = vtee_load_acquire_u32(slot.state)
-        while s == MailboxState.request.rawValue && spins < spinLimit {
+        while (s == request || s == busy) && spins < spinLimit {
             vtee_cpu_relax(); spins += 1
             s = vtee_load_acquire_u32(slot.state)
         }
-        while s == MailboxState.request.rawValue {
+        while s == request || s == busy {
             vtee_store_seqcst_u32(slot.clientWaiting, 1)
-            if vtee_load_seqcst_u32(slot.state) == MailboxState.request.rawValue {
-                _ = vtee_futex_wait(slot.state, MailboxState.request.rawValue, slice)
-            }
+            let seen = vtee_load_seqcst_u32(slot.state)
+            if seen == request || seen == busy { _ = vtee_futex_wait(slot.state, seen, slice) }
             vtee_store_release_u32(slot.clientWaiting, 0)
             s = vtee_load_acquire_u32(slot.state)
-            if s == MailboxState.request.rawValue && connection.daemonGone() { return fail() }
+            guard s == request || s == busy else { break }
+            // Still pending after a futex slice: is anyone left to answer?
+            if connection.daemonGone() { return fail() }
+            if s == request && connection.checkHungUp() {
+                // The daemon dropped this guest and no vCPU thread took the request: withdraw it.
+                // (A thread that took it first turned it busy, and will answer.)
+                if vtee_cas_u32(slot.state, request, MailboxState.idle.rawValue) != 0 { return fail() }
+                s = vtee_load_acquire_u32(slot.state)
+            }
         }
         guard s == MailboxState.response.rawValue else { return fail() }
         let answer = slot.readFrame()

@@ -68,12 +68,13 @@ struct ProcessGuestTests {
         defer { bystander.close() }
         let child = vtee_test_spawn_c_guest(path, 1, 0, 1, 0)
         try #require(child > 0)
-        var status: Int32 = 0
-        defer { kill(child, SIGKILL); _ = eventually { waitpid(child, &status, WNOHANG) == child } }
+        var reaped = false
+        defer { if !reaped { kill(child, SIGKILL); _ = reap(child) } }
         #expect(eventually { entered.load(ordering: .acquiring) })
         let victim = try #require(delegate.handles.first { $0.credentials.pid == child })
         #expect(kill(child, SIGKILL) == 0)
-        #expect(eventually { waitpid(child, &status, WNOHANG) == child })
+        reaped = reap(child)
+        #expect(reaped)
         // The call is still running: the guest is not detached under it.
         #expect(delegate.reason(of: victim.id) == nil)
         release.store(true, ordering: .releasing)
