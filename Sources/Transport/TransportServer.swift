@@ -457,7 +457,8 @@ public final class TransportServer: Sendable {
         var idle = 0
         while !g.stopping.load(ordering: .relaxed) {
             let s = vtee_load_acquire_u32(slot.state)
-            if s == MailboxState.request.rawValue {
+            if s == MailboxState.request.rawValue
+                && vtee_cas_u32(slot.state, MailboxState.request.rawValue, MailboxState.busy.rawValue) != 0 {
                 let request = slot.readFrame()
                 let response = g.handler(request, vcpu)
                 slot.writeFrame(response)
