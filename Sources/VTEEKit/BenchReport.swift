@@ -135,7 +135,7 @@ public struct BenchReport: Sendable {
         }
         func mark(_ k: String) -> String {
             guard let m = meets(k), let t = Self.targets[k] else { return "report" }
-            return (m ? "met " : "MISS ") + "(" + (k == "guests_max" ? ">= " : "<= ") + fmt(t) + ")"
+            return (m ? "met " : "MISS ") + "(" + (k == "guests_max" ? ">= " : "<= ") + (t < 10 ? String(t) : fmt(t)) + ")"
         }
         var out = [pad("key", 26, right: false) + pad("median", 14) + pad("p99", 14) + "   target"]
         for k in Self.latencyKeys {
