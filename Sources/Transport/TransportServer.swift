@@ -475,8 +475,7 @@ public final class TransportServer: Sendable {
                 _ = vtee_futex_wait(slot.state, again, slice)
             }
             vtee_store_release_u32(slot.serverWaiting, 0)
-            // No spin again after a sleep: an idle vCPU re-checks once per slice and sleeps on. Only
-            // a served request re-arms the spin (1,000 idle guests must not keep the host's cores busy).
+            idle = 0
         }
         // Closed: a caller waiting on this slot sees it at once. An unread RESPONSE stays for its
         // caller; that caller's next trap then finds the socket hung up.

@@ -318,7 +318,12 @@ public enum Bench {
         defer { for g in guests { stack.removeGuest(g) } }
         let seconds = o.throughputSeconds ?? (o.quick ? 0.4 : 2.0)
         for n in o.throughputGuests.sorted() {
-            r.throughput.append(try throughput(guests: Array(guests.prefix(n)), threads: threads, seconds: seconds))
+            let p0 = stack.platform.stats, h0 = guests.map(\.driver.statistics.threadLimitHits).reduce(0, +)
+            let point = try throughput(guests: Array(guests.prefix(n)), threads: threads, seconds: seconds)
+            let p1 = stack.platform.stats, h1 = guests.map(\.driver.statistics.threadLimitHits).reduce(0, +)
+            (o.progress ?? { _ in })("  G=\(n): \(Int(point.callsPerSecond)) calls/s, p50 \(Int(point.latency.median)) ns, p99 \(Int(point.latency.p99)) ns; "
+                + "platform retries \(p1.retries - p0.retries), busy \(p1.busy - p0.busy), thread-limit hits \(h1 - h0)")
+            r.throughput.append(point)
         }
     }
 
