@@ -87,8 +87,10 @@ struct GuestRecord: Sendable {
     var pageCache: [PAPage] = []
     var rpcCounts: [String: Int] = [:]
     var refused = 0
+    /// Who the guest is, as the host knows it: decides the client identity of every OPEN_SESSION.
+    let identity: ClientIdentityPolicy?
 
-    init(space: GuestAddressSpace) { self.space = space }
+    init(space: GuestAddressSpace, identity: ClientIdentityPolicy? = nil) { self.space = space; self.identity = identity }
 
     /// True when `cookie` already names a buffer of this guest (registered, pending or RPC).
     func cookieInUse(_ cookie: UInt64) -> Bool {
@@ -108,11 +110,14 @@ enum ArgRefusal: Error, Sendable, CustomStringConvertible {
     case limit(String)
     /// The mediator's own memory ran out.
     case noMemory(String)
+    /// The host refuses this login for this guest.
+    case accessDenied(String)
 
     var result: TEEResult {
         switch self {
         case .badParameter: .badParameters
         case .limit, .noMemory: .outOfMemory
+        case .accessDenied: .accessDenied
         }
     }
     var description: String {
@@ -120,6 +125,7 @@ enum ArgRefusal: Error, Sendable, CustomStringConvertible {
         case let .badParameter(s): "bad parameter: \(s)"
         case let .limit(s): "limit: \(s)"
         case let .noMemory(s): "mediator memory: \(s)"
+        case let .accessDenied(s): "access denied: \(s)"
         }
     }
 }

@@ -23,8 +23,11 @@ public enum ABIGroup: String, Sendable, CaseIterable {
 
 /// One named constant.
 public struct ABIConstant: Hashable, Sendable {
+    /// The group it is listed under.
     public let group: ABIGroup
+    /// The header's name, verbatim.
     public let name: String
+    /// Its value (every catalogued constant fits 64 bits).
     public let value: UInt64
     /// A constant of `group` called `name` (verbatim header spelling) with `value`.
     public init(_ group: ABIGroup, _ name: String, _ value: UInt64) { self.group = group; self.name = name; self.value = value }

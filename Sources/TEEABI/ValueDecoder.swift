@@ -27,7 +27,9 @@ public enum ABIValueKind: String, Sendable, CaseIterable {
 
 /// One labelled field of a decoded value ("owner" = "50 Trusted OS").
 public struct DecodedField: Hashable, Sendable {
+    /// What the field is ("owner", "call type", ...).
     public let label: String
+    /// The field's text.
     public let value: String
     /// A field called `label` with text `value`.
     public init(_ label: String, _ value: String) { self.label = label; self.value = value }
@@ -35,10 +37,13 @@ public struct DecodedField: Hashable, Sendable {
 
 /// The result of decoding one number: its name (nil when unknown) and its fields.
 public struct DecodedValue: Hashable, Sendable, CustomStringConvertible {
+    /// What the number was read as.
     public let kind: ABIValueKind
+    /// The number itself.
     public let raw: UInt64
     /// The OP-TEE / GP / Linux name, or nil when the value is not defined.
     public let name: String?
+    /// The fields, in print order.
     public let fields: [DecodedField]
 
     /// True when the value has a defined name.
