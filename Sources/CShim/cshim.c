@@ -2,9 +2,19 @@
 #include "cshim.h"
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/eventfd.h>
 #include <linux/futex.h>
+#include <fcntl.h>
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <signal.h>
 #include <unistd.h>
 #include <time.h>
+#include <pthread.h>
 
 int vtee_memfd_create(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 
@@ -16,4 +26,213 @@ int vtee_futex_wait(uint32_t *addr, uint32_t expected, int64_t timeout_ns) {
 
 int vtee_futex_wake(uint32_t *addr, int n) {
     return (int)syscall(SYS_futex, addr, FUTEX_WAKE, n, NULL, NULL, 0);
+}
+
+// MARK: - memfds
+
+int vtee_memfd_create_sealed(const char *name, uint64_t bytes) {
+    int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) return -1;
+    if (ftruncate(fd, (off_t)bytes) != 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+        int e = errno; close(fd); errno = e; return -1;
+    }
+    return fd;
+}
+
+int vtee_memfd_freeze_size(int fd) {
+    (void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW);  // EPERM when already sealed: checked below
+    return fcntl(fd, F_GET_SEALS);
+}
+
+int vtee_fd_size(int fd, uint64_t *size, int *is_regular) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) return -1;
+    *size = st.st_size < 0 ? 0 : (uint64_t)st.st_size;
+    *is_regular = S_ISREG(st.st_mode) ? 1 : 0;
+    return 0;
+}
+
+void *vtee_map_shared(int fd, uint64_t bytes) {
+    void *p = mmap(NULL, (size_t)bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void vtee_unmap(void *p, uint64_t bytes) { if (p) munmap(p, (size_t)bytes); }
+
+// MARK: - sockets
+
+static int fill_addr(struct sockaddr_un *a, const char *path) {
+    memset(a, 0, sizeof *a);
+    a->sun_family = AF_UNIX;
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof a->sun_path) { errno = ENAMETOOLONG; return -1; }
+    memcpy(a->sun_path, path, n);
+    return 0;
+}
+
+int vtee_unix_listen(const char *path, uint32_t mode, int backlog) {
+    struct sockaddr_un a;
+    if (fill_addr(&a, path) != 0) return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    // On Linux the socket inode's mode (less the umask) becomes the file's mode at bind time,
+    // so the file never exists with wider permissions than `mode`.
+    (void)fchmod(fd, (mode_t)mode);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    if (chmod(path, (mode_t)mode) != 0 || listen(fd, backlog) != 0) {
+        int e = errno; unlink(path); close(fd); errno = e; return -1;
+    }
+    return fd;
+}
+
+int vtee_peer_credentials(int fd, uint32_t *uid, uint32_t *gid, int32_t *pid) {
+    struct ucred c;
+    socklen_t len = sizeof c;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c, &len) != 0) return -1;
+    *uid = c.uid; *gid = c.gid; *pid = c.pid;
+    return 0;
+}
+
+int vtee_unix_accept(int listen_fd, uint32_t *uid, uint32_t *gid, int32_t *pid) {
+    int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) return -1;
+    if (vtee_peer_credentials(fd, uid, gid, pid) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    return fd;
+}
+
+int vtee_unix_connect(const char *path) {
+    struct sockaddr_un a;
+    if (fill_addr(&a, path) != 0) return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    return fd;
+}
+
+#define VTEE_MAX_FDS 8
+
+ssize_t vtee_send_with_fds(int fd, const void *buf, size_t len, const int *fds, int nfds, int dontwait) {
+    if (nfds < 0 || nfds > VTEE_MAX_FDS) { errno = EINVAL; return -1; }
+    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+    union { char b[CMSG_SPACE(sizeof(int) * VTEE_MAX_FDS)]; struct cmsghdr align; } u;
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = &iov; m.msg_iovlen = 1;
+    if (nfds > 0) {
+        memset(&u, 0, sizeof u);
+        m.msg_control = u.b;
+        m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET; c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+    }
+    ssize_t r;
+    do { r = sendmsg(fd, &m, MSG_NOSIGNAL | (dontwait ? MSG_DONTWAIT : 0)); } while (r < 0 && errno == EINTR);
+    return r;
+}
+
+ssize_t vtee_recv_with_fds(int fd, void *buf, size_t len, int *fds, int maxfds, int *nfds, int *truncated, int dontwait) {
+    *nfds = 0; *truncated = 0;
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+    // Room for more descriptors than anyone may send, so excess ones arrive and get closed here.
+    union { char b[CMSG_SPACE(sizeof(int) * 4 * VTEE_MAX_FDS)]; struct cmsghdr align; } u;
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = &iov; m.msg_iovlen = 1;
+    m.msg_control = u.b; m.msg_controllen = sizeof u.b;
+    ssize_t r;
+    do { r = recvmsg(fd, &m, MSG_CMSG_CLOEXEC | (dontwait ? MSG_DONTWAIT : 0)); } while (r < 0 && errno == EINTR);
+    if (r < 0) return r;
+    if (m.msg_flags & MSG_CTRUNC) *truncated = 1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int got;
+            memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
+            if (*nfds < maxfds) fds[(*nfds)++] = got;
+            else { close(got); *truncated = 1; }
+        }
+    }
+    return r;
+}
+
+int vtee_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
+void vtee_eventfd_signal(int fd) { uint64_t one = 1; ssize_t r = write(fd, &one, sizeof one); (void)r; }
+void vtee_eventfd_drain(int fd) { uint64_t v; ssize_t r = read(fd, &v, sizeof v); (void)r; }
+
+void vtee_set_thread_name(const char *name) {
+    char n[16];
+    size_t i = 0;
+    for (; i < 15 && name[i]; i++) n[i] = name[i];
+    n[i] = 0;
+    pthread_setname_np(pthread_self(), n);
+}
+
+int vtee_pidfd_open(int32_t pid) {
+    if (pid <= 0) { errno = ESRCH; return -1; }
+    return (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+}
+
+int vtee_fd_readable(int fd) {
+    struct pollfd p = { .fd = fd, .events = POLLIN, .revents = 0 };
+    if (poll(&p, 1, 0) < 0) return 0;
+    return (p.revents & (POLLIN | POLLHUP | POLLERR)) ? 1 : 0;
+}
+
+int vtee_socket_hung_up(int fd) {
+    struct pollfd p = { .fd = fd, .events = POLLRDHUP, .revents = 0 };
+    if (poll(&p, 1, 0) < 0) return 0;
+    return (p.revents & (POLLHUP | POLLERR | POLLRDHUP | POLLNVAL)) ? 1 : 0;
+}
+
+// MARK: - test helper: a C guest in a forked child
+
+static void put32(uint8_t *b, uint32_t v) { for (int i = 0; i < 4; i++) b[i] = (uint8_t)(v >> (8 * i)); }
+static void put16(uint8_t *b, uint16_t v) { b[0] = (uint8_t)v; b[1] = (uint8_t)(v >> 8); }
+
+int vtee_test_spawn_c_guest(const char *path, uint32_t ram_pages, uint8_t pattern, uint32_t calls, int exit_after) {
+    pid_t pid = fork();
+    if (pid != 0) return (int)pid;
+    // Child: syscalls only (async-signal-safe), then _exit. First drop every inherited
+    // descriptor, so the parent's other sockets do not stay open in this copy of the process.
+    if (syscall(SYS_close_range, 3U, ~0U, 0) != 0) { for (int i = 3; i < 4096; i++) close(i); }
+    int s = vtee_unix_connect(path);
+    if (s < 0) _exit(10);
+    int ram = vtee_memfd_create_sealed("c-guest-ram", (uint64_t)ram_pages * 4096);
+    int mb = vtee_memfd_create_sealed("c-guest-mailbox", 4096);
+    if (ram < 0 || mb < 0) _exit(11);
+    uint8_t *r = vtee_map_shared(ram, (uint64_t)ram_pages * 4096);
+    uint8_t *m = vtee_map_shared(mb, 4096);
+    if (!r || !m) _exit(12);
+    memset(r, pattern, 4096);
+    uint8_t msg[32] = {0};
+    put32(msg, 0x45455456); put16(msg + 4, 1); put16(msg + 6, 1); put32(msg + 8, 16);
+    put32(msg + 16, 1); put32(msg + 20, ram_pages); put32(msg + 24, 1);
+    int fds[2] = { ram, mb };
+    if (vtee_send_with_fds(s, msg, sizeof msg, fds, 2, 0) != (ssize_t)sizeof msg) _exit(13);
+    uint8_t in[32];
+    size_t got = 0;
+    while (got < sizeof in) {
+        ssize_t n = read(s, in + got, sizeof in - got);
+        if (n <= 0) _exit(14);
+        got += (size_t)n;
+    }
+    if (in[6] != 2) _exit(15);  // not WELCOME
+    uint32_t *state = (uint32_t *)m, *server_waiting = state + 1;
+    uint64_t *frame = (uint64_t *)(m + 64);
+    for (uint32_t i = 0; i < calls; i++) {
+        frame[0] = i; frame[1] = 0x5EED;
+        for (int k = 2; k < 8; k++) frame[k] = 0;
+        vtee_store_seqcst_u32(state, 1);
+        if (vtee_load_seqcst_u32(server_waiting)) vtee_futex_wake(state, 1);
+        uint32_t st;
+        while ((st = vtee_load_acquire_u32(state)) == 1 || st == 4) vtee_futex_wait(state, st, 1000000);
+        if (vtee_load_acquire_u32(state) != 2) _exit(16);
+        vtee_store_release_u32(state, 0);
+    }
+    if (exit_after) _exit(0);
+    for (;;) pause();
 }

@@ -1,1 +1,130 @@
-// Transport: placeholder, filled by issue 6.
+/// Transport: the daemon's wire. Guest processes attach over a Unix socket (control messages,
+/// SCM_RIGHTS hand-over of a RAM memfd and a mailbox memfd, SO_PEERCRED identity) and then
+/// trap with SMC register frames through per-vCPU shared-memory mailboxes with a futex doorbell.
+///
+/// Host side, both ends: `TransportServer` runs in the daemon (hypervisor side, non-secure),
+/// `TransportClient` in a guest process. It touches sockets, memfds and the daemon's
+/// `PhysicalMemory` (adopting guest RAM); it never imports a world. Everything a peer sends is
+/// copied, validated, then used; a bad peer is closed with a logged reason.
+import CShim
+import Machine
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Limits and tuning of a transport endpoint.
+public struct TransportLimits: Sendable {
+    /// Most guests (attached plus handshaking connections) served at once.
+    public var maxGuests: Int
+    /// Most RAM pages one guest may hand over.
+    public var maxRAMPages: Int
+    /// Fewest RAM pages one guest must hand over.
+    public var minRAMPages: Int
+    /// Most vCPUs (mailbox slots, server threads) per guest.
+    public var maxVCPUs: Int
+    /// How long a connection may take to send its HELLO.
+    public var handshakeTimeout: Duration
+    /// Spin iterations (each a CPU pause) before a waiting side sleeps on the futex.
+    public var spinIterations: Int
+    /// The longest single futex sleep; sleepers re-check for shutdown / peer death this often.
+    public var futexSlice: Duration
+    /// How long `stop()` waits for guest threads to end before giving up on them.
+    public var stopTimeout: Duration
+    /// The first guest id handed out; ids then count up and are never reused by this server.
+    public var firstGuestID: UInt32
+
+    /// Defaults fit a daemon on a small host.
+    public init(maxGuests: Int = 64, maxRAMPages: Int = 1 << 16, minRAMPages: Int = 1, maxVCPUs: Int = 16,
+                handshakeTimeout: Duration = .seconds(5), spinIterations: Int = 20_000,
+                futexSlice: Duration = .milliseconds(50), stopTimeout: Duration = .seconds(5), firstGuestID: UInt32 = 1) {
+        self.maxGuests = maxGuests; self.maxRAMPages = maxRAMPages; self.minRAMPages = minRAMPages
+        self.maxVCPUs = maxVCPUs; self.handshakeTimeout = handshakeTimeout; self.spinIterations = spinIterations
+        self.futexSlice = futexSlice; self.stopTimeout = stopTimeout; self.firstGuestID = firstGuestID
+    }
+}
+
+/// A peer process's identity as the kernel reports it (SO_PEERCRED at accept time).
+public struct PeerCredentials: Equatable, Hashable, Sendable, CustomStringConvertible {
+    /// Effective user id.
+    public let uid: UInt32
+    /// Effective group id.
+    public let gid: UInt32
+    /// Process id (at connect time).
+    public let pid: Int32
+    /// Credentials from raw values.
+    public init(uid: UInt32, gid: UInt32, pid: Int32) { self.uid = uid; self.gid = gid; self.pid = pid }
+    public var description: String { "uid \(uid) gid \(gid) pid \(pid)" }
+}
+
+/// Failures of transport setup (not of calls: a failed call is a frame with an error code).
+public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A host call failed.
+    case host(errno: Int32, what: String)
+    /// The daemon refused the guest.
+    case rejected(reason: UInt32, message: String)
+    /// The peer sent something that is not the protocol.
+    case protocolViolation(String)
+    /// The peer closed the connection.
+    case disconnected
+    /// No answer in time.
+    case timeout
+    /// An argument outside what the protocol allows (pages, vCPUs, path).
+    case invalidArgument(String)
+
+    public var description: String {
+        switch self {
+        case let .host(e, w): "\(w) failed: \(String(cString: strerror(e)))"
+        case let .rejected(r, m): "rejected (\(RejectReason(rawValue: r)?.description ?? "reason \(r)")): \(m)"
+        case let .protocolViolation(m): "protocol violation: \(m)"
+        case .disconnected: "disconnected"
+        case .timeout: "timed out"
+        case let .invalidArgument(m): "invalid argument: \(m)"
+        }
+    }
+}
+
+/// Closes a descriptor we own; returns close's result.
+@discardableResult
+func closeFD(_ fd: Int32) -> Int32 { fd >= 0 ? close(fd) : 0 }
+
+extension Duration {
+    /// Whole nanoseconds (saturating at Int64.max).
+    var nanoseconds: Int64 {
+        let (s, a) = components
+        let (m, o) = s.multipliedReportingOverflow(by: 1_000_000_000)
+        if o { return .max }
+        let (t, o2) = m.addingReportingOverflow(a / 1_000_000_000)
+        return o2 ? .max : t
+    }
+}
+
+/// Starts a detached OS thread running `body` (vCPU mailbox threads and the accept loop must
+/// not be Swift tasks: they block in futex/poll). Returns false when the host refuses.
+func spawnThread(name: String, _ body: @escaping @Sendable () -> Void) -> Bool {
+    final class Box: @unchecked Sendable {
+        // @unchecked: written once before the thread starts, read once by it.
+        let body: @Sendable () -> Void
+        let name: String
+        init(_ body: @escaping @Sendable () -> Void, _ name: String) { self.body = body; self.name = name }
+    }
+    let box = Unmanaged.passRetained(Box(body, name))
+    var tid = pthread_t()
+    let rc = pthread_create(&tid, nil, { raw in
+        guard let raw else { return nil }
+        let b = Unmanaged<Box>.fromOpaque(raw).takeRetainedValue()
+        vtee_set_thread_name(b.name)
+        b.body()
+        return nil
+    }, box.toOpaque())
+    guard rc == 0 else { box.release(); return false }
+    pthread_detach(tid)
+    return true
+}
+
+/// The monotonic clock in nanoseconds.
+@inline(__always)
+func monotonicNanos() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+}

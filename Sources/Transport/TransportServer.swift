@@ -1,0 +1,515 @@
+/// The daemon side of the transport: accepts guest processes on a Unix socket, adopts their
+/// RAM, and serves each vCPU's mailbox on its own thread through the owner's call handler.
+import CShim
+import Logging
+import Machine
+import Synchronization
+import TEEABI
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the daemon's owner learns about a guest that completed its HELLO.
+public struct GuestHandle: Sendable {
+    /// The id assigned to this guest (its client id in a7 is `id.clientID`).
+    public let id: GuestID
+    /// The guest process's identity from the kernel (SO_PEERCRED at accept time).
+    public let credentials: PeerCredentials
+    /// The guest's RAM, adopted from its memfd into the server's `PhysicalMemory`
+    /// (kind `.guestRAM(id)`). Guest RAM byte `i` is region byte `i`. Removed after detach.
+    public let ram: Region
+    /// Pages of RAM (== `ram.pages`).
+    public let ramPages: Int
+    /// vCPUs (mailbox slots, server threads).
+    public let vcpus: Int
+}
+
+/// Serves one trap of one vCPU of one guest: takes the frame the guest posted, returns the
+/// frame it sees on return. Runs on that vCPU's server thread.
+public typealias VCPUCallHandler = @Sendable (_ frame: RegisterFrame, _ vcpu: Int) -> RegisterFrame
+
+/// The owner's answer to a new guest.
+public enum AttachDecision: Sendable {
+    /// Serve it: RAM byte 0 appears to the guest at IPA `ramBase`; calls go to `handler`.
+    case accept(ramBase: IPA, handler: VCPUCallHandler)
+    /// Turn it away with a message (sent to the guest in REJECT).
+    case refuse(String)
+}
+
+/// Why a guest went away.
+public enum DetachReason: Equatable, Sendable, CustomStringConvertible {
+    /// The guest said BYE.
+    case goodbye
+    /// The socket closed or failed (the guest process died or closed it).
+    case disconnected
+    /// The guest broke the protocol (garbage, a second RAM hand-over, stray descriptors).
+    case protocolViolation(RejectReason)
+    /// The server is stopping.
+    case serverStopping
+    /// A host resource failed while serving it.
+    case hostFailure
+    public var description: String {
+        switch self {
+        case .goodbye: "goodbye"
+        case .disconnected: "disconnected"
+        case let .protocolViolation(r): "protocol violation: \(r)"
+        case .serverStopping: "server stopping"
+        case .hostFailure: "host failure"
+        }
+    }
+}
+
+/// The daemon owner's hooks: attach decides and supplies the call handler; detach is called
+/// once per accepted guest after all its vCPU threads have ended (no call of it is running).
+public protocol TransportServerDelegate: Sendable {
+    /// A guest completed a valid HELLO; its RAM is already adopted. Runs on the accept thread: be quick.
+    func guestAttached(_ guest: GuestHandle) -> AttachDecision
+    /// An accepted guest is gone and none of its calls is running; its RAM region is removed right after.
+    func guestDetached(_ id: GuestID, reason: DetachReason)
+}
+
+/// A summary of one attached guest, for stats.
+public struct GuestSummary: Sendable, Equatable {
+    /// Guest id.
+    public let id: GuestID
+    /// Kernel-reported identity.
+    public let credentials: PeerCredentials
+    /// vCPUs.
+    public let vcpus: Int
+    /// RAM pages.
+    public let ramPages: Int
+    /// Calls served so far.
+    public let calls: Int
+    /// Calls being served right now (vCPU threads inside the handler).
+    public let callsInFlight: Int
+}
+
+/// Counters of a server, for stats and tests.
+public struct TransportServerStats: Sendable, Equatable {
+    /// Guests attached and not yet fully detached.
+    public var guests: Int
+    /// Connections turned away or thrown out for a protocol or limit reason.
+    public var rejected: Int
+    /// Guests fully detached so far.
+    public var detached: Int
+}
+
+/// A per-guest record shared by the accept thread and the guest's vCPU threads.
+final class AttachedGuest: Sendable {
+    let handle: GuestHandle
+    let mailbox: MailboxMapping
+    let handler: VCPUCallHandler
+    let stopping = Atomic<Bool>(false)
+    let liveThreads: Atomic<Int>
+    let calls = Atomic<Int>(0)
+    let inFlight = Atomic<Int>(0)
+    let reason = Mutex<DetachReason>(.disconnected)
+
+    init(handle: GuestHandle, mailbox: MailboxMapping, handler: @escaping VCPUCallHandler) {
+        self.handle = handle; self.mailbox = mailbox; self.handler = handler
+        self.liveThreads = Atomic(handle.vcpus)
+    }
+
+    /// Asks every vCPU thread to end (after any call it is running) and wakes the sleepers.
+    func beginStop(_ why: DetachReason) {
+        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        reason.withLock { $0 = why }
+        for i in 0..<mailbox.slots { mailbox.slot(i)?.wake() }
+    }
+}
+
+/// The daemon's listener. Create it, hand it a delegate, call `stop()` to end it.
+public final class TransportServer: Sendable {
+    /// The socket file path.
+    public let socketPath: String
+    /// Limits in force.
+    public let limits: TransportLimits
+    private let memory: PhysicalMemory
+    private let delegate: any TransportServerDelegate
+    private let logger: Logger
+    private let listenFD: Int32
+    private let wakeFD: Int32
+    private let stopping = Atomic<Bool>(false)
+    private let loopEnded = Atomic<Bool>(false)
+    private let liveGuests = Atomic<Int>(0)
+    private let handshaking = Atomic<Int>(0)
+    private let rejectedCount = Atomic<Int>(0)
+    private let detachedCount = Atomic<Int>(0)
+    private let idsInUse = Mutex<Set<UInt32>>([])
+    private let guests = Mutex<[UInt32: AttachedGuest]>([:])
+
+    /// Listens on `socketPath` (created with `mode`; a stale socket file there is replaced) and
+    /// starts the accept thread. Guest RAM is adopted into `memory`.
+    public init(socketPath: String, mode: UInt32 = 0o600, limits: TransportLimits = TransportLimits(),
+                memory: PhysicalMemory, delegate: any TransportServerDelegate,
+                logger: Logger = Logger(label: "vtee.transport.server")) throws(TransportError) {
+        self.socketPath = socketPath; self.limits = limits; self.memory = memory
+        self.delegate = delegate; self.logger = logger
+        var fd = vtee_unix_listen(socketPath, mode, 64)
+        if fd < 0 && errno == EADDRINUSE {
+            // Replace the file only when nobody answers on it (a dead daemon's leftover).
+            let probe = vtee_unix_connect(socketPath)
+            if probe >= 0 { closeFD(probe); throw .host(errno: EADDRINUSE, what: "bind \(socketPath)") }
+            var st = stat()
+            if lstat(socketPath, &st) == 0 && (st.st_mode & S_IFMT) == S_IFSOCK { unlink(socketPath) }
+            fd = vtee_unix_listen(socketPath, mode, 64)
+        }
+        guard fd >= 0 else { throw .host(errno: errno, what: "listen on \(socketPath)") }
+        let w = vtee_eventfd()
+        guard w >= 0 else { let e = errno; closeFD(fd); unlink(socketPath); throw .host(errno: e, what: "eventfd") }
+        listenFD = fd; wakeFD = w
+        guard spawnThread(name: "vtee-accept", { [self] in runLoop() }) else {
+            closeFD(fd); closeFD(w); unlink(socketPath)
+            throw .host(errno: EAGAIN, what: "pthread_create")
+        }
+        logger.info("transport listening", metadata: ["socket": "\(socketPath)", "maxGuests": "\(limits.maxGuests)"])
+    }
+
+    /// Stops accepting, tells connected guests (BYE), ends their vCPU threads after their
+    /// current call, waits for detaches up to `limits.stopTimeout`, removes the socket file.
+    /// Returns true when everything ended in time. Idempotent.
+    @discardableResult
+    public func stop() -> Bool {
+        if !stopping.exchange(true, ordering: .acquiringAndReleasing) { vtee_eventfd_signal(wakeFD) }
+        let deadline = monotonicNanos() + limits.stopTimeout.nanoseconds
+        while monotonicNanos() < deadline {
+            if loopEnded.load(ordering: .acquiring) && liveGuests.load(ordering: .acquiring) == 0 { return true }
+            var ts = timespec(tv_sec: 0, tv_nsec: 1_000_000)
+            nanosleep(&ts, nil)
+        }
+        logger.warning("transport stop: guests still running after the bound", metadata: ["guests": "\(liveGuests.load(ordering: .relaxed))"])
+        return false
+    }
+
+    /// Current counters.
+    public var stats: TransportServerStats {
+        TransportServerStats(guests: liveGuests.load(ordering: .relaxed), rejected: rejectedCount.load(ordering: .relaxed),
+                             detached: detachedCount.load(ordering: .relaxed))
+    }
+
+    /// The attached guests, by id.
+    public var attachedGuests: [GuestSummary] {
+        guests.withLock { g in
+            g.values.map { GuestSummary(id: $0.handle.id, credentials: $0.handle.credentials, vcpus: $0.handle.vcpus,
+                                        ramPages: $0.handle.ramPages, calls: $0.calls.load(ordering: .relaxed),
+                                        callsInFlight: $0.inFlight.load(ordering: .relaxed)) }
+        }.sorted { $0.id < $1.id }
+    }
+
+    // MARK: - Accept loop (one thread)
+
+    /// A connection as the accept thread sees it.
+    private struct Connection {
+        let fd: Int32
+        let credentials: PeerCredentials
+        let deadline: Int64
+        var buffer: [UInt8] = []
+        var fds: [Int32] = []
+        var guest: AttachedGuest?
+    }
+
+    private func runLoop() {
+        var conns: [Int32: Connection] = [:]
+        var pfds: [pollfd] = []
+        while !stopping.load(ordering: .acquiring) {
+            pfds.removeAll(keepingCapacity: true)
+            pfds.append(pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0))
+            pfds.append(pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0))
+            let now = monotonicNanos()
+            var timeoutMs: Int64 = 100
+            for c in conns.values {
+                pfds.append(pollfd(fd: c.fd, events: Int16(POLLIN) | Int16(VTEE_POLLRDHUP), revents: 0))
+                if c.guest == nil { timeoutMs = min(timeoutMs, max(0, (c.deadline - now) / 1_000_000 + 1)) }
+            }
+            let n = poll(&pfds, nfds_t(pfds.count), Int32(timeoutMs))
+            if n < 0 && errno != EINTR { logger.error("transport poll failed", metadata: ["errno": "\(errno)"]); break }
+            if pfds[0].revents != 0 { vtee_eventfd_drain(wakeFD) }
+            if stopping.load(ordering: .acquiring) { break }
+            if pfds[1].revents != 0 { acceptAll(&conns) }
+            for p in pfds.dropFirst(2) where p.revents != 0 {
+                if var c = conns[p.fd] {
+                    let keep = service(&c)
+                    if keep { conns[p.fd] = c } else { conns[p.fd] = nil }
+                }
+            }
+            // Handshake deadlines.
+            let t = monotonicNanos()
+            for (fd, c) in conns where c.guest == nil && c.deadline <= t {
+                logger.debug("transport: handshake timeout", metadata: ["pid": "\(c.credentials.pid)"])
+                drop(c, reject: .handshakeTimeout, message: "no HELLO in time")
+                conns[fd] = nil
+            }
+        }
+        // Shutdown: tell everyone, close everything, remove the socket.
+        for c in conns.values {
+            if let g = c.guest {
+                send(c.fd, .bye(reason: RejectReason.shuttingDown.rawValue))
+                closeConnection(c)
+                g.beginStop(.serverStopping)
+            } else {
+                send(c.fd, .reject(reason: RejectReason.shuttingDown.rawValue, message: "daemon stopping"))
+                closeConnection(c)
+            }
+        }
+        closeFD(listenFD)
+        unlink(socketPath)
+        closeFD(wakeFD)
+        loopEnded.store(true, ordering: .releasing)
+        logger.info("transport stopped accepting", metadata: ["socket": "\(socketPath)"])
+    }
+
+    private func acceptAll(_ conns: inout [Int32: Connection]) {
+        while true {
+            var uid: UInt32 = 0, gid: UInt32 = 0, pid: Int32 = 0
+            let fd = vtee_unix_accept(listenFD, &uid, &gid, &pid)
+            if fd < 0 {
+                if errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED {
+                    logger.debug("transport accept failed", metadata: ["errno": "\(errno)"])
+                }
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                return
+            }
+            let creds = PeerCredentials(uid: uid, gid: gid, pid: pid)
+            let c = Connection(fd: fd, credentials: creds, deadline: monotonicNanos() + limits.handshakeTimeout.nanoseconds)
+            if handshaking.load(ordering: .relaxed) + liveGuests.load(ordering: .relaxed) >= limits.maxGuests {
+                logger.debug("transport: too many guests", metadata: ["pid": "\(pid)"])
+                drop(c, reject: .tooManyGuests, message: "the daemon serves \(limits.maxGuests) guests at most", counted: false)
+                continue
+            }
+            handshaking.wrappingAdd(1, ordering: .relaxed)
+            conns[fd] = c
+        }
+    }
+
+    /// Reads what the connection has; returns false when it was closed.
+    private func service(_ c: inout Connection) -> Bool {
+        var chunk = [UInt8](repeating: 0, count: Wire.headerSize + Wire.maxPayload)
+        while true {
+            var fds = [Int32](repeating: -1, count: Wire.helloDescriptorCount)
+            var nfds: Int32 = 0, truncated: Int32 = 0
+            let room = Wire.headerSize + Wire.maxPayload - c.buffer.count
+            let n = chunk.withUnsafeMutableBytes { b in
+                vtee_recv_with_fds(c.fd, b.baseAddress, max(room, 1), &fds, Int32(fds.count), &nfds, &truncated, 1)
+            }
+            let received = Array(fds.prefix(Int(max(0, nfds))))
+            if n < 0 {
+                if errno == EAGAIN || errno == EWOULDBLOCK { return true }
+                logger.debug("transport: recv failed", metadata: ["errno": "\(errno)"])
+                return leave(c, .disconnected)
+            }
+            if n == 0 {
+                for f in received { closeFD(f) }
+                return leave(c, .disconnected)
+            }
+            // Descriptors: only a handshaking connection may send them, two at most, with the HELLO.
+            if !received.isEmpty || truncated != 0 {
+                if c.guest != nil || truncated != 0 || c.fds.count + received.count > Wire.helloDescriptorCount {
+                    for f in received { closeFD(f) }
+                    let why: RejectReason = c.guest != nil ? .duplicateHello : .unexpectedDescriptors
+                    return fault(c, why, "descriptors out of place")
+                }
+                c.fds += received
+            }
+            c.buffer += chunk.prefix(n)
+            // Decode every whole message buffered.
+            while true {
+                let decoded: (message: ControlMessage, consumed: Int)?
+                do { decoded = try ControlMessage.decode(c.buffer) } catch {
+                    return fault(c, error.rejectReason, "\(error)")
+                }
+                guard let (msg, used) = decoded else {
+                    if c.buffer.count >= Wire.headerSize + Wire.maxPayload { return fault(c, .malformed, "oversized") }
+                    break
+                }
+                c.buffer.removeFirst(used)
+                switch msg {
+                case let .hello(version, pages, vcpus):
+                    if c.guest != nil { return fault(c, .duplicateHello, "second HELLO") }
+                    guard attach(&c, version: version, pages: pages, vcpus: vcpus) else { return false }
+                case let .bye(reason):
+                    logger.debug("transport: guest said goodbye", metadata: ["reason": "\(reason)"])
+                    return leave(c, .goodbye)
+                case .welcome, .reject:
+                    return fault(c, .malformed, "\(msg.type) is daemon-to-guest")
+                }
+            }
+        }
+    }
+
+    /// Validates a HELLO and the descriptors it brought; attaches. False when the connection was closed.
+    private func attach(_ c: inout Connection, version: UInt32, pages: UInt32, vcpus: UInt32) -> Bool {
+        let fds = c.fds
+        c.fds = []
+        func refuse(_ why: RejectReason, _ text: String) -> Bool {
+            for f in fds { closeFD(f) }
+            return fault(c, why, text)
+        }
+        guard version == UInt32(Wire.version) else { return refuse(.unsupportedVersion, "HELLO version \(version)") }
+        guard pages >= UInt32(limits.minRAMPages), pages <= UInt32(limits.maxRAMPages) else {
+            return refuse(.limits, "ramPages \(pages) outside \(limits.minRAMPages)...\(limits.maxRAMPages)")
+        }
+        guard vcpus >= 1, vcpus <= UInt32(limits.maxVCPUs) else { return refuse(.limits, "vcpus \(vcpus) outside 1...\(limits.maxVCPUs)") }
+        guard fds.count == Wire.helloDescriptorCount else { return refuse(.badRAM, "HELLO needs RAM and mailbox memfds, got \(fds.count)") }
+        let ramFD = fds[0], mailboxFD = fds[1]
+        let ramBytes = UInt64(pages) * UInt64(pageSize)
+        if let problem = Self.checkFrozenMemfd(ramFD, bytes: ramBytes) { return refuse(.badRAM, "RAM: \(problem)") }
+        let mailboxBytes = UInt64(MailboxLayout.byteCount(vcpus: Int(vcpus)))
+        if let problem = Self.checkFrozenMemfd(mailboxFD, bytes: mailboxBytes) { return refuse(.badMailbox, "mailbox: \(problem)") }
+        guard !Self.sameFile(ramFD, mailboxFD) else { return refuse(.badMailbox, "mailbox is the RAM memfd") }
+
+        guard let mailbox = MailboxMapping(fd: mailboxFD, slots: Int(vcpus)) else {
+            closeFD(ramFD)
+            closeFD(mailboxFD)   // a failed init does not take ownership
+            return fault(c, .hostFailure, "mailbox mmap failed")
+        }
+        // The lowest id no attached guest holds, so ids stay below firstGuestID + maxGuests however
+        // many guests came and went (the owner may size per-guest tables by it).
+        let id = GuestID(idsInUse.withLock { used -> UInt32 in
+            var i = limits.firstGuestID
+            while used.contains(i) { i += 1 }
+            used.insert(i)
+            return i
+        })
+        let region: Region
+        do { region = try memory.addRegion(kind: .guestRAM(id), pages: Int(pages), adoptingFD: ramFD) } catch {
+            closeFD(ramFD)
+            idsInUse.withLock { _ = $0.remove(id.raw) }
+            return fault(c, .hostFailure, "RAM: \(error)")
+        }
+        let handle = GuestHandle(id: id, credentials: c.credentials, ram: region, ramPages: Int(pages), vcpus: Int(vcpus))
+        let decision = delegate.guestAttached(handle)
+        guard case let .accept(ramBase, handler) = decision else {
+            memory.removeRegion(region)
+            idsInUse.withLock { _ = $0.remove(id.raw) }
+            if case let .refuse(text) = decision { return fault(c, .refused, text) }
+            return fault(c, .refused, "refused")
+        }
+        let g = AttachedGuest(handle: handle, mailbox: mailbox, handler: handler)
+        handshaking.wrappingSubtract(1, ordering: .relaxed)
+        liveGuests.wrappingAdd(1, ordering: .relaxed)
+        guests.withLock { $0[id.raw] = g }
+        c.guest = g
+        for v in 0..<Int(vcpus) {
+            let ok = spawnThread(name: "vtee-g\(id.raw)v\(v)") { [self] in serveVCPU(g, v) }
+            if !ok { g.beginStop(.hostFailure); vcpuEnded(g) }
+        }
+        guard send(c.fd, .welcome(guestID: id.raw, vcpus: vcpus, ramBase: ramBase.raw)) else {
+            return leave(c, .disconnected)
+        }
+        logger.info("transport: guest attached", metadata: [
+            "guest": "\(id.raw)", "pid": "\(c.credentials.pid)", "uid": "\(c.credentials.uid)",
+            "pages": "\(pages)", "vcpus": "\(vcpus)"])
+        return true
+    }
+
+    /// nil when `fd` is a regular file (memfd) of exactly `bytes` bytes whose size is sealed.
+    static func checkFrozenMemfd(_ fd: Int32, bytes: UInt64) -> String? {
+        let seals = vtee_memfd_freeze_size(fd)
+        guard seals >= 0, seals & Int32(VTEE_SEALS_SIZE) == Int32(VTEE_SEALS_SIZE) else {
+            return "not a memfd sealed against resizing"
+        }
+        var size: UInt64 = 0, regular: Int32 = 0
+        guard vtee_fd_size(fd, &size, &regular) == 0, regular != 0 else { return "not a regular file" }
+        guard size == bytes else { return "size \(size) bytes, expected \(bytes)" }
+        return nil
+    }
+
+    /// Whether two descriptors name the same file (device and inode).
+    static func sameFile(_ a: Int32, _ b: Int32) -> Bool {
+        var sa = stat(), sb = stat()
+        guard fstat(a, &sa) == 0, fstat(b, &sb) == 0 else { return true }
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
+    }
+
+    // MARK: - Leaving
+
+    /// Closes a connection for a protocol fault: REJECT with the reason, log, count.
+    private func fault(_ c: Connection, _ why: RejectReason, _ text: String) -> Bool {
+        logger.debug("transport: closing connection", metadata: [
+            "pid": "\(c.credentials.pid)", "reason": "\(why)", "detail": "\(text)"])
+        drop(c, reject: why, message: text)
+        return false
+    }
+
+    /// Sends REJECT, closes the socket, stops the guest if attached.
+    private func drop(_ c: Connection, reject why: RejectReason, message: String, counted: Bool = true) {
+        rejectedCount.wrappingAdd(1, ordering: .relaxed)
+        send(c.fd, .reject(reason: why.rawValue, message: message))
+        if counted && c.guest == nil { handshaking.wrappingSubtract(1, ordering: .relaxed) }
+        closeConnection(c)
+        c.guest?.beginStop(.protocolViolation(why))
+    }
+
+    /// A connection ends without fault (EOF, BYE).
+    private func leave(_ c: Connection, _ why: DetachReason) -> Bool {
+        if c.guest == nil { handshaking.wrappingSubtract(1, ordering: .relaxed) }
+        closeConnection(c)
+        c.guest?.beginStop(why)
+        return false
+    }
+
+    private func closeConnection(_ c: Connection) {
+        for f in c.fds { closeFD(f) }
+        closeFD(c.fd)
+    }
+
+    @discardableResult
+    private func send(_ fd: Int32, _ m: ControlMessage) -> Bool {
+        let bytes = m.encode()
+        let n = bytes.withUnsafeBytes { vtee_send_with_fds(fd, $0.baseAddress, $0.count, nil, 0, 1) }
+        return n == bytes.count
+    }
+
+    // MARK: - vCPU threads
+
+    private func serveVCPU(_ g: AttachedGuest, _ vcpu: Int) {
+        guard let slot = g.mailbox.slot(vcpu) else { vcpuEnded(g); return }
+        let spinLimit = limits.spinIterations
+        let slice = limits.futexSlice.nanoseconds
+        var idle = 0
+        while !g.stopping.load(ordering: .relaxed) {
+            let s = vtee_load_acquire_u32(slot.state)
+            if s == MailboxState.request.rawValue
+                && vtee_cas_u32(slot.state, MailboxState.request.rawValue, MailboxState.busy.rawValue) != 0 {
+                g.inFlight.wrappingAdd(1, ordering: .relaxed)
+                let request = slot.readFrame()
+                let response = g.handler(request, vcpu)
+                slot.writeFrame(response)
+                vtee_store_seqcst_u32(slot.state, MailboxState.response.rawValue)
+                if vtee_load_seqcst_u32(slot.clientWaiting) != 0 { slot.wake() }
+                g.inFlight.wrappingSubtract(1, ordering: .relaxed)
+                g.calls.wrappingAdd(1, ordering: .relaxed)
+                idle = 0
+                continue
+            }
+            if idle < spinLimit { idle += 1; vtee_cpu_relax(); continue }
+            vtee_store_seqcst_u32(slot.serverWaiting, 1)
+            let again = vtee_load_seqcst_u32(slot.state)
+            if again != MailboxState.request.rawValue && !g.stopping.load(ordering: .acquiring) {
+                _ = vtee_futex_wait(slot.state, again, slice)
+            }
+            vtee_store_release_u32(slot.serverWaiting, 0)
+            idle = 0
+        }
+        // Closed: a caller waiting on this slot sees it at once. An unread RESPONSE stays for its
+        // caller; that caller's next trap then finds the socket hung up.
+        if vtee_cas_u32(slot.state, MailboxState.idle.rawValue, MailboxState.closed.rawValue) == 0 {
+            _ = vtee_cas_u32(slot.state, MailboxState.request.rawValue, MailboxState.closed.rawValue)
+        }
+        slot.wake()
+        vcpuEnded(g)
+    }
+
+    /// The last vCPU thread of a guest to end detaches it.
+    private func vcpuEnded(_ g: AttachedGuest) {
+        guard g.liveThreads.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue == 0 else { return }
+        let why = g.reason.withLock { $0 }
+        delegate.guestDetached(g.handle.id, reason: why)
+        memory.removeRegion(g.handle.ram)
+        idsInUse.withLock { _ = $0.remove(g.handle.id.raw) }
+        guests.withLock { $0[g.handle.id.raw] = nil }
+        detachedCount.wrappingAdd(1, ordering: .relaxed)
+        liveGuests.wrappingSubtract(1, ordering: .releasing)
+        logger.info("transport: guest detached", metadata: ["guest": "\(g.handle.id.raw)", "reason": "\(why)"])
+    }
+}
