@@ -299,7 +299,7 @@ import Machine
             var arg = MsgArg(cmd: cmds[Int(g.next() % 7)], function: UInt32(g.next() % 20), session: g.next() % 2 == 0 ? s : UInt32(truncatingIfNeeded: g.next()),
                              params: params)
             if arg.cmd == .closeSession && arg.session == s { arg.session = 0 }
-            if arg.function == Cmd.panic || arg.function == Cmd.wait || arg.function == Cmd.long || arg.function == Cmd.external { arg.function = Cmd.inc }
+            if arg.function == Cmd.panic || arg.function == Cmd.wait || arg.function == Cmd.long || arg.function == Cmd.external || arg.function == Cmd.gate { arg.function = Cmd.inc }
             nw.writeArg(pa, arg)
             _ = nw.complete(nw.world.smc(nw.callFrame(pa)))
         }

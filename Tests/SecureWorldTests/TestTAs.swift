@@ -12,6 +12,8 @@ enum TestTAs {
 
     static func uuid(_ s: String) -> TEEUUID { (try? TEEUUID(s)) ?? .zero }
 
+    /// The continuation a `Cmd.gate` command waits on.
+    static let gate = Mutex<CheckedContinuation<Void, Never>?>(nil)
     /// Set when a command of `Cmd.external` starts.
     static let externalStarted = Mutex(false)
     /// Counts TA_DestroyEntryPoint calls across instances.
@@ -34,6 +36,8 @@ enum Cmd {
     static let taToTA: UInt32 = 13, random: UInt32 = 14, types: UInt32 = 15, rename: UInt32 = 16
     /// Awaits a sleep outside the secure world (what a TA must not do) for value a milliseconds.
     static let external: UInt32 = 17
+    /// Awaits `TestTAs.gate`, a continuation the test resumes from outside the secure world.
+    static let gate: UInt32 = 19
     /// [0] MEMREF_INOUT: reverses the bytes in place.
     static let reverse: UInt32 = 18
 }
@@ -110,6 +114,8 @@ final class MainTA: TrustedApplication {
             guard let o = params.memref(0) else { return .badParameters }
             params.setMemref(0, bytes: context.random(o.capacity))
             _ = context.systemTime()
+        case Cmd.gate:
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in TestTAs.gate.withLock { $0 = c } }
         case Cmd.reverse:
             guard let m = params.memref(0) else { return .badParameters }
             params.setMemref(0, bytes: m.bytes.reversed())
