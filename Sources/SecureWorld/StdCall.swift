@@ -117,6 +117,8 @@ final class StdCall: Sendable {
     let token: UInt64
     /// Set by CANCEL.
     let cancelled = Mutex(false)
+    /// Application shm kept for FS payloads until the call ends (OP-TEE's per-thread shm cache).
+    let payload = Mutex<(buffer: NSBuffer, cookie: UInt64)?>(nil)
 
     init(world: SecureWorld, partition: Partition, thread: SecureThread, argBuffer: NSBuffer, bytes: [UInt8],
          suppliedRPCArg: RPCArgBuffer?, regdCookie: UInt64?) {
@@ -142,8 +144,12 @@ final class StdCall: Sendable {
         return r
     }
 
-    /// Frees the RPC argument allocated with RPC_ALLOC unless the shm cache keeps it.
+    /// Frees the cached payload shm, and the RPC argument allocated with RPC_ALLOC unless the
+    /// shm cache keeps it.
     private func endOfCall() async {
+        if let p = payload.withLock({ v -> (buffer: NSBuffer, cookie: UInt64)? in let p = v; v = nil; return p }) {
+            await freeSharedMemory(type: .application, cookie: p.cookie)
+        }
         guard !partition.shmCacheEnabled || thread.isAborting else { return }
         let cached = thread.box.withLock { b -> RPCArgBuffer? in let a = b.rpcArg; b.rpcArg = nil; return a }
         if let a = cached, !a.supplied, a.cookie != 0 {
@@ -213,6 +219,18 @@ final class StdCall: Sendable {
             throw .outOfMemory
         }
         return (b, cookie)
+    }
+
+    /// Application shm of at least `size` bytes for an FS payload, reused across the RPCs of this
+    /// call and freed when it ends.
+    func payloadBuffer(size: Int) async throws(TEEResult) -> (buffer: NSBuffer, cookie: UInt64) {
+        if let p = payload.withLock({ $0 }), p.buffer.size >= size { return p }
+        if let old = payload.withLock({ v -> (buffer: NSBuffer, cookie: UInt64)? in let p = v; v = nil; return p }) {
+            await freeSharedMemory(type: .application, cookie: old.cookie)
+        }
+        let p = try await allocSharedMemory(type: .application, size: max(size, pageSize))
+        payload.withLock { $0 = p }
+        return p
     }
 
     /// RPC SHM_FREE of a buffer from `allocSharedMemory`.
