@@ -292,6 +292,7 @@ public final class SecureWorld: SMCEntry, Sendable {
             // Bounded: an aborting thread never suspends again, so each drain makes progress.
             for _ in 0..<64 {
                 if case .done = t.run(pollBudget: config.externalAwaitBudget) { break }
+                t.resume(.abort)
             }
             p.release(t)
         }
