@@ -296,4 +296,35 @@ import Machine
         #expect(nw.complete(nw.world.smc(nw.serve(f))).ret == .ok)
         #expect(nw.world.smc(RegisterFrame(.enableSHMCache, a7: 1)).ret == .ok)
     }
+
+    @Test func aTAPanickingInCreateGivesTargetDeadAndLeavesNothingBehind() throws {
+        let (nw, _) = try world()
+        for _ in 0..<2 {
+            let (r, origin, sid) = nw.open(TestTAs.crashingCreate)
+            #expect(r == .targetDead && origin == TEEOrigin.tee.rawValue && sid == 0)
+        }
+        #expect(nw.world.stats(clientID: 1)?.instances == 1)   // the main TA's instance only
+        #expect(nw.world.counters.taPanics == 2)
+    }
+
+    @Test func vmDestroyedInTheMiddleOfAStorageWriteUnwindsTheCommand() throws {
+        let (nw, s) = try world()
+        let id = nw.pages(), data = nw.pages()
+        nw.write(id, [1]); nw.write(data, [2, 3])
+        let pa = nw.pages()
+        nw.writeArg(pa, MsgArg(cmd: .invokeCommand, function: Cmd.put, session: s,
+                               params: [.tmem(.tmemInput, bufPtr: id.raw, size: 1, shmRef: 1),
+                                        .tmem(.tmemInput, bufPtr: data.raw, size: 2, shmRef: 1), .value(.valueInput, a: 1)]))
+        var f = nw.world.smc(nw.callFrame(pa))
+        var cmds = 0
+        while f.ret.isRPC && cmds < 3 {
+            if f.ret.rpcFunction == .cmd { cmds += 1 }
+            if cmds < 3 { f = nw.world.smc(nw.serve(f)) }
+        }
+        #expect(f.ret == .rpc(.cmd))
+        #expect(nw.world.smc(RegisterFrame(.vmDestroyed, a1: 1, a7: 0)).ret == .ok)
+        #expect(nw.world.stats(clientID: 1) == nil)
+        #expect(nw.world.stats(clientID: 2)?.threadsBusy == 0)
+        #expect(nw.open(TestTAs.main, client: 2).0 == .success)
+    }
 }

@@ -9,6 +9,7 @@ enum TestTAs {
     static let shared = uuid("11111111-0000-4000-8000-000000000003")
     static let missing = uuid("11111111-0000-4000-8000-0000000000ff")
     static let failingOpen = uuid("11111111-0000-4000-8000-000000000004")
+    static let crashingCreate = uuid("11111111-0000-4000-8000-000000000005")
 
     static func uuid(_ s: String) -> TEEUUID { (try? TEEUUID(s)) ?? .zero }
 
@@ -25,6 +26,7 @@ enum TestTAs {
         TADescriptor(uuid: shared, name: "test.shared",
                      properties: TAProperties(singleInstance: true, multiSession: true, keepAlive: true)) { CounterTA() },
         TADescriptor(uuid: failingOpen, name: "test.failing") { FailingOpenTA() },
+        TADescriptor(uuid: crashingCreate, name: "test.crashing", properties: TAProperties(singleInstance: true, keepAlive: true)) { CrashingCreateTA() },
     ]
 }
 
@@ -148,5 +150,11 @@ final class FailingOpenTA: TrustedApplication {
     func openSession(params: inout TAParams, context: any TAContext) async throws -> (TEEResult, sessionState: AnyObject?) {
         (.accessDenied, nil)
     }
+    func invoke(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) async throws -> TEEResult { .success }
+}
+
+/// Panics in TA_CreateEntryPoint.
+final class CrashingCreateTA: TrustedApplication {
+    func create(context: any TAContext) async throws -> TEEResult { throw TAPanic(code: 1, "create") }
     func invoke(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) async throws -> TEEResult { .success }
 }
