@@ -250,7 +250,19 @@ struct ArgPatch {
     mutating func u32(_ o: Int, _ v: UInt32) { items.append((o, UInt64(v), 4)) }
     mutating func u64(_ o: Int, _ v: UInt64) { items.append((o, v, 8)) }
     mutating func result(_ r: TEEResult, _ origin: TEEOrigin) { u32(20, r.rawValue); u32(24, origin.rawValue) }
+    /// Writes the fields, merging adjacent ones into one write each.
     func write(to buffer: NSBuffer, _ view: MemoryView) {
-        for i in items { try? buffer.write(view, offset: i.offset, Bytes.le(i.value, i.width)) }
+        var runs: [(offset: Int, bytes: [UInt8])] = []
+        for i in items {
+            let b = Bytes.le(i.value, i.width)
+            if let last = runs.last, last.offset + last.bytes.count == i.offset {
+                runs[runs.count - 1].bytes += b
+            } else if let k = runs.lastIndex(where: { $0.offset <= i.offset && i.offset + i.width <= $0.offset + $0.bytes.count }) {
+                runs[k].bytes.replaceSubrange((i.offset - runs[k].offset)..<(i.offset - runs[k].offset + i.width), with: b)
+            } else {
+                runs.append((i.offset, b))
+            }
+        }
+        for r in runs { try? buffer.write(view, offset: r.offset, r.bytes) }
     }
 }
