@@ -171,6 +171,17 @@ void vtee_set_thread_name(const char *name) {
     pthread_setname_np(pthread_self(), n);
 }
 
+int vtee_pidfd_open(int32_t pid) {
+    if (pid <= 0) { errno = ESRCH; return -1; }
+    return (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+}
+
+int vtee_fd_readable(int fd) {
+    struct pollfd p = { .fd = fd, .events = POLLIN, .revents = 0 };
+    if (poll(&p, 1, 0) < 0) return 0;
+    return (p.revents & (POLLIN | POLLHUP | POLLERR)) ? 1 : 0;
+}
+
 int vtee_socket_hung_up(int fd) {
     struct pollfd p = { .fd = fd, .events = POLLRDHUP, .revents = 0 };
     if (poll(&p, 1, 0) < 0) return 0;
@@ -185,7 +196,9 @@ static void put16(uint8_t *b, uint16_t v) { b[0] = (uint8_t)v; b[1] = (uint8_t)(
 int vtee_test_spawn_c_guest(const char *path, uint32_t ram_pages, uint8_t pattern, uint32_t calls, int exit_after) {
     pid_t pid = fork();
     if (pid != 0) return (int)pid;
-    // Child: syscalls only (async-signal-safe), then _exit.
+    // Child: syscalls only (async-signal-safe), then _exit. First drop every inherited
+    // descriptor, so the parent's other sockets do not stay open in this copy of the process.
+    if (syscall(SYS_close_range, 3U, ~0U, 0) != 0) { for (int i = 3; i < 4096; i++) close(i); }
     int s = vtee_unix_connect(path);
     if (s < 0) _exit(10);
     int ram = vtee_memfd_create_sealed("c-guest-ram", (uint64_t)ram_pages * 4096);
@@ -215,7 +228,8 @@ int vtee_test_spawn_c_guest(const char *path, uint32_t ram_pages, uint8_t patter
         for (int k = 2; k < 8; k++) frame[k] = 0;
         vtee_store_seqcst_u32(state, 1);
         if (vtee_load_seqcst_u32(server_waiting)) vtee_futex_wake(state, 1);
-        while (vtee_load_acquire_u32(state) == 1) vtee_futex_wait(state, 1, 1000000);
+        uint32_t st;
+        while ((st = vtee_load_acquire_u32(state)) == 1 || st == 4) vtee_futex_wait(state, st, 1000000);
         if (vtee_load_acquire_u32(state) != 2) _exit(16);
         vtee_store_release_u32(state, 0);
     }

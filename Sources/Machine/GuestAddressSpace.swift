@@ -9,6 +9,9 @@ public enum GuestLayout: Sendable {
     case scattered(seed: UInt64)
     /// IPA == PA: the guest's RAM window starts at its region's PA (no hypervisor).
     case identity
+    /// IPA page `ramBase + i` maps to region page `i`: RAM handed over by a guest process, whose
+    /// own view of its memfd is linear.
+    case linear
 }
 
 /// One guest's address space. Guest-side accesses (`read`, `write`) obey page types;

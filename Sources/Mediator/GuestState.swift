@@ -20,9 +20,8 @@ struct SharedBuffer: Sendable {
     var securePointer: UInt64 { listPages.first.map { $0.address.raw | offset } ?? 0 }
 
     /// The guest IPA of secure-side physical address `pa` inside this buffer, if it lies in it.
-    func ipa(ofSecure pa: UInt64) -> UInt64? {
-        let page = pa >> pageShift
-        for p in pages where p.pa.number == page { return p.ipa.address.raw | (pa & UInt64(pageSize - 1)) }
+    func ipa(ofSecure pa: PA) -> IPA? {
+        for p in pages where p.pa == pa.page { return IPA(p.ipa.address.raw | UInt64(pa.pageOffset)) }
         return nil
     }
 }
@@ -83,10 +82,15 @@ struct GuestRecord: Sendable {
     var pinned = 0
     var mediatorPages = 0
     var deferredPages: [PAPage] = []
+    /// A few free mediator pages kept per guest, so the call path does not take the shared
+    /// allocator's lock (returned to it when the guest is destroyed).
+    var pageCache: [PAPage] = []
     var rpcCounts: [String: Int] = [:]
     var refused = 0
+    /// Who the guest is, as the host knows it: decides the client identity of every OPEN_SESSION.
+    let identity: ClientIdentityPolicy?
 
-    init(space: GuestAddressSpace) { self.space = space }
+    init(space: GuestAddressSpace, identity: ClientIdentityPolicy? = nil) { self.space = space; self.identity = identity }
 
     /// True when `cookie` already names a buffer of this guest (registered, pending or RPC).
     func cookieInUse(_ cookie: UInt64) -> Bool {
@@ -106,11 +110,14 @@ enum ArgRefusal: Error, Sendable, CustomStringConvertible {
     case limit(String)
     /// The mediator's own memory ran out.
     case noMemory(String)
+    /// The host refuses this login for this guest.
+    case accessDenied(String)
 
     var result: TEEResult {
         switch self {
         case .badParameter: .badParameters
         case .limit, .noMemory: .outOfMemory
+        case .accessDenied: .accessDenied
         }
     }
     var description: String {
@@ -118,6 +125,7 @@ enum ArgRefusal: Error, Sendable, CustomStringConvertible {
         case let .badParameter(s): "bad parameter: \(s)"
         case let .limit(s): "limit: \(s)"
         case let .noMemory(s): "mediator memory: \(s)"
+        case let .accessDenied(s): "access denied: \(s)"
         }
     }
 }
@@ -151,11 +159,22 @@ enum CallRefusal: Error, Sendable, CustomStringConvertible {
 }
 
 extension Mediator {
+    /// Free pages a guest keeps for its next calls.
+    static let pageCacheSize = 4
+
     // MARK: - Mediator pages
 
     /// One zeroed mediator page charged to the guest.
     func allocatePage(_ r: inout GuestRecord) throws(ArgRefusal) -> PAPage {
         guard r.mediatorPages < config.mediatorPagesPerGuest else { throw .limit("mediator pages") }
+        if let p = r.pageCache.popLast() {
+            guard (try? memory.zero(p.address, count: pageSize, world: .nonSecure)) != nil else {
+                allocator.release(p)
+                throw .noMemory("page cache")
+            }
+            r.mediatorPages += 1
+            return p
+        }
         do {
             let p = try allocator.allocate()
             r.mediatorPages += 1
@@ -166,7 +185,9 @@ extension Mediator {
     /// Returns a mediator page; with `deferPages` it is kept until VM_DESTROYED has been sent.
     func freePage(_ r: inout GuestRecord, _ p: PAPage, deferPages: Bool) {
         r.mediatorPages -= 1
-        if deferPages { r.deferredPages.append(p) } else { allocator.release(p) }
+        if deferPages { r.deferredPages.append(p) }
+        else if r.pageCache.count < Self.pageCacheSize && !r.dying { r.pageCache.append(p) }
+        else { allocator.release(p) }
     }
 
     // MARK: - Pins

@@ -69,7 +69,9 @@ public struct MediatorGuestStats: Sendable, Equatable {
 
 /// Mediator-wide counters of traffic.
 public struct MediatorTotals: Sendable, Equatable {
+    /// Fast calls, std calls started, std calls completed, RPCs passed to guests, RETURN_FROM_RPCs seen.
     public var fastCalls = 0, stdCalls = 0, completedCalls = 0, rpcs = 0, resumes = 0
+    /// Guests added (VM_CREATED) and destroyed (VM_DESTROYED sent).
     public var guestsCreated = 0, guestsDestroyed = 0
 }
 
@@ -121,6 +123,10 @@ final class GuestSlot: Sendable {
 }
 
 /// The OP-TEE mediator. `handle` is the Trusted OS service entry for every guest vCPU.
+/// Maps the login method of a guest's OPEN_SESSION to the client UUID the secure world sees,
+/// from what the host knows of the guest (e.g. a daemon's peer credentials); nil refuses it.
+public typealias ClientIdentityPolicy = @Sendable (LoginMethod) -> TEEUUID?
+
 public final class Mediator: Sendable {
     let memory: PhysicalMemory
     let secure: any SMCEntry
@@ -165,7 +171,9 @@ public final class Mediator: Sendable {
     // MARK: - Guest lifecycle
 
     /// Adds a guest: tells the secure world with VM_CREATED (a1 = client id, a7 = 0) first.
-    public func addGuest(_ space: GuestAddressSpace) throws {
+    /// With `identity`, every OPEN_SESSION of this guest gets the client UUID the policy gives
+    /// for its login method (nil refuses the login with ACCESS_DENIED).
+    public func addGuest(_ space: GuestAddressSpace, identity: ClientIdentityPolicy? = nil) throws {
         guard let slot = slot(space.id) else { throw MediatorError.guestIDOutOfRange(space.id) }
         let free = slot.state.withLock { $0 == nil }
         guard free else { throw MediatorError.guestExists(space.id) }
@@ -173,7 +181,7 @@ public final class Mediator: Sendable {
         guard r.a0 == UInt64(SMCReturn.ok.rawValue) else { throw MediatorError.vmCreatedRefused(r.a0) }
         let added = slot.state.withLock { (rec: inout GuestRecord?) -> Bool in
             guard rec == nil else { return false }
-            rec = GuestRecord(space: space)
+            rec = GuestRecord(space: space, identity: identity)
             return true
         }
         guard added else {
@@ -211,7 +219,7 @@ public final class Mediator: Sendable {
     func finalizeDestroy(_ slot: GuestSlot, _ id: GuestID) {
         _ = secure.smc(RegisterFrame(.vmDestroyed, a1: id.clientID, a7: 0))
         let pages = slot.state.withLock { (rec: inout GuestRecord?) -> [PAPage] in
-            let p = rec?.deferredPages ?? []
+            let p = (rec?.deferredPages ?? []) + (rec?.pageCache ?? [])
             rec = nil
             return p
         }

@@ -88,8 +88,8 @@ extension Mediator {
             guard let t = arg.params[i].attr.type, t.isTmem else { continue }
             let p = arg.params[i]
             let buf = r.rpcShm[p.shmRef] ?? r.shm[p.shmRef]
-            if p.bufPtr != 0, let ipa = buf?.ipa(ofSecure: p.bufPtr) {
-                arg.params[i].bufPtr = ipa
+            if p.bufPtr != 0, let ipa = buf?.ipa(ofSecure: PA(p.bufPtr)) {
+                arg.params[i].bufPtr = ipa.raw
             } else {
                 arg.params[i].bufPtr = 0   // a PA never reaches the guest
             }

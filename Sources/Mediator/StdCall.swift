@@ -144,7 +144,17 @@ extension Mediator {
             let inPage = Int(pos & UInt64(pageSize - 1))
             let avail = min(pageSize - inPage, Int(clamping: b.size - off))
             guard avail >= MsgArg.headerSize else { return .failure(.badAddress("argument crosses a page")) }
-            return .success(ArgLocation(page: b.pages[index], offset: inPage, available: avail, pinnedByCall: false))
+            // The call takes its own pin, so an UNREGISTER_SHM racing with it cannot leave the
+            // write-back page unpinned.
+            guard r.pinned < config.pinnedPages else { return .failure(.threadLimit) }
+            let page = b.pages[index]
+            guard let pa = try? r.space.pin(page.ipa, writable: true) else { return .failure(.badAddress("argument page no longer RAM")) }
+            guard pa == page.pa else {
+                try? r.space.unpin(pa)
+                return .failure(.badAddress("argument page remapped"))
+            }
+            r.pinned += 1
+            return .success(ArgLocation(page: page, offset: inPage, available: avail, pinnedByCall: true))
         }
         let ipa = IPA(v)
         guard ipa.isPageAligned else { return .failure(.badAddress("argument not page aligned")) }
@@ -166,6 +176,7 @@ extension Mediator {
         }
         switch arg.cmd {
         case .openSession:
+            try applyIdentity(&arg, r)
             guard r.sessions.count + r.openingSessions < config.sessions else { throw .limit("sessions") }
             r.openingSessions += 1
             call.opening = true
@@ -196,6 +207,17 @@ extension Mediator {
             throw .badParameter("command")
         }
         try translateParams(&arg, &call, &r)
+    }
+
+    /// Rewrites the client identity of an OPEN_SESSION (params[1]: client UUID octets and login)
+    /// in the private copy, as the guest's identity policy decides: the host, not the guest, says
+    /// who the client is. Guests without a policy keep what they sent.
+    func applyIdentity(_ arg: inout MsgArg, _ r: GuestRecord) throws(ArgRefusal) {
+        guard let policy = r.identity else { return }
+        let meta: OpenSessionMeta
+        do { meta = try OpenSessionMeta(params: arg.params) } catch { throw .badParameter("OPEN_SESSION meta: \(error)") }
+        guard let client = policy(meta.login) else { throw .accessDenied("login \(meta.login) refused for this guest") }
+        arg.params[1].setOctets(client.octets)
     }
 
     /// VALUE params pass; RMEM must lie inside a buffer this guest registered; contiguous TMEM

@@ -6,6 +6,8 @@ import Synchronization
 import TEEABI
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// Counters of what the driver did, for tests and stats.
@@ -65,6 +67,8 @@ public final class OPTEEDriver: Sendable {
     private let regdPool = Mutex<[(GuestBuffer, UInt64)]>([])
     private let regdPages = Mutex<[(GuestBuffer, UInt64)]>([])
     private let vcpuCounter = Atomic<Int>(0)
+    private let vcpuPool: DispatchSemaphore
+    private let vcpuBusy: Mutex<[Bool]>
     private let stats = Mutex(DriverStatistics())
     private let shutDown = Atomic<Bool>(false)
     let notifications = NotificationTable()
@@ -77,6 +81,8 @@ public final class OPTEEDriver: Sendable {
         self.space = space; self.conduit = conduit; self.configuration = configuration
         self.allocator = GuestPageAllocator(space: space, range: configuration.ramPages)
         self.supplicant = supplicant
+        self.vcpuPool = DispatchSemaphore(value: max(1, configuration.vcpus))
+        self.vcpuBusy = Mutex([Bool](repeating: false, count: max(1, configuration.vcpus)))
         func fast(_ f: RegisterFrame) -> RegisterFrame { conduit.trap(f, vcpu: 0) }
         func u32(_ v: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: v) }
 
@@ -123,9 +129,23 @@ public final class OPTEEDriver: Sendable {
     public var notificationWaiters: Int { notifications.waiting }
 
     private func newCookie() -> UInt64 { nextCookie.wrappingAdd(1, ordering: .relaxed).oldValue }
-    private func nextVCPU() -> Int {
-        let n = vcpuCounter.wrappingAdd(1, ordering: .relaxed).oldValue
-        return Int(UInt(bitPattern: n) % UInt(configuration.vcpus))
+    /// Runs one trap on a vCPU no other trap is using, as a guest kernel schedules its threads on
+    /// vCPUs: a vCPU executes one SMC at a time. Between two traps of one call (while an RPC is
+    /// served) the vCPU is free, so the call may resume on another one.
+    private func trapOnFreeVCPU(_ frame: RegisterFrame) -> RegisterFrame {
+        vcpuPool.wait()
+        defer { vcpuPool.signal() }
+        let start = vcpuCounter.wrappingAdd(1, ordering: .relaxed).oldValue
+        let n = configuration.vcpus
+        let v = vcpuBusy.withLock { busy -> Int in
+            for k in 0..<n {
+                let i = Int(UInt(bitPattern: start &+ k) % UInt(n))
+                if !busy[i] { busy[i] = true; return i }
+            }
+            return 0   // unreachable: the semaphore admits at most n traps
+        }
+        defer { vcpuBusy.withLock { $0[v] = false } }
+        return conduit.trap(frame, vcpu: v)
     }
     private func count(_ body: (inout DriverStatistics) -> Void) { stats.withLock { body(&$0) } }
 
@@ -135,6 +155,9 @@ public final class OPTEEDriver: Sendable {
     /// Linux's tee_core does), TA params and cancel id.
     public func openSession(uuid: TEEUUID, login: LoginMethod, clientUUID: TEEUUID, params: [DriverParam],
                             cancelID: UInt32 = 0) throws(DriverError) -> DriverResult {
+        // As tee_core: the REE-kernel login range is refused from user space, unknown methods are invalid.
+        guard !(0x8000_0000...0xBFFF_FFFF).contains(login.rawValue) else { throw .notPermitted }
+        guard login.isDefined else { throw .badParameters }
         let meta = OpenSessionMeta(ta: uuid, client: clientUUID, login: login).params
         return try request(cmd: .openSession, function: 0, session: 0, cancelID: cancelID, meta: meta, params: params)
     }
@@ -236,7 +259,7 @@ public final class OPTEEDriver: Sendable {
         guard asyncNotificationsEnabled else { return 0 }
         var handled = 0
         for _ in 0..<64 {
-            let f = conduit.trap(RegisterFrame(.getAsyncNotifValue), vcpu: nextVCPU())
+            let f = trapOnFreeVCPU(RegisterFrame(.getAsyncNotifValue))
             guard SMCReturn(rawValue: UInt32(truncatingIfNeeded: f.a0)) == .ok else { break }
             let flags = UInt32(truncatingIfNeeded: f.a2)
             guard flags & OPTEEIdentity.asyncNotifValid != 0 else { break }
@@ -271,7 +294,9 @@ public final class OPTEEDriver: Sendable {
 
     private func request(cmd: MsgCommand, function: UInt32, session: UInt32, cancelID: UInt32,
                          meta: [MsgParam], params: [DriverParam]) throws(DriverError) -> DriverResult {
-        guard meta.count + params.count <= MsgArg.maxNumParams - rpcArgParamsReserve else { throw .badParameters }
+        // The argument (and the RPC argument after it) must fit one page, as OP-TEE requires.
+        let rpcArgSize = rpcParamCount > 0 ? MsgArg.size(numParams: rpcParamCount) : 0
+        guard MsgArg.size(numParams: meta.count + params.count) + rpcArgSize <= pageSize else { throw .badParameters }
         var msgParams = meta
         var temps: [TempBuffer] = []
         defer { for t in temps { if let d = t.data { allocator.free(d) }; if let l = t.list { allocator.free(l) } } }
@@ -337,8 +362,6 @@ public final class OPTEEDriver: Sendable {
         return DriverResult(ret: out.ret, origin: out.retOrigin, session: out.session, params: results, queue: record)
     }
 
-    private var rpcArgParamsReserve: Int { 0 }
-
     private func registerWithSecureWorld(_ h: SharedMemoryHandle) throws(DriverError) {
         let (list, ptr) = try PageListBuilder.build(entries: PageListBuilder.dataPages(address: h.address, size: max(h.size, 1)),
                                                     firstOffset: h.address.pageOffset, allocator: allocator)
@@ -375,9 +398,8 @@ public final class OPTEEDriver: Sendable {
         let buf: GuestBuffer
         if let r = regd { buf = r.0 } else { buf = try takeArgBuffer(bytes: total) }
         defer { if let regd { regdPool.withLock { $0.append(regd) } } else { returnArgBuffer(buf) } }
-        var image = arg.encoded()
-        image += [UInt8](repeating: 0, count: total - image.count)
-        do { try space.write(buf.base, image) } catch { throw .communication }
+        // The RPC argument area needs no clearing: the secure world writes it before each RPC.
+        do { try space.write(buf.base, arg.encoded()) } catch { throw .communication }
         let rpcArgAddress: IPA? = rpcArgSize > 0 ? buf.base.adding(UInt64(arg.byteSize)) : nil
 
         let start = Self.nowNanos()
@@ -405,7 +427,7 @@ public final class OPTEEDriver: Sendable {
         }
         let deadline = start + UInt64(max(0, configuration.threadWait) * 1e9)
         while true {
-            let out = conduit.trap(frame, vcpu: nextVCPU())
+            let out = trapOnFreeVCPU(frame)
             let ret = SMCReturn(rawValue: UInt32(truncatingIfNeeded: out.a0))
             if ret == .ethreadLimit {
                 count { $0.threadLimitHits += 1 }
@@ -511,6 +533,9 @@ public final class OPTEEDriver: Sendable {
         try? space.write(address, arg.encoded())
     }
 
+    /// TEE_ERROR_TIMEOUT: a NOTIFICATION wait that ran out of time.
+    static let timeoutResult = TEEResult(rawValue: 0xFFFF_3001)
+
     private func badRPC(_ arg: inout MsgArg, _ why: String) {
         count { $0.badRPC += 1 }
         log.debug("bad RPC", metadata: ["cmd": "\(arg.cmd.rawValue)", "why": "\(why)"])
@@ -533,7 +558,9 @@ public final class OPTEEDriver: Sendable {
             guard p.b <= max(maxNotificationValue, 255) else { return badRPC(&arg, "NOTIFICATION key") }
             switch RPCNotification(rawValue: p.a) {
             case .wait:
-                arg.ret = notifications.wait(key: p.b, timeout: configuration.notificationWait) ? .success : TEEResult(rawValue: 0xFFFF_3001)
+                // value.c: optional timeout in ms (newer kernels); always bounded by our own limit.
+                let bound = p.c == 0 ? configuration.notificationWait : min(Double(p.c) / 1000, configuration.notificationWait)
+                arg.ret = notifications.wait(key: p.b, timeout: bound) ? .success : Self.timeoutResult
             case .send:
                 notifications.send(key: p.b); arg.ret = .success
             case nil:
@@ -574,8 +601,8 @@ public final class OPTEEDriver: Sendable {
             }
             handle = h
         }
-        // Reply: TMEM_OUTPUT | NONCONTIG with a page list, always, as Linux does for dynamic shared
-        // memory (a hypervisor such as Xen or vtee's mediator refuses plain physical addresses).
+        // Reply: TMEM_OUTPUT | NONCONTIG with a page list, as Linux does for dynamic shared memory
+        // (a guest's pages are contiguous only in IPA; a mediator such as Xen's requires a list).
         let pages = PageListBuilder.dataPages(address: handle.address, size: handle.size)
         guard let (list, ptr) = try? PageListBuilder.build(entries: pages, firstOffset: handle.address.pageOffset, allocator: allocator) else {
             arg.ret = .outOfMemory; return

@@ -29,6 +29,8 @@ public enum DriverError: Error, Equatable, Sendable, CustomStringConvertible {
     case communication
     /// The driver has been shut down.
     case shutDown
+    /// The request is not allowed from user space (a login in the REE-kernel range).
+    case notPermitted
 
     /// The GP result a client sees for this failure (libteec's errno mapping).
     public var result: TEEResult {
@@ -36,6 +38,7 @@ public enum DriverError: Error, Equatable, Sendable, CustomStringConvertible {
         case .outOfMemory: .outOfMemory
         case .badParameters: .badParameters
         case .busy: .busy
+        case .notPermitted: .generic
         case .notOPTEE, .unsupportedRevision, .noDynamicSharedMemory: .itemNotFound
         case .capabilitiesRefused, .communication, .shutDown: .communication
         }
@@ -52,6 +55,7 @@ public enum DriverError: Error, Equatable, Sendable, CustomStringConvertible {
         case .busy: "no secure thread became free in time"
         case .communication: "communication with the secure world failed"
         case .shutDown: "driver shut down"
+        case .notPermitted: "not permitted from user space"
         }
     }
 }

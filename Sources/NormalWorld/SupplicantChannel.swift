@@ -88,6 +88,10 @@ public final class SupplicantChannel: Sendable {
 
     /// True while a supplicant is attached.
     public var isAttached: Bool { state.withLock { $0.attached } }
+    /// True while `c` is the attached supplicant's connection.
+    public func isCurrent(_ c: SupplicantConnection) -> Bool {
+        state.withLock { $0.attached && $0.generation == c.generation }
+    }
     /// Requests that ended with COMMUNICATION because nobody answered in time.
     public var timeouts: Int { state.withLock { $0.timeouts } }
 

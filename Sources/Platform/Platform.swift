@@ -104,7 +104,9 @@ extension PlatformService {
 /// A service made of a closure: how the composition root plugs in a mediator or a secure world
 /// without this module importing either.
 public struct FunctionService: PlatformService {
+    /// Name for logs.
     public let name: String
+    /// The ids it answers.
     public let range: SMCServiceRange
     private let body: @Sendable (RegisterFrame, CallerIdentity) -> ServiceOutcome
     private let busy: @Sendable (SMCFunctionID) -> UInt64

@@ -5,14 +5,18 @@ import TEEABI
 
 /// TRNG_VERSION / TRNG_FEATURES / TRNG_GET_UUID / TRNG_RND32 / TRNG_RND64 over the system CSPRNG.
 public struct TRNGService: PlatformService {
+    /// Name for logs.
     public let name = "Arm TRNG"
+    /// Standard Secure Service owner, functions 0x50...0x5F.
     public let range = SMCServiceRange.trng
 
     /// DEN0098 version 1.0 (major << 16 | minor).
     public static let version: UInt64 = 0x1_0000
-    /// TRNG_NOT_SUPPORTED (-1), TRNG_INVALID_PARAMETER (-2), TRNG_NO_ENTROPY (-3), 32-bit.
+    /// TRNG_NOT_SUPPORTED (-1), as a 32-bit register.
     public static let notSupported: UInt64 = 0xFFFF_FFFF
+    /// TRNG_INVALID_PARAMETER (-2).
     public static let invalidParameter: UInt64 = 0xFFFF_FFFE
+    /// TRNG_NO_ENTROPY (-3).
     public static let noEntropy: UInt64 = 0xFFFF_FFFD
     /// vtee's TRNG implementation UUID (random, fixed): 6c5e0d2a-3f2b-4d71-9b0e-6a1f4c8e2d37,
     /// returned as four 32-bit words, bytes 0..3 in the low word of a0.

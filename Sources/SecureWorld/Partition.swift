@@ -51,11 +51,14 @@ final class Partition: Sendable {
         }
     }
 
-    /// Running -> suspended at an RPC of `rpc`.
-    func suspend(_ t: SecureThread, rpc: RPCFunction) {
+    /// Running -> suspended at an RPC of `rpc`; false when the VM is being destroyed (the
+    /// command must then unwind instead of waiting for an answer nobody will send).
+    func suspend(_ t: SecureThread, rpc: RPCFunction) -> Bool {
         state.withLock { s in
+            guard !s.destroyed else { return false }
             s.slots[t.index] = .suspended
             s.counters.rpcFunctions[rpc, default: 0] += 1
+            return true
         }
     }
 

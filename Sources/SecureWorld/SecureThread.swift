@@ -4,6 +4,8 @@ import Synchronization
 import TEEABI
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// A task executor that only queues jobs; the vCPU that enters the secure world drains it on its

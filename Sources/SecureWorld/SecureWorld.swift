@@ -99,9 +99,10 @@ public final class SecureWorld: SMCEntry, Sendable {
     let tas: [TEEUUID: TADescriptor]
     let log = Logger(label: "vtee.secure")
     let startTime = ContinuousClock.now
-    /// Per-VM partitions by client id; a lookup takes only this small lock, every call then
-    /// works under its own VM's lock.
-    private let partitions: Mutex<[UInt64: Partition]>
+    /// Per-VM partitions by client id, spread over shards so that a lookup never takes a lock
+    /// shared by every VM; every call then works under its own VM's lock.
+    private let shards: [PartitionShard]
+    static let shardCount = 64
     /// The partition of the no-hypervisor mode.
     private let implicit: Partition?
     /// Errors that belong to no partition, and counters of destroyed partitions.
@@ -115,7 +116,7 @@ public final class SecureWorld: SMCEntry, Sendable {
         var t: [TEEUUID: TADescriptor] = [:]
         for d in tas { t[d.uuid] = d }
         self.tas = t
-        partitions = Mutex([:])
+        shards = (0..<Self.shardCount).map { _ in PartitionShard() }
         implicit = config.virtualization ? nil : Partition(clientID: 0, threads: config.threadsPerVM)
     }
 
@@ -136,7 +137,7 @@ public final class SecureWorld: SMCEntry, Sendable {
     /// Errors by code and RPCs by kind, summed over every VM (live and destroyed).
     public var counters: SecureWorldCounters {
         var c = globalCounters.withLock { $0 }
-        let parts = implicit.map { [$0] } ?? partitions.withLock { Array($0.values) }
+        let parts = implicit.map { [$0] } ?? shards.flatMap { $0.map.withLock { Array($0.values) } }
         for p in parts { c.merge(p.state.withLock { $0.counters }) }
         return c
     }
@@ -144,13 +145,15 @@ public final class SecureWorld: SMCEntry, Sendable {
     /// Client ids of the VMs created (VM_CREATED and not yet VM_DESTROYED).
     public var clients: [UInt64] {
         if let i = implicit { return [i.clientID] }
-        return partitions.withLock { Array($0.keys) }.sorted()
+        return shards.flatMap { $0.map.withLock { Array($0.keys) } }.sorted()
     }
 
     func partition(for clientID: UInt64) -> Partition? {
         if let i = implicit { return i }
-        return partitions.withLock { $0[clientID] }
+        return shard(clientID).map.withLock { $0[clientID] }
     }
+
+    private func shard(_ clientID: UInt64) -> PartitionShard { shards[Int(clientID % UInt64(Self.shardCount))] }
 
     /// Counts an SMC-level error (on `p` when known) and logs it at debug level.
     func countSMC(_ r: SMCReturn, _ p: Partition?, _ why: @autoclosure () -> String) {
@@ -207,7 +210,7 @@ public final class SecureWorld: SMCEntry, Sendable {
             out.a0 = UInt64(OPTEEIdentity.osRevisionMajor); out.a1 = UInt64(OPTEEIdentity.osRevisionMinor); out.a2 = 0
             return out
         case .exchangeCapabilities:
-            guard frame.a1 & ~UInt64(NonSecureCapabilities.uniprocessor.rawValue) == 0 else {
+            guard frame.a1 & 0xFFFF_FFFF & ~UInt64(NonSecureCapabilities.uniprocessor.rawValue) == 0 else {
                 countSMC(.enotavail, part, "unknown non-secure capabilities \(hex(frame.a1))")
                 return ret(.enotavail)
             }
@@ -258,7 +261,7 @@ public final class SecureWorld: SMCEntry, Sendable {
         guard guest != 0, guest <= config.maxClientID else {
             countSMC(.enotavail, nil, "VM_CREATED for bad id \(guest)"); return .enotavail
         }
-        let created: Bool = partitions.withLock { m in
+        let created: Bool = shard(guest).map.withLock { m in
             if m[guest] != nil { return false }
             m[guest] = Partition(clientID: guest, threads: config.threadsPerVM)
             return true
@@ -270,7 +273,7 @@ public final class SecureWorld: SMCEntry, Sendable {
 
     private func vmDestroyed(guest: UInt64, caller: UInt64) -> SMCReturn {
         guard caller == 0 else { countSMC(.enotavail, nil, "VM_DESTROYED from client \(caller)"); return .enotavail }
-        guard let p = partitions.withLock({ $0.removeValue(forKey: guest) }) else {
+        guard let p = shard(guest).map.withLock({ $0.removeValue(forKey: guest) }) else {
             countSMC(.enotavail, nil, "VM_DESTROYED for unknown VM \(guest)"); return .enotavail
         }
         teardown(p)
@@ -282,8 +285,8 @@ public final class SecureWorld: SMCEntry, Sendable {
     /// Frees everything of a VM: suspended commands unwind (every RPC answers abort), then
     /// sessions, instances and registered shm are dropped.
     private func teardown(_ p: Partition) {
-        let suspended = p.beginTeardown()
         for t in p.threads { t.setAborting() }
+        let suspended = p.beginTeardown()
         for t in suspended {
             t.resume(.abort)
             // Bounded: an aborting thread never suspends again, so each drain makes progress.
@@ -353,8 +356,9 @@ public final class SecureWorld: SMCEntry, Sendable {
             let exit = t.run(pollBudget: config.externalAwaitBudget)
             switch exit {
             case let .rpc(a0, a1, a2):
-                if t.isAborting { t.resume(.abort); continue }
-                p.suspend(t, rpc: RPCFunction(rawValue: a0 & 0xFFFF))
+                if t.isAborting || !p.suspend(t, rpc: RPCFunction(rawValue: a0 & 0xFFFF)) {
+                    t.setAborting(); t.resume(.abort); continue
+                }
                 return RegisterFrame(a0: UInt64(a0), a1: a1, a2: a2, a3: UInt64(t.index), a7: frame.a7)
             case let .done(a0):
                 p.release(t)
@@ -374,4 +378,9 @@ public final class SecureWorld: SMCEntry, Sendable {
         let (s, atto) = d.components
         return (UInt32(truncatingIfNeeded: s), UInt32(truncatingIfNeeded: atto / 1_000_000_000_000_000))
     }
+}
+
+/// One shard of the client-id -> partition map.
+final class PartitionShard: Sendable {
+    let map = Mutex<[UInt64: Partition]>([:])
 }

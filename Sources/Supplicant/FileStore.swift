@@ -10,7 +10,17 @@ import Synchronization
 import TEEABI
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
+
+// libc entry points under names the store's own open/close/read/write/rename methods do not shadow.
+private func sysOpen(_ path: String, _ flags: Int32, _ mode: mode_t = 0) -> Int32 { open(path, flags, mode) }
+private func sysClose(_ fd: Int32) { _ = close(fd) }
+private func sysRead(_ fd: Int32, _ buf: inout [UInt8], _ n: Int) -> Int { read(fd, &buf, n) }
+private func sysWrite(_ fd: Int32, _ bytes: [UInt8], _ n: Int) -> Int { write(fd, bytes, n) }
+private func sysPread(_ fd: Int32, _ buf: inout [UInt8], _ n: Int, _ off: off_t) -> Int { pread(fd, &buf, n, off) }
+private func sysRename(_ from: String, _ to: String) -> Int32 { rename(from, to) }
 
 /// The REE file system behind OPTEE_RPC_CMD_FS: paths confined under one root, writes atomic
 /// as seen after a crash (temporary file, fsync, rename, fsync of the directory).
@@ -30,6 +40,7 @@ public final class FileStore: Sendable {
     /// Longest accepted path, in bytes.
     public static let maxPath = 1024
     private let refused = Atomic<Int>(0)
+    private let ioLock = Mutex(())
     /// Paths refused so far (malformed, escaping, or through a symlink).
     public var refusals: Int { refused.load(ordering: .relaxed) }
     /// Test hook: when set, an atomic rewrite stops (as a crash would) right before its rename.
@@ -120,8 +131,8 @@ public final class FileStore: Sendable {
     }
 
     private static func syncDirectory(_ dir: String) {
-        let fd = Glibc.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 { fsync(fd); Glibc.close(fd) }
+        let fd = sysOpen(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 { fsync(fd); sysClose(fd) }
     }
 
     private static func isRegularFile(_ path: String) -> Bool {
@@ -132,13 +143,13 @@ public final class FileStore: Sendable {
     // MARK: whole-file I/O
 
     private static func readAll(_ path: String) throws(TEEResult) -> [UInt8] {
-        let fd = Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        let fd = sysOpen(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw errno == ENOENT ? .itemNotFound : .accessDenied }
-        defer { Glibc.close(fd) }
+        defer { sysClose(fd) }
         var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = Glibc.read(fd, &chunk, chunk.count)
+            let n = sysRead(fd, &chunk, chunk.count)
             if n < 0 { if errno == EINTR { continue }; throw .generic }
             if n == 0 { break }
             out += chunk[0..<n]
@@ -151,19 +162,19 @@ public final class FileStore: Sendable {
         let dir = Self.parent(path)
         let name = String(path[path.index(after: path.lastIndex(of: "/") ?? path.startIndex)...])
         let tmp = dir + "/" + Self.tempPrefix + name + "-" + String(tempCounter.wrappingAdd(1, ordering: .relaxed).oldValue)
-        let fd = Glibc.open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        let fd = sysOpen(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .storageNotAvailable }
         var done = 0
         while done < bytes.count {
             let rest = Array(bytes[done...])
-            let n = Glibc.write(fd, rest, rest.count)
-            if n < 0 { if errno == EINTR { continue }; Glibc.close(fd); unlink(tmp); throw errno == ENOSPC ? .storageNoSpace : .generic }
+            let n = sysWrite(fd, rest, rest.count)
+            if n < 0 { if errno == EINTR { continue }; sysClose(fd); unlink(tmp); throw errno == ENOSPC ? .storageNoSpace : .generic }
             done += n
         }
-        guard fsync(fd) == 0 else { Glibc.close(fd); unlink(tmp); throw .generic }
-        Glibc.close(fd)
+        guard fsync(fd) == 0 else { sysClose(fd); unlink(tmp); throw .generic }
+        sysClose(fd)
         if crashBeforeRename.load(ordering: .relaxed) { throw .communication }   // simulated crash: temp left behind
-        guard Glibc.rename(tmp, path) == 0 else { unlink(tmp); throw .generic }
+        guard sysRename(tmp, path) == 0 else { unlink(tmp); throw .generic }
         Self.syncDirectory(dir)
     }
 
@@ -178,7 +189,7 @@ public final class FileStore: Sendable {
     }
 
     /// CREATE: creates (or truncates) a file, making parent directories; returns a handle.
-    public func create(path raw: [UInt8]) throws(TEEResult) -> UInt64 {
+    private func createLocked(path raw: [UInt8]) throws(TEEResult) -> UInt64 {
         let parts = try checked(raw)
         _ = try resolve(parts)
         try makeParents(parts)
@@ -201,14 +212,26 @@ public final class FileStore: Sendable {
 
     /// READ: up to `count` bytes at `offset`.
     public func read(handle: UInt64, offset: UInt64, count: Int) throws(TEEResult) -> [UInt8] {
-        let all = try Self.readAll(try path(of: handle))
-        guard offset < UInt64(all.count) else { return [] }
-        let start = Int(offset)
-        return Array(all[start..<min(all.count, start + max(0, count))])
+        let p = try path(of: handle)
+        guard count > 0, offset <= UInt64(Int64.max) else { return [] }
+        let fd = sysOpen(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw errno == ENOENT ? .itemNotFound : .accessDenied }
+        defer { sysClose(fd) }
+        var out = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            var chunk = [UInt8](repeating: 0, count: count - done)
+            let n = sysPread(fd, &chunk, chunk.count, off_t(offset) + off_t(done))
+            if n < 0 { if errno == EINTR { continue }; throw .generic }
+            if n == 0 { break }
+            out.replaceSubrange(done..<done + n, with: chunk[0..<n])
+            done += n
+        }
+        return Array(out[0..<done])
     }
 
     /// WRITE: `data` at `offset` (zero-filling a gap), atomically.
-    public func write(handle: UInt64, offset: UInt64, data: [UInt8]) throws(TEEResult) {
+    private func writeLocked(handle: UInt64, offset: UInt64, data: [UInt8]) throws(TEEResult) {
         let p = try path(of: handle)
         var all = try Self.readAll(p)
         guard offset <= UInt64(Int32.max) else { throw .storageNoSpace }
@@ -219,7 +242,7 @@ public final class FileStore: Sendable {
     }
 
     /// TRUNCATE to `length`, atomically.
-    public func truncate(handle: UInt64, length: UInt64) throws(TEEResult) {
+    private func truncateLocked(handle: UInt64, length: UInt64) throws(TEEResult) {
         let p = try path(of: handle)
         var all = try Self.readAll(p)
         guard length <= UInt64(Int32.max) else { throw .storageNoSpace }
@@ -229,7 +252,7 @@ public final class FileStore: Sendable {
     }
 
     /// REMOVE a file (and its directory when that becomes empty).
-    public func remove(path raw: [UInt8]) throws(TEEResult) {
+    private func removeLocked(path raw: [UInt8]) throws(TEEResult) {
         let parts = try checked(raw)
         let path = try resolve(parts)
         guard Self.isRegularFile(path) else { throw .itemNotFound }
@@ -240,7 +263,7 @@ public final class FileStore: Sendable {
     }
 
     /// RENAME `old` to `new`; without `overwrite` an existing `new` is ACCESS_CONFLICT.
-    public func rename(from rawOld: [UInt8], to rawNew: [UInt8], overwrite: Bool) throws(TEEResult) {
+    private func renameLocked(from rawOld: [UInt8], to rawNew: [UInt8], overwrite: Bool) throws(TEEResult) {
         let oldParts = try checked(rawOld), newParts = try checked(rawNew)
         let old = try resolve(oldParts)
         guard Self.isRegularFile(old) else { throw .itemNotFound }
@@ -248,7 +271,7 @@ public final class FileStore: Sendable {
         try makeParents(newParts)
         let new = try resolve(newParts)
         if overwrite {
-            guard Glibc.rename(old, new) == 0 else { throw .generic }
+            guard sysRename(old, new) == 0 else { throw .generic }
         } else {
             guard link(old, new) == 0 else { throw errno == EEXIST ? .accessConflict : .generic }
             unlink(old)
@@ -293,6 +316,31 @@ public final class FileStore: Sendable {
     /// CLOSEDIR.
     public func closeDirectory(handle: UInt64) throws(TEEResult) {
         guard state.withLock({ $0.dirs.removeValue(forKey: handle) }) != nil else { throw .badParameters }
+    }
+
+    /// CREATE (serialized with every other change to the store).
+    public func create(path raw: [UInt8]) throws(TEEResult) -> UInt64 {
+        try ioLock.withLock { _ throws(TEEResult) -> UInt64 in try createLocked(path: raw) }
+    }
+
+    /// WRITE (serialized with every other change to the store).
+    public func write(handle: UInt64, offset: UInt64, data: [UInt8]) throws(TEEResult) {
+        try ioLock.withLock { _ throws(TEEResult) in try writeLocked(handle: handle, offset: offset, data: data) }
+    }
+
+    /// TRUNCATE (serialized with every other change to the store).
+    public func truncate(handle: UInt64, length: UInt64) throws(TEEResult) {
+        try ioLock.withLock { _ throws(TEEResult) in try truncateLocked(handle: handle, length: length) }
+    }
+
+    /// REMOVE (serialized with every other change to the store).
+    public func remove(path raw: [UInt8]) throws(TEEResult) {
+        try ioLock.withLock { _ throws(TEEResult) in try removeLocked(path: raw) }
+    }
+
+    /// RENAME (serialized with every other change to the store).
+    public func rename(from rawOld: [UInt8], to rawNew: [UInt8], overwrite: Bool) throws(TEEResult) {
+        try ioLock.withLock { _ throws(TEEResult) in try renameLocked(from: rawOld, to: rawNew, overwrite: overwrite) }
     }
 
     /// Open file and directory handles (for leak checks).

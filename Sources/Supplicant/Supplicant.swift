@@ -12,8 +12,10 @@ public struct SupplicantConfiguration: Sendable {
     public var storageDirectory: String
     /// Directory of `<uuid>.ta` files (tee-supplicant's `-t`); nil: LOAD_TA finds nothing.
     public var taDirectory: String?
-    /// Serving threads.
+    /// Serving threads started at once.
     public var threads: Int
+    /// Most serving threads; more are started while every one is busy (as tee-supplicant does).
+    public var maxThreads: Int
     /// How long one receive waits before checking for stop, in seconds.
     public var pollInterval: Double
     /// Test hook run before each request is served (e.g. to stall a request, then kill).
@@ -30,11 +32,11 @@ public struct SupplicantConfiguration: Sendable {
 
     /// A configuration; only the storage directory is usually given.
     public init(storageDirectory: String = SupplicantConfiguration.defaultStorageDirectory, taDirectory: String? = nil,
-                threads: Int = 2, pollInterval: Double = 0.05,
+                threads: Int = 2, maxThreads: Int = 8, pollInterval: Double = 0.05,
                 willServe: (@Sendable (SupplicantRequest) -> Void)? = nil,
                 logger: Logger = Logger(label: "vtee.supplicant")) {
         self.storageDirectory = storageDirectory; self.taDirectory = taDirectory
-        self.threads = max(1, threads); self.pollInterval = pollInterval; self.willServe = willServe; self.logger = logger
+        self.threads = max(1, threads); self.maxThreads = max(self.threads, maxThreads); self.pollInterval = pollInterval; self.willServe = willServe; self.logger = logger
     }
 }
 
@@ -51,6 +53,7 @@ public final class Supplicant: Sendable {
     private let running = Atomic<Bool>(false)
     private let alive = Atomic<Int>(0)
     private let served = Atomic<Int>(0)
+    private let idle = Atomic<Int>(0)
     private let ownedShm = Mutex<Set<UInt64>>([])
 
     /// A supplicant for `driver`; fails when the storage directory cannot be created.
@@ -70,23 +73,31 @@ public final class Supplicant: Sendable {
         guard let c = driver.supplicant.attach() else { return false }
         connection.withLock { $0 = c }
         running.store(true, ordering: .releasing)
-        for _ in 0..<configuration.threads {
-            alive.wrappingAdd(1, ordering: .relaxed)
-            Thread.detachNewThread { [self] in
-                self.loop(c)
-                self.alive.wrappingSubtract(1, ordering: .relaxed)
-            }
-        }
+        for _ in 0..<configuration.threads { spawn(c, growing: false) }
         return true
     }
 
     private func loop(_ c: SupplicantConnection) {
-        while running.load(ordering: .acquiring) {
-            guard let req = driver.supplicant.receive(c, timeout: configuration.pollInterval) else { continue }
+        while running.load(ordering: .acquiring) && driver.supplicant.isCurrent(c) {
+            idle.wrappingAdd(1, ordering: .relaxed)
+            let got = driver.supplicant.receive(c, timeout: configuration.pollInterval)
+            let stillIdle = idle.wrappingSubtract(1, ordering: .relaxed).newValue
+            guard let req = got else { continue }
+            // As tee-supplicant: when nobody else is left waiting, start another server thread.
+            if stillIdle == 0 { spawn(c, growing: true) }
             configuration.willServe?(req)
             let resp = serve(req)
             served.wrappingAdd(1, ordering: .relaxed)
             driver.supplicant.reply(c, resp)
+        }
+    }
+
+    private func spawn(_ c: SupplicantConnection, growing: Bool) {
+        let n = alive.wrappingAdd(1, ordering: .relaxed).newValue
+        if growing && n > configuration.maxThreads { alive.wrappingSubtract(1, ordering: .relaxed); return }
+        Thread.detachNewThread { [self] in
+            self.loop(c)
+            self.alive.wrappingSubtract(1, ordering: .relaxed)
         }
     }
 

@@ -11,6 +11,8 @@ import Synchronization
 import TEEABI
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// A failed TEEC call: the result code and where it came from (TEEC_ORIGIN_*).
@@ -117,7 +119,9 @@ public enum ClientIdentity {
 public final class TEESharedMemory: Sendable {
     /// TEEC_MEM_INPUT / TEEC_MEM_OUTPUT flags.
     public struct Flags: OptionSet, Sendable, Hashable {
+        /// The TEEC_MEM_* bits.
         public let rawValue: UInt32
+        /// Flags from TEEC_MEM_* bits.
         public init(rawValue: UInt32) { self.rawValue = rawValue }
         /// TEEC_MEM_INPUT: the TA reads it.
         public static let input = Flags(rawValue: 1)
@@ -358,7 +362,19 @@ public final class TEEContext: Sendable {
     private let state = Mutex(State())
 
     /// TEEC_InitializeContext over an in-process driver.
-    public init(driver: OPTEEDriver) { self.driver = driver }
+    public init(driver: OPTEEDriver) { self.driver = driver; self.onFinalize = nil }
+
+    /// A context over `driver` that runs `onFinalize` once after `finalize()` closed everything
+    /// (a remote guest detaches from its daemon there).
+    public init(driver: OPTEEDriver, onFinalize: @escaping @Sendable () -> Void) { self.driver = driver; self.onFinalize = onFinalize }
+    private let onFinalize: (@Sendable () -> Void)?
+
+    /// TEEC_InitializeContext(name): as libteec, only nil or "optee-tz" name this TEE;
+    /// any other name is ITEM_NOT_FOUND (origin API).
+    public convenience init(name: String?, driver: OPTEEDriver) throws(TEEError) {
+        guard name == nil || name == "optee-tz" else { throw TEEError(.itemNotFound, origin: .api) }
+        self.init(driver: driver)
+    }
 
     /// Sessions open now.
     public var openSessions: Int { state.withLock { $0.sessions.count } }
@@ -410,13 +426,15 @@ public final class TEEContext: Sendable {
 
     /// TEEC_FinalizeContext: closes every session and releases every shared memory left.
     public func finalize() {
-        let (sessions, shms): ([UInt32], [TEESharedMemory]) = state.withLock { s in
+        let (sessions, shms, wasOpen): ([UInt32], [TEESharedMemory], Bool) = state.withLock { s in
+            let wasOpen = !s.finalized
             s.finalized = true
             defer { s.sessions = []; s.shms = [:] }
-            return (Array(s.sessions), Array(s.shms.values))
+            return (Array(s.sessions), Array(s.shms.values), wasOpen)
         }
         for id in sessions { _ = try? driver.closeSession(id) }
         for shm in shms { shm.release() }
+        if wasOpen { onFinalize?() }
     }
 
     func forget(_ shm: TEESharedMemory) { state.withLock { _ = $0.shms.removeValue(forKey: shm.handle.id) } }

@@ -8,7 +8,7 @@ import TEEABI
 ///
 /// | offset | size | field |
 /// |---|---|---|
-/// | 0 | 4 | state: 0 idle, 1 request, 2 response, 3 closed |
+/// | 0 | 4 | state: 0 idle, 1 request, 2 response, 3 closed, 4 busy (the daemon took the request) |
 /// | 4 | 4 | server waiting (1 while the daemon's vCPU thread is in or entering futex wait) |
 /// | 8 | 4 | client waiting (1 while the guest's caller is in or entering futex wait) |
 /// | 64 | 64 | the register frame a0..a7, request in, response out |
@@ -34,6 +34,8 @@ public enum MailboxState: UInt32, Sendable {
     case response = 2
     /// The daemon's vCPU thread is gone (guest detached or daemon stopping).
     case closed = 3
+    /// The daemon's vCPU thread took the request and is running it; a response follows.
+    case busy = 4
 }
 
 /// One mapping of a mailbox memfd. Owns the mapping (and the fd, when given) and unmaps in deinit.

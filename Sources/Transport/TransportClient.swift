@@ -56,7 +56,15 @@ public final class TransportClient: Sendable {
         let sent = hello.withUnsafeBytes { b in fds.withUnsafeBufferPointer { f in
             vtee_send_with_fds(sock, b.baseAddress, b.count, f.baseAddress, Int32(f.count), 0)
         } }
-        guard sent == hello.count else { throw .host(errno: errno, what: "sendmsg HELLO") }
+        if sent != hello.count {
+            // The daemon may have turned us away at accept (too many guests) and hung up:
+            // its REJECT is still queued on our side.
+            let e = errno
+            if case let .reject(reason, message)? = try? connection.receive(timeout: .milliseconds(200)) {
+                throw .rejected(reason: reason, message: message)
+            }
+            throw .host(errno: e, what: "sendmsg HELLO")
+        }
 
         let reply = try connection.receive(timeout: timeout)
         switch reply {
@@ -87,8 +95,8 @@ public final class TransportClient: Sendable {
     /// Says BYE and closes the socket; later traps fail fast. Idempotent. Call it when no trap is in flight.
     public func close() { connection.close(sayBye: true) }
 
-    /// False once the daemon went away or `close()` was called.
-    public var isConnected: Bool { !connection.isClosed }
+    /// False once the daemon hung up or `close()` was called (checks the socket: not for the call path).
+    public var isConnected: Bool { !connection.isClosed && !connection.checkHungUp() }
 
     /// The kernel's view of the daemon process (SO_PEERCRED).
     public var daemonCredentials: PeerCredentials? { connection.peerCredentials }
@@ -97,12 +105,29 @@ public final class TransportClient: Sendable {
 /// The guest's socket to the daemon: handshake reads, liveness checks, BYE.
 final class ClientConnection: Sendable {
     let fd: Int32
+    /// A pidfd of the daemon process (readable once it exited), or -1 when unavailable.
+    let daemonPidFD: Int32
     private let closed = Atomic<Bool>(false)
     private let fdClosed = Atomic<Bool>(false)
 
-    init(fd: Int32) { self.fd = fd }
+    init(fd: Int32) {
+        self.fd = fd
+        var uid: UInt32 = 0, gid: UInt32 = 0, pid: Int32 = 0
+        daemonPidFD = vtee_peer_credentials(fd, &uid, &gid, &pid) == 0 ? vtee_pidfd_open(pid) : -1
+    }
 
-    deinit { if !fdClosed.load(ordering: .relaxed) { closeFD(fd) } }
+    deinit {
+        if !fdClosed.load(ordering: .relaxed) { closeFD(fd) }
+        closeFD(daemonPidFD)
+    }
+
+    /// Whether a call still pending in the mailbox can no longer be answered: the daemon process
+    /// exited (or, without a pidfd, the socket hung up). A live daemon that hung up still finishes
+    /// or closes every pending call itself (its vCPU threads mark the slot closed).
+    func daemonGone() -> Bool {
+        if daemonPidFD >= 0 { return vtee_fd_readable(daemonPidFD) != 0 }
+        return checkHungUp()
+    }
 
     var isClosed: Bool { closed.load(ordering: .acquiring) }
 
@@ -193,6 +218,7 @@ public final class MailboxConduit: Conduit, Sendable {
         guard v.busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return fail() }
         defer { v.busy.store(false, ordering: .releasing) }
         guard !connection.isClosed else { return fail() }
+        // A daemon that dropped this guest marks idle slots closed, so no per-trap socket check is needed.
 
         slot.writeFrame(frame)
         guard vtee_cas_u32(slot.state, MailboxState.idle.rawValue, MailboxState.request.rawValue) != 0 else {
@@ -201,20 +227,28 @@ public final class MailboxConduit: Conduit, Sendable {
         }
         if vtee_load_seqcst_u32(slot.serverWaiting) != 0 { slot.wake() }
 
+        let request = MailboxState.request.rawValue, busy = MailboxState.busy.rawValue
         var spins = 0
         var s = vtee_load_acquire_u32(slot.state)
-        while s == MailboxState.request.rawValue && spins < spinLimit {
+        while (s == request || s == busy) && spins < spinLimit {
             vtee_cpu_relax(); spins += 1
             s = vtee_load_acquire_u32(slot.state)
         }
-        while s == MailboxState.request.rawValue {
+        while s == request || s == busy {
             vtee_store_seqcst_u32(slot.clientWaiting, 1)
-            if vtee_load_seqcst_u32(slot.state) == MailboxState.request.rawValue {
-                _ = vtee_futex_wait(slot.state, MailboxState.request.rawValue, slice)
-            }
+            let seen = vtee_load_seqcst_u32(slot.state)
+            if seen == request || seen == busy { _ = vtee_futex_wait(slot.state, seen, slice) }
             vtee_store_release_u32(slot.clientWaiting, 0)
             s = vtee_load_acquire_u32(slot.state)
-            if s == MailboxState.request.rawValue && connection.checkHungUp() { return fail() }
+            guard s == request || s == busy else { break }
+            // Still pending after a futex slice: is anyone left to answer?
+            if connection.daemonGone() { return fail() }
+            if s == request && connection.checkHungUp() {
+                // The daemon dropped this guest and no vCPU thread took the request: withdraw it.
+                // (A thread that took it first turned it busy, and will answer.)
+                if vtee_cas_u32(slot.state, request, MailboxState.idle.rawValue) != 0 { return fail() }
+                s = vtee_load_acquire_u32(slot.state)
+            }
         }
         guard s == MailboxState.response.rawValue else { return fail() }
         let answer = slot.readFrame()

@@ -80,6 +80,8 @@ public struct GuestSummary: Sendable, Equatable {
     public let ramPages: Int
     /// Calls served so far.
     public let calls: Int
+    /// Calls being served right now (vCPU threads inside the handler).
+    public let callsInFlight: Int
 }
 
 /// Counters of a server, for stats and tests.
@@ -100,6 +102,7 @@ final class AttachedGuest: Sendable {
     let stopping = Atomic<Bool>(false)
     let liveThreads: Atomic<Int>
     let calls = Atomic<Int>(0)
+    let inFlight = Atomic<Int>(0)
     let reason = Mutex<DetachReason>(.disconnected)
 
     init(handle: GuestHandle, mailbox: MailboxMapping, handler: @escaping VCPUCallHandler) {
@@ -132,7 +135,7 @@ public final class TransportServer: Sendable {
     private let handshaking = Atomic<Int>(0)
     private let rejectedCount = Atomic<Int>(0)
     private let detachedCount = Atomic<Int>(0)
-    private let nextGuestID: Atomic<UInt32>
+    private let idsInUse = Mutex<Set<UInt32>>([])
     private let guests = Mutex<[UInt32: AttachedGuest]>([:])
 
     /// Listens on `socketPath` (created with `mode`; a stale socket file there is replaced) and
@@ -142,7 +145,6 @@ public final class TransportServer: Sendable {
                 logger: Logger = Logger(label: "vtee.transport.server")) throws(TransportError) {
         self.socketPath = socketPath; self.limits = limits; self.memory = memory
         self.delegate = delegate; self.logger = logger
-        self.nextGuestID = Atomic(limits.firstGuestID)
         var fd = vtee_unix_listen(socketPath, mode, 64)
         if fd < 0 && errno == EADDRINUSE {
             // Replace the file only when nobody answers on it (a dead daemon's leftover).
@@ -189,7 +191,8 @@ public final class TransportServer: Sendable {
     public var attachedGuests: [GuestSummary] {
         guests.withLock { g in
             g.values.map { GuestSummary(id: $0.handle.id, credentials: $0.handle.credentials, vcpus: $0.handle.vcpus,
-                                        ramPages: $0.handle.ramPages, calls: $0.calls.load(ordering: .relaxed)) }
+                                        ramPages: $0.handle.ramPages, calls: $0.calls.load(ordering: .relaxed),
+                                        callsInFlight: $0.inFlight.load(ordering: .relaxed)) }
         }.sorted { $0.id < $1.id }
     }
 
@@ -352,22 +355,32 @@ public final class TransportServer: Sendable {
         if let problem = Self.checkFrozenMemfd(ramFD, bytes: ramBytes) { return refuse(.badRAM, "RAM: \(problem)") }
         let mailboxBytes = UInt64(MailboxLayout.byteCount(vcpus: Int(vcpus)))
         if let problem = Self.checkFrozenMemfd(mailboxFD, bytes: mailboxBytes) { return refuse(.badMailbox, "mailbox: \(problem)") }
+        guard !Self.sameFile(ramFD, mailboxFD) else { return refuse(.badMailbox, "mailbox is the RAM memfd") }
 
         guard let mailbox = MailboxMapping(fd: mailboxFD, slots: Int(vcpus)) else {
             closeFD(ramFD)
             closeFD(mailboxFD)   // a failed init does not take ownership
             return fault(c, .hostFailure, "mailbox mmap failed")
         }
-        let id = GuestID(nextGuestID.wrappingAdd(1, ordering: .relaxed).oldValue)
+        // The lowest id no attached guest holds, so ids stay below firstGuestID + maxGuests however
+        // many guests came and went (the owner may size per-guest tables by it).
+        let id = GuestID(idsInUse.withLock { used -> UInt32 in
+            var i = limits.firstGuestID
+            while used.contains(i) { i += 1 }
+            used.insert(i)
+            return i
+        })
         let region: Region
         do { region = try memory.addRegion(kind: .guestRAM(id), pages: Int(pages), adoptingFD: ramFD) } catch {
             closeFD(ramFD)
+            idsInUse.withLock { _ = $0.remove(id.raw) }
             return fault(c, .hostFailure, "RAM: \(error)")
         }
         let handle = GuestHandle(id: id, credentials: c.credentials, ram: region, ramPages: Int(pages), vcpus: Int(vcpus))
         let decision = delegate.guestAttached(handle)
         guard case let .accept(ramBase, handler) = decision else {
             memory.removeRegion(region)
+            idsInUse.withLock { _ = $0.remove(id.raw) }
             if case let .refuse(text) = decision { return fault(c, .refused, text) }
             return fault(c, .refused, "refused")
         }
@@ -399,6 +412,13 @@ public final class TransportServer: Sendable {
         guard vtee_fd_size(fd, &size, &regular) == 0, regular != 0 else { return "not a regular file" }
         guard size == bytes else { return "size \(size) bytes, expected \(bytes)" }
         return nil
+    }
+
+    /// Whether two descriptors name the same file (device and inode).
+    static func sameFile(_ a: Int32, _ b: Int32) -> Bool {
+        var sa = stat(), sb = stat()
+        guard fstat(a, &sa) == 0, fstat(b, &sb) == 0 else { return true }
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
     }
 
     // MARK: - Leaving
@@ -449,12 +469,15 @@ public final class TransportServer: Sendable {
         var idle = 0
         while !g.stopping.load(ordering: .relaxed) {
             let s = vtee_load_acquire_u32(slot.state)
-            if s == MailboxState.request.rawValue {
+            if s == MailboxState.request.rawValue
+                && vtee_cas_u32(slot.state, MailboxState.request.rawValue, MailboxState.busy.rawValue) != 0 {
+                g.inFlight.wrappingAdd(1, ordering: .relaxed)
                 let request = slot.readFrame()
                 let response = g.handler(request, vcpu)
                 slot.writeFrame(response)
                 vtee_store_seqcst_u32(slot.state, MailboxState.response.rawValue)
                 if vtee_load_seqcst_u32(slot.clientWaiting) != 0 { slot.wake() }
+                g.inFlight.wrappingSubtract(1, ordering: .relaxed)
                 g.calls.wrappingAdd(1, ordering: .relaxed)
                 idle = 0
                 continue
@@ -483,6 +506,7 @@ public final class TransportServer: Sendable {
         let why = g.reason.withLock { $0 }
         delegate.guestDetached(g.handle.id, reason: why)
         memory.removeRegion(g.handle.ram)
+        idsInUse.withLock { _ = $0.remove(g.handle.id.raw) }
         guests.withLock { $0[g.handle.id.raw] = nil }
         detachedCount.wrappingAdd(1, ordering: .relaxed)
         liveGuests.wrappingSubtract(1, ordering: .releasing)

@@ -41,6 +41,9 @@ public enum TestTA {
         case echoMemref = 10
         /// [0] MEMREF_INOUT: adds 1 to the first byte of every 4 KiB page of the buffer.
         case touchPages = 11
+        /// [0] VALUE_OUTPUT: a = login method; [1] MEMREF_OUTPUT (16 bytes): the client UUID the
+        /// secure world was given for this session (what the mediator or daemon decided).
+        case clientIdentity = 12
     }
 
     /// NOP_VALUES param types: VALUE_INOUT x4 (0x3333).
@@ -53,6 +56,8 @@ public enum TestTA {
     public static let valueInoutParamTypes = GPParamTypes(.valueInout)
     /// ECHO_MEMREF and TOUCH_PAGES: MEMREF_INOUT, NONE, NONE, NONE (0x0007).
     public static let memrefInoutParamTypes = GPParamTypes(.memrefInout)
+    /// CLIENT_IDENTITY param types: VALUE_OUTPUT, MEMREF_OUTPUT, NONE, NONE (0x0062).
+    public static let identityParamTypes = GPParamTypes(.valueOutput, .memrefOutput)
     /// The byte SHM_ROUNDTRIP writes into the RPC shared memory.
     public static let shmFill: UInt8 = 0x5A
     /// Page size TOUCH_PAGES walks by.
@@ -146,6 +151,12 @@ public enum TestTA {
                 params[0] = .memref(m)
                 return .success
 
+            case .clientIdentity:
+                guard params.types == TestTA.identityParamTypes, let m = params.memref(1) else { return .badParameters }
+                guard m.capacity >= 16 else { params.setMemrefSize(1, 16); return .shortBuffer }
+                params.setValue(0, TAValue(a: context.client.login.rawValue, b: 0))
+                params.setMemref(1, bytes: context.client.uuid.octets)
+                return .success
             case .touchPages:
                 guard params.types == TestTA.memrefInoutParamTypes, var m = takeMemref(&params, 0) else { return .badParameters }
                 let n = m.isNull ? 0 : Swift.max(0, Swift.min(m.size, m.bytes.count))

@@ -123,7 +123,7 @@ public final class AttackBed: Sendable {
         c.mediatorPages = min(c.mediatorPages, 2048)
         secure = HookedSecureWorld(SecureWorld(memory: memory, config: SecureWorldConfig(), tas: BuiltinTAs.all))
         mediator = try Mediator(memory: memory, secureWorld: secure, config: c)
-        platform = try makePlatform(mediator: mediator)
+        platform = try makeMediatedPlatform(mediator: mediator)
         initialFreePages = mediator.freeMediatorPages
         let a = try GuestAddressSpace(memory: memory, id: GuestID(0), pages: guestPages, layout: .scattered(seed: 11))
         let v = try GuestAddressSpace(memory: memory, id: GuestID(1), pages: guestPages, layout: .scattered(seed: 12))
@@ -170,7 +170,7 @@ public final class AttackBed: Sendable {
         return (out, g.readArg(page: page, numParams: params.count))
     }
 
-    /// CLOSE_SESSION.
+    /// CLOSE_SESSION; the ret.
     @discardableResult
     public func close(_ g: RawGuest, _ session: UInt32, page: Int = 0) -> TEEResult? {
         g.call(MsgArg(cmd: .closeSession, session: session), page: page).1?.ret

@@ -16,7 +16,7 @@ public func mediatorService(_ mediator: Mediator) -> FunctionService {
 }
 
 /// A platform with the mediator on the Trusted OS range and the Arm TRNG.
-public func makePlatform(mediator: Mediator) throws -> Platform {
+public func makeMediatedPlatform(mediator: Mediator) throws -> Platform {
     var b = PlatformBuilder()
     try b.register(mediatorService(mediator))
     try b.register(TRNGService())

@@ -18,7 +18,7 @@ struct Rig {
     init(config: MediatorConfig = MediatorConfig()) throws {
         secure = FakeSecureWorld(memory: memory)
         mediator = try Mediator(memory: memory, secureWorld: secure, config: config)
-        platform = try makePlatform(mediator: mediator)
+        platform = try makeMediatedPlatform(mediator: mediator)
     }
 
     func guest(_ id: UInt32, pages: Int = 64) throws -> RawGuest {
@@ -269,4 +269,31 @@ private func openSession(_ g: RawGuest, page: Int = 0) -> UInt32 {
     #expect(g.callWithArg(g.ipa(9)).a0 == UInt64(SMCReturn.ethreadLimit.rawValue))
     let other = try rig.guest(2)
     #expect(openSession(other) == 7)   // another guest is unaffected
+}
+
+@Test func regdArgIsCopiedFromTheRegisteredBufferAndAnsweredThere() throws {
+    let rig = try Rig()
+    let g = try rig.guest(1)
+    let ptr = try g.pageList(listPage: 5, entries: g.pages([20]))
+    let (o1, b1) = g.call(MsgArg(cmd: .registerSHM, params: [.tmem(.tmemOutput, bufPtr: ptr, size: 4096, shmRef: 0xAB, noncontig: true)]), page: 0)
+    #expect(o1.a0 == ok && b1?.ret == .success)
+    try g.write(openArg(), page: 20, offset: 64)
+    let (h, l) = RegisterFrame.split(0xAB)
+    let out = g.trap(RegisterFrame(.callWithRegdArg, a1: h, a2: l, a3: 64))
+    #expect(out.a0 == ok)
+    #expect(g.readArg(page: 20, numParams: 2, offset: 64)?.session == 7)
+    #expect(rig.stdCalls().last?.kind == .hypervisor)
+    #expect(rig.mediator.stats(g.id)?.pinnedPages == 1)   // only the registration's pin remains
+    #expect(g.trap(RegisterFrame(.callWithRegdArg, a1: h, a2: l, a3: 4096)).a0 == UInt64(SMCReturn.ebadaddr.rawValue))
+    #expect(g.trap(RegisterFrame(.callWithRegdArg, a1: h, a2: l, a3: 12)).a0 == UInt64(SMCReturn.ebadaddr.rawValue))
+}
+
+@Test func mediatorPagesAreReturnedWhenTheGuestGoes() throws {
+    let rig = try Rig()
+    let free = rig.mediator.freeMediatorPages
+    let g = try rig.guest(1)
+    for _ in 0..<3 { _ = openSession(g) }
+    #expect(rig.mediator.stats(g.id)?.mediatorBytes == 0)
+    rig.mediator.destroyGuest(g.id)
+    #expect(rig.mediator.freeMediatorPages == free)
 }

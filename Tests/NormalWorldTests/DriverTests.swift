@@ -27,6 +27,33 @@ import Testing
     }
 }
 
+@Suite struct DriverRequestTests {
+    @Test func userSpaceCannotUseKernelOrUndefinedLogins() throws {
+        let (d, _) = try FakeSecureWorld.driver()
+        #expect(throws: DriverError.notPermitted) {
+            try d.openSession(uuid: .zero, login: .reeKernel, clientUUID: .zero, params: [])
+        }
+        #expect(throws: DriverError.badParameters) {
+            try d.openSession(uuid: .zero, login: LoginMethod(rawValue: 3), clientUUID: .zero, params: [])
+        }
+        #expect(d.statistics.stdCalls == 0)
+    }
+
+    @Test func invokeCarriesValuesAndReportsOutputs() throws {
+        let (d, _) = try FakeSecureWorld.driver()
+        let r = try d.invoke(session: 7, function: FakeSecureWorld.Function.increment.rawValue, params: [.value(.inout, a: 41, b: 2, c: 3)])
+        #expect(r.ret == .success)
+        #expect(r.origin == .trustedApp)
+        #expect(r.params == [.value(a: 42, b: 2, c: 3)])
+        #expect(throws: DriverError.badParameters) {
+            try d.invoke(session: 7, function: 0, params: [DriverParam](repeating: .value(.input), count: 124))
+        }
+        let n = try d.invoke(session: 7, function: 77, params: [.value(.input, a: 1)])
+        #expect(n.ret == .notSupported)
+        #expect(n.params == [.none])
+    }
+}
+
 @Suite struct DriverRPCTests {
     @Test(arguments: [true, false])
     func everyRPCKindIsServedWithAndWithoutThePreallocatedRPCArgument(useRPCArg: Bool) throws {
@@ -138,6 +165,22 @@ import Testing
         #expect(c == a)
         alloc.free(b); alloc.free(b)                      // double free is ignored
         #expect(alloc.freePages == 5)
+    }
+
+    @Test func aCallersOwnPagesAreRegisteredInPlaceAndStayTheCallersAfterRelease() throws {
+        let (d, fake) = try FakeSecureWorld.driver()
+        let user = try d.allocator.allocate(pages: 3)                  // "user" memory in guest RAM
+        _ = try d.invoke(session: 1, function: 0, params: [.value(.inout)])   // warms the argument pool
+        let freeBefore = d.allocator.freePages
+        let shm = try d.registerSharedMemory(address: IPA(user.base.raw + 100), size: 8000)
+        #expect(shm.registered && shm.kind == .client)
+        #expect(fake.state.withLock { $0.registered.contains(shm.id) })
+        try d.write(shm, offset: 0, [7])
+        #expect(try d.space.read(IPA(user.base.raw + 100), count: 1) == [7])   // no copy: the same pages
+        try d.release(shm)
+        #expect(!fake.state.withLock { $0.registered.contains(shm.id) })
+        #expect(d.allocator.freePages == freeBefore)                    // the caller's pages were not freed
+        #expect(throws: DriverError.badParameters) { try d.registerSharedMemory(address: IPA(0x10), size: 10) }   // not guest RAM
     }
 
     @Test func registeredMemoryGoesAsRMEMAndIsUnregisteredOnRelease() throws {

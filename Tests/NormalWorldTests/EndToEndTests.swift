@@ -88,6 +88,9 @@ import TrustedApps
         var tmp = TEEOperation([.tempInout([1, 2, 3], size: 3)])
         try test.invoke(TestTA.Command.echoMemref.rawValue, &tmp)
         #expect(tmp[0].buffer == [3, 2, 1])
+        var null = TEEOperation([.tempInout([], size: 0)])              // NULL buffer (MEMREF_NULL)
+        try test.invoke(TestTA.Command.echoMemref.rawValue, &null)
+        #expect(null[0].size == 0)
         // A TA error carries origin TRUSTED_APP; outputs are still written back.
         var bad = TEEOperation([.valueInput(a: 1, b: 1)])
         #expect(throws: TEEError(.badParameters, origin: .trustedApp)) { try test.invoke(TestTA.Command.nopValues.rawValue, &bad) }
@@ -148,20 +151,26 @@ import TrustedApps
         let stack = try Stack(threads: 8, vcpus: 4)
         defer { stack.shutdown() }
         #expect(stack.driver.threadCount == 8)
-        let waits = Mutex<[QueueRecord]>([])
         let failures = Atomic<Int>(0)
-        let done = runOnThreads(64) { _ in
+        let waits = Mutex<[Int: QueueRecord]>([:])                     // each caller's wait for a thread
+        let done = runOnThreads(64) { caller in
             do throws(TEEError) {
                 let s = try stack.context.openSession(TestTA.uuid)
-                var op = TEEOperation([.valueInput(a: 3, b: 0)])
-                try s.invoke(TestTA.Command.suspend.rawValue, &op)     // holds a secure thread across an RPC
+                // Invoke at the driver level to read this call's queue record (TEEC hides it).
+                guard let r = try? stack.driver.invoke(session: s.id, function: TestTA.Command.suspend.rawValue,
+                                                       params: [.value(.input, a: 3)]), r.ret == .success else {
+                    failures.wrappingAdd(1, ordering: .relaxed); return
+                }
+                waits.withLock { $0[caller] = r.queue }                 // SUSPEND holds a secure thread across an RPC
                 s.close()
             } catch { failures.wrappingAdd(1, ordering: .relaxed) }
         }
         #expect(done)
         let failed = failures.load(ordering: .relaxed)
         #expect(failed == 0)
-        _ = waits
+        let recs = waits.withLock { Array($0.values) }.sorted { $0.arrival < $1.arrival }
+        #expect(recs.count == 64)
+        #expect(recs.map(\.grant) == recs.map(\.grant).sorted())     // nobody was overtaken while waiting
         #expect(stack.driver.statistics.threadLimitHits == 0)
         #expect(stack.driver.callQueue.active == 0)
         #expect(stack.context.openSessions == 0)
@@ -237,16 +246,43 @@ import TrustedApps
             }
         }
         #expect(ran)
-        #expect(outcome.withLock { $0 } != nil)
+        #expect(outcome.withLock { $0?.result } == .communication)
         #expect(!stack.driver.supplicant.isAttached)
         // With no supplicant at all, storage fails after a bounded wait.
         var op = TEEOperation([.valueInput(a: 100, b: 0)])
-        #expect(throws: TEEError.self) { try s.invoke(TestTA.Command.storageRoundTrip.rawValue, &op) }
+        #expect(throws: TEEError(.communication, origin: .trustedApp)) { try s.invoke(TestTA.Command.storageRoundTrip.rawValue, &op) }
         // A new supplicant brings storage back.
         let again = try Supplicant(driver: stack.driver, configuration: SupplicantConfiguration(storageDirectory: stack.storage, pollInterval: 0.02))
         #expect(again.start())
         defer { again.stop() }
         try s.invoke(TestTA.Command.storageRoundTrip.rawValue, &op)
+    }
+
+    @Test func aStalledSupplicantRequestDoesNotBlockOthers() throws {
+        let stalled = Atomic<Int>(0)          // 0 none yet, 1 stalling, 2 released
+        let stack = try Stack(supplicantThreads: 1, willServe: { req in
+            guard req.command == .fs else { return }
+            guard stalled.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged else { return }
+            waitUntil { stalled.load(ordering: .acquiring) == 2 }
+        })
+        defer { stack.shutdown() }
+        let a = try stack.context.openSession(TestTA.uuid), b = try stack.context.openSession(TestTA.uuid)
+        let ok = Atomic<Int>(0)
+        let ran = runOnThreads(2) { i in
+            if i == 0 {
+                var op = TEEOperation([.valueInput(a: 64, b: 0)])
+                if (try? a.invoke(TestTA.Command.storageRoundTrip.rawValue, &op)) != nil { ok.wrappingAdd(1, ordering: .relaxed) }
+            } else {
+                waitUntil { stalled.load(ordering: .acquiring) == 1 }
+                var op = TEEOperation([.valueInput(a: 64, b: 0)])
+                if (try? b.invoke(TestTA.Command.storageRoundTrip.rawValue, &op)) != nil { ok.wrappingAdd(1, ordering: .relaxed) }
+                stalled.store(2, ordering: .releasing)
+            }
+        }
+        #expect(ran)
+        let served = ok.load(ordering: .relaxed)
+        #expect(served == 2)
+        #expect(stack.supplicant.runningThreads >= 2)
     }
 
     @Test func storageSurvivesTearingTheWholeStackDownAndRebuildingIt() throws {
@@ -287,6 +323,41 @@ import TrustedApps
         #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty)
     }
 
+    @Test func aTAFileIsLoadedThroughTheSupplicantWithSizeQueryThenCopy() throws {
+        let taDir = temporaryDirectory("vtee-tadir")
+        let uuid = try TEEUUID("c0ffee00-1234-4abc-8def-0123456789ab")
+        let image = Array("VTEE-TA".utf8) + (0..<9000).map { UInt8(truncatingIfNeeded: $0) }   // spans three pages
+        try Data(image).write(to: URL(fileURLWithPath: taDir + "/\(uuid).ta"))
+        let stack = try Stack(taDirectory: taDir, loadTA: { u, bytes in
+            bytes == image ? TADescriptor(uuid: u, name: "loaded hello_world", make: BuiltinTAs.helloWorld.make) : nil
+        })
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(uuid)
+        var op = TEEOperation([.valueInout(a: 1, b: 0)])
+        try s.invoke(HelloWorldTA.Command.increment.rawValue, &op)
+        #expect(op[0].value.a == 2)
+        #expect((stack.driver.statistics.rpcCommands[RPCCommand.loadTA.rawValue] ?? 0) >= 2)
+        // A corrupted image is refused by the loader; a missing one is not found.
+        try Data(image.dropLast()).write(to: URL(fileURLWithPath: taDir + "/\(uuid).ta"))
+        // A fresh stack: the first one keeps the TA it already loaded.
+        let second = try Stack(taDirectory: taDir, loadTA: { u, bytes in
+            bytes == image ? TADescriptor(uuid: u, name: "loaded", make: BuiltinTAs.helloWorld.make) : nil
+        })
+        defer { second.shutdown() }
+        #expect(throws: TEEError.self) { try second.context.openSession(uuid) }
+    }
+
+    @Test func aNotificationWaitNobodyAnswersEndsAfterTheBound() throws {
+        let stack = try Stack(driverConfig: { $0.notificationWait = 0.05 })
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(TestTA.uuid)
+        var w = TEEOperation([.valueInput(a: 33, b: 0)])
+        #expect(throws: TEEError.self) { try s.invoke(TestTA.Command.notifyWait.rawValue, &w) }
+        #expect(stack.driver.notificationWaiters == 0)
+        var t = TEEOperation([.valueOutput()])
+        try s.invoke(TestTA.Command.getTime.rawValue, &t)            // the session still works
+    }
+
     @Test func registeredArgumentPagesCarryCallsWithRegdArg() throws {
         let stack = try Stack(driverConfig: { $0.useRegisteredArguments = true })
         defer { stack.shutdown() }
@@ -319,6 +390,44 @@ import TrustedApps
         var op = TEEOperation([.valueInput(a: 1, b: 0)])
         for _ in 0..<3 { try s.invoke(TestTA.Command.suspend.rawValue, &op) }
         #expect(rec.withLock { $0?.vcpus.withLock { $0 } } == [0, 1, 2])
+    }
+}
+
+@Suite struct TEEClientAPITests {
+    @Test func misusedParametersAreBadParametersFromTheAPI() throws {
+        let stack = try Stack()
+        defer { stack.shutdown() }
+        #expect(throws: TEEError(.itemNotFound, origin: .api)) { try TEEContext(name: "other-tee", driver: stack.driver) }
+        let ctx = try TEEContext(name: "optee-tz", driver: stack.driver)
+        let s = try ctx.openSession(TestTA.uuid)
+        let inOnly = try ctx.allocateSharedMemory(size: 16, flags: .input)
+        var wrongDirection = TEEOperation([.partialOutput(inOnly, offset: 0, size: 4)])
+        #expect(throws: TEEError(.badParameters, origin: .api)) { try s.invoke(TestTA.Command.echoMemref.rawValue, &wrongDirection) }
+        var outOfRange = TEEOperation([.partialInput(inOnly, offset: 10, size: 7)])
+        #expect(throws: TEEError(.badParameters, origin: .api)) { try s.invoke(TestTA.Command.echoMemref.rawValue, &outOfRange) }
+        let other = TEEContext(driver: stack.driver)
+        let foreign = try other.allocateSharedMemory(size: 16)
+        var notMine = TEEOperation([.whole(foreign)])
+        #expect(throws: TEEError(.badParameters, origin: .api)) { try s.invoke(TestTA.Command.echoMemref.rawValue, &notMine) }
+        inOnly.release()
+        var released = TEEOperation([.whole(inOnly)])
+        #expect(throws: TEEError(.badParameters, origin: .api)) { try s.invoke(TestTA.Command.echoMemref.rawValue, &released) }
+        #expect(TEEOperation([.valueInput(a: 0, b: 0), .tempOutput([]), .whole(foreign), .partialInout(foreign, offset: 0, size: 1)]).paramTypes == 0xF_C_6_1)
+        other.finalize()
+        ctx.finalize()
+        #expect(ctx.openSessions == 0)
+        #expect(throws: TEEError(.badState, origin: .api)) { try ctx.openSession(TestTA.uuid) }
+    }
+
+    @Test func wholeMemrefTakesItsDirectionFromTheFlagsAndReportsTheSize() throws {
+        let stack = try Stack()
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(RandomTA.uuid)
+        let out = try stack.context.allocateSharedMemory(size: 32, flags: .output)
+        var op = TEEOperation([.whole(out)])
+        try s.invoke(RandomTA.Command.generate.rawValue, &op)
+        #expect(op[0].size == 32)
+        #expect(try out.read().contains { $0 != 0 })
     }
 }
 

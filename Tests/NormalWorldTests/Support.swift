@@ -49,13 +49,14 @@ final class Stack: Sendable {
     let storage: String
 
     init(storage: String? = nil, taDirectory: String? = nil, threads: Int = 8, vcpus: Int = 2, pages: Int = 2048,
-         interruptTick: Duration? = nil,
+         interruptTick: Duration? = nil, supplicantThreads: Int = 2,
+         loadTA: (@Sendable (TEEUUID, [UInt8]) -> TADescriptor?)? = nil,
          useRPCArg: Bool = true, startSupplicant: Bool = true,
          driverConfig: ((inout DriverConfiguration) -> Void)? = nil,
          willServe: (@Sendable (SupplicantRequest) -> Void)? = nil,
          conduit wrap: ((any Conduit) -> any Conduit)? = nil) throws {
         memory = PhysicalMemory()
-        secure = SecureWorld(memory: memory, config: SecureWorldConfig(threadsPerVM: threads, virtualization: false, interruptTick: interruptTick),
+        secure = SecureWorld(memory: memory, config: SecureWorldConfig(threadsPerVM: threads, virtualization: false, interruptTick: interruptTick, loadTA: loadTA),
                              tas: BuiltinTAs.all)
         space = try GuestAddressSpace(memory: memory, id: GuestID(0), pages: pages, layout: .identity)
         var cfg = DriverConfiguration(vcpus: vcpus, threadWait: 20, notificationWait: 5, supplicantWait: 5,
@@ -65,7 +66,7 @@ final class Stack: Sendable {
         driver = try OPTEEDriver(space: space, conduit: wrap?(base) ?? base, configuration: cfg)
         self.storage = storage ?? temporaryDirectory("vtee-storage")
         supplicant = try Supplicant(driver: driver, configuration: SupplicantConfiguration(
-            storageDirectory: self.storage, taDirectory: taDirectory, threads: 2, pollInterval: 0.02, willServe: willServe))
+            storageDirectory: self.storage, taDirectory: taDirectory, threads: supplicantThreads, pollInterval: 0.02, willServe: willServe))
         if startSupplicant { supplicant.start() }
         context = TEEContext(driver: driver)
     }

@@ -55,6 +55,10 @@ int vtee_eventfd(void);
 void vtee_eventfd_signal(int fd);
 /// Drains an eventfd.
 void vtee_eventfd_drain(int fd);
+/// pidfd_open(pid, 0): a descriptor that becomes readable when process `pid` exits; -1 on failure.
+int vtee_pidfd_open(int32_t pid);
+/// Whether `fd` is readable right now (poll with zero timeout): 1 or 0.
+int vtee_fd_readable(int fd);
 /// POLLRDHUP (peer shut down its writing side), which Swift does not import.
 #define VTEE_POLLRDHUP 0x2000
 /// Names the calling thread (first 15 bytes), for debuggers and `top -H`.

@@ -1,0 +1,237 @@
+import CShim
+import Dispatch
+import Machine
+import Synchronization
+import TEEABI
+import Testing
+@testable import Transport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("Transport: attach, calls, memory, identity, teardown")
+struct ServerClientTests {
+    @Test("hello, memfd hand-over and mailbox calls from several vCPU threads reach the handler")
+    func callsFromManyVCPUs() throws {
+        let path = tempSocketPath("calls")
+        let delegate = RecordingDelegate()
+        let server = try TransportServer(socketPath: path, limits: testLimits(), memory: PhysicalMemory(), delegate: delegate)
+        defer { server.stop() }
+        let client = try TransportClient.connect(socketPath: path, ramPages: 16, vcpus: 4)
+        defer { client.close() }
+        #expect(client.ramBase == IPA(0x4000_0000))
+        #expect(client.vcpus == 4)
+
+        let wrong = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: 4) { vcpu in
+            for i in 0..<300 {
+                let f = RegisterFrame(a0: UInt64(i), a2: UInt64(vcpu), a3: 0xABCD, a7: 0xFFFF_FFFF_0000_0000 | UInt64(i))
+                let r = client.conduit.trap(f, vcpu: vcpu)
+                if r != RegisterFrame(a0: UInt64(i) + 1, a1: UInt64(vcpu), a2: UInt64(vcpu), a3: 0xABCD, a7: f.a7) {
+                    wrong.wrappingAdd(1, ordering: .relaxed)
+                }
+            }
+        }
+        #expect(wrong.load(ordering: .relaxed) == 0)
+        #expect(client.conduit.failedTraps == 0)
+        let summary = try #require(server.attachedGuests.first)
+        #expect(summary.calls == 1200)
+        #expect(summary.vcpus == 4)
+        #expect(summary.id == client.guestID)
+    }
+
+    @Test("a vCPU index outside the guest's vCPUs fails without reaching the daemon")
+    func badVCPUIndex() throws {
+        let path = tempSocketPath("badvcpu")
+        let server = try TransportServer(socketPath: path, limits: testLimits(), memory: PhysicalMemory(), delegate: RecordingDelegate())
+        defer { server.stop() }
+        let client = try TransportClient.connect(socketPath: path, ramPages: 1, vcpus: 2)
+        defer { client.close() }
+        #expect(client.conduit.trap(RegisterFrame(a0: 1), vcpu: 2) == MailboxConduit.failureFrame)
+        #expect(client.conduit.trap(RegisterFrame(a0: 1), vcpu: -1) == MailboxConduit.failureFrame)
+        #expect(client.conduit.trap(RegisterFrame(a0: 1), vcpu: 1).a0 == 2)
+        #expect(server.attachedGuests.first?.calls == 1)
+    }
+
+    @Test("the daemon sees the guest's RAM writes through its own mapping, and the guest the daemon's")
+    func sharedRAM() throws {
+        let path = tempSocketPath("ram")
+        let delegate = RecordingDelegate()
+        let serverMemory = PhysicalMemory(firstBase: PA(0x1_0000_0000))
+        let server = try TransportServer(socketPath: path, limits: testLimits(), memory: serverMemory, delegate: delegate)
+        defer { server.stop() }
+        let client = try TransportClient.connect(socketPath: path, ramPages: 8, vcpus: 1)
+        defer { client.close() }
+        let handle = try #require(delegate.handles.first)
+        #expect(handle.ramPages == 8)
+        #expect(handle.ram.pages == 8)
+        #expect(serverMemory.region(containing: handle.ram.basePA) === handle.ram)
+        #expect(client.ram.basePA == PA(client.ramBase.raw))
+
+        // Guest writes at RAM offset 3 pages + 10; daemon reads the same offset in its region.
+        let data: [UInt8] = Array("written by the guest".utf8)
+        try client.memory.write(PA(client.ramBase.raw + 3 * 4096 + 10), data, world: .nonSecure)
+        let seen = try serverMemory.read(PA(handle.ram.basePA.raw + 3 * 4096 + 10), count: data.count, world: .nonSecure)
+        #expect(seen == data)
+
+        // And back.
+        try serverMemory.write(PA(handle.ram.basePA.raw + 7 * 4096), [1, 2, 3, 4], world: .nonSecure)
+        #expect(try client.memory.read(PA(client.ramBase.raw + 7 * 4096), count: 4, world: .nonSecure) == [1, 2, 3, 4])
+
+        // A GuestAddressSpace over the adopted region, placed where WELCOME says, agrees too.
+        let space = try GuestAddressSpace(memory: client.memory, id: client.guestID, region: client.ram, layout: .identity)
+        #expect(space.ramBase == client.ramBase)
+        #expect(try space.read(IPA(client.ramBase.raw + 3 * 4096 + 10), count: data.count) == data)
+    }
+
+    @Test("peer credentials come from the kernel and equal this process's uid, gid and pid")
+    func peerCredentials() throws {
+        let path = tempSocketPath("creds")
+        let delegate = RecordingDelegate()
+        let server = try TransportServer(socketPath: path, limits: testLimits(), memory: PhysicalMemory(), delegate: delegate)
+        defer { server.stop() }
+        let client = try TransportClient.connect(socketPath: path, ramPages: 1, vcpus: 1)
+        defer { client.close() }
+        let h = try #require(delegate.handles.first)
+        #expect(h.credentials == PeerCredentials(uid: getuid(), gid: getgid(), pid: getpid()))
+        #expect(client.daemonCredentials == PeerCredentials(uid: getuid(), gid: getgid(), pid: getpid()))
+    }
+
+    @Test("the socket file is created with the requested mode")
+    func socketMode() throws {
+        let path = tempSocketPath("mode")
+        let server = try TransportServer(socketPath: path, mode: 0o600, limits: testLimits(), memory: PhysicalMemory(),
+                                         delegate: RecordingDelegate())
+        defer { server.stop() }
+        var st = stat()
+        #expect(lstat(path, &st) == 0)
+        #expect(st.st_mode & 0o777 == 0o600)
+        #expect(st.st_mode & S_IFMT == S_IFSOCK)
+    }
+
+    @Test("BYE detaches the guest only after its vCPU threads ended, and its RAM leaves the address space")
+    func goodbyeDetaches() throws {
+        let path = tempSocketPath("bye")
+        let delegate = RecordingDelegate()
+        let memory = PhysicalMemory()
+        let server = try TransportServer(socketPath: path, limits: testLimits(), memory: memory, delegate: delegate)
+        defer { server.stop() }
+        let client = try TransportClient.connect(socketPath: path, ramPages: 2, vcpus: 3)
+        let id = client.guestID
+        #expect(memory.regionCount == 1)
+        client.close()
+        #expect(eventually { delegate.reason(of: id) != nil })
+        #expect(delegate.reason(of: id) == .goodbye)
+        #expect(eventually { server.stats.guests == 0 })
+        #expect(memory.regionCount == 0)
+        #expect(server.attachedGuests.isEmpty)
+        #expect(client.conduit.trap(RegisterFrame(a0: 1), vcpu: 0) == MailboxConduit.failureFrame)
+    }
+
+    @Test("a guest that vanishes without BYE is noticed and torn down")
+    func disconnectNoticed() throws {
+        let path = tempSocketPath("eof")
+        let delegate = RecordingDelegate()
+        let server = try TransportServer(socketPath: path, limits: testLimits(), memory: PhysicalMemory(), delegate: delegate)
+        defer { server.stop() }
+        let raw = try #require(RawGuest(path: path))
+        #expect(raw.send(helloBytes(pages: 1, vcpus: 2), fds: [sealedMemfd(4096), sealedMemfd(4096)]))
+        guard case .welcome? = raw.receive() else { Issue.record("no WELCOME"); return }
+        let id = try #require(delegate.handles.first?.id)
+        raw.hangUp()   // the process "dies": socket closes without BYE
+        #expect(eventually { delegate.reason(of: id) == .disconnected })
+        #expect(eventually { server.stats.guests == 0 })
+    }
+
+    @Test("a guest the owner refuses gets REJECT and its RAM is released")
+    func refusedGuest() throws {
+        let path = tempSocketPath("refuse")
+        let memory = PhysicalMemory()
+        let server = try TransportServer(socketPath: path, limits: testLimits(), memory: memory,
+                                         delegate: RecordingDelegate(refuseAll: true))
+        defer { server.stop() }
+        #expect(throws: TransportError.rejected(reason: RejectReason.refused.rawValue, message: "not today")) {
+            _ = try TransportClient.connect(socketPath: path, ramPages: 1, vcpus: 1)
+        }
+        #expect(memory.regionCount == 0)
+        #expect(server.stats.guests == 0)
+    }
+
+    @Test("stop tells attached guests, ends their threads, and removes the socket file")
+    func stopRemovesSocket() throws {
+        let path = tempSocketPath("stop")
+        let delegate = RecordingDelegate()
+        let server = try TransportServer(socketPath: path, limits: testLimits(), memory: PhysicalMemory(), delegate: delegate)
+        let client = try TransportClient.connect(socketPath: path, ramPages: 1, vcpus: 2)
+        defer { client.close() }
+        #expect(client.conduit.trap(RegisterFrame(a0: 41), vcpu: 1).a0 == 42)
+        #expect(access(path, F_OK) == 0)
+        #expect(server.stop())
+        #expect(access(path, F_OK) != 0)
+        #expect(delegate.reason(of: client.guestID) == .serverStopping)
+        #expect(server.stats.guests == 0)
+        // The guest's next trap fails within a bound instead of hanging.
+        #expect(client.conduit.trap(RegisterFrame(a0: 1), vcpu: 0) == MailboxConduit.failureFrame)
+        #expect(client.conduit.trap(RegisterFrame(a0: 1), vcpu: 1) == MailboxConduit.failureFrame)
+        #expect(server.stop())   // idempotent
+        #expect(throws: TransportError.self) { _ = try TransportClient.connect(socketPath: path, ramPages: 1, vcpus: 1) }
+    }
+
+    @Test("a call in flight when the daemon stops still gets its answer; the next one fails")
+    func stopDuringCall() throws {
+        let path = tempSocketPath("inflight")
+        let entered = Atomic<Bool>(false)
+        let release = Atomic<Bool>(false)
+        let delegate = RecordingDelegate { f, _ in
+            entered.store(true, ordering: .releasing)
+            while !release.load(ordering: .acquiring) { usleep(500) }
+            return RegisterFrame(a0: f.a0 + 100)
+        }
+        let server = try TransportServer(socketPath: path, limits: testLimits(), memory: PhysicalMemory(), delegate: delegate)
+        let client = try TransportClient.connect(socketPath: path, ramPages: 1, vcpus: 1)
+        defer { client.close() }
+        let answer = Mutex<RegisterFrame?>(nil)
+        let done = Atomic<Bool>(false)
+        DispatchQueue.global().async {
+            let r = client.conduit.trap(RegisterFrame(a0: 1), vcpu: 0)
+            answer.withLock { $0 = r }
+            done.store(true, ordering: .releasing)
+        }
+        #expect(eventually { entered.load(ordering: .acquiring) })
+        #expect(server.attachedGuests.first?.callsInFlight == 1)
+        let stopper = Atomic<Bool>(false)
+        DispatchQueue.global().async { _ = server.stop(); stopper.store(true, ordering: .releasing) }
+        #expect(eventually { access(path, F_OK) != 0 })
+        release.store(true, ordering: .releasing)
+        #expect(eventually { done.load(ordering: .acquiring) && stopper.load(ordering: .acquiring) })
+        #expect(answer.withLock { $0 } == RegisterFrame(a0: 101))
+        #expect(client.conduit.trap(RegisterFrame(a0: 1), vcpu: 0) == MailboxConduit.failureFrame)
+    }
+
+    @Test("a stale socket file is replaced, a live daemon's socket is not")
+    func staleSocket() throws {
+        let path = tempSocketPath("stale")
+        // A socket file nobody listens on.
+        let fd = vtee_unix_listen(path, 0o600, 1)
+        #expect(fd >= 0)
+        close(fd)
+        #expect(access(path, F_OK) == 0)
+        let server = try TransportServer(socketPath: path, limits: testLimits(), memory: PhysicalMemory(), delegate: RecordingDelegate())
+        defer { server.stop() }
+        #expect(throws: TransportError.self) {
+            _ = try TransportServer(socketPath: path, limits: testLimits(), memory: PhysicalMemory(), delegate: RecordingDelegate())
+        }
+        let client = try TransportClient.connect(socketPath: path, ramPages: 1, vcpus: 1)
+        defer { client.close() }
+        #expect(client.conduit.trap(RegisterFrame(a0: 5), vcpu: 0).a0 == 6)
+    }
+
+    @Test("the null-handler benchmark hook measures echo round trips")
+    func benchmarkHook() throws {
+        let dir = tempSocketPath("bench").split(separator: "/").dropLast().joined(separator: "/")
+        let floor = try TransportBenchmark.nullRoundTrips(calls: 300, warmup: 20, directory: "/" + dir)
+        #expect(floor.calls == 300)
+        #expect(floor.medianNanoseconds > 0)
+        #expect(floor.p99Nanoseconds >= floor.medianNanoseconds)
+    }
+}
