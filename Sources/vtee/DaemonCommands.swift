@@ -28,7 +28,7 @@ struct ServeCommand: ParsableCommand {
     }
 
     func run() throws {
-        var cfg = DaemonConfig(socketPath: socket, storage: storage ?? (DemoDefaults.storageDirectory + "/../daemon"))
+        var cfg = DaemonConfig(socketPath: socket, storage: storage ?? DemoDefaults.daemonStorageDirectory)
         cfg.threads = threads
         cfg.maxGuests = maxGuests
         cfg.socketMode = UInt32(socketMode, radix: 8) ?? 0o600
