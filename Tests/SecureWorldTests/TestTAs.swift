@@ -34,9 +34,17 @@ enum Cmd {
     static let taToTA: UInt32 = 13, random: UInt32 = 14, types: UInt32 = 15, rename: UInt32 = 16
     /// Awaits a sleep outside the secure world (what a TA must not do) for value a milliseconds.
     static let external: UInt32 = 17
+    /// [0] MEMREF_INOUT: reverses the bytes in place.
+    static let reverse: UInt32 = 18
 }
 
 final class MainTA: TrustedApplication {
+    /// Open session: a VALUE_INOUT in params[0] gets a += 100 (shows open-session params both ways).
+    func openSession(params: inout TAParams, context: any TAContext) async throws -> (TEEResult, sessionState: AnyObject?) {
+        if params.types[0] == .valueInout { var v = params.value(0); v.a &+= 100; params.setValue(0, v) }
+        return (.success, nil)
+    }
+
     /// GP results thrown by services become the command's result; anything else is a panic.
     func invoke(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) async throws -> TEEResult {
         do { return try await run(command, &params, context) } catch let e as TEEResult { return e }
@@ -102,6 +110,9 @@ final class MainTA: TrustedApplication {
             guard let o = params.memref(0) else { return .badParameters }
             params.setMemref(0, bytes: context.random(o.capacity))
             _ = context.systemTime()
+        case Cmd.reverse:
+            guard let m = params.memref(0) else { return .badParameters }
+            params.setMemref(0, bytes: m.bytes.reversed())
         case Cmd.external:
             TestTAs.externalStarted.withLock { $0 = true }
             try await Task.sleep(for: .milliseconds(Int(params.value(0).a)))
