@@ -122,11 +122,11 @@ final class GuestSlot: Sendable {
     let state = Mutex<GuestRecord?>(nil)
 }
 
-/// The OP-TEE mediator. `handle` is the Trusted OS service entry for every guest vCPU.
 /// Maps the login method of a guest's OPEN_SESSION to the client UUID the secure world sees,
 /// from what the host knows of the guest (e.g. a daemon's peer credentials); nil refuses it.
 public typealias ClientIdentityPolicy = @Sendable (LoginMethod) -> TEEUUID?
 
+/// The OP-TEE mediator. `handle` is the Trusted OS service entry for every guest vCPU.
 public final class Mediator: Sendable {
     let memory: PhysicalMemory
     let secure: any SMCEntry
