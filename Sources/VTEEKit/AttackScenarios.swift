@@ -517,6 +517,17 @@ private let quotaScenarios: [AttackScenario] = [
         return ("attacker \(opened.map(\.detail)), victim \(victim.filter { $0.session != nil }.count)/4",
                 opened.prefix(4).allSatisfy { $0.session != nil } && opened[4].ret == .outOfMemory && victim.allSatisfy { $0.session != nil })
     },
+    AttackScenario("quota-mediator-pages", tries: "making the mediator hold page lists until its per-guest page budget (3 here) runs out",
+                   expected: "OUT_OF_MEMORY for the registration that would pass the budget; the victim's budget is its own", config: {
+        var c = MediatorConfig(); c.mediatorPagesPerGuest = 3; return c
+    }) { bed in
+        let g = bed.attacker
+        let rets = (0..<3).map { bed.register(g, cookie: UInt64(10 + $0), data: [20 + $0], listPage: 30 + $0).1 }
+        let (_, v) = bed.register(bed.victim, cookie: 10, data: [20], listPage: 30)
+        let bytes = bed.mediator.stats(g.id)?.mediatorBytes ?? -1
+        return ("attacker \(rets.map(retName)), victim \(retName(v)), attacker mediator bytes \(bytes)",
+                rets[0] == .success && rets[1] == .success && rets[2] == .outOfMemory && v == .success && bytes == 2 * 4096)
+    },
     AttackScenario("quota-rpc-buffers", tries: "holding RPC buffers in several suspended calls past the limit (2 here)",
                    expected: "the third ALLOC is refused and that call fails; the others complete", config: {
         var c = MediatorConfig(); c.rpcBuffers = 2; return c
