@@ -197,7 +197,10 @@ public final class Mediator: Sendable {
     public func destroyGuest(_ id: GuestID) {
         guard let slot = slot(id) else { return }
         let finalize = slot.state.withLock { (rec: inout GuestRecord?) -> Bool in
-            guard var r = rec, !r.dying else { return false }
+            // Taken out of the slot while mutated, so its collections are uniquely referenced.
+            guard var r = rec.take() else { return false }
+            defer { rec = r }
+            guard !r.dying else { return false }
             r.dying = true
             var keep: [CallRecord] = []
             for c in r.calls {
@@ -209,7 +212,6 @@ public final class Mediator: Sendable {
             for (_, b) in r.rpcArgs { releaseRPCArg(&r, b, deferPages: true) }
             r.shm = [:]; r.rpcShm = [:]; r.rpcArgs = [:]; r.shmPending = []
             r.sessions = []; r.openingSessions = 0
-            rec = r
             return keep.isEmpty
         }
         if finalize { finalizeDestroy(slot, id) }
@@ -315,9 +317,9 @@ public final class Mediator: Sendable {
             if r.a0 == 0 {
                 let cookie = RegisterFrame.join(r.a1, r.a2)
                 slot.state.withLock { rec in
-                    guard var g = rec, let b = g.rpcArgs.removeValue(forKey: cookie) else { return }
-                    releaseRPCArg(&g, b, deferPages: false)
-                    rec = g
+                    guard var g = rec.take() else { return }
+                    defer { rec = g }
+                    if let b = g.rpcArgs.removeValue(forKey: cookie) { releaseRPCArg(&g, b, deferPages: false) }
                 }
             }
             return RegisterFrame(a0: r.a0, a1: r.a1, a2: r.a2)

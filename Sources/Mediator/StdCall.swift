@@ -25,13 +25,16 @@ extension Mediator {
 
     func stdCall(_ frame: RegisterFrame, slot: GuestSlot, guest: GuestID, vcpu: Int) -> RegisterFrame {
         let prep = slot.state.withLock { (rec: inout GuestRecord?) -> Preparation in
-            guard var r = rec, !r.dying else {
+            guard var r = rec.take() else {
                 counters.bump(.unknownGuest)
                 return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
             }
-            let p = prepare(frame, &r, guest: guest, vcpu: vcpu)
-            rec = r
-            return p
+            defer { rec = r }
+            guard !r.dying else {
+                counters.bump(.unknownGuest)
+                return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
+            }
+            return prepare(frame, &r, guest: guest, vcpu: vcpu)
         }
         switch prep {
         case let .answer(f): return f
@@ -260,20 +263,20 @@ extension Mediator {
         var current = out
         while true {
             let after = slot.state.withLock { (rec: inout GuestRecord?) -> After in
-                guard var r = rec, let idx = r.callIndex(id: callID) else {
+                guard var r = rec.take() else { return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue))) }
+                defer { rec = r }
+                guard let idx = r.callIndex(id: callID) else {
                     return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
                 }
                 if r.dying {
                     // Destroyed while this call was in the secure world: reclaim it now.
                     let c = r.calls.remove(at: idx)
                     releaseCall(&r, c, deferPages: true)
-                    rec = r
                     return r.calls.isEmpty ? .finalize : .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
                 }
                 let ret = SMCReturn(rawValue: UInt32(truncatingIfNeeded: current.a0))
                 if ret.isRPC {
                     let a = rpcToGuest(current, idx, &r, guest: guest)
-                    rec = r
                     switch a {
                     case let .guest(f): return .answer(f)
                     case let .secure(f): return .resend(f)
@@ -281,7 +284,6 @@ extension Mediator {
                 }
                 let c = r.calls.remove(at: idx)
                 finishCall(c, ret: ret, &r)
-                rec = r
                 counters.completedCalls.add(1, ordering: .relaxed)
                 return .answer(RegisterFrame(a0: UInt64(ret.rawValue)))
             }
