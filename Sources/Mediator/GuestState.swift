@@ -175,6 +175,10 @@ extension Mediator {
             r.mediatorPages += 1
             return p
         }
+        // Pages in use, cached and awaiting VM_DESTROYED all count against the guest's reservation.
+        guard r.mediatorPages + r.pageCache.count + r.deferredPages.count < config.mediatorPagesPerGuest else {
+            throw .limit("mediator pages")
+        }
         do {
             let p = try allocator.allocate()
             r.mediatorPages += 1

@@ -28,8 +28,10 @@ public struct MediatorConfig: Sendable {
     public var sessions: Int = 128
     /// Mediator pages (private copies, rebuilt page lists, RPC shadows) one guest may use.
     public var mediatorPagesPerGuest: Int = 512
-    /// Pages of the mediator's private hypervisor region, shared by all guests.
-    public var mediatorPages: Int = 8192
+    /// Pages of the mediator's private hypervisor region, shared by all guests; nil sizes it
+    /// at `maxGuests * mediatorPagesPerGuest`. Each guest reserves its budget when added, so
+    /// no guest can starve another of mediator memory (the region is mapped lazily).
+    public var mediatorPages: Int? = nil
     /// Guest ids accepted: 0 ..< maxGuests (one lock-free slot each).
     public var maxGuests: Int = 64
     /// Logger (refusals at debug level).
@@ -139,6 +141,8 @@ public final class Mediator: Sendable {
     let secureCapabilities: SecureCapabilities
     let log: Logger
     let nextCallID = Atomic<UInt64>(1)
+    /// Mediator pages reserved by the guests present (each reserves `mediatorPagesPerGuest`).
+    let reservedPages = Mutex<Int>(0)
     let counters = Counters()
 
     /// Capabilities a guest may see: dynamic shm and NULL memrefs only (no static shm, no RPC arg,
@@ -150,7 +154,8 @@ public final class Mediator: Sendable {
     public init(memory: PhysicalMemory, secureWorld: any SMCEntry, config: MediatorConfig = .init()) throws {
         self.memory = memory; self.secure = secureWorld; self.config = config; self.log = config.logger
         let region: Region
-        do { region = try memory.addRegion(kind: .hypervisor, pages: max(16, config.mediatorPages)) }
+        let pages = config.mediatorPages ?? max(1, config.maxGuests) * max(1, config.mediatorPagesPerGuest)
+        do { region = try memory.addRegion(kind: .hypervisor, pages: max(16, pages)) }
         catch { throw MediatorError.memory(error) }
         allocator = PageAllocator(region: region)
         slots = (0..<max(1, config.maxGuests)).map { _ in GuestSlot() }
@@ -177,14 +182,25 @@ public final class Mediator: Sendable {
         guard let slot = slot(space.id) else { throw MediatorError.guestIDOutOfRange(space.id) }
         let free = slot.state.withLock { $0 == nil }
         guard free else { throw MediatorError.guestExists(space.id) }
+        let budget = max(1, config.mediatorPagesPerGuest)
+        let reserved = reservedPages.withLock { r -> Bool in
+            guard r + budget <= allocator.region.pages else { return false }
+            r += budget
+            return true
+        }
+        guard reserved else { throw MediatorError.memory(.exhausted) }
         let r = secure.smc(RegisterFrame(.vmCreated, a1: space.id.clientID, a7: 0))
-        guard r.a0 == UInt64(SMCReturn.ok.rawValue) else { throw MediatorError.vmCreatedRefused(r.a0) }
+        guard r.a0 == UInt64(SMCReturn.ok.rawValue) else {
+            reservedPages.withLock { $0 -= budget }
+            throw MediatorError.vmCreatedRefused(r.a0)
+        }
         let added = slot.state.withLock { (rec: inout GuestRecord?) -> Bool in
             guard rec == nil else { return false }
             rec = GuestRecord(space: space, identity: identity)
             return true
         }
         guard added else {
+            reservedPages.withLock { $0 -= budget }
             _ = secure.smc(RegisterFrame(.vmDestroyed, a1: space.id.clientID, a7: 0))
             throw MediatorError.guestExists(space.id)
         }
@@ -226,6 +242,7 @@ public final class Mediator: Sendable {
             return p
         }
         for p in pages { allocator.release(p) }
+        reservedPages.withLock { $0 -= max(1, config.mediatorPagesPerGuest) }
         counters.guestsDestroyed.add(1, ordering: .relaxed)
     }
 

@@ -161,6 +161,8 @@ extension Mediator {
             return (0, 0)
         }
         guard ipa.isPageAligned else { return reject("not page aligned") }
+        // Cookie 0 means "no buffer" to the secure world, which would then never free it.
+        guard cookie != 0 else { return reject("cookie 0") }
         guard !r.cookieInUse(cookie) else { return reject("duplicate cookie") }
         guard r.rpcArgs.count + r.rpcShm.count < config.rpcBuffers else {
             counters.bump(.limitReached)
@@ -224,6 +226,7 @@ extension Mediator {
                 return refuse("plain (contiguous) tmem or wrong type")
             }
             guard gp.bufPtr != 0 else { return refuse("NULL buffer") }
+            guard gp.shmRef != 0 else { return refuse("cookie 0") }
             guard !r.cookieInUse(gp.shmRef) else { return refuse("duplicate cookie") }
             guard r.rpcArgs.count + r.rpcShm.count < config.rpcBuffers else {
                 counters.bump(.limitReached)

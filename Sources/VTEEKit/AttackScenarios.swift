@@ -388,6 +388,18 @@ private let rpcScenarios: [AttackScenario] = [
         return ("register \(retName(r)), call \(retName(a?.ret)), shm \(st?.shmBuffers ?? -1), pins \(st?.pinnedPages ?? -1)",
                 r == .success && a?.ret != .success && st?.shmBuffers == 1 && st?.pinnedPages == 1)
     },
+    AttackScenario("rpc-alloc-cookie-zero", tries: "answering RPC ALLOC with cookie 0 (the secure world's 'no buffer', never freed)",
+                   expected: "refused; no RPC buffer or pin is left behind") { bed in
+        let g = bed.attacker
+        guard let s = bed.open(g).session else { return ("open failed", false) }
+        let (_, a) = bed.invokeServing(g, session: s, .getTime, [.value(.valueOutput)]) { out, f in
+            if isRPC(out, .alloc) { f.a4 = 0; f.a5 = 0 }
+        }
+        let st = bed.mediator.stats(g.id)
+        bed.close(g, s)
+        return ("call \(retName(a?.ret)), rpc buffers \(st?.rpcBuffers ?? -1), pins \(st?.pinnedPages ?? -1)",
+                a?.ret != nil && a?.ret != .success && st?.rpcBuffers == 0 && st?.pinnedPages == 0)
+    },
     AttackScenario("duplicate-rpc-cookie", tries: "two calls in flight, both RPC ALLOCs answered with the same cookie",
                    expected: "the second is refused; the first completes") { bed in
         let g = bed.attacker
