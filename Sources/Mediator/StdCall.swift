@@ -60,7 +60,7 @@ extension Mediator {
         // 2. Copy it once into a private mediator page.
         let priv: PAPage
         do { priv = try allocatePage(&r) } catch {
-            if location.pinnedByCall { unpin(&r, location.page) }
+            unpin(&r, location.page)
             return refuse(.noMemory, &r, guest: guest)
         }
         let copied: Bool = {
@@ -157,7 +157,7 @@ extension Mediator {
                 return .failure(.badAddress("argument page remapped"))
             }
             r.pinned += 1
-            return .success(ArgLocation(page: page, offset: inPage, available: avail, pinnedByCall: true))
+            return .success(ArgLocation(page: page, offset: inPage, available: avail))
         }
         let ipa = IPA(v)
         guard ipa.isPageAligned else { return .failure(.badAddress("argument not page aligned")) }
@@ -165,7 +165,7 @@ extension Mediator {
         do {
             let pa = try r.space.pin(ipa.page, writable: true)
             r.pinned += 1
-            return .success(ArgLocation(page: PinnedPage(ipa: ipa.page, pa: pa), offset: 0, available: pageSize, pinnedByCall: true))
+            return .success(ArgLocation(page: PinnedPage(ipa: ipa.page, pa: pa), offset: 0, available: pageSize))
         } catch {
             return .failure(.badAddress("argument page: \(error)"))
         }
