@@ -80,6 +80,8 @@ public struct GuestSummary: Sendable, Equatable {
     public let ramPages: Int
     /// Calls served so far.
     public let calls: Int
+    /// Calls being served right now (vCPU threads inside the handler).
+    public let callsInFlight: Int
 }
 
 /// Counters of a server, for stats and tests.
@@ -100,6 +102,7 @@ final class AttachedGuest: Sendable {
     let stopping = Atomic<Bool>(false)
     let liveThreads: Atomic<Int>
     let calls = Atomic<Int>(0)
+    let inFlight = Atomic<Int>(0)
     let reason = Mutex<DetachReason>(.disconnected)
 
     init(handle: GuestHandle, mailbox: MailboxMapping, handler: @escaping VCPUCallHandler) {
@@ -188,7 +191,8 @@ public final class TransportServer: Sendable {
     public var attachedGuests: [GuestSummary] {
         guests.withLock { g in
             g.values.map { GuestSummary(id: $0.handle.id, credentials: $0.handle.credentials, vcpus: $0.handle.vcpus,
-                                        ramPages: $0.handle.ramPages, calls: $0.calls.load(ordering: .relaxed)) }
+                                        ramPages: $0.handle.ramPages, calls: $0.calls.load(ordering: .relaxed),
+                                        callsInFlight: $0.inFlight.load(ordering: .relaxed)) }
         }.sorted { $0.id < $1.id }
     }
 
@@ -351,6 +355,7 @@ public final class TransportServer: Sendable {
         if let problem = Self.checkFrozenMemfd(ramFD, bytes: ramBytes) { return refuse(.badRAM, "RAM: \(problem)") }
         let mailboxBytes = UInt64(MailboxLayout.byteCount(vcpus: Int(vcpus)))
         if let problem = Self.checkFrozenMemfd(mailboxFD, bytes: mailboxBytes) { return refuse(.badMailbox, "mailbox: \(problem)") }
+        guard !Self.sameFile(ramFD, mailboxFD) else { return refuse(.badMailbox, "mailbox is the RAM memfd") }
 
         guard let mailbox = MailboxMapping(fd: mailboxFD, slots: Int(vcpus)) else {
             closeFD(ramFD)
@@ -409,6 +414,13 @@ public final class TransportServer: Sendable {
         return nil
     }
 
+    /// Whether two descriptors name the same file (device and inode).
+    static func sameFile(_ a: Int32, _ b: Int32) -> Bool {
+        var sa = stat(), sb = stat()
+        guard fstat(a, &sa) == 0, fstat(b, &sb) == 0 else { return true }
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
+    }
+
     // MARK: - Leaving
 
     /// Closes a connection for a protocol fault: REJECT with the reason, log, count.
@@ -459,11 +471,13 @@ public final class TransportServer: Sendable {
             let s = vtee_load_acquire_u32(slot.state)
             if s == MailboxState.request.rawValue
                 && vtee_cas_u32(slot.state, MailboxState.request.rawValue, MailboxState.busy.rawValue) != 0 {
+                g.inFlight.wrappingAdd(1, ordering: .relaxed)
                 let request = slot.readFrame()
                 let response = g.handler(request, vcpu)
                 slot.writeFrame(response)
                 vtee_store_seqcst_u32(slot.state, MailboxState.response.rawValue)
                 if vtee_load_seqcst_u32(slot.clientWaiting) != 0 { slot.wake() }
+                g.inFlight.wrappingSubtract(1, ordering: .relaxed)
                 g.calls.wrappingAdd(1, ordering: .relaxed)
                 idle = 0
                 continue

@@ -168,9 +168,14 @@ public final class Daemon: Sendable {
             totals["sessions", default: 0] += m.sessions
             totals["shm_buffers", default: 0] += m.shmBuffers
             totals["pinned_pages", default: 0] += m.pinnedPages
-            for (k, v) in m.rpcsByKind { rpcs[k, default: 0] += v }
         }
         let c = stack.secureWorld.counters
+        // RPCs since the daemon started, by kind: the secure world's RPC functions (alloc, free,
+        // foreign_intr) and, for RPC_CMD, its commands (cmd:get_time, cmd:fs, ...).
+        for (f, n) in c.rpcFunctions where f != .cmd {
+            rpcs[(f.name.map { String($0.dropFirst("OPTEE_SMC_RPC_FUNC_".count)).lowercased() }) ?? hex(f.rawValue), default: 0] += n
+        }
+        for (cmd, n) in c.rpcCommands { rpcs["cmd:" + cmd.shortName, default: 0] += n }
         var errors: [String: Int] = [:]
         for (k, v) in c.smcErrors { errors[k.name ?? hex(k.rawValue)] = v }
         for (k, v) in c.teeErrors { errors[k.name ?? hex(k.rawValue), default: 0] += v }

@@ -151,10 +151,14 @@ final class PeakSampler: @unchecked Sendable {
 
 /// Defaults of the demo command.
 public enum DemoDefaults {
-    /// `$XDG_DATA_HOME/vtee/demo` or `~/.local/share/vtee/demo`.
-    public static var storageDirectory: String {
+    /// `$XDG_DATA_HOME/vtee` or `~/.local/share/vtee`.
+    public static var dataDirectory: String {
         let env = ProcessInfo.processInfo.environment
-        if let x = env["XDG_DATA_HOME"], !x.isEmpty { return x + "/vtee/demo" }
-        return (env["HOME"] ?? "/tmp") + "/.local/share/vtee/demo"
+        if let x = env["XDG_DATA_HOME"], !x.isEmpty { return x + "/vtee" }
+        return (env["HOME"] ?? "/tmp") + "/.local/share/vtee"
     }
+    /// Where `vtee demo` keeps its guests' storage: `<data>/demo`.
+    public static var storageDirectory: String { dataDirectory + "/demo" }
+    /// Where `vtee serve` roots its guests' storage: `<data>/daemon`.
+    public static var daemonStorageDirectory: String { dataDirectory + "/daemon" }
 }

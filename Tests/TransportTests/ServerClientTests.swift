@@ -198,6 +198,7 @@ struct ServerClientTests {
             done.store(true, ordering: .releasing)
         }
         #expect(eventually { entered.load(ordering: .acquiring) })
+        #expect(server.attachedGuests.first?.callsInFlight == 1)
         let stopper = Atomic<Bool>(false)
         DispatchQueue.global().async { _ = server.stop(); stopper.store(true, ordering: .releasing) }
         #expect(eventually { access(path, F_OK) != 0 })
