@@ -92,6 +92,8 @@ public struct TransportServerStats: Sendable, Equatable {
     public var rejected: Int
     /// Guests fully detached so far.
     public var detached: Int
+    /// Connections accepted that have not completed their HELLO yet.
+    public var handshaking: Int
 }
 
 /// A per-guest record shared by the accept thread and the guest's vCPU threads.
@@ -185,7 +187,7 @@ public final class TransportServer: Sendable {
     /// Current counters.
     public var stats: TransportServerStats {
         TransportServerStats(guests: liveGuests.load(ordering: .relaxed), rejected: rejectedCount.load(ordering: .relaxed),
-                             detached: detachedCount.load(ordering: .relaxed))
+                             detached: detachedCount.load(ordering: .relaxed), handshaking: handshaking.load(ordering: .relaxed))
     }
 
     /// The attached guests, by id.
