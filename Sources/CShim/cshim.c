@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <time.h>
 #include <pthread.h>
+#include <sched.h>
 
 int vtee_memfd_create(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 
@@ -180,6 +181,11 @@ int vtee_fd_readable(int fd) {
     struct pollfd p = { .fd = fd, .events = POLLIN, .revents = 0 };
     if (poll(&p, 1, 0) < 0) return 0;
     return (p.revents & (POLLIN | POLLHUP | POLLERR)) ? 1 : 0;
+}
+
+void vtee_spin_step(uint32_t step) {
+    vtee_cpu_relax();
+    if ((step & 63) == 63) sched_yield();
 }
 
 int vtee_socket_hung_up(int fd) {

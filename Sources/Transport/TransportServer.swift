@@ -476,7 +476,7 @@ public final class TransportServer: Sendable {
                 idle = 0
                 continue
             }
-            if idle < spinLimit { idle += 1; vtee_cpu_relax(); continue }
+            if idle < spinLimit { vtee_spin_step(UInt32(truncatingIfNeeded: idle)); idle += 1; continue }
             vtee_store_seqcst_u32(slot.serverWaiting, 1)
             let again = vtee_load_seqcst_u32(slot.state)
             if again != MailboxState.request.rawValue && !g.stopping.load(ordering: .acquiring) {

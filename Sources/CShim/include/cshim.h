@@ -96,6 +96,10 @@ static inline void vtee_cpu_relax(void) {
 #endif
 }
 
+/// One step of a spin-wait: a CPU pause, and every 64th step a sched_yield so that a spinner
+/// never keeps a runnable peer (possibly the very thread it waits for) off an oversubscribed core.
+void vtee_spin_step(uint32_t step);
+
 // MARK: - Test helper: a guest process written in C
 
 /// Forks a child that acts as a minimal guest over the vtee transport: connects to `path`,
