@@ -9,6 +9,9 @@ public enum GuestLayout: Sendable {
     case scattered(seed: UInt64)
     /// IPA == PA: the guest's RAM window starts at its region's PA (no hypervisor).
     case identity
+    /// IPA page `ramBase + i` maps to region page `i`: RAM handed over by a guest process, whose
+    /// own view of its memfd is linear.
+    case linear
 }
 
 /// One guest's address space. Guest-side accesses (`read`, `write`) obey page types;
@@ -103,7 +106,8 @@ public final class GuestAddressSpace: Sendable {
 
     /// Reads `count` bytes at `ipa`, page by page; fails on unmapped or foreign pages.
     public func read(_ ipa: IPA, count: Int) throws(MemoryError) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: max(count, 0))
+        guard count >= 0 else { throw .overflow }
+        var out = [UInt8](repeating: 0, count: count)
         let r: Result<Void, MemoryError> = out.withUnsafeMutableBytes { b in
             do throws(MemoryError) { try read(ipa, into: b); return .success(()) } catch { return .failure(error) }
         }

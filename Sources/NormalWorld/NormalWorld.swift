@@ -1,1 +1,164 @@
-// NormalWorld: placeholder, filled by its issue.
+/// NormalWorld: the guest kernel's OP-TEE driver (Linux `drivers/tee/optee` in Swift).
+///
+/// Runs in the normal world, inside one guest. It sees only the guest's RAM by IPA (through
+/// `GuestAddressSpace`'s guest-side `read`/`write`) and traps to whatever sits below through the
+/// `Conduit` it is given. It never sees a PA and never imports SecureWorld or Mediator: the
+/// worlds meet only through register frames and the bytes of `optee_msg_arg` in guest RAM.
+import Logging
+import Machine
+import TEEABI
+
+/// Why a driver operation failed locally (the equivalent of an ioctl's -errno).
+/// `result` maps it to the GP code a client sees (with origin COMMS).
+public enum DriverError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// CALLS_UID did not return OP-TEE's API UID.
+    case notOPTEE
+    /// The message ABI revision is not one this driver speaks.
+    case unsupportedRevision(major: UInt32, minor: UInt32)
+    /// EXCHANGE_CAPABILITIES failed, or the secure world offers no dynamic shared memory.
+    case capabilitiesRefused(SMCReturn)
+    /// The secure world offers no dynamic shared memory (this driver has no reserved pool).
+    case noDynamicSharedMemory
+    /// Out of guest pages for buffers, page lists or argument buffers.
+    case outOfMemory
+    /// A parameter the caller passed is malformed (bad offset/size, unknown shm, too many params).
+    case badParameters
+    /// No secure thread became free within the configured bound.
+    case busy
+    /// The secure world answered an SMC with an error, or guest memory could not be accessed.
+    case communication
+    /// The driver has been shut down.
+    case shutDown
+    /// The request is not allowed from user space (a login in the REE-kernel range).
+    case notPermitted
+
+    /// The GP result a client sees for this failure (libteec's errno mapping).
+    public var result: TEEResult {
+        switch self {
+        case .outOfMemory: .outOfMemory
+        case .badParameters: .badParameters
+        case .busy: .busy
+        case .notPermitted: .generic
+        case .notOPTEE, .unsupportedRevision, .noDynamicSharedMemory: .itemNotFound
+        case .capabilitiesRefused, .communication, .shutDown: .communication
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .notOPTEE: "CALLS_UID is not OP-TEE's"
+        case let .unsupportedRevision(ma, mi): "unsupported OP-TEE message revision \(ma).\(mi)"
+        case let .capabilitiesRefused(r): "EXCHANGE_CAPABILITIES refused: \(r)"
+        case .noDynamicSharedMemory: "secure world offers no dynamic shared memory"
+        case .outOfMemory: "out of guest memory"
+        case .badParameters: "bad parameters"
+        case .busy: "no secure thread became free in time"
+        case .communication: "communication with the secure world failed"
+        case .shutDown: "driver shut down"
+        case .notPermitted: "not permitted from user space"
+        }
+    }
+}
+
+/// Tunables of one driver instance; every wait it does is bounded by one of these.
+public struct DriverConfiguration: Sendable {
+    /// Number of vCPUs the guest traps from; calls rotate over them, so a call may resume on another.
+    public var vcpus: Int
+    /// Longest a call waits for a free secure thread (call queue / ETHREAD_LIMIT), in seconds.
+    public var threadWait: Double
+    /// Longest a NOTIFICATION wait blocks for its matching send, in seconds.
+    public var notificationWait: Double
+    /// Longest an attached supplicant may take to answer one request, in seconds.
+    public var supplicantWait: Double
+    /// Longest a request waits when no supplicant is attached, in seconds.
+    public var supplicantAbsentWait: Double
+    /// Cap on one SUSPEND RPC, in seconds.
+    public var maxSuspend: Double
+    /// Pages of guest RAM (indices 0..<ramPages) the driver may allocate from; nil = all of it.
+    public var ramPages: Range<Int>?
+    /// Use CALL_WITH_RPC_ARG when SEC_CAP_RPC_ARG is offered (false forces CALL_WITH_ARG).
+    public var useRPCArg: Bool
+    /// Pre-register argument pages and use CALL_WITH_REGD_ARG (as Linux does with its
+    /// registered msg-arg cache) when the RPC argument is offered. Off by default.
+    public var useRegisteredArguments: Bool
+    /// Logger for debug-level accounting of bad input.
+    public var logger: Logger
+
+    /// Defaults: one vCPU, generous bounds that still never hang.
+    public init(vcpus: Int = 1, threadWait: Double = 30, notificationWait: Double = 10,
+                supplicantWait: Double = 10, supplicantAbsentWait: Double = 0.5, maxSuspend: Double = 1,
+                ramPages: Range<Int>? = nil, useRPCArg: Bool = true, useRegisteredArguments: Bool = false,
+                logger: Logger = Logger(label: "vtee.normalworld")) {
+        self.useRegisteredArguments = useRegisteredArguments
+        self.vcpus = max(1, vcpus); self.threadWait = threadWait; self.notificationWait = notificationWait
+        self.supplicantWait = supplicantWait; self.supplicantAbsentWait = supplicantAbsentWait
+        self.maxSuspend = maxSuspend; self.ramPages = ramPages; self.useRPCArg = useRPCArg; self.logger = logger
+    }
+}
+
+/// Direction of a parameter (GP INPUT / OUTPUT / INOUT).
+public enum ParamDirection: Sendable, Hashable {
+    case input, output, `inout`
+
+    /// The OPTEE_MSG value type for this direction.
+    public var valueType: MsgParamType { switch self { case .input: .valueInput; case .output: .valueOutput; case .inout: .valueInout } }
+    /// The OPTEE_MSG tmem type for this direction.
+    public var tmemType: MsgParamType { switch self { case .input: .tmemInput; case .output: .tmemOutput; case .inout: .tmemInout } }
+    /// The OPTEE_MSG rmem type for this direction.
+    public var rmemType: MsgParamType { switch self { case .input: .rmemInput; case .output: .rmemOutput; case .inout: .rmemInout } }
+    /// Carries data in.
+    public var isInput: Bool { self != .output }
+    /// Carries data out.
+    public var isOutput: Bool { self != .input }
+}
+
+/// One parameter of an open-session or invoke request, close to Linux's `tee_param`.
+public enum DriverParam: Sendable {
+    /// Unused slot.
+    case none
+    /// Three 64-bit values (GP uses a and b).
+    case value(ParamDirection, a: UInt64 = 0, b: UInt64 = 0, c: UInt64 = 0)
+    /// A window of registered shared memory (RMEM when registered, else a TMEM page list).
+    case memref(ParamDirection, shm: SharedMemoryHandle, offset: Int, size: Int)
+    /// A temporary buffer copied into guest RAM for this call (TMEM NONCONTIG page list);
+    /// for outputs `bytes.count` is the capacity. An empty buffer is a NULL memref.
+    case tmem(ParamDirection, bytes: [UInt8])
+}
+
+/// What came back for one parameter.
+public enum DriverParamResult: Sendable, Equatable {
+    /// Nothing to report (NONE or input-only value).
+    case none
+    /// Output values.
+    case value(a: UInt64, b: UInt64, c: UInt64)
+    /// Output memref size (the data is in the shared memory).
+    case memref(size: Int)
+    /// Output temporary buffer: the first min(size, capacity) bytes and the reported size.
+    case tmem(bytes: [UInt8], size: Int)
+}
+
+/// How a call waited for a secure thread: FIFO tickets and the time spent queued.
+public struct QueueRecord: Sendable, Equatable {
+    /// Order in which the call asked for a thread.
+    public var arrival: UInt64
+    /// Order in which it got one (equal ordering to `arrival` means nobody overtook it).
+    public var grant: UInt64
+    /// Nanoseconds spent waiting in the call queue (plus ETHREAD_LIMIT retries).
+    public var waitedNanos: UInt64
+    /// Times the secure world answered ETHREAD_LIMIT to this call.
+    public var threadLimitRetries: Int
+}
+
+/// The outcome of a std call as the secure world reported it (ret, origin, outputs).
+public struct DriverResult: Sendable {
+    /// TEE result (from `optee_msg_arg.ret`, or COMMUNICATION when the SMC itself failed).
+    public var ret: TEEResult
+    /// Origin of `ret`.
+    public var origin: TEEOrigin
+    /// Session id (OPEN_SESSION).
+    public var session: UInt32
+    /// One result per TA parameter, in order.
+    public var params: [DriverParamResult]
+    /// Queueing record of the call.
+    public var queue: QueueRecord
+}

@@ -1,1 +1,386 @@
-// SecureWorld: placeholder, filled by its issue.
+/// SecureWorld: the OP-TEE-compatible secure world core and the TA runtime.
+///
+/// Runs in the secure world. Its only entry is `SecureWorld.smc(_:)` (a register frame in, a
+/// register frame out) plus physical memory reached by PA; it never sees an IPA and imports
+/// neither Mediator, Platform nor NormalWorld. Everything a caller sends is copied into
+/// secure-world memory (Swift values) before it is validated and used; normal-world buffers are
+/// reached only through the non-secure memory view, so naming secure RAM fails.
+import Logging
+import Synchronization
+import TEEABI
+import Machine
+
+/// Tunables of the secure world; defaults follow OP-TEE's (CFG_NUM_THREADS = 8, virtualization on).
+public struct SecureWorldConfig: Sendable {
+    /// Secure threads per VM (OP-TEE's CFG_NUM_THREADS, per partition).
+    public var threadsPerVM: Int
+    /// True: a7 names the client and VMs must be announced with VM_CREATED (CFG_NS_VIRTUALIZATION).
+    /// False: no hypervisor, one implicit client, a7 ignored.
+    public var virtualization: Bool
+    /// Period after which a long TA command calling `checkpoint()` returns RPC FOREIGN_INTR.
+    public var interruptTick: Duration?
+    /// Open sessions per VM (normal-world and TA-to-TA); more get OUT_OF_MEMORY.
+    public var maxSessionsPerVM: Int
+    /// Registered shared-memory objects per VM; more get OUT_OF_MEMORY.
+    public var maxRegisteredSHMPerVM: Int
+    /// Pages one page list may describe (REGISTER_SHM, NONCONTIG tmem, RPC shm).
+    public var maxSHMPages: Int
+    /// Bytes one memref may carry into a TA (copied into secure memory).
+    public var maxMemrefBytes: Int
+    /// Highest client id VM_CREATED accepts.
+    public var maxClientID: UInt64
+    /// Highest notification value (EXCHANGE_CAPABILITIES a2); TA keys above it are BAD_PARAMETERS.
+    public var maxNotificationValue: UInt32
+    /// How long a drain polls a TA that awaits something outside the secure world before yielding.
+    public var externalAwaitBudget: Duration
+    /// Turns a TA image fetched with RPC LOAD_TA into a TA; nil: images cannot be run (BAD_FORMAT).
+    public var loadTA: (@Sendable (TEEUUID, [UInt8]) -> TADescriptor?)?
+
+    /// A configuration; every limit has a default.
+    public init(threadsPerVM: Int = 8, virtualization: Bool = true, interruptTick: Duration? = nil,
+                maxSessionsPerVM: Int = 256, maxRegisteredSHMPerVM: Int = 256, maxSHMPages: Int = 16384,
+                maxMemrefBytes: Int = 32 << 20, maxClientID: UInt64 = 0xFFFF, maxNotificationValue: UInt32 = 255,
+                externalAwaitBudget: Duration = .milliseconds(10),
+                loadTA: (@Sendable (TEEUUID, [UInt8]) -> TADescriptor?)? = nil) {
+        self.threadsPerVM = max(1, threadsPerVM); self.virtualization = virtualization
+        self.interruptTick = interruptTick; self.maxSessionsPerVM = maxSessionsPerVM
+        self.maxRegisteredSHMPerVM = maxRegisteredSHMPerVM; self.maxSHMPages = maxSHMPages
+        self.maxMemrefBytes = maxMemrefBytes; self.maxClientID = maxClientID
+        self.maxNotificationValue = maxNotificationValue; self.externalAwaitBudget = externalAwaitBudget
+        self.loadTA = loadTA
+    }
+}
+
+/// What one client (VM) holds in the secure world; the attack battery checks these invariants.
+public struct SecureWorldClientStats: Hashable, Sendable {
+    /// Open sessions from the normal world (TA-to-TA sessions not included).
+    public var sessions: Int
+    /// Registered shared-memory objects.
+    public var registeredSHM: Int
+    /// Secure threads not free (running or suspended).
+    public var threadsBusy: Int
+    /// Secure threads suspended at an RPC.
+    public var threadsSuspended: Int
+    /// Live TA instances.
+    public var instances: Int
+}
+
+/// Counts of errors by code and RPCs by kind, since the secure world started.
+public struct SecureWorldCounters: Hashable, Sendable {
+    /// SMC-level errors returned in a0 (EBADADDR, ETHREAD_LIMIT, ERESUME ...).
+    public var smcErrors: [SMCReturn: Int] = [:]
+    /// GP/TEE errors returned in an argument's `ret` with origin TEE.
+    public var teeErrors: [TEEResult: Int] = [:]
+    /// RPC returns by function (ALLOC, FREE, FOREIGN_INTR, CMD).
+    public var rpcFunctions: [RPCFunction: Int] = [:]
+    /// RPC_CMD by command (GET_TIME, FS, SHM_ALLOC ...).
+    public var rpcCommands: [RPCCommand: Int] = [:]
+    /// TA panics (a TA threw or panicked).
+    public var taPanics: Int = 0
+
+    /// All SMC and TEE errors together.
+    public var totalErrors: Int { smcErrors.values.reduce(0, +) + teeErrors.values.reduce(0, +) }
+
+    mutating func merge(_ o: SecureWorldCounters) {
+        for (k, v) in o.smcErrors { smcErrors[k, default: 0] += v }
+        for (k, v) in o.teeErrors { teeErrors[k, default: 0] += v }
+        for (k, v) in o.rpcFunctions { rpcFunctions[k, default: 0] += v }
+        for (k, v) in o.rpcCommands { rpcCommands[k, default: 0] += v }
+        taPanics += o.taPanics
+    }
+}
+
+/// The OP-TEE-compatible secure world: fast calls, std calls on per-VM pools of secure threads,
+/// RPCs to the normal world, sessions, registered shared memory and the TA runtime.
+public final class SecureWorld: SMCEntry, Sendable {
+    let memory: PhysicalMemory
+    let ns: NSMemory
+    let config: SecureWorldConfig
+    let tas: [TEEUUID: TADescriptor]
+    let log = Logger(label: "vtee.secure")
+    let startTime = ContinuousClock.now
+    /// Per-VM partitions by client id, spread over shards so that a lookup never takes a lock
+    /// shared by every VM; every call then works under its own VM's lock.
+    private let shards: [PartitionShard]
+    static let shardCount = 64
+    /// The partition of the no-hypervisor mode.
+    private let implicit: Partition?
+    /// Errors that belong to no partition, and counters of destroyed partitions.
+    let globalCounters = Mutex(SecureWorldCounters())
+    /// Source of unique call tokens (instance ownership).
+    let tokens = Atomic<UInt64>(1)
+
+    /// A secure world over `memory`, serving the built-in `tas`.
+    public init(memory: PhysicalMemory, config: SecureWorldConfig = .init(), tas: [TADescriptor]) {
+        self.memory = memory; self.ns = NSMemory(memory: memory); self.config = config
+        var t: [TEEUUID: TADescriptor] = [:]
+        for d in tas { t[d.uuid] = d }
+        self.tas = t
+        shards = (0..<Self.shardCount).map { _ in PartitionShard() }
+        implicit = config.virtualization ? nil : Partition(clientID: 0, threads: config.threadsPerVM)
+    }
+
+    // MARK: Entry
+
+    /// Executes one SMC: the secure world's only entry.
+    public func smc(_ frame: RegisterFrame) -> RegisterFrame {
+        let f = frame.function
+        if f.isFast { return fastCall(frame) }
+        return stdCall(frame)
+    }
+
+    /// Snapshot of what client `clientID` holds; nil when no such VM exists.
+    public func stats(clientID: UInt64) -> SecureWorldClientStats? {
+        partition(for: clientID)?.stats()
+    }
+
+    /// Errors by code and RPCs by kind, summed over every VM (live and destroyed).
+    public var counters: SecureWorldCounters {
+        var c = globalCounters.withLock { $0 }
+        let parts = implicit.map { [$0] } ?? shards.flatMap { $0.map.withLock { Array($0.values) } }
+        for p in parts { c.merge(p.state.withLock { $0.counters }) }
+        return c
+    }
+
+    /// Client ids of the VMs created (VM_CREATED and not yet VM_DESTROYED).
+    public var clients: [UInt64] {
+        if let i = implicit { return [i.clientID] }
+        return shards.flatMap { $0.map.withLock { Array($0.keys) } }.sorted()
+    }
+
+    func partition(for clientID: UInt64) -> Partition? {
+        if let i = implicit { return i }
+        return shard(clientID).map.withLock { $0[clientID] }
+    }
+
+    private func shard(_ clientID: UInt64) -> PartitionShard { shards[Int(clientID % UInt64(Self.shardCount))] }
+
+    /// Counts an SMC-level error (on `p` when known) and logs it at debug level.
+    func countSMC(_ r: SMCReturn, _ p: Partition?, _ why: @autoclosure () -> String) {
+        log.debug("smc error \(r): \(why())")
+        if let p { p.state.withLock { $0.counters.smcErrors[r, default: 0] += 1 } }
+        else { globalCounters.withLock { $0.smcErrors[r, default: 0] += 1 } }
+    }
+
+    /// Counts a TEE-level error returned in an argument.
+    func countTEE(_ r: TEEResult, _ p: Partition, _ why: @autoclosure () -> String) {
+        guard r != .success else { return }
+        log.debug("tee error \(r): \(why())")
+        p.state.withLock { $0.counters.teeErrors[r, default: 0] += 1 }
+    }
+
+    // MARK: Fast calls
+
+    static let callsCountValue: UInt64 = 14
+
+    private func fastCall(_ frame: RegisterFrame) -> RegisterFrame {
+        var out = frame
+        func ret(_ r: SMCReturn) -> RegisterFrame { out.a0 = UInt64(r.rawValue); return out }
+        let client = frame.a7
+        // With virtualization, a fast call from a VM that was not created gets ENOTAVAIL
+        // (OP-TEE's virt_set_guest); the hypervisor (0) is always served.
+        var part: Partition? = nil
+        if config.virtualization {
+            if client != 0 {
+                guard let p = partition(for: client) else {
+                    countSMC(.enotavail, nil, "fast call \(frame.function) from unknown client \(client)")
+                    return ret(.enotavail)
+                }
+                part = p
+            }
+        } else {
+            part = implicit
+        }
+        switch frame.function {
+        case .callsCount:
+            out.a0 = config.virtualization ? Self.callsCountValue : Self.callsCountValue - 2
+            return out
+        case .callsUID:
+            let u = OPTEEIdentity.apiUID
+            out.a0 = UInt64(u.0); out.a1 = UInt64(u.1); out.a2 = UInt64(u.2); out.a3 = UInt64(u.3)
+            return out
+        case .callsRevision:
+            out.a0 = UInt64(OPTEEIdentity.msgRevisionMajor); out.a1 = UInt64(OPTEEIdentity.msgRevisionMinor)
+            return out
+        case .getOSUUID:
+            let u = OPTEEIdentity.osUUID
+            out.a0 = UInt64(u.0); out.a1 = UInt64(u.1); out.a2 = UInt64(u.2); out.a3 = UInt64(u.3)
+            return out
+        case .getOSRevision:
+            out.a0 = UInt64(OPTEEIdentity.osRevisionMajor); out.a1 = UInt64(OPTEEIdentity.osRevisionMinor); out.a2 = 0
+            return out
+        case .exchangeCapabilities:
+            guard frame.a1 & 0xFFFF_FFFF & ~UInt64(NonSecureCapabilities.uniprocessor.rawValue) == 0 else {
+                countSMC(.enotavail, part, "unknown non-secure capabilities \(hex(frame.a1))")
+                return ret(.enotavail)
+            }
+            var caps: SecureCapabilities = [.dynamicSHM, .memrefNull, .rpcArg, .asyncNotif]
+            if config.virtualization { caps.insert(.virtualization) }
+            out.a1 = UInt64(caps.rawValue)
+            out.a2 = UInt64(config.maxNotificationValue)
+            out.a3 = UInt64(OPTEEIdentity.rpcMaxNumParams)
+            return ret(.ok)
+        case .disableSHMCache:
+            guard let p = part else { return ret(.enotavail) }
+            let r = p.disableSHMCache()
+            switch r {
+            case .busy: countSMC(.ebusy, p, "disable shm cache with busy threads"); return ret(.ebusy)
+            case .empty: return ret(.enotavail)
+            case let .cookie(c):
+                let (h, l) = RegisterFrame.split(c)
+                out.a1 = h; out.a2 = l
+                return ret(.ok)
+            }
+        case .enableSHMCache:
+            guard let p = part else { return ret(.ok) }
+            if p.enableSHMCache() { return ret(.ok) }
+            countSMC(.ebusy, p, "enable shm cache with busy threads")
+            return ret(.ebusy)
+        case .getThreadCount:
+            out.a1 = UInt64(config.threadsPerVM)
+            return ret(.ok)
+        case .vmCreated where config.virtualization:
+            return ret(vmCreated(guest: frame.a1, caller: client))
+        case .vmDestroyed where config.virtualization:
+            return ret(vmDestroyed(guest: frame.a1, caller: client))
+        case .enableAsyncNotif:
+            part?.state.withLock { $0.asyncNotifEnabled = true }
+            return ret(.ok)
+        case .getAsyncNotifValue:
+            // No asynchronous event source yet: nothing is ever pending.
+            out.a1 = 0; out.a2 = 0
+            return ret(.ok)
+        default:
+            countSMC(.unknownFunction, part, "unknown fast call \(frame.function)")
+            return ret(.unknownFunction)
+        }
+    }
+
+    private func vmCreated(guest: UInt64, caller: UInt64) -> SMCReturn {
+        guard caller == 0 else { countSMC(.enotavail, nil, "VM_CREATED from client \(caller)"); return .enotavail }
+        guard guest != 0, guest <= config.maxClientID else {
+            countSMC(.enotavail, nil, "VM_CREATED for bad id \(guest)"); return .enotavail
+        }
+        let created: Bool = shard(guest).map.withLock { m in
+            if m[guest] != nil { return false }
+            m[guest] = Partition(clientID: guest, threads: config.threadsPerVM)
+            return true
+        }
+        if !created { countSMC(.enotavail, nil, "VM_CREATED for existing VM \(guest)"); return .enotavail }
+        log.debug("VM \(guest) created")
+        return .ok
+    }
+
+    private func vmDestroyed(guest: UInt64, caller: UInt64) -> SMCReturn {
+        guard caller == 0 else { countSMC(.enotavail, nil, "VM_DESTROYED from client \(caller)"); return .enotavail }
+        guard let p = shard(guest).map.withLock({ $0.removeValue(forKey: guest) }) else {
+            countSMC(.enotavail, nil, "VM_DESTROYED for unknown VM \(guest)"); return .enotavail
+        }
+        teardown(p)
+        globalCounters.withLock { $0.merge(p.state.withLock { $0.counters }) }
+        log.debug("VM \(guest) destroyed")
+        return .ok
+    }
+
+    /// Frees everything of a VM: suspended commands unwind (every RPC answers abort), then
+    /// sessions, instances and registered shm are dropped.
+    private func teardown(_ p: Partition) {
+        for t in p.threads { t.setAborting() }
+        let suspended = p.beginTeardown()
+        for t in suspended {
+            t.resume(.abort)
+            // Bounded: an aborting thread never suspends again, so each drain makes progress.
+            for _ in 0..<64 {
+                if case .done = t.run(pollBudget: config.externalAwaitBudget) { break }
+            }
+            p.release(t)
+        }
+        let instances = p.state.withLock { s -> [TAInstance] in
+            let i = Array(s.liveInstances.values)
+            s.sessions.removeAll(); s.shms.removeAll(); s.singleInstances.removeAll(); s.liveInstances.removeAll()
+            return i
+        }
+        for i in instances { i.destroyIfIdle() }
+    }
+
+    // MARK: Std calls
+
+    private func stdCall(_ frame: RegisterFrame) -> RegisterFrame {
+        var out = frame
+        func ret(_ r: SMCReturn) -> RegisterFrame {
+            out.a0 = UInt64(r.rawValue); out.a1 = 0; out.a2 = 0; out.a3 = 0; return out
+        }
+        let client = frame.a7
+        let p: Partition
+        if let i = implicit { p = i } else {
+            guard client != 0, let q = partition(for: client) else {
+                countSMC(.enotavail, nil, "std call from client \(client) (not a created VM)")
+                return ret(.enotavail)
+            }
+            p = q
+        }
+        if frame.function == .returnFromRPC {
+            let id = frame.a3
+            guard id < UInt64(p.threads.count), p.claimSuspended(Int(id)) else {
+                countSMC(.eresume, p, "RETURN_FROM_RPC for thread \(id) not suspended in client \(client)")
+                return ret(.eresume)
+            }
+            let t = p.threads[Int(id)]
+            t.resume(RPCReply(a1: frame.a1 & 0xFFFF_FFFF, a2: frame.a2 & 0xFFFF_FFFF,
+                              a4: frame.a4 & 0xFFFF_FFFF, a5: frame.a5 & 0xFFFF_FFFF))
+            return drive(t, p, frame)
+        }
+        guard let t = p.allocateThread() else {
+            countSMC(.ethreadLimit, p, "no free secure thread in client \(client)")
+            return ret(.ethreadLimit)
+        }
+        let call: StdCall
+        switch prepareCall(frame, p, t) {
+        case let .failure(e):
+            p.release(t)
+            countSMC(e.code, p, e.why)
+            return ret(e.code)
+        case let .success(c):
+            call = c
+        }
+        Task(executorPreference: t.executor) {
+            let a0 = await call.run()
+            t.finish(a0.rawValue)
+        }
+        return drive(t, p, frame)
+    }
+
+    /// Drains thread `t` on this vCPU and turns how it stopped into the SMC's return frame.
+    private func drive(_ t: SecureThread, _ p: Partition, _ frame: RegisterFrame) -> RegisterFrame {
+        while true {
+            let exit = t.run(pollBudget: config.externalAwaitBudget)
+            switch exit {
+            case let .rpc(a0, a1, a2):
+                if t.isAborting || !p.suspend(t, rpc: RPCFunction(rawValue: a0 & 0xFFFF)) {
+                    t.setAborting(); t.resume(.abort); continue
+                }
+                return RegisterFrame(a0: UInt64(a0), a1: a1, a2: a2, a3: UInt64(t.index), a7: frame.a7)
+            case let .done(a0):
+                p.release(t)
+                var out = frame
+                out.a0 = UInt64(a0); out.a1 = 0; out.a2 = 0; out.a3 = 0
+                return out
+            }
+        }
+    }
+
+    /// A fresh token naming one std call (instance ownership, reentrancy detection).
+    func nextToken() -> UInt64 { tokens.add(1, ordering: .relaxed).newValue }
+
+    /// Seconds and milliseconds since the secure world started (TEE_GetSystemTime).
+    func systemTime() -> (seconds: UInt32, millis: UInt32) {
+        let d = ContinuousClock.now - startTime
+        let (s, atto) = d.components
+        return (UInt32(truncatingIfNeeded: s), UInt32(truncatingIfNeeded: atto / 1_000_000_000_000_000))
+    }
+}
+
+/// One shard of the client-id -> partition map.
+final class PartitionShard: Sendable {
+    let map = Mutex<[UInt64: Partition]>([:])
+}

@@ -1,1 +1,478 @@
-// TEEClient: placeholder, filled by its issue.
+/// TEEClient: the GlobalPlatform TEE Client API (libteec) in Swift.
+///
+/// Runs in the normal world's user space, on top of the `NormalWorld` driver (the tee ioctls).
+/// Each type maps one to one onto a TEEC_* type so that a C ABI can be a thin layer:
+/// `TEEContext` ~ TEEC_Context, `TEESession` ~ TEEC_Session, `TEEOperation` ~ TEEC_Operation,
+/// `TEESharedMemory` ~ TEEC_SharedMemory, `TEEError` ~ (TEEC_Result, returnOrigin).
+import Crypto
+import Machine
+import NormalWorld
+import Synchronization
+import TEEABI
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A failed TEEC call: the result code and where it came from (TEEC_ORIGIN_*).
+public struct TEEError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// TEEC_Result.
+    public let result: TEEResult
+    /// returnOrigin.
+    public let origin: TEEOrigin
+    /// An error with its origin.
+    public init(_ result: TEEResult, origin: TEEOrigin) { self.result = result; self.origin = origin }
+    /// A driver failure seen as libteec sees a failed ioctl: origin COMMS.
+    init(_ e: DriverError) { self.init(e.result, origin: .comms) }
+    public var description: String { "\(result) from \(origin)" }
+}
+
+/// How a client identifies itself when opening a session (TEEC_LOGIN_*), with connection data.
+public enum TEELogin: Sendable, Hashable {
+    /// TEEC_LOGIN_PUBLIC: nil client UUID.
+    case `public`
+    /// TEEC_LOGIN_USER: UUIDv5 of "uid=<euid hex>".
+    case user
+    /// TEEC_LOGIN_GROUP with a gid the caller must belong to: UUIDv5 of "gid=<gid hex>".
+    case group(gid: UInt32)
+    /// TEEC_LOGIN_APPLICATION: UUIDv5 of "app=<application id>".
+    case application
+    /// TEEC_LOGIN_USER_APPLICATION: "uid=<euid hex>:app=<application id>".
+    case userApplication
+    /// TEEC_LOGIN_GROUP_APPLICATION: "gid=<gid hex>:app=<application id>".
+    case groupApplication(gid: UInt32)
+
+    /// The OPTEE_MSG login method.
+    public var method: LoginMethod {
+        switch self {
+        case .public: .public
+        case .user: .user
+        case .group: .group
+        case .application: .application
+        case .userApplication: .applicationUser
+        case .groupApplication: .applicationGroup
+        }
+    }
+}
+
+/// Client UUIDs as Linux's tee_session_calc_client_uuid forms them (the application variants
+/// follow the proposed "app=" extension, with the executable's path as application id).
+public enum ClientIdentity {
+    /// UUIDv5 (SHA-1) of `name` in Linux's TEE client namespace, as uuid_v5() in tee_core.c.
+    public static func uuidV5(_ name: String, namespace: TEEUUID = .clientNamespace) -> TEEUUID {
+        var h = Insecure.SHA1()
+        h.update(data: namespace.octets)
+        h.update(data: Array(name.utf8))
+        var b = Array(h.finalize().prefix(16))
+        b[6] = (b[6] & 0x0F) | 0x50
+        b[8] = (b[8] & 0x3F) | 0x80
+        return TEEUUID(octets: b)
+    }
+
+    /// The name hashed for `login` ("uid=%x", "gid=%x", "app=%s", ...); nil for PUBLIC.
+    public static func name(for login: TEELogin, euid: UInt32, applicationID: String) -> String? {
+        let hexUID = String(euid, radix: 16)
+        switch login {
+        case .public: return nil
+        case .user: return "uid=" + hexUID
+        case let .group(gid): return "gid=" + String(gid, radix: 16)
+        case .application: return "app=" + applicationID
+        case .userApplication: return "uid=" + hexUID + ":app=" + applicationID
+        case let .groupApplication(gid): return "gid=" + String(gid, radix: 16) + ":app=" + applicationID
+        }
+    }
+
+    /// The client UUID for `login` of the calling process; group logins need membership
+    /// (ACCESS_DENIED otherwise, as Linux's -EPERM).
+    public static func clientUUID(for login: TEELogin) throws(TEEError) -> TEEUUID {
+        switch login {
+        case let .group(gid), let .groupApplication(gid):
+            guard isMember(gid) else { throw TEEError(.accessDenied, origin: .comms) }
+        default: break
+        }
+        guard let n = name(for: login, euid: UInt32(geteuid()), applicationID: applicationID) else { return .zero }
+        return uuidV5(n)
+    }
+
+    /// The calling process's application id: the path of its executable.
+    public static var applicationID: String {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        guard n > 0 else { return "unknown" }
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    static func isMember(_ gid: UInt32) -> Bool {
+        if getegid() == gid_t(gid) { return true }
+        let n = getgroups(0, nil)
+        guard n > 0 else { return false }
+        var groups = [gid_t](repeating: 0, count: Int(n))
+        let m = getgroups(n, &groups)
+        return m > 0 && groups.prefix(Int(m)).contains(gid_t(gid))
+    }
+}
+
+/// TEEC_SharedMemory: memory in guest RAM shared with the TA, allocated (TEEC_AllocateSharedMemory)
+/// or registered from a client buffer (TEEC_RegisterSharedMemory, kept as a shadow copy, as libteec
+/// does when it cannot register the caller's pages).
+public final class TEESharedMemory: Sendable {
+    /// TEEC_MEM_INPUT / TEEC_MEM_OUTPUT flags.
+    public struct Flags: OptionSet, Sendable, Hashable {
+        /// The TEEC_MEM_* bits.
+        public let rawValue: UInt32
+        /// Flags from TEEC_MEM_* bits.
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        /// TEEC_MEM_INPUT: the TA reads it.
+        public static let input = Flags(rawValue: 1)
+        /// TEEC_MEM_OUTPUT: the TA writes it.
+        public static let output = Flags(rawValue: 2)
+    }
+    /// Requested size in bytes.
+    public let size: Int
+    /// Direction flags.
+    public let flags: Flags
+    /// The driver's handle.
+    public let handle: SharedMemoryHandle
+    let context: TEEContext
+    private let released = Atomic<Bool>(false)
+
+    init(context: TEEContext, handle: SharedMemoryHandle, size: Int, flags: Flags) {
+        self.context = context; self.handle = handle; self.size = size; self.flags = flags
+    }
+
+    /// The current contents (what the TA wrote, for outputs).
+    public func read(offset: Int = 0, count: Int? = nil) throws(TEEError) -> [UInt8] {
+        do { return try context.driver.read(handle, offset: offset, count: count ?? (size - offset)) } catch { throw TEEError(error) }
+    }
+    /// Writes `bytes` at `offset` (what the TA will read).
+    public func write(_ bytes: [UInt8], at offset: Int = 0) throws(TEEError) {
+        do { try context.driver.write(handle, offset: offset, bytes) } catch { throw TEEError(error) }
+    }
+    /// TEEC_ReleaseSharedMemory (idempotent).
+    public func release() {
+        guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        context.forget(self)
+        try? context.driver.release(handle)
+    }
+    /// True after `release`.
+    public var isReleased: Bool { released.load(ordering: .acquiring) }
+}
+
+/// One TEEC_Parameter of an operation. Outputs are written back into the operation after the call.
+public enum TEEParameter: Sendable {
+    /// TEEC_NONE.
+    case none
+    /// TEEC_VALUE_INPUT.
+    case valueInput(a: UInt32, b: UInt32)
+    /// TEEC_VALUE_OUTPUT (a, b filled in).
+    case valueOutput(a: UInt32 = 0, b: UInt32 = 0)
+    /// TEEC_VALUE_INOUT.
+    case valueInout(a: UInt32, b: UInt32)
+    /// TEEC_MEMREF_TEMP_INPUT: a temporary buffer the TA reads; empty = NULL buffer.
+    case tempInput([UInt8])
+    /// TEEC_MEMREF_TEMP_OUTPUT: `buffer.count` is the capacity; after the call `buffer` holds what
+    /// fit and `size` what the TA reported (larger than capacity with SHORT_BUFFER).
+    case tempOutput([UInt8], size: Int = 0)
+    /// TEEC_MEMREF_TEMP_INOUT.
+    case tempInout([UInt8], size: Int = 0)
+    /// TEEC_MEMREF_WHOLE: the whole shared memory, direction from its flags; `size` updated.
+    case whole(TEESharedMemory, size: Int = 0)
+    /// TEEC_MEMREF_PARTIAL_INPUT.
+    case partialInput(TEESharedMemory, offset: Int, size: Int)
+    /// TEEC_MEMREF_PARTIAL_OUTPUT (`size` updated).
+    case partialOutput(TEESharedMemory, offset: Int, size: Int)
+    /// TEEC_MEMREF_PARTIAL_INOUT (`size` updated).
+    case partialInout(TEESharedMemory, offset: Int, size: Int)
+
+    /// Output value a/b (zeros for non-values).
+    public var value: (a: UInt32, b: UInt32) {
+        switch self {
+        case let .valueInput(a, b), let .valueOutput(a, b), let .valueInout(a, b): (a, b)
+        default: (0, 0)
+        }
+    }
+    /// Bytes of a temporary buffer (empty otherwise).
+    public var buffer: [UInt8] {
+        switch self {
+        case let .tempInput(b), let .tempOutput(b, _), let .tempInout(b, _): b
+        default: []
+        }
+    }
+    /// Reported size of a memref output.
+    public var size: Int {
+        switch self {
+        case let .tempInput(b): b.count
+        case let .tempOutput(_, s), let .tempInout(_, s), let .whole(_, s): s
+        case let .partialInput(_, _, s), let .partialOutput(_, _, s), let .partialInout(_, _, s): s
+        default: 0
+        }
+    }
+}
+
+/// Lets another thread cancel a running operation (TEEC_RequestCancellation).
+public final class TEECancellation: Sendable {
+    private struct State { var session: UInt32?; var requested = false; var finished = false }
+    private let state = Mutex(State())
+    /// The cancel id sent with the operation and with the CANCEL request.
+    public let id: UInt32
+    private static let counter = Atomic<UInt32>(1)
+
+    /// A fresh token with a unique, nonzero cancel id.
+    public init() {
+        var v = Self.counter.wrappingAdd(1, ordering: .relaxed).oldValue
+        if v == 0 { v = Self.counter.wrappingAdd(1, ordering: .relaxed).oldValue }
+        id = v
+    }
+
+    /// Marks the operation started in `session`; false when it was cancelled before it began.
+    func begin(session: UInt32) -> Bool {
+        state.withLock { s in s.session = session; s.finished = false; return !s.requested }
+    }
+    func end() { state.withLock { $0.finished = true } }
+
+    /// True once cancellation was requested.
+    public var isRequested: Bool { state.withLock { $0.requested } }
+
+    /// Requests cancellation: records it and, while the operation runs, sends OPTEE_MSG_CMD_CANCEL
+    /// with this cancel id through `context`.
+    public func request(through context: TEEContext) {
+        let target: UInt32? = state.withLock { s in
+            s.requested = true
+            return s.finished ? nil : s.session
+        }
+        if let session = target { _ = try? context.driver.cancel(cancelID: id, session: session) }
+    }
+}
+
+/// TEEC_Operation: up to four parameters plus an optional cancellation token.
+public struct TEEOperation: Sendable {
+    /// params[0...3].
+    public var params: [TEEParameter]
+    /// Cancellation handle (started/cancel id).
+    public var cancellation: TEECancellation?
+
+    /// An operation with the given parameters (padded with `.none` to four).
+    public init(_ params: [TEEParameter] = [], cancellable: Bool = false) {
+        var p = Array(params.prefix(4))
+        while p.count < 4 { p.append(.none) }
+        self.params = p
+        self.cancellation = cancellable ? TEECancellation() : nil
+    }
+
+    /// params[i].
+    public subscript(i: Int) -> TEEParameter {
+        get { i >= 0 && i < params.count ? params[i] : .none }
+        set { if i >= 0 && i < params.count { params[i] = newValue } }
+    }
+
+    /// The TEEC_PARAM_TYPES word of this operation.
+    public var paramTypes: UInt32 {
+        var t: UInt32 = 0
+        for (i, p) in params.enumerated() {
+            let v: UInt32
+            switch p {
+            case .none: v = 0
+            case .valueInput: v = 1
+            case .valueOutput: v = 2
+            case .valueInout: v = 3
+            case .tempInput: v = 5
+            case .tempOutput: v = 6
+            case .tempInout: v = 7
+            case .whole: v = 0xC
+            case .partialInput: v = 0xD
+            case .partialOutput: v = 0xE
+            case .partialInout: v = 0xF
+            }
+            t |= v << (4 * UInt32(i))
+        }
+        return t
+    }
+
+    /// Driver params for the operation; BAD_PARAMETERS (origin API) on misuse.
+    func driverParams(context: TEEContext) throws(TEEError) -> [DriverParam] {
+        var out: [DriverParam] = []
+        for p in params {
+            switch p {
+            case .none: out.append(.none)
+            case let .valueInput(a, b): out.append(.value(.input, a: UInt64(a), b: UInt64(b)))
+            case let .valueOutput(a, b): out.append(.value(.output, a: UInt64(a), b: UInt64(b)))
+            case let .valueInout(a, b): out.append(.value(.inout, a: UInt64(a), b: UInt64(b)))
+            case let .tempInput(b): out.append(.tmem(.input, bytes: b))
+            case let .tempOutput(b, _): out.append(.tmem(.output, bytes: b))
+            case let .tempInout(b, _): out.append(.tmem(.inout, bytes: b))
+            case let .whole(shm, _):
+                try Self.check(shm, context)
+                let dir: ParamDirection
+                switch (shm.flags.contains(.input), shm.flags.contains(.output)) {
+                case (true, true): dir = .inout
+                case (true, false): dir = .input
+                case (false, true): dir = .output
+                case (false, false): throw TEEError(.badParameters, origin: .api)
+                }
+                out.append(.memref(dir, shm: shm.handle, offset: 0, size: shm.size))
+            case let .partialInput(shm, o, s):
+                try Self.check(shm, context, need: .input, offset: o, size: s)
+                out.append(.memref(.input, shm: shm.handle, offset: o, size: s))
+            case let .partialOutput(shm, o, s):
+                try Self.check(shm, context, need: .output, offset: o, size: s)
+                out.append(.memref(.output, shm: shm.handle, offset: o, size: s))
+            case let .partialInout(shm, o, s):
+                try Self.check(shm, context, need: [.input, .output], offset: o, size: s)
+                out.append(.memref(.inout, shm: shm.handle, offset: o, size: s))
+            }
+        }
+        return out
+    }
+
+    private static func check(_ shm: TEESharedMemory, _ ctx: TEEContext, need: TEESharedMemory.Flags = [],
+                              offset: Int = 0, size: Int = 0) throws(TEEError) {
+        guard shm.context === ctx, !shm.isReleased, shm.flags.isSuperset(of: need),
+              offset >= 0, size >= 0, offset <= shm.size, size <= shm.size - offset else {
+            throw TEEError(.badParameters, origin: .api)
+        }
+    }
+
+    /// Writes the call's outputs back into the params (values, sizes, temporary buffers).
+    mutating func apply(_ results: [DriverParamResult]) {
+        for (i, r) in results.enumerated() where i < params.count {
+            switch (params[i], r) {
+            case let (.valueOutput, .value(a, b, _)): params[i] = .valueOutput(a: UInt32(truncatingIfNeeded: a), b: UInt32(truncatingIfNeeded: b))
+            case let (.valueInout, .value(a, b, _)): params[i] = .valueInout(a: UInt32(truncatingIfNeeded: a), b: UInt32(truncatingIfNeeded: b))
+            case let (.tempOutput(buf, _), .tmem(bytes, size)):
+                var b = buf; b.replaceSubrange(0..<min(bytes.count, b.count), with: bytes.prefix(b.count))
+                params[i] = .tempOutput(b, size: size)
+            case let (.tempInout(buf, _), .tmem(bytes, size)):
+                var b = buf; b.replaceSubrange(0..<min(bytes.count, b.count), with: bytes.prefix(b.count))
+                params[i] = .tempInout(b, size: size)
+            case let (.whole(shm, _), .memref(size)): params[i] = .whole(shm, size: size)
+            case let (.partialOutput(shm, o, _), .memref(size)): params[i] = .partialOutput(shm, offset: o, size: size)
+            case let (.partialInout(shm, o, _), .memref(size)): params[i] = .partialInout(shm, offset: o, size: size)
+            default: break
+            }
+        }
+    }
+}
+
+/// TEEC_Context: a connection to the TEE through one driver; tracks its sessions and shared memory.
+public final class TEEContext: Sendable {
+    /// The driver (the /dev/tee0 of this context).
+    public let driver: OPTEEDriver
+    private struct State { var sessions: Set<UInt32> = []; var shms: [UInt64: TEESharedMemory] = [:]; var finalized = false }
+    private let state = Mutex(State())
+
+    /// TEEC_InitializeContext over an in-process driver.
+    public init(driver: OPTEEDriver) { self.driver = driver; self.onFinalize = nil }
+
+    /// A context over `driver` that runs `onFinalize` once after `finalize()` closed everything
+    /// (a remote guest detaches from its daemon there).
+    public init(driver: OPTEEDriver, onFinalize: @escaping @Sendable () -> Void) { self.driver = driver; self.onFinalize = onFinalize }
+    private let onFinalize: (@Sendable () -> Void)?
+
+    /// TEEC_InitializeContext(name): as libteec, only nil or "optee-tz" name this TEE;
+    /// any other name is ITEM_NOT_FOUND (origin API).
+    public convenience init(name: String?, driver: OPTEEDriver) throws(TEEError) {
+        guard name == nil || name == "optee-tz" else { throw TEEError(.itemNotFound, origin: .api) }
+        self.init(driver: driver)
+    }
+
+    /// Sessions open now.
+    public var openSessions: Int { state.withLock { $0.sessions.count } }
+
+    /// TEEC_OpenSession with an operation whose outputs are written back.
+    public func openSession(_ uuid: TEEUUID, login: TEELogin = .public, operation: inout TEEOperation) throws(TEEError) -> TEESession {
+        guard !state.withLock({ $0.finalized }) else { throw TEEError(.badState, origin: .api) }
+        let client = try ClientIdentity.clientUUID(for: login)
+        let params = try operation.driverParams(context: self)
+        let token = operation.cancellation
+        if let token, !token.begin(session: 0) { throw TEEError(.cancel, origin: .api) }
+        defer { token?.end() }
+        let r: DriverResult
+        do { r = try driver.openSession(uuid: uuid, login: login.method, clientUUID: client, params: params, cancelID: token?.id ?? 0) }
+        catch { throw TEEError(error) }
+        operation.apply(r.params)
+        guard r.ret == .success else { throw TEEError(r.ret, origin: r.origin) }
+        state.withLock { _ = $0.sessions.insert(r.session) }
+        return TEESession(context: self, id: r.session)
+    }
+
+    /// TEEC_OpenSession without an operation.
+    public func openSession(_ uuid: TEEUUID, login: TEELogin = .public) throws(TEEError) -> TEESession {
+        var op = TEEOperation()
+        return try openSession(uuid, login: login, operation: &op)
+    }
+
+    /// TEEC_AllocateSharedMemory (size 0 counts as 8 bytes of backing, as libteec does).
+    public func allocateSharedMemory(size: Int, flags: TEESharedMemory.Flags = [.input, .output]) throws(TEEError) -> TEESharedMemory {
+        guard size >= 0 else { throw TEEError(.badParameters, origin: .api) }
+        let h: SharedMemoryHandle
+        do { h = try driver.allocateSharedMemory(size: max(size, 8)) } catch { throw TEEError(error) }
+        let shm = TEESharedMemory(context: self, handle: h, size: size, flags: flags)
+        state.withLock { $0.shms[h.id] = shm }
+        return shm
+    }
+
+    /// TEEC_RegisterSharedMemory of `buffer`: a registered shadow holding a copy of it.
+    public func registerSharedMemory(_ buffer: [UInt8], flags: TEESharedMemory.Flags = [.input, .output]) throws(TEEError) -> TEESharedMemory {
+        let shm = try allocateSharedMemory(size: buffer.count, flags: flags)
+        do throws(TEEError) { try shm.write(buffer) } catch { shm.release(); throw error }
+        return shm
+    }
+
+    /// TEEC_RequestCancellation.
+    public func requestCancellation(_ operation: TEEOperation) {
+        operation.cancellation?.request(through: self)
+    }
+
+    /// TEEC_FinalizeContext: closes every session and releases every shared memory left.
+    public func finalize() {
+        let (sessions, shms, wasOpen): ([UInt32], [TEESharedMemory], Bool) = state.withLock { s in
+            let wasOpen = !s.finalized
+            s.finalized = true
+            defer { s.sessions = []; s.shms = [:] }
+            return (Array(s.sessions), Array(s.shms.values), wasOpen)
+        }
+        for id in sessions { _ = try? driver.closeSession(id) }
+        for shm in shms { shm.release() }
+        if wasOpen { onFinalize?() }
+    }
+
+    func forget(_ shm: TEESharedMemory) { state.withLock { _ = $0.shms.removeValue(forKey: shm.handle.id) } }
+    func forget(session: UInt32) -> Bool { state.withLock { $0.sessions.remove(session) != nil } }
+}
+
+/// TEEC_Session: an open session with a TA.
+public final class TEESession: Sendable {
+    /// The context it belongs to.
+    public let context: TEEContext
+    /// The session id the secure world gave.
+    public let id: UInt32
+
+    init(context: TEEContext, id: UInt32) { self.context = context; self.id = id }
+
+    /// TEEC_InvokeCommand: outputs (values, sizes, temporary buffers) are written back into
+    /// `operation` even when the TA returns an error, as libteec does.
+    public func invoke(_ command: UInt32, _ operation: inout TEEOperation) throws(TEEError) {
+        let params = try operation.driverParams(context: context)
+        let token = operation.cancellation
+        if let token, !token.begin(session: id) { throw TEEError(.cancel, origin: .api) }
+        defer { token?.end() }
+        let r: DriverResult
+        do { r = try context.driver.invoke(session: id, function: command, params: params, cancelID: token?.id ?? 0) }
+        catch { throw TEEError(error) }
+        operation.apply(r.params)
+        guard r.ret == .success else { throw TEEError(r.ret, origin: r.origin) }
+    }
+
+    /// TEEC_InvokeCommand without params.
+    public func invoke(_ command: UInt32) throws(TEEError) {
+        var op = TEEOperation()
+        try invoke(command, &op)
+    }
+
+    /// TEEC_CloseSession (idempotent).
+    public func close() {
+        guard context.forget(session: id) else { return }
+        _ = try? context.driver.closeSession(id)
+    }
+}

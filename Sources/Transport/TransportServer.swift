@@ -137,7 +137,7 @@ public final class TransportServer: Sendable {
     private let handshaking = Atomic<Int>(0)
     private let rejectedCount = Atomic<Int>(0)
     private let detachedCount = Atomic<Int>(0)
-    private let nextGuestID: Atomic<UInt32>
+    private let idsInUse = Mutex<Set<UInt32>>([])
     private let guests = Mutex<[UInt32: AttachedGuest]>([:])
 
     /// Listens on `socketPath` (created with `mode`; a stale socket file there is replaced) and
@@ -147,7 +147,6 @@ public final class TransportServer: Sendable {
                 logger: Logger = Logger(label: "vtee.transport.server")) throws(TransportError) {
         self.socketPath = socketPath; self.limits = limits; self.memory = memory
         self.delegate = delegate; self.logger = logger
-        self.nextGuestID = Atomic(limits.firstGuestID)
         var fd = vtee_unix_listen(socketPath, mode, 64)
         if fd < 0 && errno == EADDRINUSE {
             // Replace the file only when nobody answers on it (a dead daemon's leftover).
@@ -365,16 +364,25 @@ public final class TransportServer: Sendable {
             closeFD(mailboxFD)   // a failed init does not take ownership
             return fault(c, .hostFailure, "mailbox mmap failed")
         }
-        let id = GuestID(nextGuestID.wrappingAdd(1, ordering: .relaxed).oldValue)
+        // The lowest id no attached guest holds, so ids stay below firstGuestID + maxGuests however
+        // many guests came and went (the owner may size per-guest tables by it).
+        let id = GuestID(idsInUse.withLock { used -> UInt32 in
+            var i = limits.firstGuestID
+            while used.contains(i) { i += 1 }
+            used.insert(i)
+            return i
+        })
         let region: Region
         do { region = try memory.addRegion(kind: .guestRAM(id), pages: Int(pages), adoptingFD: ramFD) } catch {
             closeFD(ramFD)
+            idsInUse.withLock { _ = $0.remove(id.raw) }
             return fault(c, .hostFailure, "RAM: \(error)")
         }
         let handle = GuestHandle(id: id, credentials: c.credentials, ram: region, ramPages: Int(pages), vcpus: Int(vcpus))
         let decision = delegate.guestAttached(handle)
         guard case let .accept(ramBase, handler) = decision else {
             memory.removeRegion(region)
+            idsInUse.withLock { _ = $0.remove(id.raw) }
             if case let .refuse(text) = decision { return fault(c, .refused, text) }
             return fault(c, .refused, "refused")
         }
@@ -500,6 +508,7 @@ public final class TransportServer: Sendable {
         let why = g.reason.withLock { $0 }
         delegate.guestDetached(g.handle.id, reason: why)
         memory.removeRegion(g.handle.ram)
+        idsInUse.withLock { _ = $0.remove(g.handle.id.raw) }
         guests.withLock { $0[g.handle.id.raw] = nil }
         detachedCount.wrappingAdd(1, ordering: .relaxed)
         liveGuests.wrappingSubtract(1, ordering: .releasing)

@@ -1,0 +1,238 @@
+/// RPCs from the secure world through the mediator to the guest and back: ALLOC (the guest's
+/// reply must be a page-aligned IPA of its RAM: pinned, shadowed in mediator memory), FREE
+/// (unpinned before the guest hears of it), CMD (the RPC argument copied both ways, num_params
+/// bounded, SHM_ALLOC replies translated, SHM_FREE unpinned), FOREIGN_INTR (passed through).
+/// RETURN_FROM_RPC is accepted only for a suspended call of the same guest.
+import Machine
+import TEEABI
+
+/// Where an RPC goes next: to the guest, or straight back to the secure world (mediator answered it).
+enum RPCAction: Sendable {
+    case guest(RegisterFrame)
+    case secure(RegisterFrame)
+}
+
+extension Mediator {
+    /// Records the RPC on call `idx` and builds the guest's frame. Runs under the guest's lock.
+    func rpcToGuest(_ out: RegisterFrame, _ idx: Int, _ r: inout GuestRecord, guest: GuestID) -> RPCAction {
+        var c = r.calls[idx]
+        let code = SMCReturn(rawValue: UInt32(truncatingIfNeeded: out.a0))
+        let fn = code.rpcFunction ?? RPCFunction(rawValue: 0xFFFF)
+        counters.rpcs.add(1, ordering: .relaxed)
+        c.inFlight = false
+        c.threadID = out.a3
+        c.savedA4 = out.a4; c.savedA5 = out.a5; c.savedA6 = out.a6
+        c.pendingRPC = fn
+        var g = RegisterFrame(a0: UInt64(code.rawValue), a3: out.a3)
+        var kind: String
+        switch fn {
+        case .alloc:
+            kind = "alloc"
+            c.rpcAllocSize = out.a1
+            g.a1 = out.a1
+            if out.a1 == 0 || out.a1 > UInt64(pageSize) {
+                // Only RPC arguments are allocated this way; more than a page is refused here.
+                counters.bump(.rpcRejected)
+                r.rpcCounts[kind, default: 0] += 1
+                c.inFlight = true; c.pendingRPC = nil
+                r.calls[idx] = c
+                return .secure(resumeFrame(c, guest: guest))
+            }
+        case .free:
+            kind = "free"
+            let cookie = RegisterFrame.join(out.a1, out.a2)
+            if let b = r.rpcArgs.removeValue(forKey: cookie) { releaseRPCArg(&r, b, deferPages: false) }
+            g.a1 = out.a1 & 0xFFFF_FFFF; g.a2 = out.a2 & 0xFFFF_FFFF
+        case .foreignInterrupt:
+            kind = "foreign_intr"
+        case .cmd:
+            let cookie = RegisterFrame.join(out.a1, out.a2)
+            guard let b = r.rpcArgs[cookie], let cmd = rpcCommandToGuest(b, &r) else {
+                counters.bump(.rpcRejected)
+                r.rpcCounts["cmd:unknown_buffer", default: 0] += 1
+                c.inFlight = true; c.pendingRPC = nil
+                r.calls[idx] = c
+                return .secure(resumeFrame(c, guest: guest))
+            }
+            kind = "cmd:" + cmd.shortName
+            c.rpcCmdCookie = cookie
+            g.a1 = out.a1 & 0xFFFF_FFFF; g.a2 = out.a2 & 0xFFFF_FFFF
+        default:
+            kind = "rpc_\(fn.rawValue)"
+        }
+        r.rpcCounts[kind, default: 0] += 1
+        r.calls[idx] = c
+        return .guest(g)
+    }
+
+    /// RETURN_FROM_RPC toward the secure world for call `c`, with the secure registers it saved.
+    func resumeFrame(_ c: CallRecord, guest: GuestID, a1: UInt64 = 0, a2: UInt64 = 0) -> RegisterFrame {
+        RegisterFrame(.returnFromRPC, a1: a1, a2: a2, a3: c.threadID ?? 0, a4: c.savedA4, a5: c.savedA5,
+                      a6: c.savedA6, a7: guest.clientID)
+    }
+
+    /// Copies the secure world's RPC argument (shadow) into the guest's RPC buffer, bounding
+    /// num_params, translating tmem addresses back to IPAs and releasing SHM_FREE'd buffers.
+    func rpcCommandToGuest(_ b: RPCArgBuffer, _ r: inout GuestRecord) -> RPCCommand? {
+        let maxParams = max(0, min(MsgArg.maxNumParams, (b.size - MsgArg.headerSize) / MsgParam.byteSize))
+        let decoded: MsgArg? = try? memory.withBytes(b.shadow.address, count: pageSize, world: .nonSecure) { (bytes) throws(ABIError) in
+            try MsgArg.decode(UnsafeRawBufferPointer(bytes), maxParams: maxParams, validateAttributes: false)
+        }
+        guard var arg = decoded else { return nil }
+        let cmd = RPCCommand(rawValue: arg.cmd.rawValue)
+        if cmd == .shmFree, let p = arg.params.first, p.attr.type?.isValue == true,
+           let sb = r.rpcShm.removeValue(forKey: p.b) {
+            releaseBuffer(&r, sb, deferPages: false)
+        }
+        for i in arg.params.indices {
+            guard let t = arg.params[i].attr.type, t.isTmem else { continue }
+            let p = arg.params[i]
+            let buf = r.rpcShm[p.shmRef] ?? r.shm[p.shmRef]
+            if p.bufPtr != 0, let ipa = buf?.ipa(ofSecure: PA(p.bufPtr)) {
+                arg.params[i].bufPtr = ipa.raw
+            } else {
+                arg.params[i].bufPtr = 0   // a PA never reaches the guest
+            }
+            arg.params[i].attr = MsgAttr(rawValue: arg.params[i].attr.rawValue & ~MsgAttr.noncontigBit)
+        }
+        let bytes = arg.encoded()
+        // A refused write (guest unmapped its RPC page) still lets the RPC proceed: the guest's
+        // reply will then be whatever its page holds, validated on the way back.
+        _ = bytes.withUnsafeBytes { writeGuest(&r, b.page, offset: 0, $0) }
+        return cmd
+    }
+
+    // MARK: - RETURN_FROM_RPC
+
+    func resume(_ frame: RegisterFrame, slot: GuestSlot, guest: GuestID, vcpu: Int) -> RegisterFrame {
+        let prep = slot.state.withLock { (rec: inout GuestRecord?) -> Preparation in
+            guard var r = rec, !r.dying else {
+                counters.bump(.unknownGuest)
+                return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
+            }
+            guard let idx = r.callIndex(thread: frame.a3), !r.calls[idx].inFlight, let fn = r.calls[idx].pendingRPC else {
+                counters.bump(.resumeRejected)
+                r.refused += 1
+                rec = r
+                log.debug("RETURN_FROM_RPC refused", metadata: ["guest": "\(guest.raw)", "thread": "\(frame.a3)"])
+                return .answer(RegisterFrame(a0: UInt64(SMCReturn.eresume.rawValue)))
+            }
+            var c = r.calls[idx]
+            c.inFlight = true
+            c.vcpu = vcpu
+            c.pendingRPC = nil
+            var s = resumeFrame(c, guest: guest)
+            switch fn {
+            case .alloc:
+                let (pa, cookie) = allocReply(frame, c, &r, guest: guest)
+                (s.a1, s.a2) = RegisterFrame.split(pa)
+                (s.a4, s.a5) = RegisterFrame.split(cookie)
+            case .cmd:
+                if let cookie = c.rpcCmdCookie, let b = r.rpcArgs[cookie] { rpcCommandFromGuest(b, &r, guest: guest) }
+                c.rpcCmdCookie = nil
+            default:
+                break
+            }
+            r.calls[idx] = c
+            rec = r
+            return .send(PreparedCall(callID: c.id, frame: s))
+        }
+        switch prep {
+        case let .answer(f): return f
+        case let .send(call):
+            let out = secure.smc(call.frame)
+            return complete(call.callID, out, slot: slot, guest: guest)
+        }
+    }
+
+    /// The guest's ALLOC reply: a page-aligned IPA of its own read-write RAM and a fresh cookie.
+    /// Returns (PA of the mediator shadow, cookie), or (0, 0) when refused.
+    func allocReply(_ frame: RegisterFrame, _ c: CallRecord, _ r: inout GuestRecord, guest: GuestID) -> (UInt64, UInt64) {
+        let ipa = IPA(RegisterFrame.join(frame.a1, frame.a2))
+        let cookie = RegisterFrame.join(frame.a4, frame.a5)
+        guard ipa.raw != 0 else { return (0, 0) }
+        func reject(_ why: String) -> (UInt64, UInt64) {
+            counters.bump(.rpcRejected)
+            r.refused += 1
+            log.debug("RPC ALLOC reply refused", metadata: ["guest": "\(guest.raw)", "why": "\(why)"])
+            return (0, 0)
+        }
+        guard ipa.isPageAligned else { return reject("not page aligned") }
+        guard !r.cookieInUse(cookie) else { return reject("duplicate cookie") }
+        guard r.rpcArgs.count + r.rpcShm.count < config.rpcBuffers else {
+            counters.bump(.limitReached)
+            return reject("rpc buffers limit")
+        }
+        let page: PinnedPage
+        do { page = try pin(&r, ipa.page) } catch { return reject("\(error)") }
+        let shadow: PAPage
+        do { shadow = try allocatePage(&r) } catch {
+            unpin(&r, page)
+            return reject("\(error)")
+        }
+        r.rpcArgs[cookie] = RPCArgBuffer(cookie: cookie, page: page, shadow: shadow, size: Int(clamping: c.rpcAllocSize))
+        return (shadow.address.raw, cookie)
+    }
+
+    /// Copies the guest's answer to an RPC_CMD back into the shadow: ret, then only output values
+    /// and sizes by the shadow's own param types; SHM_ALLOC replies are translated and pinned.
+    func rpcCommandFromGuest(_ b: RPCArgBuffer, _ r: inout GuestRecord, guest: GuestID) {
+        let maxParams = max(0, min(MsgArg.maxNumParams, (b.size - MsgArg.headerSize) / MsgParam.byteSize))
+        let shadowArg: MsgArg? = try? memory.withBytes(b.shadow.address, count: pageSize, world: .nonSecure) { (bytes) throws(ABIError) in
+            try MsgArg.decode(UnsafeRawBufferPointer(bytes), maxParams: maxParams, validateAttributes: false)
+        }
+        guard var out = shadowArg else { return }
+        let n = out.params.count
+        // Copy the guest's reply once, from the pinned page.
+        let reply: MsgArg? = {
+            guard let bytes = try? memory.read(b.page.pa.address, count: MsgArg.size(numParams: n), world: .nonSecure) else { return nil }
+            return try? MsgArg.decode(bytes, maxParams: n, validateAttributes: false)
+        }()
+        defer {
+            let bytes = out.encoded()
+            _ = try? memory.write(b.shadow.address, bytes, world: .nonSecure)
+        }
+        guard let g = reply, g.params.count == n else {
+            counters.bump(.rpcRejected)
+            r.refused += 1
+            out.ret = .badParameters
+            return
+        }
+        out.ret = g.ret
+        let cmd = RPCCommand(rawValue: out.cmd.rawValue)
+        for i in 0..<n {
+            guard let t = out.params[i].attr.type, t.isOutput else { continue }
+            if t.isValue {
+                out.params[i].a = g.params[i].a; out.params[i].b = g.params[i].b; out.params[i].c = g.params[i].c
+            } else if t.isMemref {
+                out.params[i].size = g.params[i].size
+            }
+        }
+        if cmd == .shmAlloc, g.ret == .success, n >= 1 {
+            let requested = out.params[0].b
+            let gp = g.params[0]
+            func refuse(_ why: String) {
+                counters.bump(.rpcRejected)
+                r.refused += 1
+                log.debug("SHM_ALLOC reply refused", metadata: ["guest": "\(guest.raw)", "why": "\(why)"])
+                out.ret = .outOfMemory
+            }
+            guard gp.attr.type == .tmemOutput, gp.attr.isNoncontig, !gp.attr.isMeta else {
+                return refuse("plain (contiguous) tmem or wrong type")
+            }
+            guard gp.bufPtr != 0 else { return refuse("NULL buffer") }
+            guard !r.cookieInUse(gp.shmRef) else { return refuse("duplicate cookie") }
+            guard r.rpcArgs.count + r.rpcShm.count < config.rpcBuffers else {
+                counters.bump(.limitReached)
+                return refuse("rpc buffers limit")
+            }
+            do {
+                let sb = try translatePageList(&r, bufPtr: gp.bufPtr, size: requested, cookie: gp.shmRef)
+                r.rpcShm[gp.shmRef] = sb
+                out.params[0] = .tmem(.tmemOutput, bufPtr: sb.securePointer, size: requested, shmRef: gp.shmRef, noncontig: true)
+            } catch {
+                refuse("\(error)")
+            }
+        }
+    }
+}

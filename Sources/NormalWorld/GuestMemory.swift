@@ -1,0 +1,126 @@
+/// Guest RAM as the driver manages it: a page allocator over the guest's RAM pages,
+/// contiguous IPA buffers, shared-memory handles and the page lists that describe them.
+import Machine
+import Synchronization
+import TEEABI
+
+/// A run of contiguous guest pages, by IPA.
+public struct GuestBuffer: Hashable, Sendable {
+    /// First byte (page aligned).
+    public let base: IPA
+    /// Number of pages.
+    public let pages: Int
+    /// Size in bytes.
+    public var byteCount: Int { pages * pageSize }
+    /// IPA of page `i` of the run.
+    public func page(_ i: Int) -> IPAPage { IPAPage(base.page.number + UInt64(i)) }
+}
+
+/// First-fit allocator of contiguous pages from a guest's RAM (the guest kernel's page allocator).
+public final class GuestPageAllocator: Sendable {
+    /// The guest whose RAM this allocates.
+    public let space: GuestAddressSpace
+    /// RAM page indices handed out.
+    public let range: Range<Int>
+    private struct State { var used: [Bool]; var hint = 0; var free: Int }
+    private let state: Mutex<State>
+
+    /// An allocator over RAM pages `range` (default: all of the guest's RAM).
+    public init(space: GuestAddressSpace, range: Range<Int>? = nil) {
+        let r = (range ?? 0..<space.ramPages).clamped(to: 0..<space.ramPages)
+        self.space = space; self.range = r
+        state = Mutex(State(used: [Bool](repeating: false, count: r.count), free: r.count))
+    }
+
+    /// Pages still free.
+    public var freePages: Int { state.withLock { $0.free } }
+
+    /// `n` contiguous zeroed pages, or `.outOfMemory`.
+    public func allocate(pages n: Int) throws(DriverError) -> GuestBuffer {
+        guard n > 0, n <= range.count else { throw .outOfMemory }
+        let start: Int? = state.withLock { s in
+            guard s.free >= n else { return nil }
+            let total = s.used.count
+            var tried = 0, i = s.hint % max(total, 1)
+            while tried < total {
+                if i + n > total { tried += total - i; i = 0; continue }
+                if let busy = (i..<i + n).last(where: { s.used[$0] }) {
+                    tried += busy + 1 - i; i = busy + 1; continue
+                }
+                for j in i..<i + n { s.used[j] = true }
+                s.free -= n; s.hint = i + n
+                return i
+            }
+            return nil
+        }
+        guard let start else { throw .outOfMemory }
+        let buf = GuestBuffer(base: space.ramPage(range.lowerBound + start).address, pages: n)
+        do { try space.write(buf.base, [UInt8](repeating: 0, count: buf.byteCount)) } catch {
+            free(buf); throw .outOfMemory
+        }
+        return buf
+    }
+
+    /// Enough pages for `bytes` bytes (at least one).
+    public func allocate(bytes: Int) throws(DriverError) -> GuestBuffer {
+        try allocate(pages: max(1, (max(bytes, 0) + pageSize - 1) / pageSize))
+    }
+
+    /// Returns a run; pages outside this allocator or already free are ignored.
+    public func free(_ b: GuestBuffer) {
+        let first = Int(truncatingIfNeeded: b.base.page.number &- space.ramPage(range.lowerBound).number)
+        state.withLock { s in
+            for j in first..<first + b.pages where j >= 0 && j < s.used.count && s.used[j] {
+                s.used[j] = false; s.free += 1
+            }
+        }
+    }
+}
+
+/// Who a piece of shared memory belongs to, as Linux's tee_shm flags tell.
+public enum SharedMemoryKind: Sendable, Hashable {
+    /// A client's buffer (allocated or registered through TEEClient), registered with the secure world.
+    case client
+    /// Driver memory for the secure world (RPC ALLOC, SHM_ALLOC of kernel/global type).
+    case kernel
+    /// Supplicant memory (SHM_ALLOC of application type), not registered.
+    case supplicant
+}
+
+/// A piece of shared memory the driver knows, named by its id (also its cookie / shm_ref).
+public struct SharedMemoryHandle: Hashable, Sendable {
+    /// Id and cookie (`shm_ref`) of the memory.
+    public let id: UInt64
+    /// First byte, by IPA.
+    public let address: IPA
+    /// Usable size in bytes.
+    public let size: Int
+    /// Owner.
+    public let kind: SharedMemoryKind
+    /// Whether the secure world knows it through REGISTER_SHM (client params then go as RMEM).
+    public let registered: Bool
+}
+
+/// Builds OPTEE_MSG_ATTR_NONCONTIG page lists in guest RAM.
+enum PageListBuilder {
+    /// Data-page IPAs of `size` bytes at `address` (at least one page).
+    static func dataPages(address: IPA, size: Int) -> [UInt64] {
+        let n = max(1, (address.pageOffset + max(size, 0) + pageSize - 1) / pageSize)
+        return (0..<n).map { address.page.address.raw + UInt64($0 * pageSize) }
+    }
+
+    /// Writes the list for `entries` into fresh pages; returns the list run and the tmem buf_ptr
+    /// (list IPA | offset of the data in its first page).
+    static func build(entries: [UInt64], firstOffset: Int, allocator: GuestPageAllocator) throws(DriverError) -> (GuestBuffer, UInt64) {
+        let listPages = max(1, PageList.listPages(for: entries.count))
+        let run = try allocator.allocate(pages: listPages)
+        for p in 0..<listPages {
+            let chunk = Array(entries[min(p * PageList.entriesPerPage, entries.count)..<min((p + 1) * PageList.entriesPerPage, entries.count)])
+            let next: UInt64 = p + 1 < listPages ? run.page(p + 1).address.raw : 0
+            do { try allocator.space.write(run.page(p).address, PageList.Page(entries: chunk, next: next).encoded()) } catch {
+                allocator.free(run); throw .communication
+            }
+        }
+        return (run, run.base.raw | UInt64(firstOffset & Int(PageList.offsetMask)))
+    }
+}

@@ -1,0 +1,177 @@
+/// The driver's side of tee-supplicant (Linux supp.c): RPC commands the kernel does not serve
+/// are queued here, a supplicant takes them (`receive`), serves them in user space and answers
+/// (`reply`). Every wait is bounded; a dead or absent supplicant means TEE_ERROR_COMMUNICATION.
+import Dispatch
+import Synchronization
+import TEEABI
+
+/// One parameter of a supplicant request: a value, or a memref whose bytes the driver copied
+/// out of shared memory (and copies back for outputs).
+public enum SupplicantParam: Sendable, Equatable {
+    /// Unused slot.
+    case none
+    /// A value param with its OPTEE_MSG type.
+    case value(MsgParamType, a: UInt64, b: UInt64, c: UInt64)
+    /// A memory reference: `data` is nil for a NULL buffer, else exactly the buffer's capacity
+    /// (zeroes for outputs); `size` is what the supplicant reports back.
+    case memref(MsgParamType, data: [UInt8]?, size: Int)
+
+    /// value.a/b/c, or zeros.
+    public var values: (a: UInt64, b: UInt64, c: UInt64) {
+        if case let .value(_, a, b, c) = self { return (a, b, c) }
+        return (0, 0, 0)
+    }
+    /// Memref data (nil for NULL or non-memref).
+    public var data: [UInt8]? { if case let .memref(_, d, _) = self { return d }; return nil }
+    /// True for a memref param (NULL included).
+    public var isMemref: Bool { if case .memref = self { return true }; return false }
+}
+
+/// A request as the supplicant receives it (SUPPL_RECV): id, command and params.
+public struct SupplicantRequest: Sendable {
+    /// Request id, echoed in the reply so requests can be served concurrently.
+    public let id: UInt64
+    /// The RPC command (LOAD_TA, FS, SHM_ALLOC, ...).
+    public let command: RPCCommand
+    /// Its params.
+    public var params: [SupplicantParam]
+    /// A request (tests build them to drive a supplicant directly).
+    public init(id: UInt64, command: RPCCommand, params: [SupplicantParam]) {
+        self.id = id; self.command = command; self.params = params
+    }
+}
+
+/// A supplicant's answer (SUPPL_SEND): the result and the params with outputs filled in.
+public struct SupplicantResponse: Sendable {
+    /// Id of the request answered.
+    public var id: UInt64
+    /// Result code of the request.
+    public var result: TEEResult
+    /// Params with outputs filled in (same count and types as the request).
+    public var params: [SupplicantParam]
+    /// An answer to request `id`.
+    public init(id: UInt64, result: TEEResult, params: [SupplicantParam]) {
+        self.id = id; self.result = result; self.params = params
+    }
+}
+
+/// Proof of being the attached supplicant; stale after `detach` (replies from it are ignored).
+public struct SupplicantConnection: Sendable, Hashable {
+    let generation: UInt64
+}
+
+/// The queue between the driver and (at most) one supplicant.
+public final class SupplicantChannel: Sendable {
+    private final class Pending: Sendable {
+        let request: SupplicantRequest
+        let done = Waiter()
+        let response = Mutex<SupplicantResponse?>(nil)
+        init(_ r: SupplicantRequest) { request = r }
+        func finish(_ r: SupplicantResponse) {
+            let first: Bool = response.withLock { if $0 == nil { $0 = r; return true }; return false }
+            if first { done.semaphore.signal() }
+        }
+    }
+    private struct State {
+        var generation: UInt64 = 0
+        var attached = false
+        var queue: [Pending] = []
+        var inService: [UInt64: Pending] = [:]
+        var nextID: UInt64 = 1
+        var timeouts = 0
+    }
+    private let state = Mutex(State())
+    private let available = DispatchSemaphore(value: 0)
+
+    /// An empty channel with no supplicant.
+    public init() {}
+
+    /// True while a supplicant is attached.
+    public var isAttached: Bool { state.withLock { $0.attached } }
+    /// True while `c` is the attached supplicant's connection.
+    public func isCurrent(_ c: SupplicantConnection) -> Bool {
+        state.withLock { $0.attached && $0.generation == c.generation }
+    }
+    /// Requests that ended with COMMUNICATION because nobody answered in time.
+    public var timeouts: Int { state.withLock { $0.timeouts } }
+
+    // MARK: supplicant side
+
+    /// Attaches a supplicant (opening /dev/teepriv); nil when one is already attached.
+    public func attach() -> SupplicantConnection? {
+        state.withLock { s in
+            guard !s.attached else { return nil }
+            s.attached = true; s.generation += 1
+            return SupplicantConnection(generation: s.generation)
+        }
+    }
+
+    /// Detaches (the supplicant exits or dies): every queued or in-service request fails with
+    /// COMMUNICATION at once.
+    public func detach(_ c: SupplicantConnection) {
+        let failed: [Pending] = state.withLock { s in
+            guard s.attached, s.generation == c.generation else { return [] }
+            s.attached = false; s.generation += 1
+            let all = s.queue + Array(s.inService.values)
+            s.queue = []; s.inService = [:]
+            return all
+        }
+        for p in failed { p.finish(SupplicantResponse(id: p.request.id, result: .communication, params: p.request.params)) }
+        available.signal()   // let a blocked receiver notice
+    }
+
+    /// Takes the oldest request, waiting at most `timeout` seconds; nil on timeout or when `c` is stale.
+    public func receive(_ c: SupplicantConnection, timeout: Double) -> SupplicantRequest? {
+        let deadline = DispatchTime.now() + .nanoseconds(Int(max(0, min(timeout, 86_400)) * 1e9))
+        while true {
+            let got: (stale: Bool, req: SupplicantRequest?) = state.withLock { s in
+                guard s.attached, s.generation == c.generation else { return (true, nil) }
+                guard !s.queue.isEmpty else { return (false, nil) }
+                let p = s.queue.removeFirst()
+                s.inService[p.request.id] = p
+                return (false, p.request)
+            }
+            if got.stale { available.signal(); return nil }
+            if let r = got.req { return r }
+            if available.wait(timeout: deadline) == .timedOut { return nil }
+        }
+    }
+
+    /// Answers a request; ignored when `c` is stale or the request already ended (timed out).
+    public func reply(_ c: SupplicantConnection, _ response: SupplicantResponse) {
+        let p: Pending? = state.withLock { s in
+            guard s.attached, s.generation == c.generation else { return nil }
+            return s.inService.removeValue(forKey: response.id)
+        }
+        p?.finish(response)
+    }
+
+    // MARK: driver side
+
+    /// Queues a request and waits for its answer: at most `served` seconds with a supplicant
+    /// attached, `absent` seconds without one. Failure is COMMUNICATION, never a hang.
+    func call(_ command: RPCCommand, _ params: [SupplicantParam], served: Double, absent: Double) -> SupplicantResponse {
+        let (p, bound): (Pending, Double) = state.withLock { s in
+            let p = Pending(SupplicantRequest(id: s.nextID, command: command, params: params))
+            s.nextID += 1
+            s.queue.append(p)
+            return (p, s.attached ? served : absent)
+        }
+        available.signal()
+        var answered = p.done.wait(bound)
+        if !answered && bound == absent && absent < served {
+            // A supplicant that attached meanwhile and took the request gets its full bound.
+            let taken = state.withLock { $0.inService[p.request.id] != nil }
+            if taken { answered = p.done.wait(served - absent) }
+        }
+        if !answered {
+            state.withLock { s in
+                s.queue.removeAll { $0 === p }
+                s.inService[p.request.id] = nil
+                s.timeouts += 1
+            }
+            p.finish(SupplicantResponse(id: p.request.id, result: .communication, params: params))
+        }
+        return p.response.withLock { $0 } ?? SupplicantResponse(id: p.request.id, result: .communication, params: params)
+    }
+}

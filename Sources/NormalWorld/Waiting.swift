@@ -1,0 +1,147 @@
+/// The driver's blocking points, each bounded: the FIFO call queue for secure threads
+/// (Linux's optee_call_queue) and the notification table (NOTIFICATION wait/send).
+import Dispatch
+import Synchronization
+
+/// One blocked thread: a semaphore plus a flag saying whether it was woken on purpose.
+final class Waiter: Sendable {
+    let semaphore = DispatchSemaphore(value: 0)
+    let arrival: UInt64
+    let woken = Atomic<Bool>(false)
+    let grant = Atomic<UInt64>(0)
+    init(arrival: UInt64 = 0) { self.arrival = arrival }
+
+    /// Blocks for at most `seconds`; true when signalled.
+    func wait(_ seconds: Double) -> Bool {
+        let ns = seconds <= 0 ? 0 : min(seconds, 86_400) * 1e9
+        return semaphore.wait(timeout: .now() + .nanoseconds(Int(ns))) == .success
+    }
+}
+
+/// FIFO admission to the secure world's threads. With a limit (GET_THREAD_COUNT), at most that
+/// many calls are in the secure world; later callers queue in arrival order and each completion
+/// hands its slot to the oldest waiter, so nobody is overtaken. A call that still gets
+/// ETHREAD_LIMIT (another guest holds threads) waits for the next completion and retries.
+public final class CallQueue: Sendable {
+    private struct State {
+        var limit: Int?
+        var active = 0
+        var waiters: [Waiter] = []
+        var completionWaiters: [Waiter] = []
+        var nextArrival: UInt64 = 0
+        var nextGrant: UInt64 = 0
+        var maxQueued = 0
+    }
+    private let state: Mutex<State>
+
+    /// A queue admitting at most `limit` calls at once (nil: no limit).
+    public init(limit: Int?) { state = Mutex(State(limit: limit.map { max(1, $0) })) }
+
+    /// Calls in the secure world now.
+    public var active: Int { state.withLock { $0.active } }
+    /// Callers waiting now.
+    public var queued: Int { state.withLock { $0.waiters.count } }
+    /// Most callers ever waiting at once.
+    public var maxQueued: Int { state.withLock { $0.maxQueued } }
+
+    /// Takes a slot, waiting at most `seconds`. Returns (arrival, grant) tickets, or nil on timeout.
+    public func enter(timeout seconds: Double) -> (arrival: UInt64, grant: UInt64)? {
+        enum Step { case granted(UInt64, UInt64), wait(Waiter) }
+        let step: Step = state.withLock { s in
+            let arrival = s.nextArrival; s.nextArrival += 1
+            if s.waiters.isEmpty, s.limit.map({ s.active < $0 }) ?? true {
+                s.active += 1
+                let g = s.nextGrant; s.nextGrant += 1
+                return .granted(arrival, g)
+            }
+            let w = Waiter(arrival: arrival)
+            s.waiters.append(w)
+            s.maxQueued = max(s.maxQueued, s.waiters.count)
+            return .wait(w)
+        }
+        switch step {
+        case let .granted(a, g): return (a, g)
+        case let .wait(w):
+            if w.wait(seconds) { return (w.arrival, w.grant.load(ordering: .acquiring)) }
+            let gaveUp: Bool = state.withLock { s in
+                if let i = s.waiters.firstIndex(where: { $0 === w }) { s.waiters.remove(at: i); return true }
+                return false
+            }
+            // Granted between the timeout and the lock: the slot is ours.
+            return gaveUp ? nil : (w.arrival, w.grant.load(ordering: .acquiring))
+        }
+    }
+
+    /// Gives the slot back: to the oldest waiter if any, and wakes one ETHREAD_LIMIT waiter.
+    public func leave() {
+        let (next, completion): (Waiter?, Waiter?) = state.withLock { s in
+            var handed: Waiter? = nil
+            if !s.waiters.isEmpty {
+                let w = s.waiters.removeFirst()
+                w.grant.store(s.nextGrant, ordering: .releasing); s.nextGrant += 1
+                handed = w
+            } else {
+                s.active = max(0, s.active - 1)
+            }
+            let c = s.completionWaiters.isEmpty ? nil : s.completionWaiters.removeFirst()
+            return (handed, c)
+        }
+        next?.semaphore.signal()
+        completion?.semaphore.signal()
+    }
+
+    /// After ETHREAD_LIMIT: waits (FIFO) for the next completion, at most `seconds`.
+    public func waitForCompletion(timeout seconds: Double) {
+        let w = Waiter()
+        state.withLock { $0.completionWaiters.append(w) }
+        if !w.wait(seconds) {
+            state.withLock { s in s.completionWaiters.removeAll { $0 === w } }
+        }
+    }
+}
+
+/// OPTEE_RPC_NOTIFICATION wait/send keyed by notification value. A send with no waiter is
+/// remembered (once) so that a wait racing behind it does not sleep forever.
+final class NotificationTable: Sendable {
+    private struct Entry { var pending = false; var waiters: [Waiter] = [] }
+    private let table = Mutex<[UInt64: Entry]>([:])
+    static let maxKeys = 4096
+
+    /// Waits for a send of `key`; false on timeout (or when the table is full).
+    func wait(key: UInt64, timeout: Double) -> Bool {
+        let w = Waiter()
+        let immediate: Bool? = table.withLock { t in
+            if t[key]?.pending == true { t[key]?.pending = false; Self.prune(&t, key); return true }
+            guard t[key] != nil || t.count < Self.maxKeys else { return false }
+            t[key, default: Entry()].waiters.append(w)
+            return nil
+        }
+        if let immediate { return immediate }
+        if w.wait(timeout) { return true }
+        return table.withLock { t in
+            if let i = t[key]?.waiters.firstIndex(where: { $0 === w }) {
+                t[key]?.waiters.remove(at: i); Self.prune(&t, key); return false
+            }
+            return true   // sent between the timeout and the lock
+        }
+    }
+
+    /// Wakes the oldest waiter of `key`, or remembers the send.
+    func send(key: UInt64) {
+        let w: Waiter? = table.withLock { t in
+            if var e = t[key], !e.waiters.isEmpty {
+                let w = e.waiters.removeFirst(); t[key] = e; Self.prune(&t, key); return w
+            }
+            if t[key] != nil || t.count < Self.maxKeys { t[key, default: Entry()].pending = true }
+            return nil
+        }
+        w?.semaphore.signal()
+    }
+
+    /// Waiters currently blocked on any key.
+    var waiting: Int { table.withLock { $0.values.reduce(0) { $0 + $1.waiters.count } } }
+
+    private static func prune(_ t: inout [UInt64: Entry], _ key: UInt64) {
+        if let e = t[key], !e.pending, e.waiters.isEmpty { t[key] = nil }
+    }
+}

@@ -1,0 +1,158 @@
+// Normal-world memory as the secure world reaches it: buffers named by PA (contiguous or
+// through a NONCONTIG page list), checked to lie in non-secure RAM before any access.
+import TEEABI
+import Machine
+
+/// Bytes of normal-world memory the secure world may touch: a list of PA segments.
+///
+/// Every access goes through the non-secure memory view, so a buffer that names secure RAM
+/// fails like a TZASC fault would, instead of letting a caller make the core write its own memory.
+struct NSBuffer: Sendable {
+    /// (start PA, byte count) pieces in buffer order.
+    let segments: [Segment]
+    /// Total size in bytes.
+    let size: Int
+
+    /// One contiguous piece of a buffer.
+    struct Segment: Sendable { let pa: PA; let count: Int }
+
+    /// A buffer of `count` bytes starting at `pa`, in one piece.
+    init(pa: PA, count: Int) { segments = [Segment(pa: pa, count: count)]; size = count }
+
+    init(segments: [Segment]) { self.segments = segments; size = segments.reduce(0) { $0 + $1.count } }
+
+    /// Reads `count` bytes at `offset`; BAD_PARAMETERS when out of bounds or unreachable.
+    func read(_ memory: MemoryView, offset: Int, count: Int) throws(TEEResult) -> [UInt8] {
+        guard offset >= 0, count >= 0, offset <= size, count <= size - offset else { throw .badParameters }
+        var out = [UInt8](repeating: 0, count: count)
+        var done = 0
+        try walk(offset: offset, count: count) { (pa, n) throws(TEEResult) in
+            let r: Result<Void, MemoryError> = out.withUnsafeMutableBytes { b in
+                do throws(MemoryError) {
+                    try memory.read(pa, into: UnsafeMutableRawBufferPointer(rebasing: b[done..<done + n]))
+                    return .success(())
+                } catch { return .failure(error) }
+            }
+            guard case .success = r else { throw .badParameters }
+            done += n
+        }
+        return out
+    }
+
+    /// Writes `bytes` at `offset`; BAD_PARAMETERS when out of bounds or unreachable.
+    func write(_ memory: MemoryView, offset: Int, _ bytes: [UInt8]) throws(TEEResult) {
+        guard offset >= 0, offset <= size, bytes.count <= size - offset else { throw .badParameters }
+        var done = 0
+        try walk(offset: offset, count: bytes.count) { (pa, n) throws(TEEResult) in
+            let r: Result<Void, MemoryError> = bytes.withUnsafeBytes { b in
+                do throws(MemoryError) {
+                    try memory.write(pa, from: UnsafeRawBufferPointer(rebasing: b[done..<done + n]))
+                    return .success(())
+                } catch { return .failure(error) }
+            }
+            guard case .success = r else { throw .badParameters }
+            done += n
+        }
+    }
+
+    /// Calls `body` with (PA, length) for each piece of [offset, offset + count).
+    private func walk(offset: Int, count: Int, _ body: (PA, Int) throws(TEEResult) -> Void) throws(TEEResult) {
+        var skip = offset, left = count
+        for s in segments where left > 0 {
+            if skip >= s.count { skip -= s.count; continue }
+            let n = min(s.count - skip, left)
+            guard let pa = s.pa.adding(UInt64(skip)) else { throw .badParameters }
+            try body(pa, n)
+            left -= n; skip = 0
+        }
+    }
+
+    /// The PA of byte `offset` (for RPC params that name a buffer by address).
+    func address(at offset: Int) -> PA? {
+        var skip = offset
+        for s in segments {
+            if skip < s.count { return s.pa.adding(UInt64(skip)) }
+            skip -= s.count
+        }
+        return nil
+    }
+
+    /// A sub-range of this buffer.
+    func slice(offset: Int, count: Int) -> NSBuffer? {
+        guard offset >= 0, count >= 0, offset <= size, count <= size - offset else { return nil }
+        var out: [Segment] = []
+        var skip = offset, left = count
+        for s in segments where left > 0 {
+            if skip >= s.count { skip -= s.count; continue }
+            let n = min(s.count - skip, left)
+            guard let pa = s.pa.adding(UInt64(skip)) else { return nil }
+            out.append(Segment(pa: pa, count: n))
+            left -= n; skip = 0
+        }
+        if count == 0, let a = address(at: offset) ?? segments.first?.pa { out = [Segment(pa: a, count: 0)] }
+        return NSBuffer(segments: out)
+    }
+}
+
+/// Checks that normal-world memory is what it claims to be.
+struct NSMemory: Sendable {
+    let memory: PhysicalMemory
+    /// The non-secure view every shared-buffer access goes through.
+    var view: MemoryView { memory.view(.nonSecure) }
+
+    /// True when [pa, pa + count) lies wholly inside one non-secure region.
+    func isNonSecure(_ pa: PA, count: Int) -> Bool {
+        guard count >= 0, let end = pa.adding(UInt64(count)), let r = memory.region(containing: pa) else { return false }
+        return !r.kind.isSecure && end <= r.endPA
+    }
+
+    /// A contiguous buffer after checking it is non-secure RAM.
+    func contiguous(_ pa: PA, count: Int) -> NSBuffer? {
+        isNonSecure(pa, count: count) ? NSBuffer(pa: pa, count: count) : nil
+    }
+
+    /// Walks a NONCONTIG page list: `bufPtr` = list PA | offset in the first data page, `size`
+    /// bytes of data. Every list page and data page must be page aligned non-secure RAM; the chain
+    /// is followed only as far as `size` needs, and a list page seen twice is a loop.
+    /// Errors: BAD_PARAMETERS (OP-TEE's answer for every malformed list), OUT_OF_MEMORY past `maxPages`.
+    func walkPageList(bufPtr: UInt64, size: UInt64, maxPages: Int) throws(TEEResult) -> NSBuffer {
+        let offset = Int(bufPtr & PageList.offsetMask)
+        guard size > 0 else { throw .badParameters }
+        let pages: Int
+        do { pages = try PageList.pageCount(offset: UInt64(offset), size: size) } catch { throw .badParameters }
+        guard pages <= maxPages else { throw .outOfMemory }
+        var listPA = PA(bufPtr & ~PageList.offsetMask)
+        var visited: Set<UInt64> = []
+        var dataPages: [PA] = []
+        dataPages.reserveCapacity(pages)
+        var listPage = [UInt8](repeating: 0, count: PageList.pageSize)
+        while dataPages.count < pages {
+            guard listPA.raw != 0, listPA.isPageAligned, visited.insert(listPA.raw).inserted,
+                  isNonSecure(listPA, count: PageList.pageSize) else { throw .badParameters }
+            // Copy the list page once, then decode the copy.
+            let ok: Bool = listPage.withUnsafeMutableBytes { b in
+                do throws(MemoryError) { try view.read(listPA, into: b); return true } catch { return false }
+            }
+            guard ok else { throw .badParameters }
+            let want = min(PageList.entriesPerPage, pages - dataPages.count)
+            let decoded: PageList.Page? = listPage.withUnsafeBytes { b in try? PageList.Page.decode(b, count: want) }
+            guard let page = decoded else { throw .badParameters }
+            for e in page.entries {
+                let p = PA(e)
+                guard p.isPageAligned, isNonSecure(p, count: pageSize) else { throw .badParameters }
+                dataPages.append(p)
+            }
+            listPA = PA(page.next)
+        }
+        var segs: [NSBuffer.Segment] = []
+        segs.reserveCapacity(pages)
+        var left = Int(size)
+        for (i, p) in dataPages.enumerated() {
+            let start = i == 0 ? offset : 0
+            let n = min(pageSize - start, left)
+            segs.append(NSBuffer.Segment(pa: PA(p.raw + UInt64(start)), count: n))
+            left -= n
+        }
+        return NSBuffer(segments: segs)
+    }
+}

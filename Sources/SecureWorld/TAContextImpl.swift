@@ -1,0 +1,92 @@
+// The services a TA gets while one of its entry points runs (the GP internal API in Swift):
+// randomness and time locally, everything of the normal world through RPCs of the current call.
+import TEEABI
+
+/// The `TAContext` of one entry-point call, bound to the std call (and so the secure thread)
+/// that runs it.
+final class TARunContext: TAContext {
+    let world: SecureWorld
+    let call: StdCall
+    let client: TAClientIdentity
+    let taUUID: TEEUUID
+    /// The session this entry point runs for (nil while opening one).
+    let session: Session?
+
+    init(world: SecureWorld, call: StdCall, client: TAClientIdentity, uuid: TEEUUID, session: Session?) {
+        self.world = world; self.call = call; self.client = client; self.taUUID = uuid; self.session = session
+    }
+
+    func random(_ count: Int) -> [UInt8] {
+        var g = SystemRandomNumberGenerator()
+        var out = [UInt8](repeating: 0, count: max(0, count))
+        var i = 0
+        while i < out.count {
+            var w = g.next()
+            for _ in 0..<8 where i < out.count { out[i] = UInt8(truncatingIfNeeded: w); w >>= 8; i += 1 }
+        }
+        return out
+    }
+
+    func systemTime() -> (seconds: UInt32, millis: UInt32) { world.systemTime() }
+
+    func reeTime() async throws(TEEResult) -> (seconds: UInt64, nanos: UInt64) {
+        let (r, p, _) = await call.rpcCommand(.getTime, [.value(.valueOutput)])
+        guard r == .success, let v = p.first else { throw r == .success ? .communication : r }
+        return (v.a, v.b)
+    }
+
+    var isCancelled: Bool { call.cancelled.withLock { $0 } }
+
+    func checkpoint() async throws(TEEResult) {
+        guard let tick = world.config.interruptTick, call.thread.sinceEntry >= tick else { return }
+        guard await call.foreignInterrupt() else { throw .communication }
+    }
+
+    func waitNotification(key: UInt32) async throws(TEEResult) { try await notification(.wait, key) }
+    func sendNotification(key: UInt32) async throws(TEEResult) { try await notification(.send, key) }
+
+    private func notification(_ op: RPCNotification, _ key: UInt32) async throws(TEEResult) {
+        guard key <= world.config.maxNotificationValue else { throw .badParameters }
+        let (r, _, _) = await call.rpcCommand(.notification, [.value(.valueInput, a: op.rawValue, b: UInt64(key))])
+        guard r == .success else { throw r }
+    }
+
+    func suspend(millis: UInt32) async throws(TEEResult) {
+        let (r, _, _) = await call.rpcCommand(.suspend, [.value(.valueInput, a: UInt64(millis))])
+        guard r == .success else { throw r }
+    }
+
+    func roundTripSharedMemory(size: Int, type: RPCShmType, fill: UInt8) async throws(TEEResult) -> [UInt8] {
+        let (buf, cookie) = try await call.allocSharedMemory(type: type, size: size)
+        let view = world.ns.view
+        var result: Result<[UInt8], TEEResult>
+        do {
+            try buf.write(view, offset: 0, [UInt8](repeating: fill, count: size))
+            result = .success(try buf.read(view, offset: 0, count: size))
+        } catch { result = .failure(error) }
+        await call.freeSharedMemory(type: type, cookie: cookie)
+        return try result.get()
+    }
+
+    var storage: any TAStorage { FSRPCStorage(call: call, ta: taUUID) }
+
+    func openSession(ta: TEEUUID, params: inout TAParams) async throws(TEEResult) -> TASessionHandle {
+        guard let parent = session else { throw .badState }
+        let me = TAClientIdentity(login: .trustedApp, uuid: taUUID)
+        let (r, _, s) = await world.openSession(uuid: ta, client: me, params: &params, call: call, parent: parent)
+        guard r == .success, let s else { throw r == .success ? .generic : r }
+        return TASessionHandle(id: s.id)
+    }
+
+    func invoke(_ handle: TASessionHandle, command: UInt32, params: inout TAParams) async throws(TEEResult) {
+        guard let parent = session, let s = parent.live.withLock({ $0.children[handle.id] }) else { throw .itemNotFound }
+        let (r, _) = await world.invoke(s, command: command, params: &params, call: call, cancelID: 0)
+        guard r == .success else { throw r }
+    }
+
+    func closeSession(_ handle: TASessionHandle) async {
+        guard let parent = session, let s = parent.live.withLock({ $0.children[handle.id] }) else { return }
+        parent.live.withLock { _ = $0.children.removeValue(forKey: handle.id) }
+        _ = await world.closeSession(s, call: call)
+    }
+}

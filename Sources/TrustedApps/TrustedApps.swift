@@ -1,1 +1,0 @@
-// TrustedApps: placeholder, filled by its issue.

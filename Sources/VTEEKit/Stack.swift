@@ -1,0 +1,159 @@
+/// VTEEKit: the composition root. It is the only module that sees every world: it builds a
+/// machine (physical memory), the secure world with the built-in TAs, the mediator and the
+/// platform, and guests (stage-2 + driver + supplicant + GP client context), and wires them
+/// together through register frames and physical memory only.
+import Logging
+import Machine
+import Mediator
+import NormalWorld
+import Platform
+import SecureWorld
+import Supplicant
+import TEEABI
+import TEEClient
+import TrustedApps
+
+/// How to build a whole in-process vtee machine.
+public struct StackConfig: Sendable {
+    /// Secure threads per VM (OP-TEE's CFG_NUM_THREADS).
+    public var secureThreadsPerVM = 8
+    /// Guest RAM in 4 KiB pages.
+    public var guestPages = 2048
+    /// vCPUs per guest.
+    public var vcpusPerGuest = 2
+    /// Root storage directory; each guest's supplicant uses `<root>/guest-<id>`.
+    public var storageRoot: String = SupplicantConfiguration.defaultStorageDirectory
+    /// FOREIGN_INTR period of long TA commands.
+    public var interruptTick: Duration? = .milliseconds(5)
+    /// Mediator limits.
+    public var mediator = MediatorConfig()
+    /// Most guests at once.
+    public var maxGuests = 64
+    /// Logger used by every layer.
+    public var logger = Logger(label: "vtee")
+
+    /// The defaults: 8 secure threads, 8 MiB guests with 2 vCPUs.
+    public init() {}
+}
+
+/// Errors building or changing a stack.
+public enum StackError: Error, CustomStringConvertible {
+    /// Guest RAM or its stage-2 could not be made.
+    case memory(MemoryError)
+    /// The mediator refused the guest.
+    case mediator(String)
+    /// The guest driver's probe failed.
+    case driver(DriverError)
+    /// The supplicant could not start.
+    case supplicant(TEEResult)
+    /// Building the platform failed.
+    case platform(PlatformBuildError)
+
+    public var description: String {
+        switch self {
+        case let .memory(e): "guest memory: \(e)"
+        case let .mediator(s): "mediator: \(s)"
+        case let .driver(e): "driver: \(e)"
+        case let .supplicant(r): "supplicant: \(r)"
+        case let .platform(e): "platform: \(e)"
+        }
+    }
+}
+
+/// One guest: its address space, driver, supplicant and GP context.
+public final class GuestStack: Sendable {
+    public let id: GuestID
+    public let space: GuestAddressSpace
+    public let driver: OPTEEDriver
+    public let supplicant: Supplicant
+    public let context: TEEContext
+
+    init(id: GuestID, space: GuestAddressSpace, driver: OPTEEDriver, supplicant: Supplicant) {
+        self.id = id; self.space = space; self.driver = driver; self.supplicant = supplicant
+        self.context = TEEContext(driver: driver)
+    }
+
+    /// Stops the supplicant and the driver (the guest shuts down cleanly).
+    public func shutdown() {
+        context.finalize()
+        supplicant.stop()
+        driver.shutdown()
+    }
+}
+
+/// A whole machine in one process: secure world, mediator, platform, guests.
+public final class VTEEStack: Sendable {
+    public let config: StackConfig
+    public let memory: PhysicalMemory
+    public let secureWorld: SecureWorld
+    public let mediator: Mediator
+    public let platform: Platform
+
+    /// Builds the machine with no guest yet.
+    public init(config: StackConfig = StackConfig()) throws {
+        self.config = config
+        memory = PhysicalMemory()
+        secureWorld = SecureWorld(memory: memory,
+                                  config: SecureWorldConfig(threadsPerVM: config.secureThreadsPerVM, virtualization: true,
+                                                            interruptTick: config.interruptTick),
+                                  tas: BuiltinTAs.all)
+        var mc = config.mediator
+        mc.maxGuests = max(mc.maxGuests, config.maxGuests)
+        mc.logger = config.logger
+        let med = try Mediator(memory: memory, secureWorld: secureWorld, config: mc)
+        mediator = med
+        var builder = PlatformBuilder()
+        builder.logger = config.logger
+        do {
+            try builder.register(Self.mediatorService(med))
+            try builder.register(TRNGService())
+        } catch { throw StackError.platform(error) }
+        platform = builder.build()
+    }
+
+    /// The mediator as the platform's Trusted OS service (owners 50...63).
+    static func mediatorService(_ mediator: Mediator) -> FunctionService {
+        FunctionService(name: "OP-TEE mediator", range: .trustedOS,
+                        busy: { _ in UInt64(SMCReturn.ebusy.rawValue) },
+                        failure: { _, _ in UInt64(SMCReturn.unknownFunction.rawValue) }) { frame, caller in
+            .frame(mediator.handle(frame, guest: caller.guest, vcpu: caller.vcpu))
+        }
+    }
+
+    /// Creates guest `id`: RAM (scattered in PA), registration with the mediator (VM_CREATED),
+    /// the driver's probe through the platform, and a running supplicant on its storage directory.
+    public func addGuest(_ id: GuestID) throws -> GuestStack {
+        let space: GuestAddressSpace
+        do { space = try GuestAddressSpace(memory: memory, id: id, pages: config.guestPages, layout: .scattered(seed: 0x7EE)) }
+        catch { throw StackError.memory(error) }
+        do { try mediator.addGuest(space) } catch {
+            space.removeRAM()
+            throw StackError.mediator("\(error)")
+        }
+        let driver: OPTEEDriver
+        do {
+            driver = try OPTEEDriver(space: space, conduit: PlatformConduit(platform: platform, guest: id),
+                                     configuration: DriverConfiguration(vcpus: config.vcpusPerGuest))
+        } catch {
+            mediator.destroyGuest(id); space.removeRAM()
+            throw StackError.driver(error)
+        }
+        let supplicant: Supplicant
+        do {
+            supplicant = try Supplicant(driver: driver, configuration: SupplicantConfiguration(
+                storageDirectory: config.storageRoot + "/guest-\(id.raw)", logger: config.logger))
+        } catch {
+            driver.shutdown(); mediator.destroyGuest(id); space.removeRAM()
+            throw StackError.supplicant(error)
+        }
+        _ = supplicant.start()
+        return GuestStack(id: id, space: space, driver: driver, supplicant: supplicant)
+    }
+
+    /// Shuts guest `g` down cleanly and reclaims everything it held.
+    public func removeGuest(_ g: GuestStack) {
+        g.shutdown()
+        mediator.destroyGuest(g.id)
+        g.space.removeRAM()
+    }
+}

@@ -1,1 +1,0 @@
-// VTEEKit: placeholder, filled by its issue.

@@ -1,0 +1,128 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import TEEABI
+import VTEEKit
+
+/// `vtee serve`: the daemon. Runs until SIGTERM or SIGINT, then shuts down cleanly.
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Serve guest processes on a Unix socket.")
+    @Option(help: "Guest socket path.") var socket: String
+    @Option(help: "Storage root advertised to guests (each uid stores under <storage>/uid-<uid>).") var storage: String?
+    @Option(help: "Secure threads per guest VM.") var threads: Int = 8
+    @Option(name: .customLong("max-guests"), help: "Most guests at once.") var maxGuests: Int = 64
+    @Option(name: .customLong("socket-mode"), help: "Octal mode of the socket files.") var socketMode: String = "600"
+    @Option(help: "Serve Prometheus metrics on HOST:PORT (e.g. 127.0.0.1:9464).") var metrics: String?
+    @Flag(help: "Log at debug level.") var verbose = false
+
+    func validate() throws {
+        guard (1...64).contains(threads) else { throw ValidationError("--threads must be 1...64") }
+        guard (1...4096).contains(maxGuests) else { throw ValidationError("--max-guests must be 1...4096") }
+        guard UInt32(socketMode, radix: 8) != nil else { throw ValidationError("--socket-mode must be octal, e.g. 600") }
+        if let m = metrics { guard Self.hostPort(m) != nil else { throw ValidationError("--metrics must be HOST:PORT") } }
+    }
+
+    static func hostPort(_ s: String) -> (String, UInt16)? {
+        guard let i = s.lastIndex(of: ":"), let p = UInt16(s[s.index(after: i)...]) else { return nil }
+        return (String(s[..<i]), p)
+    }
+
+    func run() throws {
+        var cfg = DaemonConfig(socketPath: socket, storage: storage ?? DemoDefaults.daemonStorageDirectory)
+        cfg.threads = threads
+        cfg.maxGuests = maxGuests
+        cfg.socketMode = UInt32(socketMode, radix: 8) ?? 0o600
+        cfg.logger.logLevel = verbose ? .debug : .info
+        let daemon = try Daemon(config: cfg)
+        var http: MetricsHTTPServer?
+        if let m = metrics, let (host, port) = Self.hostPort(m) {
+            http = try MetricsHTTPServer(host: host, port: port, metrics: DaemonMetrics(daemon: daemon), logger: cfg.logger)
+        }
+        let done = DispatchSemaphore(value: 0)
+        signal(SIGTERM, SIG_IGN); signal(SIGINT, SIG_IGN); signal(SIGPIPE, SIG_IGN)
+        let q = DispatchQueue(label: "vtee.signals")
+        let sources = [SIGTERM, SIGINT].map { sig -> DispatchSourceSignal in
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: q)
+            s.setEventHandler { done.signal() }
+            s.resume()
+            return s
+        }
+        print("vtee serve: listening on \(socket) (admin \(cfg.adminPath)), storage \(cfg.storage), \(threads) secure threads per guest")
+        fflush(nil)
+        done.wait()
+        print("vtee serve: shutting down")
+        http?.stop()
+        daemon.stop()
+        withExtendedLifetime(sources) {}
+        print("vtee serve: stopped")
+    }
+}
+
+/// `vtee client`: runs the demo's workloads as a separate guest process of a daemon.
+struct ClientCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "client", abstract: "Run a workload as a guest process of a daemon.")
+    @Option(help: "Daemon socket (default $VTEE_SOCKET).") var socket: String?
+    @Option(help: "Workload: \(clientWorkloads.joined(separator: ", ")).") var workload: String = "all"
+    @Option(help: "Rounds.") var count: Int = 1
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        guard clientWorkloads.contains(workload) else { throw ValidationError("unknown workload \(workload); one of \(clientWorkloads.joined(separator: ", "))") }
+        guard (1...100_000).contains(count) else { throw ValidationError("--count must be 1...100000") }
+    }
+
+    func run() throws {
+        guard let path = socket ?? ProcessInfo.processInfo.environment["VTEE_SOCKET"] else { throw ValidationError("--socket or VTEE_SOCKET is required") }
+        let r = try runClient(socket: path, workload: workload, count: count)
+        if json { print(r.json) } else {
+            for (i, round) in r.guestSteps.enumerated() {
+                for s in round { print("round \(i + 1)  \(s.ok ? "ok    " : "FAILED")  \(s.name)  \(s.detail)") }
+            }
+            print("\(r.calls) std calls, \(r.rpcs) RPCs: \(r.ok ? "all steps ok" : "FAILED")")
+        }
+        if !r.ok { throw ExitCode.failure }
+    }
+}
+
+/// `vtee invoke`: one call for scripting.
+struct InvokeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "invoke", abstract: "Invoke one TA command through a daemon.")
+    @Option(help: "Daemon socket (default $VTEE_SOCKET).") var socket: String?
+    @Option(help: "TA UUID.") var uuid: String
+    @Option(help: "Command id.") var cmd: UInt32
+    @Option(help: "Up to four params in order: none, value-in:A,B, value-out, value-inout:A,B, in:HEX, out:SIZE, inout:HEX.")
+    var param: [String] = []
+
+    func run() throws {
+        guard let path = socket ?? ProcessInfo.processInfo.environment["VTEE_SOCKET"] else { throw ValidationError("--socket or VTEE_SOCKET is required") }
+        guard param.count <= 4 else { throw ValidationError("at most four --param") }
+        let ps = try param.map { s throws -> InvokeParam in
+            guard let p = InvokeParam(s) else { throw ValidationError("bad --param \(s)") }
+            return p
+        }
+        let id: TEEUUID
+        do { id = try TEEUUID(uuid) } catch { throw ValidationError("bad --uuid: \(error)") }
+        print(try invokeOnce(socket: path, uuid: id, command: cmd, params: ps))
+    }
+}
+
+/// `vtee stats`: daemon-wide and per-guest figures.
+struct StatsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Show a daemon's guests, calls, memory and errors.")
+    @Option(help: "Daemon socket (default $VTEE_SOCKET).") var socket: String?
+    @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "Redraw every second until interrupted.") var watch = false
+
+    func run() throws {
+        guard let path = socket ?? ProcessInfo.processInfo.environment["VTEE_SOCKET"] else { throw ValidationError("--socket or VTEE_SOCKET is required") }
+        repeat {
+            let line = try adminQuery(socketPath: path, command: "stats")
+            if json { print(line) } else {
+                if watch { print("\u{1B}[2J\u{1B}[H", terminator: "") }
+                print(renderStats(line))
+            }
+            fflush(nil)
+            if watch { sleep(1) }
+        } while watch
+    }
+}

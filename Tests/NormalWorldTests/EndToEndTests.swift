@@ -1,0 +1,459 @@
+// End to end in one process: TEEClient -> NormalWorld driver -> (plain conduit) -> SecureWorld
+// with the built-in TAs, and the supplicant on a real storage directory.
+import Foundation
+import Machine
+@testable import NormalWorld
+import SecureWorld
+import Supplicant
+import Synchronization
+import TEEABI
+import TEEClient
+import Testing
+import TrustedApps
+
+@Suite(.serialized) struct EndToEndTests {
+    @Test func everyBuiltinTAAnswersThroughTEEClient() throws {
+        let stack = try Stack()
+        defer { stack.shutdown() }
+        let ctx = stack.context
+
+        // hello_world: increment and decrement a VALUE_INOUT.
+        let hello = try ctx.openSession(HelloWorldTA.uuid)
+        var op = TEEOperation([.valueInout(a: 41, b: 0)])
+        try hello.invoke(HelloWorldTA.Command.increment.rawValue, &op)
+        #expect(op[0].value.a == 42)
+        try hello.invoke(HelloWorldTA.Command.decrement.rawValue, &op)
+        #expect(op[0].value.a == 41)
+        hello.close()
+
+        // random: a temporary output buffer is filled.
+        let random = try ctx.openSession(RandomTA.uuid)
+        var rop = TEEOperation([.tempOutput([UInt8](repeating: 0, count: 64))])
+        try random.invoke(RandomTA.Command.generate.rawValue, &rop)
+        #expect(rop[0].size == 64)
+        #expect(rop[0].buffer.contains { $0 != 0 })
+
+        // secure_storage: write, read back, delete (FS RPCs through the supplicant).
+        let storage = try ctx.openSession(SecureStorageTA.uuid)
+        let id = Array("object#1".utf8), data = Array("persistent bytes".utf8)
+        var w = TEEOperation([.tempInput(id), .tempInput(data)])
+        try storage.invoke(SecureStorageTA.Command.writeRaw.rawValue, &w)
+        var r = TEEOperation([.tempInput(id), .tempOutput([UInt8](repeating: 0, count: 64))])
+        try storage.invoke(SecureStorageTA.Command.readRaw.rawValue, &r)
+        #expect(Array(r[1].buffer.prefix(r[1].size)) == data)
+        var del = TEEOperation([.tempInput(id)])
+        try storage.invoke(SecureStorageTA.Command.delete.rawValue, &del)
+        #expect(throws: TEEError.self) { try storage.invoke(SecureStorageTA.Command.readRaw.rawValue, &r) }
+
+        // hotp: RFC 4226 test key, first value 755224.
+        let hotp = try ctx.openSession(HOTPTA.uuid)
+        var reg = TEEOperation([.tempInput(Array("12345678901234567890".utf8))])
+        try hotp.invoke(HOTPTA.Command.registerSharedKey.rawValue, &reg)
+        var get = TEEOperation([.valueOutput()])
+        try hotp.invoke(HOTPTA.Command.getHOTP.rawValue, &get)
+        #expect(get[0].value.a == 755224)
+
+        // aes: CBC encrypt then decrypt through allocated and registered shared memory.
+        let key = [UInt8](repeating: 7, count: 16), iv = [UInt8](repeating: 9, count: 16)
+        let plain = (0..<64).map { UInt8($0) }
+        func crypt(_ mode: AESTA.Mode, _ input: [UInt8]) throws -> [UInt8] {
+            let aes = try ctx.openSession(AESTA.uuid)
+            defer { aes.close() }
+            var prep = TEEOperation([.valueInput(a: AESAlgorithm.cbc.rawValue, b: 0), .valueInput(a: 16, b: 0), .valueInput(a: mode.rawValue, b: 0)])
+            try aes.invoke(AESTA.Command.prepare.rawValue, &prep)
+            var k = TEEOperation([.tempInput(key)]); try aes.invoke(AESTA.Command.setKey.rawValue, &k)
+            var v = TEEOperation([.tempInput(iv)]); try aes.invoke(AESTA.Command.setIV.rawValue, &v)
+            let inShm = try ctx.registerSharedMemory(input, flags: .input)
+            let outShm = try ctx.allocateSharedMemory(size: 128, flags: .output)
+            defer { inShm.release(); outShm.release() }
+            var c = TEEOperation([.whole(inShm), .partialOutput(outShm, offset: 16, size: 64)])
+            try aes.invoke(AESTA.Command.cipher.rawValue, &c)
+            #expect(c[1].size == 64)
+            return try outShm.read(offset: 16, count: c[1].size)
+        }
+        let sealed = try crypt(.encode, plain)
+        #expect(sealed != plain)
+        #expect(try crypt(.decode, sealed) == plain)
+
+        // vtee.test: VALUE_INOUT x4 and a registered-memory echo (RMEM, whole and partial).
+        let test = try ctx.openSession(TestTA.uuid)
+        var nop = TEEOperation([.valueInout(a: 1, b: 2), .valueInout(a: 3, b: 4), .valueInout(a: 5, b: 6), .valueInout(a: 7, b: 8)])
+        try test.invoke(TestTA.Command.nopValues.rawValue, &nop)
+        #expect((0..<4).map { nop[$0].value.a } == [2, 4, 6, 8])
+        let shm = try ctx.allocateSharedMemory(size: 8)
+        try shm.write([1, 2, 3, 4, 5, 6, 7, 8])
+        var echo = TEEOperation([.partialInout(shm, offset: 2, size: 4)])
+        try test.invoke(TestTA.Command.echoMemref.rawValue, &echo)
+        #expect(try shm.read() == [1, 2, 6, 5, 4, 3, 7, 8])
+        var tmp = TEEOperation([.tempInout([1, 2, 3], size: 3)])
+        try test.invoke(TestTA.Command.echoMemref.rawValue, &tmp)
+        #expect(tmp[0].buffer == [3, 2, 1])
+        var null = TEEOperation([.tempInout([], size: 0)])              // NULL buffer (MEMREF_NULL)
+        try test.invoke(TestTA.Command.echoMemref.rawValue, &null)
+        #expect(null[0].size == 0)
+        // A TA error carries origin TRUSTED_APP; outputs are still written back.
+        var bad = TEEOperation([.valueInput(a: 1, b: 1)])
+        #expect(throws: TEEError(.badParameters, origin: .trustedApp)) { try test.invoke(TestTA.Command.nopValues.rawValue, &bad) }
+        // Unknown TA: ITEM_NOT_FOUND from the TEE (no supplicant TA file either).
+        #expect(throws: TEEError.self) { try ctx.openSession(try TEEUUID("00000000-0000-0000-0000-00000000beef")) }
+        shm.release()
+        #expect(stack.driver.sharedMemoryCount == 0)
+    }
+
+    @Test(arguments: [true, false])
+    func eachRPCKindIsServed(useRPCArg: Bool) throws {
+        let stack = try Stack(vcpus: 3, interruptTick: .milliseconds(2), useRPCArg: useRPCArg)
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(TestTA.uuid)
+        var t = TEEOperation([.valueOutput()])
+        try s.invoke(TestTA.Command.getTime.rawValue, &t)                                   // GET_TIME
+        #expect(UInt64(t[0].value.a) > 1_600_000_000 & 0xFFFF_FFFF || t[0].value.a > 0)
+        for type: UInt32 in [0, 1] {                                                          // SHM_ALLOC/FREE appl + kernel
+            var o = TEEOperation([.valueInput(a: 10000, b: type)])
+            try s.invoke(TestTA.Command.shmRoundTrip.rawValue, &o)
+        }
+        var sus = TEEOperation([.valueInput(a: 1, b: 0)])
+        try s.invoke(TestTA.Command.suspend.rawValue, &sus)                                  // SUSPEND
+        var st = TEEOperation([.valueInput(a: 5000, b: 0)])
+        try s.invoke(TestTA.Command.storageRoundTrip.rawValue, &st)                          // FS
+        var lr = TEEOperation([.valueInout(a: 20, b: 0)])
+        try s.invoke(TestTA.Command.longRun.rawValue, &lr)                                   // FOREIGN_INTR
+        // NOTIFICATION: a waiter blocks until another call sends the same key.
+        let waiter = try stack.context.openSession(TestTA.uuid)
+        let waitResult = Mutex<TEEError?>(nil)
+        let waited = runOnThreads(2) { i in
+            if i == 0 {
+                var w = TEEOperation([.valueInput(a: 17, b: 0)])
+                do throws(TEEError) { try waiter.invoke(TestTA.Command.notifyWait.rawValue, &w) } catch { waitResult.withLock { $0 = error } }
+            } else {
+                waitUntil { stack.driver.notificationWaiters > 0 }
+                var n = TEEOperation([.valueInput(a: 17, b: 0)])
+                try? s.invoke(TestTA.Command.notifySend.rawValue, &n)
+            }
+        }
+        #expect(waited)
+        #expect(waitResult.withLock { $0 } == nil)
+        // LOAD_TA: an unknown UUID makes the secure world ask the supplicant, which finds nothing.
+        #expect(throws: TEEError.self) { try stack.context.openSession(try TEEUUID("11111111-2222-3333-4444-555555555555")) }
+
+        let stats = stack.driver.statistics
+        for cmd in [RPCCommand.getTime, .shmAlloc, .shmFree, .suspend, .fs, .notification, .loadTA] {
+            #expect((stats.rpcCommands[cmd.rawValue] ?? 0) > 0, "\(cmd)")
+        }
+        #expect((stats.rpcFunctions[RPCFunction.foreignInterrupt.rawValue] ?? 0) > 0)
+        if !useRPCArg {
+            #expect((stats.rpcFunctions[RPCFunction.alloc.rawValue] ?? 0) > 0)
+        }
+        #expect(stats.badRPC == 0)
+    }
+
+    @Test func sixtyFourConcurrentSessionsOnEightSecureThreadsAllFinishWithoutStarvation() throws {
+        let stack = try Stack(threads: 8, vcpus: 4)
+        defer { stack.shutdown() }
+        #expect(stack.driver.threadCount == 8)
+        let failures = Atomic<Int>(0)
+        let waits = Mutex<[Int: QueueRecord]>([:])                     // each caller's wait for a thread
+        let done = runOnThreads(64) { caller in
+            do throws(TEEError) {
+                let s = try stack.context.openSession(TestTA.uuid)
+                // Invoke at the driver level to read this call's queue record (TEEC hides it).
+                guard let r = try? stack.driver.invoke(session: s.id, function: TestTA.Command.suspend.rawValue,
+                                                       params: [.value(.input, a: 3)]), r.ret == .success else {
+                    failures.wrappingAdd(1, ordering: .relaxed); return
+                }
+                waits.withLock { $0[caller] = r.queue }                 // SUSPEND holds a secure thread across an RPC
+                s.close()
+            } catch { failures.wrappingAdd(1, ordering: .relaxed) }
+        }
+        #expect(done)
+        let failed = failures.load(ordering: .relaxed)
+        #expect(failed == 0)
+        let recs = waits.withLock { Array($0.values) }.sorted { $0.arrival < $1.arrival }
+        #expect(recs.count == 64)
+        #expect(recs.map(\.grant) == recs.map(\.grant).sorted())     // nobody was overtaken while waiting
+        #expect(stack.driver.statistics.threadLimitHits == 0)
+        #expect(stack.driver.callQueue.active == 0)
+        #expect(stack.context.openSessions == 0)
+    }
+
+    @Test func callsAreAdmittedInArrivalOrderWhenSecureThreadsRunOut() throws {
+        let stack = try Stack(threads: 8, vcpus: 4)
+        defer { stack.shutdown() }
+        let session = try stack.context.openSession(TestTA.uuid)
+        let records = Mutex<[QueueRecord]>([])
+        let done = runOnThreads(64) { _ in
+            if let r = try? stack.driver.invoke(session: session.id, function: TestTA.Command.suspend.rawValue,
+                                                params: [.value(.input, a: 3)]), r.ret == .success {
+                records.withLock { $0.append(r.queue) }
+            }
+        }
+        #expect(done)
+        let recs = records.withLock { $0 }.sorted { $0.arrival < $1.arrival }
+        #expect(recs.count == 64)
+        #expect(recs.map(\.grant) == recs.map(\.grant).sorted())           // nobody overtaken
+        #expect(stack.driver.callQueue.maxQueued > 0)                        // and some did wait
+        #expect(recs.allSatisfy { $0.threadLimitRetries == 0 })
+    }
+
+    @Test func cancellationStopsALongRunningCommand() throws {
+        let stack = try Stack(interruptTick: .milliseconds(1))
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(TestTA.uuid)
+        let op = TEEOperation([.valueInout(a: 20_000, b: 0)], cancellable: true)
+        let outcome = Mutex<TEEError?>(nil)
+        let finished = Atomic<Bool>(false)
+        let ran = runOnThreads(2) { i in
+            if i == 0 {
+                var mine = op
+                do throws(TEEError) { try s.invoke(TestTA.Command.longRun.rawValue, &mine) } catch { outcome.withLock { $0 = error } }
+                finished.store(true, ordering: .releasing)
+            } else {
+                waitUntil(30) {
+                    stack.context.requestCancellation(op)
+                    Thread.sleep(forTimeInterval: 0.004)
+                    return finished.load(ordering: .acquiring)
+                }
+            }
+        }
+        #expect(ran)
+        #expect(outcome.withLock { $0?.result } == .cancel)
+        // A token cancelled before its operation starts makes it fail at once.
+        let pre = TEEOperation([.valueInout(a: 1, b: 0)], cancellable: true)
+        stack.context.requestCancellation(pre)
+        var p2 = pre
+        #expect(throws: TEEError(.cancel, origin: .api)) { try s.invoke(TestTA.Command.longRun.rawValue, &p2) }
+    }
+
+    @Test func killingTheSupplicantMidOperationFailsTheCallWithoutHanging() throws {
+        let stall = Atomic<Bool>(true)
+        let reached = Atomic<Bool>(false)
+        let stack = try Stack(willServe: { req in
+            guard req.command == .fs, stall.load(ordering: .acquiring) else { return }
+            reached.store(true, ordering: .releasing)
+            waitUntil { !stall.load(ordering: .acquiring) }
+        })
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(TestTA.uuid)
+        let outcome = Mutex<TEEError?>(nil)
+        let ran = runOnThreads(2) { i in
+            if i == 0 {
+                var op = TEEOperation([.valueInput(a: 100, b: 0)])
+                do throws(TEEError) { try s.invoke(TestTA.Command.storageRoundTrip.rawValue, &op) } catch { outcome.withLock { $0 = error } }
+            } else {
+                waitUntil { reached.load(ordering: .acquiring) }
+                stack.supplicant.kill()                 // dies while serving an FS request
+                stall.store(false, ordering: .releasing)
+            }
+        }
+        #expect(ran)
+        #expect(outcome.withLock { $0?.result } == .communication)
+        #expect(!stack.driver.supplicant.isAttached)
+        // With no supplicant at all, storage fails after a bounded wait.
+        var op = TEEOperation([.valueInput(a: 100, b: 0)])
+        #expect(throws: TEEError(.communication, origin: .trustedApp)) { try s.invoke(TestTA.Command.storageRoundTrip.rawValue, &op) }
+        // A new supplicant brings storage back.
+        let again = try Supplicant(driver: stack.driver, configuration: SupplicantConfiguration(storageDirectory: stack.storage, pollInterval: 0.02))
+        #expect(again.start())
+        defer { again.stop() }
+        try s.invoke(TestTA.Command.storageRoundTrip.rawValue, &op)
+    }
+
+    @Test func aStalledSupplicantRequestDoesNotBlockOthers() throws {
+        let stalled = Atomic<Int>(0)          // 0 none yet, 1 stalling, 2 released
+        let stack = try Stack(supplicantThreads: 1, willServe: { req in
+            guard req.command == .fs else { return }
+            guard stalled.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged else { return }
+            waitUntil { stalled.load(ordering: .acquiring) == 2 }
+        })
+        defer { stack.shutdown() }
+        let a = try stack.context.openSession(TestTA.uuid), b = try stack.context.openSession(TestTA.uuid)
+        let ok = Atomic<Int>(0)
+        let ran = runOnThreads(2) { i in
+            if i == 0 {
+                var op = TEEOperation([.valueInput(a: 64, b: 0)])
+                if (try? a.invoke(TestTA.Command.storageRoundTrip.rawValue, &op)) != nil { ok.wrappingAdd(1, ordering: .relaxed) }
+            } else {
+                waitUntil { stalled.load(ordering: .acquiring) == 1 }
+                var op = TEEOperation([.valueInput(a: 64, b: 0)])
+                if (try? b.invoke(TestTA.Command.storageRoundTrip.rawValue, &op)) != nil { ok.wrappingAdd(1, ordering: .relaxed) }
+                stalled.store(2, ordering: .releasing)
+            }
+        }
+        #expect(ran)
+        let served = ok.load(ordering: .relaxed)
+        #expect(served == 2)
+        #expect(stack.supplicant.runningThreads >= 2)
+    }
+
+    @Test func storageSurvivesTearingTheWholeStackDownAndRebuildingIt() throws {
+        let dir = temporaryDirectory("vtee-persist")
+        let id = Array("survivor".utf8), data = (0..<3000).map { UInt8(truncatingIfNeeded: $0 * 13) }
+        do {
+            let first = try Stack(storage: dir)
+            let s = try first.context.openSession(SecureStorageTA.uuid)
+            var w = TEEOperation([.tempInput(id), .tempInput(data)])
+            try s.invoke(SecureStorageTA.Command.writeRaw.rawValue, &w)
+            first.shutdown()
+        }
+        let second = try Stack(storage: dir)
+        defer { second.shutdown() }
+        let s = try second.context.openSession(SecureStorageTA.uuid)
+        var r = TEEOperation([.tempInput(id), .tempOutput([UInt8](repeating: 0, count: 4096))])
+        try s.invoke(SecureStorageTA.Command.readRaw.rawValue, &r)
+        #expect(Array(r[1].buffer.prefix(r[1].size)) == data)
+    }
+
+    @Test func pathEscapesForwardedFromTheSecureSideAreRefused() throws {
+        let stack = try Stack()
+        defer { stack.shutdown() }
+        let outside = temporaryDirectory("vtee-escape")
+        for bad in ["/../escaped", "/a/../../escaped", "/./x", "/" + FileStore.tempPrefix + "x"] {
+            let p = Array(bad.utf8) + [0]
+            let r = stack.driver.supplicant.call(.fs, [.value(.valueInput, a: RPCFSOperation.create.rawValue, b: 0, c: 0),
+                                                       .memref(.tmemInput, data: p, size: p.count),
+                                                       .value(.valueOutput, a: 0, b: 0, c: 0)], served: 5, absent: 1)
+            #expect(r.result == .badParameters, "\(bad)")
+        }
+        try FileManager.default.createSymbolicLink(atPath: stack.supplicant.store.root + "/ln", withDestinationPath: outside)
+        let p = Array("/ln/x".utf8) + [0]
+        let r = stack.driver.supplicant.call(.fs, [.value(.valueInput, a: RPCFSOperation.create.rawValue, b: 0, c: 0),
+                                                   .memref(.tmemInput, data: p, size: p.count),
+                                                   .value(.valueOutput, a: 0, b: 0, c: 0)], served: 5, absent: 1)
+        #expect(r.result == .accessDenied)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty)
+    }
+
+    @Test func aTAFileIsLoadedThroughTheSupplicantWithSizeQueryThenCopy() throws {
+        let taDir = temporaryDirectory("vtee-tadir")
+        let uuid = try TEEUUID("c0ffee00-1234-4abc-8def-0123456789ab")
+        let image = Array("VTEE-TA".utf8) + (0..<9000).map { UInt8(truncatingIfNeeded: $0) }   // spans three pages
+        try Data(image).write(to: URL(fileURLWithPath: taDir + "/\(uuid).ta"))
+        let stack = try Stack(taDirectory: taDir, loadTA: { u, bytes in
+            bytes == image ? TADescriptor(uuid: u, name: "loaded hello_world", make: BuiltinTAs.helloWorld.make) : nil
+        })
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(uuid)
+        var op = TEEOperation([.valueInout(a: 1, b: 0)])
+        try s.invoke(HelloWorldTA.Command.increment.rawValue, &op)
+        #expect(op[0].value.a == 2)
+        #expect((stack.driver.statistics.rpcCommands[RPCCommand.loadTA.rawValue] ?? 0) >= 2)
+        // A corrupted image is refused by the loader; a missing one is not found.
+        try Data(image.dropLast()).write(to: URL(fileURLWithPath: taDir + "/\(uuid).ta"))
+        // A fresh stack: the first one keeps the TA it already loaded.
+        let second = try Stack(taDirectory: taDir, loadTA: { u, bytes in
+            bytes == image ? TADescriptor(uuid: u, name: "loaded", make: BuiltinTAs.helloWorld.make) : nil
+        })
+        defer { second.shutdown() }
+        #expect(throws: TEEError.self) { try second.context.openSession(uuid) }
+    }
+
+    @Test func aNotificationWaitNobodyAnswersEndsAfterTheBound() throws {
+        let stack = try Stack(driverConfig: { $0.notificationWait = 0.05 })
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(TestTA.uuid)
+        var w = TEEOperation([.valueInput(a: 33, b: 0)])
+        #expect(throws: TEEError.self) { try s.invoke(TestTA.Command.notifyWait.rawValue, &w) }
+        #expect(stack.driver.notificationWaiters == 0)
+        var t = TEEOperation([.valueOutput()])
+        try s.invoke(TestTA.Command.getTime.rawValue, &t)            // the session still works
+    }
+
+    @Test func registeredArgumentPagesCarryCallsWithRegdArg() throws {
+        let stack = try Stack(driverConfig: { $0.useRegisteredArguments = true })
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(TestTA.uuid)
+        var t = TEEOperation([.valueOutput()])
+        try s.invoke(TestTA.Command.getTime.rawValue, &t)
+        var st = TEEOperation([.valueInput(a: 100, b: 0)])
+        try s.invoke(TestTA.Command.storageRoundTrip.rawValue, &st)
+        #expect(stack.driver.statistics.registeredArgumentCalls >= 3)
+        #expect(stack.driver.statistics.badRPC == 0)
+    }
+
+    @Test func aShortOutputBufferReportsTheSizeNeeded() throws {
+        let stack = try Stack()
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(SecureStorageTA.uuid)
+        let id = Array("sized".utf8), data = [UInt8](repeating: 0xAB, count: 100)
+        var w = TEEOperation([.tempInput(id), .tempInput(data)])
+        try s.invoke(SecureStorageTA.Command.writeRaw.rawValue, &w)
+        var r = TEEOperation([.tempInput(id), .tempOutput([UInt8](repeating: 0, count: 10))])
+        #expect(throws: TEEError(.shortBuffer, origin: .trustedApp)) { try s.invoke(SecureStorageTA.Command.readRaw.rawValue, &r) }
+        #expect(r[1].size == 100)
+    }
+
+    @Test func callsRotateOverVCPUs() throws {
+        let rec = Mutex<RecordingConduit?>(nil)
+        let stack = try Stack(vcpus: 3, conduit: { c in let r = RecordingConduit(c); rec.withLock { $0 = r }; return r })
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(TestTA.uuid)
+        var op = TEEOperation([.valueInput(a: 1, b: 0)])
+        for _ in 0..<3 { try s.invoke(TestTA.Command.suspend.rawValue, &op) }
+        #expect(rec.withLock { $0?.vcpus.withLock { $0 } } == [0, 1, 2])
+    }
+}
+
+@Suite struct TEEClientAPITests {
+    @Test func misusedParametersAreBadParametersFromTheAPI() throws {
+        let stack = try Stack()
+        defer { stack.shutdown() }
+        #expect(throws: TEEError(.itemNotFound, origin: .api)) { try TEEContext(name: "other-tee", driver: stack.driver) }
+        let ctx = try TEEContext(name: "optee-tz", driver: stack.driver)
+        let s = try ctx.openSession(TestTA.uuid)
+        let inOnly = try ctx.allocateSharedMemory(size: 16, flags: .input)
+        var wrongDirection = TEEOperation([.partialOutput(inOnly, offset: 0, size: 4)])
+        #expect(throws: TEEError(.badParameters, origin: .api)) { try s.invoke(TestTA.Command.echoMemref.rawValue, &wrongDirection) }
+        var outOfRange = TEEOperation([.partialInput(inOnly, offset: 10, size: 7)])
+        #expect(throws: TEEError(.badParameters, origin: .api)) { try s.invoke(TestTA.Command.echoMemref.rawValue, &outOfRange) }
+        let other = TEEContext(driver: stack.driver)
+        let foreign = try other.allocateSharedMemory(size: 16)
+        var notMine = TEEOperation([.whole(foreign)])
+        #expect(throws: TEEError(.badParameters, origin: .api)) { try s.invoke(TestTA.Command.echoMemref.rawValue, &notMine) }
+        inOnly.release()
+        var released = TEEOperation([.whole(inOnly)])
+        #expect(throws: TEEError(.badParameters, origin: .api)) { try s.invoke(TestTA.Command.echoMemref.rawValue, &released) }
+        #expect(TEEOperation([.valueInput(a: 0, b: 0), .tempOutput([]), .whole(foreign), .partialInout(foreign, offset: 0, size: 1)]).paramTypes == 0xF_C_6_1)
+        other.finalize()
+        ctx.finalize()
+        #expect(ctx.openSessions == 0)
+        #expect(throws: TEEError(.badState, origin: .api)) { try ctx.openSession(TestTA.uuid) }
+    }
+
+    @Test func wholeMemrefTakesItsDirectionFromTheFlagsAndReportsTheSize() throws {
+        let stack = try Stack()
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(RandomTA.uuid)
+        let out = try stack.context.allocateSharedMemory(size: 32, flags: .output)
+        var op = TEEOperation([.whole(out)])
+        try s.invoke(RandomTA.Command.generate.rawValue, &op)
+        #expect(op[0].size == 32)
+        #expect(try out.read().contains { $0 != 0 })
+    }
+}
+
+@Suite struct ClientIdentityTests {
+    @Test func clientUUIDsMatchLinuxUUIDv5() throws {
+        #expect(ClientIdentity.uuidV5("uid=0").description == "ef0180a3-13f3-5d1c-b7f5-888c0e21059a")
+        #expect(ClientIdentity.uuidV5("uid=3e8").description == "fc34275c-d8dd-5ba7-968b-504718363b87")
+        #expect(ClientIdentity.uuidV5("gid=64").description == "d32f761e-b364-519b-be12-ed54ba663b0a")
+        #expect(ClientIdentity.name(for: .user, euid: 1000, applicationID: "x") == "uid=3e8")
+        #expect(ClientIdentity.name(for: .group(gid: 100), euid: 0, applicationID: "x") == "gid=64")
+        #expect(ClientIdentity.name(for: .userApplication, euid: 1000, applicationID: "/usr/bin/x") == "uid=3e8:app=/usr/bin/x")
+        #expect(ClientIdentity.uuidV5(ClientIdentity.name(for: .application, euid: 0, applicationID: "/usr/bin/x") ?? "").description
+                == "3c8107ff-a86d-5e22-84b6-5b268f4f99a6")
+        #expect(try ClientIdentity.clientUUID(for: .public) == .zero)
+    }
+
+    @Test func aGroupLoginForAGroupTheCallerIsNotInIsRefused() {
+        #expect(throws: TEEError(.accessDenied, origin: .comms)) { try ClientIdentity.clientUUID(for: .group(gid: 0xFFF0_0001)) }
+    }
+
+    @Test func everyLoginOpensASession() throws {
+        let stack = try Stack()
+        defer { stack.shutdown() }
+        for login: TEELogin in [.public, .user, .group(gid: UInt32(getegid())), .application, .userApplication] {
+            let s = try stack.context.openSession(HelloWorldTA.uuid, login: login)
+            s.close()
+        }
+    }
+}

@@ -1,0 +1,135 @@
+// Small TAs for driving the secure world in tests.
+import Synchronization
+import TEEABI
+@testable import SecureWorld
+
+enum TestTAs {
+    static let main = uuid("11111111-0000-4000-8000-000000000001")
+    static let single = uuid("11111111-0000-4000-8000-000000000002")
+    static let shared = uuid("11111111-0000-4000-8000-000000000003")
+    static let missing = uuid("11111111-0000-4000-8000-0000000000ff")
+    static let failingOpen = uuid("11111111-0000-4000-8000-000000000004")
+
+    static func uuid(_ s: String) -> TEEUUID { (try? TEEUUID(s)) ?? .zero }
+
+    /// Set when a command of `Cmd.external` starts.
+    static let externalStarted = Mutex(false)
+    /// Counts TA_DestroyEntryPoint calls across instances.
+    static let destroyed = Mutex(0)
+
+    static let all: [TADescriptor] = [
+        TADescriptor(uuid: main, name: "test.main") { MainTA() },
+        TADescriptor(uuid: single, name: "test.single", properties: TAProperties(singleInstance: true)) { CounterTA() },
+        TADescriptor(uuid: shared, name: "test.shared",
+                     properties: TAProperties(singleInstance: true, multiSession: true, keepAlive: true)) { CounterTA() },
+        TADescriptor(uuid: failingOpen, name: "test.failing") { FailingOpenTA() },
+    ]
+}
+
+/// Command ids of `MainTA`.
+enum Cmd {
+    static let inc: UInt32 = 0, echo: UInt32 = 1, reeTime: UInt32 = 2, suspend: UInt32 = 3
+    static let wait: UInt32 = 4, send: UInt32 = 5, shm: UInt32 = 6, put: UInt32 = 7, get: UInt32 = 8
+    static let delete: UInt32 = 9, list: UInt32 = 10, panic: UInt32 = 11, long: UInt32 = 12
+    static let taToTA: UInt32 = 13, random: UInt32 = 14, types: UInt32 = 15, rename: UInt32 = 16
+    /// Awaits a sleep outside the secure world (what a TA must not do) for value a milliseconds.
+    static let external: UInt32 = 17
+}
+
+final class MainTA: TrustedApplication {
+    /// GP results thrown by services become the command's result; anything else is a panic.
+    func invoke(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) async throws -> TEEResult {
+        do { return try await run(command, &params, context) } catch let e as TEEResult { return e }
+    }
+
+    private func run(_ command: UInt32, _ params: inout TAParams, _ context: any TAContext) async throws -> TEEResult {
+        switch command {
+        case Cmd.inc:
+            var v = params.value(0); v.a &+= 1; params.setValue(0, v)
+        case Cmd.echo:
+            guard let i = params.memref(0), let o = params.memref(1) else { return .badParameters }
+            if o.capacity < i.bytes.count { params.setMemrefSize(1, i.bytes.count); return .shortBuffer }
+            params.setMemref(1, bytes: i.bytes)
+        case Cmd.reeTime:
+            let t = try await context.reeTime()
+            params.setValue(0, TAValue(a: UInt32(truncatingIfNeeded: t.seconds), b: UInt32(truncatingIfNeeded: t.nanos)))
+        case Cmd.suspend:
+            try await context.suspend(millis: params.value(0).a)
+        case Cmd.wait:
+            try await context.waitNotification(key: params.value(0).a)
+        case Cmd.send:
+            try await context.sendNotification(key: params.value(0).a)
+        case Cmd.shm:
+            let v = params.value(0)
+            let type = RPCShmType(rawValue: UInt64(v.b)) ?? .application
+            let back = try await context.roundTripSharedMemory(size: Int(v.a), type: type, fill: 0x5A)
+            params.setValue(1, TAValue(a: UInt32(back.filter { $0 == 0x5A }.count)))
+        case Cmd.put:
+            guard let id = params.memref(0), let d = params.memref(1) else { return .badParameters }
+            try await context.storage.write(id: id.bytes, data: d.bytes, overwrite: params.value(2).a != 0)
+        case Cmd.get:
+            guard let id = params.memref(0), let o = params.memref(1) else { return .badParameters }
+            let data = try await context.storage.read(id: id.bytes)
+            if data.count > o.capacity { params.setMemrefSize(1, data.count); return .shortBuffer }
+            params.setMemref(1, bytes: data)
+        case Cmd.delete:
+            guard let id = params.memref(0) else { return .badParameters }
+            try await context.storage.delete(id: id.bytes)
+        case Cmd.rename:
+            guard let a = params.memref(0), let b = params.memref(1) else { return .badParameters }
+            try await context.storage.rename(from: a.bytes, to: b.bytes)
+        case Cmd.list:
+            params.setValue(0, TAValue(a: UInt32(try await context.storage.list().count)))
+        case Cmd.panic:
+            throw TAPanic(code: 0xDEAD, "asked to")
+        case Cmd.long:
+            let n = params.value(0).a
+            var i: UInt32 = 0
+            while i < n {
+                if context.isCancelled { params.setValue(0, TAValue(a: n, b: i)); return .cancel }
+                try await context.checkpoint()
+                i += 1
+            }
+            params.setValue(0, TAValue(a: n, b: i))
+        case Cmd.taToTA:
+            var p = TAParams.empty
+            let h = try await context.openSession(ta: TestTAs.shared, params: &p)
+            var q = TAParams(types: GPParamTypes(.valueInout), params: [.value(params.value(0))])
+            try await context.invoke(h, command: 0, params: &q)
+            await context.closeSession(h)
+            params.setValue(0, q.value(0))
+        case Cmd.random:
+            guard let o = params.memref(0) else { return .badParameters }
+            params.setMemref(0, bytes: context.random(o.capacity))
+            _ = context.systemTime()
+        case Cmd.external:
+            TestTAs.externalStarted.withLock { $0 = true }
+            try await Task.sleep(for: .milliseconds(Int(params.value(0).a)))
+        case Cmd.types:
+            params.setValue(0, TAValue(a: params.types.rawValue, b: context.client.login.rawValue))
+        default:
+            return .badParameters
+        }
+        return .success
+    }
+}
+
+/// Keeps a counter per instance (shows instance sharing).
+final class CounterTA: TrustedApplication {
+    var counter: UInt32 = 0
+    func invoke(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) async throws -> TEEResult {
+        counter &+= 1
+        if command == 0 { var v = params.value(0); v.a &+= 1; params.setValue(0, v) }
+        else { params.setValue(0, TAValue(a: counter)) }
+        return .success
+    }
+    func destroy() { TestTAs.destroyed.withLock { $0 += 1 } }
+}
+
+/// Refuses every session (origin TRUSTED_APP).
+final class FailingOpenTA: TrustedApplication {
+    func openSession(params: inout TAParams, context: any TAContext) async throws -> (TEEResult, sessionState: AnyObject?) {
+        (.accessDenied, nil)
+    }
+    func invoke(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) async throws -> TEEResult { .success }
+}
