@@ -32,7 +32,8 @@ public struct TransportLimits: Sendable {
     public var futexSlice: Duration
     /// How long `stop()` waits for guest threads to end before giving up on them.
     public var stopTimeout: Duration
-    /// The first guest id handed out; ids then count up and are never reused by this server.
+    /// The lowest guest id handed out. A new guest gets the lowest id no attached guest holds
+    /// (ids stay below firstGuestID + maxGuests); an id is free again only after its guest's detach ran.
     public var firstGuestID: UInt32
 
     /// Defaults fit a daemon on a small host.
