@@ -224,7 +224,11 @@ public final class TransportServer: Sendable {
                 if c.guest == nil { timeoutMs = min(timeoutMs, max(0, (c.deadline - now) / 1_000_000 + 1)) }
             }
             let n = poll(&pfds, nfds_t(pfds.count), Int32(timeoutMs))
-            if n < 0 && errno != EINTR { logger.error("transport poll failed", metadata: ["errno": "\(errno)"]); break }
+            if n < 0 {
+                // EINTR, or a transient ENOMEM: keep serving (stop() is the only way out of this loop).
+                if errno != EINTR { logger.error("transport poll failed", metadata: ["errno": "\(errno)"]); usleep(10_000) }
+                continue
+            }
             if pfds[0].revents != 0 { vtee_eventfd_drain(wakeFD) }
             if stopping.load(ordering: .acquiring) { break }
             if pfds[1].revents != 0 { acceptAll(&conns) }
