@@ -6,6 +6,14 @@
 /// `TransportClient` in a guest process. It touches sockets, memfds and the daemon's
 /// `PhysicalMemory` (adopting guest RAM); it never imports a world. Everything a peer sends is
 /// copied, validated, then used; a bad peer is closed with a logged reason.
+///
+/// Lifecycle: HELLO + [RAM memfd, mailbox memfd] -> the server checks both are memfds sealed
+/// against resizing with the announced sizes, adopts the RAM into `PhysicalMemory`, asks its
+/// delegate, starts one thread per vCPU and answers WELCOME (or REJECT and closes). Guest RAM
+/// byte `i` is IPA `ramBase + i` on both sides. A guest leaves by BYE, by dying (socket EOF), or
+/// by breaking the protocol; its vCPU threads finish their current call, mark their slots closed
+/// and end; the last one calls `guestDetached`, then its RAM leaves the address space.
+/// Wire formats: `WireProtocol.swift` (control messages), `Mailbox.swift` (doorbell slots).
 import CShim
 import Machine
 #if canImport(Glibc)
