@@ -512,8 +512,10 @@ public final class TransportServer: Sendable {
         let why = g.reason.withLock { $0 }
         delegate.guestDetached(g.handle.id, reason: why)
         memory.removeRegion(g.handle.ram)
+        guests.withLock { if $0[g.handle.id.raw] === g { $0[g.handle.id.raw] = nil } }
+        // The id is free before the guest count drops, so a guest admitted in its place finds an
+        // id below firstGuestID + maxGuests.
         idsInUse.withLock { _ = $0.remove(g.handle.id.raw) }
-        guests.withLock { $0[g.handle.id.raw] = nil }
         detachedCount.wrappingAdd(1, ordering: .relaxed)
         liveGuests.wrappingSubtract(1, ordering: .releasing)
         logger.info("transport: guest detached", metadata: ["guest": "\(g.handle.id.raw)", "reason": "\(why)"])

@@ -273,3 +273,27 @@ struct ServerClientTests {
         #expect(floor.p99Nanoseconds >= floor.medianNanoseconds)
     }
 }
+
+@Suite("Transport: guest ids")
+struct GuestIDTests {
+    @Test("guest ids are the lowest free ones and stay below firstGuestID + maxGuests across many attach/detach rounds")
+    func idsReusedWithinBound() throws {
+        let path = tempSocketPath("ids")
+        let delegate = RecordingDelegate(retainHandles: false)
+        let server = try TransportServer(socketPath: path, limits: testLimits(maxGuests: 2, firstGuestID: 50),
+                                         memory: PhysicalMemory(), delegate: delegate)
+        defer { server.stop() }
+        let a = try TransportClient.connect(socketPath: path, ramPages: 1, vcpus: 1)
+        defer { a.close() }
+        #expect(a.guestID == GuestID(50))
+        for _ in 0..<10 {
+            let b = try TransportClient.connect(socketPath: path, ramPages: 1, vcpus: 1)
+            #expect(b.guestID == GuestID(51))
+            #expect(b.conduit.trap(RegisterFrame(a0: 1), vcpu: 0).a0 == 2)
+            b.close()
+            #expect(eventually { server.stats.guests == 1 })
+        }
+        #expect(delegate.attachedIDs.withLock { $0 }.allSatisfy { $0.raw >= 50 && $0.raw < 52 })
+        #expect(server.attachedGuests.map(\.id) == [GuestID(50)])
+    }
+}
