@@ -231,7 +231,7 @@ public final class MailboxConduit: Conduit, Sendable {
         var spins = 0
         var s = vtee_load_acquire_u32(slot.state)
         while (s == request || s == busy) && spins < spinLimit {
-            vtee_cpu_relax(); spins += 1
+            vtee_spin_step(UInt32(truncatingIfNeeded: spins)); spins += 1
             s = vtee_load_acquire_u32(slot.state)
         }
         while s == request || s == busy {
