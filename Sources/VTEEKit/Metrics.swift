@@ -71,6 +71,7 @@ public final class DaemonMetrics: Sendable {
 public final class MetricsHTTPServer: Sendable {
     private let fd: Int32
     private let stopping = Atomic<Bool>(false)
+    /// The TCP port it listens on.
     public let port: UInt16
 
     /// Listens on `host:port` (IPv4; port 0 picks a free one).
