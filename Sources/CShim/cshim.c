@@ -192,7 +192,7 @@ int vtee_fd_readable(int fd) {
 
 void vtee_spin_step(uint32_t step) {
     vtee_cpu_relax();
-    if ((step & 63) == 63) sched_yield();
+    if ((step & 15) == 15) sched_yield();
 }
 
 int vtee_socket_hung_up(int fd) {

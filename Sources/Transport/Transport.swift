@@ -32,7 +32,7 @@ public struct TransportLimits: Sendable {
     public var maxVCPUs: Int
     /// How long a connection may take to send its HELLO.
     public var handshakeTimeout: Duration
-    /// Spin steps (each a CPU pause, every 64th also a sched_yield) before a waiting side sleeps
+    /// Spin steps (each a CPU pause, every 16th also a sched_yield) before a waiting side sleeps
     /// on the futex. Spinning makes the idle-machine round trip a few hundred nanoseconds; the
     /// yields keep spinners from starving their peer on an oversubscribed host.
     public var spinIterations: Int

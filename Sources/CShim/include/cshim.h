@@ -100,7 +100,7 @@ static inline void vtee_cpu_relax(void) {
 #endif
 }
 
-/// One step of a spin-wait: a CPU pause, and every 64th step a sched_yield so that a spinner
+/// One step of a spin-wait: a CPU pause, and every 16th step a sched_yield so that a spinner
 /// never keeps a runnable peer (possibly the very thread it waits for) off an oversubscribed core.
 void vtee_spin_step(uint32_t step);
 
