@@ -111,6 +111,25 @@ int vtee_unix_connect(const char *path) {
     return fd;
 }
 
+int vtee_unix_connect_timeout(const char *path, int timeout_ms) {
+    struct sockaddr_un a;
+    if (fill_addr(&a, path) != 0) return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    for (int waited = 0;; waited++) {
+        if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0) break;
+        int e = errno;
+        // A full backlog answers EAGAIN to a non-blocking AF_UNIX connect: retry each millisecond.
+        if ((e != EAGAIN && e != EINTR) || waited >= timeout_ms) {
+            close(fd); errno = (e == EAGAIN) ? ETIMEDOUT : e; return -1;
+        }
+        struct timespec ms = { 0, 1000000 };
+        nanosleep(&ms, NULL);
+    }
+    if (vtee_set_blocking(fd, 1) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    return fd;
+}
+
 #define VTEE_MAX_FDS 8
 
 ssize_t vtee_send_with_fds(int fd, const void *buf, size_t len, const int *fds, int nfds, int dontwait) {
@@ -192,7 +211,7 @@ int vtee_fd_readable(int fd) {
 
 void vtee_spin_step(uint32_t step) {
     vtee_cpu_relax();
-    if ((step & 63) == 63) sched_yield();
+    if ((step & 15) == 15) sched_yield();
 }
 
 int vtee_socket_hung_up(int fd) {

@@ -32,12 +32,16 @@ public struct TransportLimits: Sendable {
     public var maxVCPUs: Int
     /// How long a connection may take to send its HELLO.
     public var handshakeTimeout: Duration
-    /// Spin steps (each a CPU pause, every 64th also a sched_yield) before a waiting side sleeps
+    /// Spin steps (each a CPU pause, every 16th also a sched_yield) before a waiting side sleeps
     /// on the futex. Spinning makes the idle-machine round trip a few hundred nanoseconds; the
     /// yields keep spinners from starving their peer on an oversubscribed host.
     public var spinIterations: Int
-    /// The longest single futex sleep; sleepers re-check for shutdown / peer death this often.
+    /// The longest single futex sleep of a waiting caller (guest side); it re-checks for daemon
+    /// death this often.
     public var futexSlice: Duration
+    /// The longest single futex sleep of an idle daemon vCPU thread. Requests and shutdown wake it
+    /// at once; the slice only bounds a missed wake-up (a guest that clears its waiting flag).
+    public var serverIdleSlice: Duration
     /// How long `stop()` waits for guest threads to end before giving up on them.
     public var stopTimeout: Duration
     /// The lowest guest id handed out. A new guest gets the lowest id no attached guest holds
@@ -47,10 +51,12 @@ public struct TransportLimits: Sendable {
     /// Defaults fit a daemon on a small host.
     public init(maxGuests: Int = 64, maxRAMPages: Int = 1 << 16, minRAMPages: Int = 1, maxVCPUs: Int = 16,
                 handshakeTimeout: Duration = .seconds(5), spinIterations: Int = 4_096,
-                futexSlice: Duration = .milliseconds(50), stopTimeout: Duration = .seconds(5), firstGuestID: UInt32 = 1) {
+                futexSlice: Duration = .milliseconds(50), serverIdleSlice: Duration = .milliseconds(250),
+                stopTimeout: Duration = .seconds(5), firstGuestID: UInt32 = 1) {
         self.maxGuests = maxGuests; self.maxRAMPages = maxRAMPages; self.minRAMPages = minRAMPages
         self.maxVCPUs = maxVCPUs; self.handshakeTimeout = handshakeTimeout; self.spinIterations = spinIterations
-        self.futexSlice = futexSlice; self.stopTimeout = stopTimeout; self.firstGuestID = firstGuestID
+        self.futexSlice = futexSlice; self.serverIdleSlice = serverIdleSlice
+        self.stopTimeout = stopTimeout; self.firstGuestID = firstGuestID
     }
 }
 

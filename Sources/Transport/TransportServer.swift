@@ -471,8 +471,10 @@ public final class TransportServer: Sendable {
     private func serveVCPU(_ g: AttachedGuest, _ vcpu: Int) {
         guard let slot = g.mailbox.slot(vcpu) else { vcpuEnded(g); return }
         let spinLimit = limits.spinIterations
-        let slice = limits.futexSlice.nanoseconds
-        var idle = 0
+        let slice = limits.serverIdleSlice.nanoseconds
+        // Spin only right after a call (the next one tends to follow at once); an idle vCPU
+        // sleeps on the futex and stays asleep across timeouts, so idle guests cost no CPU.
+        var idle = spinLimit
         while !g.stopping.load(ordering: .relaxed) {
             let s = vtee_load_acquire_u32(slot.state)
             if s == MailboxState.request.rawValue
@@ -495,7 +497,6 @@ public final class TransportServer: Sendable {
                 _ = vtee_futex_wait(slot.state, again, slice)
             }
             vtee_store_release_u32(slot.serverWaiting, 0)
-            idle = 0
         }
         // Closed: a caller waiting on this slot sees it at once. An unread RESPONSE stays for its
         // caller; that caller's next trap then finds the socket hung up.

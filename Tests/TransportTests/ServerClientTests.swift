@@ -297,3 +297,35 @@ struct GuestIDTests {
         #expect(server.attachedGuests.map(\.id) == [GuestID(50)])
     }
 }
+
+@Suite("Transport: connecting")
+struct ConnectTests {
+    @Test("connect to a listener whose backlog stays full gives up with ETIMEDOUT instead of hanging")
+    func fullBacklogTimesOut() throws {
+        let path = tempSocketPath("backlog")
+        let listener = vtee_unix_listen(path, 0o600, 0)   // never accepted
+        try #require(listener >= 0)
+        defer { close(listener); unlink(path) }
+        var held: [Int32] = []
+        defer { held.forEach { close($0) } }
+        // Fill the backlog with connections nobody accepts.
+        for _ in 0..<8 {
+            let c = vtee_unix_connect_timeout(path, 50)
+            if c < 0 { break }
+            held.append(c)
+        }
+        let c = vtee_unix_connect_timeout(path, 100)
+        #expect(c < 0)
+        #expect(errno == ETIMEDOUT)
+        #expect(throws: TransportError.self) {
+            _ = try TransportClient.connect(socketPath: path, ramPages: 1, vcpus: 1, timeout: .milliseconds(100))
+        }
+    }
+
+    @Test("connect to a path with no daemon fails at once")
+    func noDaemon() {
+        #expect(throws: TransportError.self) {
+            _ = try TransportClient.connect(socketPath: tempSocketPath("nobody"), ramPages: 1, vcpus: 1)
+        }
+    }
+}

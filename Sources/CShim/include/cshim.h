@@ -41,6 +41,10 @@ int vtee_unix_listen(const char *path, uint32_t mode, int backlog);
 int vtee_unix_accept(int listen_fd, uint32_t *uid, uint32_t *gid, int32_t *pid);
 /// Connects a blocking CLOEXEC Unix stream socket to `path`. Returns fd or -1 with errno.
 int vtee_unix_connect(const char *path);
+/// Like vtee_unix_connect, but gives up after `timeout_ms` when the listener's backlog stays full
+/// (a blocking connect would wait forever on a wedged daemon). Returns a blocking fd or -1 with
+/// errno (ETIMEDOUT when the time ran out).
+int vtee_unix_connect_timeout(const char *path, int timeout_ms);
 /// The peer credentials (SO_PEERCRED) of a connected Unix socket. Returns 0 or -1.
 int vtee_peer_credentials(int fd, uint32_t *uid, uint32_t *gid, int32_t *pid);
 /// sendmsg of `len` bytes with up to 8 descriptors as SCM_RIGHTS, MSG_NOSIGNAL. Returns bytes sent or -1.
@@ -100,7 +104,7 @@ static inline void vtee_cpu_relax(void) {
 #endif
 }
 
-/// One step of a spin-wait: a CPU pause, and every 64th step a sched_yield so that a spinner
+/// One step of a spin-wait: a CPU pause, and every 16th step a sched_yield so that a spinner
 /// never keeps a runnable peer (possibly the very thread it waits for) off an oversubscribed core.
 void vtee_spin_step(uint32_t step);
 
