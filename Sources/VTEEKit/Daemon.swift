@@ -46,7 +46,9 @@ struct DaemonGuest: Sendable {
 /// A running daemon. `stop()` stops accepting, detaches every guest (their calls finish or are
 /// aborted within the transport's bound), reclaims everything and removes the socket files.
 public final class Daemon: Sendable {
+    /// How it was started.
     public let config: DaemonConfig
+    /// The machine it serves guests from.
     public let stack: VTEEStack
     private let guests = Mutex<[UInt32: DaemonGuest]>([:])
     private let server = Mutex<TransportServer?>(nil)

@@ -71,6 +71,7 @@ public final class DaemonMetrics: Sendable {
 public final class MetricsHTTPServer: Sendable {
     private let fd: Int32
     private let stopping = Atomic<Bool>(false)
+    /// The TCP port it listens on.
     public let port: UInt16
 
     /// Listens on `host:port` (IPv4; port 0 picks a free one).
@@ -91,8 +92,10 @@ public final class MetricsHTTPServer: Sendable {
         fd = s
         let t = Thread { [self] in
             while !stopping.load(ordering: .acquiring) {
+                var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                guard poll(&pfd, 1, 200) > 0 else { continue }
                 let c = accept(fd, nil, nil)
-                if c < 0 { if stopping.load(ordering: .acquiring) { break }; usleep(1000); continue }
+                if c < 0 { continue }
                 var tv = timeval(tv_sec: 2, tv_usec: 0)
                 setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
                 var buf = [UInt8](repeating: 0, count: 2048)
@@ -100,9 +103,10 @@ public final class MetricsHTTPServer: Sendable {
                 let body = Array(metrics.scrape().utf8)
                 let head = Array("HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8)
                 let all = head + body
-                _ = all.withUnsafeBytes { write(c, $0.baseAddress, $0.count) }
+                _ = all.withUnsafeBytes { send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
                 close(c)
             }
+            close(fd)
         }
         t.name = "vtee-metrics"
         t.start()
@@ -112,7 +116,7 @@ public final class MetricsHTTPServer: Sendable {
     /// Stops serving.
     public func stop() {
         guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        shutdown(fd, Int32(SHUT_RDWR)); close(fd)
+        shutdown(fd, Int32(SHUT_RDWR))   // wakes the poll; the serving thread closes the fd
     }
 }
 
