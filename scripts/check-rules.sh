@@ -1,28 +1,29 @@
 #!/usr/bin/env bash
 # Checks the rules of docs/ARCHITECTURE.md that a grep can check:
-#  - layering: each module imports only the project modules it may (the worlds meet only
-#    through register frames and physical memory, wired together by VTEEKit);
+#  - layering: no module imports a project module the architecture forbids it (the worlds
+#    meet only through register frames and physical memory, wired together by VTEEKit);
 #  - no `try!`, `as!`, `fatalError(`, `precondition(` or `preconditionFailure(` in Sources.
 # Prints every violation and exits 1 if there is any. Run from anywhere.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# Project modules each module may import (external modules such as Glibc, Foundation,
-# Logging or Crypto are not restricted here; Package.swift decides those).
-declare -A allowed=(
+# Project modules each module must never import (the rules of docs/ARCHITECTURE.md; which
+# modules a target may import at all is Package.swift's business). "*" = every other project
+# module (the foundation layers import nothing above them).
+declare -A forbidden=(
+    [TEEABI]="*"
+    [Machine]="SecureWorld TrustedApps Mediator Platform NormalWorld TEEClient Supplicant Transport VTEEKit vtee"
+    [SecureWorld]="Mediator Platform NormalWorld TEEClient Supplicant Transport VTEEKit vtee"
+    [TrustedApps]="Mediator Platform NormalWorld TEEClient Supplicant Transport VTEEKit vtee"
+    [Mediator]="SecureWorld TrustedApps NormalWorld TEEClient Supplicant VTEEKit vtee"
+    [Platform]="SecureWorld TrustedApps Mediator NormalWorld TEEClient Supplicant VTEEKit vtee"
+    [NormalWorld]="SecureWorld TrustedApps Mediator Platform TEEClient Supplicant VTEEKit vtee"
+    [TEEClient]="SecureWorld TrustedApps Mediator Platform VTEEKit vtee"
+    [Supplicant]="SecureWorld TrustedApps Mediator Platform VTEEKit vtee"
+    [Transport]="SecureWorld TrustedApps VTEEKit vtee"
     [CShim]=""
-    [TEEABI]=""
-    [Machine]="TEEABI CShim"
-    [SecureWorld]="TEEABI Machine"
-    [TrustedApps]="SecureWorld TEEABI"
-    [Mediator]="TEEABI Machine"
-    [Platform]="TEEABI Machine"
-    [NormalWorld]="TEEABI Machine"
-    [TEEClient]="NormalWorld TEEABI Machine"
-    [Supplicant]="NormalWorld TEEABI Machine"
-    [Transport]="TEEABI Machine CShim"
-    [VTEEKit]="*"
-    [vtee]="*"
+    [VTEEKit]="vtee"
+    [vtee]=""
 )
 
 project_modules=$(ls Sources)
@@ -30,18 +31,17 @@ status=0
 
 for dir in Sources/*/; do
     module=$(basename "$dir")
-    if [[ -z "${allowed[$module]+set}" ]]; then
+    if [[ -z "${forbidden[$module]+set}" ]]; then
         echo "layering: module $module has no rule in scripts/check-rules.sh"
         status=1
         continue
     fi
-    [[ "${allowed[$module]}" == "*" ]] && continue
     while IFS=: read -r file line text; do
         imported=$(sed -E 's/^\s*(@[A-Za-z_]+(\([^)]*\))? )*import (typealias |struct |class |enum |protocol |let |var |func )?([A-Za-z_]+).*/\4/' <<<"$text")
         grep -qx "$imported" <<<"$project_modules" || continue      # external module
         [[ "$imported" == "$module" ]] && continue
-        if ! grep -qw "$imported" <<<"${allowed[$module]}"; then
-            echo "layering: $file:$line: $module may not import $imported"
+        if [[ "${forbidden[$module]}" == "*" ]] || grep -qw "$imported" <<<"${forbidden[$module]}"; then
+            echo "layering: $file:$line: $module must not import $imported"
             status=1
         fi
     done < <(grep -rnE '^\s*(@[A-Za-z_]+(\([^)]*\))? )*import ' "$dir" --include='*.swift' || true)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <time.h>
 #include <pthread.h>
+#include <sched.h>
 
 int vtee_memfd_create(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 
@@ -110,6 +111,25 @@ int vtee_unix_connect(const char *path) {
     return fd;
 }
 
+int vtee_unix_connect_timeout(const char *path, int timeout_ms) {
+    struct sockaddr_un a;
+    if (fill_addr(&a, path) != 0) return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    for (int waited = 0;; waited++) {
+        if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0) break;
+        int e = errno;
+        // A full backlog answers EAGAIN to a non-blocking AF_UNIX connect: retry each millisecond.
+        if ((e != EAGAIN && e != EINTR) || waited >= timeout_ms) {
+            close(fd); errno = (e == EAGAIN) ? ETIMEDOUT : e; return -1;
+        }
+        struct timespec ms = { 0, 1000000 };
+        nanosleep(&ms, NULL);
+    }
+    if (vtee_set_blocking(fd, 1) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    return fd;
+}
+
 #define VTEE_MAX_FDS 8
 
 ssize_t vtee_send_with_fds(int fd, const void *buf, size_t len, const int *fds, int nfds, int dontwait) {
@@ -159,6 +179,13 @@ ssize_t vtee_recv_with_fds(int fd, void *buf, size_t len, int *fds, int maxfds, 
     return r;
 }
 
+int vtee_set_blocking(int fd, int blocking) {
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0) return -1;
+    fl = blocking ? (fl & ~O_NONBLOCK) : (fl | O_NONBLOCK);
+    return fcntl(fd, F_SETFL, fl);
+}
+
 int vtee_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
 void vtee_eventfd_signal(int fd) { uint64_t one = 1; ssize_t r = write(fd, &one, sizeof one); (void)r; }
 void vtee_eventfd_drain(int fd) { uint64_t v; ssize_t r = read(fd, &v, sizeof v); (void)r; }
@@ -180,6 +207,11 @@ int vtee_fd_readable(int fd) {
     struct pollfd p = { .fd = fd, .events = POLLIN, .revents = 0 };
     if (poll(&p, 1, 0) < 0) return 0;
     return (p.revents & (POLLIN | POLLHUP | POLLERR)) ? 1 : 0;
+}
+
+void vtee_spin_step(uint32_t step) {
+    vtee_cpu_relax();
+    if ((step & 15) == 15) sched_yield();
 }
 
 int vtee_socket_hung_up(int fd) {

@@ -12,6 +12,7 @@ public let pageShift: UInt64 = 12
 
 /// An intermediate physical address: what a guest calls physical. Only a stage-2 table turns it into a `PA`.
 public struct IPA: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// The address as a number.
     public let raw: UInt64
     @inlinable public init(_ raw: UInt64) { self.raw = raw }
     /// The page this address is in.
@@ -24,12 +25,14 @@ public struct IPA: Hashable, Comparable, Sendable, CustomStringConvertible {
     @inlinable public func adding(_ n: UInt64) -> IPA? {
         let (r, o) = raw.addingReportingOverflow(n); return o ? nil : IPA(r)
     }
+    /// Orders addresses numerically.
     public static func < (l: IPA, r: IPA) -> Bool { l.raw < r.raw }
     public var description: String { "IPA(\(hex(raw, width: 1)))" }
 }
 
 /// A physical address in the machine's single physical address space.
 public struct PA: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// The address as a number.
     public let raw: UInt64
     @inlinable public init(_ raw: UInt64) { self.raw = raw }
     /// The page this address is in.
@@ -42,12 +45,14 @@ public struct PA: Hashable, Comparable, Sendable, CustomStringConvertible {
     @inlinable public func adding(_ n: UInt64) -> PA? {
         let (r, o) = raw.addingReportingOverflow(n); return o ? nil : PA(r)
     }
+    /// Orders addresses numerically.
     public static func < (l: PA, r: PA) -> Bool { l.raw < r.raw }
     public var description: String { "PA(\(hex(raw, width: 1)))" }
 }
 
 /// A guest page frame number (IPA >> 12).
 public struct IPAPage: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// The page frame number.
     public let number: UInt64
     @inlinable public init(_ number: UInt64) { self.number = number }
     /// The page's first address.
@@ -60,6 +65,7 @@ public struct IPAPage: Hashable, Comparable, Sendable, CustomStringConvertible {
 
 /// A machine page frame number (PA >> 12).
 public struct PAPage: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// The page frame number.
     public let number: UInt64
     @inlinable public init(_ number: UInt64) { self.number = number }
     /// The page's first address.
@@ -70,6 +76,7 @@ public struct PAPage: Hashable, Comparable, Sendable, CustomStringConvertible {
 
 /// A guest (VM) identity. OP-TEE's client id for it is `id + 1`; 0 is the hypervisor.
 public struct GuestID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// The guest number.
     public let raw: UInt32
     @inlinable public init(_ raw: UInt32) { self.raw = raw }
     /// The client id the secure world sees in a7.

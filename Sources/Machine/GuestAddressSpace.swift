@@ -17,7 +17,9 @@ public enum GuestLayout: Sendable {
 /// One guest's address space. Guest-side accesses (`read`, `write`) obey page types;
 /// hypervisor-side calls (`translate`, `pin`) are what a mediator uses.
 public final class GuestAddressSpace: Sendable {
+    /// Whose address space this is.
     public let id: GuestID
+    /// The physical memory its RAM lives in.
     public let memory: PhysicalMemory
     /// The guest's RAM in PA.
     public let region: Region

@@ -37,8 +37,11 @@ public enum World: Sendable {
 public final class Region: @unchecked Sendable {
     // @unchecked: immutable after init; the bytes behind `base` are shared memory that
     // vCPUs and worlds access concurrently, as hardware RAM is.
+    /// First PA of the region.
     public let basePA: PA
+    /// Size in pages.
     public let pages: Int
+    /// Who owns it (and so which world reaches it).
     public let kind: RegionKind
     /// memfd backing, when the region can be handed to another process.
     public let fd: Int32?
@@ -231,7 +234,9 @@ public enum PhysicalAccessError<E: Error>: Error {
 
 /// Physical memory as seen from one world: the secure world gets `.secure`, the hypervisor `.nonSecure`.
 public struct MemoryView: Sendable {
+    /// The memory viewed.
     public let memory: PhysicalMemory
+    /// The world the accesses come from.
     public let world: World
     /// Reads `count` bytes at `pa`.
     public func read(_ pa: PA, count: Int) throws(MemoryError) -> [UInt8] { try memory.read(pa, count: count, world: world) }
@@ -247,6 +252,7 @@ public struct MemoryView: Sendable {
 
 /// Hands out whole pages of one region (hypervisor or secure RAM).
 public final class PageAllocator: Sendable {
+    /// The region whose pages it hands out.
     public let region: Region
     private let free: Mutex<[UInt64]>   // page numbers, LIFO
 

@@ -35,13 +35,12 @@ struct RPCArgBuffer: Sendable {
     var size: Int
 }
 
-/// Where a call's argument lives in guest memory (a pinned page and an offset in it).
+/// Where a call's argument lives in guest memory: a page the call pinned for itself (also for
+/// CALL_WITH_REGD_ARG, so an UNREGISTER racing with the call cannot unpin it), and an offset in it.
 struct ArgLocation: Sendable {
     var page: PinnedPage
     var offset: Int
     var available: Int
-    /// True when the call took its own pin on `page` (CALL_WITH_ARG); false for a registered buffer's page.
-    var pinnedByCall: Bool
 }
 
 /// One std call of a guest, from the first SMC until completion.
@@ -175,6 +174,10 @@ extension Mediator {
             r.mediatorPages += 1
             return p
         }
+        // Pages in use, cached and awaiting VM_DESTROYED all count against the guest's reservation.
+        guard r.mediatorPages + r.pageCache.count + r.deferredPages.count < config.mediatorPagesPerGuest else {
+            throw .limit("mediator pages")
+        }
         do {
             let p = try allocator.allocate()
             r.mediatorPages += 1
@@ -229,7 +232,7 @@ extension Mediator {
             r.shmPending.remove(b.cookie)
         }
         if c.opening { r.openingSessions -= 1 }
-        if c.location.pinnedByCall { unpin(&r, c.location.page) }
+        unpin(&r, c.location.page)
         freePage(&r, c.privatePage, deferPages: deferPages)
     }
 

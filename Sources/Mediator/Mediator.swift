@@ -28,8 +28,10 @@ public struct MediatorConfig: Sendable {
     public var sessions: Int = 128
     /// Mediator pages (private copies, rebuilt page lists, RPC shadows) one guest may use.
     public var mediatorPagesPerGuest: Int = 512
-    /// Pages of the mediator's private hypervisor region, shared by all guests.
-    public var mediatorPages: Int = 8192
+    /// Pages of the mediator's private hypervisor region, shared by all guests; nil sizes it
+    /// at `maxGuests * mediatorPagesPerGuest`. Each guest reserves its budget when added, so
+    /// no guest can starve another of mediator memory (the region is mapped lazily).
+    public var mediatorPages: Int? = nil
     /// Guest ids accepted: 0 ..< maxGuests (one lock-free slot each).
     public var maxGuests: Int = 64
     /// Logger (refusals at debug level).
@@ -122,11 +124,11 @@ final class GuestSlot: Sendable {
     let state = Mutex<GuestRecord?>(nil)
 }
 
-/// The OP-TEE mediator. `handle` is the Trusted OS service entry for every guest vCPU.
 /// Maps the login method of a guest's OPEN_SESSION to the client UUID the secure world sees,
 /// from what the host knows of the guest (e.g. a daemon's peer credentials); nil refuses it.
 public typealias ClientIdentityPolicy = @Sendable (LoginMethod) -> TEEUUID?
 
+/// The OP-TEE mediator. `handle` is the Trusted OS service entry for every guest vCPU.
 public final class Mediator: Sendable {
     let memory: PhysicalMemory
     let secure: any SMCEntry
@@ -139,6 +141,8 @@ public final class Mediator: Sendable {
     let secureCapabilities: SecureCapabilities
     let log: Logger
     let nextCallID = Atomic<UInt64>(1)
+    /// Mediator pages reserved by the guests present (each reserves `mediatorPagesPerGuest`).
+    let reservedPages = Mutex<Int>(0)
     let counters = Counters()
 
     /// Capabilities a guest may see: dynamic shm and NULL memrefs only (no static shm, no RPC arg,
@@ -150,7 +154,8 @@ public final class Mediator: Sendable {
     public init(memory: PhysicalMemory, secureWorld: any SMCEntry, config: MediatorConfig = .init()) throws {
         self.memory = memory; self.secure = secureWorld; self.config = config; self.log = config.logger
         let region: Region
-        do { region = try memory.addRegion(kind: .hypervisor, pages: max(16, config.mediatorPages)) }
+        let pages = config.mediatorPages ?? max(1, config.maxGuests) * max(1, config.mediatorPagesPerGuest)
+        do { region = try memory.addRegion(kind: .hypervisor, pages: max(16, pages)) }
         catch { throw MediatorError.memory(error) }
         allocator = PageAllocator(region: region)
         slots = (0..<max(1, config.maxGuests)).map { _ in GuestSlot() }
@@ -177,14 +182,25 @@ public final class Mediator: Sendable {
         guard let slot = slot(space.id) else { throw MediatorError.guestIDOutOfRange(space.id) }
         let free = slot.state.withLock { $0 == nil }
         guard free else { throw MediatorError.guestExists(space.id) }
+        let budget = max(1, config.mediatorPagesPerGuest)
+        let reserved = reservedPages.withLock { r -> Bool in
+            guard r + budget <= allocator.region.pages else { return false }
+            r += budget
+            return true
+        }
+        guard reserved else { throw MediatorError.memory(.exhausted) }
         let r = secure.smc(RegisterFrame(.vmCreated, a1: space.id.clientID, a7: 0))
-        guard r.a0 == UInt64(SMCReturn.ok.rawValue) else { throw MediatorError.vmCreatedRefused(r.a0) }
+        guard r.a0 == UInt64(SMCReturn.ok.rawValue) else {
+            reservedPages.withLock { $0 -= budget }
+            throw MediatorError.vmCreatedRefused(r.a0)
+        }
         let added = slot.state.withLock { (rec: inout GuestRecord?) -> Bool in
             guard rec == nil else { return false }
             rec = GuestRecord(space: space, identity: identity)
             return true
         }
         guard added else {
+            reservedPages.withLock { $0 -= budget }
             _ = secure.smc(RegisterFrame(.vmDestroyed, a1: space.id.clientID, a7: 0))
             throw MediatorError.guestExists(space.id)
         }
@@ -197,7 +213,10 @@ public final class Mediator: Sendable {
     public func destroyGuest(_ id: GuestID) {
         guard let slot = slot(id) else { return }
         let finalize = slot.state.withLock { (rec: inout GuestRecord?) -> Bool in
-            guard var r = rec, !r.dying else { return false }
+            // Taken out of the slot while mutated, so its collections are uniquely referenced.
+            guard var r = rec.take() else { return false }
+            defer { rec = r }
+            guard !r.dying else { return false }
             r.dying = true
             var keep: [CallRecord] = []
             for c in r.calls {
@@ -209,7 +228,6 @@ public final class Mediator: Sendable {
             for (_, b) in r.rpcArgs { releaseRPCArg(&r, b, deferPages: true) }
             r.shm = [:]; r.rpcShm = [:]; r.rpcArgs = [:]; r.shmPending = []
             r.sessions = []; r.openingSessions = 0
-            rec = r
             return keep.isEmpty
         }
         if finalize { finalizeDestroy(slot, id) }
@@ -224,6 +242,7 @@ public final class Mediator: Sendable {
             return p
         }
         for p in pages { allocator.release(p) }
+        reservedPages.withLock { $0 -= max(1, config.mediatorPagesPerGuest) }
         counters.guestsDestroyed.add(1, ordering: .relaxed)
     }
 
@@ -315,9 +334,9 @@ public final class Mediator: Sendable {
             if r.a0 == 0 {
                 let cookie = RegisterFrame.join(r.a1, r.a2)
                 slot.state.withLock { rec in
-                    guard var g = rec, let b = g.rpcArgs.removeValue(forKey: cookie) else { return }
-                    releaseRPCArg(&g, b, deferPages: false)
-                    rec = g
+                    guard var g = rec.take() else { return }
+                    defer { rec = g }
+                    if let b = g.rpcArgs.removeValue(forKey: cookie) { releaseRPCArg(&g, b, deferPages: false) }
                 }
             }
             return RegisterFrame(a0: r.a0, a1: r.a1, a2: r.a2)

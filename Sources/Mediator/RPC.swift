@@ -106,14 +106,18 @@ extension Mediator {
 
     func resume(_ frame: RegisterFrame, slot: GuestSlot, guest: GuestID, vcpu: Int) -> RegisterFrame {
         let prep = slot.state.withLock { (rec: inout GuestRecord?) -> Preparation in
-            guard var r = rec, !r.dying else {
+            guard var r = rec.take() else {
+                counters.bump(.unknownGuest)
+                return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
+            }
+            defer { rec = r }
+            guard !r.dying else {
                 counters.bump(.unknownGuest)
                 return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
             }
             guard let idx = r.callIndex(thread: frame.a3), !r.calls[idx].inFlight, let fn = r.calls[idx].pendingRPC else {
                 counters.bump(.resumeRejected)
                 r.refused += 1
-                rec = r
                 log.debug("RETURN_FROM_RPC refused", metadata: ["guest": "\(guest.raw)", "thread": "\(frame.a3)"])
                 return .answer(RegisterFrame(a0: UInt64(SMCReturn.eresume.rawValue)))
             }
@@ -134,7 +138,6 @@ extension Mediator {
                 break
             }
             r.calls[idx] = c
-            rec = r
             return .send(PreparedCall(callID: c.id, frame: s))
         }
         switch prep {
@@ -158,6 +161,8 @@ extension Mediator {
             return (0, 0)
         }
         guard ipa.isPageAligned else { return reject("not page aligned") }
+        // Cookie 0 means "no buffer" to the secure world, which would then never free it.
+        guard cookie != 0 else { return reject("cookie 0") }
         guard !r.cookieInUse(cookie) else { return reject("duplicate cookie") }
         guard r.rpcArgs.count + r.rpcShm.count < config.rpcBuffers else {
             counters.bump(.limitReached)
@@ -221,6 +226,7 @@ extension Mediator {
                 return refuse("plain (contiguous) tmem or wrong type")
             }
             guard gp.bufPtr != 0 else { return refuse("NULL buffer") }
+            guard gp.shmRef != 0 else { return refuse("cookie 0") }
             guard !r.cookieInUse(gp.shmRef) else { return refuse("duplicate cookie") }
             guard r.rpcArgs.count + r.rpcShm.count < config.rpcBuffers else {
                 counters.bump(.limitReached)

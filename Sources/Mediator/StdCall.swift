@@ -25,13 +25,16 @@ extension Mediator {
 
     func stdCall(_ frame: RegisterFrame, slot: GuestSlot, guest: GuestID, vcpu: Int) -> RegisterFrame {
         let prep = slot.state.withLock { (rec: inout GuestRecord?) -> Preparation in
-            guard var r = rec, !r.dying else {
+            guard var r = rec.take() else {
                 counters.bump(.unknownGuest)
                 return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
             }
-            let p = prepare(frame, &r, guest: guest, vcpu: vcpu)
-            rec = r
-            return p
+            defer { rec = r }
+            guard !r.dying else {
+                counters.bump(.unknownGuest)
+                return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
+            }
+            return prepare(frame, &r, guest: guest, vcpu: vcpu)
         }
         switch prep {
         case let .answer(f): return f
@@ -57,7 +60,7 @@ extension Mediator {
         // 2. Copy it once into a private mediator page.
         let priv: PAPage
         do { priv = try allocatePage(&r) } catch {
-            if location.pinnedByCall { unpin(&r, location.page) }
+            unpin(&r, location.page)
             return refuse(.noMemory, &r, guest: guest)
         }
         let copied: Bool = {
@@ -154,7 +157,7 @@ extension Mediator {
                 return .failure(.badAddress("argument page remapped"))
             }
             r.pinned += 1
-            return .success(ArgLocation(page: page, offset: inPage, available: avail, pinnedByCall: true))
+            return .success(ArgLocation(page: page, offset: inPage, available: avail))
         }
         let ipa = IPA(v)
         guard ipa.isPageAligned else { return .failure(.badAddress("argument not page aligned")) }
@@ -162,7 +165,7 @@ extension Mediator {
         do {
             let pa = try r.space.pin(ipa.page, writable: true)
             r.pinned += 1
-            return .success(ArgLocation(page: PinnedPage(ipa: ipa.page, pa: pa), offset: 0, available: pageSize, pinnedByCall: true))
+            return .success(ArgLocation(page: PinnedPage(ipa: ipa.page, pa: pa), offset: 0, available: pageSize))
         } catch {
             return .failure(.badAddress("argument page: \(error)"))
         }
@@ -260,20 +263,20 @@ extension Mediator {
         var current = out
         while true {
             let after = slot.state.withLock { (rec: inout GuestRecord?) -> After in
-                guard var r = rec, let idx = r.callIndex(id: callID) else {
+                guard var r = rec.take() else { return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue))) }
+                defer { rec = r }
+                guard let idx = r.callIndex(id: callID) else {
                     return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
                 }
                 if r.dying {
                     // Destroyed while this call was in the secure world: reclaim it now.
                     let c = r.calls.remove(at: idx)
                     releaseCall(&r, c, deferPages: true)
-                    rec = r
                     return r.calls.isEmpty ? .finalize : .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
                 }
                 let ret = SMCReturn(rawValue: UInt32(truncatingIfNeeded: current.a0))
                 if ret.isRPC {
                     let a = rpcToGuest(current, idx, &r, guest: guest)
-                    rec = r
                     switch a {
                     case let .guest(f): return .answer(f)
                     case let .secure(f): return .resend(f)
@@ -281,7 +284,6 @@ extension Mediator {
                 }
                 let c = r.calls.remove(at: idx)
                 finishCall(c, ret: ret, &r)
-                rec = r
                 counters.completedCalls.add(1, ordering: .relaxed)
                 return .answer(RegisterFrame(a0: UInt64(ret.rawValue)))
             }

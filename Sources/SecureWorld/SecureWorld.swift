@@ -25,7 +25,7 @@ public struct SecureWorldConfig: Sendable {
     public var maxRegisteredSHMPerVM: Int
     /// Pages one page list may describe (REGISTER_SHM, NONCONTIG tmem, RPC shm).
     public var maxSHMPages: Int
-    /// Bytes one memref may carry into a TA (copied into secure memory).
+    /// Bytes one memref may carry into a TA (copied into secure memory; larger is OUT_OF_MEMORY).
     public var maxMemrefBytes: Int
     /// Highest client id VM_CREATED accepts.
     public var maxClientID: UInt64
@@ -39,7 +39,7 @@ public struct SecureWorldConfig: Sendable {
     /// A configuration; every limit has a default.
     public init(threadsPerVM: Int = 8, virtualization: Bool = true, interruptTick: Duration? = nil,
                 maxSessionsPerVM: Int = 256, maxRegisteredSHMPerVM: Int = 256, maxSHMPages: Int = 16384,
-                maxMemrefBytes: Int = 32 << 20, maxClientID: UInt64 = 0xFFFF, maxNotificationValue: UInt32 = 255,
+                maxMemrefBytes: Int = 8 << 20, maxClientID: UInt64 = 0xFFFF, maxNotificationValue: UInt32 = 255,
                 externalAwaitBudget: Duration = .milliseconds(10),
                 loadTA: (@Sendable (TEEUUID, [UInt8]) -> TADescriptor?)? = nil) {
         self.threadsPerVM = max(1, threadsPerVM); self.virtualization = virtualization
@@ -292,6 +292,7 @@ public final class SecureWorld: SMCEntry, Sendable {
             // Bounded: an aborting thread never suspends again, so each drain makes progress.
             for _ in 0..<64 {
                 if case .done = t.run(pollBudget: config.externalAwaitBudget) { break }
+                t.resume(.abort)
             }
             p.release(t)
         }

@@ -24,17 +24,10 @@ struct NSBuffer: Sendable {
     /// Reads `count` bytes at `offset`; BAD_PARAMETERS when out of bounds or unreachable.
     func read(_ memory: MemoryView, offset: Int, count: Int) throws(TEEResult) -> [UInt8] {
         guard offset >= 0, count >= 0, offset <= size, count <= size - offset else { throw .badParameters }
-        var out = [UInt8](repeating: 0, count: count)
-        var done = 0
+        var out: [UInt8] = []
+        out.reserveCapacity(count)
         try walk(offset: offset, count: count) { (pa, n) throws(TEEResult) in
-            let r: Result<Void, MemoryError> = out.withUnsafeMutableBytes { b in
-                do throws(MemoryError) {
-                    try memory.read(pa, into: UnsafeMutableRawBufferPointer(rebasing: b[done..<done + n]))
-                    return .success(())
-                } catch { return .failure(error) }
-            }
-            guard case .success = r else { throw .badParameters }
-            done += n
+            do { out += try memory.read(pa, count: n) } catch { throw .badParameters }
         }
         return out
     }
@@ -44,13 +37,7 @@ struct NSBuffer: Sendable {
         guard offset >= 0, offset <= size, bytes.count <= size - offset else { throw .badParameters }
         var done = 0
         try walk(offset: offset, count: bytes.count) { (pa, n) throws(TEEResult) in
-            let r: Result<Void, MemoryError> = bytes.withUnsafeBytes { b in
-                do throws(MemoryError) {
-                    try memory.write(pa, from: UnsafeRawBufferPointer(rebasing: b[done..<done + n]))
-                    return .success(())
-                } catch { return .failure(error) }
-            }
-            guard case .success = r else { throw .badParameters }
+            do { try memory.write(pa, Array(bytes[done..<done + n])) } catch { throw .badParameters }
             done += n
         }
     }
@@ -125,24 +112,20 @@ struct NSMemory: Sendable {
         var visited: Set<UInt64> = []
         var dataPages: [PA] = []
         dataPages.reserveCapacity(pages)
-        var listPage = [UInt8](repeating: 0, count: PageList.pageSize)
         while dataPages.count < pages {
             guard listPA.raw != 0, listPA.isPageAligned, visited.insert(listPA.raw).inserted,
                   isNonSecure(listPA, count: PageList.pageSize) else { throw .badParameters }
             // Copy the list page once, then decode the copy.
-            let ok: Bool = listPage.withUnsafeMutableBytes { b in
-                do throws(MemoryError) { try view.read(listPA, into: b); return true } catch { return false }
-            }
-            guard ok else { throw .badParameters }
+            let listPage: [UInt8]
+            do { listPage = try view.read(listPA, count: PageList.pageSize) } catch { throw .badParameters }
             let want = min(PageList.entriesPerPage, pages - dataPages.count)
-            let decoded: PageList.Page? = listPage.withUnsafeBytes { b in try? PageList.Page.decode(b, count: want) }
-            guard let page = decoded else { throw .badParameters }
-            for e in page.entries {
-                let p = PA(e)
+            for i in 0..<want {
+                let p = PA(Bytes.u64(listPage, i * 8))
                 guard p.isPageAligned, isNonSecure(p, count: pageSize) else { throw .badParameters }
                 dataPages.append(p)
             }
-            listPA = PA(page.next)
+            let next = Bytes.u64(listPage, PageList.nextPointerOffset)
+            listPA = PA(next)
         }
         var segs: [NSBuffer.Segment] = []
         segs.reserveCapacity(pages)

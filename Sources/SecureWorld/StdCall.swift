@@ -117,6 +117,8 @@ final class StdCall: Sendable {
     let token: UInt64
     /// Set by CANCEL.
     let cancelled = Mutex(false)
+    /// Application shm kept for FS payloads until the call ends (OP-TEE's per-thread shm cache).
+    let payload = Mutex<(buffer: NSBuffer, cookie: UInt64)?>(nil)
 
     init(world: SecureWorld, partition: Partition, thread: SecureThread, argBuffer: NSBuffer, bytes: [UInt8],
          suppliedRPCArg: RPCArgBuffer?, regdCookie: UInt64?) {
@@ -142,8 +144,12 @@ final class StdCall: Sendable {
         return r
     }
 
-    /// Frees the RPC argument allocated with RPC_ALLOC unless the shm cache keeps it.
+    /// Frees the cached payload shm, and the RPC argument allocated with RPC_ALLOC unless the
+    /// shm cache keeps it.
     private func endOfCall() async {
+        if let p = payload.withLock({ v -> (buffer: NSBuffer, cookie: UInt64)? in let p = v; v = nil; return p }) {
+            await freeSharedMemory(type: .application, cookie: p.cookie)
+        }
         guard !partition.shmCacheEnabled || thread.isAborting else { return }
         let cached = thread.box.withLock { b -> RPCArgBuffer? in let a = b.rpcArg; b.rpcArg = nil; return a }
         if let a = cached, !a.supplied, a.cookie != 0 {
@@ -215,6 +221,18 @@ final class StdCall: Sendable {
         return (b, cookie)
     }
 
+    /// Application shm of at least `size` bytes for an FS payload, reused across the RPCs of this
+    /// call and freed when it ends.
+    func payloadBuffer(size: Int) async throws(TEEResult) -> (buffer: NSBuffer, cookie: UInt64) {
+        if let p = payload.withLock({ $0 }), p.buffer.size >= size { return p }
+        if let old = payload.withLock({ v -> (buffer: NSBuffer, cookie: UInt64)? in let p = v; v = nil; return p }) {
+            await freeSharedMemory(type: .application, cookie: old.cookie)
+        }
+        let p = try await allocSharedMemory(type: .application, size: max(size, pageSize))
+        payload.withLock { $0 = p }
+        return p
+    }
+
     /// RPC SHM_FREE of a buffer from `allocSharedMemory`.
     func freeSharedMemory(type: RPCShmType, cookie: UInt64) async {
         _ = await rpcCommand(.shmFree, [.value(.valueInput, a: type.rawValue, b: cookie)])
@@ -232,7 +250,19 @@ struct ArgPatch {
     mutating func u32(_ o: Int, _ v: UInt32) { items.append((o, UInt64(v), 4)) }
     mutating func u64(_ o: Int, _ v: UInt64) { items.append((o, v, 8)) }
     mutating func result(_ r: TEEResult, _ origin: TEEOrigin) { u32(20, r.rawValue); u32(24, origin.rawValue) }
+    /// Writes the fields, merging adjacent ones into one write each.
     func write(to buffer: NSBuffer, _ view: MemoryView) {
-        for i in items { try? buffer.write(view, offset: i.offset, Bytes.le(i.value, i.width)) }
+        var runs: [(offset: Int, bytes: [UInt8])] = []
+        for i in items {
+            let b = Bytes.le(i.value, i.width)
+            if let last = runs.last, last.offset + last.bytes.count == i.offset {
+                runs[runs.count - 1].bytes += b
+            } else if let k = runs.lastIndex(where: { $0.offset <= i.offset && i.offset + i.width <= $0.offset + $0.bytes.count }) {
+                runs[k].bytes.replaceSubrange((i.offset - runs[k].offset)..<(i.offset - runs[k].offset + i.width), with: b)
+            } else {
+                runs.append((i.offset, b))
+            }
+        }
+        for r in runs { try? buffer.write(view, offset: r.offset, r.bytes) }
     }
 }

@@ -22,13 +22,13 @@ struct FSRPCStorage: TAStorage {
 
     // MARK: FS RPC primitives
 
-    /// Runs one FS RPC with a payload buffer of `payload` bytes (SHM_ALLOC APPL), filled with
-    /// `input` first; returns ret, params and the payload read back (`readBack` bytes).
+    /// Runs one FS RPC with the call's payload buffer (SHM_ALLOC APPL, reused until the call
+    /// ends), filled with `input` (and `second`) first; returns ret, params and up to `output`
+    /// bytes read back.
     private func fs(_ op: RPCFSOperation, b: UInt64 = 0, c: UInt64 = 0, input: [UInt8]? = nil, output: Int = 0,
                     second: [UInt8]? = nil, valueOut: Bool = false) async throws(TEEResult) -> (TEEResult, [MsgParam], [UInt8]) {
         let size = max(input?.count ?? 0, output, 1) + (second?.count ?? 0)
-        let (buf, cookie) = try await call.allocSharedMemory(type: .application, size: size)
-        defer { }
+        let (buf, cookie) = try await call.payloadBuffer(size: size)
         var params: [MsgParam] = [.value(.valueInput, a: op.rawValue, b: b, c: c)]
         let view = call.world.ns.view
         let base = buf.address(at: 0)?.raw ?? 0
@@ -44,14 +44,13 @@ struct FSRPCStorage: TAStorage {
             params.append(.tmem(.tmemInput, bufPtr: buf.address(at: i.count)?.raw ?? 0, size: UInt64(second.count), shmRef: cookie))
         }
         if valueOut { params.append(.value(.valueOutput)) }
-        if let f = failure { await call.freeSharedMemory(type: .application, cookie: cookie); throw f }
+        if let f = failure { throw f }
         let (r, back, _) = await call.rpcCommand(.fs, params)
         var data: [UInt8] = []
         if r == .success, output > 0, back.count > 1 {
             let n = Int(min(back[1].size, UInt64(output)))
             data = (try? buf.read(view, offset: 0, count: n)) ?? []
         }
-        await call.freeSharedMemory(type: .application, cookie: cookie)
         return (r, back, data)
     }
 

@@ -21,8 +21,11 @@ public struct TAProperties: Hashable, Sendable {
 
 /// A GP TEE_Param value: two 32-bit words.
 public struct TAValue: Hashable, Sendable {
+    /// First word (TEE_Param.value.a).
     public var a: UInt32
+    /// Second word (TEE_Param.value.b).
     public var b: UInt32
+    /// A value with the given words.
     public init(a: UInt32 = 0, b: UInt32 = 0) { self.a = a; self.b = b }
 }
 
@@ -39,6 +42,7 @@ public struct TAMemref: Hashable, Sendable {
     public let capacity: Int
     /// A NULL buffer (size 0, no memory).
     public let isNull: Bool
+    /// A memref over `bytes`; `capacity` defaults to their count.
     public init(bytes: [UInt8], capacity: Int? = nil, isNull: Bool = false) {
         self.bytes = bytes; self.size = bytes.count; self.capacity = capacity ?? bytes.count; self.isNull = isNull
     }
@@ -63,6 +67,7 @@ public struct TAParams: Hashable, Sendable {
     /// params[0...3].
     public var params: [TAParam]
 
+    /// Params with their packed types; missing params are NONE, extra ones dropped.
     public init(types: GPParamTypes, params: [TAParam]) {
         self.types = types
         var p = Array(params.prefix(4))
@@ -72,6 +77,7 @@ public struct TAParams: Hashable, Sendable {
     /// Four NONE params.
     public static let empty = TAParams(types: GPParamTypes(rawValue: 0), params: [])
 
+    /// params[i]; out-of-range reads are NONE and writes are ignored.
     public subscript(i: Int) -> TAParam {
         get { i >= 0 && i < 4 ? params[i] : .none }
         set { if i >= 0 && i < 4 { params[i] = newValue } }
@@ -98,15 +104,21 @@ public struct TAParams: Hashable, Sendable {
 
 /// Who opened a session (TEE_Identity).
 public struct TAClientIdentity: Hashable, Sendable {
+    /// How the client logged in.
     public var login: LoginMethod
+    /// The client UUID the secure world was given.
     public var uuid: TEEUUID
+    /// An identity.
     public init(login: LoginMethod, uuid: TEEUUID) { self.login = login; self.uuid = uuid }
 }
 
 /// A TA that stops on purpose (TEE_Panic) or by accident: its sessions die with TARGET_DEAD.
 public struct TAPanic: Error, Sendable, CustomStringConvertible {
+    /// The panic code (TEE_Panic argument).
     public var code: UInt32
+    /// Why, for logs.
     public var reason: String
+    /// A panic with a code and a reason.
     public init(code: UInt32 = 0, _ reason: String = "TEE_Panic") { self.code = code; self.reason = reason }
     public var description: String { "TA panic \(hex(code)): \(reason)" }
 }
@@ -178,7 +190,9 @@ public protocol TAContext: Sendable {
 
 /// A session this TA opened on another TA.
 public struct TASessionHandle: Hashable, Sendable {
+    /// The session id inside the secure world.
     public let id: UInt32
+    /// A handle for session `id`.
     public init(id: UInt32) { self.id = id }
 }
 
@@ -202,19 +216,27 @@ public protocol TrustedApplication: AnyObject {
 }
 
 extension TrustedApplication {
+    /// Default TA_CreateEntryPoint: nothing to do.
     public func create(context: any TAContext) async throws -> TEEResult { .success }
+    /// Default TA_DestroyEntryPoint: nothing to do.
     public func destroy() {}
+    /// Default TA_OpenSessionEntryPoint: accepts any params, no session state.
     public func openSession(params: inout TAParams, context: any TAContext) async throws -> (TEEResult, sessionState: AnyObject?) { (.success, nil) }
+    /// Default TA_CloseSessionEntryPoint: nothing to do.
     public func closeSession(sessionState: AnyObject?, context: any TAContext) async {}
 }
 
 /// How the secure world finds and instantiates a TA.
 public struct TADescriptor: Sendable {
+    /// The TA's UUID.
     public let uuid: TEEUUID
+    /// Short name for logs.
     public let name: String
+    /// Instance and session properties.
     public let properties: TAProperties
     /// Makes a fresh instance (TA_CreateEntryPoint follows).
     public let make: @Sendable () -> any TrustedApplication
+    /// A descriptor; `make` builds one instance.
     public init(uuid: TEEUUID, name: String, properties: TAProperties = TAProperties(),
                 make: @escaping @Sendable () -> any TrustedApplication) {
         self.uuid = uuid; self.name = name; self.properties = properties; self.make = make

@@ -272,9 +272,9 @@ extension SecureWorld {
             let ctx = TARunContext(world: self, call: call, client: session.client, uuid: inst.descriptor.uuid, session: session)
             _ = await withInstance(inst, call: call) {
                 await inst.ta.closeSession(sessionState: session.taState, context: ctx)
+                session.taState = nil
             }
         }
-        session.taState = nil
         dropSessionReservation(inst, p)
         return .success
     }

@@ -57,11 +57,23 @@ public final class FileStore: Sendable {
         removeStaleTemporaries(root)
     }
 
+    /// True when the temporary file `name` (".vtee-tmp-<pid>-...") belongs to a live process other
+    /// than a crashed one: another supplicant sharing the directory may be mid-write.
+    static func ownerIsAlive(_ name: String) -> Bool {
+        let rest = name.dropFirst(tempPrefix.count)
+        guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]), pid > 0 else { return false }
+        if pid == getpid() { return false }
+        return kill(pid, 0) == 0 || errno == EPERM
+    }
+
     private func removeStaleTemporaries(_ dir: String) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
         for n in names {
             let p = dir + "/" + n
-            if n.hasPrefix(Self.tempPrefix) { unlink(p); continue }
+            if n.hasPrefix(Self.tempPrefix) {
+                if !Self.ownerIsAlive(n) { unlink(p) }
+                continue
+            }
             var st = stat()
             if lstat(p, &st) == 0, st.st_mode & S_IFMT == S_IFDIR { removeStaleTemporaries(p) }
         }
@@ -161,7 +173,8 @@ public final class FileStore: Sendable {
     func atomicReplace(_ path: String, with bytes: [UInt8]) throws(TEEResult) {
         let dir = Self.parent(path)
         let name = String(path[path.index(after: path.lastIndex(of: "/") ?? path.startIndex)...])
-        let tmp = dir + "/" + Self.tempPrefix + name + "-" + String(tempCounter.wrappingAdd(1, ordering: .relaxed).oldValue)
+        // The pid keeps two supplicants sharing a directory (two guests of one user) from colliding.
+        let tmp = dir + "/" + Self.tempPrefix + String(getpid()) + "-" + name + "-" + String(tempCounter.wrappingAdd(1, ordering: .relaxed).oldValue)
         let fd = sysOpen(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .storageNotAvailable }
         var done = 0

@@ -17,6 +17,7 @@ public struct MsgCommand: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let reclaimProtmem = MsgCommand(rawValue: 9)
     public static let getProtmemConfig = MsgCommand(rawValue: 10)
     public static let assignProtmem = MsgCommand(rawValue: 11)
+    /// OP-TEE name, or nil when unknown.
     public var name: String? {
         switch rawValue {
         case 0: "OPTEE_MSG_CMD_OPEN_SESSION"
@@ -56,6 +57,7 @@ public enum MsgParamType: UInt8, Sendable, CaseIterable, CustomStringConvertible
     /// Carries data back out (OUTPUT or INOUT).
     @inlinable public var isOutput: Bool { rawValue & 2 != 0 }
 
+    /// OP-TEE name of the type.
     public var name: String {
         switch self {
         case .none: "OPTEE_MSG_ATTR_TYPE_NONE"
@@ -121,7 +123,9 @@ public struct MsgAttr: RawRepresentable, Hashable, Sendable, CustomStringConvert
 /// The union is interpreted by `attr`: value {a, b, c}; tmem {buf_ptr, size, shm_ref};
 /// rmem {offs, size, shm_ref}; fmem {offs_low:32, offs_high:16, internal_offs:16, size, global_id}.
 public struct MsgParam: Hashable, Sendable, CustomStringConvertible {
+    /// The attr word.
     public var attr: MsgAttr
+    /// The union's three words (bytes 8, 16, 24 of the param).
     public var a: UInt64, b: UInt64, c: UInt64
 
     @inlinable public init(attr: MsgAttr, a: UInt64 = 0, b: UInt64 = 0, c: UInt64 = 0) {
@@ -176,13 +180,21 @@ public struct MsgParam: Hashable, Sendable, CustomStringConvertible {
 
 /// `struct optee_msg_arg` with its params.
 public struct MsgArg: Hashable, Sendable, CustomStringConvertible {
+    /// OPTEE_MSG_CMD_*.
     public var cmd: MsgCommand
+    /// `func`: the TA command of INVOKE_COMMAND.
     public var function: UInt32
+    /// Session id (written back by OPEN_SESSION).
     public var session: UInt32
+    /// Id a later CANCEL names.
     public var cancelID: UInt32
+    /// Padding, kept for byte-exact round trips.
     public var pad: UInt32
+    /// Result code.
     public var ret: TEEResult
+    /// Which layer produced `ret`.
     public var retOrigin: TEEOrigin
+    /// The params; their count is num_params.
     public var params: [MsgParam]
 
     /// Size of the fixed header.
@@ -195,6 +207,7 @@ public struct MsgArg: Hashable, Sendable, CustomStringConvertible {
     /// This argument's encoded size.
     @inlinable public var byteSize: Int { Self.size(numParams: params.count) }
 
+    /// An argument; unspecified fields are zero.
     public init(cmd: MsgCommand, function: UInt32 = 0, session: UInt32 = 0, cancelID: UInt32 = 0,
                 pad: UInt32 = 0, ret: TEEResult = .success, retOrigin: TEEOrigin = TEEOrigin(rawValue: 0),
                 params: [MsgParam] = []) {
@@ -271,10 +284,14 @@ public struct MsgArg: Hashable, Sendable, CustomStringConvertible {
 
 /// Parsed OPEN_SESSION meta params: params[0] = TA UUID, params[1] = client UUID and login.
 public struct OpenSessionMeta: Hashable, Sendable {
+    /// The TA to open.
     public var ta: TEEUUID
+    /// The client UUID.
     public var client: TEEUUID
+    /// The login method.
     public var login: LoginMethod
 
+    /// Meta values for an OPEN_SESSION.
     public init(ta: TEEUUID, client: TEEUUID, login: LoginMethod) {
         self.ta = ta; self.client = client; self.login = login
     }

@@ -1,6 +1,7 @@
 /// The non-contiguous page list of OPTEE_MSG_ATTR_NONCONTIG: each 4 KiB list page
 /// holds 511 data-page addresses and, at byte 4088, the address of the next list page.
 
+/// Constants and codec of OPTEE_MSG_ATTR_NONCONTIG page lists.
 public enum PageList {
     /// OPTEE_MSG_NONCONTIG_PAGE_SIZE.
     public static let pageSize = 4096
@@ -28,8 +29,11 @@ public enum PageList {
 
     /// One decoded list page: its entries (only the first `count` are meaningful) and the next pointer.
     public struct Page: Hashable, Sendable {
+        /// Data-page addresses.
         public var entries: [UInt64]
+        /// Address of the next list page (0 at the end).
         public var next: UInt64
+        /// A list page.
         public init(entries: [UInt64], next: UInt64) { self.entries = entries; self.next = next }
 
         /// Decodes one 4096-byte list page, returning the first `count` entries (<= 511).

@@ -24,6 +24,7 @@ public struct RPCCommand: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let rpmbProbeNext = RPCCommand(rawValue: 23)
     public static let rpmbFrames = RPCCommand(rawValue: 24)
 
+    /// OP-TEE name, or nil when unknown.
     public var name: String? {
         switch rawValue {
         case 0: "OPTEE_RPC_CMD_LOAD_TA"; case 1: "OPTEE_RPC_CMD_RPMB"; case 2: "OPTEE_RPC_CMD_FS"

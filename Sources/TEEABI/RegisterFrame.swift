@@ -3,7 +3,9 @@
 /// SMC32 calls use the low 32 bits of each register; SMC64 calls (such as
 /// TRNG_RND64) use all 64. `a7` carries the client (VM) id on OP-TEE calls.
 public struct RegisterFrame: Equatable, Hashable, Sendable, CustomStringConvertible {
+    /// Argument/result registers a0..a3.
     public var a0: UInt64, a1: UInt64, a2: UInt64, a3: UInt64
+    /// Registers a4..a7 (a7: client id).
     public var a4: UInt64, a5: UInt64, a6: UInt64, a7: UInt64
 
     /// A frame with the given registers; unspecified ones are zero.

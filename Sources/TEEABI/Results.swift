@@ -50,6 +50,7 @@ public struct TEEOrigin: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let comms = TEEOrigin(rawValue: 2)
     public static let tee = TEEOrigin(rawValue: 3)
     public static let trustedApp = TEEOrigin(rawValue: 4)
+    /// OP-TEE / GP name, or nil when unknown.
     public var name: String? {
         switch rawValue { case 1: "TEE_ORIGIN_API"; case 2: "TEE_ORIGIN_COMMS"; case 3: "TEE_ORIGIN_TEE"; case 4: "TEE_ORIGIN_TRUSTED_APP"; default: nil }
     }
@@ -70,6 +71,7 @@ public struct LoginMethod: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let trustedApp = LoginMethod(rawValue: 0xF000_0000)
     /// Defined for OPEN_SESSION from the normal world.
     public var isDefined: Bool { [0, 1, 2, 4, 5, 6, 0x8000_0000].contains(rawValue) }
+    /// OP-TEE / GP name, or nil when unknown.
     public var name: String? {
         switch rawValue {
         case 0: "OPTEE_MSG_LOGIN_PUBLIC"; case 1: "OPTEE_MSG_LOGIN_USER"; case 2: "OPTEE_MSG_LOGIN_GROUP"

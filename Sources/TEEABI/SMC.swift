@@ -171,6 +171,7 @@ public struct RPCFunction: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let foreignInterrupt = RPCFunction(rawValue: 4)
     /// a1:a2 = cookie of the shm holding an RPC `optee_msg_arg`.
     public static let cmd = RPCFunction(rawValue: 5)
+    /// OP-TEE name, or nil when unknown.
     public var name: String? {
         switch rawValue {
         case 0: "OPTEE_SMC_RPC_FUNC_ALLOC"

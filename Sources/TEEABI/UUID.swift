@@ -89,6 +89,7 @@ public struct TEEUUID: Hashable, Sendable, Comparable, CustomStringConvertible {
         return h[0..<4].joined() + "-" + h[4..<6].joined() + "-" + h[6..<8].joined() + "-" + h[8..<10].joined() + "-" + h[10..<16].joined()
     }
 
+    /// Orders UUIDs by their octets.
     public static func < (l: TEEUUID, r: TEEUUID) -> Bool { l.octets.lexicographicallyPrecedes(r.octets) }
 
     /// Linux's namespace for client UUIDv5 (58ac9ca0-2086-4683-a1b8-ec4bc08e01b6).

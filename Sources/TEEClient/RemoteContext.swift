@@ -48,6 +48,13 @@ extension TEEContext {
         return s
     }
 
+    /// TEEC_InitializeContext against a daemon: attaches this process as a guest of the daemon at
+    /// `socket` (default: $VTEE_SOCKET). Same API as an in-process context from then on.
+    public convenience init(socket: String?, options: RemoteGuestOptions = RemoteGuestOptions()) throws(RemoteContextError) {
+        let c = try TEEContext.connect(socket: socket, options: options)
+        self.init(driver: c.driver, onFinalize: { c.finalize() })
+    }
+
     /// Attaches this process as a guest of the daemon at `socket` (default: $VTEE_SOCKET) and returns
     /// a context over it. The driver probes the secure world through the daemon's mediator; the
     /// supplicant serves storage from `options.storage`.

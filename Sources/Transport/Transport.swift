@@ -6,6 +6,14 @@
 /// `TransportClient` in a guest process. It touches sockets, memfds and the daemon's
 /// `PhysicalMemory` (adopting guest RAM); it never imports a world. Everything a peer sends is
 /// copied, validated, then used; a bad peer is closed with a logged reason.
+///
+/// Lifecycle: HELLO + [RAM memfd, mailbox memfd] -> the server checks both are memfds sealed
+/// against resizing with the announced sizes, adopts the RAM into `PhysicalMemory`, asks its
+/// delegate, starts one thread per vCPU and answers WELCOME (or REJECT and closes). Guest RAM
+/// byte `i` is IPA `ramBase + i` on both sides. A guest leaves by BYE, by dying (socket EOF), or
+/// by breaking the protocol; its vCPU threads finish their current call, mark their slots closed
+/// and end; the last one calls `guestDetached`, then its RAM leaves the address space.
+/// Wire formats: `WireProtocol.swift` (control messages), `Mailbox.swift` (doorbell slots).
 import CShim
 import Machine
 #if canImport(Glibc)
@@ -24,22 +32,31 @@ public struct TransportLimits: Sendable {
     public var maxVCPUs: Int
     /// How long a connection may take to send its HELLO.
     public var handshakeTimeout: Duration
-    /// Spin iterations (each a CPU pause) before a waiting side sleeps on the futex.
+    /// Spin steps (each a CPU pause, every 16th also a sched_yield) before a waiting side sleeps
+    /// on the futex. Spinning makes the idle-machine round trip a few hundred nanoseconds; the
+    /// yields keep spinners from starving their peer on an oversubscribed host.
     public var spinIterations: Int
-    /// The longest single futex sleep; sleepers re-check for shutdown / peer death this often.
+    /// The longest single futex sleep of a waiting caller (guest side); it re-checks for daemon
+    /// death this often.
     public var futexSlice: Duration
+    /// The longest single futex sleep of an idle daemon vCPU thread. Requests and shutdown wake it
+    /// at once; the slice only bounds a missed wake-up (a guest that clears its waiting flag).
+    public var serverIdleSlice: Duration
     /// How long `stop()` waits for guest threads to end before giving up on them.
     public var stopTimeout: Duration
-    /// The first guest id handed out; ids then count up and are never reused by this server.
+    /// The lowest guest id handed out. A new guest gets the lowest id no attached guest holds
+    /// (ids stay below firstGuestID + maxGuests); an id is free again only after its guest's detach ran.
     public var firstGuestID: UInt32
 
     /// Defaults fit a daemon on a small host.
     public init(maxGuests: Int = 64, maxRAMPages: Int = 1 << 16, minRAMPages: Int = 1, maxVCPUs: Int = 16,
-                handshakeTimeout: Duration = .seconds(5), spinIterations: Int = 20_000,
-                futexSlice: Duration = .milliseconds(50), stopTimeout: Duration = .seconds(5), firstGuestID: UInt32 = 1) {
+                handshakeTimeout: Duration = .seconds(5), spinIterations: Int = 4_096,
+                futexSlice: Duration = .milliseconds(50), serverIdleSlice: Duration = .milliseconds(250),
+                stopTimeout: Duration = .seconds(5), firstGuestID: UInt32 = 1) {
         self.maxGuests = maxGuests; self.maxRAMPages = maxRAMPages; self.minRAMPages = minRAMPages
         self.maxVCPUs = maxVCPUs; self.handshakeTimeout = handshakeTimeout; self.spinIterations = spinIterations
-        self.futexSlice = futexSlice; self.stopTimeout = stopTimeout; self.firstGuestID = firstGuestID
+        self.futexSlice = futexSlice; self.serverIdleSlice = serverIdleSlice
+        self.stopTimeout = stopTimeout; self.firstGuestID = firstGuestID
     }
 }
 

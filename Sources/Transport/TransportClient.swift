@@ -47,7 +47,7 @@ public final class TransportClient: Sendable {
         guard let mailbox = MailboxMapping(fd: mbFD, slots: vcpus) else {
             let e = errno; closeFD(mbFD); throw .host(errno: e, what: "mmap (mailbox)")
         }
-        let sock = vtee_unix_connect(socketPath)
+        let sock = vtee_unix_connect_timeout(socketPath, Int32(clamping: timeout.nanoseconds / 1_000_000))
         guard sock >= 0 else { throw .host(errno: errno, what: "connect \(socketPath)") }
         let connection = ClientConnection(fd: sock)
 
@@ -77,7 +77,7 @@ public final class TransportClient: Sendable {
             let memory = PhysicalMemory(firstBase: PA(base))
             let region: Region
             do { region = try memory.addRegion(kind: .guestRAM(GuestID(id)), pages: ramPages, adoptingFD: ramFD) } catch {
-                throw .host(errno: 0, what: "map RAM: \(error)")
+                throw .protocolViolation("cannot place RAM at the daemon's ramBase \(ramBase): \(error)")
             }
             ramOwned = false
             let conduit = MailboxConduit(mailbox: mailbox, connection: connection, tuning: tuning)
@@ -231,7 +231,7 @@ public final class MailboxConduit: Conduit, Sendable {
         var spins = 0
         var s = vtee_load_acquire_u32(slot.state)
         while (s == request || s == busy) && spins < spinLimit {
-            vtee_cpu_relax(); spins += 1
+            vtee_spin_step(UInt32(truncatingIfNeeded: spins)); spins += 1
             s = vtee_load_acquire_u32(slot.state)
         }
         while s == request || s == busy {

@@ -80,6 +80,8 @@ public struct GuestSummary: Sendable, Equatable {
     public let ramPages: Int
     /// Calls served so far.
     public let calls: Int
+    /// Calls being served right now (vCPU threads inside the handler).
+    public let callsInFlight: Int
 }
 
 /// Counters of a server, for stats and tests.
@@ -90,6 +92,8 @@ public struct TransportServerStats: Sendable, Equatable {
     public var rejected: Int
     /// Guests fully detached so far.
     public var detached: Int
+    /// Connections accepted that have not completed their HELLO yet.
+    public var handshaking: Int
 }
 
 /// A per-guest record shared by the accept thread and the guest's vCPU threads.
@@ -100,6 +104,7 @@ final class AttachedGuest: Sendable {
     let stopping = Atomic<Bool>(false)
     let liveThreads: Atomic<Int>
     let calls = Atomic<Int>(0)
+    let inFlight = Atomic<Int>(0)
     let reason = Mutex<DetachReason>(.disconnected)
 
     init(handle: GuestHandle, mailbox: MailboxMapping, handler: @escaping VCPUCallHandler) {
@@ -181,14 +186,15 @@ public final class TransportServer: Sendable {
     /// Current counters.
     public var stats: TransportServerStats {
         TransportServerStats(guests: liveGuests.load(ordering: .relaxed), rejected: rejectedCount.load(ordering: .relaxed),
-                             detached: detachedCount.load(ordering: .relaxed))
+                             detached: detachedCount.load(ordering: .relaxed), handshaking: handshaking.load(ordering: .relaxed))
     }
 
     /// The attached guests, by id.
     public var attachedGuests: [GuestSummary] {
         guests.withLock { g in
             g.values.map { GuestSummary(id: $0.handle.id, credentials: $0.handle.credentials, vcpus: $0.handle.vcpus,
-                                        ramPages: $0.handle.ramPages, calls: $0.calls.load(ordering: .relaxed)) }
+                                        ramPages: $0.handle.ramPages, calls: $0.calls.load(ordering: .relaxed),
+                                        callsInFlight: $0.inFlight.load(ordering: .relaxed)) }
         }.sorted { $0.id < $1.id }
     }
 
@@ -218,7 +224,11 @@ public final class TransportServer: Sendable {
                 if c.guest == nil { timeoutMs = min(timeoutMs, max(0, (c.deadline - now) / 1_000_000 + 1)) }
             }
             let n = poll(&pfds, nfds_t(pfds.count), Int32(timeoutMs))
-            if n < 0 && errno != EINTR { logger.error("transport poll failed", metadata: ["errno": "\(errno)"]); break }
+            if n < 0 {
+                // EINTR, or a transient ENOMEM: keep serving (stop() is the only way out of this loop).
+                if errno != EINTR { logger.error("transport poll failed", metadata: ["errno": "\(errno)"]); usleep(10_000) }
+                continue
+            }
             if pfds[0].revents != 0 { vtee_eventfd_drain(wakeFD) }
             if stopping.load(ordering: .acquiring) { break }
             if pfds[1].revents != 0 { acceptAll(&conns) }
@@ -351,6 +361,7 @@ public final class TransportServer: Sendable {
         if let problem = Self.checkFrozenMemfd(ramFD, bytes: ramBytes) { return refuse(.badRAM, "RAM: \(problem)") }
         let mailboxBytes = UInt64(MailboxLayout.byteCount(vcpus: Int(vcpus)))
         if let problem = Self.checkFrozenMemfd(mailboxFD, bytes: mailboxBytes) { return refuse(.badMailbox, "mailbox: \(problem)") }
+        guard !Self.sameFile(ramFD, mailboxFD) else { return refuse(.badMailbox, "mailbox is the RAM memfd") }
 
         guard let mailbox = MailboxMapping(fd: mailboxFD, slots: Int(vcpus)) else {
             closeFD(ramFD)
@@ -409,6 +420,13 @@ public final class TransportServer: Sendable {
         return nil
     }
 
+    /// Whether two descriptors name the same file (device and inode).
+    static func sameFile(_ a: Int32, _ b: Int32) -> Bool {
+        var sa = stat(), sb = stat()
+        guard fstat(a, &sa) == 0, fstat(b, &sb) == 0 else { return true }
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
+    }
+
     // MARK: - Leaving
 
     /// Closes a connection for a protocol fault: REJECT with the reason, log, count.
@@ -453,29 +471,32 @@ public final class TransportServer: Sendable {
     private func serveVCPU(_ g: AttachedGuest, _ vcpu: Int) {
         guard let slot = g.mailbox.slot(vcpu) else { vcpuEnded(g); return }
         let spinLimit = limits.spinIterations
-        let slice = limits.futexSlice.nanoseconds
-        var idle = 0
+        let slice = limits.serverIdleSlice.nanoseconds
+        // Spin only right after a call (the next one tends to follow at once); an idle vCPU
+        // sleeps on the futex and stays asleep across timeouts, so idle guests cost no CPU.
+        var idle = spinLimit
         while !g.stopping.load(ordering: .relaxed) {
             let s = vtee_load_acquire_u32(slot.state)
             if s == MailboxState.request.rawValue
                 && vtee_cas_u32(slot.state, MailboxState.request.rawValue, MailboxState.busy.rawValue) != 0 {
+                g.inFlight.wrappingAdd(1, ordering: .relaxed)
                 let request = slot.readFrame()
                 let response = g.handler(request, vcpu)
                 slot.writeFrame(response)
                 vtee_store_seqcst_u32(slot.state, MailboxState.response.rawValue)
                 if vtee_load_seqcst_u32(slot.clientWaiting) != 0 { slot.wake() }
+                g.inFlight.wrappingSubtract(1, ordering: .relaxed)
                 g.calls.wrappingAdd(1, ordering: .relaxed)
                 idle = 0
                 continue
             }
-            if idle < spinLimit { idle += 1; vtee_cpu_relax(); continue }
+            if idle < spinLimit { vtee_spin_step(UInt32(truncatingIfNeeded: idle)); idle += 1; continue }
             vtee_store_seqcst_u32(slot.serverWaiting, 1)
             let again = vtee_load_seqcst_u32(slot.state)
             if again != MailboxState.request.rawValue && !g.stopping.load(ordering: .acquiring) {
                 _ = vtee_futex_wait(slot.state, again, slice)
             }
             vtee_store_release_u32(slot.serverWaiting, 0)
-            idle = 0
         }
         // Closed: a caller waiting on this slot sees it at once. An unread RESPONSE stays for its
         // caller; that caller's next trap then finds the socket hung up.
@@ -492,8 +513,10 @@ public final class TransportServer: Sendable {
         let why = g.reason.withLock { $0 }
         delegate.guestDetached(g.handle.id, reason: why)
         memory.removeRegion(g.handle.ram)
+        guests.withLock { if $0[g.handle.id.raw] === g { $0[g.handle.id.raw] = nil } }
+        // The id is free before the guest count drops, so a guest admitted in its place finds an
+        // id below firstGuestID + maxGuests.
         idsInUse.withLock { _ = $0.remove(g.handle.id.raw) }
-        guests.withLock { $0[g.handle.id.raw] = nil }
         detachedCount.wrappingAdd(1, ordering: .relaxed)
         liveGuests.wrappingSubtract(1, ordering: .releasing)
         logger.info("transport: guest detached", metadata: ["guest": "\(g.handle.id.raw)", "reason": "\(why)"])

@@ -27,18 +27,25 @@ final class AdminServer: Sendable {
     func start(_ answer: @escaping @Sendable (String) -> String) {
         let t = Thread { [self] in
             while !stopping.load(ordering: .acquiring) {
+                // Wait for a connection (the listening socket is non-blocking), waking now and
+                // then to notice stop().
+                var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                guard poll(&pfd, 1, 200) > 0 else { continue }
                 var uid: UInt32 = 0, gid: UInt32 = 0, pid: Int32 = 0
                 let c = vtee_unix_accept(fd, &uid, &gid, &pid)
-                if c < 0 { if stopping.load(ordering: .acquiring) { break }; usleep(1000); continue }
+                if c < 0 { continue }
+                // Accepted sockets come non-blocking: make this one blocking with a time limit.
+                _ = fcntl(c, F_SETFL, fcntl(c, F_GETFL) & ~O_NONBLOCK)
                 var tv = timeval(tv_sec: 1, tv_usec: 0)
                 setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
                 var buf = [UInt8](repeating: 0, count: 256)
                 let n = buf.withUnsafeMutableBytes { read(c, $0.baseAddress, 255) }
                 let line = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : ""
                 let reply = Array((answer(line) + "\n").utf8)
-                _ = reply.withUnsafeBytes { write(c, $0.baseAddress, $0.count) }
+                _ = reply.withUnsafeBytes { send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
                 close(c)
             }
+            close(fd)
         }
         t.name = "vtee-admin"
         t.start()
@@ -47,8 +54,7 @@ final class AdminServer: Sendable {
     /// Stops accepting and removes the socket file.
     func stop() {
         guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        shutdown(fd, Int32(SHUT_RDWR))
-        close(fd)
+        shutdown(fd, Int32(SHUT_RDWR))   // wakes the poll; the serving thread closes the fd
         unlink(path)
     }
 }
@@ -76,7 +82,7 @@ public func adminQuery(socketPath: String, command: String) throws -> String {
     var tv = timeval(tv_sec: 5, tv_usec: 0)
     setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     let req = Array((command + "\n").utf8)
-    _ = req.withUnsafeBytes { write(c, $0.baseAddress, $0.count) }
+    _ = req.withUnsafeBytes { send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     var out: [UInt8] = []
     var buf = [UInt8](repeating: 0, count: 65536)
     while true {

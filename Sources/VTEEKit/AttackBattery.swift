@@ -120,7 +120,7 @@ public final class AttackBed: Sendable {
 
     init(config: MediatorConfig, guestPages: Int) throws {
         var c = config
-        c.mediatorPages = min(c.mediatorPages, 2048)
+        c.maxGuests = 4
         secure = HookedSecureWorld(SecureWorld(memory: memory, config: SecureWorldConfig(), tas: BuiltinTAs.all))
         mediator = try Mediator(memory: memory, secureWorld: secure, config: c)
         platform = try makeMediatedPlatform(mediator: mediator)

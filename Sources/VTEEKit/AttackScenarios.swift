@@ -388,6 +388,18 @@ private let rpcScenarios: [AttackScenario] = [
         return ("register \(retName(r)), call \(retName(a?.ret)), shm \(st?.shmBuffers ?? -1), pins \(st?.pinnedPages ?? -1)",
                 r == .success && a?.ret != .success && st?.shmBuffers == 1 && st?.pinnedPages == 1)
     },
+    AttackScenario("rpc-alloc-cookie-zero", tries: "answering RPC ALLOC with cookie 0 (the secure world's 'no buffer', never freed)",
+                   expected: "refused; no RPC buffer or pin is left behind") { bed in
+        let g = bed.attacker
+        guard let s = bed.open(g).session else { return ("open failed", false) }
+        let (_, a) = bed.invokeServing(g, session: s, .getTime, [.value(.valueOutput)]) { out, f in
+            if isRPC(out, .alloc) { f.a4 = 0; f.a5 = 0 }
+        }
+        let st = bed.mediator.stats(g.id)
+        bed.close(g, s)
+        return ("call \(retName(a?.ret)), rpc buffers \(st?.rpcBuffers ?? -1), pins \(st?.pinnedPages ?? -1)",
+                a?.ret != nil && a?.ret != .success && st?.rpcBuffers == 0 && st?.pinnedPages == 0)
+    },
     AttackScenario("duplicate-rpc-cookie", tries: "two calls in flight, both RPC ALLOCs answered with the same cookie",
                    expected: "the second is refused; the first completes") { bed in
         let g = bed.attacker
@@ -516,6 +528,17 @@ private let quotaScenarios: [AttackScenario] = [
         for o in victim { if let s = o.session { bed.close(bed.victim, s) } }
         return ("attacker \(opened.map(\.detail)), victim \(victim.filter { $0.session != nil }.count)/4",
                 opened.prefix(4).allSatisfy { $0.session != nil } && opened[4].ret == .outOfMemory && victim.allSatisfy { $0.session != nil })
+    },
+    AttackScenario("quota-mediator-pages", tries: "making the mediator hold page lists until its per-guest page budget (3 here) runs out",
+                   expected: "OUT_OF_MEMORY for the registration that would pass the budget; the victim's budget is its own", config: {
+        var c = MediatorConfig(); c.mediatorPagesPerGuest = 3; return c
+    }) { bed in
+        let g = bed.attacker
+        let rets = (0..<3).map { bed.register(g, cookie: UInt64(10 + $0), data: [20 + $0], listPage: 30 + $0).1 }
+        let (_, v) = bed.register(bed.victim, cookie: 10, data: [20], listPage: 30)
+        let bytes = bed.mediator.stats(g.id)?.mediatorBytes ?? -1
+        return ("attacker \(rets.map(retName)), victim \(retName(v)), attacker mediator bytes \(bytes)",
+                rets[0] == .success && rets[1] == .success && rets[2] == .outOfMemory && v == .success && bytes == 2 * 4096)
     },
     AttackScenario("quota-rpc-buffers", tries: "holding RPC buffers in several suspended calls past the limit (2 here)",
                    expected: "the third ALLOC is refused and that call fails; the others complete", config: {

@@ -46,7 +46,9 @@ struct DaemonGuest: Sendable {
 /// A running daemon. `stop()` stops accepting, detaches every guest (their calls finish or are
 /// aborted within the transport's bound), reclaims everything and removes the socket files.
 public final class Daemon: Sendable {
+    /// How it was started.
     public let config: DaemonConfig
+    /// The machine it serves guests from.
     public let stack: VTEEStack
     private let guests = Mutex<[UInt32: DaemonGuest]>([:])
     private let server = Mutex<TransportServer?>(nil)
@@ -168,9 +170,14 @@ public final class Daemon: Sendable {
             totals["sessions", default: 0] += m.sessions
             totals["shm_buffers", default: 0] += m.shmBuffers
             totals["pinned_pages", default: 0] += m.pinnedPages
-            for (k, v) in m.rpcsByKind { rpcs[k, default: 0] += v }
         }
         let c = stack.secureWorld.counters
+        // RPCs since the daemon started, by kind: the secure world's RPC functions (alloc, free,
+        // foreign_intr) and, for RPC_CMD, its commands (cmd:get_time, cmd:fs, ...).
+        for (f, n) in c.rpcFunctions where f != .cmd {
+            rpcs[(f.name.map { String($0.dropFirst("OPTEE_SMC_RPC_FUNC_".count)).lowercased() }) ?? hex(f.rawValue), default: 0] += n
+        }
+        for (cmd, n) in c.rpcCommands { rpcs["cmd:" + cmd.shortName, default: 0] += n }
         var errors: [String: Int] = [:]
         for (k, v) in c.smcErrors { errors[k.name ?? hex(k.rawValue)] = v }
         for (k, v) in c.teeErrors { errors[k.name ?? hex(k.rawValue), default: 0] += v }

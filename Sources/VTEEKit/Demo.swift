@@ -12,6 +12,7 @@ import TrustedApps
 public struct DemoStep: Sendable, Equatable {
     /// `<ta>.<action>`, e.g. `hello_world.increment`.
     public var name: String
+    /// Whether the step succeeded.
     public var ok: Bool
     /// What happened, in a few words (the failure's result code when not ok).
     public var detail: String
@@ -19,7 +20,9 @@ public struct DemoStep: Sendable, Equatable {
 
 /// One guest's results.
 public struct DemoGuestReport: Sendable {
+    /// Guest id.
     public var id: UInt32
+    /// The steps in order.
     public var steps: [DemoStep]
     /// Std calls the guest's driver made.
     public var calls: Int
@@ -31,12 +34,19 @@ public struct DemoGuestReport: Sendable {
 
 /// The whole run.
 public struct DemoReport: Sendable {
+    /// One report per guest.
     public var guests: [DemoGuestReport]
+    /// Std calls of all guests.
     public var totalCalls: Int
+    /// RPCs all guests served.
     public var totalRPCs: Int
+    /// Most pages the mediator held pinned at once (sampled).
     public var peakPinnedPages: Int
+    /// Median latency of one client call, in microseconds.
     public var latencyP50us: Double
+    /// 99th percentile latency of one client call, in microseconds.
     public var latencyP99us: Double
+    /// Wall time of the workload.
     public var seconds: Double
     /// Pins, calls, shm and sessions left in the mediator after every guest was removed (all must be zero).
     public var leftovers: Int
@@ -151,10 +161,14 @@ final class PeakSampler: @unchecked Sendable {
 
 /// Defaults of the demo command.
 public enum DemoDefaults {
-    /// `$XDG_DATA_HOME/vtee/demo` or `~/.local/share/vtee/demo`.
-    public static var storageDirectory: String {
+    /// `$XDG_DATA_HOME/vtee` or `~/.local/share/vtee`.
+    public static var dataDirectory: String {
         let env = ProcessInfo.processInfo.environment
-        if let x = env["XDG_DATA_HOME"], !x.isEmpty { return x + "/vtee/demo" }
-        return (env["HOME"] ?? "/tmp") + "/.local/share/vtee/demo"
+        if let x = env["XDG_DATA_HOME"], !x.isEmpty { return x + "/vtee" }
+        return (env["HOME"] ?? "/tmp") + "/.local/share/vtee"
     }
+    /// Where `vtee demo` keeps its guests' storage: `<data>/demo`.
+    public static var storageDirectory: String { dataDirectory + "/demo" }
+    /// Where `vtee serve` roots its guests' storage: `<data>/daemon`.
+    public static var daemonStorageDirectory: String { dataDirectory + "/daemon" }
 }

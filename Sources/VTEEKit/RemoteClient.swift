@@ -10,8 +10,11 @@ import Glibc
 
 /// Results of `vtee client`.
 public struct ClientRunReport: Sendable {
+    /// Steps of each round.
     public var guestSteps: [[DemoStep]]
+    /// Std calls made.
     public var calls: Int
+    /// RPCs served.
     public var rpcs: Int
     /// True when every step of every round passed.
     public var ok: Bool { guestSteps.allSatisfy { $0.allSatisfy(\.ok) } }

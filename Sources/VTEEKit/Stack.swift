@@ -62,10 +62,15 @@ public enum StackError: Error, CustomStringConvertible {
 
 /// One guest: its address space, driver, supplicant and GP context.
 public final class GuestStack: Sendable {
+    /// The guest id (client id = id + 1).
     public let id: GuestID
+    /// Its RAM and stage-2 table.
     public let space: GuestAddressSpace
+    /// Its OP-TEE driver.
     public let driver: OPTEEDriver
+    /// Its tee-supplicant.
     public let supplicant: Supplicant
+    /// Its GP client context.
     public let context: TEEContext
 
     init(id: GuestID, space: GuestAddressSpace, driver: OPTEEDriver, supplicant: Supplicant) {
@@ -83,10 +88,15 @@ public final class GuestStack: Sendable {
 
 /// A whole machine in one process: secure world, mediator, platform, guests.
 public final class VTEEStack: Sendable {
+    /// How it was built.
     public let config: StackConfig
+    /// The physical address space.
     public let memory: PhysicalMemory
+    /// The secure world.
     public let secureWorld: SecureWorld
+    /// The mediator between guests and the secure world.
     public let mediator: Mediator
+    /// The trap entry of every guest vCPU.
     public let platform: Platform
 
     /// Builds the machine with no guest yet.

@@ -12,21 +12,32 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Secure threads per guest VM.") var threads: Int = 8
     @Option(name: .customLong("max-guests"), help: "Most guests at once.") var maxGuests: Int = 64
     @Option(name: .customLong("socket-mode"), help: "Octal mode of the socket files.") var socketMode: String = "600"
+    @Option(help: "Serve Prometheus metrics on HOST:PORT (e.g. 127.0.0.1:9464).") var metrics: String?
     @Flag(help: "Log at debug level.") var verbose = false
 
     func validate() throws {
         guard (1...64).contains(threads) else { throw ValidationError("--threads must be 1...64") }
         guard (1...4096).contains(maxGuests) else { throw ValidationError("--max-guests must be 1...4096") }
         guard UInt32(socketMode, radix: 8) != nil else { throw ValidationError("--socket-mode must be octal, e.g. 600") }
+        if let m = metrics { guard Self.hostPort(m) != nil else { throw ValidationError("--metrics must be HOST:PORT") } }
+    }
+
+    static func hostPort(_ s: String) -> (String, UInt16)? {
+        guard let i = s.lastIndex(of: ":"), let p = UInt16(s[s.index(after: i)...]) else { return nil }
+        return (String(s[..<i]), p)
     }
 
     func run() throws {
-        var cfg = DaemonConfig(socketPath: socket, storage: storage ?? (DemoDefaults.storageDirectory + "/../daemon"))
+        var cfg = DaemonConfig(socketPath: socket, storage: storage ?? DemoDefaults.daemonStorageDirectory)
         cfg.threads = threads
         cfg.maxGuests = maxGuests
         cfg.socketMode = UInt32(socketMode, radix: 8) ?? 0o600
         cfg.logger.logLevel = verbose ? .debug : .info
         let daemon = try Daemon(config: cfg)
+        var http: MetricsHTTPServer?
+        if let m = metrics, let (host, port) = Self.hostPort(m) {
+            http = try MetricsHTTPServer(host: host, port: port, metrics: DaemonMetrics(daemon: daemon), logger: cfg.logger)
+        }
         let done = DispatchSemaphore(value: 0)
         signal(SIGTERM, SIG_IGN); signal(SIGINT, SIG_IGN); signal(SIGPIPE, SIG_IGN)
         let q = DispatchQueue(label: "vtee.signals")
@@ -40,6 +51,7 @@ struct ServeCommand: ParsableCommand {
         fflush(nil)
         done.wait()
         print("vtee serve: shutting down")
+        http?.stop()
         daemon.stop()
         withExtendedLifetime(sources) {}
         print("vtee serve: stopped")

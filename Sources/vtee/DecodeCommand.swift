@@ -3,10 +3,10 @@ import TEEABI
 
 /// What `vtee decode` reads its numbers as (one flag; `--smc` is the default).
 enum DecodeKind: String, EnumerableFlag {
-    case smc, result, smcReturn, attr, cmd, rpc, rpcFunc, origin, login, ioctl
+    case smc, result, smcReturn, attr, cmd, rpc, rpcFunc, origin, login, ioctl, frame
 
-    /// The TEEABI kind behind the flag.
-    var abiKind: ABIValueKind {
+    /// The TEEABI kind behind the flag (nil for `--frame`, which reads a whole register frame).
+    var abiKind: ABIValueKind? {
         switch self {
         case .smc: .smcFunction
         case .result: .result
@@ -18,6 +18,7 @@ enum DecodeKind: String, EnumerableFlag {
         case .origin: .origin
         case .login: .login
         case .ioctl: .ioctl
+        case .frame: nil
         }
     }
 
@@ -33,6 +34,7 @@ enum DecodeKind: String, EnumerableFlag {
         case .origin: "TEE_ORIGIN_* of ret_origin"
         case .login: "login method"
         case .ioctl: "Linux TEE ioctl number"
+        case .frame: "a register frame: the values are a0, a1, ... (up to a7)"
         }
     }
 }
@@ -58,10 +60,20 @@ struct DecodeCommand: ParsableCommand {
     }
 
     func run() throws {
+        let raws = values.compactMap(ABIValueDecoder.parseInteger)
+        guard raws.count == values.count else { throw ValidationError("not a 64-bit number in \(values)") }
+        guard let abiKind = kind.abiKind else {
+            guard raws.count <= 8 else { throw ValidationError("a frame has at most 8 registers (a0...a7)") }
+            var frame = RegisterFrame()
+            for (i, r) in raws.enumerated() { frame[i] = r }
+            let d = ABIValueDecoder.decode(frame: frame)
+            print(d.text)
+            if d.call == nil { throw ExitCode(1) }
+            return
+        }
         var allKnown = true
-        for v in values {
-            guard let raw = ABIValueDecoder.parseInteger(v) else { throw ValidationError("not a 64-bit number: \(v)") }
-            let d = ABIValueDecoder.decode(raw, as: kind.abiKind)
+        for raw in raws {
+            let d = ABIValueDecoder.decode(raw, as: abiKind)
             print(d.text)
             allKnown = allKnown && d.isKnown
         }

@@ -1,5 +1,8 @@
 /// vtee: the composition root's command line. Each subcommand lives in its own file.
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @main
 struct VTEE: AsyncParsableCommand {
@@ -8,4 +11,11 @@ struct VTEE: AsyncParsableCommand {
         abstract: "A virtual, OP-TEE-compatible TrustZone stack: guests, mediator, secure world.",
         subcommands: [DemoCommand.self, ServeCommand.self, ClientCommand.self, InvokeCommand.self, StatsCommand.self, DecodeCommand.self, ABICommand.self, AttackCommand.self, BenchCommand.self, BenchGuestCommand.self]
     )
+
+    /// Entry point: a peer that hangs up must show as an error code on a socket call, never kill
+    /// the process with SIGPIPE.
+    static func main() async {
+        signal(SIGPIPE, SIG_IGN)
+        await main(nil)
+    }
 }

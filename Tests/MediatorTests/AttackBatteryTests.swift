@@ -20,7 +20,7 @@ func attackScenarioHolds(_ name: String) {
                      "argument-unmapped", "argument-read-only", "argument-foreign-page", "page-list-loops",
                      "page-list-outside-guest", "page-list-read-only-page", "page-list-too-long", "num-params-above-maximum",
                      "offset-size-overflow", "rmem-outside-buffer", "other-guests-shm-cookie", "other-guests-session",
-                     "quota-calls-in-flight", "quota-shm-buffers", "quota-pinned-pages", "quota-sessions", "quota-rpc-buffers",
+                     "quota-calls-in-flight", "quota-shm-buffers", "quota-pinned-pages", "quota-sessions", "quota-rpc-buffers", "quota-mediator-pages",
                      "unmap-pinned-page-mid-call", "destroy-mid-call", "destroy-mid-rpc", "hypervisor-client-id",
                      "vm-created-from-guest", "flood-while-victim-measured"] {
         #expect(names.contains(required), "missing \(required)")

@@ -288,6 +288,17 @@ private func openSession(_ g: RawGuest, page: Int = 0) -> UInt32 {
     #expect(g.trap(RegisterFrame(.callWithRegdArg, a1: h, a2: l, a3: 12)).a0 == UInt64(SMCReturn.ebadaddr.rawValue))
 }
 
+@Test func eachGuestReservesItsMediatorPagesSoNoneCanStarveAnother() throws {
+    var c = MediatorConfig()
+    c.mediatorPagesPerGuest = 100
+    c.mediatorPages = 150
+    let rig = try Rig(config: c)
+    let g = try rig.guest(1)
+    #expect(throws: MediatorError.self) { _ = try rig.guest(2) }
+    rig.mediator.destroyGuest(g.id)
+    _ = try rig.guest(2)
+}
+
 @Test func mediatorPagesAreReturnedWhenTheGuestGoes() throws {
     let rig = try Rig()
     let free = rig.mediator.freeMediatorPages

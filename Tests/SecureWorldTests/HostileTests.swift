@@ -78,15 +78,18 @@ import Machine
     @Test func aTAAwaitingOutsideTheSecureWorldYieldsWithForeignInterrupts() throws {
         let (nw, s) = try world(.init(externalAwaitBudget: .milliseconds(1)))
         let pa = nw.pages()
-        nw.writeArg(pa, MsgArg(cmd: .invokeCommand, function: Cmd.external, session: s, params: [.value(.valueInput, a: 30)]))
+        nw.writeArg(pa, MsgArg(cmd: .invokeCommand, function: Cmd.gate, session: s))
+        // The command cannot finish before the gate opens: the vCPU gets FOREIGN_INTR back.
         var f = nw.world.smc(nw.callFrame(pa))
-        var intr = 0
-        while f.ret.isRPC {
-            if f.ret.rpcFunction == .foreignInterrupt { intr += 1 }
-            f = nw.world.smc(nw.serve(f))
-        }
-        #expect(f.ret == .ok && intr >= 1)
+        #expect(f.ret == .rpc(.foreignInterrupt))
+        f = nw.world.smc(nw.serve(f))
+        #expect(f.ret == .rpc(.foreignInterrupt))
+        let gate = TestTAs.gate.withLock { g -> CheckedContinuation<Void, Never>? in let c = g; g = nil; return c }
+        #expect(gate != nil)
+        gate?.resume()
+        #expect(nw.complete(nw.world.smc(nw.serve(f))).ret == .ok)
         #expect(nw.readArg(pa)?.ret == .success)
+        #expect(nw.world.stats(clientID: 1)?.threadsBusy == 0)
     }
 
     @Test func twoVMsAreIsolated() throws {
@@ -265,5 +268,63 @@ import Machine
             if r.ret.isRPC { _ = nw.complete(r, client: f.a7) }
         }
         #expect(stillServes(nw, s))
+    }
+
+    @Test func perVMLimitsOnSessionsAndRegisteredSHMAnswerOutOfMemory() throws {
+        let nw = try RawNormalWorld(config: .init(maxSessionsPerVM: 3, maxRegisteredSHMPerVM: 2))
+        _ = nw.createVM(1); _ = nw.createVM(2)
+        for _ in 0..<3 { #expect(nw.open(TestTAs.main).0 == .success) }
+        #expect(nw.open(TestTAs.main).0 == .outOfMemory)
+        #expect(nw.open(TestTAs.main, client: 2).0 == .success)
+        let p = nw.pages()
+        for c in UInt64(1)...2 {
+            let r = nw.call(MsgArg(cmd: .registerSHM, params: [.tmem(.tmemOutput, bufPtr: nw.pageList([p]), size: 4096, shmRef: c, noncontig: true)]))
+            #expect(r.arg?.ret == .success)
+        }
+        let r = nw.call(MsgArg(cmd: .registerSHM, params: [.tmem(.tmemOutput, bufPtr: nw.pageList([p]), size: 4096, shmRef: 3, noncontig: true)]))
+        #expect(r.arg?.ret == .outOfMemory)
+    }
+
+    @Test func shmCacheCannotChangeWhileAThreadIsBusy() throws {
+        let (nw, s) = try world()
+        let pa = nw.pages()
+        nw.writeArg(pa, MsgArg(cmd: .invokeCommand, function: Cmd.suspend, session: s, params: [.value(.valueInput, a: 1)]))
+        let f = nw.world.smc(nw.callFrame(pa))
+        #expect(f.ret.isRPC)
+        #expect(nw.world.smc(RegisterFrame(.enableSHMCache, a7: 1)).ret == .ebusy)
+        #expect(nw.world.smc(RegisterFrame(.disableSHMCache, a7: 1)).ret == .ebusy)
+        #expect(nw.complete(nw.world.smc(nw.serve(f))).ret == .ok)
+        #expect(nw.world.smc(RegisterFrame(.enableSHMCache, a7: 1)).ret == .ok)
+    }
+
+    @Test func aTAPanickingInCreateGivesTargetDeadAndLeavesNothingBehind() throws {
+        let (nw, _) = try world()
+        for _ in 0..<2 {
+            let (r, origin, sid) = nw.open(TestTAs.crashingCreate)
+            #expect(r == .targetDead && origin == TEEOrigin.tee.rawValue && sid == 0)
+        }
+        #expect(nw.world.stats(clientID: 1)?.instances == 1)   // the main TA's instance only
+        #expect(nw.world.counters.taPanics == 2)
+    }
+
+    @Test func vmDestroyedInTheMiddleOfAStorageWriteUnwindsTheCommand() throws {
+        let (nw, s) = try world()
+        let id = nw.pages(), data = nw.pages()
+        nw.write(id, [1]); nw.write(data, [2, 3])
+        let pa = nw.pages()
+        nw.writeArg(pa, MsgArg(cmd: .invokeCommand, function: Cmd.put, session: s,
+                               params: [.tmem(.tmemInput, bufPtr: id.raw, size: 1, shmRef: 1),
+                                        .tmem(.tmemInput, bufPtr: data.raw, size: 2, shmRef: 1), .value(.valueInput, a: 1)]))
+        var f = nw.world.smc(nw.callFrame(pa))
+        var cmds = 0
+        while f.ret.isRPC && cmds < 3 {
+            if f.ret.rpcFunction == .cmd { cmds += 1 }
+            if cmds < 3 { f = nw.world.smc(nw.serve(f)) }
+        }
+        #expect(f.ret == .rpc(.cmd))
+        #expect(nw.world.smc(RegisterFrame(.vmDestroyed, a1: 1, a7: 0)).ret == .ok)
+        #expect(nw.world.stats(clientID: 1) == nil)
+        #expect(nw.world.stats(clientID: 2)?.threadsBusy == 0)
+        #expect(nw.open(TestTAs.main, client: 2).0 == .success)
     }
 }

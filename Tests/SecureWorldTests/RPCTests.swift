@@ -174,6 +174,10 @@ import Machine
         nw.write(bigIn, data)
         let put = nw.invoke(s, Cmd.put, params: [mem([1, 2]), .tmem(.tmemInput, bufPtr: bigIn.raw, size: 70_000, shmRef: 1), .value(.valueInput, a: 0)])
         #expect(put?.ret == .success)
+        // One payload buffer serves every FS RPC of the call (grown once for the 64 KiB chunk).
+        let allocs = nw.lock.withLock { $0.rpcCommands.filter { $0 == RPCCommand.shmAlloc.rawValue }.count }
+        let frees = nw.lock.withLock { $0.rpcCommands.filter { $0 == RPCCommand.shmFree.rawValue }.count }
+        #expect(allocs <= 2 && allocs == frees)
         let file = "/\(TestTAs.main)/0102"
         #expect(nw.lock.withLock { $0.fs.files[file]?.count } == 70_000)
         #expect(nw.lock.withLock { $0.fs.files[file + ".tmp"] } == nil)

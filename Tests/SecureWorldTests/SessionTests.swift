@@ -244,3 +244,66 @@ import Machine
         #expect(nw.world.stats(clientID: 0)?.sessions == 1)
     }
 }
+
+@Suite struct ParamKindTests {
+    @Test func openSessionParamsGoBothWays() throws {
+        let nw = try RawNormalWorld()
+        _ = nw.createVM(1)
+        let (r, _, s) = nw.open(TestTAs.main, params: [.value(.valueInout, a: 1)])
+        #expect(r == .success)
+        let meta = OpenSessionMeta(ta: TestTAs.main, client: .zero, login: .public)
+        let a = nw.call(MsgArg(cmd: .openSession, params: meta.params + [.value(.valueInout, a: 5, b: 6)])).arg
+        #expect(a?.ret == .success && a?.params[2].a == 105 && a?.params[2].b == 6 && a?.session != s)
+    }
+
+    @Test func tmemAndRmemInoutAreReadAndWrittenInPlace() throws {
+        let nw = try RawNormalWorld()
+        _ = nw.createVM(1)
+        let (_, _, s) = nw.open(TestTAs.main)
+        let t = nw.pages()
+        nw.write(t, [1, 2, 3, 4])
+        let a = nw.invoke(s, Cmd.reverse, params: [.tmem(.tmemInout, bufPtr: t.raw, size: 4, shmRef: 1)])
+        #expect(a?.ret == .success && a?.params[0].size == 4 && nw.read(t, 4) == [4, 3, 2, 1])
+        let p = nw.pages()
+        nw.write(PA(p.raw + 100), [9, 8, 7])
+        _ = nw.call(MsgArg(cmd: .registerSHM, params: [.tmem(.tmemOutput, bufPtr: nw.pageList([p]), size: 4096, shmRef: 3, noncontig: true)]))
+        let b = nw.invoke(s, Cmd.reverse, params: [.rmem(.rmemInout, offset: 100, size: 3, shmRef: 3)])
+        #expect(b?.ret == .success && nw.read(PA(p.raw + 100), 3) == [7, 8, 9])
+        // Noncontig inout spanning two pages with an offset.
+        let q0 = nw.pages(), q1 = nw.pages()
+        nw.write(PA(q0.raw + 4094), [1, 2]); nw.write(q1, [3, 4])
+        let c = nw.invoke(s, Cmd.reverse, params: [.tmem(.tmemInout, bufPtr: nw.pageList([q0, q1], offset: 4094), size: 4, shmRef: 1, noncontig: true)])
+        #expect(c?.ret == .success && nw.read(PA(q0.raw + 4094), 2) == [4, 3] && nw.read(q1, 2) == [2, 1])
+    }
+
+    @Test func randomArgumentsNeverCrashOrLeakThreads() throws {
+        let nw = try RawNormalWorld(pages: 2048)
+        _ = nw.createVM(1)
+        let (_, _, s) = nw.open(TestTAs.main)
+        let data = nw.pages(4)
+        let list = nw.pageList([data, PA(data.raw + 4096)])
+        var g = SplitMix64(seed: 42)
+        let pa = nw.pages()
+        let attrs: [UInt64] = [0, 1, 2, 3, 5, 6, 7, 9, 10, 11, 0x209, 0x20A, 0x101, 4, 8, 12, 0x301, 0x10009]
+        for _ in 0..<1500 {
+            let n = Int(g.next() % 7)
+            var params: [MsgParam] = []
+            for _ in 0..<n {
+                let attr = attrs[Int(g.next() % UInt64(attrs.count))]
+                let ptrs: [UInt64] = [0, data.raw, data.raw + g.next() % 8192, list, g.next(), 0x8000_0000, UInt64.max]
+                let sizes: [UInt64] = [0, 1, 16, 4096, 8192, 9000, g.next()]
+                params.append(MsgParam(attr: MsgAttr(rawValue: attr), a: ptrs[Int(g.next() % 7)], b: sizes[Int(g.next() % 7)],
+                                       c: [0, 1, 3, UInt64(s)][Int(g.next() % 4)]))
+            }
+            let cmds: [MsgCommand] = [.openSession, .invokeCommand, .closeSession, .cancel, .registerSHM, .unregisterSHM, MsgCommand(rawValue: 99)]
+            var arg = MsgArg(cmd: cmds[Int(g.next() % 7)], function: UInt32(g.next() % 20), session: g.next() % 2 == 0 ? s : UInt32(truncatingIfNeeded: g.next()),
+                             params: params)
+            if arg.cmd == .closeSession && arg.session == s { arg.session = 0 }
+            if arg.function == Cmd.panic || arg.function == Cmd.wait || arg.function == Cmd.long || arg.function == Cmd.external || arg.function == Cmd.gate { arg.function = Cmd.inc }
+            nw.writeArg(pa, arg)
+            _ = nw.complete(nw.world.smc(nw.callFrame(pa)))
+        }
+        #expect(nw.world.stats(clientID: 1)?.threadsBusy == 0)
+        #expect(nw.invoke(s, Cmd.inc, params: [.value(.valueInout, a: 1)])?.params[0].a == 2)
+    }
+}

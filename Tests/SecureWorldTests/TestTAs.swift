@@ -9,9 +9,12 @@ enum TestTAs {
     static let shared = uuid("11111111-0000-4000-8000-000000000003")
     static let missing = uuid("11111111-0000-4000-8000-0000000000ff")
     static let failingOpen = uuid("11111111-0000-4000-8000-000000000004")
+    static let crashingCreate = uuid("11111111-0000-4000-8000-000000000005")
 
     static func uuid(_ s: String) -> TEEUUID { (try? TEEUUID(s)) ?? .zero }
 
+    /// The continuation a `Cmd.gate` command waits on.
+    static let gate = Mutex<CheckedContinuation<Void, Never>?>(nil)
     /// Set when a command of `Cmd.external` starts.
     static let externalStarted = Mutex(false)
     /// Counts TA_DestroyEntryPoint calls across instances.
@@ -23,6 +26,7 @@ enum TestTAs {
         TADescriptor(uuid: shared, name: "test.shared",
                      properties: TAProperties(singleInstance: true, multiSession: true, keepAlive: true)) { CounterTA() },
         TADescriptor(uuid: failingOpen, name: "test.failing") { FailingOpenTA() },
+        TADescriptor(uuid: crashingCreate, name: "test.crashing", properties: TAProperties(singleInstance: true, keepAlive: true)) { CrashingCreateTA() },
     ]
 }
 
@@ -34,9 +38,19 @@ enum Cmd {
     static let taToTA: UInt32 = 13, random: UInt32 = 14, types: UInt32 = 15, rename: UInt32 = 16
     /// Awaits a sleep outside the secure world (what a TA must not do) for value a milliseconds.
     static let external: UInt32 = 17
+    /// Awaits `TestTAs.gate`, a continuation the test resumes from outside the secure world.
+    static let gate: UInt32 = 19
+    /// [0] MEMREF_INOUT: reverses the bytes in place.
+    static let reverse: UInt32 = 18
 }
 
 final class MainTA: TrustedApplication {
+    /// Open session: a VALUE_INOUT in params[0] gets a += 100 (shows open-session params both ways).
+    func openSession(params: inout TAParams, context: any TAContext) async throws -> (TEEResult, sessionState: AnyObject?) {
+        if params.types[0] == .valueInout { var v = params.value(0); v.a &+= 100; params.setValue(0, v) }
+        return (.success, nil)
+    }
+
     /// GP results thrown by services become the command's result; anything else is a panic.
     func invoke(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) async throws -> TEEResult {
         do { return try await run(command, &params, context) } catch let e as TEEResult { return e }
@@ -102,6 +116,11 @@ final class MainTA: TrustedApplication {
             guard let o = params.memref(0) else { return .badParameters }
             params.setMemref(0, bytes: context.random(o.capacity))
             _ = context.systemTime()
+        case Cmd.gate:
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in TestTAs.gate.withLock { $0 = c } }
+        case Cmd.reverse:
+            guard let m = params.memref(0) else { return .badParameters }
+            params.setMemref(0, bytes: m.bytes.reversed())
         case Cmd.external:
             TestTAs.externalStarted.withLock { $0 = true }
             try await Task.sleep(for: .milliseconds(Int(params.value(0).a)))
@@ -131,5 +150,11 @@ final class FailingOpenTA: TrustedApplication {
     func openSession(params: inout TAParams, context: any TAContext) async throws -> (TEEResult, sessionState: AnyObject?) {
         (.accessDenied, nil)
     }
+    func invoke(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) async throws -> TEEResult { .success }
+}
+
+/// Panics in TA_CreateEntryPoint.
+final class CrashingCreateTA: TrustedApplication {
+    func create(context: any TAContext) async throws -> TEEResult { throw TAPanic(code: 1, "create") }
     func invoke(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) async throws -> TEEResult { .success }
 }

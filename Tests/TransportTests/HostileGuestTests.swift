@@ -130,6 +130,17 @@ struct HostileGuestTests {
         }
     }
 
+    @Test("a mailbox that is the RAM memfd itself is rejected")
+    func mailboxAliasesRAM() throws {
+        try withBystander("alias") { path, _, _ in
+            let raw = try #require(RawGuest(path: path))
+            let ram = sealedMemfd(4096)
+            defer { close(ram) }
+            raw.send(helloBytes(pages: 1, vcpus: 1), fds: [ram, ram])
+            expectRejected(raw, .badMailbox)
+        }
+    }
+
     @Test("HELLO without descriptors, or with too many, is rejected")
     func descriptorCount() throws {
         try withBystander("fdcount") { path, _, _ in

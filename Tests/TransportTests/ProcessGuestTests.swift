@@ -1,4 +1,5 @@
 import CShim
+import Dispatch
 import Machine
 import Synchronization
 import TEEABI
@@ -95,5 +96,49 @@ struct ProcessGuestTests {
         #expect(status == 0)   // exit code 0: attached and all five calls answered
         let id = try #require(delegate.handles.first?.id)
         #expect(eventually { delegate.reason(of: id) == .disconnected })
+    }
+}
+
+/// The guest side when the daemon is another process that dies: a pending call must end.
+@Suite("Transport: the daemon process dies under a waiting guest")
+struct DaemonDeathTests {
+    @Test("a call the daemon took (busy) fails once the daemon process is gone, not before")
+    func busyCallEndsWhenDaemonDies() throws {
+        // A forked C process plays the daemon's end of the socket: it connects to our listener,
+        // so the accepted socket's peer (the "daemon") is that process.
+        let path = tempSocketPath("daemondeath")
+        let listener = vtee_unix_listen(path, 0o600, 4)
+        try #require(listener >= 0)
+        defer { close(listener); unlink(path) }
+        let child = vtee_test_spawn_c_guest(path, 1, 0, 0, 0)
+        try #require(child > 0)
+        var status: Int32 = 0
+        var reaped = false
+        defer { if !reaped { kill(child, SIGKILL); _ = eventually { waitpid(child, &status, WNOHANG) == child } } }
+        var accepted: Int32 = -1
+        var uid: UInt32 = 0, gid: UInt32 = 0, pid: Int32 = 0
+        #expect(eventually { accepted = vtee_unix_accept(listener, &uid, &gid, &pid); return accepted >= 0 })
+        try #require(accepted >= 0)
+        #expect(pid == child)
+
+        let connection = ClientConnection(fd: accepted)
+        #expect(connection.daemonPidFD >= 0)
+        let mb = try #require(MailboxMapping(fd: sealedMemfd(4096), slots: 1))
+        let slot = try #require(mb.slot(0))
+        let conduit = MailboxConduit(mailbox: mb, connection: connection, tuning: testLimits())
+        let result = Mutex<RegisterFrame?>(nil)
+        DispatchQueue.global().async {
+            let r = conduit.trap(RegisterFrame(a0: 0x3200_0004), vcpu: 0)
+            result.withLock { $0 = r }
+        }
+        // Act as the daemon's vCPU thread: take the request.
+        #expect(eventually { vtee_cas_u32(slot.state, MailboxState.request.rawValue, MailboxState.busy.rawValue) != 0 })
+        usleep(100_000)   // several futex slices: a live daemon is waited for
+        #expect(result.withLock { $0 } == nil)
+        #expect(kill(child, SIGKILL) == 0)
+        reaped = eventually { waitpid(child, &status, WNOHANG) == child }
+        #expect(reaped)
+        #expect(eventually { result.withLock { $0 } != nil })
+        #expect(result.withLock { $0 } == MailboxConduit.failureFrame)
     }
 }

@@ -114,13 +114,16 @@ struct ServerClientTests {
         let path = tempSocketPath("bye")
         let delegate = RecordingDelegate()
         let memory = PhysicalMemory()
-        let server = try TransportServer(socketPath: path, limits: testLimits(), memory: memory, delegate: delegate)
+        let server = try TransportServer(socketPath: path, limits: testLimits(firstGuestID: 7001), memory: memory, delegate: delegate)
         defer { server.stop() }
         let client = try TransportClient.connect(socketPath: path, ramPages: 2, vcpus: 3)
         let id = client.guestID
+        #expect(id == GuestID(7001))
         #expect(memory.regionCount == 1)
+        #expect(eventually { threads(named: "vtee-g7001v") == 3 })
         client.close()
         #expect(eventually { delegate.reason(of: id) != nil })
+        #expect(eventually { threads(named: "vtee-g7001v") == 0 })
         #expect(delegate.reason(of: id) == .goodbye)
         #expect(eventually { server.stats.guests == 0 })
         #expect(memory.regionCount == 0)
@@ -141,6 +144,41 @@ struct ServerClientTests {
         raw.hangUp()   // the process "dies": socket closes without BYE
         #expect(eventually { delegate.reason(of: id) == .disconnected })
         #expect(eventually { server.stats.guests == 0 })
+    }
+
+    @Test("once a guest detached the daemon holds none of its descriptors or threads")
+    func detachReleasesEverything() throws {
+        let path = tempSocketPath("release")
+        let delegate = RecordingDelegate(retainHandles: false)
+        let server = try TransportServer(socketPath: path, limits: testLimits(firstGuestID: 7101), memory: PhysicalMemory(),
+                                         delegate: delegate)
+        defer { server.stop() }
+        let raw = try #require(RawGuest(path: path))
+        let ram = sealedMemfd(2 * 4096), mb = sealedMemfd(4096)
+        var ramStat = stat(), mbStat = stat()
+        #expect(fstat(ram, &ramStat) == 0 && fstat(mb, &mbStat) == 0)
+        raw.send(helloBytes(pages: 2, vcpus: 2), fds: [ram, mb])
+        close(ram); close(mb)
+        guard case .welcome? = raw.receive() else { Issue.record("no WELCOME"); return }
+        #expect(openDescriptors(ofInode: ramStat.st_ino) == 1)   // the daemon's copy
+        #expect(openDescriptors(ofInode: mbStat.st_ino) == 1)
+        #expect(eventually { threads(named: "vtee-g7101v") == 2 })
+        raw.hangUp()
+        #expect(eventually { delegate.reason(of: GuestID(7101)) == .disconnected })
+        #expect(eventually { openDescriptors(ofInode: ramStat.st_ino) == 0 && openDescriptors(ofInode: mbStat.st_ino) == 0 })
+        #expect(eventually { threads(named: "vtee-g7101v") == 0 })
+    }
+
+    @Test("stop rejects a connection still in its handshake")
+    func stopDuringHandshake() throws {
+        let path = tempSocketPath("stophs")
+        let server = try TransportServer(socketPath: path, limits: testLimits(), memory: PhysicalMemory(), delegate: RecordingDelegate())
+        let raw = try #require(RawGuest(path: path))
+        raw.send(Array(helloBytes(pages: 1, vcpus: 1).prefix(4)))
+        #expect(eventually { server.stats.handshaking == 1 })
+        #expect(server.stop())
+        guard case let .reject(reason, _)? = raw.receive() else { Issue.record("no REJECT"); return }
+        #expect(reason == RejectReason.shuttingDown.rawValue)
     }
 
     @Test("a guest the owner refuses gets REJECT and its RAM is released")
@@ -198,6 +236,7 @@ struct ServerClientTests {
             done.store(true, ordering: .releasing)
         }
         #expect(eventually { entered.load(ordering: .acquiring) })
+        #expect(server.attachedGuests.first?.callsInFlight == 1)
         let stopper = Atomic<Bool>(false)
         DispatchQueue.global().async { _ = server.stop(); stopper.store(true, ordering: .releasing) }
         #expect(eventually { access(path, F_OK) != 0 })
@@ -232,5 +271,61 @@ struct ServerClientTests {
         #expect(floor.calls == 300)
         #expect(floor.medianNanoseconds > 0)
         #expect(floor.p99Nanoseconds >= floor.medianNanoseconds)
+    }
+}
+
+@Suite("Transport: guest ids")
+struct GuestIDTests {
+    @Test("guest ids are the lowest free ones and stay below firstGuestID + maxGuests across many attach/detach rounds")
+    func idsReusedWithinBound() throws {
+        let path = tempSocketPath("ids")
+        let delegate = RecordingDelegate(retainHandles: false)
+        let server = try TransportServer(socketPath: path, limits: testLimits(maxGuests: 2, firstGuestID: 50),
+                                         memory: PhysicalMemory(), delegate: delegate)
+        defer { server.stop() }
+        let a = try TransportClient.connect(socketPath: path, ramPages: 1, vcpus: 1)
+        defer { a.close() }
+        #expect(a.guestID == GuestID(50))
+        for _ in 0..<10 {
+            let b = try TransportClient.connect(socketPath: path, ramPages: 1, vcpus: 1)
+            #expect(b.guestID == GuestID(51))
+            #expect(b.conduit.trap(RegisterFrame(a0: 1), vcpu: 0).a0 == 2)
+            b.close()
+            #expect(eventually { server.stats.guests == 1 })
+        }
+        #expect(delegate.attachedIDs.withLock { $0 }.allSatisfy { $0.raw >= 50 && $0.raw < 52 })
+        #expect(server.attachedGuests.map(\.id) == [GuestID(50)])
+    }
+}
+
+@Suite("Transport: connecting")
+struct ConnectTests {
+    @Test("connect to a listener whose backlog stays full gives up with ETIMEDOUT instead of hanging")
+    func fullBacklogTimesOut() throws {
+        let path = tempSocketPath("backlog")
+        let listener = vtee_unix_listen(path, 0o600, 0)   // never accepted
+        try #require(listener >= 0)
+        defer { close(listener); unlink(path) }
+        var held: [Int32] = []
+        defer { held.forEach { close($0) } }
+        // Fill the backlog with connections nobody accepts.
+        for _ in 0..<8 {
+            let c = vtee_unix_connect_timeout(path, 50)
+            if c < 0 { break }
+            held.append(c)
+        }
+        let c = vtee_unix_connect_timeout(path, 100)
+        #expect(c < 0)
+        #expect(errno == ETIMEDOUT)
+        #expect(throws: TransportError.self) {
+            _ = try TransportClient.connect(socketPath: path, ramPages: 1, vcpus: 1, timeout: .milliseconds(100))
+        }
+    }
+
+    @Test("connect to a path with no daemon fails at once")
+    func noDaemon() {
+        #expect(throws: TransportError.self) {
+            _ = try TransportClient.connect(socketPath: tempSocketPath("nobody"), ramPages: 1, vcpus: 1)
+        }
     }
 }

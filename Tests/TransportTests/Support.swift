@@ -34,17 +34,21 @@ func eventually(seconds: Double = 5, _ condition: () -> Bool) -> Bool {
 /// Records every attach and detach; answers each trap with a0+1, a1 = vcpu, the rest echoed.
 final class RecordingDelegate: TransportServerDelegate {
     let attached = Mutex<[GuestHandle]>([])
+    let attachedIDs = Mutex<[GuestID]>([])
     let detached = Mutex<[(GuestID, DetachReason)]>([])
     let refuseAll: Bool
+    let retainHandles: Bool
     let handler: VCPUCallHandler
-    init(refuseAll: Bool = false, handler: VCPUCallHandler? = nil) {
+    init(refuseAll: Bool = false, retainHandles: Bool = true, handler: VCPUCallHandler? = nil) {
         self.refuseAll = refuseAll
+        self.retainHandles = retainHandles
         self.handler = handler ?? { f, vcpu in
             var r = f; r.a0 = f.a0 &+ 1; r.a1 = UInt64(vcpu); return r
         }
     }
     func guestAttached(_ guest: GuestHandle) -> AttachDecision {
-        attached.withLock { $0.append(guest) }
+        if retainHandles { attached.withLock { $0.append(guest) } }
+        attachedIDs.withLock { $0.append(guest.id) }
         return refuseAll ? .refuse("not today") : .accept(ramBase: IPA(0x4000_0000), handler: handler)
     }
     func guestDetached(_ id: GuestID, reason: DetachReason) {
@@ -55,9 +59,27 @@ final class RecordingDelegate: TransportServerDelegate {
 }
 
 /// Test limits: short handshake timeout and quick futex slices so failures show fast.
-func testLimits(maxGuests: Int = 8) -> TransportLimits {
+func testLimits(maxGuests: Int = 8, firstGuestID: UInt32 = 1) -> TransportLimits {
     TransportLimits(maxGuests: maxGuests, maxRAMPages: 256, maxVCPUs: 8, handshakeTimeout: .milliseconds(300),
-                    spinIterations: 2_000, futexSlice: .milliseconds(20), stopTimeout: .seconds(5))
+                    spinIterations: 2_000, futexSlice: .milliseconds(20), stopTimeout: .seconds(5), firstGuestID: firstGuestID)
+}
+
+/// Threads of this process whose name starts with `prefix` (from /proc/self/task/*/comm).
+func threads(named prefix: String) -> Int {
+    guard let dir = opendir("/proc/self/task") else { return -1 }
+    defer { closedir(dir) }
+    var n = 0
+    while let e = readdir(dir) {
+        let tid = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard Int(tid) != nil else { continue }
+        let f = open("/proc/self/task/\(tid)/comm", O_RDONLY)
+        guard f >= 0 else { continue }
+        var buf = [UInt8](repeating: 0, count: 32)
+        let k = read(f, &buf, 32)
+        close(f)
+        if k > 0, String(decoding: buf.prefix(k), as: UTF8.self).hasPrefix(prefix) { n += 1 }
+    }
+    return n
 }
 
 /// A guest speaking the protocol by hand.

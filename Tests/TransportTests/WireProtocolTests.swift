@@ -1,5 +1,9 @@
+import CShim
 import Testing
 @testable import Transport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite("Control message codec")
 struct WireProtocolTests {
@@ -92,5 +96,20 @@ struct WireProtocolTests {
         #expect(MailboxLayout.byteCount(vcpus: 1) == 4096)
         #expect(MailboxLayout.byteCount(vcpus: 32) == 4096)
         #expect(MailboxLayout.byteCount(vcpus: 33) == 8192)
+    }
+}
+
+@Suite("C shim helpers")
+struct CShimTests {
+    @Test("vtee_set_blocking clears and sets O_NONBLOCK")
+    func blockingToggle() {
+        let fd = vtee_eventfd()
+        #expect(fd >= 0)
+        defer { close(fd) }
+        #expect(fcntl(fd, F_GETFL) & O_NONBLOCK != 0)
+        #expect(vtee_set_blocking(fd, 1) == 0)
+        #expect(fcntl(fd, F_GETFL) & O_NONBLOCK == 0)
+        #expect(vtee_set_blocking(fd, 0) == 0)
+        #expect(fcntl(fd, F_GETFL) & O_NONBLOCK != 0)
     }
 }

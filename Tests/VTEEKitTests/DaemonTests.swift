@@ -162,6 +162,22 @@ import Glibc
         _ = try ctx.driver.closeSession(open.session)
     }
 
+    @Test func aContextFromVTEESocketWorksLikeAnInProcessOne() throws {
+        let dir = Self.tempDir(); defer { try? FileManager.default.removeItem(atPath: dir) }
+        let d = try Daemon(config: DaemonConfig(socketPath: dir + "/s", storage: dir + "/store")); defer { d.stop() }
+        setenv("VTEE_SOCKET", d.config.socketPath, 1); defer { unsetenv("VTEE_SOCKET") }
+        var options = RemoteGuestOptions(); options.storage = dir + "/guest"
+        let ctx = try TEEContext(socket: nil, options: options)
+        let s = try ctx.openSession(HelloWorldTA.uuid)
+        var op = TEEOperation([.valueInout(a: 41, b: 0)])
+        try s.invoke(HelloWorldTA.Command.increment.rawValue, &op)
+        #expect(op.params[0].value.a == 42)
+        #expect((d.statsObject()["totals"] as? [String: Int])?["sessions"] == 1)
+        s.close()
+        ctx.finalize()
+        #expect(Self.eventually(10) { Self.totals(d)["guests"] == 0 }, "finalize detaches the guest")
+    }
+
     @Test func theIdentityPolicyHashesKernelCredentialsAndRefusesKernelLogins() {
         let policy = Daemon.identityPolicy(PeerCredentials(uid: 1000, gid: 100, pid: getpid()))
         #expect(policy(LoginMethod.`public`) == .zero)

@@ -41,6 +41,10 @@ int vtee_unix_listen(const char *path, uint32_t mode, int backlog);
 int vtee_unix_accept(int listen_fd, uint32_t *uid, uint32_t *gid, int32_t *pid);
 /// Connects a blocking CLOEXEC Unix stream socket to `path`. Returns fd or -1 with errno.
 int vtee_unix_connect(const char *path);
+/// Like vtee_unix_connect, but gives up after `timeout_ms` when the listener's backlog stays full
+/// (a blocking connect would wait forever on a wedged daemon). Returns a blocking fd or -1 with
+/// errno (ETIMEDOUT when the time ran out).
+int vtee_unix_connect_timeout(const char *path, int timeout_ms);
 /// The peer credentials (SO_PEERCRED) of a connected Unix socket. Returns 0 or -1.
 int vtee_peer_credentials(int fd, uint32_t *uid, uint32_t *gid, int32_t *pid);
 /// sendmsg of `len` bytes with up to 8 descriptors as SCM_RIGHTS, MSG_NOSIGNAL. Returns bytes sent or -1.
@@ -49,6 +53,10 @@ ssize_t vtee_send_with_fds(int fd, const void *buf, size_t len, const int *fds, 
 /// (count in *nfds); any beyond are closed and *truncated is set, as it is for MSG_CTRUNC.
 /// Returns bytes read (0 = EOF) or -1 with errno.
 ssize_t vtee_recv_with_fds(int fd, void *buf, size_t len, int *fds, int maxfds, int *nfds, int *truncated, int dontwait);
+/// Sets (blocking = 1) or clears (0) blocking mode on `fd` (O_NONBLOCK). Sockets from
+/// vtee_unix_listen / vtee_unix_accept start non-blocking: a server that reads them with plain
+/// read() and SO_RCVTIMEO must make them blocking first. Returns 0 or -1 with errno.
+int vtee_set_blocking(int fd, int blocking);
 /// An eventfd (CLOEXEC, non-blocking) for waking a poll loop; -1 on failure.
 int vtee_eventfd(void);
 /// Adds one to an eventfd (wakes its poller).
@@ -95,6 +103,10 @@ static inline void vtee_cpu_relax(void) {
     __asm__ __volatile__("yield");
 #endif
 }
+
+/// One step of a spin-wait: a CPU pause, and every 16th step a sched_yield so that a spinner
+/// never keeps a runnable peer (possibly the very thread it waits for) off an oversubscribed core.
+void vtee_spin_step(uint32_t step);
 
 // MARK: - Test helper: a guest process written in C
 
