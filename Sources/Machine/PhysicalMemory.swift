@@ -104,10 +104,16 @@ public final class PhysicalMemory: Sendable {
         var nextBase: UInt64
     }
     private let state: Mutex<State>
+    /// Unique id of this address space (keys the per-thread lookup cache).
+    private let identity: UInt64
+    /// Bumped (under `state`'s lock) whenever a region leaves: cached lookups of older generations miss.
+    private let generation = Atomic<UInt64>(0)
+    private static let identities = Atomic<UInt64>(1)
 
     /// Regions are placed from `firstBase` upward with a guard gap between them.
     public init(firstBase: PA = PA(0x8000_0000)) {
         state = Mutex(State(nextBase: firstBase.raw))
+        identity = Self.identities.wrappingAdd(1, ordering: .relaxed).oldValue
     }
 
     /// Adds a region of `pages` pages; `memfd` makes it shareable. Returns it.
@@ -140,11 +146,26 @@ public final class PhysicalMemory: Sendable {
 
     /// Removes a region from the address space; accesses already under way finish on the old mapping.
     public func removeRegion(_ r: Region) {
-        state.withLock { s in s.regions.removeAll { $0 === r } }
+        state.withLock { s in
+            s.regions.removeAll { $0 === r }
+            generation.wrappingAdd(1, ordering: .releasing)
+        }
     }
 
-    /// The region covering `pa`, if any.
+    /// The region covering `pa`, if any. Every memory access starts here, from every vCPU at once, so
+    /// a hit in this thread's small cache of recent regions answers without the shared lock (a
+    /// contended lock on this path convoys every call once threads outnumber cores). The cache is
+    /// valid only for the current generation: a removed region is never found again afterwards.
     public func region(containing pa: PA) -> Region? {
+        let gen = generation.load(ordering: .acquiring)
+        let cache = RegionCache.current
+        if let r = cache.lookup(identity, gen, pa) { return r }
+        guard let r = lockedRegion(containing: pa) else { return nil }
+        cache.insert(identity, gen, r)
+        return r
+    }
+
+    private func lockedRegion(containing pa: PA) -> Region? {
         state.withLock { s in
             var lo = 0, hi = s.regions.count
             while lo < hi {
@@ -224,6 +245,53 @@ public final class PhysicalMemory: Sendable {
 
     /// A view of this memory from one world.
     public func view(_ world: World) -> MemoryView { MemoryView(memory: self, world: world) }
+}
+
+/// A thread's few most recently used regions, tagged with the address space and its generation.
+/// Only its own thread touches it (pthread-specific data), so it needs no lock.
+final class RegionCache: @unchecked Sendable {
+    // @unchecked: reached only through the calling thread's pthread-specific slot.
+    private struct Entry { var memory: UInt64; var generation: UInt64; var region: Region }
+    private var entries: [Entry] = []
+    private static let capacity = 4
+
+    /// The first region of `memory` at `generation` covering `pa`.
+    @inline(__always)
+    func lookup(_ memory: UInt64, _ generation: UInt64, _ pa: PA) -> Region? {
+        for e in entries where e.memory == memory && e.generation == generation && e.region.basePA <= pa && pa < e.region.endPA {
+            return e.region
+        }
+        return nil
+    }
+
+    /// Remembers `region`, dropping the oldest entry when full (stale generations go first).
+    func insert(_ memory: UInt64, _ generation: UInt64, _ region: Region) {
+        entries.removeAll { $0.memory == memory && $0.generation != generation }
+        if entries.count >= Self.capacity { entries.removeFirst() }
+        entries.append(Entry(memory: memory, generation: generation, region: region))
+    }
+
+    /// The key of the per-thread slot; its destructor releases the thread's cache at thread exit.
+    private static let key: pthread_key_t = {
+        var k = pthread_key_t()
+        // Sound: the slot only ever holds a retained RegionCache (see `current`).
+        _ = pthread_key_create(&k) { p in
+            if let p { Unmanaged<RegionCache>.fromOpaque(p).release() }
+        }
+        return k
+    }()
+
+    /// This thread's cache, created on first use.
+    static var current: RegionCache {
+        let k = key
+        if let p = pthread_getspecific(k) {
+            // Sound: set below to a retained RegionCache; released only by the key's destructor.
+            return Unmanaged<RegionCache>.fromOpaque(p).takeUnretainedValue()
+        }
+        let c = RegionCache()
+        _ = pthread_setspecific(k, Unmanaged.passRetained(c).toOpaque())
+        return c
+    }
 }
 
 /// Failure of `withBytes`: the memory access or the body.

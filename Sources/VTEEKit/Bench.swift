@@ -113,6 +113,9 @@ public enum Bench {
         var logger = Logger(label: "vtee.bench")
         logger.logLevel = .critical
 
+        // First, while the heap is small: later phases free memory that new guests would reuse unseen.
+        say("idle memory with \(options.idleGuests) guests")
+        try idleMemory(options, logger: logger, into: &report)
         say("in-process latencies")
         try inProcess(options, logger: logger, into: &report)
         say("daemon path and transport floor")
@@ -123,8 +126,6 @@ public enum Bench {
         }
         say("throughput sweep")
         try throughputSweep(options, logger: logger, into: &report)
-        say("idle memory with \(options.idleGuests) guests")
-        try idleMemory(options, logger: logger, into: &report)
         say("guests attached to one daemon (up to \(options.maxGuestsToTry))")
         try guestsMax(options, logger: logger, into: &report)
         say("done")
@@ -387,7 +388,6 @@ public enum Bench {
         var sc = stackConfig(o, "idle", logger: logger)
         sc.maxGuests = n + 1
         sc.mediator.maxGuests = n + 1
-        sc.mediator.mediatorPages = max(sc.mediator.mediatorPages, (n + 1) * 8)
         sc.guestPages = 64
         sc.vcpusPerGuest = 1
         let stack: VTEEStack
