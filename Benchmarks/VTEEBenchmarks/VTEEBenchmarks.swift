@@ -22,11 +22,12 @@ struct PageListFixture {
     let listIPA: IPA
     init() throws {
         let memory = PhysicalMemory()
-        space = try GuestAddressSpace(memory: memory, id: GuestID(0), pages: 256, layout: .scattered(seed: 7))
-        let data = (0..<129).map { space.ramPage($0 + 1).base.raw }
-        listIPA = space.ramPage(200).base
-        let pages = try PageList.build(dataPages: data, listPageAddresses: [listIPA.raw])
-        try space.write(listIPA, pages[0])
+        let s = try GuestAddressSpace(memory: memory, id: GuestID(0), pages: 256, layout: .scattered(seed: 7))
+        let data = (0..<129).map { s.ramPage($0 + 1).address.raw }
+        let list = s.ramPage(200).address
+        let pages = try PageList.build(dataPages: data, listPageAddresses: [list.raw])
+        try s.write(list, pages[0])
+        space = s; listIPA = list
     }
 }
 
@@ -67,7 +68,7 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("copy-in: guest read 4 KiB") { benchmark in
         let f = try PageListFixture()
         var buf = [UInt8](repeating: 0, count: 4096)
-        let ipa = f.space.ramPage(3).base
+        let ipa = f.space.ramPage(3).address
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
             try buf.withUnsafeMutableBytes { b in try f.space.read(ipa, into: b) }
@@ -77,7 +78,7 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("copy-out: guest write 4 KiB") { benchmark in
         let f = try PageListFixture()
         let buf = [UInt8](repeating: 0x5A, count: 4096)
-        let ipa = f.space.ramPage(3).base
+        let ipa = f.space.ramPage(3).address
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
             try buf.withUnsafeBytes { b in try f.space.write(ipa, from: b) }
