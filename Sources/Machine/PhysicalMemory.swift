@@ -251,24 +251,36 @@ public final class PhysicalMemory: Sendable {
 /// Only its own thread touches it (pthread-specific data), so it needs no lock.
 final class RegionCache: @unchecked Sendable {
     // @unchecked: reached only through the calling thread's pthread-specific slot.
-    private struct Entry { var memory: UInt64; var generation: UInt64; var region: Region }
+    private struct Entry {
+        var base: UInt64, end: UInt64, memory: UInt64, generation: UInt64
+        var region: Region
+    }
     private var entries: [Entry] = []
     private static let capacity = 4
 
-    /// The first region of `memory` at `generation` covering `pa`.
+    /// The region of `memory` at `generation` covering `pa`; the hit moves to the front.
     @inline(__always)
     func lookup(_ memory: UInt64, _ generation: UInt64, _ pa: PA) -> Region? {
-        for e in entries where e.memory == memory && e.generation == generation && e.region.basePA <= pa && pa < e.region.endPA {
-            return e.region
+        let a = pa.raw
+        var i = 0
+        let n = entries.count
+        while i < n {
+            // Plain integer compares first: the region reference is touched only on a hit.
+            if entries[i].base <= a && a < entries[i].end && entries[i].memory == memory && entries[i].generation == generation {
+                if i != 0 { entries.swapAt(0, i) }
+                return entries[0].region
+            }
+            i += 1
         }
         return nil
     }
 
-    /// Remembers `region`, dropping the oldest entry when full (stale generations go first).
+    /// Remembers `region` in front, dropping the least recently used entry when full (stale
+    /// generations of `memory` go first).
     func insert(_ memory: UInt64, _ generation: UInt64, _ region: Region) {
         entries.removeAll { $0.memory == memory && $0.generation != generation }
-        if entries.count >= Self.capacity { entries.removeFirst() }
-        entries.append(Entry(memory: memory, generation: generation, region: region))
+        if entries.count >= Self.capacity { entries.removeLast() }
+        entries.insert(Entry(base: region.basePA.raw, end: region.endPA.raw, memory: memory, generation: generation, region: region), at: 0)
     }
 
     /// The key of the per-thread slot; its destructor releases the thread's cache at thread exit.
