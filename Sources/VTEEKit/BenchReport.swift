@@ -165,18 +165,24 @@ public struct BenchReport: Sendable {
         s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         s += "<text x=\"\(w / 2)\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">vtee bench: invoke (4 values) against guests, "
         s += "\(pts.first?.threadsPerGuest ?? 0) thread(s) per guest, \(machine["cores"] ?? "?") cores, \(machine["build"] ?? "?")</text>\n"
-        func panel(x0: Double, title: String, unit: String, series: [(String, String, [Double])]) -> String {
+        func panel(x0: Double, title: String, unit: String, log: Bool = false, series: [(String, String, [Double])]) -> String {
             var p = ""
             let all = series.flatMap { $0.2 }
             let maxY = max(1, (all.max() ?? 1) * 1.1)
             let n = max(1, pts.count - 1)
             func px(_ i: Int) -> Double { x0 + 50 + Double(i) / Double(n) * (panelW - 60) }
-            func py(_ v: Double) -> Double { top + panelH - v / maxY * panelH }
+            // A log axis (latency: medians and p99 differ by orders of magnitude) spans whole decades.
+            let lo = log ? Foundation.floor(log10(max(1, all.filter { $0 > 0 }.min() ?? 1))) : 0
+            let hi = log ? Foundation.ceil(log10(max(10, maxY))) : 0
+            func py(_ v: Double) -> Double {
+                guard log else { return top + panelH - v / maxY * panelH }
+                return top + panelH - (log10(max(1, v)) - lo) / max(1, hi - lo) * panelH
+            }
             p += "<text x=\"\(x0 + panelW / 2)\" y=\"\(top - 12)\" text-anchor=\"middle\">\(title)</text>\n"
             p += "<line x1=\"\(x0 + 50)\" y1=\"\(top + panelH)\" x2=\"\(x0 + panelW)\" y2=\"\(top + panelH)\" stroke=\"black\"/>\n"
             p += "<line x1=\"\(x0 + 50)\" y1=\"\(top)\" x2=\"\(x0 + 50)\" y2=\"\(top + panelH)\" stroke=\"black\"/>\n"
-            for k in 0...4 {
-                let v = maxY * Double(k) / 4
+            let ticks = log ? stride(from: lo, through: hi, by: 1).map { Foundation.pow(10, $0) } : (0...4).map { maxY * Double($0) / 4 }
+            for v in ticks {
                 p += "<text x=\"\(x0 + 45)\" y=\"\(py(v) + 4)\" text-anchor=\"end\">\(fmt(v))</text>\n"
                 p += "<line x1=\"\(x0 + 50)\" y1=\"\(py(v))\" x2=\"\(x0 + panelW)\" y2=\"\(py(v))\" stroke=\"#ddd\"/>\n"
             }
@@ -193,7 +199,7 @@ public struct BenchReport: Sendable {
             }
             return p
         }
-        s += panel(x0: 20, title: "invoke latency", unit: "ns",
+        s += panel(x0: 20, title: "invoke latency (log scale)", unit: "ns", log: true,
                    series: [("median", "#1f77b4", pts.map(\.latency.median)), ("p99", "#d62728", pts.map(\.latency.p99))])
         s += panel(x0: 480, title: "throughput", unit: "calls/s",
                    series: [("invokes per second", "#2ca02c", pts.map(\.callsPerSecond))])
