@@ -399,7 +399,8 @@ public final class OPTEEDriver: Sendable {
         if let r = regd { buf = r.0 } else { buf = try takeArgBuffer(bytes: total) }
         defer { if let regd { regdPool.withLock { $0.append(regd) } } else { returnArgBuffer(buf) } }
         // The RPC argument area needs no clearing: the secure world writes it before each RPC.
-        do { try space.write(buf.base, arg.encoded()) } catch { throw .communication }
+        // Encoded through one stack buffer straight into guest RAM (no heap byte array per call).
+        do { try space.writeArg(arg, at: buf.base) } catch { throw .communication }
         let rpcArgAddress: IPA? = rpcArgSize > 0 ? buf.base.adding(UInt64(arg.byteSize)) : nil
 
         let start = Self.nowNanos()
@@ -449,10 +450,11 @@ public final class OPTEEDriver: Sendable {
             }
             break
         }
-        let back: [UInt8]
-        do { back = try space.read(buf.base, count: arg.byteSize) } catch { throw .communication }
-        guard var result = try? MsgArg.decode(back, maxParams: arg.params.count, validateAttributes: false),
-              result.params.count == arg.params.count else {
+        // Copied out of guest RAM once, decoded from that copy (no heap byte array per call).
+        let decoded: MsgArg?
+        do { decoded = try space.readArg(at: buf.base, byteCount: arg.byteSize, maxParams: arg.params.count, validateAttributes: false) }
+        catch { if case .memory = error { throw .communication }; decoded = nil }
+        guard var result = decoded, result.params.count == arg.params.count else {
             count { $0.badRPC += 1 }
             return (nil, record)
         }
@@ -530,7 +532,7 @@ public final class OPTEEDriver: Sendable {
         }
         count { $0.rpcCommands[arg.cmd.rawValue, default: 0] += 1 }
         serve(&arg)
-        try? space.write(address, arg.encoded())
+        try? space.writeArg(arg, at: address)
     }
 
     /// TEE_ERROR_TIMEOUT: a NOTIFICATION wait that ran out of time.
