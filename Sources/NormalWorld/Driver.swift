@@ -298,6 +298,7 @@ public final class OPTEEDriver: Sendable {
         let rpcArgSize = rpcParamCount > 0 ? MsgArg.size(numParams: rpcParamCount) : 0
         guard MsgArg.size(numParams: meta.count + params.count) + rpcArgSize <= pageSize else { throw .badParameters }
         var msgParams = meta
+        msgParams.reserveCapacity(meta.count + params.count)   // one allocation, not one per growth step
         var temps: [TempBuffer] = []
         defer { for t in temps { if let d = t.data { allocator.free(d) }; if let l = t.list { allocator.free(l) } } }
         for (i, p) in params.enumerated() {
@@ -341,6 +342,7 @@ public final class OPTEEDriver: Sendable {
                                 params: params.map { _ in .none }, queue: record)
         }
         var results: [DriverParamResult] = []
+        results.reserveCapacity(params.count)
         for (i, p) in params.enumerated() {
             let r = out.params[meta.count + i]
             switch p {

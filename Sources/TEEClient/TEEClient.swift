@@ -292,6 +292,7 @@ public struct TEEOperation: Sendable {
     /// Driver params for the operation; BAD_PARAMETERS (origin API) on misuse.
     func driverParams(context: TEEContext) throws(TEEError) -> [DriverParam] {
         var out: [DriverParam] = []
+        out.reserveCapacity(params.count)
         for p in params {
             switch p {
             case .none: out.append(.none)
