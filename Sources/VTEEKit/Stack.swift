@@ -115,19 +115,10 @@ public final class VTEEStack: Sendable {
         var builder = PlatformBuilder()
         builder.logger = config.logger
         do {
-            try builder.register(Self.mediatorService(med))
+            try builder.register(mediatorService(med))
             try builder.register(TRNGService())
         } catch { throw StackError.platform(error) }
         platform = builder.build()
-    }
-
-    /// The mediator as the platform's Trusted OS service (owners 50...63).
-    static func mediatorService(_ mediator: Mediator) -> FunctionService {
-        FunctionService(name: "OP-TEE mediator", range: .trustedOS,
-                        busy: { _ in UInt64(SMCReturn.ebusy.rawValue) },
-                        failure: { _, _ in UInt64(SMCReturn.unknownFunction.rawValue) }) { frame, caller in
-            .frame(mediator.handle(frame, guest: caller.guest, vcpu: caller.vcpu))
-        }
     }
 
     /// Creates guest `id`: RAM (scattered in PA), registration with the mediator (VM_CREATED),
