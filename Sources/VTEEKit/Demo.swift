@@ -58,13 +58,15 @@ public struct DemoReport: Sendable {
 final class LatencyLog: @unchecked Sendable {
     // @unchecked: only touched by the one thread that runs its guest's workload.
     var samples: [Double] = []
+    /// Runs `body` and records how long it took, in microseconds.
     func time<T>(_ body: () throws(TEEError) -> T) throws(TEEError) -> T {
         let start = ContinuousClock.now
-        defer {
-            let d = ContinuousClock.now - start
-            samples.append(Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12)
-        }
+        defer { samples.append(Self.microseconds(ContinuousClock.now - start)) }
         return try body()
+    }
+    /// A duration in microseconds.
+    static func microseconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12
     }
 }
 
@@ -120,7 +122,7 @@ public func runDemo(guests n: Int, storage: String) throws -> DemoReport {
     return DemoReport(guests: reports, totalCalls: reports.map(\.calls).reduce(0, +),
                       totalRPCs: reports.map(\.rpcs).reduce(0, +), peakPinnedPages: peak.peak,
                       latencyP50us: pct(0.5), latencyP99us: pct(0.99),
-                      seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+                      seconds: LatencyLog.microseconds(elapsed) / 1e6,
                       leftovers: leftovers)
 }
 

@@ -56,12 +56,7 @@ struct DemoWorkload {
 
     private func open(_ uuid: TEEUUID) throws(TEEError) -> TEESession { try log.time { () throws(TEEError) in try context.openSession(uuid) } }
     private func invoke(_ s: TEESession, _ cmd: UInt32, _ op: inout TEEOperation) throws(TEEError) {
-        let start = ContinuousClock.now
-        defer {
-            let d = ContinuousClock.now - start
-            log.samples.append(Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12)
-        }
-        try s.invoke(cmd, &op)
+        try log.time { () throws(TEEError) in try s.invoke(cmd, &op) }
     }
 
     // MARK: steps
