@@ -105,16 +105,7 @@ extension Mediator {
     // MARK: - RETURN_FROM_RPC
 
     func resume(_ frame: RegisterFrame, slot: GuestSlot, guest: GuestID, vcpu: Int) -> RegisterFrame {
-        let prep = slot.state.withLock { (rec: inout GuestRecord?) -> Preparation in
-            guard var r = rec.take() else {
-                counters.bump(.unknownGuest)
-                return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
-            }
-            defer { rec = r }
-            guard !r.dying else {
-                counters.bump(.unknownGuest)
-                return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
-            }
+        let prep = withLiveGuest(slot) { r in
             guard let idx = r.callIndex(thread: frame.a3), !r.calls[idx].inFlight, let fn = r.calls[idx].pendingRPC else {
                 counters.bump(.resumeRejected)
                 r.refused += 1

@@ -23,8 +23,10 @@ extension Mediator {
         MsgCommand.cancel.rawValue, MsgCommand.registerSHM.rawValue, MsgCommand.unregisterSHM.rawValue,
     ]
 
-    func stdCall(_ frame: RegisterFrame, slot: GuestSlot, guest: GuestID, vcpu: Int) -> RegisterFrame {
-        let prep = slot.state.withLock { (rec: inout GuestRecord?) -> Preparation in
+    /// Runs `body` on the guest's record under its lock; a guest that is gone or dying gets
+    /// ENOTAVAIL (counted) without `body` running.
+    func withLiveGuest(_ slot: GuestSlot, _ body: (inout GuestRecord) -> Preparation) -> Preparation {
+        slot.state.withLock { (rec: inout GuestRecord?) -> Preparation in
             guard var r = rec.take() else {
                 counters.bump(.unknownGuest)
                 return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
@@ -34,8 +36,12 @@ extension Mediator {
                 counters.bump(.unknownGuest)
                 return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
             }
-            return prepare(frame, &r, guest: guest, vcpu: vcpu)
+            return body(&r)
         }
+    }
+
+    func stdCall(_ frame: RegisterFrame, slot: GuestSlot, guest: GuestID, vcpu: Int) -> RegisterFrame {
+        let prep = withLiveGuest(slot) { r in prepare(frame, &r, guest: guest, vcpu: vcpu) }
         switch prep {
         case let .answer(f): return f
         case let .send(call):
