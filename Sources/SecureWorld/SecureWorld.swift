@@ -196,15 +196,13 @@ public final class SecureWorld: SMCEntry, Sendable {
             out.a0 = config.virtualization ? Self.callsCountValue : Self.callsCountValue - 2
             return out
         case .callsUID:
-            let u = OPTEEIdentity.apiUID
-            out.a0 = UInt64(u.0); out.a1 = UInt64(u.1); out.a2 = UInt64(u.2); out.a3 = UInt64(u.3)
+            out.setUUIDWords(OPTEEIdentity.apiUID)
             return out
         case .callsRevision:
             out.a0 = UInt64(OPTEEIdentity.msgRevisionMajor); out.a1 = UInt64(OPTEEIdentity.msgRevisionMinor)
             return out
         case .getOSUUID:
-            let u = OPTEEIdentity.osUUID
-            out.a0 = UInt64(u.0); out.a1 = UInt64(u.1); out.a2 = UInt64(u.2); out.a3 = UInt64(u.3)
+            out.setUUIDWords(OPTEEIdentity.osUUID)
             return out
         case .getOSRevision:
             out.a0 = UInt64(OPTEEIdentity.osRevisionMajor); out.a1 = UInt64(OPTEEIdentity.osRevisionMinor); out.a2 = 0

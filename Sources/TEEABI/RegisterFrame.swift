@@ -53,6 +53,11 @@ public struct RegisterFrame: Equatable, Hashable, Sendable, CustomStringConverti
         (v >> 32, v & 0xFFFF_FFFF)
     }
 
+    /// Puts a UUID's four 32-bit words in a0..a3, as OP-TEE answers CALLS_UID and GET_OS_UUID.
+    public mutating func setUUIDWords(_ w: (UInt32, UInt32, UInt32, UInt32)) {
+        a0 = UInt64(w.0); a1 = UInt64(w.1); a2 = UInt64(w.2); a3 = UInt64(w.3)
+    }
+
     /// The frame as 64 little-endian bytes (a0 first), for mailboxes and traces.
     public var bytes: [UInt8] {
         var out = [UInt8](repeating: 0, count: 64)
