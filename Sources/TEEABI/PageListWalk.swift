@@ -18,40 +18,44 @@ public enum PageListWalkError<ReadError: Error>: Error {
     case truncated(listPage: UInt64, bytes: Int)
     /// The reader refused the list page (outside what the caller may read, unmapped, ...).
     case read(listPage: UInt64, ReadError)
+    /// The walking layer refused data page `index` (untranslatable, not RAM, over a limit ...).
+    case visit(index: Int, ReadError)
 }
 
 extension PageListWalkError: Equatable where ReadError: Equatable {}
 
+/// What the collecting walk's reader failed with: the caller's error, or a short list page.
+public enum PageListStep<E: Error>: Error { case reader(E), short(Int) }
+
 extension PageList {
-    /// Walks a page list of `pageCount` data pages that starts at list page `first` (page
-    /// aligned: strip the buffer offset with `& ~offsetMask` first). Each list page is read
-    /// once through `readListPage`, which gets the list page's address and returns its 4096
-    /// bytes (it decides which addresses are reachable). Fails with a typed error, never traps.
-    /// - Returns: the `pageCount` data-page addresses, in order.
+    /// Walks a page list and returns the `pageCount` data-page addresses in order: the
+    /// collecting form of `walk(first:pageCount:maxPages:readListPage:visit:)`, for tools and
+    /// tests. `readListPage` returns a list page's bytes (at least 4096).
     public static func walk<E: Error>(first: UInt64, pageCount: Int, maxPages: Int,
                                       readListPage: (UInt64) throws(E) -> [UInt8]) throws(PageListWalkError<E>) -> [UInt64] {
-        guard pageCount >= 0, pageCount <= maxPages else { throw .tooLong(pages: pageCount, maximum: maxPages) }
         var out: [UInt64] = []
-        out.reserveCapacity(pageCount)
-        var listPage = first
-        var visited = Set<UInt64>()
-        while out.count < pageCount {
-            guard listPage & offsetMask == 0 else { throw .misalignedListPage(listPage) }
-            guard visited.insert(listPage).inserted else { throw .loop(listPage: listPage) }
-            let bytes: [UInt8]
-            do { bytes = try readListPage(listPage) } catch { throw .read(listPage: listPage, error) }
-            guard bytes.count >= pageSize else { throw .truncated(listPage: listPage, bytes: bytes.count) }
-            let take = min(entriesPerPage, pageCount - out.count)
-            // The codec reads only within the 4096 bytes checked above.
-            let page: Page? = bytes.withUnsafeBytes { b in try? Page.decode(b, count: take) }
-            guard let page else { throw .truncated(listPage: listPage, bytes: bytes.count) }
-            for e in page.entries {
-                guard e & offsetMask == 0 else { throw .misalignedEntry(index: out.count, address: e) }
-                out.append(e)
-            }
-            if out.count < pageCount {
-                guard page.next != 0 else { throw .missingNext(afterEntries: out.count) }
-                listPage = page.next
+        out.reserveCapacity(max(0, min(pageCount, maxPages)))
+        do {
+            try walk(first: first, pageCount: pageCount, maxPages: maxPages,
+                     readListPage: { (address, scratch) throws(PageListStep<E>) in
+                         let bytes: [UInt8]
+                         do throws(E) { bytes = try readListPage(address) } catch { throw .reader(error) }
+                         guard bytes.count >= pageSize else { throw .short(bytes.count) }
+                         scratch.copyBytes(from: bytes.prefix(pageSize))
+                     },
+                     visit: { (_, address) throws(PageListStep<E>) in out.append(address) })
+        } catch {
+            switch error {
+            case let .tooLong(p, m): throw .tooLong(pages: p, maximum: m)
+            case let .loop(l): throw .loop(listPage: l)
+            case let .misalignedListPage(a): throw .misalignedListPage(a)
+            case let .misalignedEntry(i, a): throw .misalignedEntry(index: i, address: a)
+            case let .missingNext(n): throw .missingNext(afterEntries: n)
+            case let .truncated(l, b): throw .truncated(listPage: l, bytes: b)
+            case let .read(l, .short(b)): throw .truncated(listPage: l, bytes: b)
+            case let .read(l, .reader(e)): throw .read(listPage: l, e)
+            case let .visit(i, .reader(e)): throw .visit(index: i, e)
+            case let .visit(_, .short(b)): throw .truncated(listPage: first, bytes: b)
             }
         }
         return out
