@@ -3,6 +3,8 @@
 /// to the bare transport floor, throughput against the number of guests, idle memory per guest and
 /// the most guests one daemon holds. Composition-root code: it builds stacks and daemons as the
 /// demo does and drives them only through the GP client API, register frames and the transport.
+import VTEEDaemon
+import VTEEKit
 import Dispatch
 import Foundation
 import Logging

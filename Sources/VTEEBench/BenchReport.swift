@@ -1,5 +1,6 @@
 /// `vtee bench` results: latency statistics, the report object, its JSON, table and SVG forms.
 /// Pure data and formatting; no world is touched here.
+import VTEEKit
 import Foundation
 #if canImport(Glibc)
 import Glibc

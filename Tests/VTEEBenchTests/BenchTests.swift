@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import VTEEKit
+@testable import VTEEBench
 
 /// `vtee bench` must produce every key of issue 7 in one run; figures are not judged here (speed
 /// belongs in the benchmark itself), only their presence and sanity.
