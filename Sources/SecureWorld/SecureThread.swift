@@ -11,12 +11,14 @@
 // outside the secure world leaves the queue empty with no exit: the drain returns FOREIGN_INTR at
 // once (no polling, no sleep) and the next entry drains whatever was enqueued meanwhile.
 //
-// Measured (scratch micro-benchmark, release, this 2-core machine, 1M rounds, run-to-completion
-// body with one await of a 4-value-param dispatch):
-//   per-call Task + CheckedContinuation + usleep-polling drain (round 1):  ~1000 ns, 5 mallocs
-//   per-call Task(executorPreference:) on a reused executor:               ~ 420 ns, 2 mallocs
-//   long-lived task, UnsafeContinuation handoff (this file):              ~ 150 ns, 0 mallocs
-// (see the report of the `secure` branch for the command and the whole-invoke figures).
+// Measured with a scratch micro-benchmark (release; the same drain/handoff code around an async
+// existential TA call with four inline values; 200k calls; thread CPU time per call because the
+// 2-core host ran at load ~25; three runs each):
+//   per-call Task(executorPreference:) on a job-queue executor, drained (round 1's shape):
+//     585-635 ns, 4 mallocs per call
+//   the same with one CheckedContinuation "RPC" round per call: 1055-1271 ns, 4 mallocs
+//   one long-lived task per thread, UnsafeContinuation handoff (chosen): 371-379 ns, 0 mallocs
+// The long-lived task wins on both counts and keeps a suspended call resumable from any vCPU.
 import Synchronization
 import TAAPI
 import TEEABI
