@@ -47,10 +47,7 @@ let package = Package(
 
         .testTarget(name: "TEEABITests", dependencies: ["TEEABI"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "TEEABI"], swiftSettings: strict),
-        // Test-only C support: a counting malloc (per thread) for SecureWorldTests' allocation test.
-        .target(name: "SecureWorldMallocCounter", path: "Tests/SecureWorldMallocCounter",
-                 cSettings: [.unsafeFlags(["-std=c11", "-Wall", "-Wextra"])]),
-        .testTarget(name: "SecureWorldTests", dependencies: ["SecureWorld", "TAAPI", "TrustedApps", "Machine", "TEEABI", "SecureWorldMallocCounter"], swiftSettings: strict),
+        .testTarget(name: "SecureWorldTests", dependencies: ["SecureWorld", "TAAPI", "TrustedApps", "Machine", "TEEABI", "CAllocCount"], swiftSettings: strict),
         .testTarget(name: "TrustedAppsTests", dependencies: ["TrustedApps", "TAAPI", "TEEABI"], swiftSettings: strict),
         .testTarget(name: "NormalWorldTests", dependencies: ["NormalWorld", "TEEClient", "Supplicant", "SecureWorld", "TrustedApps", "Machine", "TEEABI"], swiftSettings: strict),
         .testTarget(name: "MediatorTests", dependencies: ["Mediator", "Platform", "MediatedPlatform", "SecureWorld", "TrustedApps", "NormalWorld", "TEEClient", "Supplicant", "Machine", "TEEABI"], swiftSettings: strict),
