@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "TEEClient", dependencies: ["NormalWorld", "TEEABI", "Machine", "Supplicant", "Transport", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .target(name: "Transport", dependencies: ["TEEABI", "Machine", "CShim", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .target(name: "VTEEKit", dependencies: ["TEEABI", "Machine", "SecureWorld", "TrustedApps", "Mediator", "Platform", "NormalWorld", "TEEClient", "Supplicant", "Transport", "CShim", .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus")], swiftSettings: strict),
-        .executableTarget(name: "VTEEBenchmarks", dependencies: ["VTEEKit", "TEEClient", "TrustedApps", "Machine", "TEEABI", .product(name: "Benchmark", package: "package-benchmark")],
+        .executableTarget(name: "VTEEBenchmarks", dependencies: ["VTEEKit", "TEEClient", "Mediator", "Platform", "TrustedApps", "Machine", "TEEABI", .product(name: "Benchmark", package: "package-benchmark")],
                           path: "Benchmarks/VTEEBenchmarks", swiftSettings: strict,
                           plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]),
         .executableTarget(name: "vtee", dependencies: ["VTEEKit", "TEEABI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
