@@ -6,7 +6,7 @@ import Machine
 import Mediator
 import TEEABI
 import Testing
-import VTEEKit
+import MediatedPlatform
 
 private let ok = UInt64(SMCReturn.ok.rawValue)
 private let poison: UInt8 = 0xAB
