@@ -203,6 +203,23 @@ public final class GuestAddressSpace: Sendable {
         return e.type == .ramReadWrite && e.pa == expected
     }
 
+    /// Runs `body` over `count` bytes at `offset` of guest page `page` only if the page is mapped
+    /// read-write RAM backed by `expected` (a page the caller pinned). The stage-2 lock is held
+    /// across the check and `body`, so every byte `body` writes lands in a page that is RAM
+    /// read-write with that backing at the time of the write. False (nothing run) otherwise.
+    public func withWritablePage(_ page: IPAPage, backedBy expected: PAPage, offset: Int, count: Int,
+                                 _ body: (UnsafeMutableRawBufferPointer) -> Void) -> Bool {
+        guard let i = index(page), offset >= 0, count >= 0, offset <= pageSize - count,
+              let pa = expected.address.adding(UInt64(offset)) else { return false }
+        return state.withLock { s -> Bool in
+            guard let (backing, type) = Self.decode(s.entries[i]), type == .ramReadWrite, backing == expected else { return false }
+            do {
+                try memory.withBytes(pa, count: count, world: .nonSecure) { (b: UnsafeMutableRawBufferPointer) throws(Never) in body(b) }
+                return true
+            } catch { return false }
+        }
+    }
+
     // MARK: - Stage-2 changes (the guest balloons, remaps, or maps MMIO)
 
     /// Removes the mapping of `page`.
