@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "VTEEDemo", dependencies: ["VTEEKit", "VTEEDaemon", "TEEABI", "Machine", "SecureWorld", "TrustedApps", "NormalWorld", "TEEClient", "Supplicant", "Transport"], swiftSettings: strict),
         .target(name: "VTEEAttack", dependencies: ["MediatedPlatform", "TEEABI", "Machine", "SecureWorld", "TrustedApps", "Mediator", "Platform"], swiftSettings: strict),
         .target(name: "VTEEBench", dependencies: ["VTEEKit", "VTEEDaemon", "CAllocCount", "TEEABI", "Machine", "NormalWorld", "Platform", "TEEClient", "Transport", "TrustedApps", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
-        .executableTarget(name: "VTEEBenchmarks", dependencies: ["VTEEKit", "TEEClient", "Mediator", "Platform", "TrustedApps", "Machine", "TEEABI", .product(name: "Benchmark", package: "package-benchmark")],
+        .executableTarget(name: "VTEEBenchmarks", dependencies: ["VTEEKit", "TEEClient", "Mediator", "Platform", "SecureWorld", "TrustedApps", "Machine", "TEEABI", .product(name: "Benchmark", package: "package-benchmark")],
                           path: "Benchmarks/VTEEBenchmarks", swiftSettings: strict,
                           plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]),
         .executableTarget(name: "vtee", dependencies: ["VTEEKit", "VTEEDaemon", "VTEEDemo", "VTEEAttack", "VTEEBench", "TEEABI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
