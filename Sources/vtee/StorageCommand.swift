@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VTEEKit
+import VTEEDemo
 
 /// `vtee storage-torture` (hidden): the writer the storage crash test kills with SIGKILL at random
 /// points; see `runStorageTorture`.

@@ -7,6 +7,7 @@
 import Foundation
 import Machine
 import TEEABI
+import VTEEKit
 import TEEClient
 import TrustedApps
 

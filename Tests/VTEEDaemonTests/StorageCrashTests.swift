@@ -4,7 +4,7 @@
 import Dispatch
 import Foundation
 import Testing
-@testable import VTEEKit
+import VTEEDemo
 #if canImport(Glibc)
 import Glibc
 #endif
