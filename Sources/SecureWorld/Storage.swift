@@ -158,7 +158,7 @@ struct RPCFileSystem: REEFileSystem {
 /// and give up with BUSY after a bound (a guest that stops answering RPCs stalls only its own
 /// user's operations on that TA, and only for that long).
 final class StoreLocks: Sendable {
-    private struct Waiter { let id: UInt64; let continuation: CheckedContinuation<Bool, Never> }
+    private struct Waiter { let id: UInt64; let continuation: CheckedContinuation<Bool, Never>; let timer: Task<Void, Never> }
     private struct State { var held: Set<String> = []; var waiters: [String: [Waiter]] = [:]; var next: UInt64 = 1 }
     private let state = Mutex(State())
 
@@ -171,16 +171,16 @@ final class StoreLocks: Sendable {
         }
         guard let id else { return true }
         return await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
-            let granted: Bool = state.withLock { s in
-                if s.held.insert(key).inserted { return true }
-                s.waiters[key, default: []].append(Waiter(id: id, continuation: c))
-                return false
-            }
-            if granted { c.resume(returning: true); return }
-            Task.detached { [self] in
-                try? await Task.sleep(for: timeout)
+            let timer = Task.detached { [self] in
+                do { try await Task.sleep(for: timeout) } catch { return }     // cancelled: granted in time
                 self.expire(key, id)
             }
+            let granted: Bool = state.withLock { s in
+                if s.held.insert(key).inserted { return true }
+                s.waiters[key, default: []].append(Waiter(id: id, continuation: c, timer: timer))
+                return false
+            }
+            if granted { timer.cancel(); c.resume(returning: true) }
         }
     }
 
@@ -196,16 +196,17 @@ final class StoreLocks: Sendable {
 
     /// Releases the lock of `key`, handing it to the first waiter.
     func release(_ key: String) {
-        let next: CheckedContinuation<Bool, Never>? = state.withLock { s in
+        let next: Waiter? = state.withLock { s in
             if var q = s.waiters[key], !q.isEmpty {
                 let w = q.removeFirst()
                 s.waiters[key] = q.isEmpty ? nil : q
-                return w.continuation          // stays held, now by the waiter
+                return w                       // stays held, now by the waiter
             }
             s.held.remove(key)
             return nil
         }
-        next?.resume(returning: true)
+        next?.timer.cancel()
+        next?.continuation.resume(returning: true)
     }
 }
 

@@ -22,7 +22,7 @@ struct StorageRig: Sendable {
     /// Runs `body` on a store under its lock, as a TA's call does.
     func run<T>(_ ta: TEEUUID = taA, namespace: String = "uid-1000",
                 _ body: (TAStore) async throws(TEEResult) -> T) async throws(TEEResult) -> T {
-        try await service.withStore(store(ta, namespace: namespace), timeout: .seconds(10), body)
+        try await service.withStore(store(ta, namespace: namespace), timeout: .seconds(600), body)   // only a deadlock waits this long
     }
 
     /// The same disk and device after a reboot of the secure world.
