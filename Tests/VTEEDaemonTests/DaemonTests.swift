@@ -91,6 +91,27 @@ import Glibc
         #expect(Self.eventually(10) { Self.totals(d)["guests"] == 0 })
     }
 
+    @Test func guestProcessesKilledMidStorageOperationsNeverBreakTheirUsersStore() throws {
+        let dir = Self.tempDir(); defer { try? FileManager.default.removeItem(atPath: dir) }
+        let d = try Daemon(config: DaemonConfig(socketPath: dir + "/s", storage: dir + "/store")); defer { d.stop() }
+        // A bystander of the same user stores all along; ten victims are SIGKILLed while storing.
+        let bystander = try Self.spawn(["client", "--socket", dir + "/s", "--workload", "secure_storage", "--count", "40"])
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<10 {
+            let victim = try Self.spawn(["client", "--socket", dir + "/s", "--workload", "secure_storage", "--count", "100000"])
+            // Wait until it has done some storage work (FS RPCs counted), plus a random number more.
+            func fsRPCs() -> Int { d.stack.secureWorld.counters.rpcCommands[.fs] ?? 0 }
+            let target = fsRPCs() + 20 + Int.random(in: 1...40, using: &rng)
+            _ = Self.eventually(30) { fsRPCs() >= target }
+            kill(victim.processIdentifier, SIGKILL)
+            victim.waitUntilExit()
+        }
+        #expect(Self.wait(bystander, seconds: 180) == 0, "a guest of the same user failed while others were killed mid-write")
+        let after = try Self.spawn(["client", "--socket", dir + "/s", "--workload", "secure_storage", "--count", "2"])
+        #expect(Self.wait(after, seconds: 60) == 0, "the user's store is unusable after the kills")
+        #expect(Self.eventually(10) { Self.totals(d)["guests"] == 0 })
+    }
+
     @Test func aSecondDaemonOnTheSameSecureStateIsRefused() throws {
         let dir = Self.tempDir(); defer { try? FileManager.default.removeItem(atPath: dir) }
         let d = try Daemon(config: DaemonConfig(socketPath: dir + "/s", storage: dir + "/store")); defer { d.stop() }
