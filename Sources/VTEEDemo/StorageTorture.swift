@@ -50,6 +50,8 @@ public func runStorageTorture(_ o: StorageTortureOptions, emit: (String) -> Void
     sc.secureStateDirectory = o.secureState
     sc.guestPages = 512
     let stack = try VTEEStack(config: sc)
+    try stack.deviceState.lock()
+    defer { stack.deviceState.unlock() }
     let guest = try stack.addGuest(GuestID(0))
     defer { stack.removeGuest(guest) }
     let s = try guest.context.openSession(SecureStorageTA.uuid)
