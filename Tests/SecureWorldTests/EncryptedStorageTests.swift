@@ -1,6 +1,7 @@
 // The encrypted secure storage over a normal-world file system the tests control: every TA
 // storage operation, isolation of TAs and namespaces, tampering, crashes at every file operation,
 // a full disk, concurrent guests and migration of the plain format.
+import Foundation
 import Logging
 import Synchronization
 import Testing
@@ -414,4 +415,46 @@ func contains(_ hay: [UInt8], _ needle: [UInt8]) -> Bool {
 /// Results gathered from concurrent tasks.
 final class Collected: Sendable {
     let m = Mutex<[TEEResult]>([])
+}
+
+@Suite struct DeviceStateTests {
+    static func dir() -> String { "/tmp/vtee-dev-" + String(UInt64.random(in: 0...UInt64.max), radix: 16) }
+
+    @Test func theDeviceKeyIsMadeOnceKeptPrivateAndCountersSurviveARestart() throws {
+        let d = Self.dir()
+        defer { _ = try? FileManager.default.removeItem(atPath: d) }
+        let first = try FileDeviceState(directory: d)
+        try first.setCounter("uid-1/ta", 7)
+        let second = try FileDeviceState(directory: d)
+        #expect(second.hardwareKey == first.hardwareKey && second.hardwareKey.count == 32)
+        #expect(try second.counter("uid-1/ta") == 7)
+        #expect(try second.counter("uid-2/ta") == 0)
+        let attrs = try FileManager.default.attributesOfItem(atPath: d + "/huk")
+        #expect((attrs[.posixPermissions] as? Int).map { $0 & 0o077 } == 0)
+        let dattrs = try FileManager.default.attributesOfItem(atPath: d)
+        #expect((dattrs[.posixPermissions] as? Int).map { $0 & 0o077 } == 0)
+        // Two devices never share a key.
+        let other = Self.dir()
+        defer { _ = try? FileManager.default.removeItem(atPath: other) }
+        #expect(try FileDeviceState(directory: other).hardwareKey != first.hardwareKey)
+    }
+
+    @Test func aSecondOwnerOfTheSameStateIsRefusedUntilTheFirstLetsGo() throws {
+        let d = Self.dir()
+        defer { _ = try? FileManager.default.removeItem(atPath: d) }
+        let a = try FileDeviceState(directory: d), b = try FileDeviceState(directory: d)
+        try a.lock()
+        #expect(throws: DeviceStateError.self) { try b.lock() }
+        a.unlock()
+        try b.lock()
+        b.unlock()
+    }
+
+    @Test func aDamagedKeyFileIsRefusedNotReplaced() throws {
+        let d = Self.dir()
+        defer { _ = try? FileManager.default.removeItem(atPath: d) }
+        _ = try FileDeviceState(directory: d)
+        FileManager.default.createFile(atPath: d + "/huk", contents: Data([1, 2, 3]))
+        #expect(throws: DeviceStateError.self) { _ = try FileDeviceState(directory: d) }
+    }
 }
