@@ -220,8 +220,20 @@ public final class FileStore: Sendable {
         try makeParents(parts)
         let path = try resolve(parts)
         var st = stat()
-        if lstat(path, &st) == 0 && st.st_mode & S_IFMT != S_IFREG { throw .accessConflict }
-        try atomicReplace(path, with: [])
+        let exists = lstat(path, &st) == 0
+        if exists && st.st_mode & S_IFMT != S_IFREG { throw .accessConflict }
+        if exists {
+            try atomicReplace(path, with: [])
+        } else {
+            // A new empty file has no content to lose in a crash: no fsync (its first WRITE is durable).
+            let fd = sysOpen(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            if fd < 0 {
+                if errno != EEXIST { throw Self.noSpace(errno) ? .storageNoSpace : .storageNotAvailable }
+                try atomicReplace(path, with: [])          // created meanwhile: truncate it as before
+            } else {
+                sysClose(fd)
+            }
+        }
         return state.withLock { s in let h = s.nextHandle; s.nextHandle += 1; s.files[h] = path; return h }
     }
 
