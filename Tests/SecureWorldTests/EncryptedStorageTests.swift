@@ -160,6 +160,17 @@ func pattern(_ n: Int, _ seed: UInt8) -> [UInt8] { (0..<n).map { UInt8(truncatin
         #expect(await outcome { () async throws(TEEResult) in try await r.read("obj") } == .corruptObject)
     }
 
+    @Test func swappedObjectFilesAreCorruptObject() async throws {
+        let (r, _) = try await tamperRig()
+        var files = r.fs.files
+        let objs = r.dir().keys.filter { $0.contains("/o") }.sorted()
+        try #require(objs.count == 2)
+        (files[objs[0]], files[objs[1]]) = (files[objs[1]], files[objs[0]])
+        r.fs.files = files
+        #expect(await outcome { () async throws(TEEResult) in try await r.read("obj") } == .corruptObject)
+        #expect(await outcome { () async throws(TEEResult) in try await r.read("other") } == .corruptObject)
+    }
+
     @Test(arguments: [0, 31, 32 + 4112, 3 * 4112 + 32])
     func aTruncatedObjectIsCorruptObject(length: Int) async throws {
         let (r, path) = try await tamperRig()
