@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "TEEABI", swiftSettings: strict),
         .target(name: "Machine", dependencies: ["TEEABI", "CShim"], swiftSettings: strict),
         .target(name: "TAAPI", dependencies: ["TEEABI"], swiftSettings: strict),
-        .target(name: "SecureWorld", dependencies: ["TEEABI", "TAAPI", "Machine", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .target(name: "SecureWorld", dependencies: ["TEEABI", "TAAPI", "Machine", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .target(name: "TrustedApps", dependencies: ["TAAPI", "TEEABI", .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto")], swiftSettings: strict),
         .target(name: "Mediator", dependencies: ["TEEABI", "Machine", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .target(name: "Platform", dependencies: ["TEEABI", "Machine", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),

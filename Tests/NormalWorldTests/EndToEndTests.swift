@@ -288,14 +288,17 @@ import TrustedApps
     @Test func storageSurvivesTearingTheWholeStackDownAndRebuildingIt() throws {
         let dir = temporaryDirectory("vtee-persist")
         let id = Array("survivor".utf8), data = (0..<3000).map { UInt8(truncatingIfNeeded: $0 * 13) }
+        // The device (its key and counters) outlives the stack, as a board's fuses and RPMB do.
+        let device = try FileDeviceState(directory: dir + ".secure")
+        defer { try? FileManager.default.removeItem(atPath: dir + ".secure") }
         do {
-            let first = try Stack(storage: dir)
+            let first = try Stack(storage: dir, device: device)
             let s = try first.context.openSession(SecureStorageTA.uuid)
             var w = TEEOperation([.tempInput(id), .tempInput(data)])
             try s.invoke(SecureStorageTA.Command.writeRaw.rawValue, &w)
             first.shutdown()
         }
-        let second = try Stack(storage: dir)
+        let second = try Stack(storage: dir, device: device)
         defer { second.shutdown() }
         let s = try second.context.openSession(SecureStorageTA.uuid)
         var r = TEEOperation([.tempInput(id), .tempOutput([UInt8](repeating: 0, count: 4096))])

@@ -54,10 +54,12 @@ final class Stack: Sendable {
          useRPCArg: Bool = true, startSupplicant: Bool = true,
          driverConfig: ((inout DriverConfiguration) -> Void)? = nil,
          willServe: (@Sendable (SupplicantRequest) -> Void)? = nil,
-         conduit wrap: ((any Conduit) -> any Conduit)? = nil) throws {
+         conduit wrap: ((any Conduit) -> any Conduit)? = nil,
+         device: (any SecureDeviceState)? = nil) throws {
         memory = PhysicalMemory()
-        secure = SecureWorld(memory: memory, config: SecureWorldConfig(threadsPerVM: threads, virtualization: false, interruptTick: interruptTick, loadTA: loadTA),
-                             tas: BuiltinTAs.all)
+        var swc = SecureWorldConfig(threadsPerVM: threads, virtualization: false, interruptTick: interruptTick, loadTA: loadTA)
+        if let device { swc.storage.device = device }
+        secure = SecureWorld(memory: memory, config: swc, tas: BuiltinTAs.all)
         space = try GuestAddressSpace(memory: memory, id: GuestID(0), pages: pages, layout: .identity)
         var cfg = DriverConfiguration(vcpus: vcpus, threadWait: 20, notificationWait: 5, supplicantWait: 5,
                                       supplicantAbsentWait: 0.2, useRPCArg: useRPCArg)

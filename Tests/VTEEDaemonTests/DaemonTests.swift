@@ -75,6 +75,53 @@ import Glibc
         #expect(t["sessions"] == 0 && t["pinned_pages"] == 0 && t["shm_buffers"] == 0 && t["calls_in_flight"] == 0, "\(t)")
     }
 
+    @Test func eightGuestProcessesOfOneUserStoreConcurrentlyAndAllSucceed() throws {
+        let dir = Self.tempDir(); defer { try? FileManager.default.removeItem(atPath: dir) }
+        let d = try Daemon(config: DaemonConfig(socketPath: dir + "/s", storage: dir + "/store")); defer { d.stop() }
+        // Every process is this user's: one namespace, one store per TA, shared by all eight.
+        let procs = try (0..<8).map { i in
+            try Self.spawn(["client", "--socket", dir + "/s", "--workload", i % 2 == 0 ? "secure_storage" : "rpc", "--count", "3"])
+        }
+        let codes = procs.map { Self.wait($0, seconds: 180) }
+        #expect(codes.allSatisfy { $0 == 0 }, "exit codes \(codes)")
+        // What they stored is ciphertext only: no object id in a file name, no plain run counter.
+        let files = FileManager.default.subpaths(atPath: dir + "/store") ?? []
+        #expect(!files.contains { $0.contains("6f626a656374") }, "\(files)")     // hex of "object"
+        #expect(files.contains { $0.hasSuffix("/dirf.db") })
+        #expect(Self.eventually(10) { Self.totals(d)["guests"] == 0 })
+    }
+
+    @Test func guestProcessesKilledMidStorageOperationsNeverBreakTheirUsersStore() throws {
+        let dir = Self.tempDir(); defer { try? FileManager.default.removeItem(atPath: dir) }
+        let d = try Daemon(config: DaemonConfig(socketPath: dir + "/s", storage: dir + "/store")); defer { d.stop() }
+        // A bystander of the same user stores all along; ten victims are SIGKILLed while storing.
+        let bystander = try Self.spawn(["client", "--socket", dir + "/s", "--workload", "secure_storage", "--count", "40"])
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<10 {
+            let victim = try Self.spawn(["client", "--socket", dir + "/s", "--workload", "secure_storage", "--count", "100000"])
+            // Wait until it has done some storage work (FS RPCs counted), plus a random number more.
+            func fsRPCs() -> Int { d.stack.secureWorld.counters.rpcCommands[.fs] ?? 0 }
+            let target = fsRPCs() + 20 + Int.random(in: 1...40, using: &rng)
+            _ = Self.eventually(30) { fsRPCs() >= target }
+            kill(victim.processIdentifier, SIGKILL)
+            victim.waitUntilExit()
+        }
+        #expect(Self.wait(bystander, seconds: 180) == 0, "a guest of the same user failed while others were killed mid-write")
+        let after = try Self.spawn(["client", "--socket", dir + "/s", "--workload", "secure_storage", "--count", "2"])
+        #expect(Self.wait(after, seconds: 60) == 0, "the user's store is unusable after the kills")
+        #expect(Self.eventually(10) { Self.totals(d)["guests"] == 0 })
+    }
+
+    @Test func aSecondDaemonOnTheSameSecureStateIsRefused() throws {
+        let dir = Self.tempDir(); defer { try? FileManager.default.removeItem(atPath: dir) }
+        let d = try Daemon(config: DaemonConfig(socketPath: dir + "/s", storage: dir + "/store")); defer { d.stop() }
+        do {
+            let second = try Daemon(config: DaemonConfig(socketPath: dir + "/t", storage: dir + "/store"))
+            second.stop()
+            Issue.record("a second daemon started on secure state in use")
+        } catch { #expect("\(error)".contains("in use"), "\(error)") }
+    }
+
     @Test func aGuestKilledMidCallIsTornDownAndTheOthersDoNotNotice() throws {
         let dir = Self.tempDir(); defer { try? FileManager.default.removeItem(atPath: dir) }
         let d = try Daemon(config: DaemonConfig(socketPath: dir + "/s", storage: dir + "/store")); defer { d.stop() }
