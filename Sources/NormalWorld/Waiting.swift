@@ -1,21 +1,21 @@
 /// The driver's blocking points, each bounded: the FIFO call queue for secure threads
 /// (Linux's optee_call_queue) and the notification table (NOTIFICATION wait/send).
 import Dispatch
+import Machine
 import Synchronization
 
-/// One blocked thread: a semaphore plus a flag saying whether it was woken on purpose.
+/// One blocked thread: an event on the host clock, plus its queue tickets.
 final class Waiter: Sendable {
-    let semaphore = DispatchSemaphore(value: 0)
+    let event = HostEvent()
+    let clock: any HostClock
     let arrival: UInt64
-    let woken = Atomic<Bool>(false)
     let grant = Atomic<UInt64>(0)
-    init(arrival: UInt64 = 0) { self.arrival = arrival }
+    init(clock: any HostClock, arrival: UInt64 = 0) { self.clock = clock; self.arrival = arrival }
 
-    /// Blocks for at most `seconds`; true when signalled.
-    func wait(_ seconds: Double) -> Bool {
-        let ns = seconds <= 0 ? 0 : min(seconds, 86_400) * 1e9
-        return semaphore.wait(timeout: .now() + .nanoseconds(Int(ns))) == .success
-    }
+    /// Blocks for at most `seconds` on the host clock; true when signalled.
+    func wait(_ seconds: Double) -> Bool { clock.wait(event, seconds: seconds) }
+    /// Wakes the waiter.
+    func signal() { event.signal() }
 }
 
 /// FIFO admission to the secure world's threads. With a limit (GET_THREAD_COUNT), at most that
@@ -36,15 +36,17 @@ public final class CallQueue: Sendable {
     }
     private let state: Mutex<State>
     private let limit: Int?
+    private let clock: any HostClock
     /// Calls holding a slot.
     private let activeCount = Atomic<Int>(0)
     /// Callers registered as sleeping (queue and completion waiters); `leave` reads it after giving
     /// its slot back, `enter` raises it before its last look at the slots, so no wake-up is lost.
     private let sleepers = Atomic<Int>(0)
 
-    /// A queue admitting at most `limit` calls at once (nil: no limit).
-    public init(limit: Int?) {
+    /// A queue admitting at most `limit` calls at once (nil: no limit), timing waits on `clock`.
+    public init(limit: Int?, clock: any HostClock = SystemClock.shared) {
         self.limit = limit.map { max(1, $0) }
+        self.clock = clock
         state = Mutex(State())
     }
 
@@ -82,7 +84,7 @@ public final class CallQueue: Sendable {
             } else {
                 sleepers.wrappingAdd(1, ordering: .sequentiallyConsistent)
             }
-            let w = Waiter(arrival: arrival)
+            let w = Waiter(clock: clock, arrival: arrival)
             s.waiters.append(w)
             s.maxQueued = max(s.maxQueued, s.waiters.count)
             return .wait(w)
@@ -123,13 +125,13 @@ public final class CallQueue: Sendable {
             }
             return (handed, c)
         }
-        next?.semaphore.signal()
-        completion?.semaphore.signal()
+        next?.signal()
+        completion?.signal()
     }
 
     /// After ETHREAD_LIMIT: waits (FIFO) for the next completion, at most `seconds`.
     public func waitForCompletion(timeout seconds: Double) {
-        let w = Waiter()
+        let w = Waiter(clock: clock)
         state.withLock { s in
             s.completionWaiters.append(w)
             sleepers.wrappingAdd(1, ordering: .sequentiallyConsistent)
@@ -202,11 +204,15 @@ final class SlotPool: Sendable {
 final class NotificationTable: Sendable {
     private struct Entry { var pending = false; var waiters: [Waiter] = [] }
     private let table = Mutex<[UInt64: Entry]>([:])
+    private let clock: any HostClock
     static let maxKeys = 4096
+
+    /// A table whose waits are timed on `clock`.
+    init(clock: any HostClock = SystemClock.shared) { self.clock = clock }
 
     /// Waits for a send of `key`; false on timeout (or when the table is full).
     func wait(key: UInt64, timeout: Double) -> Bool {
-        let w = Waiter()
+        let w = Waiter(clock: clock)
         let immediate: Bool? = table.withLock { t in
             if t[key]?.pending == true { t[key]?.pending = false; Self.prune(&t, key); return true }
             guard t[key] != nil || t.count < Self.maxKeys else { return false }
@@ -232,7 +238,7 @@ final class NotificationTable: Sendable {
             if t[key] != nil || t.count < Self.maxKeys { t[key, default: Entry()].pending = true }
             return nil
         }
-        w?.semaphore.signal()
+        w?.signal()
     }
 
     /// Waiters currently blocked on any key.
