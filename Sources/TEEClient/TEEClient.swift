@@ -169,10 +169,12 @@ public enum TEEParameter: Sendable {
     }
 }
 
-/// Lets another thread cancel a running operation (TEEC_RequestCancellation).
+/// Lets another thread cancel a running operation (TEEC_RequestCancellation). Its state is one
+/// atomic word, so a cancellable call takes no lock.
 public final class TEECancellation: Sendable {
-    private struct State { var session: UInt32?; var requested = false; var finished = false }
-    private let state = Mutex(State())
+    // Bits 0...31: the session; 32: a session is set; 33: cancellation requested; 34: finished.
+    private static let hasSession: UInt64 = 1 << 32, requested: UInt64 = 1 << 33, finished: UInt64 = 1 << 34
+    private let state = Atomic<UInt64>(0)
     /// The cancel id sent with the operation and with the CANCEL request.
     public let id: UInt32
     private static let counter = Atomic<UInt32>(1)
@@ -186,21 +188,25 @@ public final class TEECancellation: Sendable {
 
     /// Marks the operation started in `session`; false when it was cancelled before it began.
     func begin(session: UInt32) -> Bool {
-        state.withLock { s in s.session = session; s.finished = false; return !s.requested }
+        var old = state.load(ordering: .acquiring)
+        while true {
+            let new = (old & Self.requested) | Self.hasSession | UInt64(session)
+            let (done, now) = state.compareExchange(expected: old, desired: new, ordering: .acquiringAndReleasing)
+            if done { return old & Self.requested == 0 }
+            old = now
+        }
     }
-    func end() { state.withLock { $0.finished = true } }
+    func end() { state.bitwiseOr(Self.finished, ordering: .acquiringAndReleasing) }
 
     /// True once cancellation was requested.
-    public var isRequested: Bool { state.withLock { $0.requested } }
+    public var isRequested: Bool { state.load(ordering: .acquiring) & Self.requested != 0 }
 
     /// Requests cancellation: records it and, while the operation runs, sends OPTEE_MSG_CMD_CANCEL
     /// with this cancel id through `context`.
     public func request(through context: TEEContext) {
-        let target: UInt32? = state.withLock { s in
-            s.requested = true
-            return s.finished ? nil : s.session
-        }
-        if let session = target { _ = try? context.driver.cancel(cancelID: id, session: session) }
+        let old = state.bitwiseOr(Self.requested, ordering: .acquiringAndReleasing).oldValue
+        guard old & Self.finished == 0, old & Self.hasSession != 0 else { return }
+        _ = try? context.driver.cancel(cancelID: id, session: UInt32(truncatingIfNeeded: old))
     }
 }
 

@@ -1,6 +1,5 @@
 // Steady-state calls through the client and the driver allocate nothing: a TEEC_InvokeCommand
-// with four VALUE_INOUT params, counted on the calling thread by the test binary's allocator
-// interposer (CAllocCount).
+// with four VALUE_INOUT params, counted with the test binary's counting allocator (CAllocCount).
 import CAllocCount
 import Machine
 import NormalWorld
@@ -51,7 +50,7 @@ struct InPlaceSecureWorld: Conduit {
         let n = 1000
         let before = vtee_thread_alloc_count()
         for _ in 0..<n { try session.invoke(1, &op) }
-        let mallocs = vtee_thread_alloc_count() - before
+        let mallocs = vtee_thread_alloc_count() &- before
         print("mallocs per steady-state NOP invoke (client+driver): \(Double(mallocs) / Double(n)) (\(mallocs) over \(n))")
         #expect(mallocs == 0)
         #expect(op[0].value.a == UInt32(1 + 16 + n) && op[0].value.b == 2)   // the calls really happened
