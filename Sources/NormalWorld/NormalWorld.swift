@@ -208,6 +208,7 @@ public struct DriverParamResults: Sendable, Equatable, RandomAccessCollection, E
         }
     }
 
+    /// Same count and the same result at every index.
     public static func == (l: Self, r: Self) -> Bool {
         guard l.count == r.count else { return false }
         for i in 0..<l.count where l[i] != r[i] { return false }
