@@ -4,13 +4,12 @@ import Dispatch
 import Machine
 import Synchronization
 
-/// One blocked thread: an event on the host clock, plus its queue tickets.
+/// One blocked thread: an event on the host clock, plus the grant ticket handed to it.
 final class Waiter: Sendable {
     let event = HostEvent()
     let clock: any HostClock
-    let arrival: UInt64
     let grant = Atomic<UInt64>(0)
-    init(clock: any HostClock, arrival: UInt64 = 0) { self.clock = clock; self.arrival = arrival }
+    init(clock: any HostClock) { self.clock = clock }
 
     /// Blocks for at most `seconds` on the host clock; true when signalled.
     func wait(_ seconds: Double) -> Bool { clock.wait(event, seconds: seconds) }
@@ -33,7 +32,10 @@ public final class CallQueue: Sendable {
         var nextArrival: UInt64 = 0
         var nextGrant: UInt64 = 0
         var maxQueued = 0
+        /// Waiters done with, reused by the next caller that has to wait (no allocation per wait).
+        var spare: [Waiter] = []
     }
+    private static let spareLimit = 64
     private let state: Mutex<State>
     private let limit: Int?
     private let clock: any HostClock
@@ -47,7 +49,10 @@ public final class CallQueue: Sendable {
     public init(limit: Int?, clock: any HostClock = SystemClock.shared) {
         self.limit = limit.map { max(1, $0) }
         self.clock = clock
-        state = Mutex(State())
+        var s = State()
+        s.spare.reserveCapacity(Self.spareLimit); s.waiters.reserveCapacity(Self.spareLimit)
+        s.completionWaiters.reserveCapacity(Self.spareLimit)
+        state = Mutex(s)
     }
 
     /// Calls in the secure world now.
@@ -71,7 +76,7 @@ public final class CallQueue: Sendable {
 
     /// Takes a slot, waiting at most `seconds`. Returns (arrival, grant) tickets, or nil on timeout.
     public func enter(timeout seconds: Double) -> (arrival: UInt64, grant: UInt64)? {
-        enum Step { case granted(UInt64, UInt64), wait(Waiter) }
+        enum Step { case granted(UInt64, UInt64), wait(Waiter, UInt64) }
         let step: Step = state.withLock { s in
             let arrival = s.nextArrival; s.nextArrival += 1
             if s.waiters.isEmpty {
@@ -84,15 +89,19 @@ public final class CallQueue: Sendable {
             } else {
                 sleepers.wrappingAdd(1, ordering: .sequentiallyConsistent)
             }
-            let w = Waiter(clock: clock, arrival: arrival)
+            let w = s.spare.popLast() ?? Waiter(clock: clock)
             s.waiters.append(w)
             s.maxQueued = max(s.maxQueued, s.waiters.count)
-            return .wait(w)
+            return .wait(w, arrival)
         }
         switch step {
         case let .granted(a, g): return (a, g)
-        case let .wait(w):
-            if w.wait(seconds) { return (w.arrival, w.grant.load(ordering: .acquiring)) }
+        case let .wait(w, arrival):
+            if w.wait(seconds) {
+                let grant = w.grant.load(ordering: .acquiring)
+                recycle(w)
+                return (arrival, grant)
+            }
             let gaveUp: Bool = state.withLock { s in
                 if let i = s.waiters.firstIndex(where: { $0 === w }) {
                     s.waiters.remove(at: i)
@@ -101,9 +110,19 @@ public final class CallQueue: Sendable {
                 }
                 return false
             }
-            // Granted between the timeout and the lock: the slot is ours.
-            return gaveUp ? nil : (w.arrival, w.grant.load(ordering: .acquiring))
+            if gaveUp { recycle(w); return nil }
+            // Granted between the timeout and the lock: the slot is ours, and its wake-up is on
+            // its way (the leaver signals right after its lock); take it before reuse.
+            _ = w.wait(86_400)
+            let grant = w.grant.load(ordering: .acquiring)
+            recycle(w)
+            return (arrival, grant)
         }
+    }
+
+    /// Keeps a waiter whose event holds no pending signal for the next caller that must wait.
+    private func recycle(_ w: Waiter) {
+        state.withLock { s in if s.spare.count < Self.spareLimit { s.spare.append(w) } }
     }
 
     /// Gives the slot back: to the oldest waiter if any, and wakes one ETHREAD_LIMIT waiter.
@@ -131,19 +150,25 @@ public final class CallQueue: Sendable {
 
     /// After ETHREAD_LIMIT: waits (FIFO) for the next completion, at most `seconds`.
     public func waitForCompletion(timeout seconds: Double) {
-        let w = Waiter(clock: clock)
-        state.withLock { s in
+        let w: Waiter = state.withLock { s in
+            let w = s.spare.popLast() ?? Waiter(clock: clock)
             s.completionWaiters.append(w)
             sleepers.wrappingAdd(1, ordering: .sequentiallyConsistent)
+            return w
         }
         if !w.wait(seconds) {
-            state.withLock { s in
+            let removed: Bool = state.withLock { s in
                 if let i = s.completionWaiters.firstIndex(where: { $0 === w }) {
                     s.completionWaiters.remove(at: i)
                     sleepers.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+                    return true
                 }
+                return false
             }
+            // Woken between the timeout and the lock: take that wake-up before reuse.
+            if !removed { _ = w.wait(86_400) }
         }
+        recycle(w)
     }
 }
 
