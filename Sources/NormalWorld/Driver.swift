@@ -375,6 +375,15 @@ public final class OPTEEDriver: Sendable {
                 if let l = temps[i].list { allocator.free(l) }
             }
         }
+        // The shared memory every memref names, looked up under one lock for the whole request.
+        var records = InlineArray<4, ShmRecord?>(repeating: nil)
+        var anyMemref = false
+        for i in 0..<n { if case .memref = params[i] { anyMemref = true } }
+        if anyMemref {
+            shms.withLock { table in
+                for i in 0..<n { if case let .memref(_, shm, _, _) = params[i] { records[i] = table[shm.id] } }
+            }
+        }
         // Guest pages first (temporary buffers, page lists), then the argument in place.
         for i in 0..<n {
             switch params[i] {
@@ -394,7 +403,7 @@ public final class OPTEEDriver: Sendable {
                 temps[i].list = list
                 encoded[i] = .tmem(dir.tmemType, bufPtr: ptr, size: UInt64(bytes.count), shmRef: newCookie(), noncontig: true)
             case let .memref(dir, shm, offset, size):
-                guard let rec = shms.withLock({ $0[shm.id] }), offset >= 0, size >= 0,
+                guard let rec = records[i], rec.handle.id == shm.id, offset >= 0, size >= 0,
                       offset <= rec.handle.size, size <= rec.handle.size - offset else { throw .badParameters }
                 if rec.handle.registered {
                     encoded[i] = .rmem(dir.rmemType, offset: UInt64(offset), size: UInt64(size), shmRef: shm.id)
