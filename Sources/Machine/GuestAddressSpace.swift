@@ -177,7 +177,9 @@ public final class GuestAddressSpace: Sendable {
         return try state.withLock { (s) throws(MemoryError) -> PAPage in
             guard let (pa, type) = Self.decode(s.entries[i]) else { throw .unmapped(page.address) }
             if type == .foreign || (writable && type == .ramReadOnly) { throw .wrongType(page.address, type) }
-            s.pins[pa.number, default: 0] += 1
+            // Plain get and set: the `default:` modify accessor allocates in unoptimised builds.
+            let c = s.pins[pa.number] ?? 0
+            s.pins[pa.number] = c + 1
             s.pinned += 1
             return pa
         }

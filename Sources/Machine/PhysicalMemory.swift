@@ -277,7 +277,9 @@ final class RegionCache: @unchecked Sendable {
         while i < n {
             // Plain integer compares first: the region reference is touched only on a hit.
             if entries[i].base <= a && a < entries[i].end && entries[i].memory == memory && entries[i].generation == generation {
-                if i != 0 { entries.swapAt(0, i) }
+                // Move the hit to the front by plain element moves (swapAt's generic accessor
+                // allocates a frame in unoptimised builds, and the call path must not allocate).
+                if i != 0 { let hit = entries[i]; entries[i] = entries[0]; entries[0] = hit }
                 return entries[0].region
             }
             i += 1

@@ -134,8 +134,15 @@ struct GuestRecord: Sendable {
         shm[cookie] != nil || shmPending.contains(cookie) || rpcShm[cookie] != nil || rpcArgs[cookie] != nil
     }
 
-    func callIndex(thread: UInt64) -> Int? { calls.firstIndex { $0.threadID == thread } }
-    func callIndex(id: UInt64) -> Int? { calls.firstIndex { $0.id == id } }
+    // Plain loops: the call path allocates nothing, even unoptimised (a predicate closure would).
+    func callIndex(thread: UInt64) -> Int? {
+        for i in calls.indices where calls[i].threadID == thread { return i }
+        return nil
+    }
+    func callIndex(id: UInt64) -> Int? {
+        for i in calls.indices where calls[i].id == id { return i }
+        return nil
+    }
 }
 
 /// A refusal of an argument's content: the call completes with this ret and origin COMMS

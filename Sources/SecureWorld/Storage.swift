@@ -10,6 +10,7 @@
 import Crypto
 import Logging
 import Synchronization
+import TAAPI
 import TEEABI
 
 /// How the secure world stores TA objects: its device state and which storage each client uses.
