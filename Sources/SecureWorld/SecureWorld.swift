@@ -125,12 +125,12 @@ public final class SecureWorld: SMCEntry, Sendable {
     let config: SecureWorldConfig
     let tas: [TEEUUID: TADescriptor]
     let log = Logger(label: "vtee.secure")
-    /// Secure storage locks and derived keys.
-    let storage = StorageService()
     /// Time, through the host-services seam.
     let clock: any SecureClock
     /// The clock's reading at start (TEE_GetSystemTime counts from here).
     let startNanos: UInt64
+    /// Secure storage locks and derived keys.
+    let storage = StorageService()
     /// Per-VM partitions by client id, spread over shards so that a lookup never takes a lock
     /// shared by every VM; every call then works under its own VM's lock.
     private let shards: [PartitionShard]

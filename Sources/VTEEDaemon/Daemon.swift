@@ -104,19 +104,8 @@ public final class Daemon: Sendable {
     /// from what the guest claims: USER is the peer's uid, GROUP its primary gid, APPLICATION the
     /// executable of its pid, hashed into UUIDv5 names as Linux does. Other logins are refused.
     static func identityPolicy(_ c: PeerCredentials) -> ClientIdentityPolicy {
-        let uid = "uid=" + String(c.uid, radix: 16), gid = "gid=" + String(c.gid, radix: 16)
-        let app = "app=" + executablePath(pid: c.pid)
-        return { login in
-            switch login {
-            case .public: .zero
-            case .user: ClientIdentity.uuidV5(uid)
-            case .group: ClientIdentity.uuidV5(gid)
-            case .application: ClientIdentity.uuidV5(app)
-            case .applicationUser: ClientIdentity.uuidV5(uid + ":" + app)
-            case .applicationGroup: ClientIdentity.uuidV5(gid + ":" + app)
-            default: nil
-            }
-        }
+        let (uid, gid, app) = (c.uid, c.gid, executablePath(pid: c.pid))
+        return { login in ClientIdentity.uuid(for: login, uid: uid, gid: gid, application: app) }
     }
 
     /// The executable of `pid` as the kernel reports it (/proc/PID/exe), or "pid=<pid>".

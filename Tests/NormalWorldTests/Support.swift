@@ -91,13 +91,14 @@ func runOnThreads(_ n: Int, seconds: Double = 60, _ body: @escaping @Sendable (I
     return group.wait(timeout: .now() + .milliseconds(Int(seconds * 1000))) == .success
 }
 
-/// Polls `condition` every millisecond for at most `seconds`; true once it holds.
+/// Polls `condition`, yielding the CPU between looks, for at most `seconds` (a safety bound, not
+/// a timing assumption); true once it holds.
 @discardableResult
 func waitUntil(_ seconds: Double = 10, _ condition: () -> Bool) -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while !condition() {
         if Date() > deadline { return false }
-        Thread.sleep(forTimeInterval: 0.001)
+        sched_yield()
     }
     return true
 }

@@ -1,5 +1,6 @@
 // The secure world's share of a steady-state NOP invoke allocates nothing: counted with the
-// counting allocator (CAllocCount, per thread; the drain runs on the calling thread, down to the TA).
+// shared per-thread allocation counter (CAllocCount; the drain runs on the calling thread, down
+// to the TA, so every allocation of the secure world's share lands on this thread).
 import Testing
 import TEEABI
 import Machine

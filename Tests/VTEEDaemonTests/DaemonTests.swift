@@ -3,6 +3,7 @@ import Foundation
 import NormalWorld
 import TEEABI
 import TEEClient
+import TEEClientRemote
 import Testing
 import Transport
 import TrustedApps
@@ -47,16 +48,18 @@ import Glibc
 
     /// Waits for `p` to exit, at most `seconds`; kills it past the bound. Returns its status.
     static func wait(_ p: Process, seconds: Double) -> Int32? {
-        let deadline = Date().addingTimeInterval(seconds)
-        while p.isRunning && Date() < deadline { usleep(20_000) }
-        if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit(); return nil }
+        let exited = DispatchSemaphore(value: 0)
+        Thread.detachNewThread { p.waitUntilExit(); exited.signal() }
+        if exited.wait(timeout: .now() + .milliseconds(Int(seconds * 1000))) == .timedOut {
+            kill(p.processIdentifier, SIGKILL); _ = exited.wait(timeout: .now() + .seconds(10)); return nil
+        }
         return p.terminationStatus
     }
 
-    /// Polls `cond` until true or `seconds` pass.
+    /// Polls `cond`, yielding the CPU between looks, until true or `seconds` pass (a safety bound).
     static func eventually(_ seconds: Double, _ cond: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline { if cond() { return true }; usleep(20_000) }
+        while Date() < deadline { if cond() { return true }; sched_yield() }
         return cond()
     }
 
