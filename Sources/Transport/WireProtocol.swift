@@ -71,6 +71,13 @@ public enum RejectReason: UInt32, Sendable, CustomStringConvertible {
     case unexpectedDescriptors = 12
     /// Orderly goodbye (BYE without fault).
     case goodbye = 13
+    /// The kernel could not name the process that sent HELLO (no credentials, bytes from two
+    /// processes, the sender gone or another user than the one who connected).
+    case unidentified = 14
+    /// Too many connections of this user (or in all) are in their handshake: the oldest gives way.
+    case tooManyHandshakes = 15
+    /// BYE: the guest made no call for longer than the daemon's idle timeout.
+    case idle = 16
 
     public var description: String {
         switch self {
@@ -87,6 +94,9 @@ public enum RejectReason: UInt32, Sendable, CustomStringConvertible {
         case .hostFailure: "host failure"
         case .unexpectedDescriptors: "unexpected descriptors"
         case .goodbye: "goodbye"
+        case .unidentified: "sender not identified"
+        case .tooManyHandshakes: "too many connections in handshake"
+        case .idle: "idle too long"
         }
     }
 }
