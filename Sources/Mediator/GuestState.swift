@@ -96,7 +96,10 @@ struct GuestRecord: Sendable {
         shm[cookie] != nil || shmPending.contains(cookie) || rpcShm[cookie] != nil || rpcArgs[cookie] != nil
     }
 
-    func callIndex(thread: UInt64) -> Int? { calls.firstIndex { $0.threadID == thread } }
+    /// The call suspended in an RPC on secure thread `thread`. Only a suspended call matches: a
+    /// call that resumed keeps its last thread id, and the secure world may already have given
+    /// that thread to another call while this one completes (issue 13's stale lookup).
+    func callIndex(thread: UInt64) -> Int? { calls.firstIndex { $0.threadID == thread && !$0.inFlight && $0.pendingRPC != nil } }
     func callIndex(id: UInt64) -> Int? { calls.firstIndex { $0.id == id } }
 }
 
