@@ -31,6 +31,7 @@ let package = Package(
     ],
     targets: [
         .target(name: "CShim", path: "Sources/CShim"),
+        .target(name: "CAllocCount", path: "Sources/CAllocCount"),
         .target(name: "TEEABI", swiftSettings: strict),
         .target(name: "Machine", dependencies: ["TEEABI", "CShim"], swiftSettings: strict),
         .target(name: "SecureWorld", dependencies: ["TEEABI", "Machine", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
@@ -41,11 +42,16 @@ let package = Package(
         .target(name: "Supplicant", dependencies: ["NormalWorld", "TEEABI", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .target(name: "TEEClient", dependencies: ["NormalWorld", "TEEABI", "Machine", "Supplicant", "Transport", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .target(name: "Transport", dependencies: ["TEEABI", "Machine", "CShim", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
-        .target(name: "VTEEKit", dependencies: ["TEEABI", "Machine", "SecureWorld", "TrustedApps", "Mediator", "Platform", "NormalWorld", "TEEClient", "Supplicant", "Transport", "CShim", .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus")], swiftSettings: strict),
-        .executableTarget(name: "VTEEBenchmarks", dependencies: ["VTEEKit", "TEEClient", "TrustedApps", "Machine", "TEEABI", .product(name: "Benchmark", package: "package-benchmark")],
+        .target(name: "MediatedPlatform", dependencies: ["TEEABI", "Machine", "Mediator", "Platform"], swiftSettings: strict),
+        .target(name: "VTEEKit", dependencies: ["TEEABI", "Machine", "SecureWorld", "TrustedApps", "Mediator", "Platform", "MediatedPlatform", "NormalWorld", "TEEClient", "Supplicant", "Transport", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .target(name: "VTEEDaemon", dependencies: ["VTEEKit", "TEEABI", "Machine", "SecureWorld", "Mediator", "Platform", "TEEClient", "Transport", "CShim", .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus")], swiftSettings: strict),
+        .target(name: "VTEEDemo", dependencies: ["VTEEKit", "VTEEDaemon", "TEEABI", "Machine", "SecureWorld", "TrustedApps", "NormalWorld", "TEEClient", "Supplicant", "Transport"], swiftSettings: strict),
+        .target(name: "VTEEAttack", dependencies: ["MediatedPlatform", "TEEABI", "Machine", "SecureWorld", "TrustedApps", "Mediator", "Platform"], swiftSettings: strict),
+        .target(name: "VTEEBench", dependencies: ["VTEEKit", "VTEEDaemon", "CAllocCount", "TEEABI", "Machine", "NormalWorld", "Platform", "TEEClient", "Transport", "TrustedApps", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .executableTarget(name: "VTEEBenchmarks", dependencies: ["VTEEKit", "TEEClient", "Mediator", "Platform", "TrustedApps", "Machine", "TEEABI", .product(name: "Benchmark", package: "package-benchmark")],
                           path: "Benchmarks/VTEEBenchmarks", swiftSettings: strict,
                           plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]),
-        .executableTarget(name: "vtee", dependencies: ["VTEEKit", "TEEABI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
+        .executableTarget(name: "vtee", dependencies: ["VTEEKit", "VTEEDaemon", "VTEEDemo", "VTEEAttack", "VTEEBench", "TEEABI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
 
         // libFuzzer targets (scripts/fuzz.sh builds them with --sanitize=fuzzer into .build-fuzz;
         // a plain build makes executables that do nothing).
@@ -57,9 +63,12 @@ let package = Package(
         .testTarget(name: "MachineTests", dependencies: ["Machine", "TEEABI"], swiftSettings: strict),
         .testTarget(name: "SecureWorldTests", dependencies: ["SecureWorld", "TrustedApps", "Machine", "TEEABI"], swiftSettings: strict),
         .testTarget(name: "TrustedAppsTests", dependencies: ["TrustedApps", "SecureWorld", "TEEABI"], swiftSettings: strict),
-        .testTarget(name: "NormalWorldTests", dependencies: ["NormalWorld", "TEEClient", "Supplicant", "SecureWorld", "TrustedApps", "Machine", "TEEABI"], swiftSettings: strict),
-        .testTarget(name: "MediatorTests", dependencies: ["Mediator", "Platform", "SecureWorld", "TrustedApps", "NormalWorld", "TEEClient", "Supplicant", "Machine", "TEEABI", "VTEEKit"], swiftSettings: strict),
+        .testTarget(name: "NormalWorldTests", dependencies: ["CAllocCount", "NormalWorld", "TEEClient", "Supplicant", "SecureWorld", "TrustedApps", "Machine", "TEEABI"], swiftSettings: strict),
+        .testTarget(name: "MediatorTests", dependencies: ["Mediator", "Platform", "MediatedPlatform", "SecureWorld", "TrustedApps", "NormalWorld", "TEEClient", "Supplicant", "Machine", "TEEABI"], swiftSettings: strict),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Machine", "TEEABI"], swiftSettings: strict),
-        .testTarget(name: "VTEEKitTests", dependencies: ["VTEEKit", "TEEABI", "TEEClient", "NormalWorld", "TrustedApps", "Transport", "CShim"], swiftSettings: strict),
+        .testTarget(name: "VTEEDaemonTests", dependencies: ["VTEEDaemon", "VTEEDemo", "VTEEKit", "TEEABI", "TEEClient", "NormalWorld", "TrustedApps", "Transport", "CShim"], swiftSettings: strict),
+        .testTarget(name: "VTEEDemoTests", dependencies: ["VTEEDemo", "VTEEKit"], swiftSettings: strict),
+        .testTarget(name: "VTEEAttackTests", dependencies: ["VTEEAttack", "MediatedPlatform", "TrustedApps", "TEEABI"], swiftSettings: strict),
+        .testTarget(name: "VTEEBenchTests", dependencies: ["VTEEBench", "VTEEKit", "TEEClient", "TrustedApps", "Machine", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
     ]
 )

@@ -22,7 +22,13 @@ declare -A forbidden=(
     [Supplicant]="SecureWorld TrustedApps Mediator Platform VTEEKit vtee"
     [Transport]="SecureWorld TrustedApps VTEEKit vtee"
     [CShim]=""
-    [VTEEKit]="vtee"
+    [CAllocCount]=""
+    [MediatedPlatform]="SecureWorld TrustedApps NormalWorld TEEClient Supplicant Transport VTEEKit VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
+    [VTEEKit]="VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
+    [VTEEDaemon]="VTEEDemo VTEEAttack VTEEBench vtee"
+    [VTEEDemo]="VTEEAttack VTEEBench vtee"
+    [VTEEAttack]="NormalWorld TEEClient Supplicant Transport VTEEKit VTEEDaemon VTEEDemo VTEEBench vtee"
+    [VTEEBench]="VTEEAttack vtee"
     [vtee]=""
 )
 

@@ -4,6 +4,7 @@
 /// together through register frames and physical memory only.
 import Logging
 import Machine
+import MediatedPlatform
 import Mediator
 import NormalWorld
 import Platform

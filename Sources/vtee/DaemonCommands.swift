@@ -2,7 +2,8 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import TEEABI
-import VTEEKit
+import VTEEDaemon
+import VTEEDemo
 
 /// `vtee serve`: the daemon. Runs until SIGTERM or SIGINT, then shuts down cleanly.
 struct ServeCommand: ParsableCommand {

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import VTEEKit
+@testable import VTEEBench
 
 /// `vtee bench` must produce every key of issue 7 in one run; figures are not judged here (speed
 /// belongs in the benchmark itself), only their presence and sanity.
@@ -44,6 +44,7 @@ import Testing
         let machine = try #require(obj["machine"] as? [String: Any])
         #expect(machine["cores"] != nil && machine["build"] != nil)
         #expect((obj["p99"] as? [String: Any])?.keys.contains("invoke_ns") == true)
+        #expect((obj["invoke_allocations"] as? NSNumber) != nil, "the bench counts allocations per invoke itself")
     }
 
     @Test func thePlotIsAnSVGWithOnePointPerGuestCount() {

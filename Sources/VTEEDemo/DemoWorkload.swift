@@ -1,5 +1,6 @@
 /// The steps one demo guest runs, each named `<ta>.<action>` and checked against the
 /// behaviour the optee_examples clients expect.
+import VTEEKit
 import Dispatch
 import Foundation
 import TEEABI

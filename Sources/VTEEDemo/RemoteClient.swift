@@ -1,5 +1,7 @@
 /// The guest-process side of the daemon: run the demo's workloads or one call as a separate
 /// process attached to a daemon.
+import VTEEDaemon
+import VTEEKit
 import Foundation
 import Machine
 import TEEABI

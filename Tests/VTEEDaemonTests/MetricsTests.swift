@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import VTEEKit
+@testable import VTEEDaemon
+import VTEEDemo
 #if canImport(Glibc)
 import Glibc
 #endif

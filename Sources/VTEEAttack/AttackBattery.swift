@@ -3,6 +3,7 @@
 /// secure world's state (no leaked pins, calls, buffers or sessions), not just the return code.
 import Foundation
 import Machine
+import MediatedPlatform
 import Mediator
 import Platform
 import SecureWorld

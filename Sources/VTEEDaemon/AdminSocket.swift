@@ -1,5 +1,6 @@
 /// The daemon's admin socket: a Unix stream socket where each connection sends one command line
 /// (`stats` or `config`) and gets one JSON line back. Requests are bounded in size and time.
+import VTEEKit
 import CShim
 import Foundation
 import Logging

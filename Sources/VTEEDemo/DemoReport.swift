@@ -1,4 +1,5 @@
 /// Rendering of the demo's results: a table per guest plus a summary, or one JSON object.
+import VTEEKit
 import Foundation
 
 extension DemoReport {

@@ -1,7 +1,10 @@
 /// Every attack-battery scenario as its own test: each runs on a fresh platform + mediator +
 /// secure world and must hold, including the invariant checks that follow it.
 import Testing
-import VTEEKit
+import MediatedPlatform
+import TEEABI
+import TrustedApps
+import VTEEAttack
 
 @Test(arguments: attackScenarios.map(\.name))
 func attackScenarioHolds(_ name: String) {
@@ -25,4 +28,18 @@ func attackScenarioHolds(_ name: String) {
                      "vm-created-from-guest", "flood-while-victim-measured"] {
         #expect(names.contains(required), "missing \(required)")
     }
+}
+
+@Test func invariantChecksCatchAPlantedLeak() {
+    let leaky = AttackScenario("planted-leak", tries: "leave a call suspended in an RPC", expected: "the invariant check reports it") { bed in
+        let meta = OpenSessionMeta(ta: TestTA.uuid, client: TEEUUID(octets: [UInt8](repeating: 0, count: 16)), login: .public)
+        let (_, a) = bed.attacker.call(MsgArg(cmd: .openSession, params: meta.params), page: 0)
+        try bed.attacker.write(MsgArg(cmd: .invokeCommand, function: TestTA.Command.getTime.rawValue, session: a?.session ?? 0,
+                                      params: [.value(.valueOutput)]), page: 1)
+        _ = bed.attacker.callWithArg(bed.attacker.ipa(1))
+        return ("left suspended", true)
+    }
+    let r = runAttack(leaky)
+    #expect(!r.held)
+    #expect(r.observed.contains("INVARIANTS BROKEN"))
 }

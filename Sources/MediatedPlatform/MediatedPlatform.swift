@@ -1,6 +1,9 @@
-/// Raw-guest tooling for the attack battery and the mediator tests: a guest that crafts
-/// register frames and writes `optee_msg_arg` bytes and page lists straight into its RAM
-/// (guest-side writes through its stage-2), with no driver in between.
+/// MediatedPlatform: the hypervisor's trap entry with the OP-TEE mediator wired onto the Trusted OS
+/// range (and the Arm TRNG), as the composition root builds it, plus `RawGuest`: a guest that
+/// crafts register frames and writes `optee_msg_arg` bytes and page lists straight into its RAM
+/// (guest-side writes through its stage-2), with no driver in between. Runs in the hypervisor;
+/// touches only Mediator, Platform and Machine, so the mediator tests and the attack battery link
+/// the hypervisor layer without the rest of the stack.
 import Machine
 import Mediator
 import Platform

@@ -1,5 +1,6 @@
 /// The scripted demo workload: every guest runs the built-in TAs through the GP client API,
 /// concurrently, through platform + mediator + secure world; results as a table or JSON.
+import VTEEKit
 import Dispatch
 import Foundation
 import Machine

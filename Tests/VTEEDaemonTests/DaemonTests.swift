@@ -6,7 +6,8 @@ import TEEClient
 import Testing
 import Transport
 import TrustedApps
-@testable import VTEEKit
+@testable import VTEEDaemon
+import VTEEDemo
 #if canImport(Glibc)
 import Glibc
 #endif

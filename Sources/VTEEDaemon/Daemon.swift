@@ -2,6 +2,7 @@
 /// a Unix socket (Transport). Each guest's RAM is its own memfd, mapped behind a stage-2 table
 /// here; its vCPUs trap through mailboxes into the platform. An admin socket beside the guest
 /// socket answers `stats` and `config` queries with one JSON line.
+import VTEEKit
 import CShim
 import Foundation
 import Logging
@@ -200,12 +201,6 @@ final class DaemonDelegate: TransportServerDelegate {
         return d.attach(guest)
     }
     func guestDetached(_ id: GuestID, reason: DetachReason) { daemon.withLock { $0 }?.detach(id, reason: reason) }
-}
-
-/// Serialises a JSON object on one line (sorted keys).
-func jsonString(_ obj: [String: Any]) -> String {
-    guard let d = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), let s = String(data: d, encoding: .utf8) else { return "{}" }
-    return s
 }
 
 /// Renders a stats JSON line as a table for people.

@@ -2,6 +2,7 @@
 /// the secure world is the real one with the built-in TAs (vtee.test does the work).
 import Foundation
 import Machine
+import MediatedPlatform
 import Mediator
 import Synchronization
 import TEEABI

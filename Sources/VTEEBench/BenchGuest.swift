@@ -1,6 +1,7 @@
 /// The guest side of `vtee bench`'s daemon figures (`vtee bench-guest`): attaches to a daemon as a
 /// guest (driver + supplicant in this process, RAM and mailboxes shared with the daemon), runs the
 /// NOP invoke loop, then null traps against an echo transport server; prints one JSON line.
+import VTEEKit
 import Foundation
 import Machine
 import TEEABI

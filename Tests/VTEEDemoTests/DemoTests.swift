@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import VTEEKit
+@testable import VTEEDemo
 
 /// The demo is the README's main job: it must pass end to end, and storage must survive a restart.
 @Suite struct DemoTests {

@@ -1,5 +1,6 @@
 /// The daemon's metrics: swift-metrics instruments over a Prometheus registry, refreshed from the
 /// daemon's stats at each scrape, and a small HTTP listener that serves the text exposition.
+import VTEEKit
 import CoreMetrics
 import Foundation
 import Logging
