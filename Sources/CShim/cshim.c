@@ -17,6 +17,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <grp.h>
+#include <sys/wait.h>
 
 int vtee_memfd_create(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 
@@ -408,4 +410,42 @@ int vtee_test_spawn_split_hello(const char *path, const char *exec_path, uint32_
     char *const argv[] = { (char *)exec_path, (char *)"30", NULL };
     execv(exec_path, argv);
     _exit(36);
+}
+
+int vtee_test_query_as(const char *path, uint32_t uid, uint32_t gid, const char *command, char *out, int cap) {
+    if (cap < 1) return -1;
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return -1;
+    pid_t child = fork();
+    if (child < 0) { close(p[0]); close(p[1]); return -1; }
+    if (child == 0) {
+        // Syscalls only (async-signal-safe).
+        close(p[0]);
+        if (setgroups(0, NULL) != 0 || setgid((gid_t)gid) != 0 || setuid((uid_t)uid) != 0) _exit(2);
+        int s = vtee_unix_connect(path);
+        if (s < 0) _exit(3);
+        size_t n = strlen(command);
+        if (write(s, command, n) != (ssize_t)n || write(s, "\n", 1) != 1) _exit(4);
+        char buf[4096];
+        for (;;) {
+            ssize_t k = read(s, buf, sizeof buf);
+            if (k <= 0) break;
+            if (write(p[1], buf, (size_t)k) != k) _exit(5);
+        }
+        _exit(0);
+    }
+    close(p[1]);
+    int got = 0;
+    for (;;) {
+        ssize_t k = read(p[0], out + got, (size_t)(cap - 1 - got));
+        if (k <= 0) break;
+        got += (int)k;
+        if (got >= cap - 1) break;
+    }
+    close(p[0]);
+    out[got] = 0;
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return got > 0 ? got : -2;
+    return got;
 }

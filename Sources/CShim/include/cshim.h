@@ -131,6 +131,12 @@ void vtee_spin_step(uint32_t step);
 /// Only async-signal-safe calls run in the child. Returns the child pid or -1.
 int vtee_test_spawn_c_guest(const char *path, uint32_t ram_pages, uint8_t pattern, uint32_t calls, int exit_after);
 
+/// Forks a child that becomes `uid`/`gid` (setgid, setuid: the caller must be root), connects to
+/// the Unix socket `path`, sends `command` and a newline, and passes the reply back through a
+/// pipe into `out` (at most `cap` - 1 bytes, NUL-terminated). Returns the reply length, or -1
+/// (-2 when the child could not change user or connect).
+int vtee_test_query_as(const char *path, uint32_t uid, uint32_t gid, const char *command, char *out, int cap);
+
 /// Forks a "connector" child that connects to `path` and forks a "speaker" child; the connector
 /// reports the speaker's pid through a pipe and execs `exec_path` (argv: exec_path, "30"); the
 /// speaker waits until the connector's /proc/PID/exe has changed, then sends a valid HELLO
