@@ -131,7 +131,13 @@ public enum ControlMessage: Equatable, Sendable {
         case let .welcome(id, vcpus, base):
             p.putLE(id); p.putLE(vcpus); p.putLE(base)
         case let .reject(reason, message):
-            let text = Array(message.utf8.prefix(Wire.maxRejectText))
+            // Cut at a character boundary, so the text on the wire is still UTF-8.
+            var text: [UInt8] = []
+            for ch in message.unicodeScalars {
+                let u = Array(String(ch).utf8)
+                if text.count + u.count > Wire.maxRejectText { break }
+                text += u
+            }
             p.putLE(reason); p.putLE(UInt32(text.count)); p += text
         case let .bye(reason):
             p.putLE(reason)
@@ -174,7 +180,8 @@ public enum ControlMessage: Equatable, Sendable {
             guard p.count >= 8 else { throw .badLength(type, Int(length)) }
             let n: UInt32 = p.getLE(4)
             guard n <= UInt32(Wire.maxRejectText), Int(n) == p.count - 8 else { throw .badLength(type, Int(length)) }
-            msg = .reject(reason: p.getLE(0), message: String(decoding: p[8...], as: UTF8.self))
+            guard let text = String(validating: p[8...], as: UTF8.self) else { throw .badText }
+            msg = .reject(reason: p.getLE(0), message: text)
         case .bye:
             guard p.count == 4 else { throw .badLength(type, Int(length)) }
             msg = .bye(reason: p.getLE(0))
@@ -197,6 +204,8 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     case badLength(MessageType, Int)
     /// A reserved field is not zero.
     case reservedNotZero
+    /// REJECT text that is not UTF-8.
+    case badText
 
     /// The REJECT reason for this fault.
     public var rejectReason: RejectReason {
@@ -212,6 +221,7 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .payloadTooLarge(n): "payload of \(n) bytes is too large"
         case let .badLength(t, n): "payload of \(n) bytes is wrong for \(t)"
         case .reservedNotZero: "reserved field not zero"
+        case .badText: "message text is not UTF-8"
         }
     }
 }
