@@ -57,6 +57,7 @@ let package = Package(
         // a plain build makes executables that do nothing).
         .executableTarget(name: "TEEABIFuzz", dependencies: ["TEEABI"], path: "Fuzz/TEEABIFuzz", swiftSettings: fuzzSwift, linkerSettings: fuzzLink),
         .executableTarget(name: "WireFuzz", dependencies: ["Transport", "Machine", "TEEABI", "CShim"], path: "Fuzz/WireFuzz", swiftSettings: fuzzSwift, linkerSettings: fuzzLink),
+        .executableTarget(name: "MediatorFuzz", dependencies: ["VTEEAttack", "MediatedPlatform", "Mediator", "SecureWorld", "TrustedApps", "Machine", "TEEABI"], path: "Fuzz/MediatorFuzz", swiftSettings: fuzzSwift, linkerSettings: fuzzLink),
         .executableTarget(name: "SupplicantFuzz", dependencies: ["Supplicant", "NormalWorld", "Machine", "TEEABI"], path: "Fuzz/SupplicantFuzz", swiftSettings: fuzzSwift, linkerSettings: fuzzLink),
 
         .testTarget(name: "TEEABITests", dependencies: ["TEEABI"], resources: [.copy("Fixtures")], swiftSettings: strict),
