@@ -1,9 +1,18 @@
 // swift-tools-version: 6.1
 // vtee: a virtual, OP-TEE-compatible TrustZone stack. Module layout follows
 // docs/ARCHITECTURE.md: worlds meet only through register frames and physical memory.
+import Foundation
 import PackageDescription
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+// Fuzz targets link libFuzzer only when scripts/fuzz.sh builds them (VTEE_FUZZ=1, scratch path
+// .build-fuzz, the rest built with --sanitize=address and coverage; the target's main calls
+// LLVMFuzzerRunDriver). `swift build --sanitize=fuzzer` cannot be used: it links libFuzzer's main
+// into every executable, plugin tools included.
+let fuzzing = ProcessInfo.processInfo.environment["VTEE_FUZZ"] != nil
+let fuzzSwift: [SwiftSetting] = strict + (fuzzing ? [.define("VTEE_FUZZ"), .unsafeFlags(["-sanitize=fuzzer,address"])] : [])
+let fuzzLink: [LinkerSetting] = fuzzing ? [.unsafeFlags(["-sanitize=fuzzer,address"])] : []
 
 let package = Package(
     name: "vtee",
@@ -47,6 +56,13 @@ let package = Package(
                           plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]),
         .executableTarget(name: "vtee", dependencies: ["VTEEKit", "VTEEDaemon", "VTEEDemo", "VTEEAttack", "VTEEBench", "TEEABI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
 
+        // libFuzzer targets (scripts/fuzz.sh builds them with --sanitize=fuzzer into .build-fuzz;
+        // a plain build makes executables that do nothing).
+        .executableTarget(name: "TEEABIFuzz", dependencies: ["TEEABI"], path: "Fuzz/TEEABIFuzz", swiftSettings: fuzzSwift, linkerSettings: fuzzLink),
+        .executableTarget(name: "WireFuzz", dependencies: ["Transport", "Machine", "TEEABI", "CShim"], path: "Fuzz/WireFuzz", swiftSettings: fuzzSwift, linkerSettings: fuzzLink),
+        .executableTarget(name: "MediatorFuzz", dependencies: ["VTEEAttack", "MediatedPlatform", "Mediator", "SecureWorld", "TrustedApps", "Machine", "TEEABI"], path: "Fuzz/MediatorFuzz", swiftSettings: fuzzSwift, linkerSettings: fuzzLink),
+        .executableTarget(name: "SupplicantFuzz", dependencies: ["Supplicant", "NormalWorld", "Machine", "TEEABI"], path: "Fuzz/SupplicantFuzz", swiftSettings: fuzzSwift, linkerSettings: fuzzLink),
+
         .testTarget(name: "TEEABITests", dependencies: ["TEEABI"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "TEEABI"], swiftSettings: strict),
         .testTarget(name: "SecureWorldTests", dependencies: ["SecureWorld", "TAAPI", "TrustedApps", "Machine", "TEEABI", "CAllocCount"], swiftSettings: strict),
@@ -54,7 +70,7 @@ let package = Package(
         .testTarget(name: "NormalWorldTests", dependencies: ["CAllocCount", "NormalWorld", "TEEClient", "Supplicant", "SecureWorld", "TrustedApps", "Machine", "TEEABI"], swiftSettings: strict),
         .testTarget(name: "MediatorTests", dependencies: ["Mediator", "Platform", "MediatedPlatform", "CAllocCount", "SecureWorld", "TrustedApps", "NormalWorld", "TEEClient", "Supplicant", "Machine", "TEEABI"], swiftSettings: strict),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Machine", "TEEABI"], swiftSettings: strict),
-        .testTarget(name: "VTEEDaemonTests", dependencies: ["TEEClientRemote", "VTEEDaemon", "VTEEDemo", "VTEEKit", "TEEABI", "TEEClient", "NormalWorld", "TrustedApps", "Transport", "CShim"], swiftSettings: strict),
+        .testTarget(name: "VTEEDaemonTests", dependencies: ["TEEClientRemote", "VTEEDaemon", "VTEEDemo", "VTEEKit", "TEEABI", "TEEClient", "NormalWorld", "TrustedApps", "Transport", "CShim", "Platform", "Machine"], swiftSettings: strict),
         .testTarget(name: "VTEEDemoTests", dependencies: ["VTEEDemo", "VTEEKit"], swiftSettings: strict),
         .testTarget(name: "VTEEAttackTests", dependencies: ["VTEEAttack", "MediatedPlatform", "TrustedApps", "TEEABI"], swiftSettings: strict),
         .testTarget(name: "VTEEBenchTests", dependencies: ["VTEEBench", "VTEEKit", "TEEClient", "TrustedApps", "Machine", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),

@@ -14,11 +14,17 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("max-guests"), help: "Most guests at once.") var maxGuests: Int = 64
     @Option(name: .customLong("socket-mode"), help: "Octal mode of the socket files.") var socketMode: String = "600"
     @Option(help: "Serve Prometheus metrics on HOST:PORT (e.g. 127.0.0.1:9464).") var metrics: String?
+    @Option(name: .customLong("max-guests-per-user"), help: "Most guests one uid may attach.") var maxGuestsPerUser: Int = 16
+    @Option(name: .customLong("max-secure-threads-per-user"), help: "Most secure threads one uid's guests may hold.") var maxSecureThreadsPerUser: Int = 32
+    @Option(name: .customLong("idle-timeout"), help: "Detach a guest after this many seconds without a call (0: never).") var idleTimeout: Int = 0
     @Flag(help: "Log at debug level.") var verbose = false
 
     func validate() throws {
         guard (1...64).contains(threads) else { throw ValidationError("--threads must be 1...64") }
         guard (1...4096).contains(maxGuests) else { throw ValidationError("--max-guests must be 1...4096") }
+        guard maxGuestsPerUser >= 1, maxSecureThreadsPerUser >= 1, idleTimeout >= 0 else {
+            throw ValidationError("--max-guests-per-user and --max-secure-threads-per-user must be at least 1, --idle-timeout not negative")
+        }
         guard UInt32(socketMode, radix: 8) != nil else { throw ValidationError("--socket-mode must be octal, e.g. 600") }
         if let m = metrics { guard Self.hostPort(m) != nil else { throw ValidationError("--metrics must be HOST:PORT") } }
     }
@@ -32,6 +38,9 @@ struct ServeCommand: ParsableCommand {
         var cfg = DaemonConfig(socketPath: socket, storage: storage ?? DemoDefaults.daemonStorageDirectory)
         cfg.threads = threads
         cfg.maxGuests = maxGuests
+        cfg.maxGuestsPerUser = maxGuestsPerUser
+        cfg.maxSecureThreadsPerUser = maxSecureThreadsPerUser
+        cfg.idleTimeout = idleTimeout > 0 ? .seconds(idleTimeout) : nil
         cfg.socketMode = UInt32(socketMode, radix: 8) ?? 0o600
         cfg.logger.logLevel = verbose ? .debug : .info
         let daemon = try Daemon(config: cfg)

@@ -242,7 +242,7 @@ import Glibc
         #expect(policy(LoginMethod.`public`) == .zero)
         #expect(policy(LoginMethod.user) == ClientIdentity.uuidV5("uid=3e8"))
         #expect(policy(LoginMethod.group) == ClientIdentity.uuidV5("gid=64"))
-        #expect(policy(LoginMethod.application) == ClientIdentity.uuidV5("app=" + Daemon.executablePath(pid: getpid())))
+        #expect(policy(LoginMethod.application) == ClientIdentity.uuidV5("app=" + (Daemon.executablePath(pid: getpid()) ?? "?")))
         #expect(policy(LoginMethod.reeKernel) == nil)
         #expect(policy(LoginMethod(rawValue: 3)) == nil)
     }
