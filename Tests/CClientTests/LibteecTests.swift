@@ -61,4 +61,19 @@ import Testing
         #expect(r.status == 1)
         #expect(r.lines.contains("FAIL initialize_context: r=0xffff0008"), "\(r.output)")
     }
+
+    @Test func theCBenchClientPrintsTheMedianOfNOPInvokes() throws {
+        let dir = CHarness.tempDir(); defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(try CHarness.install(prefix: dir).status == 0)
+        let cc = try CHarness.run("/usr/bin/env", ["cc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-I", dir + "/include",
+                                                   CHarness.packageRoot + "/Benchmarks/CClients/teec_nop_bench.c", "-o", dir + "/bench",
+                                                   "-L", dir + "/lib", "-lteec", "-Wl,-rpath," + dir + "/lib"], seconds: 120)
+        #expect(cc.status == 0, "\(cc.output)")
+        let d = try Daemon(config: DaemonConfig(socketPath: dir + "/s", storage: dir + "/store")); defer { d.stop() }
+        let r = try CHarness.run(dir + "/bench", ["50"], environment: ["VTEE_SOCKET": dir + "/s", "VTEE_STORAGE": dir + "/guest"], seconds: 120)
+        #expect(r.status == 0, "\(r.output)")
+        let line = r.lines.first { $0.hasPrefix("{\"c_invoke_ns\": ") } ?? ""
+        let median = line.split(separator: ",").first.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+        #expect(median > 0 && line.contains("\"calls\": 50"), "\(r.output)")
+    }
 }

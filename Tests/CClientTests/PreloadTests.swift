@@ -68,4 +68,27 @@ import Testing
         let again = try CHarness.run(program, ["hostile-only"], environment: env, seconds: 120)
         #expect(again.lines.contains("ok healthy_after_hostile"), "\(again.output)")
     }
+
+    @Test func aSupplicantLoopOnTeepriv0ServesFSAndSharedMemoryRequests() throws {
+        let dir = CHarness.tempDir(); defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(try CHarness.install(prefix: dir).status == 0)
+        let cc = try CHarness.compile("tee_supplicant.c", output: dir + "/tee_supplicant", flags: ["-lpthread"])
+        #expect(cc.status == 0, "\(cc.output)")
+        let d = try Daemon(config: DaemonConfig(socketPath: dir + "/s", storage: dir + "/store")); defer { d.stop() }
+        let r = try CHarness.run(dir + "/tee_supplicant", environment: ["LD_PRELOAD": dir + "/lib/libvtee-preload.so",
+                                                                        "VTEE_SOCKET": dir + "/s", "VTEE_STORAGE": dir + "/guest-store"],
+                                 seconds: 120)
+        #expect(r.status == 0, "\(r.output)")
+        #expect(CHarness.summary(r)?.failed == 0, "\(r.output)")
+        let want: Set<String> = ["teepriv0_opens_as_optee", "client_session", "storage_roundtrip_served_by_this_supplicant",
+                                 "application_shm_served_by_this_supplicant", "payload_buffers_freed", "second_supplicant_ebusy",
+                                 "own_supplicant_serves_after_detach"]
+        let missing = want.subtracting(CHarness.passedChecks(r))
+        #expect(missing.isEmpty, "checks that did not pass: \(missing.sorted())\n\(r.output)")
+        // The objects went to the C supplicant's store, not to vtee's own supplicant's directory
+        // (which only sees the objects written after the C supplicant left).
+        let served = r.lines.first { $0.hasPrefix("value served ") } ?? ""
+        #expect(served.contains("fs=") && !served.contains("fs=0 "), "\(r.output)")
+        #expect(CHarness.eventually(10) { CHarness.totals(d)["guests"] == 0 }, "\(CHarness.totals(d))")
+    }
 }
