@@ -143,7 +143,7 @@ extension TEEDevice {
     }
 
     /// Writes the call's outputs into the params of `bytes` as params_to_user does.
-    private func writeBack(_ results: [DriverParamResult], params: [TEEIoctlParam], kind: TEEBufferedArgument, into bytes: inout [UInt8]) {
+    private func writeBack(_ results: DriverParamResults, params: [TEEIoctlParam], kind: TEEBufferedArgument, into bytes: inout [UInt8]) {
         for (i, p) in params.enumerated() where i < results.count {
             var r = p
             switch results[i] {
