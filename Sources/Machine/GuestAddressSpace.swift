@@ -140,6 +140,20 @@ public final class GuestAddressSpace: Sendable {
         }
     }
 
+    /// Runs `body` over `count` bytes at `ipa` in place (a vCPU's loads and stores, no copy), for
+    /// building or reading an argument where it lives. The range must lie in one page (guest RAM
+    /// of one page is contiguous in the region); the page must be mapped RAM, read-write when
+    /// `write`. The pointer must not escape `body`.
+    public func withBytes<R, E: Error>(_ ipa: IPA, count: Int, write: Bool = true,
+                                      _ body: (UnsafeMutableRawBufferPointer) throws(E) -> R) throws(PhysicalAccessError<E>) -> R {
+        guard count >= 0, ipa.pageOffset + count <= pageSize else { throw .memory(.overflow) }
+        let pa: PA
+        do { pa = try translate(ipa, write: write) } catch { throw .memory(error) }
+        // Sound: one page of guest RAM is contiguous in its region; PhysicalMemory checks the range
+        // and keeps the region alive while body runs.
+        return try memory.withBytes(pa, count: count, world: .nonSecure, body)
+    }
+
     private func forEachChunk(_ ipa: IPA, _ count: Int, write: Bool,
                               _ body: (PA, Int, Int) throws(MemoryError) -> Void) throws(MemoryError) {
         guard count >= 0, ipa.adding(UInt64(count)) != nil else { throw .overflow }
