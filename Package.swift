@@ -13,6 +13,15 @@ let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 let fuzzing = ProcessInfo.processInfo.environment["VTEE_FUZZ"] != nil
 let fuzzSwift: [SwiftSetting] = strict + (fuzzing ? [.define("VTEE_FUZZ"), .unsafeFlags(["-sanitize=fuzzer,address"])] : [])
 let fuzzLink: [LinkerSetting] = fuzzing ? [.unsafeFlags(["-sanitize=fuzzer,address"])] : []
+/// Linker flags of the C client libraries (libteec.so, libvtee-preload.so): the Swift runtime and
+/// Foundation (with CoreFoundation and ICU) linked in statically, so a C program needs only libc,
+/// libm, libstdc++ and libgcc_s; --no-undefined makes a missing piece a build error, not a load error.
+let selfContained = ["-static-stdlib",
+                     "-Xlinker", "--start-group",
+                     "-lFoundation", "-lFoundationInternationalization", "-lFoundationEssentials", "-lCoreFoundation",
+                     "-l_FoundationICU", "-l_FoundationCollections", "-l_FoundationCShims", "-lBlocksRuntime", "-ldispatch",
+                     "-Xlinker", "--end-group",
+                     "-Xlinker", "--no-undefined"]
 
 let package = Package(
     name: "vtee",
@@ -21,6 +30,10 @@ let package = Package(
         .executable(name: "vtee", targets: ["vtee"]),
         .library(name: "TEEClient", targets: ["TEEClient"]),
         .library(name: "TEEClientRemote", targets: ["TEEClientRemote"]),
+        // libteec.so (SONAME libteec.so.2): the GP TEE Client API with OP-TEE client's C ABI.
+        .library(name: "teec", type: .dynamic, targets: ["TEECLibrary"]),
+        // libvtee-preload.so: LD_PRELOAD routes /dev/tee0 and /dev/teepriv0 to vtee.
+        .library(name: "vtee-preload", type: .dynamic, targets: ["VTEEPreloadLibrary"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -45,6 +58,14 @@ let package = Package(
         .target(name: "TEEClient", dependencies: ["NormalWorld", "TEEABI", "Machine"], swiftSettings: strict),
         .target(name: "TEEClientRemote", dependencies: ["TEEClient", "NormalWorld", "Supplicant", "Transport", "TEEABI", "Machine"], swiftSettings: strict),
         .target(name: "Transport", dependencies: ["TEEABI", "Machine", "CShim", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .target(name: "CTEEDev", path: "Sources/CTEEDev"),
+        .target(name: "TEEDevice", dependencies: ["TEEABI", "Machine", "NormalWorld", "Supplicant", "Transport", "TEEClient", "CTEEDev"], swiftSettings: strict),
+        .target(name: "CTEEC", dependencies: ["CTEEDev"], path: "Sources/CTEEC"),
+        .target(name: "TEECLibrary", dependencies: ["CTEEC", "TEEDevice"], swiftSettings: strict,
+                linkerSettings: [.unsafeFlags(selfContained + ["-Xlinker", "-soname=libteec.so.2"])]),
+        .target(name: "CVTEEPreload", dependencies: ["CTEEDev"], path: "Sources/CVTEEPreload", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "VTEEPreloadLibrary", dependencies: ["CVTEEPreload", "TEEDevice"], swiftSettings: strict,
+                linkerSettings: [.unsafeFlags(selfContained)]),
         .target(name: "MediatedPlatform", dependencies: ["TEEABI", "Machine", "Mediator", "Platform"], swiftSettings: strict),
         .target(name: "VTEEKit", dependencies: ["TEEABI", "Machine", "SecureWorld", "TrustedApps", "Mediator", "Platform", "MediatedPlatform", "NormalWorld", "TEEClient", "Supplicant", "Transport", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .target(name: "VTEEDaemon", dependencies: ["VTEEKit", "TEEABI", "Machine", "SecureWorld", "Mediator", "Platform", "TEEClient", "Transport", "CShim", .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus")], swiftSettings: strict),
@@ -74,5 +95,6 @@ let package = Package(
         .testTarget(name: "VTEEDemoTests", dependencies: ["VTEEDemo", "VTEEKit"], swiftSettings: strict),
         .testTarget(name: "VTEEAttackTests", dependencies: ["VTEEAttack", "MediatedPlatform", "TrustedApps", "TEEABI"], swiftSettings: strict),
         .testTarget(name: "VTEEBenchTests", dependencies: ["VTEEBench", "VTEEKit", "TEEClient", "TrustedApps", "Machine", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .testTarget(name: "CClientTests", dependencies: ["VTEEDaemon", "VTEEKit", "TEEDevice", "TEEABI"], exclude: ["Programs"], swiftSettings: strict),
     ]
 )

@@ -31,6 +31,12 @@ declare -A forbidden=(
     [VTEEDemo]="VTEEAttack VTEEBench vtee"
     [VTEEAttack]="NormalWorld TEEClient Supplicant Transport VTEEKit VTEEDaemon VTEEDemo VTEEBench vtee"
     [VTEEBench]="VTEEAttack vtee"
+    [CTEEDev]=""
+    [CTEEC]=""
+    [CVTEEPreload]=""
+    [TEEDevice]="SecureWorld TrustedApps Mediator Platform MediatedPlatform VTEEKit VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
+    [TEECLibrary]="SecureWorld TrustedApps Mediator Platform MediatedPlatform VTEEKit VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
+    [VTEEPreloadLibrary]="SecureWorld TrustedApps Mediator Platform MediatedPlatform VTEEKit VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
     [vtee]=""
 )
 
