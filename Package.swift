@@ -11,6 +11,10 @@ let package = Package(
     products: [
         .executable(name: "vtee", targets: ["vtee"]),
         .library(name: "TEEClient", targets: ["TEEClient"]),
+        // libvteeta.so: the GP Internal Core API runtime a C TA links against (-lvteeta).
+        .library(name: "vteeta", type: .dynamic, targets: ["vteeta"]),
+        // The executable each TA process runs (argv[0] "ta-<uuid>").
+        .executable(name: "vtee-ta-host", targets: ["vtee-ta-host"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -32,6 +36,17 @@ let package = Package(
         .target(name: "Supplicant", dependencies: ["NormalWorld", "TEEABI", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .target(name: "TEEClient", dependencies: ["NormalWorld", "TEEABI", "Machine", "Supplicant", "Transport", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .target(name: "Transport", dependencies: ["TEEABI", "Machine", "CShim", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        // The TA SDK runtime (TA world, C): the channel layout, libvteeta, the TA process executable.
+        .target(name: "TAChannel", path: "Sources/TAChannel"),
+        .target(name: "vteeta", dependencies: ["TAChannel"], path: "Sources/vteeta",
+                cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-fvisibility=hidden"])],
+                linkerSettings: [.linkedLibrary("dl"), .unsafeFlags(["-Xlinker", "-soname=libvteeta.so"])]),
+        .executableTarget(name: "vtee-ta-host", path: "Sources/vtee-ta-host",
+                          cSettings: [.unsafeFlags(["-Wall", "-Wextra"])], linkerSettings: [.linkedLibrary("dl")]),
+        // TA processes seen from the secure world: spawn, sandbox contract, channel, GP services.
+        .target(name: "TAHostShim", dependencies: ["TAChannel"], path: "Sources/TAHostShim",
+                cSettings: [.unsafeFlags(["-Wall", "-Wextra"])]),
+        .target(name: "TAHost", dependencies: ["SecureWorld", "TEEABI", "TAHostShim", "TAChannel", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .target(name: "VTEEKit", dependencies: ["TEEABI", "Machine", "SecureWorld", "TrustedApps", "Mediator", "Platform", "NormalWorld", "TEEClient", "Supplicant", "Transport", "CShim", .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus")], swiftSettings: strict),
         .executableTarget(name: "VTEEBenchmarks", dependencies: ["VTEEKit", "TEEClient", "TrustedApps", "Machine", "TEEABI", .product(name: "Benchmark", package: "package-benchmark")],
                           path: "Benchmarks/VTEEBenchmarks", swiftSettings: strict,
@@ -45,6 +60,7 @@ let package = Package(
         .testTarget(name: "NormalWorldTests", dependencies: ["NormalWorld", "TEEClient", "Supplicant", "SecureWorld", "TrustedApps", "Machine", "TEEABI"], swiftSettings: strict),
         .testTarget(name: "MediatorTests", dependencies: ["Mediator", "Platform", "SecureWorld", "TrustedApps", "NormalWorld", "TEEClient", "Supplicant", "Machine", "TEEABI", "VTEEKit"], swiftSettings: strict),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Machine", "TEEABI"], swiftSettings: strict),
+        .testTarget(name: "TAHostTests", dependencies: ["TAHost", "VTEEKit", "TEEClient", "SecureWorld", "TrustedApps", "TEEABI", "Supplicant"], swiftSettings: strict),
         .testTarget(name: "VTEEKitTests", dependencies: ["VTEEKit", "TEEABI", "TEEClient", "NormalWorld", "TrustedApps", "Transport", "CShim"], swiftSettings: strict),
     ]
 )

@@ -22,6 +22,11 @@ declare -A forbidden=(
     [Supplicant]="SecureWorld TrustedApps Mediator Platform VTEEKit vtee"
     [Transport]="SecureWorld TrustedApps VTEEKit vtee"
     [CShim]=""
+    [TAChannel]="*"
+    [vteeta]="*"
+    [vtee-ta-host]="*"
+    [TAHostShim]="*"
+    [TAHost]="Mediator Platform NormalWorld TEEClient Supplicant Transport VTEEKit vtee TrustedApps"
     [VTEEKit]="vtee"
     [vtee]=""
 )
