@@ -11,6 +11,7 @@ import Mediator
 import Platform
 import SecureWorld
 import Synchronization
+import SignedTA
 import TEEABI
 import TEEClient
 import Transport
@@ -32,6 +33,10 @@ public struct DaemonConfig: Sendable {
     public var maxGuests = 64
     /// Logger of every layer.
     public var logger = Logger(label: "vtee.daemon")
+    /// The key TA images must be signed with (`--ta-key`); default: the development key.
+    public var taKey: TAVerificationKey? = try? TAVerificationKey.development
+    /// Runs the ELF of a verified TA image (the TA process runner); nil: loaded TAs cannot run.
+    public var taRunner: (@Sendable (TEEUUID, [UInt8]) throws(TEEResult) -> TADescriptor)?
     /// A config serving on `socketPath` with storage under `storage`.
     public init(socketPath: String, storage: String) { self.socketPath = socketPath; self.storage = storage }
     /// The admin socket's path: the guest socket's path plus ".admin".
@@ -64,6 +69,8 @@ public final class Daemon: Sendable {
         sc.maxGuests = config.maxGuests
         sc.storageRoot = config.storage
         sc.logger = config.logger
+        sc.taKey = config.taKey
+        sc.taRunner = config.taRunner
         sc.mediator.maxGuests = config.maxGuests
         stack = try VTEEStack(config: sc)
         try FileManager.default.createDirectory(atPath: config.storage, withIntermediateDirectories: true)
