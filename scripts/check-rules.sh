@@ -24,6 +24,7 @@ declare -A forbidden=(
     [Supplicant]="SecureWorld TrustedApps Mediator Platform VTEEKit vtee"
     [Transport]="SecureWorld TrustedApps VTEEKit vtee"
     [CShim]=""
+    [CAllocCount]=""
     [MediatedPlatform]="SecureWorld TrustedApps NormalWorld TEEClient Supplicant Transport VTEEKit VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
     [VTEEKit]="VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
     [VTEEDaemon]="VTEEDemo VTEEAttack VTEEBench vtee"

@@ -3,6 +3,7 @@
 /// to the bare transport floor, throughput against the number of guests, idle memory per guest and
 /// the most guests one daemon holds. Composition-root code: it builds stacks and daemons as the
 /// demo does and drives them only through the GP client API, register frames and the transport.
+import CAllocCount
 import VTEEDaemon
 import VTEEKit
 import Dispatch
@@ -100,6 +101,16 @@ func sampleLatency(warmup: Int, samples: Int, batch: Int = 1, _ body: () throws(
         out[i] = Double(benchNanos() - t0) / Double(batch)
     }
     return out
+}
+
+/// Heap allocations per call of `body` on this thread, averaged over `count` calls after one warm-up
+/// call (counted by the CAllocCount interposer that every executable linking VTEEBench carries).
+public func allocationsPerCall(count: Int, _ body: () throws(BenchError) -> Void) throws(BenchError) -> Double {
+    guard count > 0 else { return 0 }
+    try body()
+    let before = vtee_thread_alloc_count()
+    for _ in 0..<count { try body() }
+    return Double(vtee_thread_alloc_count() &- before) / Double(count)
 }
 
 /// The bench driver.
@@ -201,6 +212,10 @@ public enum Bench {
         r.latencies["invoke_ns"] = BenchStat(try sampleLatency(warmup: o.warmup(1_000), samples: invokeN) { () throws(BenchError) in
             do throws(TEEError) { try session.invoke(TestTA.Command.nopValues.rawValue, &op) } catch { throw .call("invoke_ns", error) }
         })
+
+        r.invokeAllocations = try allocationsPerCall(count: o.iterations(2_000)) { () throws(BenchError) in
+            do throws(TEEError) { try session.invoke(TestTA.Command.nopValues.rawValue, &op) } catch { throw .call("invoke_allocations", error) }
+        }
 
         // invoke_tmem4k_ns: a 4 KiB temporary memref in/out (the TA reverses it).
         var tmem = TEEOperation([.tempInout([UInt8](repeating: 0xA5, count: 4096))])

@@ -64,6 +64,9 @@ public struct BenchReport: Sendable {
     public var guestsTried = 0
     /// Wall-clock seconds of the whole run.
     public var seconds: Double = 0
+    /// Heap allocations per steady-state NOP invoke (client to TA and back), counted by the bench
+    /// on the calling thread over the same session invoke_ns used; nil when counting is not linked in.
+    public var invokeAllocations: Double?
 
     /// The keys every run reports, in the issue's order.
     public static let latencyKeys = ["fast_call_ns", "invoke_ns", "invoke_tmem4k_ns", "invoke_regshm1m_ns", "rpc_extra_ns",
@@ -71,7 +74,8 @@ public struct BenchReport: Sendable {
     /// Targets of issue 7 (ns, or the unit of the key), where one exists.
     public static let targets: [String: Double] = [
         "fast_call_ns": 100, "invoke_ns": 1500, "invoke_tmem4k_ns": 2500, "rpc_extra_ns": 1000,
-        "open_close_ns": 5000, "daemon_overhead_ratio": 1.3, "guest_idle_bytes": 32768, "guests_max": 1000,
+        "open_close_ns": 5000, "daemon_invoke_ns": 2000, "daemon_overhead_ratio": 1.3, "guest_idle_bytes": 32768,
+        "guests_max": 1000, "invoke_allocations": 0,
     ]
 
     /// Creates an empty report.
@@ -84,6 +88,7 @@ public struct BenchReport: Sendable {
         case "daemon_overhead_ratio": return daemonOverheadRatio <= t
         case "guest_idle_bytes": return guestIdleBytes <= t
         case "guests_max": return Double(guestsMax) >= t
+        case "invoke_allocations": return invokeAllocations.map { $0 <= t }
         default: return latencies[key].map { $0.median <= t }
         }
     }
@@ -112,6 +117,7 @@ public struct BenchReport: Sendable {
         o["guest_idle_guests"] = idleGuests
         o["guests_max"] = guestsMax
         o["guests_tried"] = guestsTried
+        if let a = invokeAllocations { o["invoke_allocations"] = (a * 100).rounded() / 100 }
         var met: [String: Any] = [:]
         for k in Self.targets.keys.sorted() { if let m = meets(k) { met[k] = m } }
         o["targets_met"] = met
@@ -153,6 +159,10 @@ public struct BenchReport: Sendable {
                    + "   " + mark("guest_idle_bytes"))
         out.append(pad("guests_max", 26, right: false) + pad(String(guestsMax), 14) + pad("(of \(guestsTried))", 14)
                    + "   " + mark("guests_max"))
+        if let a = invokeAllocations {
+            out.append(pad("invoke_allocations", 26, right: false) + pad(String(format: "%.2f", a), 14) + pad("(per invoke)", 14)
+                       + "   " + mark("invoke_allocations"))
+        }
         out.append("machine: " + machine.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
                    + String(format: "   (%.1f s)", seconds))
         return out.joined(separator: "\n")

@@ -44,6 +44,7 @@ import Testing
         let machine = try #require(obj["machine"] as? [String: Any])
         #expect(machine["cores"] != nil && machine["build"] != nil)
         #expect((obj["p99"] as? [String: Any])?.keys.contains("invoke_ns") == true)
+        #expect((obj["invoke_allocations"] as? NSNumber) != nil, "the bench counts allocations per invoke itself")
     }
 
     @Test func thePlotIsAnSVGWithOnePointPerGuestCount() {
