@@ -12,6 +12,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # module (the foundation layers import nothing above them).
 declare -A forbidden=(
     [TEEABI]="*"
+    [SignedTA]="Machine SecureWorld TrustedApps Mediator Platform NormalWorld TEEClient Supplicant Transport TADevKit VTEEKit vtee"
+    [TADevKit]="Machine SecureWorld TrustedApps Mediator Platform NormalWorld TEEClient Supplicant Transport VTEEKit vtee"
     [Machine]="SecureWorld TrustedApps Mediator Platform NormalWorld TEEClient Supplicant Transport VTEEKit vtee"
     [SecureWorld]="Mediator Platform NormalWorld TEEClient Supplicant Transport VTEEKit vtee"
     [TrustedApps]="Mediator Platform NormalWorld TEEClient Supplicant Transport VTEEKit vtee"
@@ -27,7 +29,13 @@ declare -A forbidden=(
     [vtee-ta-host]="*"
     [TAHostShim]="*"
     [TAHost]="Mediator Platform NormalWorld TEEClient Supplicant Transport VTEEKit vtee TrustedApps"
-    [VTEEKit]="vtee"
+    [CAllocCount]=""
+    [MediatedPlatform]="SecureWorld TrustedApps NormalWorld TEEClient Supplicant Transport VTEEKit VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
+    [VTEEKit]="VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
+    [VTEEDaemon]="VTEEDemo VTEEAttack VTEEBench vtee"
+    [VTEEDemo]="VTEEAttack VTEEBench vtee"
+    [VTEEAttack]="NormalWorld TEEClient Supplicant Transport VTEEKit VTEEDaemon VTEEDemo VTEEBench vtee"
+    [VTEEBench]="VTEEAttack vtee"
     [vtee]=""
 )
 

@@ -9,6 +9,7 @@ import Logging
 import Synchronization
 import TEEABI
 import Machine
+import SignedTA
 
 /// Tunables of the secure world; defaults follow OP-TEE's (CFG_NUM_THREADS = 8, virtualization on).
 public struct SecureWorldConfig: Sendable {
@@ -33,21 +34,27 @@ public struct SecureWorldConfig: Sendable {
     public var maxNotificationValue: UInt32
     /// How long a drain polls a TA that awaits something outside the secure world before yielding.
     public var externalAwaitBudget: Duration
-    /// Turns a TA image fetched with RPC LOAD_TA into a TA; nil: images cannot be run (BAD_FORMAT).
-    public var loadTA: (@Sendable (TEEUUID, [UInt8]) -> TADescriptor?)?
+    /// The key a TA image fetched with RPC LOAD_TA must be signed with (OP-TEE's TA_PUBLIC_KEY);
+    /// nil refuses every image. Default: vtee's development key (logged loudly at start).
+    public var taKey: TAVerificationKey?
+    /// The runner seam: turns the ELF of a verified TA image into a TA (the composition root
+    /// fills it with the TA process runner). Called only after the signature and UUID checked
+    /// out; a thrown code goes to the client with origin TEE. nil: images cannot be run (BAD_FORMAT).
+    public var loadTA: (@Sendable (TEEUUID, [UInt8]) throws(TEEResult) -> TADescriptor)?
 
     /// A configuration; every limit has a default.
     public init(threadsPerVM: Int = 8, virtualization: Bool = true, interruptTick: Duration? = nil,
                 maxSessionsPerVM: Int = 256, maxRegisteredSHMPerVM: Int = 256, maxSHMPages: Int = 16384,
                 maxMemrefBytes: Int = 8 << 20, maxClientID: UInt64 = 0xFFFF, maxNotificationValue: UInt32 = 255,
                 externalAwaitBudget: Duration = .milliseconds(10),
-                loadTA: (@Sendable (TEEUUID, [UInt8]) -> TADescriptor?)? = nil) {
+                taKey: TAVerificationKey? = try? TAVerificationKey.development,
+                loadTA: (@Sendable (TEEUUID, [UInt8]) throws(TEEResult) -> TADescriptor)? = nil) {
         self.threadsPerVM = max(1, threadsPerVM); self.virtualization = virtualization
         self.interruptTick = interruptTick; self.maxSessionsPerVM = maxSessionsPerVM
         self.maxRegisteredSHMPerVM = maxRegisteredSHMPerVM; self.maxSHMPages = maxSHMPages
         self.maxMemrefBytes = maxMemrefBytes; self.maxClientID = maxClientID
         self.maxNotificationValue = maxNotificationValue; self.externalAwaitBudget = externalAwaitBudget
-        self.loadTA = loadTA
+        self.taKey = taKey; self.loadTA = loadTA
     }
 }
 
@@ -118,6 +125,12 @@ public final class SecureWorld: SMCEntry, Sendable {
         self.tas = t
         shards = (0..<Self.shardCount).map { _ in PartitionShard() }
         implicit = config.virtualization ? nil : Partition(clientID: 0, threads: config.threadsPerVM)
+        if config.loadTA != nil, let key = config.taKey, key.isDevelopmentKey {
+            log.warning("""
+                TA signing: trusting vtee's DEVELOPMENT key (keys/default_ta.pem, public, DEVELOPMENT ONLY): \
+                anyone can sign a TA this secure world will load; pass --ta-key with your own public key
+                """)
+        }
     }
 
     // MARK: Entry

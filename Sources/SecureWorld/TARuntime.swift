@@ -2,6 +2,7 @@
 // calls with one entry point per instance at a time, panics, and TA-to-TA sessions.
 import Synchronization
 import TEEABI
+import SignedTA
 
 /// One instance of a TA. Its entry points run only while a call owns it (`owner`), so the
 /// TA object itself needs no lock of its own.
@@ -125,7 +126,20 @@ extension SecureWorld {
             guard let b = bytes else { return .failure(.itemNotFound) }
             image = b
         } catch { return .failure(error) }
-        guard let d = loader(uuid, image), d.uuid == uuid else { return .failure(.badFormat) }
+        // OP-TEE's order: the signature, digest and UUID of the image are checked before
+        // anything of the TA is handed on; every refusal is TEE_ERROR_SECURITY.
+        guard let key = config.taKey else {
+            log.warning("TA \(uuid) refused: no TA verification key is configured")
+            return .failure(.security)
+        }
+        let verified: VerifiedTA
+        do { verified = try SignedTAImage.verify(image, expecting: uuid, key: key) } catch {
+            log.warning("TA \(uuid) refused at LOAD_TA: \(error)")
+            return .failure(error.teeResult)
+        }
+        let d: TADescriptor
+        do throws(TEEResult) { d = try loader(uuid, verified.elf) } catch { return .failure(error) }
+        guard d.uuid == uuid else { return .failure(.security) }
         return .success(d)
     }
 

@@ -4,11 +4,13 @@
 /// together through register frames and physical memory only.
 import Logging
 import Machine
+import MediatedPlatform
 import Mediator
 import NormalWorld
 import Platform
 import SecureWorld
 import Supplicant
+import SignedTA
 import TEEABI
 import TEEClient
 import TrustedApps
@@ -31,6 +33,13 @@ public struct StackConfig: Sendable {
     public var maxGuests = 64
     /// Logger used by every layer.
     public var logger = Logger(label: "vtee")
+    /// Directory the guests' supplicants load `<uuid>.ta` from (`--ta-dir`; default
+    /// `SupplicantConfiguration.defaultTADirectory`: $VTEE_TA_DIR or <data>/vtee/ta).
+    public var taDirectory: String? = SupplicantConfiguration.defaultTADirectory
+    /// The key loaded TAs must be signed with (`--ta-key`); default: the development key.
+    public var taKey: TAVerificationKey? = try? TAVerificationKey.development
+    /// Runs the ELF of a verified TA image (the TA process runner); nil: loaded TAs cannot run.
+    public var taRunner: (@Sendable (TEEUUID, [UInt8]) throws(TEEResult) -> TADescriptor)?
 
     /// The defaults: 8 secure threads, 8 MiB guests with 2 vCPUs.
     public init() {}
@@ -105,7 +114,8 @@ public final class VTEEStack: Sendable {
         memory = PhysicalMemory()
         secureWorld = SecureWorld(memory: memory,
                                   config: SecureWorldConfig(threadsPerVM: config.secureThreadsPerVM, virtualization: true,
-                                                            interruptTick: config.interruptTick),
+                                                            interruptTick: config.interruptTick,
+                                                            taKey: config.taKey, loadTA: config.taRunner),
                                   tas: BuiltinTAs.all)
         var mc = config.mediator
         mc.maxGuests = max(mc.maxGuests, config.maxGuests)
@@ -142,7 +152,8 @@ public final class VTEEStack: Sendable {
         let supplicant: Supplicant
         do {
             supplicant = try Supplicant(driver: driver, configuration: SupplicantConfiguration(
-                storageDirectory: config.storageRoot + "/guest-\(id.raw)", logger: config.logger))
+                storageDirectory: config.storageRoot + "/guest-\(id.raw)", taDirectory: config.taDirectory,
+                logger: config.logger))
         } catch {
             driver.shutdown(); mediator.destroyGuest(id); space.removeRAM()
             throw StackError.supplicant(error)

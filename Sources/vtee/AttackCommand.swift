@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import VTEEKit
+import VTEEAttack
 
 /// `vtee attack [--json]`: the adversarial battery against platform + mediator + secure world.
 /// Prints a Markdown table (or a JSON array of {"name","held","expected","observed"}); exits 0 only if all held.

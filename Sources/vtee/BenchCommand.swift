@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import VTEEKit
+import VTEEBench
 
 /// `vtee bench`: every figure of issue 7 in one run (in-process latencies, the daemon path from a
 /// separate guest process beside the transport floor, throughput, idle memory, most guests).

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import VTEEKit
+import VTEEDemo
 
 /// `vtee demo`: boots platform, mediator, secure world and N guests in one process and runs the
 /// scripted workload in every guest at once. Exit 0 only if every step of every guest succeeded.

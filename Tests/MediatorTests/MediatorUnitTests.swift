@@ -7,7 +7,7 @@ import Platform
 import Synchronization
 import TEEABI
 import Testing
-import VTEEKit
+import MediatedPlatform
 
 struct Rig {
     let memory = PhysicalMemory()

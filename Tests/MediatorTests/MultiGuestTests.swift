@@ -12,7 +12,7 @@ import TEEABI
 import TEEClient
 import Testing
 import TrustedApps
-import VTEEKit
+import MediatedPlatform
 
 /// Runs `n` bodies on their own threads; false if they did not all finish within `seconds`.
 private func onThreads(_ n: Int, seconds: Double = 60, _ body: @escaping @Sendable (Int) -> Void) -> Bool {

@@ -10,7 +10,7 @@ import Synchronization
 import TEEABI
 import Testing
 import TrustedApps
-import VTEEKit
+import MediatedPlatform
 
 private struct Machine2 {
     let memory = PhysicalMemory()

@@ -1,0 +1,11 @@
+/* CAllocCount: counts heap allocations made by the calling thread, for the benchmark's
+ * `invoke_allocations` key and the test that pins it. Host side only. Linking this target into an
+ * executable interposes malloc and friends (each counts, then forwards to glibc's allocator). */
+#ifndef VTEE_CALLOCCOUNT_H
+#define VTEE_CALLOCCOUNT_H
+
+/* Heap allocations (malloc, calloc, realloc, posix_memalign, aligned_alloc, memalign, valloc)
+ * made by the calling thread since it started. */
+unsigned long long vtee_thread_alloc_count(void);
+
+#endif
