@@ -48,7 +48,7 @@ private func taProcesses(_ uuid: TEEUUID) -> [Int32] {
         s.close()
         #expect(stack.runner.processCount == 0)
         #expect(taProcesses(uuid).isEmpty)
-        #expect(zombieChildren().isEmpty)
+        #expect(taChannelDescriptors() == 0)
     }
 
     @Test func eachSessionOfAMultiInstanceTAIsAnotherProcess() throws {
@@ -142,10 +142,11 @@ private func taProcesses(_ uuid: TEEUUID) -> [Int32] {
         let stack = try TAStack(cancelGrace: .milliseconds(200))
         defer { stack.shutdown() }
         let s = try stack.context.openSession(uuid)
+        let pids = taProcesses(uuid)
         let result = try runCancelled(stack, s, .spin)
         #expect(result?.result == .targetDead && result?.origin == .tee)
         s.close()
-        #expect(stack.runner.processCount == 0 && zombieChildren().isEmpty)
+        #expect(stack.runner.processCount == 0 && pids.allSatisfy(isGone))
     }
 
     /// Invokes `c` on another thread and cancels it until it returns (bounded); its error, if any.
@@ -209,8 +210,10 @@ private func taProcesses(_ uuid: TEEUUID) -> [Int32] {
         let stack = try TAStack()
         defer { stack.shutdown() }
         let bystander = try stack.context.openSession(uuid)
-        let fds = openDescriptorCount()
+        let before = Set(taProcesses(uuid))
         let victim = try stack.context.openSession(uuid)
+        let victimPids = Set(taProcesses(uuid)).subtracting(before)
+        #expect(victimPids.count == 1)
         #expect(throws: TEEError(.targetDead, origin: .tee)) { _ = try invoke(victim, fault, [.valueInput(a: 0x1234, b: 0)]) }
         // The dead instance's session keeps answering TARGET_DEAD; the other instance serves on.
         #expect(throws: TEEError(.targetDead, origin: .tee)) { _ = try invoke(victim, .nop, [.valueInout(a: 1, b: 0)]) }
@@ -220,19 +223,21 @@ private func taProcesses(_ uuid: TEEUUID) -> [Int32] {
         let again = try stack.context.openSession(uuid)
         #expect(try invoke(again, .nop, [.valueInout(a: 5, b: 0)]).params[0].value.a == 6)
         again.close()
-        #expect(zombieChildren().isEmpty)
-        #expect(openDescriptorCount() == fds)
+        // Reaped (no zombie) and its descriptors closed.
+        #expect(victimPids.allSatisfy(isGone))
         bystander.close()
         #expect(stack.runner.processCount == 0)
+        #expect(taChannelDescriptors() == 0)
     }
 
     @Test func aTAThatNeverReturnsIsStoppedAtTheBound() throws {
         let stack = try TAStack(entryBound: .milliseconds(300))
         defer { stack.shutdown() }
         let s = try stack.context.openSession(uuid)
+        let pids = taProcesses(uuid)
         #expect(throws: TEEError(.targetDead, origin: .tee)) { _ = try invoke(s, .spin) }
         s.close()
-        #expect(stack.runner.processCount == 0 && zombieChildren().isEmpty)
+        #expect(stack.runner.processCount == 0 && pids.allSatisfy(isGone))
     }
 
     @Test func aForbiddenSyscallIsReportedAsTheSandboxsRefusal() throws {

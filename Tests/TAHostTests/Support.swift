@@ -111,19 +111,11 @@ final class TAStack: @unchecked Sendable {
     }
 }
 
-/// Open file descriptors of this process (for leak checks).
-func openDescriptorCount() -> Int {
-    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+/// Descriptors of this process that are a TA channel memfd (each live TA process holds one here).
+func taChannelDescriptors() -> Int {
+    let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+    return fds.filter { ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0)) ?? "").contains("vtee-ta-channel") }.count
 }
 
-/// Zombie children of this process.
-func zombieChildren() -> [Int32] {
-    let me = getpid()
-    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
-    return entries.compactMap { Int32($0) }.filter { pid in
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return false }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return fields.count > 2 && fields[0] == "Z" && Int32(fields[1]) == me
-    }
-}
+/// Whether process `pid` no longer exists (exited and reaped: not even a zombie).
+func isGone(_ pid: Int32) -> Bool { !FileManager.default.fileExists(atPath: "/proc/\(pid)") }
