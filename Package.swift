@@ -64,10 +64,7 @@ let package = Package(
 
         .testTarget(name: "TEEABITests", dependencies: ["TEEABI"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "TEEABI"], swiftSettings: strict),
-        // Test-only C support: a counting malloc (per thread) for SecureWorldTests' allocation test.
-        .target(name: "SecureWorldMallocCounter", path: "Tests/SecureWorldMallocCounter",
-                 cSettings: [.unsafeFlags(["-std=c11", "-Wall", "-Wextra"])]),
-        .testTarget(name: "SecureWorldTests", dependencies: ["SecureWorld", "SignedTA", "TAAPI", "TrustedApps", "Machine", "TEEABI", "SecureWorldMallocCounter"], swiftSettings: strict),
+        .testTarget(name: "SecureWorldTests", dependencies: ["SecureWorld", "SignedTA", "TAAPI", "TrustedApps", "Machine", "TEEABI", "CAllocCount"], swiftSettings: strict),
         .testTarget(name: "TrustedAppsTests", dependencies: ["TrustedApps", "TAAPI", "TEEABI"], swiftSettings: strict),
         .testTarget(name: "NormalWorldTests", dependencies: ["NormalWorld", "SignedTA", "TEEClient", "Supplicant", "SecureWorld", "TrustedApps", "Machine", "TEEABI"], swiftSettings: strict),
         .testTarget(name: "MediatorTests", dependencies: ["Mediator", "Platform", "MediatedPlatform", "SecureWorld", "TrustedApps", "NormalWorld", "TEEClient", "Supplicant", "Machine", "TEEABI"], swiftSettings: strict),
