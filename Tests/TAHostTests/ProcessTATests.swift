@@ -51,6 +51,22 @@ private func taProcesses(_ uuid: TEEUUID) -> [Int32] {
         #expect(taChannelDescriptors() == 0)
     }
 
+    @Test func theTAProcessHoldsOnlyItsChannelAndRunsUnderSeccomp() throws {
+        let stack = try TAStack()
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(uuid)
+        defer { s.close() }
+        let pids = taProcesses(uuid)
+        #expect(pids.count == 1)
+        guard let pid = pids.first else { return }
+        // stdin, stdout (/dev/null), stderr, the doorbell; the channel and image fds are closed once mapped/loaded.
+        let fds = Set(((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []).compactMap { Int($0) })
+        #expect(fds == [0, 1, 2, 4])
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        #expect(status.contains("Seccomp:\t2"))
+        #expect(status.contains("NoNewPrivs:\t1"))
+    }
+
     @Test func eachSessionOfAMultiInstanceTAIsAnotherProcess() throws {
         let stack = try TAStack()
         defer { stack.shutdown() }
