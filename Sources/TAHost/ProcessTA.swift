@@ -239,6 +239,7 @@ final class ProcessTA: TrustedApplication, @unchecked Sendable {
                 let len = m.bytes.count
                 guard offset + len <= area.count else { return nil }
                 m.bytes.withUnsafeBytes { src in
+                    // Sound: offset + len <= area.count was checked above; src holds len bytes.
                     guard len > 0, let s = src.baseAddress, let d = area.baseAddress else { return }
                     (d + offset).copyMemory(from: s, byteCount: len)
                 }
@@ -263,6 +264,7 @@ final class ProcessTA: TrustedApplication, @unchecked Sendable {
                 let reported = Int(clamping: cp.pointee.b)
                 let n = min(reported, place.length)
                 let area = p.callArea
+                // Sound: n <= place.length and the placement lies inside the call area (postCall checked it).
                 let bytes = [UInt8](UnsafeRawBufferPointer(rebasing: area[place.offset..<(place.offset + n)]))
                 params.setMemref(i, bytes: bytes, size: reported)
             default: break

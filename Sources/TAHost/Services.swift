@@ -12,6 +12,7 @@ extension ProcessTA {
     func requestBytes(_ p: TAProcess, offset: Int = 0, count: UInt64) -> [UInt8]? {
         let area = p.requestArea
         guard count <= UInt64(area.count), offset >= 0, offset <= area.count - Int(count) else { return nil }
+        // Sound: offset + count <= area.count was just checked.
         return [UInt8](UnsafeRawBufferPointer(rebasing: area[offset..<(offset + Int(count))]))
     }
 
@@ -21,6 +22,7 @@ extension ProcessTA {
         let area = p.requestArea
         guard offset >= 0, bytes.count <= area.count - offset else { return false }
         bytes.withUnsafeBytes { src in
+            // Sound: offset + bytes.count <= area.count was just checked.
             guard let s = src.baseAddress, let d = area.baseAddress, !bytes.isEmpty else { return }
             (d + offset).copyMemory(from: s, byteCount: bytes.count)
         }
