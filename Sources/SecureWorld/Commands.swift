@@ -1,5 +1,6 @@
 // The message commands of a std call (OPTEE_MSG_CMD_*) and the translation of message params
 // into TA params and back.
+import TAAPI
 import TEEABI
 import Machine
 

@@ -1,6 +1,7 @@
 // One VM's share of the secure world (OP-TEE's virtualization partition): its secure threads,
 // sessions, registered shared memory and TA instances, all under that VM's own lock.
 import Synchronization
+import TAAPI
 import TEEABI
 import Machine
 

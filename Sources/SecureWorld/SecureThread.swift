@@ -1,6 +1,7 @@
 // Secure threads: a record plus, while suspended at an RPC, a continuation. A command runs as a
 // task whose executor is the thread's own job queue, drained by whichever vCPU entered.
 import Synchronization
+import TAAPI
 import TEEABI
 #if canImport(Glibc)
 import Glibc

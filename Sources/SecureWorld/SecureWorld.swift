@@ -7,6 +7,7 @@
 /// reached only through the non-secure memory view, so naming secure RAM fails.
 import Logging
 import Synchronization
+@_exported import TAAPI
 import TEEABI
 import Machine
 import SignedTA

@@ -1,5 +1,6 @@
 // Normal-world memory as the secure world reaches it: buffers named by PA (contiguous or
 // through a NONCONTIG page list), checked to lie in non-secure RAM before any access.
+import TAAPI
 import TEEABI
 import Machine
 

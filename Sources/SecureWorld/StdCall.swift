@@ -1,6 +1,7 @@
 // A std call: locate and copy the argument (synchronously, on entry), then run the message
 // command as a task on the secure thread's job queue, issuing RPCs as awaited continuations.
 import Synchronization
+import TAAPI
 import TEEABI
 import Machine
 

@@ -1,5 +1,6 @@
 // The services a TA gets while one of its entry points runs (the GP internal API in Swift):
 // randomness and time locally, everything of the normal world through RPCs of the current call.
+import TAAPI
 import TEEABI
 
 /// The `TAContext` of one entry-point call, bound to the std call (and so the secure thread)

@@ -1,6 +1,7 @@
 // The TA runtime: instances (single instance, multi session, keep alive), sessions, entry-point
 // calls with one entry point per instance at a time, panics, and TA-to-TA sessions.
 import Synchronization
+import TAAPI
 import TEEABI
 import SignedTA
 

@@ -1,6 +1,6 @@
 /// vtee.test: vtee's own test TA, exercising every service of the TA runtime.
 
-import SecureWorld
+import TAAPI
 import TEEABI
 
 /// vtee.test: one command per runtime service (each RPC kind, long runs with foreign
