@@ -11,6 +11,10 @@ let package = Package(
     products: [
         .executable(name: "vtee", targets: ["vtee"]),
         .library(name: "TEEClient", targets: ["TEEClient"]),
+        // libvteeta.so: the GP Internal Core API runtime a C TA links against (-lvteeta).
+        .library(name: "vteeta", type: .dynamic, targets: ["vteeta"]),
+        // The executable each TA process runs (argv[0] "ta-<uuid>").
+        .executable(name: "vtee-ta-host", targets: ["vtee-ta-host"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -42,10 +46,21 @@ let package = Package(
         .target(name: "VTEEDemo", dependencies: ["VTEEKit", "VTEEDaemon", "TEEABI", "Machine", "SecureWorld", "TrustedApps", "NormalWorld", "TEEClient", "Supplicant", "Transport"], swiftSettings: strict),
         .target(name: "VTEEAttack", dependencies: ["MediatedPlatform", "TEEABI", "Machine", "SecureWorld", "TrustedApps", "Mediator", "Platform"], swiftSettings: strict),
         .target(name: "VTEEBench", dependencies: ["VTEEKit", "VTEEDaemon", "CAllocCount", "TEEABI", "Machine", "NormalWorld", "Platform", "TEEClient", "Transport", "TrustedApps", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        // The TA SDK runtime (TA world, C): the channel layout, libvteeta, the TA process executable.
+        .target(name: "TAChannel", path: "Sources/TAChannel"),
+        .target(name: "vteeta", dependencies: ["TAChannel"], path: "Sources/vteeta",
+                cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-fvisibility=hidden"])],
+                linkerSettings: [.linkedLibrary("dl"), .unsafeFlags(["-Xlinker", "-soname=libvteeta.so"])]),
+        .executableTarget(name: "vtee-ta-host", path: "Sources/vtee-ta-host",
+                          cSettings: [.unsafeFlags(["-Wall", "-Wextra"])], linkerSettings: [.linkedLibrary("dl")]),
+        // TA processes seen from the secure world: spawn, sandbox contract, channel, GP services.
+        .target(name: "TAHostShim", dependencies: ["TAChannel"], path: "Sources/TAHostShim",
+                cSettings: [.unsafeFlags(["-Wall", "-Wextra"])]),
+        .target(name: "TAHost", dependencies: ["SecureWorld", "TEEABI", "TAHostShim", "TAChannel", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .executableTarget(name: "VTEEBenchmarks", dependencies: ["VTEEKit", "TEEClient", "TrustedApps", "Machine", "TEEABI", .product(name: "Benchmark", package: "package-benchmark")],
                           path: "Benchmarks/VTEEBenchmarks", swiftSettings: strict,
                           plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]),
-        .executableTarget(name: "vtee", dependencies: ["VTEEKit", "VTEEDaemon", "VTEEDemo", "VTEEAttack", "VTEEBench", "TEEABI", "SignedTA", "TADevKit", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
+        .executableTarget(name: "vtee", dependencies: ["VTEEKit", "VTEEDaemon", "VTEEDemo", "VTEEAttack", "VTEEBench", "TEEABI", "SignedTA", "TADevKit", "TAHost", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
 
         .testTarget(name: "TEEABITests", dependencies: ["TEEABI"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "TEEABI"], swiftSettings: strict),
@@ -54,11 +69,12 @@ let package = Package(
         .testTarget(name: "NormalWorldTests", dependencies: ["NormalWorld", "SignedTA", "TAAPI", "TEEClient", "Supplicant", "SecureWorld", "TrustedApps", "Machine", "TEEABI"], swiftSettings: strict),
         .testTarget(name: "MediatorTests", dependencies: ["Mediator", "Platform", "MediatedPlatform", "SecureWorld", "TrustedApps", "NormalWorld", "TEEClient", "Supplicant", "Machine", "TEEABI"], swiftSettings: strict),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Machine", "TEEABI"], swiftSettings: strict),
-        .testTarget(name: "TASDKTests", dependencies: ["TADevKit", "SignedTA", "VTEEKit", "TAAPI", "SecureWorld", "TrustedApps", "NormalWorld", "TEEClient", "Supplicant", "Machine", "TEEABI"],
+        .testTarget(name: "TASDKTests", dependencies: ["TADevKit", "SignedTA", "TAHost", "VTEEKit", "TAAPI", "SecureWorld", "TrustedApps", "NormalWorld", "TEEClient", "Supplicant", "Machine", "TEEABI"],
                     exclude: ["CTAs"], swiftSettings: strict),
         .testTarget(name: "VTEEDaemonTests", dependencies: ["VTEEDaemon", "VTEEDemo", "VTEEKit", "TEEABI", "TEEClient", "NormalWorld", "TrustedApps", "Transport", "CShim"], swiftSettings: strict),
         .testTarget(name: "VTEEDemoTests", dependencies: ["VTEEDemo", "VTEEKit"], swiftSettings: strict),
         .testTarget(name: "VTEEAttackTests", dependencies: ["VTEEAttack", "MediatedPlatform", "TrustedApps", "TEEABI"], swiftSettings: strict),
         .testTarget(name: "VTEEBenchTests", dependencies: ["VTEEBench", "VTEEKit", "TEEClient", "TrustedApps", "Machine", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .testTarget(name: "TAHostTests", dependencies: ["TAHost", "SignedTA", "MediatedPlatform", "VTEEKit", "TEEClient", "SecureWorld", "TrustedApps", "TEEABI", "Supplicant"], swiftSettings: strict),
     ]
 )

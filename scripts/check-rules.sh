@@ -32,6 +32,11 @@ declare -A forbidden=(
     [VTEEDemo]="VTEEAttack VTEEBench vtee"
     [VTEEAttack]="NormalWorld TEEClient Supplicant Transport VTEEKit VTEEDaemon VTEEDemo VTEEBench vtee"
     [VTEEBench]="VTEEAttack vtee"
+    [TAChannel]="*"
+    [vteeta]="*"
+    [vtee-ta-host]="*"
+    [TAHostShim]="*"
+    [TAHost]="Mediator Platform NormalWorld TEEClient Supplicant Transport VTEEKit vtee TrustedApps"
     [vtee]=""
 )
 
