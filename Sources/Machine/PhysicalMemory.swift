@@ -224,6 +224,16 @@ public final class PhysicalMemory: Sendable {
         try res.get()
     }
 
+    /// Copies `count` bytes from `source` to `destination`, both reached from `world` (e.g. a
+    /// pinned guest page into a mediator page). Each range must lie inside one region.
+    public func copy(_ count: Int, from source: PA, to destination: PA, world: World) throws(MemoryError) {
+        let (rs, ps) = try resolve(source, count, world)
+        let (rd, pd) = try resolve(destination, count, world)
+        // Sound: both ranges were checked by resolve and both regions are retained for the copy;
+        // memmove tolerates overlap.
+        withExtendedLifetime((rs, rd)) { _ = memmove(pd, ps, count) }
+    }
+
     /// Fills `count` bytes at `pa` with zero.
     public func zero(_ pa: PA, count: Int, world: World) throws(MemoryError) {
         let (r, p) = try resolve(pa, count, world)

@@ -22,10 +22,12 @@ final class Waiter: Sendable {
 /// many calls are in the secure world; later callers queue in arrival order and each completion
 /// hands its slot to the oldest waiter, so nobody is overtaken. A call that still gets
 /// ETHREAD_LIMIT (another guest holds threads) waits for the next completion and retries.
+///
+/// One lock acquisition per uncontended call: `enter` takes the lock (tickets, FIFO check);
+/// `leave` only gives the slot back through an atomic and takes the lock when someone sleeps.
+/// Nothing is allocated unless a caller has to wait.
 public final class CallQueue: Sendable {
     private struct State {
-        var limit: Int?
-        var active = 0
         var waiters: [Waiter] = []
         var completionWaiters: [Waiter] = []
         var nextArrival: UInt64 = 0
@@ -33,26 +35,52 @@ public final class CallQueue: Sendable {
         var maxQueued = 0
     }
     private let state: Mutex<State>
+    private let limit: Int?
+    /// Calls holding a slot.
+    private let activeCount = Atomic<Int>(0)
+    /// Callers registered as sleeping (queue and completion waiters); `leave` reads it after giving
+    /// its slot back, `enter` raises it before its last look at the slots, so no wake-up is lost.
+    private let sleepers = Atomic<Int>(0)
 
     /// A queue admitting at most `limit` calls at once (nil: no limit).
-    public init(limit: Int?) { state = Mutex(State(limit: limit.map { max(1, $0) })) }
+    public init(limit: Int?) {
+        self.limit = limit.map { max(1, $0) }
+        state = Mutex(State())
+    }
 
     /// Calls in the secure world now.
-    public var active: Int { state.withLock { $0.active } }
+    public var active: Int { activeCount.load(ordering: .sequentiallyConsistent) }
     /// Callers waiting now.
     public var queued: Int { state.withLock { $0.waiters.count } }
     /// Most callers ever waiting at once.
     public var maxQueued: Int { state.withLock { $0.maxQueued } }
+
+    /// Takes a slot when one is free (never waits).
+    private func takeSlot() -> Bool {
+        guard let limit else { activeCount.wrappingAdd(1, ordering: .sequentiallyConsistent); return true }
+        var v = activeCount.load(ordering: .sequentiallyConsistent)
+        while v < limit {
+            let (done, now) = activeCount.compareExchange(expected: v, desired: v + 1, ordering: .sequentiallyConsistent)
+            if done { return true }
+            v = now
+        }
+        return false
+    }
 
     /// Takes a slot, waiting at most `seconds`. Returns (arrival, grant) tickets, or nil on timeout.
     public func enter(timeout seconds: Double) -> (arrival: UInt64, grant: UInt64)? {
         enum Step { case granted(UInt64, UInt64), wait(Waiter) }
         let step: Step = state.withLock { s in
             let arrival = s.nextArrival; s.nextArrival += 1
-            if s.waiters.isEmpty, s.limit.map({ s.active < $0 }) ?? true {
-                s.active += 1
-                let g = s.nextGrant; s.nextGrant += 1
-                return .granted(arrival, g)
+            if s.waiters.isEmpty {
+                if takeSlot() { s.nextGrant += 1; return .granted(arrival, s.nextGrant - 1) }
+                sleepers.wrappingAdd(1, ordering: .sequentiallyConsistent)
+                if takeSlot() {   // a slot came back while we announced ourselves
+                    sleepers.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+                    s.nextGrant += 1; return .granted(arrival, s.nextGrant - 1)
+                }
+            } else {
+                sleepers.wrappingAdd(1, ordering: .sequentiallyConsistent)
             }
             let w = Waiter(arrival: arrival)
             s.waiters.append(w)
@@ -64,7 +92,11 @@ public final class CallQueue: Sendable {
         case let .wait(w):
             if w.wait(seconds) { return (w.arrival, w.grant.load(ordering: .acquiring)) }
             let gaveUp: Bool = state.withLock { s in
-                if let i = s.waiters.firstIndex(where: { $0 === w }) { s.waiters.remove(at: i); return true }
+                if let i = s.waiters.firstIndex(where: { $0 === w }) {
+                    s.waiters.remove(at: i)
+                    sleepers.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+                    return true
+                }
                 return false
             }
             // Granted between the timeout and the lock: the slot is ours.
@@ -74,16 +106,21 @@ public final class CallQueue: Sendable {
 
     /// Gives the slot back: to the oldest waiter if any, and wakes one ETHREAD_LIMIT waiter.
     public func leave() {
+        activeCount.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+        guard sleepers.load(ordering: .sequentiallyConsistent) > 0 else { return }
         let (next, completion): (Waiter?, Waiter?) = state.withLock { s in
             var handed: Waiter? = nil
-            if !s.waiters.isEmpty {
+            if !s.waiters.isEmpty, takeSlot() {
                 let w = s.waiters.removeFirst()
                 w.grant.store(s.nextGrant, ordering: .releasing); s.nextGrant += 1
+                sleepers.wrappingSubtract(1, ordering: .sequentiallyConsistent)
                 handed = w
-            } else {
-                s.active = max(0, s.active - 1)
             }
-            let c = s.completionWaiters.isEmpty ? nil : s.completionWaiters.removeFirst()
+            var c: Waiter? = nil
+            if !s.completionWaiters.isEmpty {
+                c = s.completionWaiters.removeFirst()
+                sleepers.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+            }
             return (handed, c)
         }
         next?.semaphore.signal()
@@ -93,10 +130,70 @@ public final class CallQueue: Sendable {
     /// After ETHREAD_LIMIT: waits (FIFO) for the next completion, at most `seconds`.
     public func waitForCompletion(timeout seconds: Double) {
         let w = Waiter()
-        state.withLock { $0.completionWaiters.append(w) }
-        if !w.wait(seconds) {
-            state.withLock { s in s.completionWaiters.removeAll { $0 === w } }
+        state.withLock { s in
+            s.completionWaiters.append(w)
+            sleepers.wrappingAdd(1, ordering: .sequentiallyConsistent)
         }
+        if !w.wait(seconds) {
+            state.withLock { s in
+                if let i = s.completionWaiters.firstIndex(where: { $0 === w }) {
+                    s.completionWaiters.remove(at: i)
+                    sleepers.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+                }
+            }
+        }
+    }
+}
+
+/// Up to 64 interchangeable slots (vCPUs, argument pages) claimed and returned through one atomic
+/// bitmask: no lock and no allocation unless every slot is busy and the caller chooses to sleep.
+final class SlotPool: Sendable {
+    /// Number of slots (1...64).
+    let count: Int
+    private let bits = Atomic<UInt64>(0)
+    private let rotor = Atomic<Int>(0)
+    private let sleepers = Atomic<Int>(0)
+    private let wake = DispatchSemaphore(value: 0)
+
+    /// A pool of `count` slots, clamped to 0...64 (0: `tryClaim` always fails).
+    init(count: Int) { self.count = max(0, min(64, count)) }
+
+    /// Claims a free slot, starting the search at a rotating index so claims spread over the slots
+    /// (`rotate: false` takes the lowest free slot, keeping the touched set small). nil when all are busy.
+    func tryClaim(rotate: Bool = false) -> Int? {
+        guard count > 0 else { return nil }
+        let start = rotate ? Int(UInt(bitPattern: rotor.wrappingAdd(1, ordering: .relaxed).oldValue) % UInt(count)) : 0
+        var b = bits.load(ordering: .acquiring)
+        while true {
+            var claimed: Int? = nil
+            for k in 0..<count {
+                let i = (start + k) % count
+                if b & (1 << UInt64(i)) == 0 { claimed = i; break }
+            }
+            guard let i = claimed else { return nil }
+            let (done, now) = bits.compareExchange(expected: b, desired: b | (1 << UInt64(i)), ordering: .sequentiallyConsistent)
+            if done { return i }
+            b = now
+        }
+    }
+
+    /// Claims a slot, sleeping until one is returned when all are busy (each holder returns its
+    /// slot after one bounded operation: a trap).
+    func claim(rotate: Bool = true) -> Int {
+        if let i = tryClaim(rotate: rotate) { return i }
+        sleepers.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        defer { sleepers.wrappingSubtract(1, ordering: .sequentiallyConsistent) }
+        while true {
+            if let i = tryClaim(rotate: rotate) { return i }
+            wake.wait()
+        }
+    }
+
+    /// Returns slot `i`.
+    func release(_ i: Int) {
+        guard i >= 0, i < count else { return }
+        bits.bitwiseAnd(~(1 << UInt64(i)), ordering: .sequentiallyConsistent)
+        if sleepers.load(ordering: .sequentiallyConsistent) > 0 { wake.signal() }
     }
 }
 

@@ -290,11 +290,11 @@ public struct TEEOperation: Sendable {
     }
 
     /// Driver params for the operation; BAD_PARAMETERS (origin API) on misuse.
-    func driverParams(context: TEEContext) throws(TEEError) -> [DriverParam] {
-        var out: [DriverParam] = []
-        out.reserveCapacity(params.count)
-        for p in params {
-            switch p {
+    func driverParams(context: TEEContext) throws(TEEError) -> DriverParams {
+        var out = DriverParams()
+        // Index loops over concrete types: no generic iteration on the call path.
+        for i in 0..<min(params.count, DriverParams.capacity) {
+            switch params[i] {
             case .none: out.append(.none)
             case let .valueInput(a, b): out.append(.value(.input, a: UInt64(a), b: UInt64(b)))
             case let .valueOutput(a, b): out.append(.value(.output, a: UInt64(a), b: UInt64(b)))
@@ -335,9 +335,9 @@ public struct TEEOperation: Sendable {
     }
 
     /// Writes the call's outputs back into the params (values, sizes, temporary buffers).
-    mutating func apply(_ results: [DriverParamResult]) {
-        for (i, r) in results.enumerated() where i < params.count {
-            switch (params[i], r) {
+    mutating func apply(_ results: DriverParamResults) {
+        for i in 0..<min(results.count, params.count) {
+            switch (params[i], results[i]) {
             case let (.valueOutput, .value(a, b, _)): params[i] = .valueOutput(a: UInt32(truncatingIfNeeded: a), b: UInt32(truncatingIfNeeded: b))
             case let (.valueInout, .value(a, b, _)): params[i] = .valueInout(a: UInt32(truncatingIfNeeded: a), b: UInt32(truncatingIfNeeded: b))
             case let (.tempOutput(buf, _), .tmem(bytes, size)):

@@ -139,9 +139,10 @@ import Testing
         let space = try GuestAddressSpace(memory: memory, id: GuestID(0), pages: 700)
         let alloc = GuestPageAllocator(space: space)
         let data = try alloc.allocate(pages: 600)
-        let entries = PageListBuilder.dataPages(address: IPA(data.base.raw + 0x123), size: 600 * 4096 - 0x123)
-        #expect(entries.count == 600)
-        let (list, ptr) = try PageListBuilder.build(entries: entries, firstOffset: 0x123, allocator: alloc)
+        let start = IPA(data.base.raw + 0x123)
+        let entries = (0..<600).map { data.base.raw + UInt64($0 * 4096) }
+        #expect(PageListBuilder.pageCount(address: start, size: 600 * 4096 - 0x123) == 600)
+        let (list, ptr) = try PageListBuilder.build(address: start, size: 600 * 4096 - 0x123, allocator: alloc)
         #expect(ptr & 0xFFF == 0x123)
         #expect(list.pages == 2)
         let first = try space.read(list.base, count: 4096)
