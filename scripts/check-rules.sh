@@ -25,6 +25,11 @@ declare -A forbidden=(
     [Supplicant]="SecureWorld TAAPI TrustedApps Mediator Platform VTEEKit vtee"
     [Transport]="SecureWorld TAAPI TrustedApps VTEEKit vtee"
     [CShim]=""
+    [TAChannel]="*"
+    [vteeta]="*"
+    [vtee-ta-host]="*"
+    [TAHostShim]="*"
+    [TAHost]="SecureWorld Mediator Platform NormalWorld TEEClient Supplicant Transport VTEEKit vtee TrustedApps"
     [CAllocCount]=""
     [MediatedPlatform]="SecureWorld TrustedApps NormalWorld TEEClient Supplicant Transport VTEEKit VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
     [VTEEKit]="VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
@@ -32,11 +37,6 @@ declare -A forbidden=(
     [VTEEDemo]="VTEEAttack VTEEBench vtee"
     [VTEEAttack]="NormalWorld TEEClient Supplicant Transport VTEEKit VTEEDaemon VTEEDemo VTEEBench vtee"
     [VTEEBench]="VTEEAttack vtee"
-    [TAChannel]="*"
-    [vteeta]="*"
-    [vtee-ta-host]="*"
-    [TAHostShim]="*"
-    [TAHost]="Mediator Platform NormalWorld TEEClient Supplicant Transport VTEEKit vtee TrustedApps"
     [vtee]=""
 )
 

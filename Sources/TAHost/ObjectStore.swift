@@ -2,7 +2,7 @@
 // use): each object is one stored blob (header, the TA's serialized attributes, the data
 // stream). Handles, positions and GP's sharing rules (ACCESS_CONFLICT) live here, in the secure
 // world, so they hold across every instance (process) of a TA. Secure world.
-import SecureWorld
+import TAAPI
 import Synchronization
 import TAChannel
 import TEEABI

@@ -7,7 +7,7 @@
 import Glibc
 #endif
 import Logging
-import SecureWorld
+import TAAPI
 import Synchronization
 import TAChannel
 import TAHostShim

@@ -3,7 +3,7 @@
 // and offset comes from the TA process and is checked against the request area first.
 // Secure world.
 import Logging
-import SecureWorld
+import TAAPI
 import TAChannel
 import TEEABI
 

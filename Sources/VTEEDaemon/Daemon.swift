@@ -35,8 +35,8 @@ public struct DaemonConfig: Sendable {
     public var logger = Logger(label: "vtee.daemon")
     /// The key TA images must be signed with (`--ta-key`); default: the development key.
     public var taKey: TAVerificationKey? = try? TAVerificationKey.development
-    /// Runs the ELF of a verified TA image (the TA process runner); nil: loaded TAs cannot run.
-    public var taRunner: (@Sendable (TEEUUID, [UInt8]) throws(TEEResult) -> TADescriptor)?
+    /// Runs the ELF of a verified TA image; default: the TA process runner (`defaultTARunner`); nil: loaded TAs cannot run.
+    public var taRunner: (@Sendable (TEEUUID, [UInt8]) throws(TEEResult) -> TADescriptor)? = defaultTARunner
     /// A config serving on `socketPath` with storage under `storage`.
     public init(socketPath: String, storage: String) { self.socketPath = socketPath; self.storage = storage }
     /// The admin socket's path: the guest socket's path plus ".admin".

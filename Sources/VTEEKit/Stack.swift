@@ -38,8 +38,8 @@ public struct StackConfig: Sendable {
     public var taDirectory: String? = SupplicantConfiguration.defaultTADirectory
     /// The key loaded TAs must be signed with (`--ta-key`); default: the development key.
     public var taKey: TAVerificationKey? = try? TAVerificationKey.development
-    /// Runs the ELF of a verified TA image (the TA process runner); nil: loaded TAs cannot run.
-    public var taRunner: (@Sendable (TEEUUID, [UInt8]) throws(TEEResult) -> TADescriptor)?
+    /// Runs the ELF of a verified TA image; default: the TA process runner (`defaultTARunner`); nil: loaded TAs cannot run.
+    public var taRunner: (@Sendable (TEEUUID, [UInt8]) throws(TEEResult) -> TADescriptor)? = defaultTARunner
 
     /// The defaults: 8 secure threads, 8 MiB guests with 2 vCPUs.
     public init() {}

@@ -2,7 +2,6 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import SignedTA
-import TAHost
 import TEEABI
 import VTEEDaemon
 import VTEEDemo
@@ -42,13 +41,7 @@ struct ServeCommand: ParsableCommand {
         if cfg.taKey?.isDevelopmentKey == true {
             cfg.logger.warning("TA signing: trusting vtee's DEVELOPMENT key (public, DEVELOPMENT ONLY): any TA signed with keys/default_ta.pem loads; pass --ta-key with your own public key")
         }
-        if let host = TAProcessConfig.locateHost() {
-            // C TAs loaded through LOAD_TA run in their own sandboxed vtee-ta-host processes.
-            var pc = TAProcessConfig(hostExecutable: host)
-            pc.logger = cfg.logger
-            let runner = TAProcessRunner(config: pc)
-            cfg.taRunner = { u, elf throws(TEEResult) in try runner.load(uuid: u, elf: elf) }
-        } else {
+        if cfg.taRunner == nil {
             cfg.logger.warning("vtee-ta-host not found (VTEE_TA_HOST or beside vtee): loaded C TAs cannot run")
         }
         let daemon = try Daemon(config: cfg)

@@ -99,7 +99,7 @@ import Machine
     }
 
     @Test func foreignInterruptEveryTickWhileALongCommandRuns() throws {
-        let (nw, s) = try world(.init(interruptTick: .microseconds(1)))
+        let (nw, s) = try world(.init(interruptTick: .milliseconds(1)))
         let pa = nw.pages()
         nw.writeArg(pa, MsgArg(cmd: .invokeCommand, function: Cmd.long, session: s, params: [.value(.valueInout, a: 50)]))
         var f = nw.world.smc(nw.callFrame(pa))
@@ -144,7 +144,7 @@ import Machine
     }
 
     @Test func cancellationFlagReachesTheRunningCommand() throws {
-        let (nw, s) = try world(.init(interruptTick: .microseconds(1)))
+        let (nw, s) = try world(.init(interruptTick: .milliseconds(1)))
         let pa = nw.pages()
         nw.writeArg(pa, MsgArg(cmd: .invokeCommand, function: Cmd.long, session: s, cancelID: 42,
                                params: [.value(.valueInout, a: 1_000_000)]))

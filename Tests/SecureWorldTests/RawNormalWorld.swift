@@ -13,6 +13,16 @@ struct MemFS {
     var next: UInt64 = 3
 }
 
+/// The secure world's clock as a test drives it: every reading advances it by `step` ns (0: it
+/// stands still until `advance`), so FOREIGN_INTR ticks and TA time never depend on the wall clock.
+final class TestClock: SecureClock {
+    let now = Atomic<UInt64>(0)
+    let step: UInt64
+    init(step: UInt64) { self.step = step }
+    func nanoseconds() -> UInt64 { now.wrappingAdd(step, ordering: .relaxed).oldValue }
+    func advance(_ ns: UInt64) { now.wrappingAdd(ns, ordering: .relaxed) }
+}
+
 /// The test's normal world.
 final class RawNormalWorld: @unchecked Sendable {
     let memory: PhysicalMemory
@@ -37,11 +47,12 @@ final class RawNormalWorld: @unchecked Sendable {
         var taImages: [TEEUUID: [UInt8]] = [:]
     }
 
-    init(config: SecureWorldConfig = .init(), tas: [TADescriptor] = TestTAs.all, pages: Int = 512) throws {
+    init(config: SecureWorldConfig = .init(), tas: [TADescriptor] = TestTAs.all, pages: Int = 512,
+         clock: any SecureClock = TestClock(step: 1_000_000)) throws {
         memory = PhysicalMemory()
         _ = try memory.addRegion(kind: .secure, pages: 16)
         region = try memory.addRegion(kind: .hypervisor, pages: pages)
-        world = SecureWorld(memory: memory, config: config, tas: tas)
+        world = SecureWorld(memory: memory, config: config, tas: tas, clock: clock)
     }
 
     // MARK: Memory
@@ -60,8 +71,8 @@ final class RawNormalWorld: @unchecked Sendable {
     func read(_ pa: PA, _ n: Int) -> [UInt8] { (try? memory.read(pa, count: n, world: .nonSecure)) ?? [] }
     func writeArg(_ pa: PA, _ a: MsgArg) { write(pa, a.encoded()) }
     func readArg(_ pa: PA, params: Int? = nil) -> MsgArg? {
-        let head = read(pa, 32)
-        let n = params ?? Int(Bytes.u32(head, 28))
+        var head = read(pa, 32)
+        let n = params ?? head.withUnsafeMutableBytes { b in (try? MsgArgView(b)).map { Int($0.numParams) } ?? 0 }
         return try? MsgArg.decode(read(pa, MsgArg.size(numParams: min(n, 127))), validateAttributes: false)
     }
 

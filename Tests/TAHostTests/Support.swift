@@ -1,65 +1,58 @@
-/// Test support: builds the project's C test TAs with the host C compiler against libvteeta.so
-/// and runs them in a whole in-process vtee (guest, mediator, secure world) whose LOAD_TA path
-/// hands the TA's ELF to a `TAProcessRunner`.
+/// Test support: exports the dev kit (with this build's libvteeta.so), builds the project's C
+/// test TAs with it as an OP-TEE user would (`make -C <ta> TA_DEV_KIT_DIR=<kit>`: signed with
+/// the development key), and runs them in a whole in-process vtee whose LOAD_TA path verifies
+/// the image and hands its ELF to a `TAProcessRunner`.
 import Foundation
 import Logging
 import Machine
-import MediatedPlatform
-import Mediator
-import NormalWorld
-import Platform
 import SecureWorld
-import SignedTA
-import Supplicant
+import TADevKit
 import TAHost
 import TEEABI
 import TEEClient
-import TrustedApps
 import VTEEKit
 
 enum TAFixtures {
-    /// The package's build directory (where libvteeta.so and vtee-ta-host are).
+    /// The build products directory (libvteeta.so, vtee-ta-host, vtee).
     static var buildDirectory: String {
-        var buf = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
-        let exe = n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
-        // The test bundle is .build/<config>/vteePackageTests.xctest.
-        return URL(fileURLWithPath: exe).deletingLastPathComponent().path
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = (exe as NSString).deletingLastPathComponent
+        while dir.contains(".xctest") { dir = (dir as NSString).deletingLastPathComponent }
+        return dir
     }
-    static var sourceRoot: String { URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("TAs").path }
+    static var sourceRoot: String { (#filePath as NSString).deletingLastPathComponent + "/../TAs" }
 
     static let coreUUID = try! TEEUUID("c0de0001-7ee0-4a11-8b5d-000000000001")
 
-    /// Compiles TA directory `name` into `<dir>/<uuid>.ta` (the bare ELF: signing is the dev kit's).
-    static func build(_ name: String, uuid: TEEUUID, into dir: String) throws {
-        let src = sourceRoot + "/" + name
-        let files = try FileManager.default.contentsOfDirectory(atPath: src).filter { $0.hasSuffix(".c") }.map { src + "/" + $0 }
-        let out = dir + "/\(uuid).ta"
-        let args = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared", "-O1", "-I", src, "-I", sourceRoot + "/shim"]
-            + files + [sourceRoot + "/shim/ta_header.c", "-L", buildDirectory, "-lvteeta", "-Wl,--no-undefined", "-o", out]
+    struct CommandError: Error, CustomStringConvertible { var description: String }
+
+    static func run(_ args: [String]) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["cc"] + args
-        let err = Pipe()
-        p.standardError = err
+        p.arguments = args
+        let pipe = Pipe()
+        p.standardOutput = pipe; p.standardError = pipe
         try p.run()
+        let out = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        let msg = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        guard p.terminationStatus == 0 else { throw BuildError(message: msg) }
-        // LOAD_TA verifies the signature first: sign the ELF with the development key, as the dev kit does.
-        guard let elf = FileManager.default.contents(atPath: out) else { throw BuildError(message: "no \(out)") }
-        let image = try SignedTAImage.sign(elf: [UInt8](elf), uuid: uuid, key: .development)
-        try Data(image).write(to: URL(fileURLWithPath: out))
+        guard p.terminationStatus == 0 else {
+            throw CommandError(description: "\(args.joined(separator: " ")): \(String(decoding: out, as: UTF8.self))")
+        }
     }
-    struct BuildError: Error { var message: String }
 
-    /// One build of the core TA per test process.
+    /// Exports the kit, builds every test TA with it, and collects the .ta files in one directory.
     static let taDirectory: Result<String, any Error> = {
-        let dir = NSTemporaryDirectory() + "vtee-tahost-\(getpid())"
+        let root = NSTemporaryDirectory() + "vtee-tahost-\(getpid())-\(UUID().uuidString.prefix(8))"
         do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            try build("core", uuid: coreUUID, into: dir)
-            return .success(dir)
+            let kit = root + "/kit", tas = root + "/tas", src = root + "/src"
+            try FileManager.default.createDirectory(atPath: tas, withIntermediateDirectories: true)
+            _ = try TADevKit.export(to: kit, vtee: buildDirectory + "/vtee", runtimeLibrary: buildDirectory + "/libvteeta.so")
+            try FileManager.default.copyItem(atPath: sourceRoot, toPath: src)
+            for (name, uuid) in [("core", coreUUID)] {
+                try run(["make", "-s", "-C", src + "/" + name, "TA_DEV_KIT_DIR=" + kit])
+                try FileManager.default.copyItem(atPath: "\(src)/\(name)/\(uuid).ta", toPath: "\(tas)/\(uuid).ta")
+            }
+            return .success(tas)
         } catch { return .failure(error) }
     }()
 }
@@ -88,14 +81,11 @@ struct CollectingHandler: LogHandler {
 /// A whole machine with one guest whose supplicant serves TAs from the fixture directory.
 final class TAStack: @unchecked Sendable {
     let runner: TAProcessRunner
-    let world: SecureWorld
-    let mediator: Mediator
-    let space: GuestAddressSpace
-    let driver: OPTEEDriver
-    let supplicant: Supplicant
-    let context: TEEContext
+    let stack: VTEEStack
+    let guest: GuestStack
     let logs = LogCollector()
     let storage: String
+    var context: TEEContext { guest.context }
 
     init(entryBound: Duration? = nil, cancelGrace: Duration = .seconds(2)) throws {
         let taDir = try TAFixtures.taDirectory.get()
@@ -104,41 +94,33 @@ final class TAStack: @unchecked Sendable {
         cfg.cancelGrace = cancelGrace
         let sink = logs
         cfg.logger = Logger(label: "vtee.ta") { _ in CollectingHandler(sink: sink) }
-        runner = TAProcessRunner(config: cfg)
-        let memory = PhysicalMemory()
-        world = SecureWorld(memory: memory, config: SecureWorldConfig(threadsPerVM: 8, virtualization: true,
-                                                                     interruptTick: .milliseconds(5),
-                                                                     loadTA: { [runner] u, elf throws(TEEResult) in try runner.load(uuid: u, elf: elf) }),
-                            tas: BuiltinTAs.all)
-        mediator = try Mediator(memory: memory, secureWorld: world, config: MediatorConfig())
-        var builder = PlatformBuilder()
-        try builder.register(mediatorService(mediator))
-        try builder.register(TRNGService())
-        let platform = builder.build()
-        let id = GuestID(1)
-        space = try GuestAddressSpace(memory: memory, id: id, pages: 2048, layout: .scattered(seed: 0x7EE))
-        try mediator.addGuest(space)
-        driver = try OPTEEDriver(space: space, conduit: PlatformConduit(platform: platform, guest: id),
-                                 configuration: DriverConfiguration(vcpus: 2))
+        let runner = TAProcessRunner(config: cfg)
+        self.runner = runner
         storage = NSTemporaryDirectory() + "vtee-tahost-store-\(UUID().uuidString)"
-        supplicant = try Supplicant(driver: driver, configuration: SupplicantConfiguration(storageDirectory: storage, taDirectory: taDir))
-        _ = supplicant.start()
-        context = TEEContext(driver: driver)
+        var sc = StackConfig()
+        sc.storageRoot = storage
+        sc.taDirectory = taDir
+        sc.taRunner = { uuid, elf throws(TEEResult) in try runner.load(uuid: uuid, elf: elf) }
+        stack = try VTEEStack(config: sc)
+        guest = try stack.addGuest(GuestID(1))
     }
 
     func shutdown() {
-        context.finalize()
-        supplicant.stop()
-        driver.shutdown()
-        mediator.destroyGuest(space.id)
-        space.removeRAM()
+        stack.removeGuest(guest)
         try? FileManager.default.removeItem(atPath: storage)
     }
 }
 
-/// Open file descriptors of this process (for leak checks).
+/// Open file descriptors of this process that TA processes use: their memfds (`vtee-ta*`) and
+/// pidfds (for leak checks). Only these are counted because other suites run concurrently in the
+/// same test process (make and gcc pipes, guest RAM memfds, daemon sockets) and would change a
+/// process-wide count at any moment.
 func openDescriptorCount() -> Int {
-    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+    guard let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return -1 }
+    return fds.filter { fd in
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + fd) else { return false }
+        return target.hasPrefix("/memfd:vtee-ta") || target == "anon_inode:[pidfd]"
+    }.count
 }
 
 /// Zombie children of this process.
@@ -149,6 +131,9 @@ func zombieChildren() -> [Int32] {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let close = stat.lastIndex(of: ")") else { return false }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // Only TA processes: other suites' short-lived children (make, gcc) are zombies for an instant.
+        let comm = stat[stat.index(after: stat.firstIndex(of: "(") ?? stat.startIndex)..<close]
         return fields.count > 2 && fields[0] == "Z" && Int32(fields[1]) == me
+            && (comm.hasPrefix("vtee-ta") || comm.hasPrefix("ta-"))
     }
 }

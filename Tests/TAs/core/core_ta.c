@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <tee_internal_api.h>
+#include <tee_internal_api_extensions.h>
 #include <unistd.h>
 #include <fcntl.h>
 #include <signal.h>

@@ -8,9 +8,9 @@
 #define TA_VERSION "1.0"
 #define TA_DESCRIPTION "vtee core test TA"
 #define TA_CURRENT_TA_EXT_PROPERTIES \
-    { "org.vtee.test.string", 4, "hello" }, \
-    { "org.vtee.test.u32", 1, &(const uint32_t){ 42 } }, \
-    { "org.vtee.test.bool", 0, &(const bool){ true } }, \
-    { "org.vtee.test.u64", 6, &(const uint64_t){ 0x123456789ULL } }, \
-    { "org.vtee.test.binary", 5, "AQID" }
+    { "org.vtee.test.string", USER_TA_PROP_TYPE_STRING, "hello" }, \
+    { "org.vtee.test.u32", USER_TA_PROP_TYPE_U32, &(const uint32_t){ 42 } }, \
+    { "org.vtee.test.bool", USER_TA_PROP_TYPE_BOOL, &(const bool){ true } }, \
+    { "org.vtee.test.u64", USER_TA_PROP_TYPE_U64, &(const uint64_t){ 0x123456789ULL } }, \
+    { "org.vtee.test.binary", USER_TA_PROP_TYPE_BINARY_BLOCK, "AQID" }
 #endif
