@@ -1,18 +1,19 @@
 // The secure world's share of a steady-state NOP invoke allocates nothing: counted with the
-// test-only counting malloc (per thread; the drain runs on the calling thread, down to the TA).
+// shared per-thread allocation counter (CAllocCount; the drain runs on the calling thread, down
+// to the TA, so every allocation of the secure world's share lands on this thread).
 import Testing
 import TEEABI
 import Machine
 import TrustedApps
-import SecureWorldMallocCounter
+import CAllocCount
 @testable import SecureWorld
 
 @Suite(.serialized) struct AllocationTests {
     /// Mallocs made by this thread while `body` runs.
     static func mallocs(_ body: () -> Void) -> UInt64 {
-        swmc_start()
+        let before = vtee_thread_alloc_count()
         body()
-        return swmc_stop()
+        return UInt64(vtee_thread_alloc_count() - before)
     }
 
     @Test func theMallocCounterSeesAllocations() {
