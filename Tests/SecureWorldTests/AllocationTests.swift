@@ -13,7 +13,7 @@ import CAllocCount
     static func mallocs(_ body: () -> Void) -> UInt64 {
         let before = vtee_thread_alloc_count()
         body()
-        return UInt64(vtee_thread_alloc_count() - before)
+        return UInt64(vtee_thread_alloc_count() &- before)
     }
 
     @Test func theMallocCounterSeesAllocations() {
