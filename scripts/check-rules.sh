@@ -19,7 +19,8 @@ declare -A forbidden=(
     [Mediator]="SecureWorld TAAPI TrustedApps NormalWorld TEEClient Supplicant VTEEKit vtee"
     [Platform]="SecureWorld TAAPI TrustedApps Mediator NormalWorld TEEClient Supplicant VTEEKit vtee"
     [NormalWorld]="SecureWorld TAAPI TrustedApps Mediator Platform TEEClient Supplicant VTEEKit vtee"
-    [TEEClient]="SecureWorld TAAPI TrustedApps Mediator Platform VTEEKit vtee"
+    [TEEClient]="SecureWorld TAAPI TrustedApps Mediator Platform Supplicant Transport TEEClientRemote VTEEKit VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
+    [TEEClientRemote]="SecureWorld TAAPI TrustedApps Mediator Platform VTEEKit VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
     [Supplicant]="SecureWorld TAAPI TrustedApps Mediator Platform VTEEKit vtee"
     [Transport]="SecureWorld TAAPI TrustedApps VTEEKit vtee"
     [CShim]=""
@@ -33,9 +34,9 @@ declare -A forbidden=(
     [CTEEDev]=""
     [CTEEC]=""
     [CVTEEPreload]=""
-    [TEEDevice]="SecureWorld TrustedApps Mediator Platform MediatedPlatform VTEEKit VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
-    [TEECLibrary]="SecureWorld TrustedApps Mediator Platform MediatedPlatform VTEEKit VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
-    [VTEEPreloadLibrary]="SecureWorld TrustedApps Mediator Platform MediatedPlatform VTEEKit VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
+    [TEEDevice]="SecureWorld TAAPI TrustedApps Mediator Platform MediatedPlatform VTEEKit VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
+    [TEECLibrary]="SecureWorld TAAPI TrustedApps Mediator Platform MediatedPlatform VTEEKit VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
+    [VTEEPreloadLibrary]="SecureWorld TAAPI TrustedApps Mediator Platform MediatedPlatform VTEEKit VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
     [vtee]=""
 )
 
