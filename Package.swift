@@ -76,7 +76,7 @@ let package = Package(
                 cSettings: [.unsafeFlags(["-Wall", "-Wextra"])]),
         .target(name: "TAHost", dependencies: ["TAAPI", "TEEABI", "TAHostShim", "TAChannel", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .target(name: "CTEEDev", path: "Sources/CTEEDev"),
-        .target(name: "TEEDevice", dependencies: ["TEEABI", "Machine", "NormalWorld", "Supplicant", "Transport", "TEEClient", "CTEEDev"], swiftSettings: strict),
+        .target(name: "TEEDevice", dependencies: ["TEEABI", "Machine", "NormalWorld", "Supplicant", "Transport", "CTEEDev"], swiftSettings: strict),
         .target(name: "CTEEC", dependencies: ["CTEEDev"], path: "Sources/CTEEC"),
         .target(name: "TEECLibrary", dependencies: ["CTEEC", "TEEDevice"], swiftSettings: strict,
                 linkerSettings: [.unsafeFlags(selfContained + ["-Xlinker", "-soname=libteec.so.2"])]),

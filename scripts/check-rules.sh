@@ -41,9 +41,9 @@ declare -A forbidden=(
     [CTEEDev]=""
     [CTEEC]=""
     [CVTEEPreload]=""
-    [TEEDevice]="SecureWorld TrustedApps Mediator Platform MediatedPlatform VTEEKit VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
-    [TEECLibrary]="SecureWorld TrustedApps Mediator Platform MediatedPlatform VTEEKit VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
-    [VTEEPreloadLibrary]="SecureWorld TrustedApps Mediator Platform MediatedPlatform VTEEKit VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
+    [TEEDevice]="SecureWorld TAAPI TrustedApps Mediator Platform MediatedPlatform VTEEKit VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
+    [TEECLibrary]="SecureWorld TAAPI TrustedApps Mediator Platform MediatedPlatform VTEEKit VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
+    [VTEEPreloadLibrary]="SecureWorld TAAPI TrustedApps Mediator Platform MediatedPlatform VTEEKit VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
     [vtee]=""
 )
 

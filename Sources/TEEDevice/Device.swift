@@ -7,7 +7,6 @@ import Machine
 import NormalWorld
 import Synchronization
 import TEEABI
-import TEEClient
 #if canImport(Glibc)
 import Glibc
 #endif

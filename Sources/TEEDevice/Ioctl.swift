@@ -5,7 +5,6 @@ import CTEEDev
 import Machine
 import NormalWorld
 import TEEABI
-import TEEClient
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -165,9 +164,20 @@ extension TEEDevice {
         case .user: return (.user, ClientIdentity.uuidV5("uid=" + String(geteuid(), radix: 16)))
         case .group:
             let gid = LinuxTEEArgs.u32(connection, 0)
-            do { return (.group, try TEELogin.group(gid: gid).clientUUID(ProcessIdentity.current)) } catch { throw .notPermitted }
+            guard isMember(gid) else { throw .notPermitted }
+            return (.group, ClientIdentity.uuidV5("gid=" + String(gid, radix: 16)))
         default: throw .invalid
         }
+    }
+
+    /// True when the calling process's effective or supplementary groups include `gid` (in_egroup_p).
+    static func isMember(_ gid: UInt32) -> Bool {
+        if getegid() == gid_t(gid) { return true }
+        let n = getgroups(0, nil)
+        guard n > 0 else { return false }
+        var groups = [gid_t](repeating: 0, count: Int(n))
+        let m = getgroups(n, &groups)
+        return m > 0 && groups.prefix(Int(m)).contains(gid_t(gid))
     }
 
     private func openSession(context: Int64, guest: GuestConnection, _ argument: UInt64) throws(TEEIoctlError) -> Int32 {
