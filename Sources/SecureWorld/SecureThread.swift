@@ -117,6 +117,9 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
         /// No vCPU will drain this thread again (its VM is gone): jobs go to the global executor,
         /// so a command still awaiting something (a storage lock) unwinds and lets go of it.
         var orphaned = false
+        /// While an orphaned command unwinds on the global executor, its world and partition
+        /// (otherwise only unowned here) stay alive; dropped when the task ends.
+        var keepAlive: (world: SecureWorld, partition: Partition)?
         /// When the current drain started (ns of the world's clock; FOREIGN_INTR ticks).
         var enteredAt: UInt64 = 0
         /// The RPC argument buffer of the cache (RPC_ALLOC'd).
@@ -212,9 +215,13 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
     /// the calling thread (the VM is gone, nobody else will). Returns how the last drain ended.
     /// From now on the thread's remaining work (unwinding an aborted command, ending the task)
     /// runs on the global executor: no vCPU drains it any more.
-    func stop() {
+    /// `keepAlive`: hold the world and the partition until the task ends (false only from the
+    /// world's deinit, for idle threads whose task ends without touching either).
+    func stop(keepAlive: Bool = true) {
+        let owners: (world: SecureWorld, partition: Partition)? = keepAlive ? (world, partition) : nil
         let (w, queued) = box.withLock { b -> (UnsafeContinuation<Bool, Never>?, [UnownedJob]) in
             b.stopping = true; b.aborting = true; b.orphaned = true
+            if b.started && b.keepAlive == nil { b.keepAlive = owners }
             var queued: [UnownedJob] = []
             while let j = b.jobs.pop() { queued.append(j) }
             let w = b.commandWaiter; b.commandWaiter = nil
@@ -242,6 +249,7 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
         while await nextCommand(publishing: exit) {
             exit = .done(a0: await run().rawValue)
         }
+        box.withLock { $0.keepAlive = nil }
     }
 
     /// Publishes how the previous command ended and parks until the next one (false: stop).

@@ -166,7 +166,7 @@ public final class SecureWorld: SMCEntry, Sendable {
         for p in parts {
             for t in p.threads where t.slot.compareExchange(expected: SlotState.free.rawValue, desired: SlotState.running.rawValue,
                                                             ordering: .acquiringAndReleasing).exchanged {
-                t.stop()
+                t.stop(keepAlive: false)
             }
         }
     }
