@@ -16,6 +16,9 @@
 #include <time.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
+#include <grp.h>
+#include <sys/wait.h>
 
 int vtee_memfd_create(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 
@@ -179,6 +182,79 @@ ssize_t vtee_recv_with_fds(int fd, void *buf, size_t len, int *fds, int maxfds, 
     return r;
 }
 
+int vtee_set_passcred(int fd) {
+    int on = 1;
+    return setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+}
+
+ssize_t vtee_recv_with_fds_creds(int fd, void *buf, size_t len, int *fds, int maxfds, int *nfds, int *truncated,
+                                 int dontwait, vtee_sender_t *sender) {
+    *nfds = 0; *truncated = 0;
+    memset(sender, 0, sizeof *sender);
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+    // Room for more descriptors than anyone may send (excess ones arrive and get closed here)
+    // and for the sender's credentials.
+    union {
+        char b[CMSG_SPACE(sizeof(int) * 4 * VTEE_MAX_FDS) + CMSG_SPACE(sizeof(struct ucred))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = &iov; m.msg_iovlen = 1;
+    m.msg_control = u.b; m.msg_controllen = sizeof u.b;
+    ssize_t r;
+    do { r = recvmsg(fd, &m, MSG_CMSG_CLOEXEC | (dontwait ? MSG_DONTWAIT : 0)); } while (r < 0 && errno == EINTR);
+    if (r < 0) return r;
+    if (m.msg_flags & MSG_CTRUNC) *truncated = 1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_level != SOL_SOCKET) continue;
+        if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+            struct ucred uc;
+            memcpy(&uc, CMSG_DATA(c), sizeof uc);
+            sender->pid = uc.pid; sender->uid = uc.uid; sender->gid = uc.gid; sender->present = 1;
+            continue;
+        }
+        if (c->cmsg_type != SCM_RIGHTS) continue;
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int got;
+            memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
+            if (*nfds < maxfds) fds[(*nfds)++] = got;
+            else { close(got); *truncated = 1; }
+        }
+    }
+    return r;
+}
+
+/// Parses the second number of the "Uid:"/"Gid:" line starting at `line` (real, EFFECTIVE, saved, fs).
+static int second_number(const char *line, uint32_t *out) {
+    const char *p = line;
+    for (int field = 0; field < 2; field++) {
+        while (*p && (*p < '0' || *p > '9')) { if (*p == '\n') return -1; p++; }
+        if (!*p) return -1;
+        uint64_t v = 0;
+        while (*p >= '0' && *p <= '9') { v = v * 10 + (uint64_t)(*p - '0'); if (v > 0xFFFFFFFFu) return -1; p++; }
+        if (field == 1) { *out = (uint32_t)v; return 0; }
+    }
+    return -1;
+}
+
+int vtee_process_effective_ids(int32_t pid, uint32_t *euid, uint32_t *egid) {
+    if (pid <= 0) { errno = ESRCH; return -1; }
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char buf[4096];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) { errno = ESRCH; return -1; }
+    buf[n] = 0;
+    const char *u = strstr(buf, "\nUid:"), *g = strstr(buf, "\nGid:");
+    if (!u || !g || second_number(u + 5, euid) != 0 || second_number(g + 5, egid) != 0) { errno = EPROTO; return -1; }
+    return 0;
+}
+
 int vtee_set_blocking(int fd, int blocking) {
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0) return -1;
@@ -267,4 +343,109 @@ int vtee_test_spawn_c_guest(const char *path, uint32_t ram_pages, uint8_t patter
     }
     if (exit_after) _exit(0);
     for (;;) pause();
+}
+
+/// "/proc/<pid>/exe" into `out` (64 bytes) without stdio (async-signal-safe).
+static void proc_exe_path(char *out, pid_t pid) {
+    char digits[16];
+    int n = 0;
+    unsigned v = (unsigned)pid;
+    do { digits[n++] = (char)('0' + v % 10); v /= 10; } while (v && n < 15);
+    memcpy(out, "/proc/", 6);
+    int k = 6;
+    while (n) out[k++] = digits[--n];
+    memcpy(out + k, "/exe", 5);
+}
+
+int vtee_test_spawn_split_hello(const char *path, const char *exec_path, uint32_t ram_pages, int32_t *speaker) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return -1;
+    pid_t connector = fork();
+    if (connector < 0) { close(p[0]); close(p[1]); return -1; }
+    if (connector != 0) {
+        close(p[1]);
+        int32_t got = -1;
+        ssize_t n = read(p[0], &got, sizeof got);
+        close(p[0]);
+        if (n != (ssize_t)sizeof got) got = -1;
+        *speaker = got;
+        return (int)connector;
+    }
+    // Connector: syscalls only (async-signal-safe). Keep the pipe's write end as fd 3.
+    if (dup2(p[1], 3) != 3) _exit(30);
+    if (syscall(SYS_close_range, 4U, ~0U, 0) != 0) { for (int i = 4; i < 4096; i++) close(i); }
+    int s = vtee_unix_connect(path);
+    if (s < 0) _exit(31);
+    pid_t me = getpid();
+    pid_t sp = fork();
+    if (sp < 0) _exit(32);
+    if (sp == 0) {
+        // Speaker: wait (bounded) until the connector runs the other program, then say HELLO.
+        close(3);
+        char exe[64], before[512], now[512];
+        proc_exe_path(exe, me);
+        ssize_t b = readlink(exe, before, sizeof before);
+        for (int i = 0; i < 5000; i++) {
+            ssize_t k = readlink(exe, now, sizeof now);
+            if (k > 0 && (k != b || memcmp(now, before, (size_t)k) != 0)) break;
+            struct timespec ms = { 0, 1000000 };
+            nanosleep(&ms, NULL);
+        }
+        int ram = vtee_memfd_create_sealed("split-ram", (uint64_t)ram_pages * 4096);
+        int mb = vtee_memfd_create_sealed("split-mailbox", 4096);
+        if (ram < 0 || mb < 0) _exit(33);
+        uint8_t msg[32] = {0};
+        put32(msg, 0x45455456); put16(msg + 4, 1); put16(msg + 6, 1); put32(msg + 8, 16);
+        put32(msg + 16, 1); put32(msg + 20, ram_pages); put32(msg + 24, 1);
+        int fds[2] = { ram, mb };
+        if (vtee_send_with_fds(s, msg, sizeof msg, fds, 2, 0) != (ssize_t)sizeof msg) _exit(34);
+        uint8_t in[32];
+        ssize_t r = read(s, in, sizeof in);
+        (void)r;
+        for (;;) pause();
+    }
+    int32_t sp32 = (int32_t)sp;
+    if (write(3, &sp32, sizeof sp32) != (ssize_t)sizeof sp32) _exit(35);
+    close(3);
+    char *const argv[] = { (char *)exec_path, (char *)"30", NULL };
+    execv(exec_path, argv);
+    _exit(36);
+}
+
+int vtee_test_query_as(const char *path, uint32_t uid, uint32_t gid, const char *command, char *out, int cap) {
+    if (cap < 1) return -1;
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return -1;
+    pid_t child = fork();
+    if (child < 0) { close(p[0]); close(p[1]); return -1; }
+    if (child == 0) {
+        // Syscalls only (async-signal-safe).
+        close(p[0]);
+        if (setgroups(0, NULL) != 0 || setgid((gid_t)gid) != 0 || setuid((uid_t)uid) != 0) _exit(2);
+        int s = vtee_unix_connect(path);
+        if (s < 0) _exit(3);
+        size_t n = strlen(command);
+        if (write(s, command, n) != (ssize_t)n || write(s, "\n", 1) != 1) _exit(4);
+        char buf[4096];
+        for (;;) {
+            ssize_t k = read(s, buf, sizeof buf);
+            if (k <= 0) break;
+            if (write(p[1], buf, (size_t)k) != k) _exit(5);
+        }
+        _exit(0);
+    }
+    close(p[1]);
+    int got = 0;
+    for (;;) {
+        ssize_t k = read(p[0], out + got, (size_t)(cap - 1 - got));
+        if (k <= 0) break;
+        got += (int)k;
+        if (got >= cap - 1) break;
+    }
+    close(p[0]);
+    out[got] = 0;
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return got > 0 ? got : -2;
+    return got;
 }

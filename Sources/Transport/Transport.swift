@@ -22,8 +22,21 @@ import Glibc
 
 /// Limits and tuning of a transport endpoint.
 public struct TransportLimits: Sendable {
-    /// Most guests (attached plus handshaking connections) served at once.
+    /// Most guests attached at once (connections still in their handshake are bounded apart).
     public var maxGuests: Int
+    /// Most guests one user (uid) may have attached at once.
+    public var maxGuestsPerUser: Int
+    /// Most connections in their handshake (accepted, no HELLO yet) at once; when full, the oldest
+    /// handshake of the user holding the most gives way.
+    public var maxHandshaking: Int
+    /// Most connections of one user in their handshake; the user's oldest gives way.
+    public var maxHandshakingPerUser: Int
+    /// Most vCPU server threads over all guests (one per guest vCPU).
+    public var maxVCPUThreads: Int
+    /// Most vCPU server threads one user's guests may hold together.
+    public var maxVCPUsPerUser: Int
+    /// A guest with no call running and none for this long is detached (BYE "idle"); nil: never.
+    public var idleTimeout: Duration?
     /// Most RAM pages one guest may hand over.
     public var maxRAMPages: Int
     /// Fewest RAM pages one guest must hand over.
@@ -52,15 +65,20 @@ public struct TransportLimits: Sendable {
     public init(maxGuests: Int = 64, maxRAMPages: Int = 1 << 16, minRAMPages: Int = 1, maxVCPUs: Int = 16,
                 handshakeTimeout: Duration = .seconds(5), spinIterations: Int = 4_096,
                 futexSlice: Duration = .milliseconds(50), serverIdleSlice: Duration = .milliseconds(250),
-                stopTimeout: Duration = .seconds(5), firstGuestID: UInt32 = 1) {
+                stopTimeout: Duration = .seconds(5), firstGuestID: UInt32 = 1,
+                maxGuestsPerUser: Int = 16, maxHandshaking: Int = 16, maxHandshakingPerUser: Int = 4,
+                maxVCPUThreads: Int = 256, maxVCPUsPerUser: Int = 64, idleTimeout: Duration? = nil) {
         self.maxGuests = maxGuests; self.maxRAMPages = maxRAMPages; self.minRAMPages = minRAMPages
         self.maxVCPUs = maxVCPUs; self.handshakeTimeout = handshakeTimeout; self.spinIterations = spinIterations
         self.futexSlice = futexSlice; self.serverIdleSlice = serverIdleSlice
         self.stopTimeout = stopTimeout; self.firstGuestID = firstGuestID
+        self.maxGuestsPerUser = maxGuestsPerUser; self.maxHandshaking = maxHandshaking
+        self.maxHandshakingPerUser = maxHandshakingPerUser; self.maxVCPUThreads = maxVCPUThreads
+        self.maxVCPUsPerUser = maxVCPUsPerUser; self.idleTimeout = idleTimeout
     }
 }
 
-/// A peer process's identity as the kernel reports it (SO_PEERCRED at accept time).
+/// A peer process's identity as the kernel reports it (for a guest: the process that sent HELLO).
 public struct PeerCredentials: Equatable, Hashable, Sendable, CustomStringConvertible {
     /// Effective user id.
     public let uid: UInt32

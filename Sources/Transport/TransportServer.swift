@@ -13,8 +13,14 @@ import Glibc
 public struct GuestHandle: Sendable {
     /// The id assigned to this guest (its client id in a7 is `id.clientID`).
     public let id: GuestID
-    /// The guest process's identity from the kernel (SO_PEERCRED at accept time).
+    /// The identity of the process that sent HELLO, read from the kernel when HELLO arrived:
+    /// its pid (SCM_CREDENTIALS on the HELLO bytes) and its effective uid and gid (/proc), never
+    /// the connecting process's (which may have handed the socket on, or exec'd since).
     public let credentials: PeerCredentials
+    /// The executable of that process (/proc/PID/exe, read while a pidfd held the process, so a
+    /// recycled pid cannot answer for it); nil when the kernel would not say (another user's
+    /// process): logins that need it must then be refused, never given a guessable name.
+    public let executable: String?
     /// The guest's RAM, adopted from its memfd into the server's `PhysicalMemory`
     /// (kind `.guestRAM(id)`). Guest RAM byte `i` is region byte `i`. Removed after detach.
     public let ram: Region
@@ -46,6 +52,8 @@ public enum DetachReason: Equatable, Sendable, CustomStringConvertible {
     case protocolViolation(RejectReason)
     /// The server is stopping.
     case serverStopping
+    /// No call for longer than `TransportLimits.idleTimeout`.
+    case idle
     /// A host resource failed while serving it.
     case hostFailure
     public var description: String {
@@ -54,6 +62,7 @@ public enum DetachReason: Equatable, Sendable, CustomStringConvertible {
         case .disconnected: "disconnected"
         case let .protocolViolation(r): "protocol violation: \(r)"
         case .serverStopping: "server stopping"
+        case .idle: "idle"
         case .hostFailure: "host failure"
         }
     }
@@ -94,7 +103,16 @@ public struct TransportServerStats: Sendable, Equatable {
     public var detached: Int
     /// Connections accepted that have not completed their HELLO yet.
     public var handshaking: Int
+    /// vCPU server threads of attached guests.
+    public var vcpuThreads: Int = 0
 }
+
+/// The transport's clock: monotonic nanoseconds (injectable, so tests drive deadlines and idle
+/// timeouts without waiting).
+public typealias TransportClock = @Sendable () -> Int64
+
+/// The real clock: CLOCK_MONOTONIC in nanoseconds.
+public let transportMonotonicClock: TransportClock = { monotonicNanos() }
 
 /// A per-guest record shared by the accept thread and the guest's vCPU threads.
 final class AttachedGuest: Sendable {
@@ -105,10 +123,13 @@ final class AttachedGuest: Sendable {
     let liveThreads: Atomic<Int>
     let calls = Atomic<Int>(0)
     let inFlight = Atomic<Int>(0)
+    /// Clock reading of the last call's end (or of the attach).
+    let lastActive: Atomic<Int64>
     let reason = Mutex<DetachReason>(.disconnected)
 
-    init(handle: GuestHandle, mailbox: MailboxMapping, handler: @escaping VCPUCallHandler) {
+    init(handle: GuestHandle, mailbox: MailboxMapping, handler: @escaping VCPUCallHandler, now: Int64) {
         self.handle = handle; self.mailbox = mailbox; self.handler = handler
+        self.lastActive = Atomic(now)
         self.liveThreads = Atomic(handle.vcpus)
     }
 
@@ -138,14 +159,17 @@ public final class TransportServer: Sendable {
     private let rejectedCount = Atomic<Int>(0)
     private let detachedCount = Atomic<Int>(0)
     private let idsInUse = Mutex<Set<UInt32>>([])
+    private let vcpuThreads = Atomic<Int>(0)
+    private let clock: TransportClock
     private let guests = Mutex<[UInt32: AttachedGuest]>([:])
 
     /// Listens on `socketPath` (created with `mode`; a stale socket file there is replaced) and
     /// starts the accept thread. Guest RAM is adopted into `memory`.
     public init(socketPath: String, mode: UInt32 = 0o600, limits: TransportLimits = TransportLimits(),
                 memory: PhysicalMemory, delegate: any TransportServerDelegate,
-                logger: Logger = Logger(label: "vtee.transport.server")) throws(TransportError) {
-        self.socketPath = socketPath; self.limits = limits; self.memory = memory
+                logger: Logger = Logger(label: "vtee.transport.server"),
+                clock: @escaping TransportClock = transportMonotonicClock) throws(TransportError) {
+        self.socketPath = socketPath; self.limits = limits; self.memory = memory; self.clock = clock
         self.delegate = delegate; self.logger = logger
         var fd = vtee_unix_listen(socketPath, mode, 64)
         if fd < 0 && errno == EADDRINUSE {
@@ -157,6 +181,8 @@ public final class TransportServer: Sendable {
             fd = vtee_unix_listen(socketPath, mode, 64)
         }
         guard fd >= 0 else { throw .host(errno: errno, what: "listen on \(socketPath)") }
+        // Accepted sockets inherit SO_PASSCRED: each read names the process that wrote the bytes.
+        guard vtee_set_passcred(fd) == 0 else { let e = errno; closeFD(fd); unlink(socketPath); throw .host(errno: e, what: "SO_PASSCRED") }
         let w = vtee_eventfd()
         guard w >= 0 else { let e = errno; closeFD(fd); unlink(socketPath); throw .host(errno: e, what: "eventfd") }
         listenFD = fd; wakeFD = w
@@ -186,8 +212,13 @@ public final class TransportServer: Sendable {
     /// Current counters.
     public var stats: TransportServerStats {
         TransportServerStats(guests: liveGuests.load(ordering: .relaxed), rejected: rejectedCount.load(ordering: .relaxed),
-                             detached: detachedCount.load(ordering: .relaxed), handshaking: handshaking.load(ordering: .relaxed))
+                             detached: detachedCount.load(ordering: .relaxed), handshaking: handshaking.load(ordering: .relaxed),
+                             vcpuThreads: vcpuThreads.load(ordering: .relaxed))
     }
+
+    /// Wakes the accept thread so it checks deadlines and idle guests now (after a test moved
+    /// the injected clock).
+    public func poke() { if !stopping.load(ordering: .acquiring) { vtee_eventfd_signal(wakeFD) } }
 
     /// The attached guests, by id.
     public var attachedGuests: [GuestSummary] {
@@ -205,6 +236,10 @@ public final class TransportServer: Sendable {
         let fd: Int32
         let credentials: PeerCredentials
         let deadline: Int64
+        /// Accept order (the oldest handshake gives way first).
+        let serial: UInt64
+        /// The process whose bytes are buffered before HELLO (all must come from one sender).
+        var sender: vtee_sender_t?
         var buffer: [UInt8] = []
         var fds: [Int32] = []
         var guest: AttachedGuest?
@@ -213,11 +248,12 @@ public final class TransportServer: Sendable {
     private func runLoop() {
         var conns: [Int32: Connection] = [:]
         var pfds: [pollfd] = []
+        var serial: UInt64 = 0
         while !stopping.load(ordering: .acquiring) {
             pfds.removeAll(keepingCapacity: true)
             pfds.append(pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0))
             pfds.append(pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0))
-            let now = monotonicNanos()
+            let now = clock()
             var timeoutMs: Int64 = 100
             for c in conns.values {
                 pfds.append(pollfd(fd: c.fd, events: Int16(POLLIN) | Int16(VTEE_POLLRDHUP), revents: 0))
@@ -231,7 +267,7 @@ public final class TransportServer: Sendable {
             }
             if pfds[0].revents != 0 { vtee_eventfd_drain(wakeFD) }
             if stopping.load(ordering: .acquiring) { break }
-            if pfds[1].revents != 0 { acceptAll(&conns) }
+            if pfds[1].revents != 0 { acceptAll(&conns, &serial) }
             for p in pfds.dropFirst(2) where p.revents != 0 {
                 if var c = conns[p.fd] {
                     let keep = service(&c)
@@ -239,11 +275,23 @@ public final class TransportServer: Sendable {
                 }
             }
             // Handshake deadlines.
-            let t = monotonicNanos()
+            let t = clock()
             for (fd, c) in conns where c.guest == nil && c.deadline <= t {
                 logger.debug("transport: handshake timeout", metadata: ["pid": "\(c.credentials.pid)"])
                 drop(c, reject: .handshakeTimeout, message: "no HELLO in time")
                 conns[fd] = nil
+            }
+            // Idle guests: no call running and none for longer than the idle timeout.
+            if let idle = limits.idleTimeout?.nanoseconds {
+                for (fd, c) in conns {
+                    guard let g = c.guest, g.inFlight.load(ordering: .acquiring) == 0,
+                          t - g.lastActive.load(ordering: .acquiring) >= idle else { continue }
+                    logger.info("transport: idle guest detached", metadata: ["guest": "\(g.handle.id.raw)"])
+                    send(c.fd, .bye(reason: RejectReason.idle.rawValue))
+                    closeConnection(c)
+                    g.beginStop(.idle)
+                    conns[fd] = nil
+                }
             }
         }
         // Shutdown: tell everyone, close everything, remove the socket.
@@ -264,7 +312,7 @@ public final class TransportServer: Sendable {
         logger.info("transport stopped accepting", metadata: ["socket": "\(socketPath)"])
     }
 
-    private func acceptAll(_ conns: inout [Int32: Connection]) {
+    private func acceptAll(_ conns: inout [Int32: Connection], _ serial: inout UInt64) {
         while true {
             var uid: UInt32 = 0, gid: UInt32 = 0, pid: Int32 = 0
             let fd = vtee_unix_accept(listenFD, &uid, &gid, &pid)
@@ -276,11 +324,26 @@ public final class TransportServer: Sendable {
                 return
             }
             let creds = PeerCredentials(uid: uid, gid: gid, pid: pid)
-            let c = Connection(fd: fd, credentials: creds, deadline: monotonicNanos() + limits.handshakeTimeout.nanoseconds)
-            if handshaking.load(ordering: .relaxed) + liveGuests.load(ordering: .relaxed) >= limits.maxGuests {
-                logger.debug("transport: too many guests", metadata: ["pid": "\(pid)"])
-                drop(c, reject: .tooManyGuests, message: "the daemon serves \(limits.maxGuests) guests at most", counted: false)
-                continue
+            // Every message read from this socket names its sender (inherited from the listener;
+            // set again in case this kernel does not pass the flag on).
+            _ = vtee_set_passcred(fd)
+            serial += 1
+            let c = Connection(fd: fd, credentials: creds, deadline: clock() + limits.handshakeTimeout.nanoseconds, serial: serial)
+            // Handshakes have their own small bound, apart from the guest limit: per user, then
+            // overall. When full, the OLDEST handshake of the user holding the most gives way, so
+            // silent connections of one user cannot keep anyone else from saying HELLO.
+            let mine = conns.values.filter { $0.guest == nil && $0.credentials.uid == uid }
+            if mine.count >= limits.maxHandshakingPerUser, let oldest = mine.min(by: { $0.serial < $1.serial }) {
+                drop(oldest, reject: .tooManyHandshakes, message: "uid \(uid) has \(mine.count) connections without HELLO")
+                conns[oldest.fd] = nil
+            }
+            let waiting = conns.values.filter { $0.guest == nil }
+            if waiting.count >= limits.maxHandshaking {
+                let byUser = Dictionary(grouping: waiting, by: { $0.credentials.uid })
+                if let most = byUser.values.max(by: { $0.count < $1.count }), let oldest = most.min(by: { $0.serial < $1.serial }) {
+                    drop(oldest, reject: .tooManyHandshakes, message: "\(waiting.count) connections without HELLO")
+                    conns[oldest.fd] = nil
+                }
             }
             handshaking.wrappingAdd(1, ordering: .relaxed)
             conns[fd] = c
@@ -293,9 +356,10 @@ public final class TransportServer: Sendable {
         while true {
             var fds = [Int32](repeating: -1, count: Wire.helloDescriptorCount)
             var nfds: Int32 = 0, truncated: Int32 = 0
+            var from = vtee_sender_t()
             let room = Wire.headerSize + Wire.maxPayload - c.buffer.count
             let n = chunk.withUnsafeMutableBytes { b in
-                vtee_recv_with_fds(c.fd, b.baseAddress, max(room, 1), &fds, Int32(fds.count), &nfds, &truncated, 1)
+                vtee_recv_with_fds_creds(c.fd, b.baseAddress, max(room, 1), &fds, Int32(fds.count), &nfds, &truncated, 1, &from)
             }
             let received = Array(fds.prefix(Int(max(0, nfds))))
             if n < 0 {
@@ -306,6 +370,18 @@ public final class TransportServer: Sendable {
             if n == 0 {
                 for f in received { closeFD(f) }
                 return leave(c, .disconnected)
+            }
+            // Before HELLO every byte must come from one process, the one the guest will be.
+            if c.guest == nil {
+                guard from.present != 0, from.pid > 0 else {
+                    for f in received { closeFD(f) }
+                    return fault(c, .unidentified, "bytes without a sender the kernel can name")
+                }
+                if let first = c.sender, first.pid != from.pid || first.uid != from.uid || first.gid != from.gid {
+                    for f in received { closeFD(f) }
+                    return fault(c, .unidentified, "HELLO bytes from two processes (pid \(first.pid) and \(from.pid))")
+                }
+                c.sender = from
             }
             // Descriptors: only a handshaking connection may send them, two at most, with the HELLO.
             if !received.isEmpty || truncated != 0 {
@@ -355,6 +431,23 @@ public final class TransportServer: Sendable {
             return refuse(.limits, "ramPages \(pages) outside \(limits.minRAMPages)...\(limits.maxRAMPages)")
         }
         guard vcpus >= 1, vcpus <= UInt32(limits.maxVCPUs) else { return refuse(.limits, "vcpus \(vcpus) outside 1...\(limits.maxVCPUs)") }
+        // Admission of an identified guest: the daemon's and this user's share of guests and threads.
+        if liveGuests.load(ordering: .relaxed) >= limits.maxGuests {
+            return refuse(.tooManyGuests, "the daemon serves \(limits.maxGuests) guests at most")
+        }
+        let uid = c.credentials.uid
+        let (userGuests, userVCPUs) = guests.withLock { g in
+            g.values.reduce((0, 0)) { acc, x in x.handle.credentials.uid == uid ? (acc.0 + 1, acc.1 + x.handle.vcpus) : acc }
+        }
+        if userGuests >= limits.maxGuestsPerUser {
+            return refuse(.tooManyGuests, "uid \(uid) has \(userGuests) guests attached, the most one user may")
+        }
+        if userVCPUs + Int(vcpus) > limits.maxVCPUsPerUser {
+            return refuse(.limits, "uid \(uid) would hold \(userVCPUs + Int(vcpus)) vCPU threads, the most is \(limits.maxVCPUsPerUser)")
+        }
+        if vcpuThreads.load(ordering: .relaxed) + Int(vcpus) > limits.maxVCPUThreads {
+            return refuse(.limits, "the daemon runs \(limits.maxVCPUThreads) vCPU threads at most")
+        }
         guard fds.count == Wire.helloDescriptorCount else { return refuse(.badRAM, "HELLO needs RAM and mailbox memfds, got \(fds.count)") }
         let ramFD = fds[0], mailboxFD = fds[1]
         let ramBytes = UInt64(pages) * UInt64(pageSize)
@@ -362,6 +455,11 @@ public final class TransportServer: Sendable {
         let mailboxBytes = UInt64(MailboxLayout.byteCount(vcpus: Int(vcpus)))
         if let problem = Self.checkFrozenMemfd(mailboxFD, bytes: mailboxBytes) { return refuse(.badMailbox, "mailbox: \(problem)") }
         guard !Self.sameFile(ramFD, mailboxFD) else { return refuse(.badMailbox, "mailbox is the RAM memfd") }
+        let speaker: PeerCredentials, executable: String?
+        switch Self.identify(c.sender, connector: c.credentials) {
+        case let .success(who): (speaker, executable) = who
+        case let .failure(why): return refuse(.unidentified, why.text)
+        }
 
         guard let mailbox = MailboxMapping(fd: mailboxFD, slots: Int(vcpus)) else {
             closeFD(ramFD)
@@ -382,7 +480,8 @@ public final class TransportServer: Sendable {
             idsInUse.withLock { _ = $0.remove(id.raw) }
             return fault(c, .hostFailure, "RAM: \(error)")
         }
-        let handle = GuestHandle(id: id, credentials: c.credentials, ram: region, ramPages: Int(pages), vcpus: Int(vcpus))
+        let handle = GuestHandle(id: id, credentials: speaker, executable: executable, ram: region,
+                                 ramPages: Int(pages), vcpus: Int(vcpus))
         let decision = delegate.guestAttached(handle)
         guard case let .accept(ramBase, handler) = decision else {
             memory.removeRegion(region)
@@ -390,9 +489,10 @@ public final class TransportServer: Sendable {
             if case let .refuse(text) = decision { return fault(c, .refused, text) }
             return fault(c, .refused, "refused")
         }
-        let g = AttachedGuest(handle: handle, mailbox: mailbox, handler: handler)
+        let g = AttachedGuest(handle: handle, mailbox: mailbox, handler: handler, now: clock())
         handshaking.wrappingSubtract(1, ordering: .relaxed)
         liveGuests.wrappingAdd(1, ordering: .relaxed)
+        vcpuThreads.wrappingAdd(Int(vcpus), ordering: .relaxed)
         guests.withLock { $0[id.raw] = g }
         c.guest = g
         for v in 0..<Int(vcpus) {
@@ -403,9 +503,43 @@ public final class TransportServer: Sendable {
             return leave(c, .disconnected)
         }
         logger.info("transport: guest attached", metadata: [
-            "guest": "\(id.raw)", "pid": "\(c.credentials.pid)", "uid": "\(c.credentials.uid)",
+            "guest": "\(id.raw)", "pid": "\(speaker.pid)", "uid": "\(speaker.uid)", "exe": "\(executable ?? "-")",
             "pages": "\(pages)", "vcpus": "\(vcpus)"])
         return true
+    }
+
+    /// Why the sender of a HELLO has no identity.
+    struct Unidentified: Error { let text: String }
+
+    /// The identity of the process that sent the HELLO bytes: its pid from SCM_CREDENTIALS, and,
+    /// read while a pidfd pins that process (so a recycled pid cannot answer), its effective uid
+    /// and gid and its executable. The sender must be the connecting user. Fails when the kernel
+    /// cannot name the sender or it has already exited.
+    static func identify(_ sender: vtee_sender_t?, connector: PeerCredentials)
+        -> Result<(PeerCredentials, String?), Unidentified> {
+        guard let s = sender, s.present != 0, s.pid > 0 else { return .failure(Unidentified(text: "HELLO without sender credentials")) }
+        let pidfd = vtee_pidfd_open(s.pid)
+        guard pidfd >= 0 else { return .failure(Unidentified(text: "HELLO sender \(s.pid) is gone")) }
+        defer { closeFD(pidfd) }
+        var euid: UInt32 = 0, egid: UInt32 = 0
+        guard vtee_process_effective_ids(s.pid, &euid, &egid) == 0 else {
+            return .failure(Unidentified(text: "HELLO sender \(s.pid): credentials unreadable"))
+        }
+        let exe = executablePath(pid: s.pid)
+        // Still the same process: had it exited, its pid could now name another one.
+        guard vtee_fd_readable(pidfd) == 0 else { return .failure(Unidentified(text: "HELLO sender \(s.pid) exited during the handshake")) }
+        guard euid == connector.uid else {
+            return .failure(Unidentified(text: "HELLO sender runs as uid \(euid), the connection was made by uid \(connector.uid)"))
+        }
+        return .success((PeerCredentials(uid: euid, gid: egid, pid: s.pid), exe))
+    }
+
+    /// The executable of `pid` (/proc/PID/exe), or nil when the kernel does not say.
+    static func executablePath(pid: Int32) -> String? {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/\(pid)/exe", &buf, buf.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// nil when `fd` is a regular file (memfd) of exactly `bytes` bytes whose size is sealed.
@@ -485,7 +619,8 @@ public final class TransportServer: Sendable {
                 slot.writeFrame(response)
                 vtee_store_seqcst_u32(slot.state, MailboxState.response.rawValue)
                 if vtee_load_seqcst_u32(slot.clientWaiting) != 0 { slot.wake() }
-                g.inFlight.wrappingSubtract(1, ordering: .relaxed)
+                g.lastActive.store(clock(), ordering: .releasing)
+                g.inFlight.wrappingSubtract(1, ordering: .releasing)
                 g.calls.wrappingAdd(1, ordering: .relaxed)
                 idle = 0
                 continue
@@ -518,6 +653,7 @@ public final class TransportServer: Sendable {
         // id below firstGuestID + maxGuests.
         idsInUse.withLock { _ = $0.remove(g.handle.id.raw) }
         detachedCount.wrappingAdd(1, ordering: .relaxed)
+        vcpuThreads.wrappingSubtract(g.handle.vcpus, ordering: .relaxed)
         liveGuests.wrappingSubtract(1, ordering: .releasing)
         logger.info("transport: guest detached", metadata: ["guest": "\(g.handle.id.raw)", "reason": "\(why)"])
     }

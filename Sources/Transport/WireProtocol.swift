@@ -71,6 +71,13 @@ public enum RejectReason: UInt32, Sendable, CustomStringConvertible {
     case unexpectedDescriptors = 12
     /// Orderly goodbye (BYE without fault).
     case goodbye = 13
+    /// The kernel could not name the process that sent HELLO (no credentials, bytes from two
+    /// processes, the sender gone or another user than the one who connected).
+    case unidentified = 14
+    /// Too many connections of this user (or in all) are in their handshake: the oldest gives way.
+    case tooManyHandshakes = 15
+    /// BYE: the guest made no call for longer than the daemon's idle timeout.
+    case idle = 16
 
     public var description: String {
         switch self {
@@ -87,6 +94,9 @@ public enum RejectReason: UInt32, Sendable, CustomStringConvertible {
         case .hostFailure: "host failure"
         case .unexpectedDescriptors: "unexpected descriptors"
         case .goodbye: "goodbye"
+        case .unidentified: "sender not identified"
+        case .tooManyHandshakes: "too many connections in handshake"
+        case .idle: "idle too long"
         }
     }
 }
@@ -121,7 +131,13 @@ public enum ControlMessage: Equatable, Sendable {
         case let .welcome(id, vcpus, base):
             p.putLE(id); p.putLE(vcpus); p.putLE(base)
         case let .reject(reason, message):
-            let text = Array(message.utf8.prefix(Wire.maxRejectText))
+            // Cut at a character boundary, so the text on the wire is still UTF-8.
+            var text: [UInt8] = []
+            for ch in message.unicodeScalars {
+                let u = Array(String(ch).utf8)
+                if text.count + u.count > Wire.maxRejectText { break }
+                text += u
+            }
             p.putLE(reason); p.putLE(UInt32(text.count)); p += text
         case let .bye(reason):
             p.putLE(reason)
@@ -164,7 +180,8 @@ public enum ControlMessage: Equatable, Sendable {
             guard p.count >= 8 else { throw .badLength(type, Int(length)) }
             let n: UInt32 = p.getLE(4)
             guard n <= UInt32(Wire.maxRejectText), Int(n) == p.count - 8 else { throw .badLength(type, Int(length)) }
-            msg = .reject(reason: p.getLE(0), message: String(decoding: p[8...], as: UTF8.self))
+            guard let text = String(validating: p[8...], as: UTF8.self) else { throw .badText }
+            msg = .reject(reason: p.getLE(0), message: text)
         case .bye:
             guard p.count == 4 else { throw .badLength(type, Int(length)) }
             msg = .bye(reason: p.getLE(0))
@@ -187,6 +204,8 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     case badLength(MessageType, Int)
     /// A reserved field is not zero.
     case reservedNotZero
+    /// REJECT text that is not UTF-8.
+    case badText
 
     /// The REJECT reason for this fault.
     public var rejectReason: RejectReason {
@@ -202,6 +221,7 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .payloadTooLarge(n): "payload of \(n) bytes is too large"
         case let .badLength(t, n): "payload of \(n) bytes is wrong for \(t)"
         case .reservedNotZero: "reserved field not zero"
+        case .badText: "message text is not UTF-8"
         }
     }
 }

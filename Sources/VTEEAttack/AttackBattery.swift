@@ -119,7 +119,8 @@ public final class AttackBed: Sendable {
     let initialFreePages: Int
     let extraGuests = Mutex<[RawGuest]>([])
 
-    init(config: MediatorConfig, guestPages: Int) throws {
+    /// A fresh machine with two raw guests of `guestPages` pages each (fuzz targets build their own).
+    public init(config: MediatorConfig = MediatorConfig(), guestPages: Int = 64) throws {
         var c = config
         c.maxGuests = 4
         secure = HookedSecureWorld(SecureWorld(memory: memory, config: SecureWorldConfig(), tas: BuiltinTAs.all))

@@ -11,6 +11,7 @@ import Mediator
 import Platform
 import SecureWorld
 import Synchronization
+import SignedTA
 import TEEABI
 import TEEClient
 import Transport
@@ -33,8 +34,23 @@ public struct DaemonConfig: Sendable {
     public var threads = 8
     /// Most guests at once.
     public var maxGuests = 64
+    /// Most guests one user (uid) may have attached at once.
+    public var maxGuestsPerUser = 16
+    /// Most secure threads one user's guests may hold at once (running or suspended in an RPC);
+    /// a std call past it is answered ETHREAD_LIMIT (the guest driver waits and retries).
+    public var maxSecureThreadsPerUser = 32
+    /// Most connections in their handshake, in all and per user (the oldest gives way).
+    public var maxHandshaking = 16, maxHandshakingPerUser = 4
+    /// Most vCPU server threads, in all and per user.
+    public var maxVCPUThreads = 256, maxVCPUsPerUser = 64
+    /// A guest with no call for this long is detached; nil: never.
+    public var idleTimeout: Duration?
     /// Logger of every layer.
     public var logger = Logger(label: "vtee.daemon")
+    /// The key TA images must be signed with (`--ta-key`); default: the development key.
+    public var taKey: TAVerificationKey? = try? TAVerificationKey.development
+    /// Runs the ELF of a verified TA image; default: the TA process runner (`defaultTARunner`); nil: loaded TAs cannot run.
+    public var taRunner: (@Sendable (TEEUUID, [UInt8]) throws(TEEResult) -> TADescriptor)? = defaultTARunner
     /// A config serving on `socketPath` with storage under `storage`.
     public init(socketPath: String, storage: String) { self.socketPath = socketPath; self.storage = storage }
     /// The admin socket's path: the guest socket's path plus ".admin".
@@ -45,7 +61,30 @@ public struct DaemonConfig: Sendable {
 struct DaemonGuest: Sendable {
     let space: GuestAddressSpace
     let credentials: PeerCredentials
+    let budget: UserBudget
+    let threads: GuestThreads
 }
+
+/// What one user's guests hold together: secure threads in use (lock-free on the call path).
+final class UserBudget: Sendable {
+    let secureThreads = Atomic<Int>(0)
+    /// Takes a secure thread when fewer than `limit` are in use.
+    func take(limit: Int) -> Bool {
+        var cur = secureThreads.load(ordering: .relaxed)
+        while cur < limit {
+            let (done, now) = secureThreads.compareExchange(expected: cur, desired: cur + 1, ordering: .acquiringAndReleasing)
+            if done { return true }
+            cur = now
+        }
+        return false
+    }
+}
+
+/// Std calls answered ETHREAD_LIMIT because their user held its share of secure threads.
+final class ThrottleCounter: Sendable { let throttled = Atomic<Int>(0) }
+
+/// Secure threads one guest holds (given back to its user's budget when it detaches).
+final class GuestThreads: Sendable { let held = Atomic<Int>(0) }
 
 /// A running daemon. `stop()` stops accepting, detaches every guest (their calls finish or are
 /// aborted within the transport's bound), reclaims everything and removes the socket files.
@@ -58,6 +97,8 @@ public final class Daemon: Sendable {
     private let server = Mutex<TransportServer?>(nil)
     private let admin: AdminServer?
     private let detachReasons = Mutex<[String: Int]>([:])
+    private let budgets = Mutex<[UInt32: UserBudget]>([:])
+    private let throttle = ThrottleCounter()
 
     /// Builds the machine, listens on the guest socket and the admin socket.
     public init(config: DaemonConfig) throws {
@@ -68,6 +109,8 @@ public final class Daemon: Sendable {
         sc.storageRoot = config.storage
         sc.secureStateDirectory = config.secureState
         sc.logger = config.logger
+        sc.taKey = config.taKey
+        sc.taRunner = config.taRunner
         sc.mediator.maxGuests = config.maxGuests
         stack = try VTEEStack(config: sc)
         try stack.deviceState.lock()
@@ -76,12 +119,18 @@ public final class Daemon: Sendable {
         var limits = TransportLimits()
         limits.maxGuests = config.maxGuests
         limits.firstGuestID = 0
+        limits.maxGuestsPerUser = config.maxGuestsPerUser
+        limits.maxHandshaking = config.maxHandshaking
+        limits.maxHandshakingPerUser = config.maxHandshakingPerUser
+        limits.maxVCPUThreads = config.maxVCPUThreads
+        limits.maxVCPUsPerUser = config.maxVCPUsPerUser
+        limits.idleTimeout = config.idleTimeout
         let s = try TransportServer(socketPath: config.socketPath, mode: config.socketMode, limits: limits,
                                     memory: stack.memory, delegate: delegate, logger: config.logger)
         server.withLock { $0 = s }
         admin = try AdminServer(path: config.adminPath, mode: config.socketMode, logger: config.logger)
         delegate.daemon.withLock { $0 = self }
-        admin?.start { [weak self] command in self?.answer(command) ?? "{\"error\":\"stopping\"}" }
+        admin?.start { [weak self] command, asker in self?.answer(command, asker: asker) ?? "{\"error\":\"stopping\"}" }
     }
 
     /// A guest finished its HELLO: map its RAM behind a stage-2 table, register it with the mediator.
@@ -92,27 +141,75 @@ public final class Daemon: Sendable {
         // Every guest process of one user shares that user's TA stores (its supplicant serves
         // <storage>/uid-<uid>); the secure world serializes their operations per store.
         stack.setStorageNamespace(g.id, "uid-\(g.credentials.uid)")
-        do { try stack.mediator.addGuest(space, identity: Self.identityPolicy(g.credentials)) }
+        do { try stack.mediator.addGuest(space, identity: Self.identityPolicy(g.credentials, executable: g.executable)) }
         catch { stack.setStorageNamespace(g.id, nil); return .refuse("mediator: \(error)") }
-        guests.withLock { $0[g.id.raw] = DaemonGuest(space: space, credentials: g.credentials) }
-        config.logger.info("guest attached", metadata: ["guest": "\(g.id.raw)", "peer": "\(g.credentials)"])
-        let platform = stack.platform, id = g.id
-        return .accept(ramBase: space.ramBase) { frame, vcpu in platform.trap(frame, guest: id, vcpu: vcpu) }
+        let budget = budgets.withLock { b in
+            if let u = b[g.credentials.uid] { return u }
+            let u = UserBudget(); b[g.credentials.uid] = u; return u
+        }
+        let held = GuestThreads()
+        guests.withLock { $0[g.id.raw] = DaemonGuest(space: space, credentials: g.credentials, budget: budget, threads: held) }
+        config.logger.info("guest attached", metadata: ["guest": "\(g.id.raw)", "peer": "\(g.credentials)",
+                                                        "exe": "\(g.executable ?? "-")"])
+        let platform = stack.platform, id = g.id, limit = config.maxSecureThreadsPerUser, throttle = self.throttle
+        return .accept(ramBase: space.ramBase) { frame, vcpu in
+            Self.trap(frame, guest: id, vcpu: vcpu, platform: platform, budget: budget, held: held, limit: limit, throttle: throttle)
+        }
     }
 
-    /// Client identities from the kernel's view of the guest process (SO_PEERCRED at accept), never
-    /// from what the guest claims: USER is the peer's uid, GROUP its primary gid, APPLICATION the
-    /// executable of its pid, hashed into UUIDv5 names as Linux does. Other logins are refused.
+    /// One trap, with the user's secure-thread budget: a std call takes a thread (or is answered
+    /// ETHREAD_LIMIT when the user's guests hold `limit`); the thread is given back when the call
+    /// completes, and kept while it is suspended in an RPC.
+    static func trap(_ frame: RegisterFrame, guest: GuestID, vcpu: Int, platform: Platform, budget: UserBudget,
+                     held: GuestThreads, limit: Int, throttle: ThrottleCounter) -> RegisterFrame {
+        let fn = frame.function
+        let std = fn == .callWithArg || fn == .callWithRPCArg || fn == .callWithRegdArg
+        if std {
+            guard budget.take(limit: limit) else {
+                throttle.throttled.wrappingAdd(1, ordering: .relaxed)
+                return RegisterFrame(a0: UInt64(SMCReturn.ethreadLimit.rawValue))
+            }
+            held.held.wrappingAdd(1, ordering: .relaxed)
+        }
+        let out = platform.trap(frame, guest: guest, vcpu: vcpu)
+        guard std || fn == .returnFromRPC else { return out }
+        let ret = SMCReturn(rawValue: UInt32(truncatingIfNeeded: out.a0))
+        // Still holding the thread: suspended in an RPC. A refused resume never held one.
+        if ret.isRPC || (fn == .returnFromRPC && ret == .eresume) { return out }
+        // Give back one thread, never more than this guest holds.
+        var cur = held.held.load(ordering: .relaxed)
+        while cur > 0 {
+            let (done, now) = held.held.compareExchange(expected: cur, desired: cur - 1, ordering: .acquiringAndReleasing)
+            if done { budget.secureThreads.wrappingSubtract(1, ordering: .relaxed); break }
+            cur = now
+        }
+        return out
+    }
+
+    /// Client identities from the kernel's view of the process that sent HELLO (the transport
+    /// reads them when HELLO arrives), never from what the guest claims: USER is its effective
+    /// uid, GROUP its effective gid, APPLICATION its executable, hashed into UUIDv5 names as Linux
+    /// does. An executable the kernel would not name makes the APPLICATION logins refused (nil),
+    /// never a guessable name. Other logins are refused.
+    static func identityPolicy(_ c: PeerCredentials, executable: String?) -> ClientIdentityPolicy {
+        let (uid, gid) = (c.uid, c.gid)
+        return { login in
+            if login == .public { return .zero }
+            if [.application, .applicationUser, .applicationGroup].contains(login) && executable == nil { return nil }
+            return ClientIdentity.uuid(for: login, uid: uid, gid: gid, application: executable ?? "")
+        }
+    }
+
+    /// The policy for a live process `c.pid`, its executable read now (tests and tools).
     static func identityPolicy(_ c: PeerCredentials) -> ClientIdentityPolicy {
-        let (uid, gid, app) = (c.uid, c.gid, executablePath(pid: c.pid))
-        return { login in ClientIdentity.uuid(for: login, uid: uid, gid: gid, application: app) }
+        identityPolicy(c, executable: executablePath(pid: c.pid))
     }
 
-    /// The executable of `pid` as the kernel reports it (/proc/PID/exe), or "pid=<pid>".
-    static func executablePath(pid: Int32) -> String {
+    /// The executable of `pid` as the kernel reports it (/proc/PID/exe), or nil.
+    static func executablePath(pid: Int32) -> String? {
         var buf = [CChar](repeating: 0, count: 4096)
         let n = readlink("/proc/\(pid)/exe", &buf, buf.count - 1)
-        guard n > 0 else { return "pid=\(pid)" }
+        guard n > 0 else { return nil }
         return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
@@ -120,7 +217,11 @@ public final class Daemon: Sendable {
     func detach(_ id: GuestID, reason: DetachReason) {
         stack.mediator.destroyGuest(id)
         stack.setStorageNamespace(id, nil)
-        guests.withLock { _ = $0.removeValue(forKey: id.raw) }
+        if let g = guests.withLock({ $0.removeValue(forKey: id.raw) }) {
+            // Its secure threads are free again: give them back to its user.
+            let held = g.threads.held.exchange(0, ordering: .acquiringAndReleasing)
+            if held > 0 { g.budget.secureThreads.wrappingSubtract(held, ordering: .relaxed) }
+        }
         detachReasons.withLock { $0["\(reason)", default: 0] += 1 }
         config.logger.info("guest detached", metadata: ["guest": "\(id.raw)", "reason": "\(reason)"])
     }
@@ -136,10 +237,17 @@ public final class Daemon: Sendable {
         stack.deviceState.unlock()
     }
 
-    /// Answers one admin command.
-    func answer(_ command: String) -> String {
+    /// Whether `asker` may see every guest: the daemon's owner or root.
+    func seesAll(_ asker: PeerCredentials?) -> Bool {
+        guard let a = asker else { return true }
+        return a.uid == 0 || a.uid == getuid()
+    }
+
+    /// Answers one admin command from `asker` (SO_PEERCRED of the admin connection; nil: the
+    /// daemon itself): others than the owner and root see only their own guests.
+    func answer(_ command: String, asker: PeerCredentials? = nil) -> String {
         switch command.trimmingCharacters(in: .whitespacesAndNewlines) {
-        case "stats": return statsJSON()
+        case "stats": return jsonString(statsObject(viewer: seesAll(asker) ? nil : asker?.uid))
         case "config": return jsonString(["storage": config.storage, "socket": config.socketPath, "threads": config.threads,
                                           "max_guests": config.maxGuests])
         default: return jsonString(["error": "unknown command; try stats or config"])
@@ -149,9 +257,22 @@ public final class Daemon: Sendable {
     /// Daemon-wide and per-guest figures as the `vtee stats --json` document.
     public func statsJSON() -> String { jsonString(statsObject()) }
 
-    /// The stats document as a dictionary.
-    public func statsObject() -> [String: Any] {
-        let current = guests.withLock { $0 }
+    /// The limits in force, for `vtee stats`.
+    public func limitsObject() -> [String: Any] {
+        var l: [String: Any] = [
+            "max_guests": config.maxGuests, "max_guests_per_user": config.maxGuestsPerUser,
+            "max_handshaking": config.maxHandshaking, "max_handshaking_per_user": config.maxHandshakingPerUser,
+            "max_vcpu_threads": config.maxVCPUThreads, "max_vcpus_per_user": config.maxVCPUsPerUser,
+            "max_secure_threads_per_user": config.maxSecureThreadsPerUser, "secure_threads_per_guest": config.threads,
+        ]
+        if let t = config.idleTimeout { l["idle_timeout_s"] = Double(t.components.seconds) + Double(t.components.attoseconds) / 1e18 }
+        return l
+    }
+
+    /// The stats document as a dictionary: everything (`viewer` nil), or only the guests of
+    /// user `viewer` and no daemon-wide counters.
+    public func statsObject(viewer: UInt32? = nil) -> [String: Any] {
+        let current = guests.withLock { g in viewer.map { v in g.filter { $0.value.credentials.uid == v } } ?? g }
         var rows: [[String: Any]] = []
         var totals = ["guests": 0, "calls_in_flight": 0, "sessions": 0, "shm_buffers": 0, "pinned_pages": 0]
         var rpcs: [String: Int] = [:]
@@ -187,8 +308,14 @@ public final class Daemon: Sendable {
                        ("mediator_resume_rejected", e.resumeRejected), ("mediator_rpc_rejected", e.rpcRejected)] where v > 0 {
             errors[k] = v
         }
+        if viewer != nil { return ["guests": rows, "totals": totals, "limits": limitsObject()] }
+        let t = server.withLock { $0?.stats }
+        var admission: [String: Any] = ["secure_threads_throttled": throttle.throttled.load(ordering: .relaxed)]
+        if let t {
+            admission["handshaking"] = t.handshaking; admission["vcpu_threads"] = t.vcpuThreads; admission["rejected"] = t.rejected
+        }
         return ["guests": rows, "totals": totals, "secure_threads_busy": busy, "rpcs": rpcs, "errors": errors,
-                "detached": detachReasons.withLock { $0 }]
+                "detached": detachReasons.withLock { $0 }, "limits": limitsObject(), "admission": admission]
     }
 }
 
@@ -217,6 +344,12 @@ public func renderStats(_ line: String) -> String {
     }
     if let r = obj["rpcs"] as? [String: Int], !r.isEmpty {
         out.append(""); out.append("rpcs: " + r.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+    }
+    if let l = obj["limits"] as? [String: Any], !l.isEmpty {
+        out.append("limits: " + l.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+    }
+    if let a = obj["admission"] as? [String: Any], !a.isEmpty {
+        out.append("admission: " + a.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
     }
     if let e = obj["errors"] as? [String: Int], !e.isEmpty {
         out.append("errors: " + e.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))

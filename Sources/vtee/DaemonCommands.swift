@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import SignedTA
 import TEEABI
 import VTEEDaemon
 import VTEEDemo
@@ -14,11 +15,19 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("max-guests"), help: "Most guests at once.") var maxGuests: Int = 64
     @Option(name: .customLong("socket-mode"), help: "Octal mode of the socket files.") var socketMode: String = "600"
     @Option(help: "Serve Prometheus metrics on HOST:PORT (e.g. 127.0.0.1:9464).") var metrics: String?
+    @Option(name: .customLong("max-guests-per-user"), help: "Most guests one uid may attach.") var maxGuestsPerUser: Int = 16
+    @Option(name: .customLong("max-secure-threads-per-user"), help: "Most secure threads one uid's guests may hold.") var maxSecureThreadsPerUser: Int = 32
+    @Option(name: .customLong("idle-timeout"), help: "Detach a guest after this many seconds without a call (0: never).") var idleTimeout: Int = 0
+    @Option(name: .customLong("ta-key"), help: "PEM public key loaded TAs must be signed with (default: vtee's development key, development only).")
+    var taKey: String?
     @Flag(help: "Log at debug level.") var verbose = false
 
     func validate() throws {
         guard (1...64).contains(threads) else { throw ValidationError("--threads must be 1...64") }
         guard (1...4096).contains(maxGuests) else { throw ValidationError("--max-guests must be 1...4096") }
+        guard maxGuestsPerUser >= 1, maxSecureThreadsPerUser >= 1, idleTimeout >= 0 else {
+            throw ValidationError("--max-guests-per-user and --max-secure-threads-per-user must be at least 1, --idle-timeout not negative")
+        }
         guard UInt32(socketMode, radix: 8) != nil else { throw ValidationError("--socket-mode must be octal, e.g. 600") }
         if let m = metrics { guard Self.hostPort(m) != nil else { throw ValidationError("--metrics must be HOST:PORT") } }
     }
@@ -32,8 +41,15 @@ struct ServeCommand: ParsableCommand {
         var cfg = DaemonConfig(socketPath: socket, storage: storage ?? DemoDefaults.daemonStorageDirectory)
         cfg.threads = threads
         cfg.maxGuests = maxGuests
+        cfg.maxGuestsPerUser = maxGuestsPerUser
+        cfg.maxSecureThreadsPerUser = maxSecureThreadsPerUser
+        cfg.idleTimeout = idleTimeout > 0 ? .seconds(idleTimeout) : nil
         cfg.socketMode = UInt32(socketMode, radix: 8) ?? 0o600
         cfg.logger.logLevel = verbose ? .debug : .info
+        cfg.taKey = try loadTAKey(taKey)
+        if cfg.taKey?.isDevelopmentKey == true {
+            cfg.logger.warning("TA signing: trusting vtee's DEVELOPMENT key (public, DEVELOPMENT ONLY): any TA signed with keys/default_ta.pem loads; pass --ta-key with your own public key")
+        }
         let daemon = try Daemon(config: cfg)
         var http: MetricsHTTPServer?
         if let m = metrics, let (host, port) = Self.hostPort(m) {
@@ -65,6 +81,8 @@ struct ClientCommand: ParsableCommand {
     @Option(help: "Daemon socket (default $VTEE_SOCKET).") var socket: String?
     @Option(help: "Workload: \(clientWorkloads.joined(separator: ", ")).") var workload: String = "all"
     @Option(help: "Rounds.") var count: Int = 1
+    @Option(name: .customLong("ta-dir"), help: "Directory this guest's supplicant loads <uuid>.ta from (default $VTEE_TA_DIR or <data>/vtee/ta).")
+    var taDir: String?
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
@@ -74,6 +92,7 @@ struct ClientCommand: ParsableCommand {
 
     func run() throws {
         guard let path = socket ?? ProcessInfo.processInfo.environment["VTEE_SOCKET"] else { throw ValidationError("--socket or VTEE_SOCKET is required") }
+        if let d = taDir { setenv("VTEE_TA_DIR", d, 1) }
         let r = try runClient(socket: path, workload: workload, count: count)
         if json { print(r.json) } else {
             for (i, round) in r.guestSteps.enumerated() {
@@ -93,10 +112,13 @@ struct InvokeCommand: ParsableCommand {
     @Option(help: "Command id.") var cmd: UInt32
     @Option(help: "Up to four params in order: none, value-in:A,B, value-out, value-inout:A,B, in:HEX, out:SIZE, inout:HEX.")
     var param: [String] = []
+    @Option(name: .customLong("ta-dir"), help: "Directory this guest's supplicant loads <uuid>.ta from (default $VTEE_TA_DIR or <data>/vtee/ta).")
+    var taDir: String?
 
     func run() throws {
         guard let path = socket ?? ProcessInfo.processInfo.environment["VTEE_SOCKET"] else { throw ValidationError("--socket or VTEE_SOCKET is required") }
         guard param.count <= 4 else { throw ValidationError("at most four --param") }
+        if let d = taDir { setenv("VTEE_TA_DIR", d, 1) }
         let ps = try param.map { s throws -> InvokeParam in
             guard let p = InvokeParam(s) else { throw ValidationError("bad --param \(s)") }
             return p
@@ -126,4 +148,11 @@ struct StatsCommand: ParsableCommand {
             if watch { sleep(1) }
         } while watch
     }
+}
+
+/// Reads `--ta-key` (a PEM public key, or a private key whose public half is used); nil: the development key.
+func loadTAKey(_ path: String?) throws -> TAVerificationKey {
+    guard let path else { return try TAVerificationKey.development }
+    guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("cannot read --ta-key \(path)") }
+    return try TAVerificationKey(pem: pem)
 }

@@ -91,6 +91,25 @@ struct WireProtocolTests {
         #expect(text.utf8.count == Wire.maxRejectText)
     }
 
+    @Test("a REJECT whose text is not UTF-8 is a typed error, so decode then encode is identity (WireFuzz finding)")
+    func rejectTextMustBeUTF8() throws {
+        // Found by WireFuzz: bytes 0x9F 0x8A decoded to U+FFFD and re-encoded differently.
+        var bytes = ControlMessage.reject(reason: 6, message: "full").encode()
+        bytes[Wire.headerSize + 8] = 0x9F; bytes[Wire.headerSize + 9] = 0x8A
+        #expect(throws: WireError.badText) { _ = try ControlMessage.decode(bytes) }
+    }
+
+    @Test("reject text cut to the wire limit stays whole characters, and decodes back to what was sent")
+    func rejectTextCutAtACharacter() throws {
+        let long = String(repeating: "é", count: Wire.maxRejectText)   // 2 bytes each: the cut falls inside one
+        let bytes = ControlMessage.reject(reason: 1, message: "x" + long).encode()
+        let (m, used) = try #require(try ControlMessage.decode(bytes))
+        #expect(used == bytes.count)
+        guard case let .reject(_, text) = m else { Issue.record("not a reject"); return }
+        #expect(text.utf8.count <= Wire.maxRejectText && ("x" + long).hasPrefix(text))
+        #expect(m.encode() == bytes)
+    }
+
     @Test("mailbox size covers every vCPU slot in whole pages")
     func mailboxSize() {
         #expect(MailboxLayout.byteCount(vcpus: 1) == 4096)

@@ -53,6 +53,20 @@ ssize_t vtee_send_with_fds(int fd, const void *buf, size_t len, const int *fds, 
 /// (count in *nfds); any beyond are closed and *truncated is set, as it is for MSG_CTRUNC.
 /// Returns bytes read (0 = EOF) or -1 with errno.
 ssize_t vtee_recv_with_fds(int fd, void *buf, size_t len, int *fds, int maxfds, int *nfds, int *truncated, int dontwait);
+/// The sender of the bytes one recvmsg returned, from SCM_CREDENTIALS (the receiving socket
+/// needs SO_PASSCRED): pid as this process's pid namespace sees it, real uid and gid.
+typedef struct { int32_t pid; uint32_t uid; uint32_t gid; int present; } vtee_sender_t;
+/// Turns on SO_PASSCRED (a listening Unix socket passes it to the sockets it accepts, so every
+/// message read from them names its sender). Returns 0 or -1 with errno.
+int vtee_set_passcred(int fd);
+/// Like vtee_recv_with_fds, and also reports the sender of the bytes read (SCM_CREDENTIALS; a
+/// stream read never joins bytes of two senders when SO_PASSCRED is on). `sender->present` is 0
+/// when the message carried no credentials.
+ssize_t vtee_recv_with_fds_creds(int fd, void *buf, size_t len, int *fds, int maxfds, int *nfds, int *truncated,
+                                 int dontwait, vtee_sender_t *sender);
+/// The effective uid and gid of process `pid` (the Uid:/Gid: lines of /proc/PID/status).
+/// Returns 0, or -1 when the process is gone or its status unreadable.
+int vtee_process_effective_ids(int32_t pid, uint32_t *euid, uint32_t *egid);
 /// Sets (blocking = 1) or clears (0) blocking mode on `fd` (O_NONBLOCK). Sockets from
 /// vtee_unix_listen / vtee_unix_accept start non-blocking: a server that reads them with plain
 /// read() and SO_RCVTIMEO must make them blocking first. Returns 0 or -1 with errno.
@@ -116,4 +130,17 @@ void vtee_spin_step(uint32_t step);
 /// a1 = 0x5EED) and sleeps until killed (or exits when `exit_after` is set).
 /// Only async-signal-safe calls run in the child. Returns the child pid or -1.
 int vtee_test_spawn_c_guest(const char *path, uint32_t ram_pages, uint8_t pattern, uint32_t calls, int exit_after);
+
+/// Forks a child that becomes `uid`/`gid` (setgid, setuid: the caller must be root), connects to
+/// the Unix socket `path`, sends `command` and a newline, and passes the reply back through a
+/// pipe into `out` (at most `cap` - 1 bytes, NUL-terminated). Returns the reply length, or -1
+/// (-2 when the child could not change user or connect).
+int vtee_test_query_as(const char *path, uint32_t uid, uint32_t gid, const char *command, char *out, int cap);
+
+/// Forks a "connector" child that connects to `path` and forks a "speaker" child; the connector
+/// reports the speaker's pid through a pipe and execs `exec_path` (argv: exec_path, "30"); the
+/// speaker waits until the connector's /proc/PID/exe has changed, then sends a valid HELLO
+/// (sealed RAM of `ram_pages` pages, one-vCPU mailbox) on the inherited socket, reads the answer
+/// and sleeps until killed. Returns the connector's pid (the speaker's in *speaker) or -1.
+int vtee_test_spawn_split_hello(const char *path, const char *exec_path, uint32_t ram_pages, int32_t *speaker);
 #endif

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Builds one libFuzzer target (an executable target whose name ends in Fuzz) into the separate
+# scratch path .build-fuzz (VTEE_FUZZ=1: the fuzz target itself with -sanitize=fuzzer,address,
+# everything else with --sanitize=address and coverage instrumentation), then runs it for SECONDS
+# on its committed seed corpus (Fuzz/<TARGET>/seeds, read only) plus a working corpus under
+# .build-fuzz/corpus/<TARGET>. Exits non-zero on any crash, leak, timeout or sanitizer report.
+# Usage: scripts/fuzz.sh TARGET SECONDS [extra libFuzzer flags...]
+#        scripts/fuzz.sh --list            (the fuzz targets)
+#        FUZZ_NO_BUILD=1 scripts/fuzz.sh ...   (reuse the last build)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+targets() { sed -nE 's/.*executableTarget\(name: "([A-Za-z0-9]+Fuzz)".*/\1/p' Package.swift; }
+if [[ "${1:-}" == "--list" ]]; then targets; exit 0; fi
+if [[ $# -lt 2 ]]; then echo "usage: $0 TARGET SECONDS [libFuzzer flags]  (targets: $(targets | tr '\n' ' '))" >&2; exit 2; fi
+target=$1; seconds=$2; shift 2
+targets | grep -qx "$target" || { echo "no fuzz target $target (have: $(targets | tr '\n' ' '))" >&2; exit 2; }
+
+scratch=.build-fuzz
+export VTEE_FUZZ=1
+build=(swift build --scratch-path "$scratch" -c debug --sanitize=address -Xswiftc -sanitize-coverage=edge,indirect-calls,trace-cmp,inline-8bit-counters,pc-table)
+if [[ -z "${FUZZ_NO_BUILD:-}" ]]; then
+    "${build[@]}" --product "$target"
+fi
+bin=$("${build[@]}" --show-bin-path)/$target
+work=$scratch/corpus/$target
+artifacts=$scratch/artifacts/$target/
+mkdir -p "$work" "$artifacts"
+seeds=Fuzz/$target/seeds
+[[ -d "$seeds" ]] || seeds=
+
+# A real crash is followed by a false ASan report unless the Swift backtracer is off (SWIFT-NOTES).
+# -error_exitcode: any sanitizer report or crash fails the run; leaks are detected at exit.
+log=$scratch/artifacts/$target.log
+set +e
+SWIFT_BACKTRACE=enable=no ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" \
+    "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -error_exitcode=77 \
+    -artifact_prefix="$artifacts" -print_final_stats=1 "$@" "$work" $seeds 2>&1 | tee "$log" | grep -vE '^#[0-9]+\s+(NEW|REDUCE|pulse)' 
+rc=${PIPESTATUS[0]}
+set -e
+execs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$log" | tail -1)
+echo "fuzz $target: exit $rc, ${execs:-0} executions in ${seconds}s ($(date -u +%FT%TZ))"
+if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|SUMMARY: .*Sanitizer|invariant broken' "$log"; then
+    echo "fuzz $target: sanitizer or invariant report (see $log, inputs in $artifacts)" >&2
+    exit 1
+fi
+exit "$rc"
