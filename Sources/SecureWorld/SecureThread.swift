@@ -114,6 +114,12 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
         var aborting = false
         /// The task must end instead of taking another command.
         var stopping = false
+        /// No vCPU will drain this thread again (its VM is gone): jobs go to the global executor,
+        /// so a command still awaiting something (a storage lock) unwinds and lets go of it.
+        var orphaned = false
+        /// While an orphaned command unwinds on the global executor, its world and partition
+        /// (otherwise only unowned here) stay alive; dropped when the task ends.
+        var keepAlive: (world: SecureWorld, partition: Partition)?
         /// When the current drain started (ns of the world's clock; FOREIGN_INTR ticks).
         var enteredAt: UInt64 = 0
         /// The RPC argument buffer of the cache (RPC_ALLOC'd).
@@ -149,7 +155,12 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
 
     func enqueue(_ job: consuming ExecutorJob) {
         let j = UnownedJob(job)
-        box.withLock { $0.jobs.push(j) }
+        let orphan = box.withLock { b -> Bool in
+            if b.orphaned { return true }
+            b.jobs.push(j)
+            return false
+        }
+        if orphan { globalConcurrentExecutor.enqueue(ExecutorJob(j)) }
     }
 
     // MARK: Owner side (the vCPU that holds the thread)
@@ -202,14 +213,22 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
 
     /// Ends the task: the next time it would take a command it returns. Drains what is queued on
     /// the calling thread (the VM is gone, nobody else will). Returns how the last drain ended.
-    @discardableResult
-    func stop() -> ThreadExit {
-        let w = box.withLock { b -> UnsafeContinuation<Bool, Never>? in
-            b.stopping = true; b.aborting = true
-            let w = b.commandWaiter; b.commandWaiter = nil; return w
+    /// From now on the thread's remaining work (unwinding an aborted command, ending the task)
+    /// runs on the global executor: no vCPU drains it any more.
+    /// `keepAlive`: hold the world and the partition until the task ends (false only from the
+    /// world's deinit, for idle threads whose task ends without touching either).
+    func stop(keepAlive: Bool = true) {
+        let owners: (world: SecureWorld, partition: Partition)? = keepAlive ? (world, partition) : nil
+        let (w, queued) = box.withLock { b -> (UnsafeContinuation<Bool, Never>?, [UnownedJob]) in
+            b.stopping = true; b.aborting = true; b.orphaned = true
+            if b.started && b.keepAlive == nil { b.keepAlive = owners }
+            var queued: [UnownedJob] = []
+            while let j = b.jobs.pop() { queued.append(j) }
+            let w = b.commandWaiter; b.commandWaiter = nil
+            return (w, queued)
         }
+        for j in queued { globalConcurrentExecutor.enqueue(ExecutorJob(j)) }
         w?.resume(returning: false)
-        return drain()
     }
 
     /// Asks the task to end after the command it runs now (its VM is being destroyed).
@@ -230,6 +249,7 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
         while await nextCommand(publishing: exit) {
             exit = .done(a0: await run().rawValue)
         }
+        box.withLock { $0.keepAlive = nil }
     }
 
     /// Publishes how the previous command ended and parks until the next one (false: stop).

@@ -179,7 +179,7 @@ public final class SecureWorld: SMCEntry, Sendable {
         for p in parts {
             for t in p.threads where t.slot.compareExchange(expected: SlotState.free.rawValue, desired: SlotState.running.rawValue,
                                                             ordering: .acquiringAndReleasing).exchanged {
-                t.stop()
+                t.stop(keepAlive: false)
             }
         }
     }
@@ -424,6 +424,9 @@ public final class SecureWorld: SMCEntry, Sendable {
                     unwinds += 1
                     t.setAborting(); t.resume(.abort, now: 0); continue
                 }
+                // Still not done in a VM that is going away (the TA awaits something outside the
+                // secure world): let the global executor finish unwinding it.
+                if unwinds >= 64 { t.stop() }
                 return RegisterFrame(a0: UInt64(a0), a1: a1, a2: a2, a3: UInt64(t.index), a7: frame.a7)
             case let .done(a0):
                 p.release(t)
