@@ -38,6 +38,7 @@ func scaled() -> Benchmark.Configuration { Benchmark.Configuration(scalingFactor
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .throughput, .mallocCountTotal],
                                            warmupIterations: 100, maxDuration: .seconds(2), maxIterations: 1_000_000)
+    mediatorBenchmarks()
 
     Benchmark("codec: MsgArg decode, 4 value params", configuration: scaled()) { benchmark in
         let bytes = fourValueArg().encoded()

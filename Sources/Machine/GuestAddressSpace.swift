@@ -140,6 +140,20 @@ public final class GuestAddressSpace: Sendable {
         }
     }
 
+    /// Runs `body` over `count` bytes at `ipa` in place (a vCPU's loads and stores, no copy), for
+    /// building or reading an argument where it lives. The range must lie in one page (guest RAM
+    /// of one page is contiguous in the region); the page must be mapped RAM, read-write when
+    /// `write`. The pointer must not escape `body`.
+    public func withBytes<R, E: Error>(_ ipa: IPA, count: Int, write: Bool = true,
+                                      _ body: (UnsafeMutableRawBufferPointer) throws(E) -> R) throws(PhysicalAccessError<E>) -> R {
+        guard count >= 0, ipa.pageOffset + count <= pageSize else { throw .memory(.overflow) }
+        let pa: PA
+        do { pa = try translate(ipa, write: write) } catch { throw .memory(error) }
+        // Sound: one page of guest RAM is contiguous in its region; PhysicalMemory checks the range
+        // and keeps the region alive while body runs.
+        return try memory.withBytes(pa, count: count, world: .nonSecure, body)
+    }
+
     private func forEachChunk(_ ipa: IPA, _ count: Int, write: Bool,
                               _ body: (PA, Int, Int) throws(MemoryError) -> Void) throws(MemoryError) {
         guard count >= 0, ipa.adding(UInt64(count)) != nil else { throw .overflow }
@@ -163,7 +177,9 @@ public final class GuestAddressSpace: Sendable {
         return try state.withLock { (s) throws(MemoryError) -> PAPage in
             guard let (pa, type) = Self.decode(s.entries[i]) else { throw .unmapped(page.address) }
             if type == .foreign || (writable && type == .ramReadOnly) { throw .wrongType(page.address, type) }
-            s.pins[pa.number, default: 0] += 1
+            // Read then set (no in-place modify): allocation-free in debug builds too.
+            let held = s.pins[pa.number] ?? 0
+            s.pins[pa.number] = held + 1
             s.pinned += 1
             return pa
         }
@@ -187,6 +203,34 @@ public final class GuestAddressSpace: Sendable {
     public func isWritable(_ page: IPAPage, backedBy expected: PAPage) -> Bool {
         guard let e = entry(page) else { return false }
         return e.type == .ramReadWrite && e.pa == expected
+    }
+
+    /// Runs `body` over `count` bytes at `offset` of guest page `page` only if the page is mapped
+    /// read-write RAM backed by `expected` (a page the caller pinned). The stage-2 lock is held
+    /// across the check and `body`, so every byte `body` writes lands in a page that is RAM
+    /// read-write with that backing at the time of the write. False (nothing run) otherwise.
+    /// With `unpinning`, one pin on `expected` is released in the same lock hold, written or not
+    /// (a caller's last touch of a page it pinned for one call).
+    public func withWritablePage(_ page: IPAPage, backedBy expected: PAPage, offset: Int, count: Int, unpinning: Bool = false,
+                                 _ body: (UnsafeMutableRawBufferPointer) -> Void) -> Bool {
+        guard let i = index(page), offset >= 0, count >= 0, offset <= pageSize - count,
+              let pa = expected.address.adding(UInt64(offset)) else {
+            if unpinning { try? unpin(expected) }
+            return false
+        }
+        return state.withLock { s -> Bool in
+            defer {
+                if unpinning, let c = s.pins[expected.number], c > 0 {
+                    if c == 1 { s.pins[expected.number] = nil } else { s.pins[expected.number] = c - 1 }
+                    s.pinned -= 1
+                }
+            }
+            guard let (backing, type) = Self.decode(s.entries[i]), type == .ramReadWrite, backing == expected else { return false }
+            do {
+                try memory.withBytes(pa, count: count, world: .nonSecure) { (b: UnsafeMutableRawBufferPointer) throws(Never) in body(b) }
+                return true
+            } catch { return false }
+        }
     }
 
     // MARK: - Stage-2 changes (the guest balloons, remaps, or maps MMIO)

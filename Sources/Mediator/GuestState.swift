@@ -17,7 +17,7 @@ struct SharedBuffer: Sendable {
     var offset: UInt64
     var size: UInt64
     /// tmem.buf_ptr for the secure world: the first list page's PA | offset in the first data page.
-    var securePointer: UInt64 { listPages.first.map { $0.address.raw | offset } ?? 0 }
+    var securePointer: PA { listPages.first?.address.adding(offset) ?? PA(0) }
 
     /// The guest IPA of secure-side physical address `pa` inside this buffer, if it lies in it.
     func ipa(ofSecure pa: PA) -> IPA? {
@@ -43,6 +43,22 @@ struct ArgLocation: Sendable {
     var available: Int
 }
 
+/// A set of param indices (0..<128, OPTEE_MSG_MAX_NUM_PARAMS is 127), stored inline so a call
+/// record allocates nothing.
+struct ParamSet: Sendable, Equatable {
+    private var low: UInt64 = 0, high: UInt64 = 0
+    /// Adds index `i`.
+    mutating func insert(_ i: Int) {
+        if i < 64 { low |= 1 << UInt64(i) } else if i < 128 { high |= 1 << UInt64(i - 64) }
+    }
+    /// True when `i` is in the set.
+    func contains(_ i: Int) -> Bool {
+        i < 64 ? low & (1 << UInt64(i)) != 0 : (i < 128 && high & (1 << UInt64(i - 64)) != 0)
+    }
+    /// True when no index is in the set.
+    var isEmpty: Bool { low == 0 && high == 0 }
+}
+
 /// One std call of a guest, from the first SMC until completion.
 struct CallRecord: Sendable {
     let id: UInt64
@@ -51,10 +67,19 @@ struct CallRecord: Sendable {
     var threadID: UInt64?
     var cmd: MsgCommand
     var location: ArgLocation
+    /// False once copy-back released the argument page's pin (in its stage-2 lock hold).
+    var argumentPinned = true
+    /// The guest's call slot this call holds, and the slot's private argument page.
+    var slot: Int
     var privatePage: PAPage
+    /// num_params of the private copy, and its exact size (32 + 32 n bytes).
     var numParams: Int
-    /// Param attributes of the validated copy: copy-back follows these, not the guest's memory.
-    var paramAttrs: [MsgAttr] = []
+    var argBytes: Int
+    /// Params of the validated copy whose outputs go back to the guest: values (a, b, c) and
+    /// memref sizes. Decided before the secure world sees the copy; copy-back follows these,
+    /// never the guest's memory.
+    var valueOutputs = ParamSet()
+    var sizeOutputs = ParamSet()
     var tempBuffers: [SharedBuffer] = []
     var registering: SharedBuffer?
     var unregistering: UInt64?
@@ -84,20 +109,47 @@ struct GuestRecord: Sendable {
     /// A few free mediator pages kept per guest, so the call path does not take the shared
     /// allocator's lock (returned to it when the guest is destroyed).
     var pageCache: [PAPage] = []
+    /// One private argument page per call slot, allocated on the slot's first call and kept
+    /// until the guest is destroyed (after VM_DESTROYED): a call copies into its slot's page
+    /// without allocating or zeroing.
+    var argPages: [PAPage?]
+    /// Call slots not in use (a stack: the most recently freed slot, whose page is warm, goes first).
+    var freeSlots: [Int]
+    /// Mediator pages held as argument pages of call slots.
+    var argPageCount = 0
     var rpcCounts: [String: Int] = [:]
     var refused = 0
     /// Who the guest is, as the host knows it: decides the client identity of every OPEN_SESSION.
     let identity: ClientIdentityPolicy?
 
-    init(space: GuestAddressSpace, identity: ClientIdentityPolicy? = nil) { self.space = space; self.identity = identity }
+    /// A guest with `slots` call slots (the calls-in-flight limit).
+    init(space: GuestAddressSpace, identity: ClientIdentityPolicy? = nil, slots: Int) {
+        self.space = space; self.identity = identity
+        argPages = Array(repeating: nil, count: max(1, slots))
+        freeSlots = Array((0..<max(1, slots)).reversed())
+    }
+
+
 
     /// True when `cookie` already names a buffer of this guest (registered, pending or RPC).
     func cookieInUse(_ cookie: UInt64) -> Bool {
         shm[cookie] != nil || shmPending.contains(cookie) || rpcShm[cookie] != nil || rpcArgs[cookie] != nil
     }
 
-    func callIndex(thread: UInt64) -> Int? { calls.firstIndex { $0.threadID == thread } }
-    func callIndex(id: UInt64) -> Int? { calls.firstIndex { $0.id == id } }
+    /// Runs `body` on this record in place: reached through `slot?.inPlace { ... }`, a record
+    /// held in an optional is mutated where it lies instead of being copied out and back.
+    mutating func inPlace<R>(_ body: (inout GuestRecord) -> R) -> R { body(&self) }
+
+    // Plain loops rather than `firstIndex(where:)`: an unspecialized generic search allocates
+    // its coroutine frame per call in debug builds.
+    func callIndex(thread: UInt64) -> Int? {
+        for i in 0..<calls.count where calls[i].threadID == thread { return i }
+        return nil
+    }
+    func callIndex(id: UInt64) -> Int? {
+        for i in 0..<calls.count where calls[i].id == id { return i }
+        return nil
+    }
 }
 
 /// A refusal of an argument's content: the call completes with this ret and origin COMMS
@@ -174,8 +226,9 @@ extension Mediator {
             r.mediatorPages += 1
             return p
         }
-        // Pages in use, cached and awaiting VM_DESTROYED all count against the guest's reservation.
-        guard r.mediatorPages + r.pageCache.count + r.deferredPages.count < config.mediatorPagesPerGuest else {
+        // Pages in use, cached, held by call slots and awaiting VM_DESTROYED all count against
+        // the guest's reservation.
+        guard r.mediatorPages + r.pageCache.count + r.deferredPages.count + r.argPageCount < config.mediatorPagesPerGuest else {
             throw .limit("mediator pages")
         }
         do {
@@ -186,6 +239,24 @@ extension Mediator {
     }
 
     /// Returns a mediator page; with `deferPages` it is kept until VM_DESTROYED has been sent.
+    /// The private argument page of call slot `slot`: allocated (zeroed, charged to the guest's
+    /// reservation) on the slot's first call, then reused as is. A call copies exactly its
+    /// argument over it, so what lies past the argument is an older argument of the same guest.
+    func argPage(_ r: inout GuestRecord, slot: Int) throws(ArgRefusal) -> PAPage {
+        guard slot >= 0, slot < r.argPages.count else { throw .limit("call slot") }
+        if let p = r.argPages[slot] { return p }
+        guard r.mediatorPages + r.pageCache.count + r.deferredPages.count + r.argPageCount < config.mediatorPagesPerGuest else {
+            throw .limit("mediator pages")
+        }
+        let p: PAPage
+        if let c = r.pageCache.popLast() { p = c } else {
+            do { p = try allocator.allocate() } catch { throw .noMemory("allocator exhausted") }
+        }
+        r.argPages[slot] = p
+        r.argPageCount += 1
+        return p
+    }
+
     func freePage(_ r: inout GuestRecord, _ p: PAPage, deferPages: Bool) {
         r.mediatorPages -= 1
         if deferPages { r.deferredPages.append(p) }
@@ -232,41 +303,43 @@ extension Mediator {
             r.shmPending.remove(b.cookie)
         }
         if c.opening { r.openingSessions -= 1 }
-        unpin(&r, c.location.page)
-        freePage(&r, c.privatePage, deferPages: deferPages)
+        if c.argumentPinned { unpin(&r, c.location.page) }
+        // The slot's page stays with the slot; a dying guest's slot pages go back after VM_DESTROYED.
+        r.freeSlots.append(c.slot)
     }
 
-    // MARK: - Guest memory
+    // MARK: - Memory
 
-    /// Writes `bytes` to a pinned guest page at `offset`, only if the page is still mapped
-    /// read-write RAM with the same backing. Returns false (and counts) otherwise.
-    @discardableResult
-    func writeGuest(_ r: inout GuestRecord, _ page: PinnedPage, offset: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard offset >= 0, offset + bytes.count <= pageSize, r.space.isWritable(page.ipa, backedBy: page.pa),
-              let pa = page.pa.address.adding(UInt64(offset)) else {
-            counters.bump(.copyBackRefused)
-            return false
-        }
-        do { try memory.write(pa, from: bytes, world: .nonSecure); return true } catch {
-            counters.bump(.copyBackRefused)
-            return false
-        }
+    /// Runs `body` over `count` bytes of mediator memory at `page` (a private copy, a rebuilt
+    /// list page, an RPC shadow); nil when the range is not mediator-reachable memory.
+    func withMediatorBytes<R>(_ page: PAPage, count: Int, _ body: (UnsafeMutableRawBufferPointer) -> R) -> R? {
+        do {
+            return try memory.withBytes(page.address, count: count, world: .nonSecure) { (b: UnsafeMutableRawBufferPointer) throws(Never) -> R in body(b) }
+        } catch { return nil }
     }
 
-    /// Writes a little-endian integer to a pinned guest page (see `writeGuest`).
+    /// Writes into the guest's pinned page through a view of `count` bytes at `offset`, under
+    /// one stage-2 check held across the write (RAM read-write, same backing). Counts and
+    /// answers false when the page no longer qualifies.
     @discardableResult
-    func writeGuest<T: FixedWidthInteger>(_ r: inout GuestRecord, _ page: PinnedPage, offset: Int, value: T) -> Bool {
-        withUnsafeBytes(of: value.littleEndian) { writeGuest(&r, page, offset: offset, $0) }
+    func writeGuest(_ space: GuestAddressSpace, _ page: PinnedPage, offset: Int, count: Int, unpinning: Bool = false,
+                    _ body: (MsgArgView) -> Void) -> Bool {
+        let ok = space.withWritablePage(page.ipa, backedBy: page.pa, offset: offset, count: count, unpinning: unpinning) { b in
+            if let v = try? MsgArgView(b) { body(v) }
+        }
+        if !ok { counters.bump(.copyBackRefused) }
+        return ok
     }
 
     // MARK: - Page lists
 
     /// Translates a guest non-contiguous buffer (tmem.buf_ptr = IPA of the first list page |
     /// offset) into a page list rebuilt in mediator memory, pinning every data page read-write.
-    /// Each list page is copied once; the walk is bounded by the page count the size implies,
-    /// and a list that revisits a page is refused.
-    func translatePageList(_ r: inout GuestRecord, bufPtr: UInt64, size: UInt64, cookie: UInt64) throws(ArgRefusal) -> SharedBuffer {
-        let offset = bufPtr & PageList.offsetMask
+    /// The walk is TEEABI's `PageList.walk`: each list page is copied once into its scratch page,
+    /// the walk is bounded by the page count the size implies, and a list that revisits a page
+    /// is refused; the mediator supplies the IPA -> PA translation and the pins.
+    func translatePageList(_ r: inout GuestRecord, bufPtr: IPA, size: UInt64, cookie: UInt64) throws(ArgRefusal) -> SharedBuffer {
+        let offset = UInt64(bufPtr.pageOffset)
         let count: Int
         do { count = try PageList.pageCount(offset: offset, size: size) } catch { throw .badParameter("size overflow") }
         guard size > 0, count > 0 else { throw .badParameter("empty non-contiguous buffer") }
@@ -274,43 +347,41 @@ extension Mediator {
         guard r.pinned + count <= config.pinnedPages else { throw .limit("pinned pages") }
         var buffer = SharedBuffer(cookie: cookie, pages: [], listPages: [], offset: offset, size: size)
         buffer.pages.reserveCapacity(count)
+        let space = r.space
         do throws(ArgRefusal) {
-            var listIPA = IPA(bufPtr & ~PageList.offsetMask)
-            var visited: Set<UInt64> = []
-            var remaining = count
-            var listBytes = [UInt8](repeating: 0, count: PageList.pageSize)
-            while remaining > 0 {
-                guard listIPA.isPageAligned else { throw ArgRefusal.badParameter("list page not aligned") }
-                guard visited.insert(listIPA.raw).inserted else { throw ArgRefusal.badParameter("page list loops") }
-                let listPA: PA
-                do { listPA = try r.space.translate(listIPA) } catch { throw ArgRefusal.badParameter("list page: \(error)") }
-                // Copy the list page once; only the copy is used.
-                let readOK: Bool = listBytes.withUnsafeMutableBytes { b in
-                    (try? memory.read(listPA, into: b, world: .nonSecure)) != nil
+            do throws(PageListWalkError<ArgRefusal>) {
+                try PageList.walk(first: bufPtr.page.address.raw, pageCount: count, maxPages: config.pagesPerBuffer,
+                                  readListPage: { (address, scratch) throws(ArgRefusal) in
+                                      let pa: PA
+                                      do { pa = try space.translate(IPA(address)) } catch { throw .badParameter("list page: \(error)") }
+                                      do { try memory.read(pa, into: scratch, world: .nonSecure) } catch { throw .badParameter("list page unreadable") }
+                                  },
+                                  visit: { (_, address) throws(ArgRefusal) in
+                                      buffer.pages.append(try pin(&r, IPA(address).page))
+                                  })
+            } catch {
+                switch error {
+                case let .read(_, e), let .visit(_, e): throw e
+                case .loop: throw .badParameter("page list loops")
+                case .tooLong: throw .limit("pages per buffer")
+                default: throw .badParameter("page list: \(error)")
                 }
-                guard readOK else { throw ArgRefusal.badParameter("list page unreadable") }
-                let n = min(remaining, PageList.entriesPerPage)
-                let decoded: PageList.Page? = listBytes.withUnsafeBytes { try? PageList.Page.decode($0, count: n) }
-                guard let page = decoded else { throw ArgRefusal.badParameter("list page") }
-                for e in page.entries {
-                    let ipa = IPA(e)
-                    guard ipa.isPageAligned else { throw ArgRefusal.badParameter("data page not aligned") }
-                    buffer.pages.append(try pin(&r, ipa.page))
-                }
-                remaining -= n
-                listIPA = IPA(page.next)
             }
-            // Rebuild the list in mediator pages, with PAs.
+            // Rebuild the list in mediator pages, with PAs, through the list-page view.
             let lists = PageList.listPages(for: count)
             for _ in 0..<lists { buffer.listPages.append(try allocatePage(&r)) }
             for j in 0..<lists {
-                let lo = j * PageList.entriesPerPage
-                let hi = min(count, lo + PageList.entriesPerPage)
-                let entries = buffer.pages[lo..<hi].map { $0.pa.address.raw }
-                let next = j + 1 < lists ? buffer.listPages[j + 1].address.raw : 0
-                let bytes = PageList.Page(entries: entries, next: next).encoded()
-                do { try memory.write(buffer.listPages[j].address, bytes, world: .nonSecure) }
-                catch { throw ArgRefusal.noMemory("list write") }
+                let next = j + 1 < lists ? buffer.listPages[j + 1].address : PA(0)
+                let first = j * PageList.entriesPerPage
+                let written: Bool = withMediatorBytes(buffer.listPages[j], count: PageList.pageSize) { b -> Bool in
+                    guard let page = try? PageList.PageView(b) else { return false }
+                    for k in first..<min(count, first + PageList.entriesPerPage) {
+                        page.setEntry(k - first, buffer.pages[k].pa.address.raw)
+                    }
+                    page.next = next.raw
+                    return true
+                } ?? false
+                guard written else { throw ArgRefusal.noMemory("list write") }
             }
             return buffer
         } catch {

@@ -55,7 +55,8 @@ public struct MediatorGuestStats: Sendable, Equatable {
     public var rpcBuffers: Int
     /// Guest pages pinned by the mediator for this guest.
     public var pinnedPages: Int
-    /// Bytes of mediator memory used for this guest.
+    /// Bytes of mediator memory held for this guest's calls and buffers (the per-call-slot
+    /// argument pages, kept for reuse until the guest goes, are not counted).
     public var mediatorBytes: Int
     /// RPCs seen, by kind ("alloc", "free", "foreign_intr", "cmd:get_time", ...).
     public var rpcsByKind: [String: Int]
@@ -119,9 +120,12 @@ public enum MediatorError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// One guest's slot: its own lock, so no global lock sits on the call path.
+/// One guest's slot: its own lock, so no global lock sits on the call path, and whether a live
+/// guest is present (read without the lock by fast calls, which need no guest state).
 final class GuestSlot: Sendable {
     let state = Mutex<GuestRecord?>(nil)
+    /// True from the guest's addition until its destruction starts; written under `state`'s lock.
+    let live = Atomic<Bool>(false)
 }
 
 /// Maps the login method of a guest's OPEN_SESSION to the client UUID the secure world sees,
@@ -196,7 +200,8 @@ public final class Mediator: Sendable {
         }
         let added = slot.state.withLock { (rec: inout GuestRecord?) -> Bool in
             guard rec == nil else { return false }
-            rec = GuestRecord(space: space, identity: identity)
+            rec = GuestRecord(space: space, identity: identity, slots: callsInFlightLimit)
+            slot.live.store(true, ordering: .releasing)
             return true
         }
         guard added else {
@@ -218,6 +223,7 @@ public final class Mediator: Sendable {
             defer { rec = r }
             guard !r.dying else { return false }
             r.dying = true
+            slot.live.store(false, ordering: .releasing)
             var keep: [CallRecord] = []
             for c in r.calls {
                 if c.inFlight { keep.append(c) } else { releaseCall(&r, c, deferPages: true) }
@@ -237,8 +243,9 @@ public final class Mediator: Sendable {
     func finalizeDestroy(_ slot: GuestSlot, _ id: GuestID) {
         _ = secure.smc(RegisterFrame(.vmDestroyed, a1: id.clientID, a7: 0))
         let pages = slot.state.withLock { (rec: inout GuestRecord?) -> [PAPage] in
-            let p = (rec?.deferredPages ?? []) + (rec?.pageCache ?? [])
+            let p = (rec?.deferredPages ?? []) + (rec?.pageCache ?? []) + (rec?.argPages.compactMap { $0 } ?? [])
             rec = nil
+            slot.live.store(false, ordering: .releasing)
             return p
         }
         for p in pages { allocator.release(p) }
@@ -302,8 +309,8 @@ public final class Mediator: Sendable {
 
     func fastCall(_ frame: RegisterFrame, slot: GuestSlot, guest: GuestID) -> RegisterFrame {
         counters.fastCalls.add(1, ordering: .relaxed)
-        let alive = slot.state.withLock { $0.map { !$0.dying } ?? false }
-        guard alive else {
+        // No guest state is needed to forward a fast call: an atomic says whether the guest is live.
+        guard slot.live.load(ordering: .acquiring) else {
             counters.bump(.unknownGuest)
             return RegisterFrame(a0: UInt64(SMCReturn.unknownFunction.rawValue))
         }

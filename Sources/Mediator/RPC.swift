@@ -71,35 +71,45 @@ extension Mediator {
                       a6: c.savedA6, a7: guest.clientID)
     }
 
-    /// Copies the secure world's RPC argument (shadow) into the guest's RPC buffer, bounding
-    /// num_params, translating tmem addresses back to IPAs and releasing SHM_FREE'd buffers.
+    /// num_params an RPC buffer of `b.size` bytes can hold.
+    func rpcParamLimit(_ b: RPCArgBuffer) -> Int {
+        max(0, min(MsgArg.maxNumParams, (min(b.size, pageSize) - MsgArg.headerSize) / MsgParam.byteSize))
+    }
+
+    /// Copies the secure world's RPC argument (shadow) into the guest's RPC buffer field by field
+    /// through the view, bounding num_params, translating tmem addresses back to IPAs and
+    /// releasing SHM_FREE'd buffers.
     func rpcCommandToGuest(_ b: RPCArgBuffer, _ r: inout GuestRecord) -> RPCCommand? {
-        let maxParams = max(0, min(MsgArg.maxNumParams, (b.size - MsgArg.headerSize) / MsgParam.byteSize))
-        let decoded: MsgArg? = try? memory.withBytes(b.shadow.address, count: pageSize, world: .nonSecure) { (bytes) throws(ABIError) in
-            try MsgArg.decode(UnsafeRawBufferPointer(bytes), maxParams: maxParams, validateAttributes: false)
-        }
-        guard var arg = decoded else { return nil }
-        let cmd = RPCCommand(rawValue: arg.cmd.rawValue)
-        if cmd == .shmFree, let p = arg.params.first, p.attr.type?.isValue == true,
-           let sb = r.rpcShm.removeValue(forKey: p.b) {
-            releaseBuffer(&r, sb, deferPages: false)
-        }
-        for i in arg.params.indices {
-            guard let t = arg.params[i].attr.type, t.isTmem else { continue }
-            let p = arg.params[i]
-            let buf = r.rpcShm[p.shmRef] ?? r.shm[p.shmRef]
-            if p.bufPtr != 0, let ipa = buf?.ipa(ofSecure: PA(p.bufPtr)) {
-                arg.params[i].bufPtr = ipa.raw
-            } else {
-                arg.params[i].bufPtr = 0   // a PA never reaches the guest
+        let limit = rpcParamLimit(b)
+        let space = r.space
+        return withMediatorBytes(b.shadow, count: pageSize) { bytes -> RPCCommand? in
+            guard let s = try? MsgArgView(bytes), let n = try? s.paramCount(max: limit) else { return nil }
+            let cmd = RPCCommand(rawValue: s.cmd.rawValue)
+            if cmd == .shmFree, n >= 1, let p = s.param(0), p.attr.type?.isValue == true,
+               let sb = r.rpcShm.removeValue(forKey: p.valueB) {
+                releaseBuffer(&r, sb, deferPages: false)
             }
-            arg.params[i].attr = MsgAttr(rawValue: arg.params[i].attr.rawValue & ~MsgAttr.noncontigBit)
-        }
-        let bytes = arg.encoded()
-        // A refused write (guest unmapped its RPC page) still lets the RPC proceed: the guest's
-        // reply will then be whatever its page holds, validated on the way back.
-        _ = bytes.withUnsafeBytes { writeGuest(&r, b.page, offset: 0, $0) }
-        return cmd
+            // A refused write (guest unmapped its RPC page) still lets the RPC proceed: the guest's
+            // reply will then be whatever its page holds, validated on the way back.
+            writeGuest(space, b.page, offset: 0, count: MsgArg.size(numParams: n)) { g in
+                g.cmd = s.cmd; g.function = s.function; g.session = s.session; g.cancelID = s.cancelID
+                g.pad = s.pad; g.ret = s.ret; g.retOrigin = s.retOrigin; g.numParams = UInt32(n)
+                for i in 0..<n {
+                    guard let sp = s.param(i), let gp = g.param(i) else { break }
+                    let attr = sp.attr
+                    gp.a = sp.a; gp.b = sp.b; gp.c = sp.c
+                    guard let t = attr.type, t.isTmem else { gp.attr = attr; continue }
+                    let buf = r.rpcShm[sp.shmRef] ?? r.shm[sp.shmRef]
+                    if sp.tmemBufPtr != 0, let ipa = buf?.ipa(ofSecure: PA(sp.tmemBufPtr)) {
+                        gp.tmemBufPtr = ipa.raw
+                    } else {
+                        gp.tmemBufPtr = 0   // a PA never reaches the guest
+                    }
+                    gp.attr = MsgAttr(rawValue: attr.rawValue & ~MsgAttr.noncontigBit)
+                }
+            }
+            return cmd
+        } ?? nil
     }
 
     // MARK: - RETURN_FROM_RPC
@@ -119,9 +129,9 @@ extension Mediator {
             var s = resumeFrame(c, guest: guest)
             switch fn {
             case .alloc:
-                let (pa, cookie) = allocReply(frame, c, &r, guest: guest)
-                (s.a1, s.a2) = RegisterFrame.split(pa)
-                (s.a4, s.a5) = RegisterFrame.split(cookie)
+                let reply = allocReply(frame, c, &r, guest: guest)
+                (s.a1, s.a2) = RegisterFrame.split(reply?.shadow.raw ?? 0)
+                (s.a4, s.a5) = RegisterFrame.split(reply?.cookie ?? 0)
             case .cmd:
                 if let cookie = c.rpcCmdCookie, let b = r.rpcArgs[cookie] { rpcCommandFromGuest(b, &r, guest: guest) }
                 c.rpcCmdCookie = nil
@@ -140,16 +150,16 @@ extension Mediator {
     }
 
     /// The guest's ALLOC reply: a page-aligned IPA of its own read-write RAM and a fresh cookie.
-    /// Returns (PA of the mediator shadow, cookie), or (0, 0) when refused.
-    func allocReply(_ frame: RegisterFrame, _ c: CallRecord, _ r: inout GuestRecord, guest: GuestID) -> (UInt64, UInt64) {
+    /// Returns (PA of the mediator shadow, cookie), or nil when refused.
+    func allocReply(_ frame: RegisterFrame, _ c: CallRecord, _ r: inout GuestRecord, guest: GuestID) -> (shadow: PA, cookie: UInt64)? {
         let ipa = IPA(RegisterFrame.join(frame.a1, frame.a2))
         let cookie = RegisterFrame.join(frame.a4, frame.a5)
-        guard ipa.raw != 0 else { return (0, 0) }
-        func reject(_ why: String) -> (UInt64, UInt64) {
+        guard ipa.raw != 0 else { return nil }
+        func reject(_ why: String) -> (shadow: PA, cookie: UInt64)? {
             counters.bump(.rpcRejected)
             r.refused += 1
             log.debug("RPC ALLOC reply refused", metadata: ["guest": "\(guest.raw)", "why": "\(why)"])
-            return (0, 0)
+            return nil
         }
         guard ipa.isPageAligned else { return reject("not page aligned") }
         // Cookie 0 means "no buffer" to the secure world, which would then never free it.
@@ -167,66 +177,65 @@ extension Mediator {
             return reject("\(error)")
         }
         r.rpcArgs[cookie] = RPCArgBuffer(cookie: cookie, page: page, shadow: shadow, size: Int(clamping: c.rpcAllocSize))
-        return (shadow.address.raw, cookie)
+        return (shadow.address, cookie)
     }
 
     /// Copies the guest's answer to an RPC_CMD back into the shadow: ret, then only output values
     /// and sizes by the shadow's own param types; SHM_ALLOC replies are translated and pinned.
+    /// Each field of the guest's reply is read once (from the pinned page) and used only as read.
     func rpcCommandFromGuest(_ b: RPCArgBuffer, _ r: inout GuestRecord, guest: GuestID) {
-        let maxParams = max(0, min(MsgArg.maxNumParams, (b.size - MsgArg.headerSize) / MsgParam.byteSize))
-        let shadowArg: MsgArg? = try? memory.withBytes(b.shadow.address, count: pageSize, world: .nonSecure) { (bytes) throws(ABIError) in
-            try MsgArg.decode(UnsafeRawBufferPointer(bytes), maxParams: maxParams, validateAttributes: false)
-        }
-        guard var out = shadowArg else { return }
-        let n = out.params.count
-        // Copy the guest's reply once, from the pinned page.
-        let reply: MsgArg? = {
-            guard let bytes = try? memory.read(b.page.pa.address, count: MsgArg.size(numParams: n), world: .nonSecure) else { return nil }
-            return try? MsgArg.decode(bytes, maxParams: n, validateAttributes: false)
-        }()
-        defer {
-            let bytes = out.encoded()
-            _ = try? memory.write(b.shadow.address, bytes, world: .nonSecure)
-        }
-        guard let g = reply, g.params.count == n else {
-            counters.bump(.rpcRejected)
-            r.refused += 1
-            out.ret = .badParameters
-            return
-        }
-        out.ret = g.ret
-        let cmd = RPCCommand(rawValue: out.cmd.rawValue)
-        for i in 0..<n {
-            guard let t = out.params[i].attr.type, t.isOutput else { continue }
-            if t.isValue {
-                out.params[i].a = g.params[i].a; out.params[i].b = g.params[i].b; out.params[i].c = g.params[i].c
-            } else if t.isMemref {
-                out.params[i].size = g.params[i].size
+        let limit = rpcParamLimit(b)
+        _ = withMediatorBytes(b.shadow, count: pageSize) { bytes in
+            guard let out = try? MsgArgView(bytes), let n = try? out.paramCount(max: limit) else { return }
+            let cmd = RPCCommand(rawValue: out.cmd.rawValue)
+            // The guest's reply: ret, outputs, and for SHM_ALLOC param 0's tmem (read once each).
+            var shmReply: (attr: MsgAttr, bufPtr: IPA, cookie: UInt64)?
+            let replied: Bool = (try? memory.withBytes(b.page.pa.address, count: MsgArg.size(numParams: n), world: .nonSecure) {
+                (gb: UnsafeMutableRawBufferPointer) throws(Never) -> Bool in
+                guard let g = try? MsgArgView(gb), g.numParams == UInt32(n) else { return false }
+                let ret = g.ret
+                out.ret = ret
+                for i in 0..<n {
+                    guard let op = out.param(i), let gp = g.param(i), let t = op.attr.type, t.isOutput else { continue }
+                    if t.isValue {
+                        op.valueA = gp.valueA; op.valueB = gp.valueB; op.valueC = gp.valueC
+                    } else if t.isMemref {
+                        op.memrefSize = gp.memrefSize
+                    }
+                }
+                if cmd == .shmAlloc, ret == .success, n >= 1, let gp = g.param(0) {
+                    shmReply = (gp.attr, IPA(gp.tmemBufPtr), gp.shmRef)
+                }
+                return true
+            }) ?? false
+            guard replied else {
+                counters.bump(.rpcRejected)
+                r.refused += 1
+                out.ret = .badParameters
+                return
             }
-        }
-        if cmd == .shmAlloc, g.ret == .success, n >= 1 {
-            let requested = out.params[0].b
-            let gp = g.params[0]
+            guard cmd == .shmAlloc, let reply = shmReply, let p0 = out.param(0) else { return }
+            let requested = p0.valueB
             func refuse(_ why: String) {
                 counters.bump(.rpcRejected)
                 r.refused += 1
                 log.debug("SHM_ALLOC reply refused", metadata: ["guest": "\(guest.raw)", "why": "\(why)"])
                 out.ret = .outOfMemory
             }
-            guard gp.attr.type == .tmemOutput, gp.attr.isNoncontig, !gp.attr.isMeta else {
+            guard reply.attr.type == .tmemOutput, reply.attr.isNoncontig, !reply.attr.isMeta else {
                 return refuse("plain (contiguous) tmem or wrong type")
             }
-            guard gp.bufPtr != 0 else { return refuse("NULL buffer") }
-            guard gp.shmRef != 0 else { return refuse("cookie 0") }
-            guard !r.cookieInUse(gp.shmRef) else { return refuse("duplicate cookie") }
+            guard reply.bufPtr.raw != 0 else { return refuse("NULL buffer") }
+            guard reply.cookie != 0 else { return refuse("cookie 0") }
+            guard !r.cookieInUse(reply.cookie) else { return refuse("duplicate cookie") }
             guard r.rpcArgs.count + r.rpcShm.count < config.rpcBuffers else {
                 counters.bump(.limitReached)
                 return refuse("rpc buffers limit")
             }
             do {
-                let sb = try translatePageList(&r, bufPtr: gp.bufPtr, size: requested, cookie: gp.shmRef)
-                r.rpcShm[gp.shmRef] = sb
-                out.params[0] = .tmem(.tmemOutput, bufPtr: sb.securePointer, size: requested, shmRef: gp.shmRef, noncontig: true)
+                let sb = try translatePageList(&r, bufPtr: reply.bufPtr, size: requested, cookie: reply.cookie)
+                r.rpcShm[reply.cookie] = sb
+                p0.store(.tmem(.tmemOutput, bufPtr: sb.securePointer.raw, size: requested, shmRef: reply.cookie, noncontig: true))
             } catch {
                 refuse("\(error)")
             }

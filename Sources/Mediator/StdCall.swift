@@ -17,26 +17,17 @@ enum Preparation: Sendable {
 }
 
 extension Mediator {
-    /// Commands a guest may issue.
-    static let allowedCommands: Set<UInt32> = [
-        MsgCommand.openSession.rawValue, MsgCommand.invokeCommand.rawValue, MsgCommand.closeSession.rawValue,
-        MsgCommand.cancel.rawValue, MsgCommand.registerSHM.rawValue, MsgCommand.unregisterSHM.rawValue,
-    ]
-
     /// Runs `body` on the guest's record under its lock; a guest that is gone or dying gets
-    /// ENOTAVAIL (counted) without `body` running.
+    /// ENOTAVAIL (counted) without `body` running. The record is reached in place (optional
+    /// chaining on the slot's storage), never copied out and back.
     func withLiveGuest(_ slot: GuestSlot, _ body: (inout GuestRecord) -> Preparation) -> Preparation {
         slot.state.withLock { (rec: inout GuestRecord?) -> Preparation in
-            guard var r = rec.take() else {
+            let p = rec?.inPlace { (r: inout GuestRecord) -> Preparation? in r.dying ? nil : body(&r) } ?? nil
+            guard let p else {
                 counters.bump(.unknownGuest)
                 return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
             }
-            defer { rec = r }
-            guard !r.dying else {
-                counters.bump(.unknownGuest)
-                return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
-            }
-            return body(&r)
+            return p
         }
     }
 
@@ -51,8 +42,14 @@ extension Mediator {
     }
 
     /// Validates and records one std call. Runs under the guest's lock.
+    ///
+    /// The argument is copied exactly: its 32-byte header, then the 32 n bytes of params that
+    /// the copy's own num_params names (checked against what is left of the page or registered
+    /// buffer), into the call slot's private page. Nothing past the argument is read, and the
+    /// guest's memory is not read again: validation and translation work in place on the copy
+    /// through `MsgArgView`.
     func prepare(_ frame: RegisterFrame, _ r: inout GuestRecord, guest: GuestID, vcpu: Int) -> Preparation {
-        guard r.calls.count < callsInFlightLimit else {
+        guard r.calls.count < callsInFlightLimit, let slot = r.freeSlots.popLast() else {
             counters.bump(.limitReached); r.refused += 1
             log.debug("calls in flight limit", metadata: ["guest": "\(guest.raw)"])
             return .answer(RegisterFrame(a0: UInt64(SMCReturn.ethreadLimit.rawValue)))
@@ -61,50 +58,42 @@ extension Mediator {
         let location: ArgLocation
         switch locateArgument(frame, &r) {
         case let .success(l): location = l
-        case let .failure(e): return refuse(e, &r, guest: guest)
+        case let .failure(e):
+            r.freeSlots.append(slot)
+            return refuse(e, &r, guest: guest)
         }
-        // 2. Copy it once into a private mediator page.
+        // 2. Copy it, exactly, into the slot's private page.
         let priv: PAPage
-        do { priv = try allocatePage(&r) } catch {
+        do { priv = try argPage(&r, slot: slot) } catch {
+            r.freeSlots.append(slot)
             unpin(&r, location.page)
             return refuse(.noMemory, &r, guest: guest)
         }
-        let copied: Bool = {
-            guard let src = location.page.pa.address.adding(UInt64(location.offset)) else { return false }
-            return (try? memory.withBytes(priv.address, count: location.available, world: .nonSecure) { (dst) throws(MemoryError) in
-                try memory.read(src, into: dst, world: .nonSecure)
-            }) != nil
-        }()
         var call = CallRecord(id: nextCallID.add(1, ordering: .relaxed).oldValue, vcpu: vcpu, inFlight: true,
-                              threadID: nil, cmd: MsgCommand(rawValue: 0), location: location, privatePage: priv, numParams: 0)
-        guard copied else {
+                              threadID: nil, cmd: MsgCommand(rawValue: 0), location: location, slot: slot,
+                              privatePage: priv, numParams: 0, argBytes: MsgArg.headerSize)
+        enum Verdict { case forward, unreadable, badCommand(UInt32), refused(ArgRefusal) }
+        let verdict: Verdict = withCopiedArgument(location, into: priv) { arg -> Verdict in
+            // 3. Validate and translate in place, through the view over exactly the copied bytes.
+            let n = Int(arg.numParams)   // bounded by the copy
+            call.numParams = n
+            call.argBytes = arg.byteCount
+            call.cmd = arg.cmd
+            guard Self.isAllowed(arg.cmd) else { return .badCommand(arg.cmd.rawValue) }
+            do throws(ArgRefusal) { try validate(arg, n, &call, &r) } catch { return .refused(error) }
+            return .forward
+        } ?? .unreadable
+        switch verdict {
+        case .forward:
+            break
+        case .unreadable:
             releaseCall(&r, call, deferPages: false)
-            return refuse(.badAddress("argument unreadable"), &r, guest: guest)
-        }
-        // 3. Decode the private copy (never the guest's memory again).
-        let maxParams = min(MsgArg.maxNumParams, max(0, (location.available - MsgArg.headerSize) / MsgParam.byteSize))
-        let decoded: Result<MsgArg, ABIError>
-        do {
-            decoded = .success(try memory.withBytes(priv.address, count: location.available, world: .nonSecure) { (b) throws(ABIError) in
-                try MsgArg.decode(UnsafeRawBufferPointer(b), maxParams: maxParams, validateAttributes: false)
-            })
-        } catch {
-            switch error { case let .body(e): decoded = .failure(e); case .memory: decoded = .failure(.truncated(needed: 0, available: 0)) }
-        }
-        guard case var .success(arg) = decoded else {
+            return refuse(.badAddress("argument unreadable, or num_params past its page"), &r, guest: guest)
+        case let .badCommand(c):
             releaseCall(&r, call, deferPages: false)
-            return refuse(.badAddress("argument does not decode (num_params)"), &r, guest: guest)
-        }
-        call.cmd = arg.cmd
-        call.numParams = arg.params.count
-        guard Self.allowedCommands.contains(arg.cmd.rawValue) else {
-            releaseCall(&r, call, deferPages: false)
-            return refuse(.badCommand(arg.cmd.rawValue), &r, guest: guest)
-        }
-        // 4. Validate and translate; refusals complete the call with a ret code.
-        do {
-            try validate(&arg, &call, &r)
-        } catch {
+            return refuse(.badCommand(c), &r, guest: guest)
+        case let .refused(error):
+            // Refusals complete the call with a ret code, without the secure world.
             counters.bump(error.result == .outOfMemory ? .limitReached : .badParameters)
             r.refused += 1
             log.debug("argument refused", metadata: ["guest": "\(guest.raw)", "why": "\(error)"])
@@ -112,19 +101,35 @@ extension Mediator {
             releaseCall(&r, call, deferPages: false)
             return .answer(RegisterFrame(a0: UInt64(SMCReturn.ok.rawValue)))
         }
-        call.paramAttrs = arg.params.map(\.attr)
-        // 5. Write the translated argument into the private page and record the call.
-        let encoded: Bool = (try? memory.withBytes(priv.address, count: arg.byteSize, world: .nonSecure) { (b) throws(ABIError) in
-            _ = try arg.encode(into: b)
-        }) != nil
-        guard encoded else {
-            releaseCall(&r, call, deferPages: false)
-            return refuse(.noMemory, &r, guest: guest)
-        }
+        // 4. Record the call and hand the secure world the private copy.
         r.calls.append(call)
         let (hi, lo) = RegisterFrame.split(priv.address.raw)
         return .send(PreparedCall(callID: call.id, frame: RegisterFrame(.callWithArg, a1: hi, a2: lo,
                                                                       a3: UInt64(OPTEEIdentity.shmCached), a7: guest.clientID)))
+    }
+
+    /// True for the commands a guest may issue.
+    static func isAllowed(_ cmd: MsgCommand) -> Bool {
+        switch cmd {
+        case .openSession, .invokeCommand, .closeSession, .cancel, .registerSHM, .unregisterSHM: true
+        default: false
+        }
+    }
+
+    /// Copies the argument at `location` exactly into the private page `priv` (TEEABI's
+    /// `MsgArgView.copyExact`: the header, then the params the copied num_params names, which
+    /// must fit in `location.available`) and runs `body` on the view of the copy. nil when the
+    /// guest page is unreadable or num_params does not fit; `body` never sees guest memory.
+    func withCopiedArgument<R>(_ location: ArgLocation, into priv: PAPage, _ body: (MsgArgView) -> R) -> R? {
+        guard let src = location.page.pa.address.adding(UInt64(location.offset)) else { return nil }
+        do {
+            return try memory.withBytes(src, count: location.available, world: .nonSecure) { (guest: UnsafeMutableRawBufferPointer) throws(Never) -> R? in
+                withMediatorBytes(priv, count: location.available) { copy -> R? in
+                    guard let arg = try? MsgArgView.copyExact(from: UnsafeRawBufferPointer(guest), into: copy) else { return nil }
+                    return body(arg)
+                } ?? nil
+            }
+        } catch { return nil }
     }
 
     func refuse(_ e: CallRefusal, _ r: inout GuestRecord, guest: GuestID) -> Preparation {
@@ -177,15 +182,21 @@ extension Mediator {
         }
     }
 
-    /// Checks the command's params and translates memory references. Throws on the first refusal;
-    /// everything acquired so far stays recorded in `call` for release.
-    func validate(_ arg: inout MsgArg, _ call: inout CallRecord, _ r: inout GuestRecord) throws(ArgRefusal) {
-        for (i, p) in arg.params.enumerated() where !p.attr.isWellFormed {
-            throw .badParameter("param \(i) attr \(hex(p.attr.rawValue))")
+    /// Checks the command's params and translates memory references in the private copy `arg`
+    /// (`n` params, already bounded). Throws on the first refusal; everything acquired so far
+    /// stays recorded in `call` for release. Records which outputs copy-back may return.
+    func validate(_ arg: MsgArgView, _ n: Int, _ call: inout CallRecord, _ r: inout GuestRecord) throws(ArgRefusal) {
+        for i in 0..<n {
+            guard let p = arg.param(i) else { throw .badParameter("param \(i) past the argument") }
+            let attr = p.attr
+            guard attr.isWellFormed else { throw .badParameter("param \(i) attr \(hex(attr.rawValue))") }
+            // What copy-back returns is decided here, on the validated copy.
+            guard let t = attr.type, t.isOutput, !attr.isMeta else { continue }
+            if t.isValue { call.valueOutputs.insert(i) } else if t.isMemref { call.sizeOutputs.insert(i) }
         }
         switch arg.cmd {
         case .openSession:
-            try applyIdentity(&arg, r)
+            try applyIdentity(arg, n, r)
             guard r.sessions.count + r.openingSessions < config.sessions else { throw .limit("sessions") }
             r.openingSessions += 1
             call.opening = true
@@ -195,103 +206,85 @@ extension Mediator {
         case .cancel:
             guard arg.session == 0 || r.sessions.contains(arg.session) else { throw .badParameter("cancel of a foreign session") }
         case .registerSHM:
-            guard arg.params.count == 1, let t = arg.params[0].attr.type, t.isTmem, arg.params[0].attr.isNoncontig else {
+            guard n == 1, let p = arg.param(0), let t = p.attr.type, t.isTmem, p.attr.isNoncontig else {
                 throw .badParameter("REGISTER_SHM needs one non-contiguous tmem")
             }
-            let cookie = arg.params[0].shmRef
+            let cookie = p.shmRef
             guard !r.cookieInUse(cookie) else { throw .badParameter("cookie \(hex(cookie)) already in use") }
             guard r.shm.count + r.shmPending.count < config.shmBuffers else { throw .limit("shm buffers") }
-            let b = try translatePageList(&r, bufPtr: arg.params[0].bufPtr, size: arg.params[0].size, cookie: cookie)
+            let b = try translatePageList(&r, bufPtr: IPA(p.tmemBufPtr), size: p.memrefSize, cookie: cookie)
             r.shmPending.insert(cookie)
             call.registering = b
-            arg.params[0].bufPtr = b.securePointer
+            p.tmemBufPtr = b.securePointer.raw
             return
         case .unregisterSHM:
-            guard arg.params.count == 1, let t = arg.params[0].attr.type, t.isRmem, r.shm[arg.params[0].shmRef] != nil else {
+            guard n == 1, let p = arg.param(0), let t = p.attr.type, t.isRmem, r.shm[p.shmRef] != nil else {
                 throw .badParameter("UNREGISTER_SHM of a buffer this guest did not register")
             }
-            call.unregistering = arg.params[0].shmRef
+            call.unregistering = p.shmRef
             return
         default:
             throw .badParameter("command")
         }
-        try translateParams(&arg, &call, &r)
+        try translateParams(arg, n, &call, &r)
     }
 
     /// Rewrites the client identity of an OPEN_SESSION (params[1]: client UUID octets and login)
     /// in the private copy, as the guest's identity policy decides: the host, not the guest, says
     /// who the client is. Guests without a policy keep what they sent.
-    func applyIdentity(_ arg: inout MsgArg, _ r: GuestRecord) throws(ArgRefusal) {
+    func applyIdentity(_ arg: MsgArgView, _ n: Int, _ r: GuestRecord) throws(ArgRefusal) {
         guard let policy = r.identity else { return }
         let meta: OpenSessionMeta
-        do { meta = try OpenSessionMeta(params: arg.params) } catch { throw .badParameter("OPEN_SESSION meta: \(error)") }
+        do { meta = try OpenSessionMeta(view: arg, count: n) } catch { throw .badParameter("OPEN_SESSION meta: \(error)") }
         guard let client = policy(meta.login) else { throw .accessDenied("login \(meta.login) refused for this guest") }
-        arg.params[1].setOctets(client.octets)
+        arg.param(1)?.setUUID(client)
     }
 
     /// VALUE params pass; RMEM must lie inside a buffer this guest registered; contiguous TMEM
     /// is refused unless NULL; non-contiguous TMEM is rebuilt with pins for the call.
-    func translateParams(_ arg: inout MsgArg, _ call: inout CallRecord, _ r: inout GuestRecord) throws(ArgRefusal) {
-        for i in arg.params.indices {
-            let p = arg.params[i]
-            guard let t = p.attr.type else { throw .badParameter("param \(i) type") }
-            if p.attr.isMeta && !(arg.cmd == .openSession && i < 2 && t.isValue) {
+    func translateParams(_ arg: MsgArgView, _ n: Int, _ call: inout CallRecord, _ r: inout GuestRecord) throws(ArgRefusal) {
+        for i in 0..<n {
+            guard let p = arg.param(i) else { throw .badParameter("param \(i) past the argument") }
+            let attr = p.attr
+            guard let t = attr.type else { throw .badParameter("param \(i) type") }
+            if attr.isMeta && !(arg.cmd == .openSession && i < 2 && t.isValue) {
                 throw .badParameter("param \(i) META outside the OPEN_SESSION header")
             }
             if t.isRmem {
                 guard let b = r.shm[p.shmRef] else { throw .badParameter("param \(i) rmem of unknown buffer \(hex(p.shmRef))") }
-                let (end, o) = p.bufPtr.addingReportingOverflow(p.size)
+                let (end, o) = p.rmemOffset.addingReportingOverflow(p.memrefSize)
                 guard !o, end <= b.size else { throw .badParameter("param \(i) rmem outside its buffer") }
             } else if t.isTmem {
-                if !p.attr.isNoncontig {
-                    guard p.bufPtr == 0 else { throw .badParameter("param \(i) contiguous tmem") }
-                    arg.params[i].shmRef = 0
+                if !attr.isNoncontig {
+                    guard p.tmemBufPtr == 0 else { throw .badParameter("param \(i) contiguous tmem") }
+                    p.shmRef = 0
                 } else {
-                    guard p.bufPtr != 0 else { arg.params[i].shmRef = 0; continue }
-                    let b = try translatePageList(&r, bufPtr: p.bufPtr, size: p.size, cookie: p.shmRef)
+                    guard p.tmemBufPtr != 0 else { p.shmRef = 0; continue }
+                    let b = try translatePageList(&r, bufPtr: IPA(p.tmemBufPtr), size: p.memrefSize, cookie: p.shmRef)
                     call.tempBuffers.append(b)
-                    arg.params[i].bufPtr = b.securePointer
+                    p.tmemBufPtr = b.securePointer.raw
                 }
             }
         }
     }
 
-    /// Writes a refusal's ret and origin COMMS into the guest's argument.
+    /// Writes a refusal's ret and origin COMMS into the guest's argument header (one stage-2
+    /// check for both fields).
     func finishRefused(_ r: inout GuestRecord, _ call: CallRecord, result: TEEResult) {
-        writeGuest(&r, call.location.page, offset: call.location.offset + 20, value: result.rawValue)
-        writeGuest(&r, call.location.page, offset: call.location.offset + 24, value: TEEOrigin.comms.rawValue)
+        writeGuest(r.space, call.location.page, offset: call.location.offset, count: MsgArg.headerSize) { g in
+            g.ret = result
+            g.retOrigin = .comms
+        }
     }
 
     /// Takes the secure world's answer for call `callID`: an RPC (translated for the guest) or a
     /// completion (copy-back, bookkeeping, release).
     func complete(_ callID: UInt64, _ out: RegisterFrame, slot: GuestSlot, guest: GuestID) -> RegisterFrame {
-        enum After { case answer(RegisterFrame), finalize, resend(RegisterFrame) }
         var current = out
         while true {
             let after = slot.state.withLock { (rec: inout GuestRecord?) -> After in
-                guard var r = rec.take() else { return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue))) }
-                defer { rec = r }
-                guard let idx = r.callIndex(id: callID) else {
-                    return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
-                }
-                if r.dying {
-                    // Destroyed while this call was in the secure world: reclaim it now.
-                    let c = r.calls.remove(at: idx)
-                    releaseCall(&r, c, deferPages: true)
-                    return r.calls.isEmpty ? .finalize : .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
-                }
-                let ret = SMCReturn(rawValue: UInt32(truncatingIfNeeded: current.a0))
-                if ret.isRPC {
-                    let a = rpcToGuest(current, idx, &r, guest: guest)
-                    switch a {
-                    case let .guest(f): return .answer(f)
-                    case let .secure(f): return .resend(f)
-                    }
-                }
-                let c = r.calls.remove(at: idx)
-                finishCall(c, ret: ret, &r)
-                counters.completedCalls.add(1, ordering: .relaxed)
-                return .answer(RegisterFrame(a0: UInt64(ret.rawValue)))
+                rec?.inPlace { (r: inout GuestRecord) -> After in completeLocked(callID, current, &r, guest: guest) }
+                    ?? .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
             }
             switch after {
             case let .answer(f): return f
@@ -304,6 +297,34 @@ extension Mediator {
         }
     }
 
+    /// What follows the secure world's answer for a call.
+    enum After { case answer(RegisterFrame), finalize, resend(RegisterFrame) }
+
+    /// `complete`'s work under the guest's lock, on the record in place.
+    func completeLocked(_ callID: UInt64, _ current: RegisterFrame, _ r: inout GuestRecord, guest: GuestID) -> After {
+        guard let idx = r.callIndex(id: callID) else {
+            return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
+        }
+        if r.dying {
+            // Destroyed while this call was in the secure world: reclaim it now.
+            let c = r.calls.remove(at: idx)
+            releaseCall(&r, c, deferPages: true)
+            return r.calls.isEmpty ? .finalize : .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
+        }
+        let ret = SMCReturn(rawValue: UInt32(truncatingIfNeeded: current.a0))
+        if ret.isRPC {
+            let a = rpcToGuest(current, idx, &r, guest: guest)
+            switch a {
+            case let .guest(f): return .answer(f)
+            case let .secure(f): return .resend(f)
+            }
+        }
+        let c = r.calls.remove(at: idx)
+        finishCall(c, ret: ret, &r)
+        counters.completedCalls.add(1, ordering: .relaxed)
+        return .answer(RegisterFrame(a0: UInt64(ret.rawValue)))
+    }
+
     /// Completion: copy back the allowed fields, update sessions and buffers, release the call.
     func finishCall(_ c: CallRecord, ret: SMCReturn, _ r: inout GuestRecord) {
         var call = c
@@ -311,34 +332,39 @@ extension Mediator {
         releaseCall(&r, call, deferPages: false)
     }
 
-    /// Copies ret, ret_origin, session and output values/sizes of the private copy to the guest,
-    /// and books sessions and registrations. A registration that succeeded moves to the guest's table.
+    /// Copies back to the guest, field by field through the view as Xen's copy_std_request_back
+    /// does, only what the guest may see: ret, ret_origin, the session of an OPEN_SESSION, and
+    /// the output values and memref sizes the validated copy named. One stage-2 check, held
+    /// across the whole write. Then books sessions and registrations: a registration that
+    /// succeeded moves to the guest's table.
     func copyBack(_ call: inout CallRecord, _ r: inout GuestRecord) {
-        let n = call.numParams
-        let count = MsgArg.size(numParams: n)
-        let result: MsgArg? = try? memory.withBytes(call.privatePage.address, count: count, world: .nonSecure) { (b) throws(ABIError) in
-            try MsgArg.decode(UnsafeRawBufferPointer(b), maxParams: n, validateAttributes: false)
-        }
-        guard let res = result, res.params.count == n else { return }
-        let base = call.location.offset
-        let page = call.location.page
-        writeGuest(&r, page, offset: base + 20, value: res.ret.rawValue)
-        writeGuest(&r, page, offset: base + 24, value: res.retOrigin.rawValue)
-        if call.cmd == .openSession { writeGuest(&r, page, offset: base + 8, value: res.session) }
-        // Output values and sizes, by the types of the validated copy (never the guest's current ones).
-        for (i, p) in res.params.enumerated() where i < call.paramAttrs.count {
-            let attr = call.paramAttrs[i]
-            guard let t = attr.type, t.isOutput, !attr.isMeta else { continue }
-            let o = base + MsgArg.headerSize + i * MsgParam.byteSize
-            if t.isValue {
-                writeGuest(&r, page, offset: o + 8, value: p.a)
-                writeGuest(&r, page, offset: o + 16, value: p.b)
-                writeGuest(&r, page, offset: o + 24, value: p.c)
-            } else if t.isMemref {
-                writeGuest(&r, page, offset: o + 16, value: p.size)
+        let page = call.location.page, offset = call.location.offset, bytes = call.argBytes, n = call.numParams
+        let opening = call.cmd == .openSession, values = call.valueOutputs, sizes = call.sizeOutputs
+        let space = r.space
+        let header: (ret: TEEResult, session: UInt32)? = withMediatorBytes(call.privatePage, count: bytes) { b -> (TEEResult, UInt32)? in
+            guard let priv = try? MsgArgView(b) else { return nil }
+            // The call's last touch of its argument page: the pin goes in the same stage-2 lock hold.
+            writeGuest(space, page, offset: offset, count: bytes, unpinning: true) { guest in
+                guest.ret = priv.ret
+                guest.retOrigin = priv.retOrigin
+                if opening { guest.session = priv.session }
+                guard !(values.isEmpty && sizes.isEmpty) else { return }
+                for i in 0..<n {
+                    guard let g = guest.param(i), let p = priv.param(i) else { break }
+                    if values.contains(i) {
+                        g.valueA = p.valueA; g.valueB = p.valueB; g.valueC = p.valueC
+                    } else if sizes.contains(i) {
+                        g.memrefSize = p.memrefSize
+                    }
+                }
             }
+            return (priv.ret, priv.session)
+        } ?? nil
+        if header != nil {
+            call.argumentPinned = false
+            r.pinned -= 1
         }
-        guard res.ret == .success else { return }
+        guard let res = header, res.ret == .success else { return }
         switch call.cmd {
         case .openSession:
             r.sessions.insert(res.session)

@@ -1,14 +1,8 @@
 /// The OP-TEE driver proper: probe, argument buffers, the std-call loop and RPC service.
-import Dispatch
 import Logging
 import Machine
 import Synchronization
 import TEEABI
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Counters of what the driver did, for tests and stats.
 public struct DriverStatistics: Sendable, Equatable {
@@ -28,8 +22,55 @@ public struct DriverStatistics: Sendable, Equatable {
     public var registeredArgumentCalls = 0
 }
 
+/// Argument pages registered with the secure world at probe, for CALL_WITH_REGD_ARG.
+final class RegisteredArguments: Sendable {
+    /// Each page and its cookie.
+    let pages: [(page: GuestBuffer, cookie: UInt64)]
+    /// Which pages calls hold now.
+    let slots: SlotPool
+    init(_ pages: [(page: GuestBuffer, cookie: UInt64)]) { self.pages = pages; slots = SlotPool(count: pages.count) }
+}
+
+/// The driver's live counters: atomics, so counting takes no lock on the call path. RPC
+/// functions and commands below 32 have their own counter; rarer raw values share a map.
+final class DriverCounters: Sendable {
+    let stdCalls = Atomic<Int>(0), threadLimitHits = Atomic<Int>(0), badRPC = Atomic<Int>(0)
+    let failedCalls = Atomic<Int>(0), registeredArgumentCalls = Atomic<Int>(0)
+    let rpcFunctions: InlineArray<32, Atomic<Int>> = InlineArray { _ in Atomic<Int>(0) }
+    let rpcCommands: InlineArray<32, Atomic<Int>> = InlineArray { _ in Atomic<Int>(0) }
+    let rareFunctions = Mutex<[UInt32: Int]>([:]), rareCommands = Mutex<[UInt32: Int]>([:])
+
+    func bump(_ c: borrowing Atomic<Int>) { c.wrappingAdd(1, ordering: .relaxed) }
+    func rpcFunction(_ fn: UInt32) {
+        if fn < 32 { rpcFunctions[Int(fn)].wrappingAdd(1, ordering: .relaxed) } else { rareFunctions.withLock { $0[fn, default: 0] += 1 } }
+    }
+    func rpcCommand(_ cmd: UInt32) {
+        if cmd < 32 { rpcCommands[Int(cmd)].wrappingAdd(1, ordering: .relaxed) } else { rareCommands.withLock { $0[cmd, default: 0] += 1 } }
+    }
+
+    /// A consistent-enough snapshot (each counter read once).
+    var snapshot: DriverStatistics {
+        var s = DriverStatistics()
+        s.stdCalls = stdCalls.load(ordering: .relaxed); s.threadLimitHits = threadLimitHits.load(ordering: .relaxed)
+        s.badRPC = badRPC.load(ordering: .relaxed); s.failedCalls = failedCalls.load(ordering: .relaxed)
+        s.registeredArgumentCalls = registeredArgumentCalls.load(ordering: .relaxed)
+        for i in 0..<32 {
+            let f = rpcFunctions[i].load(ordering: .relaxed), c = rpcCommands[i].load(ordering: .relaxed)
+            if f > 0 { s.rpcFunctions[UInt32(i)] = f }
+            if c > 0 { s.rpcCommands[UInt32(i)] = c }
+        }
+        s.rpcFunctions.merge(rareFunctions.withLock { $0 }) { $0 + $1 }
+        s.rpcCommands.merge(rareCommands.withLock { $0 }) { $0 + $1 }
+        return s
+    }
+}
+
 /// One guest's OP-TEE driver: probes the secure world, then serves open/invoke/close/cancel and
 /// shared-memory requests from any number of threads, each trap on one of the guest's vCPUs.
+///
+/// A std call builds its `optee_msg_arg` in place in a guest page through `MsgArgView` and reads
+/// the outcome from the same bytes: no codec value, no byte array. A steady-state call takes one
+/// lock (the call queue's `enter`); vCPUs, argument pages and statistics are atomics.
 public final class OPTEEDriver: Sendable {
     /// The guest's address space (only its guest-side accessors are used).
     public let space: GuestAddressSpace
@@ -63,26 +104,29 @@ public final class OPTEEDriver: Sendable {
     }
     private let shms = Mutex<[UInt64: ShmRecord]>([:])
     private let nextCookie = Atomic<UInt64>(1)
-    private let argPool = Mutex<[GuestBuffer]>([])
-    private let regdPool = Mutex<[(GuestBuffer, UInt64)]>([])
-    private let regdPages = Mutex<[(GuestBuffer, UInt64)]>([])
-    private let vcpuCounter = Atomic<Int>(0)
-    private let vcpuPool: DispatchSemaphore
-    private let vcpuBusy: Mutex<[Bool]>
-    private let stats = Mutex(DriverStatistics())
+    /// Argument pages reserved at probe (page i of `argRun`), claimed per call through `argSlots`.
+    private let argRun: GuestBuffer?
+    private let argSlots: SlotPool
+    /// Pre-registered argument pages (CALL_WITH_REGD_ARG), published once after the probe.
+    private let regd = AtomicLazyReference<RegisteredArguments>()
+    private let regdRetired = Atomic<Bool>(false)
+    private let vcpuSlots: SlotPool
+    private let counters = DriverCounters()
     private let shutDown = Atomic<Bool>(false)
-    let notifications = NotificationTable()
+    let notifications: NotificationTable
+    private var clock: any HostClock { configuration.host.clock }
     private var log: Logger { configuration.logger }
 
     /// Creates the driver for guest `space` trapping through `conduit`, and probes the secure
     /// world (UID, revision, capabilities, thread count, async notifications).
     public init(space: GuestAddressSpace, conduit: any Conduit, configuration: DriverConfiguration = DriverConfiguration(),
-                supplicant: SupplicantChannel = SupplicantChannel()) throws(DriverError) {
+                supplicant: SupplicantChannel? = nil) throws(DriverError) {
         self.space = space; self.conduit = conduit; self.configuration = configuration
-        self.allocator = GuestPageAllocator(space: space, range: configuration.ramPages)
-        self.supplicant = supplicant
-        self.vcpuPool = DispatchSemaphore(value: max(1, configuration.vcpus))
-        self.vcpuBusy = Mutex([Bool](repeating: false, count: max(1, configuration.vcpus)))
+        let allocator = GuestPageAllocator(space: space, range: configuration.ramPages)
+        self.allocator = allocator
+        self.supplicant = supplicant ?? SupplicantChannel(clock: configuration.host.clock)
+        self.notifications = NotificationTable(clock: configuration.host.clock)
+        self.vcpuSlots = SlotPool(count: max(1, configuration.vcpus))
         func fast(_ f: RegisterFrame) -> RegisterFrame { conduit.trap(f, vcpu: 0) }
         func u32(_ v: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: v) }
 
@@ -101,28 +145,45 @@ public final class OPTEEDriver: Sendable {
         guard capabilities.contains(.dynamicSHM) else { throw .noDynamicSharedMemory }
         maxNotificationValue = caps.a2 & 0xFFFF_FFFF
         let rpcParams = Int(caps.a3 & 0xFF)
-        rpcParamCount = (configuration.useRPCArg && capabilities.contains(.rpcArg) && rpcParams > 0) ? rpcParams : 0
+        // The argument (at most 2 meta + 4 TA params) and the RPC argument after it share one page;
+        // an RPC argument too large for that is not used (CALL_WITH_ARG instead).
+        let fits = MsgArg.size(numParams: Self.maxArgParams) + MsgArg.size(numParams: rpcParams) <= pageSize
+        rpcParamCount = (configuration.useRPCArg && capabilities.contains(.rpcArg) && rpcParams > 0 && fits) ? rpcParams : 0
         let tc = fast(RegisterFrame(.getThreadCount))
         threadCount = (SMCReturn(rawValue: u32(tc.a0)) == .ok && tc.a1 > 0) ? Int(tc.a1 & 0xFFFF_FFFF) : nil
-        callQueue = CallQueue(limit: threadCount)
+        callQueue = CallQueue(limit: threadCount, clock: configuration.host.clock)
         if capabilities.contains(.asyncNotif) {
             asyncNotificationsEnabled = SMCReturn(rawValue: u32(fast(RegisterFrame(.enableAsyncNotif)).a0)) == .ok
         } else {
             asyncNotificationsEnabled = false
         }
+        // Argument pages for the calls in flight (one per secure thread, at most 16), reserved
+        // untouched; more concurrent calls than that take a fresh page each.
+        var want = min(16, max(1, threadCount ?? 4))
+        var run: GuestBuffer? = nil
+        while want > 0, run == nil {
+            run = try? allocator.allocate(pages: want, zeroed: false)
+            if run == nil { want /= 2 }
+        }
+        argRun = run
+        argSlots = SlotPool(count: run?.pages ?? 0)
         if configuration.useRegisteredArguments && rpcParamCount > 0 {
+            var pages: [(page: GuestBuffer, cookie: UInt64)] = []
             for _ in 0..<min(threadCount ?? 8, 16) {
                 guard let page = try? allocator.allocate(pages: 1) else { break }
                 let h = SharedMemoryHandle(id: newCookie(), address: page.base, size: pageSize, kind: .kernel, registered: true)
                 guard (try? registerWithSecureWorld(h)) != nil else { allocator.free(page); break }
-                regdPool.withLock { $0.append((page, h.id)) }
-                regdPages.withLock { $0.append((page, h.id)) }
+                pages.append((page, h.id))
             }
+            if !pages.isEmpty { _ = regd.storeIfNil(RegisteredArguments(pages)) }
         }
     }
 
+    /// Most params of one argument: the two OPEN_SESSION meta params and four TA params.
+    static let maxArgParams = 2 + DriverParams.capacity
+
     /// A snapshot of the counters.
-    public var statistics: DriverStatistics { stats.withLock { $0 } }
+    public var statistics: DriverStatistics { counters.snapshot }
     /// Shared memory objects the driver tracks now (client, kernel and supplicant).
     public var sharedMemoryCount: Int { shms.withLock { $0.count } }
     /// Callers blocked in NOTIFICATION waits now.
@@ -133,51 +194,51 @@ public final class OPTEEDriver: Sendable {
     /// vCPUs: a vCPU executes one SMC at a time. Between two traps of one call (while an RPC is
     /// served) the vCPU is free, so the call may resume on another one.
     private func trapOnFreeVCPU(_ frame: RegisterFrame) -> RegisterFrame {
-        vcpuPool.wait()
-        defer { vcpuPool.signal() }
-        let start = vcpuCounter.wrappingAdd(1, ordering: .relaxed).oldValue
-        let n = configuration.vcpus
-        let v = vcpuBusy.withLock { busy -> Int in
-            for k in 0..<n {
-                let i = Int(UInt(bitPattern: start &+ k) % UInt(n))
-                if !busy[i] { busy[i] = true; return i }
-            }
-            return 0   // unreachable: the semaphore admits at most n traps
-        }
-        defer { vcpuBusy.withLock { $0[v] = false } }
+        let v = vcpuSlots.claim(rotate: true)
+        defer { vcpuSlots.release(v) }
         return conduit.trap(frame, vcpu: v)
     }
-    private func count(_ body: (inout DriverStatistics) -> Void) { stats.withLock { body(&$0) } }
 
     // MARK: - Client requests (the tee ioctls)
 
     /// OPEN_SESSION to TA `uuid` with the given login and client UUID (computed by the caller as
     /// Linux's tee_core does), TA params and cancel id.
-    public func openSession(uuid: TEEUUID, login: LoginMethod, clientUUID: TEEUUID, params: [DriverParam],
+    public func openSession(uuid: TEEUUID, login: LoginMethod, clientUUID: TEEUUID, params: DriverParams,
                             cancelID: UInt32 = 0) throws(DriverError) -> DriverResult {
         // As tee_core: the REE-kernel login range is refused from user space, unknown methods are invalid.
         guard !(0x8000_0000...0xBFFF_FFFF).contains(login.rawValue) else { throw .notPermitted }
         guard login.isDefined else { throw .badParameters }
-        let meta = OpenSessionMeta(ta: uuid, client: clientUUID, login: login).params
+        let meta = OpenSessionMeta(ta: uuid, client: clientUUID, login: login)
         return try request(cmd: .openSession, function: 0, session: 0, cancelID: cancelID, meta: meta, params: params)
     }
 
+    /// OPEN_SESSION with params in an array (more than four are `.badParameters`).
+    public func openSession(uuid: TEEUUID, login: LoginMethod, clientUUID: TEEUUID, params: [DriverParam],
+                            cancelID: UInt32 = 0) throws(DriverError) -> DriverResult {
+        try openSession(uuid: uuid, login: login, clientUUID: clientUUID, params: DriverParams(params), cancelID: cancelID)
+    }
+
     /// INVOKE_COMMAND `function` in `session` with TA params and cancel id.
+    public func invoke(session: UInt32, function: UInt32, params: DriverParams, cancelID: UInt32 = 0) throws(DriverError) -> DriverResult {
+        try request(cmd: .invokeCommand, function: function, session: session, cancelID: cancelID, meta: nil, params: params)
+    }
+
+    /// INVOKE_COMMAND with params in an array (more than four are `.badParameters`).
     public func invoke(session: UInt32, function: UInt32, params: [DriverParam], cancelID: UInt32 = 0) throws(DriverError) -> DriverResult {
-        try request(cmd: .invokeCommand, function: function, session: session, cancelID: cancelID, meta: [], params: params)
+        try invoke(session: session, function: function, params: DriverParams(params), cancelID: cancelID)
     }
 
     /// CLOSE_SESSION; returns the secure world's result.
     @discardableResult
     public func closeSession(_ session: UInt32) throws(DriverError) -> TEEResult {
-        try request(cmd: .closeSession, function: 0, session: session, cancelID: 0, meta: [], params: []).ret
+        try request(cmd: .closeSession, function: 0, session: session, cancelID: 0, meta: nil, params: DriverParams()).ret
     }
 
     /// CANCEL of the call with `cancelID` in `session`. It skips the call queue (the calls it
     /// would cancel may hold every slot) but still honours ETHREAD_LIMIT.
     @discardableResult
     public func cancel(cancelID: UInt32, session: UInt32) throws(DriverError) -> TEEResult {
-        let (out, _) = try call(MsgArg(cmd: .cancel, session: session, cancelID: cancelID), queued: false)
+        let (out, _) = try call(.cancel, numParams: 0, queued: false) { v in v.session = session; v.cancelID = cancelID }
         return out?.ret ?? .communication
     }
 
@@ -200,8 +261,9 @@ public final class OPTEEDriver: Sendable {
     /// NONCONTIG page list). The pages stay the caller's; `release` only unregisters.
     public func registerSharedMemory(address: IPA, size: Int) throws(DriverError) -> SharedMemoryHandle {
         guard size > 0, address.adding(UInt64(size)) != nil else { throw .badParameters }
-        for p in PageListBuilder.dataPages(address: address, size: size) {
-            guard let e = space.entry(IPA(p).page), e.type == .ramReadWrite else { throw .badParameters }
+        let pages = PageListBuilder.pageCount(address: address, size: size)
+        for k in 0..<pages {
+            guard let e = space.entry(IPAPage(address.page.number &+ UInt64(k))), e.type == .ramReadWrite else { throw .badParameters }
         }
         let id = newCookie()
         let handle = SharedMemoryHandle(id: id, address: address, size: size, kind: .client, registered: true)
@@ -226,13 +288,21 @@ public final class OPTEEDriver: Sendable {
             throw .badParameters
         }
         if rec.handle.registered {
-            let arg = MsgArg(cmd: .unregisterSHM, params: [.rmem(.rmemInput, offset: 0, size: 0, shmRef: id)])
-            if let out = try? call(arg, queued: true).0, out.ret != .success {
-                log.debug("UNREGISTER_SHM refused", metadata: ["id": "\(id)", "ret": "\(out.ret)"])
+            if let out = try? unregister(cookie: id, force: false), out != .success {
+                log.debug("UNREGISTER_SHM refused", metadata: ["id": "\(id)", "ret": "\(out)"])
             }
         }
         if let b = rec.backing { allocator.free(b) }
         if let l = rec.pageList { allocator.free(l) }
+    }
+
+    /// UNREGISTER_SHM of `cookie` (an RMEM_INPUT param naming it); the secure world's result.
+    private func unregister(cookie: UInt64, force: Bool) throws(DriverError) -> TEEResult {
+        let (out, _) = try call(.unregisterSHM, numParams: 1, queued: true, force: force) { v throws(ABIError) in
+            guard let p = v.param(0) else { throw .truncated(needed: MsgArg.size(numParams: 1), available: v.byteCount) }
+            p.attr = MsgAttr(.rmemInput); p.rmemOffset = 0; p.memrefSize = 0; p.shmRef = cookie
+        }
+        return out?.ret ?? .communication
     }
 
     /// The handle of shared memory `id`, if the driver knows it.
@@ -265,7 +335,7 @@ public final class OPTEEDriver: Sendable {
             guard flags & OPTEEIdentity.asyncNotifValid != 0 else { break }
             let value = f.a1 & 0xFFFF_FFFF
             if value == UInt64(OPTEEIdentity.asyncNotifValueDoBottomHalf) {
-                _ = try? call(MsgArg(cmd: .doBottomHalf), queued: true)
+                _ = try? call(.doBottomHalf, numParams: 0, queued: true) { _ in }
             } else {
                 notifications.send(key: value)
             }
@@ -278,98 +348,114 @@ public final class OPTEEDriver: Sendable {
     /// Stops the driver: STOP_ASYNC_NOTIF when enabled; later requests fail with `.shutDown`.
     public func shutdown() {
         guard !shutDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        if asyncNotificationsEnabled { _ = try? call(MsgArg(cmd: .stopAsyncNotif), queued: true, force: true) }
-        let pages = regdPages.withLock { p in defer { p = [] }; return p }
-        regdPool.withLock { $0 = [] }
-        for (page, cookie) in pages {
-            let arg = MsgArg(cmd: .unregisterSHM, params: [.rmem(.rmemInput, offset: 0, size: 0, shmRef: cookie)])
-            _ = try? call(arg, queued: true, force: true)
+        if asyncNotificationsEnabled { _ = try? call(.stopAsyncNotif, numParams: 0, queued: true, force: true) { _ in } }
+        regdRetired.store(true, ordering: .releasing)
+        for (page, cookie) in regd.load()?.pages ?? [] {
+            _ = try? unregister(cookie: cookie, force: true)
             allocator.free(page)
         }
     }
 
     // MARK: - Building requests
 
-    private struct TempBuffer { var index: Int; var data: GuestBuffer?; var list: GuestBuffer?; var capacity: Int; var direction: ParamDirection }
+    /// Guest pages a request owns for the duration of the call (temporary memrefs' data and the
+    /// page lists of memrefs): one slot per TA param, held inline.
+    private struct Temp { var data: GuestBuffer? = nil; var list: GuestBuffer? = nil; var capacity = 0 }
 
     private func request(cmd: MsgCommand, function: UInt32, session: UInt32, cancelID: UInt32,
-                         meta: [MsgParam], params: [DriverParam]) throws(DriverError) -> DriverResult {
-        // The argument (and the RPC argument after it) must fit one page, as OP-TEE requires.
-        let rpcArgSize = rpcParamCount > 0 ? MsgArg.size(numParams: rpcParamCount) : 0
-        guard MsgArg.size(numParams: meta.count + params.count) + rpcArgSize <= pageSize else { throw .badParameters }
-        var msgParams = meta
-        msgParams.reserveCapacity(meta.count + params.count)   // one allocation, not one per growth step
-        var temps: [TempBuffer] = []
-        defer { for t in temps { if let d = t.data { allocator.free(d) }; if let l = t.list { allocator.free(l) } } }
-        for (i, p) in params.enumerated() {
-            switch p {
+                         meta: OpenSessionMeta?, params: DriverParams) throws(DriverError) -> DriverResult {
+        guard !params.overflowed else { throw .badParameters }
+        let metaCount = meta == nil ? 0 : 2
+        let n = params.count
+        var temps = InlineArray<4, Temp>(repeating: Temp())
+        var encoded = InlineArray<4, MsgParam>(repeating: .none)
+        defer {
+            for i in 0..<n {
+                if let d = temps[i].data { allocator.free(d) }
+                if let l = temps[i].list { allocator.free(l) }
+            }
+        }
+        // The shared memory every memref names, looked up under one lock for the whole request.
+        var records = InlineArray<4, ShmRecord?>(repeating: nil)
+        var anyMemref = false
+        for i in 0..<n { if case .memref = params[i] { anyMemref = true } }
+        if anyMemref {
+            shms.withLock { table in
+                for i in 0..<n { if case let .memref(_, shm, _, _) = params[i] { records[i] = table[shm.id] } }
+            }
+        }
+        // Guest pages first (temporary buffers, page lists), then the argument in place.
+        for i in 0..<n {
+            switch params[i] {
             case .none:
-                msgParams.append(.none)
+                encoded[i] = .none
             case let .value(dir, a, b, c):
-                msgParams.append(.value(dir.valueType, a: a, b: b, c: c))
+                encoded[i] = .value(dir.valueType, a: a, b: b, c: c)
             case let .tmem(dir, bytes):
                 if bytes.isEmpty {
-                    msgParams.append(.tmem(dir.tmemType, bufPtr: 0, size: 0, shmRef: 0))
-                    temps.append(TempBuffer(index: i, data: nil, list: nil, capacity: 0, direction: dir))
+                    encoded[i] = .tmem(dir.tmemType, bufPtr: 0, size: 0, shmRef: 0)
                     continue
                 }
                 let data = try allocator.allocate(bytes: bytes.count)
-                var t = TempBuffer(index: i, data: data, list: nil, capacity: bytes.count, direction: dir)
-                temps.append(t)
+                temps[i].data = data; temps[i].capacity = bytes.count
                 if dir.isInput { do { try space.write(data.base, bytes) } catch { throw .communication } }
-                let (list, ptr) = try PageListBuilder.build(entries: PageListBuilder.dataPages(address: data.base, size: bytes.count),
-                                                            firstOffset: 0, allocator: allocator)
-                t.list = list; temps[temps.count - 1] = t
-                msgParams.append(.tmem(dir.tmemType, bufPtr: ptr, size: UInt64(bytes.count), shmRef: newCookie(), noncontig: true))
+                let (list, ptr) = try PageListBuilder.build(address: data.base, size: bytes.count, allocator: allocator)
+                temps[i].list = list
+                encoded[i] = .tmem(dir.tmemType, bufPtr: ptr, size: UInt64(bytes.count), shmRef: newCookie(), noncontig: true)
             case let .memref(dir, shm, offset, size):
-                guard let rec = shms.withLock({ $0[shm.id] }), offset >= 0, size >= 0,
+                guard let rec = records[i], rec.handle.id == shm.id, offset >= 0, size >= 0,
                       offset <= rec.handle.size, size <= rec.handle.size - offset else { throw .badParameters }
                 if rec.handle.registered {
-                    msgParams.append(.rmem(dir.rmemType, offset: UInt64(offset), size: UInt64(size), shmRef: shm.id))
+                    encoded[i] = .rmem(dir.rmemType, offset: UInt64(offset), size: UInt64(size), shmRef: shm.id)
                 } else {
                     guard let start = rec.handle.address.adding(UInt64(offset)) else { throw .badParameters }
-                    let (list, ptr) = try PageListBuilder.build(entries: PageListBuilder.dataPages(address: start, size: size),
-                                                                firstOffset: start.pageOffset, allocator: allocator)
-                    temps.append(TempBuffer(index: -1, data: nil, list: list, capacity: 0, direction: dir))
-                    msgParams.append(.tmem(dir.tmemType, bufPtr: ptr, size: UInt64(size), shmRef: shm.id, noncontig: true))
+                    let (list, ptr) = try PageListBuilder.build(address: start, size: size, allocator: allocator)
+                    temps[i].list = list
+                    encoded[i] = .tmem(dir.tmemType, bufPtr: ptr, size: UInt64(size), shmRef: shm.id, noncontig: true)
                 }
             }
         }
-        let arg = MsgArg(cmd: cmd, function: function, session: session, cancelID: cancelID, params: msgParams)
-        let (out, record) = try call(arg, queued: true)
+        var outParams = InlineArray<4, MsgParam>(repeating: .none)
+        let (out, record) = try call(cmd, numParams: metaCount + n, queued: true) { v throws(ABIError) in
+            v.function = function; v.session = session; v.cancelID = cancelID
+            if let meta { try meta.store(into: v) }
+            for i in 0..<n { v.param(metaCount + i)?.store(encoded[i]) }
+        } read: { v in
+            for i in 0..<n { if let p = v.param(metaCount + i) { outParams[i] = p.load() } }
+        }
         guard let out else {
             return DriverResult(ret: .communication, origin: .comms, session: 0,
-                                params: params.map { _ in .none }, queue: record)
+                                params: DriverParamResults(count: n), queue: record)
         }
-        var results: [DriverParamResult] = []
-        results.reserveCapacity(params.count)
-        for (i, p) in params.enumerated() {
-            let r = out.params[meta.count + i]
-            switch p {
-            case .none: results.append(.none)
+        var results = DriverParamResults(count: n)
+        for i in 0..<n {
+            let r = outParams[i]
+            switch params[i] {
+            case .none: break
             case let .value(dir, _, _, _):
-                results.append(dir.isOutput ? .value(a: r.a, b: r.b, c: r.c) : .none)
+                if dir.isOutput { results[i] = .value(a: r.a, b: r.b, c: r.c) }
             case let .memref(dir, _, _, _):
-                results.append(dir.isOutput ? .memref(size: Int(clamping: r.size)) : .none)
+                if dir.isOutput { results[i] = .memref(size: Int(clamping: r.size)) }
             case let .tmem(dir, _):
-                guard dir.isOutput else { results.append(.none); continue }
+                guard dir.isOutput else { continue }
                 let size = Int(clamping: r.size)
                 var bytes: [UInt8] = []
-                if let t = temps.first(where: { $0.index == i }), let d = t.data {
-                    bytes = (try? space.read(d.base, count: min(size, t.capacity))) ?? []
+                if let d = temps[i].data {
+                    bytes = (try? space.read(d.base, count: min(size, temps[i].capacity))) ?? []
                 }
-                results.append(.tmem(bytes: bytes, size: size))
+                results[i] = .tmem(bytes: bytes, size: size)
             }
         }
-        return DriverResult(ret: out.ret, origin: out.retOrigin, session: out.session, params: results, queue: record)
+        return DriverResult(ret: out.ret, origin: out.origin, session: out.session, params: results, queue: record)
     }
 
     private func registerWithSecureWorld(_ h: SharedMemoryHandle) throws(DriverError) {
-        let (list, ptr) = try PageListBuilder.build(entries: PageListBuilder.dataPages(address: h.address, size: max(h.size, 1)),
-                                                    firstOffset: h.address.pageOffset, allocator: allocator)
+        let (list, ptr) = try PageListBuilder.build(address: h.address, size: max(h.size, 1), allocator: allocator)
         defer { allocator.free(list) }
-        let arg = MsgArg(cmd: .registerSHM, params: [.tmem(.tmemOutput, bufPtr: ptr, size: UInt64(h.size), shmRef: h.id, noncontig: true)])
-        let (out, _) = try call(arg, queued: true)
+        let (out, _) = try call(.registerSHM, numParams: 1, queued: true) { v throws(ABIError) in
+            guard let p = v.param(0) else { throw .truncated(needed: MsgArg.size(numParams: 1), available: v.byteCount) }
+            p.store(.tmem(.tmemOutput, bufPtr: ptr, size: UInt64(h.size), shmRef: h.id, noncontig: true))
+        }
         guard let out else { throw .communication }
         guard out.ret == .success else {
             log.debug("REGISTER_SHM refused", metadata: ["ret": "\(out.ret)"])
@@ -379,33 +465,50 @@ public final class OPTEEDriver: Sendable {
 
     // MARK: - The std-call loop
 
-    private func takeArgBuffer(bytes: Int) throws(DriverError) -> GuestBuffer {
-        if bytes <= pageSize, let b = argPool.withLock({ $0.popLast() }) { return b }
-        return try allocator.allocate(bytes: bytes)
-    }
-    private func returnArgBuffer(_ b: GuestBuffer) {
-        if b.pages == 1, argPool.withLock({ p -> Bool in if p.count < 64 { p.append(b); return true }; return false }) { return }
-        allocator.free(b)
+
+    /// The header fields of an argument as the secure world left it.
+    struct CallOutcome {
+        var ret: TEEResult
+        var origin: TEEOrigin
+        var session: UInt32
     }
 
-    private static func nowNanos() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+    /// Where a call's argument lives: a pre-registered page, a reserved page, or a fresh one.
+    private enum ArgPage { case registered(Int), reserved(Int), fresh(GuestBuffer) }
 
-    /// Runs one std call to completion. Returns the argument as the secure world left it, or nil
-    /// when the SMC failed (the caller reports COMMUNICATION), plus how it queued.
-    func call(_ arg: MsgArg, queued: Bool, force: Bool = false) throws(DriverError) -> (MsgArg?, QueueRecord) {
+    /// Runs one std call to completion: `build` fills the argument of `cmd` with `numParams` params
+    /// in place (header zeroed, cmd and num_params set), and once the secure world returned OK,
+    /// `read` sees the argument as it was left. Returns the header's outcome, or nil when the SMC
+    /// failed or the argument came back malformed (the caller reports COMMUNICATION), plus how it queued.
+    func call(_ cmd: MsgCommand, numParams n: Int, queued: Bool, force: Bool = false,
+              build: (MsgArgView) throws(ABIError) -> Void,
+              read: (MsgArgView) -> Void = { _ in }) throws(DriverError) -> (CallOutcome?, QueueRecord) {
         guard force || !shutDown.load(ordering: .acquiring) else { throw .shutDown }
+        let argSize = MsgArg.size(numParams: n)
         let rpcArgSize = rpcParamCount > 0 ? MsgArg.size(numParams: rpcParamCount) : 0
-        let total = arg.byteSize + rpcArgSize
-        let regd: (GuestBuffer, UInt64)? = total <= pageSize ? regdPool.withLock { $0.popLast() } : nil
-        let buf: GuestBuffer
-        if let r = regd { buf = r.0 } else { buf = try takeArgBuffer(bytes: total) }
-        defer { if let regd { regdPool.withLock { $0.append(regd) } } else { returnArgBuffer(buf) } }
-        // The RPC argument area needs no clearing: the secure world writes it before each RPC.
-        // Encoded through one stack buffer straight into guest RAM (no heap byte array per call).
-        do { try space.writeArg(arg, at: buf.base) } catch { throw .communication }
-        let rpcArgAddress: IPA? = rpcArgSize > 0 ? buf.base.adding(UInt64(arg.byteSize)) : nil
+        let total = argSize + rpcArgSize
+        guard n >= 0, total <= pageSize else { throw .badParameters }
 
-        let start = Self.nowNanos()
+        let page: ArgPage
+        let base: IPA
+        let registered = regdRetired.load(ordering: .acquiring) ? nil : regd.load()
+        if let registered, let i = registered.slots.tryClaim() {
+            page = .registered(i); base = registered.pages[i].page.base
+        } else if let run = argRun, let i = argSlots.tryClaim() {
+            page = .reserved(i); base = run.page(i).address
+        } else {
+            let b = try allocator.allocate(pages: 1, zeroed: false)
+            page = .fresh(b); base = b.base
+        }
+        defer {
+            switch page {
+            case let .registered(i): registered?.slots.release(i)
+            case let .reserved(i): argSlots.release(i)
+            case let .fresh(b): allocator.free(b)
+            }
+        }
+
+        let start = clock.now()
         var record = QueueRecord(arrival: 0, grant: 0, waitedNanos: 0, threadLimitRetries: 0)
         if queued {
             guard let t = callQueue.enter(timeout: configuration.threadWait) else {
@@ -415,62 +518,76 @@ public final class OPTEEDriver: Sendable {
             record.arrival = t.arrival; record.grant = t.grant
         }
         defer { if queued { callQueue.leave() } }
-        record.waitedNanos = Self.nowNanos() - start
-        count { $0.stdCalls += 1 }
+        record.waitedNanos = clock.now() - start
+        counters.bump(counters.stdCalls)
 
         var frame: RegisterFrame
-        if let (_, cookie) = regd {
-            let (hi, lo) = RegisterFrame.split(cookie)
+        if case let .registered(i) = page {
+            let (hi, lo) = RegisterFrame.split(registered?.pages[i].cookie ?? 0)
             frame = RegisterFrame(.callWithRegdArg, a1: hi, a2: lo, a3: 0)
-            count { $0.registeredArgumentCalls += 1 }
+            counters.bump(counters.registeredArgumentCalls)
         } else {
-            let (hi, lo) = RegisterFrame.split(buf.base.raw)
-            let function: SMCFunctionID = rpcArgAddress != nil ? .callWithRPCArg : .callWithArg
-            frame = RegisterFrame(function, a1: hi, a2: lo, a3: UInt64(OPTEEIdentity.shmCached))
+            let (hi, lo) = RegisterFrame.split(base.raw)
+            frame = RegisterFrame(rpcArgSize > 0 ? .callWithRPCArg : .callWithArg, a1: hi, a2: lo, a3: UInt64(OPTEEIdentity.shmCached))
         }
-        let deadline = start + UInt64(max(0, configuration.threadWait) * 1e9)
-        while true {
-            let out = trapOnFreeVCPU(frame)
-            let ret = SMCReturn(rawValue: UInt32(truncatingIfNeeded: out.a0))
-            if ret == .ethreadLimit {
-                count { $0.threadLimitHits += 1 }
-                record.threadLimitRetries += 1
-                let w0 = Self.nowNanos()
-                guard w0 < deadline else { throw .busy }
-                callQueue.waitForCompletion(timeout: min(0.05, Double(deadline - w0) / 1e9))
-                record.waitedNanos += Self.nowNanos() - w0
-                continue
+        let deadline = start &+ UInt64(max(0, min(configuration.threadWait, 1e9)) * 1e9)
+
+        // The argument is built, passed and read in place: one translation of its page per call.
+        let r: Result<CallOutcome?, DriverError>
+        do {
+            r = try space.withBytes(base, count: total) { (bytes) throws(DriverError) -> Result<CallOutcome?, DriverError> in
+                guard let view = try? MsgArgView(bytes) else { return .failure(.communication) }
+                do throws(ABIError) {
+                    try view.reset(cmd: cmd, numParams: n)
+                    try build(view)
+                } catch { return .failure(.badParameters) }
+                // The RPC argument area needs no clearing: the secure world writes it before each RPC.
+                let rpcView = rpcArgSize > 0 ? view.rpcArgument(numParams: n, rpcParams: rpcParamCount) : nil
+                while true {
+                    let out = trapOnFreeVCPU(frame)
+                    let ret = SMCReturn(rawValue: UInt32(truncatingIfNeeded: out.a0))
+                    if ret == .ethreadLimit {
+                        counters.bump(counters.threadLimitHits)
+                        record.threadLimitRetries += 1
+                        let w0 = clock.now()
+                        guard w0 < deadline else { return .failure(.busy) }
+                        callQueue.waitForCompletion(timeout: min(0.05, Double(deadline - w0) / 1e9))
+                        record.waitedNanos += clock.now() - w0
+                        continue
+                    }
+                    if ret.isRPC {
+                        frame = handleRPC(out, rpcArg: rpcView)
+                        continue
+                    }
+                    guard ret == .ok else {
+                        counters.bump(counters.failedCalls)
+                        log.debug("std call failed", metadata: ["a0": "\(ret)"])
+                        return .success(nil)
+                    }
+                    break
+                }
+                // The secure world may only have written outputs: a changed num_params is malformed.
+                guard (try? view.paramCount(max: n)) == n else {
+                    counters.bump(counters.badRPC)
+                    return .success(nil)
+                }
+                read(view)
+                return .success(CallOutcome(ret: view.ret, origin: view.retOrigin, session: view.session))
             }
-            if ret.isRPC {
-                frame = handleRPC(out, rpcArgAddress: rpcArgAddress)
-                continue
-            }
-            guard ret == .ok else {
-                count { $0.failedCalls += 1 }
-                log.debug("std call failed", metadata: ["a0": "\(ret)"])
-                return (nil, record)
-            }
-            break
+        } catch {
+            if case let .body(e) = error { throw e }
+            throw .communication
         }
-        // Copied out of guest RAM once, decoded from that copy (no heap byte array per call).
-        let decoded: MsgArg?
-        do { decoded = try space.readArg(at: buf.base, byteCount: arg.byteSize, maxParams: arg.params.count, validateAttributes: false) }
-        catch { if case .memory = error { throw .communication }; decoded = nil }
-        guard var result = decoded, result.params.count == arg.params.count else {
-            count { $0.badRPC += 1 }
-            return (nil, record)
-        }
-        result.cmd = arg.cmd
-        return (result, record)
+        return (try r.get(), record)
     }
 
     // MARK: - RPC
 
-    private func handleRPC(_ out: RegisterFrame, rpcArgAddress: IPA?) -> RegisterFrame {
+    private func handleRPC(_ out: RegisterFrame, rpcArg: MsgArgView?) -> RegisterFrame {
         var f = out
         f.a0 = UInt64(SMCFunctionID.returnFromRPC.rawValue)
         let fn = UInt32(truncatingIfNeeded: out.a0) & 0xFFFF
-        count { $0.rpcFunctions[fn, default: 0] += 1 }
+        counters.rpcFunction(fn)
         switch RPCFunction(rawValue: fn) {
         case .alloc:
             let size = Int(out.a1 & 0xFFFF_FFFF)
@@ -482,13 +599,26 @@ public final class OPTEEDriver: Sendable {
             }
         case .free:
             let cookie = RegisterFrame.join(out.a1, out.a2)
-            if !freeKernelMemory(cookie) { count { $0.badRPC += 1 }; log.debug("RPC FREE of unknown cookie") }
+            if !freeKernelMemory(cookie) { counters.bump(counters.badRPC); log.debug("RPC FREE of unknown cookie") }
         case .foreignInterrupt:
             break
         case .cmd:
-            handleRPCCommand(cookie: RegisterFrame.join(out.a1, out.a2), rpcArgAddress: rpcArgAddress)
+            if let rpcArg {
+                serveRPC(rpcArg)
+            } else if let h = sharedMemory(id: RegisterFrame.join(out.a1, out.a2)) {
+                // An RPC argument in memory the secure world allocated: served in place in its first
+                // page (OP-TEE's RPC arguments are far smaller than a page).
+                let capacity = min(h.size, pageSize - h.address.pageOffset)
+                let served = try? space.withBytes(h.address, count: capacity) { (b) -> Bool in
+                    guard let v = try? MsgArgView(b) else { return false }
+                    serveRPC(v); return true
+                }
+                if served != true { counters.bump(counters.badRPC) }
+            } else {
+                counters.bump(counters.badRPC); log.debug("RPC CMD with unknown cookie")
+            }
         default:
-            count { $0.badRPC += 1 }
+            counters.bump(counters.badRPC)
             log.debug("unknown RPC function", metadata: ["fn": "\(fn)"])
         }
         return f
@@ -509,126 +639,115 @@ public final class OPTEEDriver: Sendable {
         return true
     }
 
-    private func handleRPCCommand(cookie: UInt64, rpcArgAddress: IPA?) {
-        let address: IPA, capacity: Int
-        if let a = rpcArgAddress {
-            address = a; capacity = MsgArg.size(numParams: rpcParamCount)
-        } else if let h = sharedMemory(id: cookie) {
-            address = h.address; capacity = h.size
-        } else {
-            count { $0.badRPC += 1 }; log.debug("RPC CMD with unknown cookie"); return
-        }
-        guard capacity >= MsgArg.headerSize, let bytes = try? space.read(address, count: capacity) else {
-            count { $0.badRPC += 1 }; return
-        }
-        let maxParams = (capacity - MsgArg.headerSize) / MsgParam.byteSize
-        guard var arg = try? MsgArg.decode(bytes, maxParams: maxParams) else {
-            count { $0.badRPC += 1 }
+    /// Serves one RPC command in place in the RPC argument `v` (ret, origin and outputs); a
+    /// malformed argument is answered BAD_PARAMETERS in its header.
+    private func serveRPC(_ v: MsgArgView) {
+        let count: Int
+        do throws(ABIError) {
+            count = try v.paramCount()
+            try v.validateAttributes(count: count)
+        } catch {
+            counters.bump(counters.badRPC)
             log.debug("malformed RPC argument")
-            // Answer BAD_PARAMETERS in the header when the header itself is readable.
-            var header = Array(bytes.prefix(MsgArg.headerSize))
-            let v = TEEResult.badParameters.rawValue
-            header.replaceSubrange(20..<24, with: [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF), UInt8((v >> 16) & 0xFF), UInt8(v >> 24)])
-            try? space.write(address, header)
+            v.ret = .badParameters
             return
         }
-        count { $0.rpcCommands[arg.cmd.rawValue, default: 0] += 1 }
-        serve(&arg)
-        try? space.writeArg(arg, at: address)
+        counters.rpcCommand(v.cmd.rawValue)
+        serve(v, count: count)
     }
 
     /// TEE_ERROR_TIMEOUT: a NOTIFICATION wait that ran out of time.
     static let timeoutResult = TEEResult(rawValue: 0xFFFF_3001)
 
-    private func badRPC(_ arg: inout MsgArg, _ why: String) {
-        count { $0.badRPC += 1 }
-        log.debug("bad RPC", metadata: ["cmd": "\(arg.cmd.rawValue)", "why": "\(why)"])
-        arg.ret = .badParameters
+    private func badRPC(_ v: MsgArgView, _ why: StaticString) {
+        counters.bump(counters.badRPC)
+        log.debug("bad RPC", metadata: ["cmd": "\(v.cmd.rawValue)", "why": "\(why)"])
+        v.ret = .badParameters
     }
 
-    /// Serves one RPC command in place (ret and outputs).
-    private func serve(_ arg: inout MsgArg) {
-        arg.retOrigin = .comms
-        let one = arg.params.count == 1 ? arg.params[0] : nil
-        switch RPCCommand(rawValue: arg.cmd.rawValue) {
+    /// Serves one RPC command in place (ret and outputs); `count` params were checked.
+    private func serve(_ v: MsgArgView, count: Int) {
+        v.retOrigin = .comms
+        let one = count == 1 ? v.param(0) : nil
+        switch RPCCommand(rawValue: v.cmd.rawValue) {
         case .getTime:
-            guard let p = one, p.attr.type == .valueOutput else { return badRPC(&arg, "GET_TIME params") }
-            var ts = timespec()
-            clock_gettime(CLOCK_REALTIME, &ts)
-            arg.params[0].a = UInt64(ts.tv_sec); arg.params[0].b = UInt64(ts.tv_nsec); arg.params[0].c = 0
-            arg.ret = .success
+            guard let p = one, p.attr.type == .valueOutput else { return badRPC(v, "GET_TIME params") }
+            let t = clock.wallTime()
+            p.valueA = t.seconds; p.valueB = t.nanoseconds; p.valueC = 0
+            v.ret = .success
         case .notification:
-            guard let p = one, p.attr.type == .valueInput else { return badRPC(&arg, "NOTIFICATION params") }
-            guard p.b <= max(maxNotificationValue, 255) else { return badRPC(&arg, "NOTIFICATION key") }
-            switch RPCNotification(rawValue: p.a) {
+            guard let p = one, p.attr.type == .valueInput else { return badRPC(v, "NOTIFICATION params") }
+            guard p.valueB <= max(maxNotificationValue, 255) else { return badRPC(v, "NOTIFICATION key") }
+            switch RPCNotification(rawValue: p.valueA) {
             case .wait:
                 // value.c: optional timeout in ms (newer kernels); always bounded by our own limit.
-                let bound = p.c == 0 ? configuration.notificationWait : min(Double(p.c) / 1000, configuration.notificationWait)
-                arg.ret = notifications.wait(key: p.b, timeout: bound) ? .success : Self.timeoutResult
+                let c = p.valueC
+                let bound = c == 0 ? configuration.notificationWait : min(Double(c) / 1000, configuration.notificationWait)
+                v.ret = notifications.wait(key: p.valueB, timeout: bound) ? .success : Self.timeoutResult
             case .send:
-                notifications.send(key: p.b); arg.ret = .success
+                notifications.send(key: p.valueB); v.ret = .success
             case nil:
-                badRPC(&arg, "NOTIFICATION op")
+                badRPC(v, "NOTIFICATION op")
             }
         case .suspend:
-            guard let p = one, p.attr.type == .valueInput else { return badRPC(&arg, "SUSPEND params") }
-            let secs = min(Double(p.a) / 1000, configuration.maxSuspend)
-            if secs > 0 { usleep(UInt32(secs * 1e6)) }
-            arg.ret = .success
+            guard let p = one, p.attr.type == .valueInput else { return badRPC(v, "SUSPEND params") }
+            let secs = min(Double(p.valueA) / 1000, configuration.maxSuspend)
+            if secs > 0 { clock.sleep(until: clock.deadline(after: secs)) }
+            v.ret = .success
         case .shmAlloc:
-            serveShmAlloc(&arg)
+            serveShmAlloc(v, count: count)
         case .shmFree:
-            serveShmFree(&arg)
+            serveShmFree(v, count: count)
         case .loadTA, .rpmb, .fs, .gprof, .socket, .ftrace, .suppPlugin, .rpmbProbeReset, .rpmbProbeNext, .rpmbFrames:
-            forwardToSupplicant(&arg)
+            forwardToSupplicant(v, count: count)
         default:
-            arg.ret = .notSupported
+            v.ret = .notSupported
         }
     }
 
-    private func serveShmAlloc(_ arg: inout MsgArg) {
-        guard let p = arg.params.first, arg.params.count >= 1, p.attr.type == .valueInput,
-              let type = RPCShmType(rawValue: p.a), p.b > 0, p.b <= UInt64(allocator.range.count * pageSize) else {
-            return badRPC(&arg, "SHM_ALLOC params")
+    private func serveShmAlloc(_ v: MsgArgView, count: Int) {
+        guard count >= 1, let p = v.param(0), p.attr.type == .valueInput,
+              let type = RPCShmType(rawValue: p.valueA), p.valueB > 0, p.valueB <= UInt64(allocator.range.count * pageSize) else {
+            return badRPC(v, "SHM_ALLOC params")
         }
+        let (a, size) = (p.valueA, p.valueB)
         let handle: SharedMemoryHandle
         switch type {
         case .kernel, .global:
-            guard let h = try? allocateSharedMemory(size: Int(p.b), kind: .kernel, register: false) else { arg.ret = .outOfMemory; return }
+            guard let h = try? allocateSharedMemory(size: Int(size), kind: .kernel, register: false) else { v.ret = .outOfMemory; return }
             handle = h
         case .application:
-            let r = supplicant.call(.shmAlloc, [.value(.valueInout, a: p.a, b: p.b, c: 0)],
+            let r = supplicant.call(.shmAlloc, [.value(.valueInout, a: a, b: size, c: 0)],
                                     served: configuration.supplicantWait, absent: configuration.supplicantAbsentWait)
             guard r.result == .success, let id = r.params.first?.values.c, let h = sharedMemory(id: id),
-                  h.size >= Int(p.b) else {
-                arg.ret = r.result == .success ? .outOfMemory : r.result; return
+                  h.size >= Int(size) else {
+                v.ret = r.result == .success ? .outOfMemory : r.result; return
             }
             handle = h
         }
         // Reply: TMEM_OUTPUT | NONCONTIG with a page list, as Linux does for dynamic shared memory
         // (a guest's pages are contiguous only in IPA; a mediator such as Xen's requires a list).
-        let pages = PageListBuilder.dataPages(address: handle.address, size: handle.size)
-        guard let (list, ptr) = try? PageListBuilder.build(entries: pages, firstOffset: handle.address.pageOffset, allocator: allocator) else {
-            arg.ret = .outOfMemory; return
+        guard let (list, ptr) = try? PageListBuilder.build(address: handle.address, size: handle.size, allocator: allocator) else {
+            v.ret = .outOfMemory; return
         }
         shms.withLock { $0[handle.id]?.pageList = list }
-        arg.params[0] = .tmem(.tmemOutput, bufPtr: ptr, size: UInt64(handle.size), shmRef: handle.id, noncontig: true)
-        arg.ret = .success
+        p.store(.tmem(.tmemOutput, bufPtr: ptr, size: UInt64(handle.size), shmRef: handle.id, noncontig: true))
+        v.ret = .success
     }
 
-    private func serveShmFree(_ arg: inout MsgArg) {
-        guard let p = arg.params.first, arg.params.count >= 1, p.attr.type == .valueInput,
-              let type = RPCShmType(rawValue: p.a), let h = sharedMemory(id: p.b) else {
-            return badRPC(&arg, "SHM_FREE params")
+    private func serveShmFree(_ v: MsgArgView, count: Int) {
+        guard count >= 1, let p = v.param(0), p.attr.type == .valueInput,
+              let type = RPCShmType(rawValue: p.valueA), let h = sharedMemory(id: p.valueB) else {
+            return badRPC(v, "SHM_FREE params")
         }
         switch type {
         case .kernel, .global:
-            arg.ret = freeKernelMemory(h.id) ? .success : .badParameters
+            v.ret = freeKernelMemory(h.id) ? .success : .badParameters
         case .application:
-            guard h.kind == .supplicant else { return badRPC(&arg, "SHM_FREE of non-supplicant memory") }
-            let r = supplicant.call(.shmFree, [.value(.valueInput, a: p.a, b: p.b, c: 0)],
+            guard h.kind == .supplicant else { return badRPC(v, "SHM_FREE of non-supplicant memory") }
+            let r = supplicant.call(.shmFree, [.value(.valueInput, a: p.valueA, b: p.valueB, c: 0)],
                                     served: configuration.supplicantWait, absent: configuration.supplicantAbsentWait)
-            arg.ret = r.result
+            v.ret = r.result
         }
     }
 
@@ -648,39 +767,40 @@ public final class OPTEEDriver: Sendable {
         return (h, offset)
     }
 
-    private func forwardToSupplicant(_ arg: inout MsgArg) {
+    private func forwardToSupplicant(_ v: MsgArgView, count: Int) {
         var params: [SupplicantParam] = []
         var windows: [(SharedMemoryHandle, Int)?] = []
-        for p in arg.params {
-            guard let t = p.attr.type else { return badRPC(&arg, "param type") }
+        params.reserveCapacity(count); windows.reserveCapacity(count)
+        for i in 0..<count {
+            guard let p = v.param(i)?.load(), let t = p.attr.type else { return badRPC(v, "param type") }
             if t == .none { params.append(.none); windows.append(nil); continue }
             if t.isValue { params.append(.value(t, a: p.a, b: p.b, c: p.c)); windows.append(nil); continue }
             if p.size == 0 && (p.shmRef == 0 || sharedMemory(id: p.shmRef) == nil) {
                 params.append(.memref(t, data: nil, size: 0)); windows.append(nil); continue
             }
-            guard let (h, off) = locate(p) else { return badRPC(&arg, "memref outside shared memory") }
+            guard let (h, off) = locate(p) else { return badRPC(v, "memref outside shared memory") }
             let n = Int(p.size)
             let data: [UInt8]
-            if t.isInput { guard let d = try? read(h, offset: off, count: n) else { return badRPC(&arg, "memref read") }; data = d }
+            if t.isInput { guard let d = try? read(h, offset: off, count: n) else { return badRPC(v, "memref read") }; data = d }
             else { data = [UInt8](repeating: 0, count: n) }
             params.append(.memref(t, data: data, size: n)); windows.append((h, off))
         }
-        let r = supplicant.call(RPCCommand(rawValue: arg.cmd.rawValue), params,
+        let r = supplicant.call(RPCCommand(rawValue: v.cmd.rawValue), params,
                                 served: configuration.supplicantWait, absent: configuration.supplicantAbsentWait)
-        arg.ret = r.result
+        v.ret = r.result
         guard r.params.count == params.count else { return }
-        for (i, p) in r.params.enumerated() {
-            guard let t = arg.params[i].attr.type, t.isOutput else { continue }
-            switch p {
+        for (i, rp) in r.params.enumerated() {
+            guard let p = v.param(i), let t = p.attr.type, t.isOutput else { continue }
+            switch rp {
             case let .value(_, a, b, c) where t.isValue:
-                arg.params[i].a = a; arg.params[i].b = b; arg.params[i].c = c
+                p.valueA = a; p.valueB = b; p.valueC = c
             case let .memref(_, data, size) where t.isMemref:
-                let cap = Int(arg.params[i].size)
+                let cap = Int(clamping: p.memrefSize)
                 if let (h, off) = windows[i] ?? nil, let d = data {
                     let n = min(min(size, cap), d.count)
                     if n > 0 { try? write(h, offset: off, Array(d.prefix(n))) }
                 }
-                arg.params[i].size = UInt64(max(0, size))
+                p.memrefSize = UInt64(max(0, size))
             default: break
             }
         }

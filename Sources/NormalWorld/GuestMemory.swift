@@ -35,8 +35,9 @@ public final class GuestPageAllocator: Sendable {
     /// Pages still free.
     public var freePages: Int { state.withLock { $0.free } }
 
-    /// `n` contiguous zeroed pages, or `.outOfMemory`.
-    public func allocate(pages n: Int) throws(DriverError) -> GuestBuffer {
+    /// `n` contiguous pages, zeroed unless `zeroed` is false (pages the caller overwrites before
+    /// anyone reads them), or `.outOfMemory`.
+    public func allocate(pages n: Int, zeroed: Bool = true) throws(DriverError) -> GuestBuffer {
         guard n > 0, n <= range.count else { throw .outOfMemory }
         let start: Int? = state.withLock { s in
             guard s.free >= n else { return nil }
@@ -55,8 +56,11 @@ public final class GuestPageAllocator: Sendable {
         }
         guard let start else { throw .outOfMemory }
         let buf = GuestBuffer(base: space.ramPage(range.lowerBound + start).address, pages: n)
-        do { try space.write(buf.base, [UInt8](repeating: 0, count: buf.byteCount)) } catch {
-            free(buf); throw .outOfMemory
+        if zeroed {
+            for k in 0..<n {
+                do { try space.withBytes(buf.page(k).address, count: pageSize) { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
+                catch { free(buf); throw .outOfMemory }
+            }
         }
         return buf
     }
@@ -101,26 +105,35 @@ public struct SharedMemoryHandle: Hashable, Sendable {
     public let registered: Bool
 }
 
-/// Builds OPTEE_MSG_ATTR_NONCONTIG page lists in guest RAM.
+/// Builds OPTEE_MSG_ATTR_NONCONTIG page lists in guest RAM, in place through `PageList.PageView`.
 enum PageListBuilder {
-    /// Data-page IPAs of `size` bytes at `address` (at least one page).
-    static func dataPages(address: IPA, size: Int) -> [UInt64] {
-        let n = max(1, (address.pageOffset + max(size, 0) + pageSize - 1) / pageSize)
-        return (0..<n).map { address.page.address.raw + UInt64($0 * pageSize) }
+    /// Data pages `size` bytes at `address` span (at least one).
+    static func pageCount(address: IPA, size: Int) -> Int {
+        max(1, (address.pageOffset + max(size, 0) + pageSize - 1) / pageSize)
     }
 
-    /// Writes the list for `entries` into fresh pages; returns the list run and the tmem buf_ptr
-    /// (list IPA | offset of the data in its first page).
-    static func build(entries: [UInt64], firstOffset: Int, allocator: GuestPageAllocator) throws(DriverError) -> (GuestBuffer, UInt64) {
-        let listPages = max(1, PageList.listPages(for: entries.count))
-        let run = try allocator.allocate(pages: listPages)
+    /// Writes the list naming every data page of `size` bytes at `address` into fresh pages;
+    /// returns the list run and the tmem buf_ptr (list IPA | offset of the data in its first page).
+    static func build(address: IPA, size: Int, allocator: GuestPageAllocator) throws(DriverError) -> (GuestBuffer, UInt64) {
+        let entries = pageCount(address: address, size: size)
+        let listPages = max(1, PageList.listPages(for: entries))
+        let run = try allocator.allocate(pages: listPages, zeroed: false)
+        let first = address.page.address.raw
         for p in 0..<listPages {
-            let chunk = Array(entries[min(p * PageList.entriesPerPage, entries.count)..<min((p + 1) * PageList.entriesPerPage, entries.count)])
             let next: UInt64 = p + 1 < listPages ? run.page(p + 1).address.raw : 0
-            do { try allocator.space.write(run.page(p).address, PageList.Page(entries: chunk, next: next).encoded()) } catch {
+            let from = p * PageList.entriesPerPage, to = min(entries, from + PageList.entriesPerPage)
+            do {
+                try allocator.space.withBytes(run.page(p).address, count: pageSize) { (b) throws(ABIError) in
+                    let view = try PageList.PageView(b)
+                    for i in 0..<PageList.entriesPerPage {
+                        view.setEntry(i, from + i < to ? first + UInt64((from + i) * pageSize) : 0)
+                    }
+                    view.next = next
+                }
+            } catch {
                 allocator.free(run); throw .communication
             }
         }
-        return (run, run.base.raw | UInt64(firstOffset & Int(PageList.offsetMask)))
+        return (run, run.base.raw | (UInt64(address.pageOffset) & PageList.offsetMask))
     }
 }

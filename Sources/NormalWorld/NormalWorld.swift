@@ -83,12 +83,15 @@ public struct DriverConfiguration: Sendable {
     public var useRegisteredArguments: Bool
     /// Logger for debug-level accounting of bad input.
     public var logger: Logger
+    /// The host's clock (every wait and SUSPEND, GET_TIME) and process identity.
+    public var host: HostServices
 
     /// Defaults: one vCPU, generous bounds that still never hang.
     public init(vcpus: Int = 1, threadWait: Double = 30, notificationWait: Double = 10,
                 supplicantWait: Double = 10, supplicantAbsentWait: Double = 0.5, maxSuspend: Double = 1,
                 ramPages: Range<Int>? = nil, useRPCArg: Bool = true, useRegisteredArguments: Bool = false,
-                logger: Logger = Logger(label: "vtee.normalworld")) {
+                logger: Logger = Logger(label: "vtee.normalworld"), host: HostServices = .system) {
+        self.host = host
         self.useRegisteredArguments = useRegisteredArguments
         self.vcpus = max(1, vcpus); self.threadWait = threadWait; self.notificationWait = notificationWait
         self.supplicantWait = supplicantWait; self.supplicantAbsentWait = supplicantAbsentWait
@@ -125,6 +128,43 @@ public enum DriverParam: Sendable {
     case tmem(ParamDirection, bytes: [UInt8])
 }
 
+/// The TA params of one request, held inline (GP's four TEEC_Parameters): building and passing
+/// them allocates nothing. A fifth param is remembered as overflow and the request fails with
+/// `.badParameters`.
+public struct DriverParams: Sendable, ExpressibleByArrayLiteral {
+    /// Params a request carries at most (TEEC_CONFIG_PAYLOAD_REF_COUNT).
+    public static let capacity = 4
+    private var p0: DriverParam = .none, p1: DriverParam = .none, p2: DriverParam = .none, p3: DriverParam = .none
+    /// Params held.
+    public private(set) var count = 0
+    /// True when more than `capacity` params were added (the request is refused).
+    public private(set) var overflowed = false
+
+    /// No params.
+    public init() {}
+    /// The params of `array` (more than four overflow).
+    public init(_ array: [DriverParam]) { for p in array { append(p) } }
+    /// The params of a literal (tests and tools; the call path uses `append`).
+    public init(arrayLiteral elements: DriverParam...) { self.init(elements) }
+
+    /// Adds a param at the end.
+    public mutating func append(_ p: DriverParam) {
+        guard count < Self.capacity else { overflowed = true; return }
+        count += 1
+        self[count - 1] = p
+    }
+
+    /// Param `i` (`.none` out of range; stores out of range are ignored).
+    public subscript(i: Int) -> DriverParam {
+        get {
+            switch i { case 0: p0; case 1: p1; case 2: p2; case 3: p3; default: .none }
+        }
+        set {
+            switch i { case 0: p0 = newValue; case 1: p1 = newValue; case 2: p2 = newValue; case 3: p3 = newValue; default: break }
+        }
+    }
+}
+
 /// What came back for one parameter.
 public enum DriverParamResult: Sendable, Equatable {
     /// Nothing to report (NONE or input-only value).
@@ -135,6 +175,45 @@ public enum DriverParamResult: Sendable, Equatable {
     case memref(size: Int)
     /// Output temporary buffer: the first min(size, capacity) bytes and the reported size.
     case tmem(bytes: [UInt8], size: Int)
+}
+
+/// One result per TA param of a request, held inline like `DriverParams`.
+public struct DriverParamResults: Sendable, Equatable, RandomAccessCollection, ExpressibleByArrayLiteral {
+    private var r0: DriverParamResult = .none, r1: DriverParamResult = .none
+    private var r2: DriverParamResult = .none, r3: DriverParamResult = .none
+    /// Results held.
+    public private(set) var count = 0
+
+    /// `n` results, all `.none` (at most four).
+    public init(count n: Int = 0) { count = Swift.max(0, Swift.min(n, DriverParams.capacity)) }
+    /// The results of a literal (tests compare against one).
+    public init(arrayLiteral elements: DriverParamResult...) {
+        self.init(count: elements.count)
+        for (i, e) in elements.prefix(DriverParams.capacity).enumerated() { self[i] = e }
+    }
+
+    /// First index.
+    public var startIndex: Int { 0 }
+    /// One past the last index.
+    public var endIndex: Int { count }
+    /// Result `i` (`.none` out of range; stores out of range are ignored).
+    public subscript(i: Int) -> DriverParamResult {
+        get {
+            guard i < count else { return .none }
+            switch i { case 0: return r0; case 1: return r1; case 2: return r2; case 3: return r3; default: return .none }
+        }
+        set {
+            guard i < count else { return }
+            switch i { case 0: r0 = newValue; case 1: r1 = newValue; case 2: r2 = newValue; case 3: r3 = newValue; default: break }
+        }
+    }
+
+    /// Same count and the same result at every index.
+    public static func == (l: Self, r: Self) -> Bool {
+        guard l.count == r.count else { return false }
+        for i in 0..<l.count where l[i] != r[i] { return false }
+        return true
+    }
 }
 
 /// How a call waited for a secure thread: FIFO tickets and the time spent queued.
@@ -158,7 +237,7 @@ public struct DriverResult: Sendable {
     /// Session id (OPEN_SESSION).
     public var session: UInt32
     /// One result per TA parameter, in order.
-    public var params: [DriverParamResult]
+    public var params: DriverParamResults
     /// Queueing record of the call.
     public var queue: QueueRecord
 }

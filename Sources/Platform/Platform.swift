@@ -165,6 +165,9 @@ public struct PlatformBuilder: Sendable {
     public var maxRetryDelay: Duration = .milliseconds(2)
     /// Logger for routing decisions and failures.
     public var logger = Logger(label: "vtee.platform")
+    /// How the trap entry waits between two retries (the calling vCPU stalls, as in a long SMC).
+    /// The host's sleep by default; tests hand in a seam that advances their own clock.
+    public var pause: @Sendable (Duration) -> Void = { Platform.sleep($0) }
 
     /// An empty builder.
     public init() {}
@@ -182,7 +185,7 @@ public struct PlatformBuilder: Sendable {
 
     /// The platform with the registered services.
     public func build() -> Platform {
-        Platform(services: services, maxRetries: max(0, maxRetries), maxRetryDelay: maxRetryDelay, logger: logger)
+        Platform(services: services, maxRetries: max(0, maxRetries), maxRetryDelay: maxRetryDelay, logger: logger, pause: pause)
     }
 }
 
@@ -205,20 +208,36 @@ public struct PlatformStats: Sendable, Equatable {
 /// The trap entry: owner-range dispatch to services registered at build time.
 public final class Platform: Sendable {
     private let services: [any PlatformService]
-    /// Owner -> indices of services claiming some function of that owner (read-only after init).
-    private let byOwner: [[Int]]
+    /// A service's claim, as plain numbers (no reference counting on the lookup).
+    private struct Route: Sendable {
+        let owners: ClosedRange<UInt8>, functions: ClosedRange<UInt16>, index: Int
+    }
+    /// Every registered range, in registration order.
+    private let routes: [Route]
+    /// Owner -> the index of the one service claiming every function of that owner, or
+    /// `Self.unclaimedOwner`, or `Self.sharedOwner` when several services split it (then `routes`
+    /// is searched). Read-only after init: the common case is one table load.
+    private let byOwner: [Int]
+    private static let unclaimedOwner = -1, sharedOwner = -2
     private let maxRetries: Int
     private let maxRetryDelay: Duration
     private let logger: Logger
+    private let pause: @Sendable (Duration) -> Void
     private let traps = Atomic<Int>(0), arch = Atomic<Int>(0), unclaimed = Atomic<Int>(0)
     private let failures = Atomic<Int>(0), retries = Atomic<Int>(0), busy = Atomic<Int>(0)
 
-    init(services: [any PlatformService], maxRetries: Int, maxRetryDelay: Duration, logger: Logger) {
-        self.services = services; self.maxRetries = maxRetries; self.maxRetryDelay = maxRetryDelay; self.logger = logger
-        var table = [[Int]](repeating: [], count: 64)
-        for (i, s) in services.enumerated() {
-            for o in s.range.owners { table[Int(o)].append(i) }
+    init(services: [any PlatformService], maxRetries: Int, maxRetryDelay: Duration, logger: Logger,
+         pause: @escaping @Sendable (Duration) -> Void) {
+        self.services = services; self.maxRetries = maxRetries; self.maxRetryDelay = maxRetryDelay
+        self.logger = logger; self.pause = pause
+        let routes = services.enumerated().map { Route(owners: $1.range.owners, functions: $1.range.functions, index: $0) }
+        var table = [Int](repeating: Self.unclaimedOwner, count: 64)
+        for o in 0..<64 {
+            let claims = routes.filter { $0.owners.contains(UInt8(o)) }
+            if claims.count == 1, claims[0].functions == 0...0xFFFF { table[o] = claims[0].index }
+            else if !claims.isEmpty { table[o] = Self.sharedOwner }
         }
+        self.routes = routes
         byOwner = table
     }
 
@@ -237,7 +256,7 @@ public final class Platform: Sendable {
         traps.add(1, ordering: .relaxed)
         let f = frame.function
         if f.owner == .arch && !f.isSMC64 && f.isFast { return architecture(frame) }
-        guard let service = service(for: f) else {
+        guard let index = serviceIndex(for: f) else {
             unclaimed.add(1, ordering: .relaxed)
             logger.debug("unclaimed SMC id", metadata: ["id": "\(hex(f.rawValue))", "guest": "\(guest.raw)"])
             var out = frame
@@ -245,9 +264,21 @@ public final class Platform: Sendable {
             return out
         }
         let caller = CallerIdentity(guest: guest, vcpu: vcpu)
+        let first = services[index].handle(frame, caller: caller)
+        if case let .frame(out) = first { return out }
+        return settle(first, frame, caller: caller, service: index)
+    }
+
+    /// The slow path of a trap: a failure mapped to the service's code, or retries of a service
+    /// that asked to be called again later, paused as it hinted (at most `maxRetryDelay` each,
+    /// `maxRetries` times), then the service's busy code.
+    private func settle(_ first: ServiceOutcome, _ frame: RegisterFrame, caller: CallerIdentity, service index: Int) -> RegisterFrame {
+        let service = services[index]
+        let f = frame.function
+        var outcome = first
         var attempt = 0
         while true {
-            switch service.handle(frame, caller: caller) {
+            switch outcome {
             case let .frame(out):
                 return out
             case let .failed(cause):
@@ -266,13 +297,19 @@ public final class Platform: Sendable {
                 }
                 attempt += 1
                 retries.add(1, ordering: .relaxed)
-                Self.pause(min(max(after, .zero), maxRetryDelay))
+                pause(min(max(after, .zero), maxRetryDelay))
+                outcome = service.handle(frame, caller: caller)
             }
         }
     }
 
-    private func service(for f: SMCFunctionID) -> (any PlatformService)? {
-        for i in byOwner[Int(f.owner.rawValue)] where services[i].range.contains(f) { return services[i] }
+    @inline(__always)
+    private func serviceIndex(for f: SMCFunctionID) -> Int? {
+        let owner = f.owner.rawValue
+        let direct = byOwner[Int(owner & 63)]
+        if direct >= 0 { return direct }
+        guard direct == Self.sharedOwner else { return nil }
+        for r in routes where r.owners.contains(owner) && r.functions.contains(f.function) { return r.index }
         return nil
     }
 
@@ -292,7 +329,8 @@ public final class Platform: Sendable {
         return out
     }
 
-    private static func pause(_ d: Duration) {
+    /// Sleeps the calling thread for `d` (the default retry pause).
+    public static func sleep(_ d: Duration) {
         let (s, atto) = d.components
         guard s > 0 || atto > 0 else { return }
         var ts = timespec(tv_sec: Int(s), tv_nsec: Int(atto / 1_000_000_000))

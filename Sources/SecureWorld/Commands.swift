@@ -68,7 +68,7 @@ extension SecureThread {
         case .registerSHM:
             finish(a, registerSHM(a, n), .tee, "REGISTER_SHM")
         case .unregisterSHM:
-            finish(a, unregisterSHM(a, n), .tee, "UNREGISTER_SHM")
+            finish(a, await unregisterSHM(a, n), .tee, "UNREGISTER_SHM")
         case .doBottomHalf, .stopAsyncNotif:
             guard partition.asyncNotifEnabled.load(ordering: .relaxed) else {
                 world.countSMC(.ebadcmd, partition, "\(command) without async notifications"); return .ebadcmd
@@ -117,8 +117,15 @@ extension SecureThread {
         case let .success(p): ta = p
         }
         let sid = a.session
-        guard let s = partition.state.withLock({ $0.sessions[sid] }) else {
-            release(bindings); finish(a, .badParameters, .tee, "INVOKE unknown session \(hex(sid))"); return
+        let s: Session
+        if let c = lastSession, c.id == sid, !c.closedFlag.load(ordering: .acquiring) {
+            s = c
+        } else {
+            guard let found = partition.state.withLock({ $0.sessions[sid] }) else {
+                release(bindings); finish(a, .badParameters, .tee, "INVOKE unknown session \(hex(sid))"); return
+            }
+            s = found
+            lastSession = found
         }
         setInflight(session: sid, cancelID: a.cancelID)
         let (r, origin) = await world.invoke(s, command: a.function, params: &ta, call: self)
@@ -156,10 +163,9 @@ extension SecureThread {
                 packed |= UInt32((GPParamType(rawValue: t.rawValue - 4) ?? .none).rawValue) << (4 * UInt32(i))
                 let bufPtr = p.tmemBufPtr, size = p.memrefSize
                 if bufPtr == 0 && !attr.isNoncontig {
-                    // MEMREF_NULL: no memory; the size is kept for size queries.
-                    var m = TAMemref(bytes: [], capacity: 0, isNull: true)
-                    m.size = Int(min(size, UInt64(cfg.maxMemrefBytes)))
-                    ta[i] = .memref(m)
+                    // MEMREF_NULL: no memory and size 0, as OP-TEE hands it to a TA; what the TA
+                    // sets as size (a size query's answer) still goes back to the client.
+                    ta[i] = .memref(TAMemref(bytes: [], capacity: 0, isNull: true))
                     continue
                 }
                 guard size <= UInt64(cfg.maxMemrefBytes) else { return .failure(.outOfMemory) }
@@ -239,14 +245,29 @@ extension SecureThread {
         }
     }
 
-    private func unregisterSHM(_ a: MsgArgView, _ n: Int) -> TEEResult {
+    /// UNREGISTER_SHM: BAD_PARAMETERS for a cookie that is not registered; while calls still use
+    /// the shm, the command waits for the last one (OP-TEE waits on a condvar) by yielding to the
+    /// normal world with FOREIGN_INTR, never blocking the secure world. No new user may take it
+    /// meanwhile.
+    private func unregisterSHM(_ a: MsgArgView, _ n: Int) async -> TEEResult {
         guard n == 1, let p = a.param(0) else { return .badParameters }
         let cookie = p.shmRef
-        return partition.state.withLock { s -> TEEResult in
-            guard let e = s.shms[cookie] else { return .itemNotFound }
-            guard e.users == 0 else { return .busy }
-            s.shms[cookie] = nil
-            return .success
+        enum Step { case done(TEEResult), wait }
+        while true {
+            let step = partition.state.withLock { s -> Step in
+                guard var e = s.shms[cookie] else { return .done(.badParameters) }
+                guard e.users == 0 else {
+                    e.unregistering = true
+                    s.shms[cookie] = e
+                    return .wait
+                }
+                s.shms[cookie] = nil
+                return .done(.success)
+            }
+            switch step {
+            case let .done(r): return r
+            case .wait: guard await foreignInterrupt() else { return .busy }
+            }
         }
     }
 }

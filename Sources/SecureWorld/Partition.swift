@@ -10,8 +10,10 @@ import Machine
 struct RegisteredSHM: Sendable {
     let cookie: UInt64
     let buffer: NSBuffer
-    /// Calls currently using it (rmem params, CALL_WITH_REGD_ARG); UNREGISTER is BUSY while > 0.
+    /// Calls currently using it (rmem params, CALL_WITH_REGD_ARG); UNREGISTER waits while > 0.
     var users: Int = 0
+    /// UNREGISTER_SHM is waiting for the last user: no new call may take it.
+    var unregistering = false
 }
 
 /// The state of a secure thread's slot (the state machine free -> running <-> suspended).
@@ -185,7 +187,7 @@ final class Partition: @unchecked Sendable {
     /// Takes a reference on shm `cookie` for a call; nil when absent.
     func useSHM(_ cookie: UInt64) -> NSBuffer? {
         state.withLock { s -> NSBuffer? in
-            guard var e = s.shms[cookie] else { return nil }
+            guard var e = s.shms[cookie], !e.unregistering else { return nil }
             e.users += 1
             s.shms[cookie] = e
             return e.buffer

@@ -94,6 +94,9 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
     var buffer: MsgArgBuffer?
     /// Application shm kept for FS payloads until the call ends (OP-TEE's per-thread shm cache).
     var payload: (buffer: NSBuffer, cookie: UInt64)?
+    /// The session this thread's last INVOKE ran on: a client invoking the same session again
+    /// finds it without the partition's lock (checked against its closed flag).
+    var lastSession: Session?
 
     struct Box {
         var jobs = JobQueue()

@@ -66,6 +66,8 @@ public struct SecureWorldConfig: Sendable {
     /// fills it with the TA process runner). Called only after the signature and UUID checked
     /// out; a thrown code goes to the client with origin TEE. nil: images cannot be run (BAD_FORMAT).
     public var loadTA: (@Sendable (TEEUUID, [UInt8]) throws(TEEResult) -> TADescriptor)?
+    /// Secure storage: device key and rollback counters, and each client's storage namespace.
+    public var storage = SecureStorageConfig()
 
     /// A configuration; every limit has a default.
     public init(threadsPerVM: Int = 8, virtualization: Bool = true, interruptTick: Duration? = nil,
@@ -134,6 +136,8 @@ public final class SecureWorld: SMCEntry, Sendable {
     let clock: any SecureClock
     /// The clock's reading at start (TEE_GetSystemTime counts from here).
     let startNanos: UInt64
+    /// Secure storage locks and derived keys.
+    let storage = StorageService()
     /// Per-VM partitions by client id, spread over shards so that a lookup never takes a lock
     /// shared by every VM; every call then works under its own VM's lock.
     private let shards: [PartitionShard]

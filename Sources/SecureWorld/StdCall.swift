@@ -46,6 +46,8 @@ struct CallSetup: Sendable {
     var numParams = 0
     var suppliedRPC: SuppliedRPCArg = .none
     var regdCookie: UInt64? = nil
+    /// This call allocated an RPC argument with RPC_ALLOC (the end of the call may free it).
+    var allocatedRPCArg = false
     /// Names this call for instance ownership.
     var token: UInt64 = 0
 }
@@ -174,7 +176,9 @@ extension SecureThread {
             payload = nil
             await freeSharedMemory(type: .application, cookie: p.cookie)
         }
-        guard !partition.shmCacheEnabled || isAborting else { return }
+        // Only a call that allocated an RPC argument can have one to free (the cache is switched
+        // only while every thread is free), so a call without RPCs takes no lock here.
+        guard setup.allocatedRPCArg, !partition.shmCacheEnabled || isAborting else { return }
         let cached = box.withLock { b -> RPCArgBuffer? in let a = b.rpcArg; b.rpcArg = nil; return a }
         if let a = cached, !a.supplied, a.cookie != 0 {
             let (h, l) = RegisterFrame.split(a.cookie)
@@ -232,6 +236,7 @@ extension SecureThread {
             return nil
         }
         let a = RPCArgBuffer(buffer: buf, cookie: cookie, supplied: false)
+        setup.allocatedRPCArg = true
         box.withLock { $0.rpcArg = a }
         return a
     }
@@ -270,6 +275,17 @@ extension SecureThread {
         let p = try await allocSharedMemory(type: .application, size: max(size, pageSize))
         payload = p
         return p
+    }
+
+    /// The RPC param naming `size` bytes at the start of a buffer from `allocSharedMemory`: a TMEM
+    /// by physical address when the buffer is one piece, else RMEM(cookie, offset 0) as OP-TEE
+    /// sends memrefs into non-contiguous shm (a TMEM address would name only the first page).
+    func rpcMemref(_ type: MsgParamType, buffer: NSBuffer, cookie: UInt64, size: UInt64) -> MsgParam {
+        if buffer.segments.count <= 1 {
+            return .tmem(type, bufPtr: buffer.address(at: 0)?.raw ?? 0, size: size, shmRef: cookie)
+        }
+        let rmem = MsgParamType(rawValue: type.rawValue - 4) ?? .rmemInout
+        return .rmem(rmem, offset: 0, size: size, shmRef: cookie)
     }
 
     /// RPC SHM_FREE of a buffer from `allocSharedMemory`.

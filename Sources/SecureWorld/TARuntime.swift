@@ -86,6 +86,8 @@ final class Session: @unchecked Sendable {
         var closed = false
     }
     let live = Mutex(Live())
+    /// Mirrors `live.closed`, readable without the lock (a thread's cached session is checked with it).
+    let closedFlag = Atomic<Bool>(false)
 
     init(id: UInt32, instance: TAInstance, client: TAClientIdentity, taState: AnyObject?) {
         self.id = id; self.instance = instance; self.client = client; self.taState = taState
@@ -133,8 +135,7 @@ extension SecureWorld {
         let image: [UInt8]
         do {
             let (buf, cookie) = try await call.allocSharedMemory(type: .application, size: Int(size))
-            let (r2, _, _) = await call.rpcCommand(.loadTA, [probe, .tmem(.tmemOutput, bufPtr: buf.address(at: 0)?.raw ?? 0,
-                                                                          size: size, shmRef: cookie)])
+            let (r2, _, _) = await call.rpcCommand(.loadTA, [probe, call.rpcMemref(.tmemOutput, buffer: buf, cookie: cookie, size: size)])
             let bytes = r2 == .success ? try? buf.read(ns.view, offset: 0, count: Int(size)) : nil
             await call.freeSharedMemory(type: .application, cookie: cookie)
             guard let b = bytes else { return .failure(.itemNotFound) }
@@ -288,6 +289,7 @@ extension SecureWorld {
         let already: Bool = session.live.withLock { l in
             if l.closed { return true }
             l.closed = true
+            session.closedFlag.store(true, ordering: .releasing)
             return false
         }
         if already { return .itemNotFound }

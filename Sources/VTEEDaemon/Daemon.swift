@@ -27,6 +27,9 @@ public struct DaemonConfig: Sendable {
     public var socketMode: UInt32 = 0o600
     /// Storage root advertised to guests: each uid's supplicant stores under `<storage>/uid-<uid>`.
     public var storage: String
+    /// The secure world's private state (device key, rollback counters); nil: `<storage>.secure`.
+    /// One daemon at a time may use it.
+    public var secureState: String? = nil
     /// Secure threads per guest VM.
     public var threads = 8
     /// Most guests at once.
@@ -68,11 +71,13 @@ public final class Daemon: Sendable {
         sc.secureThreadsPerVM = config.threads
         sc.maxGuests = config.maxGuests
         sc.storageRoot = config.storage
+        sc.secureStateDirectory = config.secureState
         sc.logger = config.logger
         sc.taKey = config.taKey
         sc.taRunner = config.taRunner
         sc.mediator.maxGuests = config.maxGuests
         stack = try VTEEStack(config: sc)
+        try stack.deviceState.lock()
         try FileManager.default.createDirectory(atPath: config.storage, withIntermediateDirectories: true)
         let delegate = DaemonDelegate()
         var limits = TransportLimits()
@@ -91,8 +96,11 @@ public final class Daemon: Sendable {
         let space: GuestAddressSpace
         do { space = try GuestAddressSpace(memory: stack.memory, id: g.id, region: g.ram, layout: .linear) }
         catch { return .refuse("guest RAM: \(error)") }
+        // Every guest process of one user shares that user's TA stores (its supplicant serves
+        // <storage>/uid-<uid>); the secure world serializes their operations per store.
+        stack.setStorageNamespace(g.id, "uid-\(g.credentials.uid)")
         do { try stack.mediator.addGuest(space, identity: Self.identityPolicy(g.credentials)) }
-        catch { return .refuse("mediator: \(error)") }
+        catch { stack.setStorageNamespace(g.id, nil); return .refuse("mediator: \(error)") }
         guests.withLock { $0[g.id.raw] = DaemonGuest(space: space, credentials: g.credentials) }
         config.logger.info("guest attached", metadata: ["guest": "\(g.id.raw)", "peer": "\(g.credentials)"])
         let platform = stack.platform, id = g.id
@@ -103,19 +111,8 @@ public final class Daemon: Sendable {
     /// from what the guest claims: USER is the peer's uid, GROUP its primary gid, APPLICATION the
     /// executable of its pid, hashed into UUIDv5 names as Linux does. Other logins are refused.
     static func identityPolicy(_ c: PeerCredentials) -> ClientIdentityPolicy {
-        let uid = "uid=" + String(c.uid, radix: 16), gid = "gid=" + String(c.gid, radix: 16)
-        let app = "app=" + executablePath(pid: c.pid)
-        return { login in
-            switch login {
-            case .public: .zero
-            case .user: ClientIdentity.uuidV5(uid)
-            case .group: ClientIdentity.uuidV5(gid)
-            case .application: ClientIdentity.uuidV5(app)
-            case .applicationUser: ClientIdentity.uuidV5(uid + ":" + app)
-            case .applicationGroup: ClientIdentity.uuidV5(gid + ":" + app)
-            default: nil
-            }
-        }
+        let (uid, gid, app) = (c.uid, c.gid, executablePath(pid: c.pid))
+        return { login in ClientIdentity.uuid(for: login, uid: uid, gid: gid, application: app) }
     }
 
     /// The executable of `pid` as the kernel reports it (/proc/PID/exe), or "pid=<pid>".
@@ -129,6 +126,7 @@ public final class Daemon: Sendable {
     /// A guest is gone (BYE, death, protocol violation, shutdown): reclaim everything it held.
     func detach(_ id: GuestID, reason: DetachReason) {
         stack.mediator.destroyGuest(id)
+        stack.setStorageNamespace(id, nil)
         guests.withLock { _ = $0.removeValue(forKey: id.raw) }
         detachReasons.withLock { $0["\(reason)", default: 0] += 1 }
         config.logger.info("guest detached", metadata: ["guest": "\(id.raw)", "reason": "\(reason)"])
@@ -142,6 +140,7 @@ public final class Daemon: Sendable {
         let left = guests.withLock { g -> [UInt32] in Array(g.keys) }
         for id in left { detach(GuestID(id), reason: .serverStopping) }
         unlink(config.socketPath)
+        stack.deviceState.unlock()
     }
 
     /// Answers one admin command.

@@ -9,6 +9,11 @@ import TEEABI
 let fakeRPCFunction: UInt32 = 99
 /// Function number of INVOKE that makes the fake run SHM_ALLOC -> SHM_FREE via RPC_CMD.
 let fakeShmFunction: UInt32 = 98
+/// Function number of INVOKE that makes the fake scribble over every field of the argument it
+/// was given (header, attrs, inputs, buffer pointers, cookies, and num_params + 2 params).
+let fakeScribbleFunction: UInt32 = 97
+/// The byte the scribbling fake writes everywhere.
+let scribble: UInt8 = 0xE5
 
 /// Records frames and arguments; answers std calls by incrementing value outputs.
 final class FakeSecureWorld: SMCEntry, Sendable {
@@ -16,6 +21,8 @@ final class FakeSecureWorld: SMCEntry, Sendable {
     struct Seen: Sendable {
         var frames: [RegisterFrame] = []
         var args: [(pa: PA, kind: RegionKind?, arg: MsgArg)] = []
+        /// Each std call's page as handed over: the bytes from the argument's PA to the end of its page.
+        var rawPages: [[UInt8]] = []
         var rpcShadows: [PA] = []
         var rpcReplies: [MsgArg] = []
         var allocatedShm: [MsgParam] = []
@@ -46,7 +53,17 @@ final class FakeSecureWorld: SMCEntry, Sendable {
             let pa = PA(RegisterFrame.join(f.a1, f.a2))
             guard let bytes = try? memory.read(pa, count: pageSize, world: .secure),
                   let arg = try? MsgArg.decode(bytes) else { return RegisterFrame(a0: UInt64(SMCReturn.ebadaddr.rawValue)) }
-            seen.withLock { $0.args.append((pa, memory.region(containing: pa)?.kind, arg)) }
+            let raw = (try? memory.read(pa, count: pageSize - pa.pageOffset, world: .secure)) ?? []
+            seen.withLock { $0.args.append((pa, memory.region(containing: pa)?.kind, arg)); $0.rawPages.append(raw) }
+            if arg.cmd == .invokeCommand && arg.function == fakeScribbleFunction {
+                let w = UInt64(scribble) * 0x0101_0101_0101_0101
+                let h = UInt32(truncatingIfNeeded: w)
+                let params = (0..<(arg.params.count + 2)).map { _ in MsgParam(attr: MsgAttr(rawValue: 0x3), a: w, b: w, c: w) }
+                let out = MsgArg(cmd: MsgCommand(rawValue: h), function: h, session: h, cancelID: h, pad: h,
+                                 ret: TEEResult(rawValue: h), retOrigin: TEEOrigin(rawValue: h), params: params)
+                try? memory.write(pa, out.encoded(), world: .secure)
+                return RegisterFrame(a0: 0)
+            }
             if arg.cmd == .invokeCommand && (arg.function == fakeRPCFunction || arg.function == fakeShmFunction) {
                 let t = nextThread.add(1, ordering: .relaxed).oldValue
                 threads.withLock { $0[t] = (pa, 0, nil, 0) }

@@ -58,6 +58,8 @@ private func platform(_ services: [any PlatformService] = [TRNGService()]) throw
     var b = PlatformBuilder()
     b.maxRetries = 3
     b.maxRetryDelay = .microseconds(10)
+    let paused = Mutex<[Duration]>([])
+    b.pause = { d in paused.withLock { $0.append(d) } }
     try b.register(FunctionService(name: "busy", range: .trustedOS, busy: { _ in 0xB5 }) { _, _ in
         tries.add(1, ordering: .relaxed); return .retry(after: .seconds(10))
     })
@@ -65,6 +67,8 @@ private func platform(_ services: [any PlatformService] = [TRNGService()]) throw
     #expect(p.trap(RegisterFrame(.callWithArg), guest: GuestID(0), vcpu: 0).a0 == 0xB5)
     #expect(tries.load(ordering: .relaxed) == 4)
     #expect(p.stats.retries == 3 && p.stats.busy == 1)
+    // The hint is honoured up to the platform's ceiling.
+    #expect(paused.withLock { $0 } == [.microseconds(10), .microseconds(10), .microseconds(10)])
 }
 
 @Test func retryThatSucceedsReturnsTheFrame() throws {
@@ -124,4 +128,68 @@ private func platform(_ services: [any PlatformService] = [TRNGService()]) throw
     let c = PlatformConduit(platform: p, guest: GuestID(9))
     _ = c.trap(RegisterFrame(.callWithArg), vcpu: 1)
     #expect(seen.withLock { $0 } == GuestID(9))
+}
+
+/// A clock the test drives: the platform's retry pause advances it, so no test waits on the wall clock.
+private final class TestClock: Sendable {
+    let nanos = Atomic<Int64>(0)
+    var now: Duration { .nanoseconds(nanos.load(ordering: .relaxed)) }
+    func advance(_ d: Duration) {
+        let (s, atto) = d.components
+        nanos.add(s * 1_000_000_000 + atto / 1_000_000_000, ordering: .relaxed)
+    }
+}
+
+/// A platform with a TRNG whose per-guest budget runs on `clock`, retries pausing on it.
+private func trngPlatform(_ budget: EntropyBudget, clock: TestClock, retries: Int = 8) throws -> Platform {
+    var b = PlatformBuilder()
+    b.maxRetries = retries
+    b.maxRetryDelay = .milliseconds(2)
+    b.pause = { clock.advance($0) }
+    try b.register(TRNGService(budget: budget, clock: { clock.now }))
+    return b.build()
+}
+
+@Test func trngGuestDrawingPastItsBudgetIsHeldAtTheTrapEntryUntilBitsAccrue() throws {
+    let clock = TestClock()
+    // 100 kbit/s, a burst of one RND64: the second draw needs 1.92 ms of accrual.
+    let p = try trngPlatform(EntropyBudget(bitsPerSecond: 100_000, burstBits: 192), clock: clock)
+    #expect(p.trap(RegisterFrame(.trngRND64, a1: 192), guest: GuestID(0), vcpu: 0).a0 == 0)
+    #expect(p.stats.retries == 0)
+    let second = p.trap(RegisterFrame(.trngRND64, a1: 192), guest: GuestID(0), vcpu: 0)
+    #expect(second.a0 == 0)
+    #expect(p.stats.retries == 1)                                  // one wait, as long as the service said
+    #expect(clock.now >= .microseconds(1920) && clock.now <= .milliseconds(2))
+}
+
+@Test func trngGuestDrainingItsBudgetGetsNoEntropyAfterBoundedRetries() throws {
+    let clock = TestClock()
+    let p = try trngPlatform(EntropyBudget(bitsPerSecond: 1_000, burstBits: 192), clock: clock, retries: 3)
+    #expect(p.trap(RegisterFrame(.trngRND32, a1: 96), guest: GuestID(1), vcpu: 0).a0 == 0)
+    #expect(p.trap(RegisterFrame(.trngRND32, a1: 96), guest: GuestID(1), vcpu: 0).a0 == 0)
+    // The bucket is empty and refills at 1 bit/ms: three 2 ms waits are not enough for 96 bits.
+    #expect(p.trap(RegisterFrame(.trngRND32, a1: 96), guest: GuestID(1), vcpu: 0).a0 == TRNGService.noEntropy)
+    #expect(p.trap(RegisterFrame(.trngRND64, a1: 64), guest: GuestID(1), vcpu: 0).a0 == UInt64(bitPattern: -3))
+    #expect(p.stats.busy == 2 && p.stats.retries == 6)
+    #expect(clock.now == .milliseconds(12))
+}
+
+@Test func oneGuestDrainingTheTRNGDoesNotSlowAnother() throws {
+    let clock = TestClock()
+    let p = try trngPlatform(EntropyBudget(bitsPerSecond: 1_000, burstBits: 192), clock: clock, retries: 0)
+    #expect(p.trap(RegisterFrame(.trngRND64, a1: 192), guest: GuestID(2), vcpu: 0).a0 == 0)
+    #expect(p.trap(RegisterFrame(.trngRND64, a1: 192), guest: GuestID(2), vcpu: 0).a0 == UInt64(bitPattern: -3))
+    #expect(p.trap(RegisterFrame(.trngRND64, a1: 192), guest: GuestID(3), vcpu: 0).a0 == 0)
+    #expect(clock.now == .zero)
+}
+
+@Test func servicesSplittingOneOwnerEachAnswerTheirOwnFunctions() throws {
+    let p = try platform([TRNGService(),
+                          FunctionService(name: "low std service", range: SMCServiceRange(owners: 4...4, functions: 0x00...0x1F)) { _, _ in
+                              .frame(RegisterFrame(a0: 0x51))
+                          }])
+    #expect(p.trap(RegisterFrame(.trngVersion), guest: GuestID(0), vcpu: 0).a0 == TRNGService.version)
+    #expect(p.trap(RegisterFrame(a0: 0x8400_0001), guest: GuestID(0), vcpu: 0).a0 == 0x51)
+    #expect(p.trap(RegisterFrame(a0: 0x8400_0030), guest: GuestID(0), vcpu: 0).a0 == 0xFFFF_FFFF)
+    #expect(p.stats.unclaimed == 1)
 }

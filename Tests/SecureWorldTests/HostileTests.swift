@@ -107,7 +107,7 @@ import Machine
         let (_, _, s2) = nw.open(TestTAs.main, client: 2)
         #expect(nw.invoke(s2, Cmd.echo, client: 2, params: [.rmem(.rmemInput, offset: 0, size: 1, shmRef: 0x42),
                                                              .rmem(.rmemOutput, offset: 0, size: 1, shmRef: 0x42)])?.ret == .badParameters)
-        #expect(nw.call(MsgArg(cmd: .unregisterSHM, params: [.rmem(.rmemInput, offset: 0, size: 0, shmRef: 0x42)]), client: 2).arg?.ret == .itemNotFound)
+        #expect(nw.call(MsgArg(cmd: .unregisterSHM, params: [.rmem(.rmemInput, offset: 0, size: 0, shmRef: 0x42)]), client: 2).arg?.ret == .badParameters)
         #expect(nw.world.smc(RegisterFrame(.callWithRegdArg, a1: 0, a2: 0x42, a3: 0, a7: 2)).ret == .ebadaddr)
         #expect(nw.world.stats(clientID: 1)?.registeredSHM == 1)
         #expect(nw.world.stats(clientID: 2)?.registeredSHM == 0)

@@ -46,6 +46,8 @@ enum Cmd {
     static let gate: UInt32 = 19
     /// [0] MEMREF_INOUT: reverses the bytes in place.
     static let reverse: UInt32 = 18
+    /// [0] any memref, [1] VALUE_OUTPUT: a = the memref's size as the TA sees it, b = 1 when NULL.
+    static let memrefSize: UInt32 = 20
 }
 
 final class MainTA: TrustedApplication {
@@ -132,6 +134,9 @@ final class MainTA: TrustedApplication {
             TestTAs.externalStartedSignal.withLock { c in c?.resume(); c = nil }
             var spins = 0
             while !TestTAs.externalRelease.load(ordering: .acquiring) && spins < 2_000_000_000 { spins += 1 }
+        case Cmd.memrefSize:
+            guard let m = params.memref(0) else { return .badParameters }
+            params.setValue(1, TAValue(a: UInt32(m.size), b: m.isNull ? 1 : 0))
         case Cmd.types:
             params.setValue(0, TAValue(a: params.types.rawValue, b: context.client.login.rawValue))
         default:
