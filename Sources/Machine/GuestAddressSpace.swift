@@ -177,7 +177,9 @@ public final class GuestAddressSpace: Sendable {
         return try state.withLock { (s) throws(MemoryError) -> PAPage in
             guard let (pa, type) = Self.decode(s.entries[i]) else { throw .unmapped(page.address) }
             if type == .foreign || (writable && type == .ramReadOnly) { throw .wrongType(page.address, type) }
-            s.pins[pa.number, default: 0] += 1
+            // Read then set (no in-place modify): allocation-free in debug builds too.
+            let held = s.pins[pa.number] ?? 0
+            s.pins[pa.number] = held + 1
             s.pinned += 1
             return pa
         }
@@ -207,11 +209,22 @@ public final class GuestAddressSpace: Sendable {
     /// read-write RAM backed by `expected` (a page the caller pinned). The stage-2 lock is held
     /// across the check and `body`, so every byte `body` writes lands in a page that is RAM
     /// read-write with that backing at the time of the write. False (nothing run) otherwise.
-    public func withWritablePage(_ page: IPAPage, backedBy expected: PAPage, offset: Int, count: Int,
+    /// With `unpinning`, one pin on `expected` is released in the same lock hold, written or not
+    /// (a caller's last touch of a page it pinned for one call).
+    public func withWritablePage(_ page: IPAPage, backedBy expected: PAPage, offset: Int, count: Int, unpinning: Bool = false,
                                  _ body: (UnsafeMutableRawBufferPointer) -> Void) -> Bool {
         guard let i = index(page), offset >= 0, count >= 0, offset <= pageSize - count,
-              let pa = expected.address.adding(UInt64(offset)) else { return false }
+              let pa = expected.address.adding(UInt64(offset)) else {
+            if unpinning { try? unpin(expected) }
+            return false
+        }
         return state.withLock { s -> Bool in
+            defer {
+                if unpinning, let c = s.pins[expected.number], c > 0 {
+                    if c == 1 { s.pins[expected.number] = nil } else { s.pins[expected.number] = c - 1 }
+                    s.pinned -= 1
+                }
+            }
             guard let (backing, type) = Self.decode(s.entries[i]), type == .ramReadWrite, backing == expected else { return false }
             do {
                 try memory.withBytes(pa, count: count, world: .nonSecure) { (b: UnsafeMutableRawBufferPointer) throws(Never) in body(b) }

@@ -224,16 +224,6 @@ public final class PhysicalMemory: Sendable {
         try res.get()
     }
 
-    /// Copies `count` bytes from `source` to `destination`, both reached from `world` (e.g. a
-    /// pinned guest page into a mediator page). Each range must lie inside one region.
-    public func copy(_ count: Int, from source: PA, to destination: PA, world: World) throws(MemoryError) {
-        let (rs, ps) = try resolve(source, count, world)
-        let (rd, pd) = try resolve(destination, count, world)
-        // Sound: both ranges were checked by resolve and both regions are retained for the copy;
-        // memmove tolerates overlap.
-        withExtendedLifetime((rs, rd)) { _ = memmove(pd, ps, count) }
-    }
-
     /// Fills `count` bytes at `pa` with zero.
     public func zero(_ pa: PA, count: Int, world: World) throws(MemoryError) {
         let (r, p) = try resolve(pa, count, world)
@@ -268,7 +258,9 @@ final class RegionCache: @unchecked Sendable {
     private var entries: [Entry] = []
     private static let capacity = 4
 
-    /// The region of `memory` at `generation` covering `pa`; the hit moves to the front.
+    /// The region of `memory` at `generation` covering `pa`. Entries stay where they are: a call
+    /// alternates between a few regions (guest RAM, mediator pages, secure RAM), and moving the
+    /// hit to the front would cost two reference-count updates per swap on every access.
     @inline(__always)
     func lookup(_ memory: UInt64, _ generation: UInt64, _ pa: PA) -> Region? {
         let a = pa.raw
@@ -277,8 +269,7 @@ final class RegionCache: @unchecked Sendable {
         while i < n {
             // Plain integer compares first: the region reference is touched only on a hit.
             if entries[i].base <= a && a < entries[i].end && entries[i].memory == memory && entries[i].generation == generation {
-                if i != 0 { entries.swapAt(0, i) }
-                return entries[0].region
+                return entries[i].region
             }
             i += 1
         }

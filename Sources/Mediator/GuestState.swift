@@ -67,6 +67,8 @@ struct CallRecord: Sendable {
     var threadID: UInt64?
     var cmd: MsgCommand
     var location: ArgLocation
+    /// False once copy-back released the argument page's pin (in its stage-2 lock hold).
+    var argumentPinned = true
     /// The guest's call slot this call holds, and the slot's private argument page.
     var slot: Int
     var privatePage: PAPage
@@ -134,11 +136,23 @@ struct GuestRecord: Sendable {
         shm[cookie] != nil || shmPending.contains(cookie) || rpcShm[cookie] != nil || rpcArgs[cookie] != nil
     }
 
+    /// Runs `body` on this record in place: reached through `slot?.inPlace { ... }`, a record
+    /// held in an optional is mutated where it lies instead of being copied out and back.
+    mutating func inPlace<R>(_ body: (inout GuestRecord) -> R) -> R { body(&self) }
+
+    // Plain loops rather than `firstIndex(where:)`: an unspecialized generic search allocates
+    // its coroutine frame per call in debug builds.
     /// The call suspended in an RPC on secure thread `thread`. Only a suspended call matches: a
     /// call that resumed keeps its last thread id, and the secure world may already have given
     /// that thread to another call while this one completes (issue 13's stale lookup).
-    func callIndex(thread: UInt64) -> Int? { calls.firstIndex { $0.threadID == thread && !$0.inFlight && $0.pendingRPC != nil } }
-    func callIndex(id: UInt64) -> Int? { calls.firstIndex { $0.id == id } }
+    func callIndex(thread: UInt64) -> Int? {
+        for i in 0..<calls.count where calls[i].threadID == thread && !calls[i].inFlight && calls[i].pendingRPC != nil { return i }
+        return nil
+    }
+    func callIndex(id: UInt64) -> Int? {
+        for i in 0..<calls.count where calls[i].id == id { return i }
+        return nil
+    }
 }
 
 /// A refusal of an argument's content: the call completes with this ret and origin COMMS
@@ -292,7 +306,7 @@ extension Mediator {
             r.shmPending.remove(b.cookie)
         }
         if c.opening { r.openingSessions -= 1 }
-        unpin(&r, c.location.page)
+        if c.argumentPinned { unpin(&r, c.location.page) }
         // The slot's page stays with the slot; a dying guest's slot pages go back after VM_DESTROYED.
         r.freeSlots.append(c.slot)
     }
@@ -311,8 +325,9 @@ extension Mediator {
     /// one stage-2 check held across the write (RAM read-write, same backing). Counts and
     /// answers false when the page no longer qualifies.
     @discardableResult
-    func writeGuest(_ space: GuestAddressSpace, _ page: PinnedPage, offset: Int, count: Int, _ body: (MsgArgView) -> Void) -> Bool {
-        let ok = space.withWritablePage(page.ipa, backedBy: page.pa, offset: offset, count: count) { b in
+    func writeGuest(_ space: GuestAddressSpace, _ page: PinnedPage, offset: Int, count: Int, unpinning: Bool = false,
+                    _ body: (MsgArgView) -> Void) -> Bool {
+        let ok = space.withWritablePage(page.ipa, backedBy: page.pa, offset: offset, count: count, unpinning: unpinning) { b in
             if let v = try? MsgArgView(b) { body(v) }
         }
         if !ok { counters.bump(.copyBackRefused) }

@@ -18,19 +18,16 @@ enum Preparation: Sendable {
 
 extension Mediator {
     /// Runs `body` on the guest's record under its lock; a guest that is gone or dying gets
-    /// ENOTAVAIL (counted) without `body` running.
+    /// ENOTAVAIL (counted) without `body` running. The record is reached in place (optional
+    /// chaining on the slot's storage), never copied out and back.
     func withLiveGuest(_ slot: GuestSlot, _ body: (inout GuestRecord) -> Preparation) -> Preparation {
         slot.state.withLock { (rec: inout GuestRecord?) -> Preparation in
-            guard var r = rec.take() else {
+            let p = rec?.inPlace { (r: inout GuestRecord) -> Preparation? in r.dying ? nil : body(&r) } ?? nil
+            guard let p else {
                 counters.bump(.unknownGuest)
                 return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
             }
-            defer { rec = r }
-            guard !r.dying else {
-                counters.bump(.unknownGuest)
-                return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
-            }
-            return body(&r)
+            return p
         }
     }
 
@@ -75,16 +72,12 @@ extension Mediator {
         var call = CallRecord(id: nextCallID.add(1, ordering: .relaxed).oldValue, vcpu: vcpu, inFlight: true,
                               threadID: nil, cmd: MsgCommand(rawValue: 0), location: location, slot: slot,
                               privatePage: priv, numParams: 0, argBytes: MsgArg.headerSize)
-        guard let n = copyArgument(location, into: priv) else {
-            releaseCall(&r, call, deferPages: false)
-            return refuse(.badAddress("argument unreadable or num_params past its page"), &r, guest: guest)
-        }
-        call.numParams = n
-        call.argBytes = MsgArg.size(numParams: n)
-        // 3. Validate and translate in place, through the view over exactly the copied bytes.
         enum Verdict { case forward, unreadable, badCommand(UInt32), refused(ArgRefusal) }
-        let verdict: Verdict = withMediatorBytes(priv, count: call.argBytes) { b -> Verdict in
-            guard let arg = try? MsgArgView(b) else { return .unreadable }
+        let verdict: Verdict = withCopiedArgument(location, into: priv) { arg -> Verdict in
+            // 3. Validate and translate in place, through the view over exactly the copied bytes.
+            let n = Int(arg.numParams)   // bounded by the copy
+            call.numParams = n
+            call.argBytes = arg.byteCount
             call.cmd = arg.cmd
             guard Self.isAllowed(arg.cmd) else { return .badCommand(arg.cmd.rawValue) }
             do throws(ArgRefusal) { try validate(arg, n, &call, &r) } catch { return .refused(error) }
@@ -95,7 +88,7 @@ extension Mediator {
             break
         case .unreadable:
             releaseCall(&r, call, deferPages: false)
-            return refuse(.badAddress("argument copy unreadable"), &r, guest: guest)
+            return refuse(.badAddress("argument unreadable, or num_params past its page"), &r, guest: guest)
         case let .badCommand(c):
             releaseCall(&r, call, deferPages: false)
             return refuse(.badCommand(c), &r, guest: guest)
@@ -123,25 +116,20 @@ extension Mediator {
         }
     }
 
-    /// Copies the argument at `location` into `priv`: the header first, then exactly the params
-    /// the copied header's num_params names, which must fit in `location.available`. Returns
-    /// num_params, or nil when the guest page is unreadable or num_params does not fit.
-    func copyArgument(_ location: ArgLocation, into priv: PAPage) -> Int? {
-        guard let src = location.page.pa.address.adding(UInt64(location.offset)),
-              let srcParams = src.adding(UInt64(MsgArg.headerSize)),
-              let dstParams = priv.address.adding(UInt64(MsgArg.headerSize)),
-              location.available >= MsgArg.headerSize else { return nil }
-        do { try memory.copy(MsgArg.headerSize, from: src, to: priv.address, world: .nonSecure) } catch { return nil }
-        // num_params comes from the copy, and bounds the second (and last) read of guest memory.
-        let count: Int? = withMediatorBytes(priv, count: location.available) { b -> Int? in
-            guard let arg = try? MsgArgView(b) else { return nil }
-            return try? arg.paramCount()
-        } ?? nil
-        guard let n = count else { return nil }
-        if n > 0 {
-            do { try memory.copy(n * MsgParam.byteSize, from: srcParams, to: dstParams, world: .nonSecure) } catch { return nil }
-        }
-        return n
+    /// Copies the argument at `location` exactly into the private page `priv` (TEEABI's
+    /// `MsgArgView.copyExact`: the header, then the params the copied num_params names, which
+    /// must fit in `location.available`) and runs `body` on the view of the copy. nil when the
+    /// guest page is unreadable or num_params does not fit; `body` never sees guest memory.
+    func withCopiedArgument<R>(_ location: ArgLocation, into priv: PAPage, _ body: (MsgArgView) -> R) -> R? {
+        guard let src = location.page.pa.address.adding(UInt64(location.offset)) else { return nil }
+        do {
+            return try memory.withBytes(src, count: location.available, world: .nonSecure) { (guest: UnsafeMutableRawBufferPointer) throws(Never) -> R? in
+                withMediatorBytes(priv, count: location.available) { copy -> R? in
+                    guard let arg = try? MsgArgView.copyExact(from: UnsafeRawBufferPointer(guest), into: copy) else { return nil }
+                    return body(arg)
+                } ?? nil
+            }
+        } catch { return nil }
     }
 
     func refuse(_ e: CallRefusal, _ r: inout GuestRecord, guest: GuestID) -> Preparation {
@@ -292,33 +280,11 @@ extension Mediator {
     /// Takes the secure world's answer for call `callID`: an RPC (translated for the guest) or a
     /// completion (copy-back, bookkeeping, release).
     func complete(_ callID: UInt64, _ out: RegisterFrame, slot: GuestSlot, guest: GuestID) -> RegisterFrame {
-        enum After { case answer(RegisterFrame), finalize, resend(RegisterFrame) }
         var current = out
         while true {
             let after = slot.state.withLock { (rec: inout GuestRecord?) -> After in
-                guard var r = rec.take() else { return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue))) }
-                defer { rec = r }
-                guard let idx = r.callIndex(id: callID) else {
-                    return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
-                }
-                if r.dying {
-                    // Destroyed while this call was in the secure world: reclaim it now.
-                    let c = r.calls.remove(at: idx)
-                    releaseCall(&r, c, deferPages: true)
-                    return r.calls.isEmpty ? .finalize : .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
-                }
-                let ret = SMCReturn(rawValue: UInt32(truncatingIfNeeded: current.a0))
-                if ret.isRPC {
-                    let a = rpcToGuest(current, idx, &r, guest: guest)
-                    switch a {
-                    case let .guest(f): return .answer(f)
-                    case let .secure(f): return .resend(f)
-                    }
-                }
-                let c = r.calls.remove(at: idx)
-                finishCall(c, ret: ret, &r)
-                counters.completedCalls.add(1, ordering: .relaxed)
-                return .answer(RegisterFrame(a0: UInt64(ret.rawValue)))
+                rec?.inPlace { (r: inout GuestRecord) -> After in completeLocked(callID, current, &r, guest: guest) }
+                    ?? .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
             }
             switch after {
             case let .answer(f): return f
@@ -329,6 +295,34 @@ extension Mediator {
                 current = secure.smc(f)
             }
         }
+    }
+
+    /// What follows the secure world's answer for a call.
+    enum After { case answer(RegisterFrame), finalize, resend(RegisterFrame) }
+
+    /// `complete`'s work under the guest's lock, on the record in place.
+    func completeLocked(_ callID: UInt64, _ current: RegisterFrame, _ r: inout GuestRecord, guest: GuestID) -> After {
+        guard let idx = r.callIndex(id: callID) else {
+            return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
+        }
+        if r.dying {
+            // Destroyed while this call was in the secure world: reclaim it now.
+            let c = r.calls.remove(at: idx)
+            releaseCall(&r, c, deferPages: true)
+            return r.calls.isEmpty ? .finalize : .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
+        }
+        let ret = SMCReturn(rawValue: UInt32(truncatingIfNeeded: current.a0))
+        if ret.isRPC {
+            let a = rpcToGuest(current, idx, &r, guest: guest)
+            switch a {
+            case let .guest(f): return .answer(f)
+            case let .secure(f): return .resend(f)
+            }
+        }
+        let c = r.calls.remove(at: idx)
+        finishCall(c, ret: ret, &r)
+        counters.completedCalls.add(1, ordering: .relaxed)
+        return .answer(RegisterFrame(a0: UInt64(ret.rawValue)))
     }
 
     /// Completion: copy back the allowed fields, update sessions and buffers, release the call.
@@ -349,7 +343,8 @@ extension Mediator {
         let space = r.space
         let header: (ret: TEEResult, session: UInt32)? = withMediatorBytes(call.privatePage, count: bytes) { b -> (TEEResult, UInt32)? in
             guard let priv = try? MsgArgView(b) else { return nil }
-            writeGuest(space, page, offset: offset, count: bytes) { guest in
+            // The call's last touch of its argument page: the pin goes in the same stage-2 lock hold.
+            writeGuest(space, page, offset: offset, count: bytes, unpinning: true) { guest in
                 guest.ret = priv.ret
                 guest.retOrigin = priv.retOrigin
                 if opening { guest.session = priv.session }
@@ -365,6 +360,10 @@ extension Mediator {
             }
             return (priv.ret, priv.session)
         } ?? nil
+        if header != nil {
+            call.argumentPinned = false
+            r.pinned -= 1
+        }
         guard let res = header, res.ret == .success else { return }
         switch call.cmd {
         case .openSession:

@@ -1,14 +1,8 @@
 /// The OP-TEE driver proper: probe, argument buffers, the std-call loop and RPC service.
-import Dispatch
 import Logging
 import Machine
 import Synchronization
 import TEEABI
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Counters of what the driver did, for tests and stats.
 public struct DriverStatistics: Sendable, Equatable {
@@ -119,17 +113,19 @@ public final class OPTEEDriver: Sendable {
     private let vcpuSlots: SlotPool
     private let counters = DriverCounters()
     private let shutDown = Atomic<Bool>(false)
-    let notifications = NotificationTable()
+    let notifications: NotificationTable
+    private var clock: any HostClock { configuration.host.clock }
     private var log: Logger { configuration.logger }
 
     /// Creates the driver for guest `space` trapping through `conduit`, and probes the secure
     /// world (UID, revision, capabilities, thread count, async notifications).
     public init(space: GuestAddressSpace, conduit: any Conduit, configuration: DriverConfiguration = DriverConfiguration(),
-                supplicant: SupplicantChannel = SupplicantChannel()) throws(DriverError) {
+                supplicant: SupplicantChannel? = nil) throws(DriverError) {
         self.space = space; self.conduit = conduit; self.configuration = configuration
         let allocator = GuestPageAllocator(space: space, range: configuration.ramPages)
         self.allocator = allocator
-        self.supplicant = supplicant
+        self.supplicant = supplicant ?? SupplicantChannel(clock: configuration.host.clock)
+        self.notifications = NotificationTable(clock: configuration.host.clock)
         self.vcpuSlots = SlotPool(count: max(1, configuration.vcpus))
         func fast(_ f: RegisterFrame) -> RegisterFrame { conduit.trap(f, vcpu: 0) }
         func u32(_ v: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: v) }
@@ -155,7 +151,7 @@ public final class OPTEEDriver: Sendable {
         rpcParamCount = (configuration.useRPCArg && capabilities.contains(.rpcArg) && rpcParams > 0 && fits) ? rpcParams : 0
         let tc = fast(RegisterFrame(.getThreadCount))
         threadCount = (SMCReturn(rawValue: u32(tc.a0)) == .ok && tc.a1 > 0) ? Int(tc.a1 & 0xFFFF_FFFF) : nil
-        callQueue = CallQueue(limit: threadCount)
+        callQueue = CallQueue(limit: threadCount, clock: configuration.host.clock)
         if capabilities.contains(.asyncNotif) {
             asyncNotificationsEnabled = SMCReturn(rawValue: u32(fast(RegisterFrame(.enableAsyncNotif)).a0)) == .ok
         } else {
@@ -379,6 +375,15 @@ public final class OPTEEDriver: Sendable {
                 if let l = temps[i].list { allocator.free(l) }
             }
         }
+        // The shared memory every memref names, looked up under one lock for the whole request.
+        var records = InlineArray<4, ShmRecord?>(repeating: nil)
+        var anyMemref = false
+        for i in 0..<n { if case .memref = params[i] { anyMemref = true } }
+        if anyMemref {
+            shms.withLock { table in
+                for i in 0..<n { if case let .memref(_, shm, _, _) = params[i] { records[i] = table[shm.id] } }
+            }
+        }
         // Guest pages first (temporary buffers, page lists), then the argument in place.
         for i in 0..<n {
             switch params[i] {
@@ -398,7 +403,7 @@ public final class OPTEEDriver: Sendable {
                 temps[i].list = list
                 encoded[i] = .tmem(dir.tmemType, bufPtr: ptr, size: UInt64(bytes.count), shmRef: newCookie(), noncontig: true)
             case let .memref(dir, shm, offset, size):
-                guard let rec = shms.withLock({ $0[shm.id] }), offset >= 0, size >= 0,
+                guard let rec = records[i], rec.handle.id == shm.id, offset >= 0, size >= 0,
                       offset <= rec.handle.size, size <= rec.handle.size - offset else { throw .badParameters }
                 if rec.handle.registered {
                     encoded[i] = .rmem(dir.rmemType, offset: UInt64(offset), size: UInt64(size), shmRef: shm.id)
@@ -460,7 +465,6 @@ public final class OPTEEDriver: Sendable {
 
     // MARK: - The std-call loop
 
-    private static func nowNanos() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
     /// The header fields of an argument as the secure world left it.
     struct CallOutcome {
@@ -504,7 +508,7 @@ public final class OPTEEDriver: Sendable {
             }
         }
 
-        let start = Self.nowNanos()
+        let start = clock.now()
         var record = QueueRecord(arrival: 0, grant: 0, waitedNanos: 0, threadLimitRetries: 0)
         if queued {
             guard let t = callQueue.enter(timeout: configuration.threadWait) else {
@@ -514,7 +518,7 @@ public final class OPTEEDriver: Sendable {
             record.arrival = t.arrival; record.grant = t.grant
         }
         defer { if queued { callQueue.leave() } }
-        record.waitedNanos = Self.nowNanos() - start
+        record.waitedNanos = clock.now() - start
         counters.bump(counters.stdCalls)
 
         var frame: RegisterFrame
@@ -526,7 +530,7 @@ public final class OPTEEDriver: Sendable {
             let (hi, lo) = RegisterFrame.split(base.raw)
             frame = RegisterFrame(rpcArgSize > 0 ? .callWithRPCArg : .callWithArg, a1: hi, a2: lo, a3: UInt64(OPTEEIdentity.shmCached))
         }
-        let deadline = start + UInt64(max(0, configuration.threadWait) * 1e9)
+        let deadline = start &+ UInt64(max(0, min(configuration.threadWait, 1e9)) * 1e9)
 
         // The argument is built, passed and read in place: one translation of its page per call.
         let r: Result<CallOutcome?, DriverError>
@@ -545,10 +549,10 @@ public final class OPTEEDriver: Sendable {
                     if ret == .ethreadLimit {
                         counters.bump(counters.threadLimitHits)
                         record.threadLimitRetries += 1
-                        let w0 = Self.nowNanos()
+                        let w0 = clock.now()
                         guard w0 < deadline else { return .failure(.busy) }
                         callQueue.waitForCompletion(timeout: min(0.05, Double(deadline - w0) / 1e9))
-                        record.waitedNanos += Self.nowNanos() - w0
+                        record.waitedNanos += clock.now() - w0
                         continue
                     }
                     if ret.isRPC {
@@ -668,9 +672,8 @@ public final class OPTEEDriver: Sendable {
         switch RPCCommand(rawValue: v.cmd.rawValue) {
         case .getTime:
             guard let p = one, p.attr.type == .valueOutput else { return badRPC(v, "GET_TIME params") }
-            var ts = timespec()
-            clock_gettime(CLOCK_REALTIME, &ts)
-            p.valueA = UInt64(ts.tv_sec); p.valueB = UInt64(ts.tv_nsec); p.valueC = 0
+            let t = clock.wallTime()
+            p.valueA = t.seconds; p.valueB = t.nanoseconds; p.valueC = 0
             v.ret = .success
         case .notification:
             guard let p = one, p.attr.type == .valueInput else { return badRPC(v, "NOTIFICATION params") }
@@ -689,7 +692,7 @@ public final class OPTEEDriver: Sendable {
         case .suspend:
             guard let p = one, p.attr.type == .valueInput else { return badRPC(v, "SUSPEND params") }
             let secs = min(Double(p.valueA) / 1000, configuration.maxSuspend)
-            if secs > 0 { usleep(UInt32(secs * 1e6)) }
+            if secs > 0 { clock.sleep(until: clock.deadline(after: secs)) }
             v.ret = .success
         case .shmAlloc:
             serveShmAlloc(v, count: count)

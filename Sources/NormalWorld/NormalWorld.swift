@@ -83,12 +83,15 @@ public struct DriverConfiguration: Sendable {
     public var useRegisteredArguments: Bool
     /// Logger for debug-level accounting of bad input.
     public var logger: Logger
+    /// The host's clock (every wait and SUSPEND, GET_TIME) and process identity.
+    public var host: HostServices
 
     /// Defaults: one vCPU, generous bounds that still never hang.
     public init(vcpus: Int = 1, threadWait: Double = 30, notificationWait: Double = 10,
                 supplicantWait: Double = 10, supplicantAbsentWait: Double = 0.5, maxSuspend: Double = 1,
                 ramPages: Range<Int>? = nil, useRPCArg: Bool = true, useRegisteredArguments: Bool = false,
-                logger: Logger = Logger(label: "vtee.normalworld")) {
+                logger: Logger = Logger(label: "vtee.normalworld"), host: HostServices = .system) {
+        self.host = host
         self.useRegisteredArguments = useRegisteredArguments
         self.vcpus = max(1, vcpus); self.threadWait = threadWait; self.notificationWait = notificationWait
         self.supplicantWait = supplicantWait; self.supplicantAbsentWait = supplicantAbsentWait
@@ -205,6 +208,7 @@ public struct DriverParamResults: Sendable, Equatable, RandomAccessCollection, E
         }
     }
 
+    /// Same count and the same result at every index.
     public static func == (l: Self, r: Self) -> Bool {
         guard l.count == r.count else { return false }
         for i in 0..<l.count where l[i] != r[i] { return false }

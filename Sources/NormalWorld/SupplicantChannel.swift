@@ -1,7 +1,7 @@
 /// The driver's side of tee-supplicant (Linux supp.c): RPC commands the kernel does not serve
 /// are queued here, a supplicant takes them (`receive`), serves them in user space and answers
 /// (`reply`). Every wait is bounded; a dead or absent supplicant means TEE_ERROR_COMMUNICATION.
-import Dispatch
+import Machine
 import Synchronization
 import TEEABI
 
@@ -64,12 +64,12 @@ public struct SupplicantConnection: Sendable, Hashable {
 public final class SupplicantChannel: Sendable {
     private final class Pending: Sendable {
         let request: SupplicantRequest
-        let done = Waiter()
+        let done: Waiter
         let response = Mutex<SupplicantResponse?>(nil)
-        init(_ r: SupplicantRequest) { request = r }
+        init(_ r: SupplicantRequest, clock: any HostClock) { request = r; done = Waiter(clock: clock) }
         func finish(_ r: SupplicantResponse) {
             let first: Bool = response.withLock { if $0 == nil { $0 = r; return true }; return false }
-            if first { done.semaphore.signal() }
+            if first { done.signal() }
         }
     }
     private struct State {
@@ -81,10 +81,11 @@ public final class SupplicantChannel: Sendable {
         var timeouts = 0
     }
     private let state = Mutex(State())
-    private let available = DispatchSemaphore(value: 0)
+    private let available = HostEvent()
+    private let clock: any HostClock
 
-    /// An empty channel with no supplicant.
-    public init() {}
+    /// An empty channel with no supplicant, timing its waits on `clock`.
+    public init(clock: any HostClock = SystemClock.shared) { self.clock = clock }
 
     /// True while a supplicant is attached.
     public var isAttached: Bool { state.withLock { $0.attached } }
@@ -122,7 +123,7 @@ public final class SupplicantChannel: Sendable {
 
     /// Takes the oldest request, waiting at most `timeout` seconds; nil on timeout or when `c` is stale.
     public func receive(_ c: SupplicantConnection, timeout: Double) -> SupplicantRequest? {
-        let deadline = DispatchTime.now() + .nanoseconds(Int(max(0, min(timeout, 86_400)) * 1e9))
+        let deadline = clock.deadline(after: timeout)
         while true {
             let got: (stale: Bool, req: SupplicantRequest?) = state.withLock { s in
                 guard s.attached, s.generation == c.generation else { return (true, nil) }
@@ -133,7 +134,7 @@ public final class SupplicantChannel: Sendable {
             }
             if got.stale { available.signal(); return nil }
             if let r = got.req { return r }
-            if available.wait(timeout: deadline) == .timedOut { return nil }
+            if !clock.wait(available, until: deadline) { return nil }
         }
     }
 
@@ -152,7 +153,7 @@ public final class SupplicantChannel: Sendable {
     /// attached, `absent` seconds without one. Failure is COMMUNICATION, never a hang.
     func call(_ command: RPCCommand, _ params: [SupplicantParam], served: Double, absent: Double) -> SupplicantResponse {
         let (p, bound): (Pending, Double) = state.withLock { s in
-            let p = Pending(SupplicantRequest(id: s.nextID, command: command, params: params))
+            let p = Pending(SupplicantRequest(id: s.nextID, command: command, params: params), clock: clock)
             s.nextID += 1
             s.queue.append(p)
             return (p, s.attached ? served : absent)

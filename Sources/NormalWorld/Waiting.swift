@@ -1,21 +1,20 @@
 /// The driver's blocking points, each bounded: the FIFO call queue for secure threads
 /// (Linux's optee_call_queue) and the notification table (NOTIFICATION wait/send).
 import Dispatch
+import Machine
 import Synchronization
 
-/// One blocked thread: a semaphore plus a flag saying whether it was woken on purpose.
+/// One blocked thread: an event on the host clock, plus the grant ticket handed to it.
 final class Waiter: Sendable {
-    let semaphore = DispatchSemaphore(value: 0)
-    let arrival: UInt64
-    let woken = Atomic<Bool>(false)
+    let event = HostEvent()
+    let clock: any HostClock
     let grant = Atomic<UInt64>(0)
-    init(arrival: UInt64 = 0) { self.arrival = arrival }
+    init(clock: any HostClock) { self.clock = clock }
 
-    /// Blocks for at most `seconds`; true when signalled.
-    func wait(_ seconds: Double) -> Bool {
-        let ns = seconds <= 0 ? 0 : min(seconds, 86_400) * 1e9
-        return semaphore.wait(timeout: .now() + .nanoseconds(Int(ns))) == .success
-    }
+    /// Blocks for at most `seconds` on the host clock; true when signalled.
+    func wait(_ seconds: Double) -> Bool { clock.wait(event, seconds: seconds) }
+    /// Wakes the waiter.
+    func signal() { event.signal() }
 }
 
 /// FIFO admission to the secure world's threads. With a limit (GET_THREAD_COUNT), at most that
@@ -33,19 +32,27 @@ public final class CallQueue: Sendable {
         var nextArrival: UInt64 = 0
         var nextGrant: UInt64 = 0
         var maxQueued = 0
+        /// Waiters done with, reused by the next caller that has to wait (no allocation per wait).
+        var spare: [Waiter] = []
     }
+    private static let spareLimit = 64
     private let state: Mutex<State>
     private let limit: Int?
+    private let clock: any HostClock
     /// Calls holding a slot.
     private let activeCount = Atomic<Int>(0)
     /// Callers registered as sleeping (queue and completion waiters); `leave` reads it after giving
     /// its slot back, `enter` raises it before its last look at the slots, so no wake-up is lost.
     private let sleepers = Atomic<Int>(0)
 
-    /// A queue admitting at most `limit` calls at once (nil: no limit).
-    public init(limit: Int?) {
+    /// A queue admitting at most `limit` calls at once (nil: no limit), timing waits on `clock`.
+    public init(limit: Int?, clock: any HostClock = SystemClock.shared) {
         self.limit = limit.map { max(1, $0) }
-        state = Mutex(State())
+        self.clock = clock
+        var s = State()
+        s.spare.reserveCapacity(Self.spareLimit); s.waiters.reserveCapacity(Self.spareLimit)
+        s.completionWaiters.reserveCapacity(Self.spareLimit)
+        state = Mutex(s)
     }
 
     /// Calls in the secure world now.
@@ -69,7 +76,7 @@ public final class CallQueue: Sendable {
 
     /// Takes a slot, waiting at most `seconds`. Returns (arrival, grant) tickets, or nil on timeout.
     public func enter(timeout seconds: Double) -> (arrival: UInt64, grant: UInt64)? {
-        enum Step { case granted(UInt64, UInt64), wait(Waiter) }
+        enum Step { case granted(UInt64, UInt64), wait(Waiter, UInt64) }
         let step: Step = state.withLock { s in
             let arrival = s.nextArrival; s.nextArrival += 1
             if s.waiters.isEmpty {
@@ -82,15 +89,19 @@ public final class CallQueue: Sendable {
             } else {
                 sleepers.wrappingAdd(1, ordering: .sequentiallyConsistent)
             }
-            let w = Waiter(arrival: arrival)
+            let w = s.spare.popLast() ?? Waiter(clock: clock)
             s.waiters.append(w)
             s.maxQueued = max(s.maxQueued, s.waiters.count)
-            return .wait(w)
+            return .wait(w, arrival)
         }
         switch step {
         case let .granted(a, g): return (a, g)
-        case let .wait(w):
-            if w.wait(seconds) { return (w.arrival, w.grant.load(ordering: .acquiring)) }
+        case let .wait(w, arrival):
+            if w.wait(seconds) {
+                let grant = w.grant.load(ordering: .acquiring)
+                recycle(w)
+                return (arrival, grant)
+            }
             let gaveUp: Bool = state.withLock { s in
                 if let i = s.waiters.firstIndex(where: { $0 === w }) {
                     s.waiters.remove(at: i)
@@ -99,9 +110,19 @@ public final class CallQueue: Sendable {
                 }
                 return false
             }
-            // Granted between the timeout and the lock: the slot is ours.
-            return gaveUp ? nil : (w.arrival, w.grant.load(ordering: .acquiring))
+            if gaveUp { recycle(w); return nil }
+            // Granted between the timeout and the lock: the slot is ours, and its wake-up is on
+            // its way (the leaver signals right after its lock); take it before reuse.
+            _ = w.wait(86_400)
+            let grant = w.grant.load(ordering: .acquiring)
+            recycle(w)
+            return (arrival, grant)
         }
+    }
+
+    /// Keeps a waiter whose event holds no pending signal for the next caller that must wait.
+    private func recycle(_ w: Waiter) {
+        state.withLock { s in if s.spare.count < Self.spareLimit { s.spare.append(w) } }
     }
 
     /// Gives the slot back: to the oldest waiter if any, and wakes one ETHREAD_LIMIT waiter.
@@ -123,25 +144,31 @@ public final class CallQueue: Sendable {
             }
             return (handed, c)
         }
-        next?.semaphore.signal()
-        completion?.semaphore.signal()
+        next?.signal()
+        completion?.signal()
     }
 
     /// After ETHREAD_LIMIT: waits (FIFO) for the next completion, at most `seconds`.
     public func waitForCompletion(timeout seconds: Double) {
-        let w = Waiter()
-        state.withLock { s in
+        let w: Waiter = state.withLock { s in
+            let w = s.spare.popLast() ?? Waiter(clock: clock)
             s.completionWaiters.append(w)
             sleepers.wrappingAdd(1, ordering: .sequentiallyConsistent)
+            return w
         }
         if !w.wait(seconds) {
-            state.withLock { s in
+            let removed: Bool = state.withLock { s in
                 if let i = s.completionWaiters.firstIndex(where: { $0 === w }) {
                     s.completionWaiters.remove(at: i)
                     sleepers.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+                    return true
                 }
+                return false
             }
+            // Woken between the timeout and the lock: take that wake-up before reuse.
+            if !removed { _ = w.wait(86_400) }
         }
+        recycle(w)
     }
 }
 
@@ -202,11 +229,15 @@ final class SlotPool: Sendable {
 final class NotificationTable: Sendable {
     private struct Entry { var pending = false; var waiters: [Waiter] = [] }
     private let table = Mutex<[UInt64: Entry]>([:])
+    private let clock: any HostClock
     static let maxKeys = 4096
+
+    /// A table whose waits are timed on `clock`.
+    init(clock: any HostClock = SystemClock.shared) { self.clock = clock }
 
     /// Waits for a send of `key`; false on timeout (or when the table is full).
     func wait(key: UInt64, timeout: Double) -> Bool {
-        let w = Waiter()
+        let w = Waiter(clock: clock)
         let immediate: Bool? = table.withLock { t in
             if t[key]?.pending == true { t[key]?.pending = false; Self.prune(&t, key); return true }
             guard t[key] != nil || t.count < Self.maxKeys else { return false }
@@ -232,7 +263,7 @@ final class NotificationTable: Sendable {
             if t[key] != nil || t.count < Self.maxKeys { t[key, default: Entry()].pending = true }
             return nil
         }
-        w?.semaphore.signal()
+        w?.signal()
     }
 
     /// Waiters currently blocked on any key.

@@ -1,5 +1,6 @@
-// The message commands of a std call (OPTEE_MSG_CMD_*) and the translation of message params
-// into TA params and back.
+// The message commands of a std call (OPTEE_MSG_CMD_*) over the thread's copy of the argument
+// (through MsgArgView), and the translation of message params into TA params and back.
+import TAAPI
 import TEEABI
 import Machine
 
@@ -10,39 +11,69 @@ struct ParamBinding: Sendable {
     var shmCookie: UInt64? = nil
 }
 
-extension StdCall {
+/// The bindings of the (at most four) TA params, inline.
+struct ParamBindings: Sendable {
+    var b0 = ParamBinding(), b1 = ParamBinding(), b2 = ParamBinding(), b3 = ParamBinding()
+    /// How many params were bound (in order).
+    var count = 0
+
+    subscript(i: Int) -> ParamBinding {
+        get {
+            switch i {
+            case 0: b0
+            case 1: b1
+            case 2: b2
+            default: b3
+            }
+        }
+        set {
+            switch i {
+            case 0: b0 = newValue
+            case 1: b1 = newValue
+            case 2: b2 = newValue
+            default: b3 = newValue
+            }
+        }
+    }
+}
+
+extension SecureThread {
     /// Executes the command of the copied argument; returns the SMC code (OK unless the command
-    /// itself is unknown, EBADCMD) and records results in `out`.
-    func execute(_ out: inout ArgPatch) async -> SMCReturn {
+    /// itself is unknown, EBADCMD) and records results in the copy.
+    func execute() async -> SMCReturn {
+        guard let a = arg else { return .ebadcmd }
         let n = numParams
+        let command = a.cmd
         switch command {
         case .openSession:
-            await openSession(n, &out)
+            await openSession(a, n)
         case .invokeCommand:
-            await invoke(n, &out)
+            await invoke(a, n)
         case .closeSession:
             let r: TEEResult
+            let sid = a.session
             if n != 0 { r = .badParameters }
-            else if let s = partition.state.withLock({ $0.sessions[session] }) {
+            else if let s = partition.state.withLock({ $0.sessions[sid] }) {
                 r = await world.closeSession(s, call: self)
             } else { r = .itemNotFound }
-            finish(r, .tee, &out, "CLOSE_SESSION \(hex(session))")
+            finish(a, r, .tee, "CLOSE_SESSION \(hex(sid))")
         case .cancel:
             let r: TEEResult
+            let sid = a.session
             if n != 0 { r = .badParameters }
-            else if let s = partition.state.withLock({ $0.sessions[session] }) {
-                s.cancel(cancelID: cancelID); r = .success
+            else if partition.state.withLock({ $0.sessions[sid] }) != nil {
+                partition.cancel(session: sid, cancelID: a.cancelID); r = .success
             } else { r = .badParameters }
-            finish(r, .tee, &out, "CANCEL \(hex(session))")
+            finish(a, r, .tee, "CANCEL \(hex(sid))")
         case .registerSHM:
-            finish(registerSHM(n), .tee, &out, "REGISTER_SHM")
+            finish(a, registerSHM(a, n), .tee, "REGISTER_SHM")
         case .unregisterSHM:
-            finish(unregisterSHM(n), .tee, &out, "UNREGISTER_SHM")
+            finish(a, await unregisterSHM(a, n), .tee, "UNREGISTER_SHM")
         case .doBottomHalf, .stopAsyncNotif:
-            guard partition.state.withLock({ $0.asyncNotifEnabled }) else {
+            guard partition.asyncNotifEnabled.load(ordering: .relaxed) else {
                 world.countSMC(.ebadcmd, partition, "\(command) without async notifications"); return .ebadcmd
             }
-            finish(.success, .tee, &out, "")
+            finish(a, .success, .tee, "")
         default:
             world.countSMC(.ebadcmd, partition, "unknown message command \(command)")
             return .ebadcmd
@@ -50,97 +81,111 @@ extension StdCall {
         return .ok
     }
 
-    private func finish(_ r: TEEResult, _ origin: TEEOrigin, _ out: inout ArgPatch, _ what: @autoclosure () -> String) {
-        out.result(r, origin)
+    private func finish(_ a: MsgArgView, _ r: TEEResult, _ origin: TEEOrigin, _ what: @autoclosure () -> String) {
+        a.ret = r
+        a.retOrigin = origin
         if origin == .tee { world.countTEE(r, partition, what()) }
     }
 
-    private func openSession(_ n: Int, _ out: inout ArgPatch) async {
-        out.u32(8, 0)
+    private func openSession(_ a: MsgArgView, _ n: Int) async {
+        a.session = 0
         let meta: OpenSessionMeta
-        do { meta = try OpenSessionMeta(params: (0..<min(n, 2)).map { param($0) }) } catch {
-            finish(.badParameters, .tee, &out, "OPEN_SESSION meta"); return
+        do { meta = try OpenSessionMeta(view: a, count: n) } catch {
+            finish(a, .badParameters, .tee, "OPEN_SESSION meta"); return
         }
-        guard meta.login.isDefined else { finish(.badParameters, .tee, &out, "OPEN_SESSION login \(meta.login)"); return }
+        guard meta.login.isDefined else { finish(a, .badParameters, .tee, "OPEN_SESSION login \(meta.login)"); return }
         let client = TAClientIdentity(login: meta.login,
                                       uuid: meta.login == .public || meta.login == .reeKernel ? .zero : meta.client)
-        var bindings: [ParamBinding] = []
+        var bindings = ParamBindings()
         var ta: TAParams
-        switch copyIn(first: 2, count: n - 2, &bindings) {
-        case let .failure(e): release(bindings); finish(e, .tee, &out, "OPEN_SESSION params"); return
+        switch copyIn(a, first: 2, count: n - 2, &bindings) {
+        case let .failure(e): release(bindings); finish(a, e, .tee, "OPEN_SESSION params"); return
         case let .success(p): ta = p
         }
         let (r, origin, s) = await world.openSession(uuid: meta.ta, client: client, params: &ta, call: self, parent: nil)
-        copyOut(ta, first: 2, bindings, &out)
+        copyOut(ta, a, first: 2, bindings)
         release(bindings)
-        if let s { out.u32(8, s.id) }
-        finish(r, origin, &out, "OPEN_SESSION \(meta.ta)")
+        if let s { a.session = s.id }
+        finish(a, r, origin, "OPEN_SESSION \(meta.ta)")
     }
 
-    private func invoke(_ n: Int, _ out: inout ArgPatch) async {
-        var bindings: [ParamBinding] = []
+    private func invoke(_ a: MsgArgView, _ n: Int) async {
+        var bindings = ParamBindings()
         var ta: TAParams
-        switch copyIn(first: 0, count: n, &bindings) {
-        case let .failure(e): release(bindings); finish(e, .tee, &out, "INVOKE params"); return
+        switch copyIn(a, first: 0, count: n, &bindings) {
+        case let .failure(e): release(bindings); finish(a, e, .tee, "INVOKE params"); return
         case let .success(p): ta = p
         }
-        guard let s = partition.state.withLock({ $0.sessions[session] }) else {
-            release(bindings); finish(.badParameters, .tee, &out, "INVOKE unknown session \(hex(session))"); return
+        let sid = a.session
+        let s: Session
+        if let c = lastSession, c.id == sid, !c.closedFlag.load(ordering: .acquiring) {
+            s = c
+        } else {
+            guard let found = partition.state.withLock({ $0.sessions[sid] }) else {
+                release(bindings); finish(a, .badParameters, .tee, "INVOKE unknown session \(hex(sid))"); return
+            }
+            s = found
+            lastSession = found
         }
-        let (r, origin) = await world.invoke(s, command: function, params: &ta, call: self, cancelID: cancelID)
-        copyOut(ta, first: 0, bindings, &out)
+        setInflight(session: sid, cancelID: a.cancelID)
+        let (r, origin) = await world.invoke(s, command: a.function, params: &ta, call: self)
+        clearInflight()
+        copyOut(ta, a, first: 0, bindings)
         release(bindings)
-        finish(r, origin, &out, "INVOKE \(hex(session)) cmd \(function)")
+        finish(a, r, origin, "INVOKE \(hex(sid)) cmd \(a.function)")
     }
 
     // MARK: Params
 
     /// Converts message params [first, first + count) into TA params: values copied, memrefs
     /// resolved (tmem by PA or page list, rmem inside a registered shm) and their bytes copied in.
-    func copyIn(first: Int, count: Int, _ bindings: inout [ParamBinding]) -> Result<TAParams, TEEResult> {
+    func copyIn(_ a: MsgArgView, first: Int, count: Int, _ bindings: inout ParamBindings) -> Result<TAParams, TEEResult> {
         guard count >= 0, count <= 4 else { return .failure(.badParameters) }
-        var types: [GPParamType] = [.none, .none, .none, .none]
-        var params: [TAParam] = [.none, .none, .none, .none]
+        var ta = TAParams(types: GPParamTypes(rawValue: 0))
+        // TEE_PARAM_TYPES, one nibble per param.
+        var packed: UInt32 = 0
         let cfg = world.config
         for i in 0..<count {
-            let p = param(first + i)
+            guard let p = a.param(first + i) else { return .failure(.badParameters) }
             var b = ParamBinding()
-            defer { bindings.append(b) }
-            guard p.attr.isWellFormed, !p.attr.isMeta, let t = p.attr.type else { return .failure(.badParameters) }
+            defer { bindings[i] = b; bindings.count = i + 1 }
+            let attr = p.attr
+            guard attr.isWellFormed, !attr.isMeta, let t = attr.type else { return .failure(.badParameters) }
             b.type = t
             switch t {
             case .none:
                 continue
             case .valueInput, .valueOutput, .valueInout:
-                types[i] = GPParamType(rawValue: t.rawValue) ?? .none
-                params[i] = .value(TAValue(a: UInt32(truncatingIfNeeded: p.a), b: UInt32(truncatingIfNeeded: p.b)))
+                packed |= UInt32((GPParamType(rawValue: t.rawValue) ?? .none).rawValue) << (4 * UInt32(i))
+                ta[i] = .value(TAValue(a: UInt32(truncatingIfNeeded: p.valueA), b: UInt32(truncatingIfNeeded: p.valueB)))
                 continue
             case .tmemInput, .tmemOutput, .tmemInout:
-                types[i] = GPParamType(rawValue: t.rawValue - 4) ?? .none
-                if p.bufPtr == 0 && !p.attr.isNoncontig {
-                    // MEMREF_NULL: no memory; the size is kept for size queries.
-                    var m = TAMemref(bytes: [], capacity: 0, isNull: true)
-                    m.size = Int(min(p.size, UInt64(cfg.maxMemrefBytes)))
-                    params[i] = .memref(m)
+                packed |= UInt32((GPParamType(rawValue: t.rawValue - 4) ?? .none).rawValue) << (4 * UInt32(i))
+                let bufPtr = p.tmemBufPtr, size = p.memrefSize
+                if bufPtr == 0 && !attr.isNoncontig {
+                    // MEMREF_NULL: no memory and size 0, as OP-TEE hands it to a TA; what the TA
+                    // sets as size (a size query's answer) still goes back to the client.
+                    ta[i] = .memref(TAMemref(bytes: [], capacity: 0, isNull: true))
                     continue
                 }
-                guard p.size <= UInt64(cfg.maxMemrefBytes) else { return .failure(.outOfMemory) }
-                if p.attr.isNoncontig {
-                    do { b.buffer = try world.ns.walkPageList(bufPtr: p.bufPtr, size: p.size, maxPages: cfg.maxSHMPages) }
+                guard size <= UInt64(cfg.maxMemrefBytes) else { return .failure(.outOfMemory) }
+                if attr.isNoncontig {
+                    do { b.buffer = try world.ns.walkPageList(bufPtr: bufPtr, size: size, maxPages: cfg.maxSHMPages) }
                     catch { return .failure(error) }
                 } else {
-                    guard let buf = world.ns.contiguous(PA(p.bufPtr), count: Int(p.size)) else { return .failure(.badParameters) }
+                    guard let buf = world.ns.contiguous(PA(bufPtr), count: Int(size)) else { return .failure(.badParameters) }
                     b.buffer = buf
                 }
             case .rmemInput, .rmemOutput, .rmemInout:
-                types[i] = GPParamType(rawValue: t.rawValue) ?? .none
-                guard let shm = partition.useSHM(p.shmRef) else { return .failure(.badParameters) }
-                b.shmCookie = p.shmRef
-                let (end, o) = p.a.addingReportingOverflow(p.size)
-                guard !o, end <= UInt64(shm.size), let buf = shm.slice(offset: Int(p.a), count: Int(p.size)) else {
+                packed |= UInt32((GPParamType(rawValue: t.rawValue) ?? .none).rawValue) << (4 * UInt32(i))
+                let cookie = p.shmRef, offs = p.rmemOffset, size = p.memrefSize
+                guard let shm = partition.useSHM(cookie) else { return .failure(.badParameters) }
+                b.shmCookie = cookie
+                let (end, o) = offs.addingReportingOverflow(size)
+                guard !o, end <= UInt64(shm.size), let buf = shm.slice(offset: Int(offs), count: Int(size)) else {
                     return .failure(.security)
                 }
-                guard p.size <= UInt64(cfg.maxMemrefBytes) else { return .failure(.outOfMemory) }
+                guard size <= UInt64(cfg.maxMemrefBytes) else { return .failure(.outOfMemory) }
                 b.buffer = buf
             }
             guard let buf = b.buffer else { return .failure(.badParameters) }
@@ -150,25 +195,27 @@ extension StdCall {
             } else {
                 bytes = [UInt8](repeating: 0, count: buf.size)
             }
-            params[i] = .memref(TAMemref(bytes: bytes, capacity: buf.size))
+            ta[i] = .memref(TAMemref(bytes: bytes, capacity: buf.size))
         }
-        return .success(TAParams(types: GPParamTypes(types[0], types[1], types[2], types[3]), params: params))
+        ta.types = GPParamTypes(rawValue: packed)
+        return .success(ta)
     }
 
-    /// Writes TA outputs back: values (a, b) into the argument, memref bytes into their buffers
-    /// (at most the buffer's capacity) and every output memref's new size into the argument.
-    func copyOut(_ ta: TAParams, first: Int, _ bindings: [ParamBinding], _ out: inout ArgPatch) {
-        for (i, b) in bindings.enumerated() where b.type.isOutput {
-            let o = MsgArg.headerSize + (first + i) * MsgParam.byteSize
+    /// Writes TA outputs back: values (a, b) into the argument copy, memref bytes into their
+    /// buffers (at most the buffer's capacity) and every output memref's new size into the copy.
+    func copyOut(_ ta: TAParams, _ a: MsgArgView, first: Int, _ bindings: ParamBindings) {
+        for i in 0..<bindings.count {
+            let b = bindings[i]
+            guard b.type.isOutput, let p = a.param(first + i) else { continue }
             switch ta[i] {
             case let .value(v) where b.type.isValue:
-                out.u64(o + 8, UInt64(v.a)); out.u64(o + 16, UInt64(v.b))
+                p.valueA = UInt64(v.a); p.valueB = UInt64(v.b)
             case let .memref(m) where b.type.isMemref:
                 if let buf = b.buffer {
                     let n = max(0, min(m.size, buf.size, m.bytes.count))
                     if n > 0 { try? buf.write(world.ns.view, offset: 0, Array(m.bytes[0..<n])) }
                 }
-                out.u64(o + 16, UInt64(max(0, m.size)))
+                p.memrefSize = UInt64(max(0, m.size))
             default:
                 continue
             }
@@ -176,36 +223,51 @@ extension StdCall {
     }
 
     /// Drops the registered-shm references params took.
-    func release(_ bindings: [ParamBinding]) {
-        for b in bindings { if let c = b.shmCookie { partition.unuseSHM(c) } }
+    func release(_ bindings: ParamBindings) {
+        for i in 0..<bindings.count { if let c = bindings[i].shmCookie { partition.unuseSHM(c) } }
     }
 
     // MARK: Shared memory
 
-    private func registerSHM(_ n: Int) -> TEEResult {
-        guard n == 1 else { return .badParameters }
-        let p = param(0)
-        guard p.attr == MsgAttr(.tmemOutput, noncontig: true), p.shmRef != 0 else { return .badParameters }
+    private func registerSHM(_ a: MsgArgView, _ n: Int) -> TEEResult {
+        guard n == 1, let p = a.param(0) else { return .badParameters }
+        let cookie = p.shmRef
+        guard p.attr == MsgAttr(.tmemOutput, noncontig: true), cookie != 0 else { return .badParameters }
         let buffer: NSBuffer
-        do { buffer = try world.ns.walkPageList(bufPtr: p.bufPtr, size: p.size, maxPages: world.config.maxSHMPages) }
+        do { buffer = try world.ns.walkPageList(bufPtr: p.tmemBufPtr, size: p.memrefSize, maxPages: world.config.maxSHMPages) }
         catch { return error }
         let limit = world.config.maxRegisteredSHMPerVM
         return partition.state.withLock { s -> TEEResult in
-            guard s.shms[p.shmRef] == nil else { return .badParameters }
+            guard s.shms[cookie] == nil else { return .badParameters }
             guard s.shms.count < limit else { return .outOfMemory }
-            s.shms[p.shmRef] = RegisteredSHM(cookie: p.shmRef, buffer: buffer)
+            s.shms[cookie] = RegisteredSHM(cookie: cookie, buffer: buffer)
             return .success
         }
     }
 
-    private func unregisterSHM(_ n: Int) -> TEEResult {
-        guard n == 1 else { return .badParameters }
-        let cookie = param(0).shmRef
-        return partition.state.withLock { s -> TEEResult in
-            guard let e = s.shms[cookie] else { return .itemNotFound }
-            guard e.users == 0 else { return .busy }
-            s.shms[cookie] = nil
-            return .success
+    /// UNREGISTER_SHM: BAD_PARAMETERS for a cookie that is not registered; while calls still use
+    /// the shm, the command waits for the last one (OP-TEE waits on a condvar) by yielding to the
+    /// normal world with FOREIGN_INTR, never blocking the secure world. No new user may take it
+    /// meanwhile.
+    private func unregisterSHM(_ a: MsgArgView, _ n: Int) async -> TEEResult {
+        guard n == 1, let p = a.param(0) else { return .badParameters }
+        let cookie = p.shmRef
+        enum Step { case done(TEEResult), wait }
+        while true {
+            let step = partition.state.withLock { s -> Step in
+                guard var e = s.shms[cookie] else { return .done(.badParameters) }
+                guard e.users == 0 else {
+                    e.unregistering = true
+                    s.shms[cookie] = e
+                    return .wait
+                }
+                s.shms[cookie] = nil
+                return .done(.success)
+            }
+            switch step {
+            case let .done(r): return r
+            case .wait: guard await foreignInterrupt() else { return .busy }
+            }
         }
     }
 }

@@ -1,6 +1,8 @@
 // One VM's share of the secure world (OP-TEE's virtualization partition): its secure threads,
-// sessions, registered shared memory and TA instances, all under that VM's own lock.
+// sessions, registered shared memory and TA instances. Thread slots are atomics (taking and
+// returning a thread takes no lock); the rest sits under the VM's own lock.
 import Synchronization
+import TAAPI
 import TEEABI
 import Machine
 
@@ -8,85 +10,120 @@ import Machine
 struct RegisteredSHM: Sendable {
     let cookie: UInt64
     let buffer: NSBuffer
-    /// Calls currently using it (rmem params, CALL_WITH_REGD_ARG); UNREGISTER is BUSY while > 0.
+    /// Calls currently using it (rmem params, CALL_WITH_REGD_ARG); UNREGISTER waits while > 0.
     var users: Int = 0
+    /// UNREGISTER_SHM is waiting for the last user: no new call may take it.
+    var unregistering = false
+}
+
+/// The state of a secure thread's slot (the state machine free -> running <-> suspended).
+enum SlotState: UInt8 {
+    case free = 0, running = 1, suspended = 2
 }
 
 /// A VM partition.
-final class Partition: Sendable {
+final class Partition: @unchecked Sendable {
+    // @unchecked: `threads` is set once at the end of init (the threads need the finished
+    // partition), before the partition is published; it never changes afterwards.
     let clientID: UInt64
-    let threads: [SecureThread]
-
-    enum SlotState: Sendable, Equatable { case free, running, suspended }
+    private(set) var threads: [SecureThread] = []
+    /// VM_DESTROYED was received: no thread is handed out or suspended any more.
+    let destroyed = Atomic<Bool>(false)
+    /// ENABLE_SHM_CACHE is in force.
+    let shmCache = Atomic<Bool>(false)
+    /// ENABLE_ASYNC_NOTIF was received.
+    let asyncNotifEnabled = Atomic<Bool>(false)
 
     struct State: Sendable {
-        var slots: [SlotState]
         var sessions: [UInt32: Session] = [:]
         var sessionCount = 0          // NW + TA-to-TA, against the limit
         var nextSession: UInt32 = 1
         var shms: [UInt64: RegisteredSHM] = [:]
         var singleInstances: [TEEUUID: TAInstance] = [:]
         var liveInstances: [ObjectIdentifier: TAInstance] = [:]
-        var shmCacheEnabled = false
-        var asyncNotifEnabled = false
-        var destroyed = false
         var counters = SecureWorldCounters()
     }
     let state: Mutex<State>
 
-    init(clientID: UInt64, threads: Int) {
+    init(clientID: UInt64, threads: Int, world: SecureWorld) {
         self.clientID = clientID
-        self.threads = (0..<threads).map { SecureThread(index: $0) }
-        state = Mutex(State(slots: Array(repeating: .free, count: threads)))
+        state = Mutex(State())
+        var ts: [SecureThread] = []
+        ts.reserveCapacity(threads)
+        for i in 0..<threads { ts.append(SecureThread(index: i, world: world, partition: self)) }
+        self.threads = ts
     }
 
     // MARK: Threads
 
     /// Takes a free thread (marked running), or nil (ETHREAD_LIMIT).
     func allocateThread() -> SecureThread? {
-        state.withLock { s -> SecureThread? in
-            guard !s.destroyed, let i = s.slots.firstIndex(of: .free) else { return nil }
-            s.slots[i] = .running
-            return threads[i]
+        guard !destroyed.load(ordering: .acquiring) else { return nil }
+        // An index loop: iterating through the Collection witnesses allocates in a debug build.
+        var i = 0
+        while i < threads.count {
+            let t = threads[i]
+            i += 1
+            guard t.slot.compareExchange(expected: SlotState.free.rawValue, desired: SlotState.running.rawValue,
+                                         ordering: .acquiringAndReleasing).exchanged else { continue }
+            // Teardown may have begun meanwhile: give the thread back rather than run in a dead VM.
+            if destroyed.load(ordering: .sequentiallyConsistent) {
+                t.slot.store(SlotState.free.rawValue, ordering: .releasing)
+                return nil
+            }
+            return t
         }
+        return nil
     }
 
     /// Running -> suspended at an RPC of `rpc`; false when the VM is being destroyed (the
     /// command must then unwind instead of waiting for an answer nobody will send).
     func suspend(_ t: SecureThread, rpc: RPCFunction) -> Bool {
-        state.withLock { s in
-            guard !s.destroyed else { return false }
-            s.slots[t.index] = .suspended
-            s.counters.rpcFunctions[rpc, default: 0] += 1
-            return true
+        guard !destroyed.load(ordering: .sequentiallyConsistent) else { return false }
+        state.withLock { $0.counters.rpcFunctions[rpc, default: 0] += 1 }
+        t.slot.store(SlotState.suspended.rawValue, ordering: .sequentiallyConsistent)
+        if destroyed.load(ordering: .sequentiallyConsistent) {
+            // Teardown started between the two checks: whoever claims the thread back unwinds it.
+            return !t.slot.compareExchange(expected: SlotState.suspended.rawValue, desired: SlotState.running.rawValue,
+                                           ordering: .sequentiallyConsistent).exchanged
         }
+        return true
     }
 
     /// Suspended -> running, for the one caller that resumes it; false when not suspended.
     func claimSuspended(_ i: Int) -> Bool {
-        state.withLock { s in
-            guard !s.destroyed, i >= 0, i < s.slots.count, s.slots[i] == .suspended else { return false }
-            s.slots[i] = .running
-            return true
-        }
+        guard !destroyed.load(ordering: .acquiring), i >= 0, i < threads.count else { return false }
+        return threads[i].slot.compareExchange(expected: SlotState.suspended.rawValue, desired: SlotState.running.rawValue,
+                                               ordering: .acquiringAndReleasing).exchanged
     }
 
     /// Any -> free.
-    func release(_ t: SecureThread) {
-        state.withLock { s in s.slots[t.index] = .free }
+    func release(_ t: SecureThread) { t.slot.store(SlotState.free.rawValue, ordering: .releasing) }
+
+    /// Marks the partition destroyed and claims every thread not running on some vCPU now:
+    /// `suspended` ones (at an RPC, to be unwound) and `idle` ones (to stop their task). A thread
+    /// running elsewhere stops by itself when its command ends.
+    func beginTeardown() -> (suspended: [SecureThread], idle: [SecureThread]) {
+        destroyed.store(true, ordering: .sequentiallyConsistent)
+        var suspended: [SecureThread] = [], idle: [SecureThread] = []
+        for t in threads {
+            t.setAborting()
+            if t.slot.compareExchange(expected: SlotState.suspended.rawValue, desired: SlotState.running.rawValue,
+                                      ordering: .sequentiallyConsistent).exchanged {
+                suspended.append(t)
+            } else if t.slot.compareExchange(expected: SlotState.free.rawValue, desired: SlotState.running.rawValue,
+                                             ordering: .sequentiallyConsistent).exchanged {
+                idle.append(t)
+            } else {
+                t.requestStop()
+            }
+        }
+        return (suspended, idle)
     }
 
-    /// Marks the partition destroyed and returns its suspended threads, now claimed for teardown.
-    func beginTeardown() -> [SecureThread] {
-        state.withLock { s -> [SecureThread] in
-            s.destroyed = true
-            var out: [SecureThread] = []
-            for i in s.slots.indices where s.slots[i] == .suspended {
-                s.slots[i] = .running
-                out.append(threads[i])
-            }
-            return out
-        }
+    /// True when no thread is taken.
+    private var allThreadsFree: Bool {
+        threads.allSatisfy { $0.slot.load(ordering: .acquiring) == SlotState.free.rawValue }
     }
 
     // MARK: RPC argument cache
@@ -95,8 +132,8 @@ final class Partition: Sendable {
 
     /// DISABLE_SHM_CACHE: hands back one cached RPC argument cookie at a time, then disables.
     func disableSHMCache() -> DisableResult {
-        state.withLock { s -> DisableResult in
-            guard s.slots.allSatisfy({ $0 == .free }) else { return .busy }
+        state.withLock { _ -> DisableResult in
+            guard allThreadsFree else { return .busy }
             for t in threads {
                 let c: UInt64? = t.box.withLock { b in
                     guard let a = b.rpcArg, !a.supplied else { return nil }
@@ -105,29 +142,39 @@ final class Partition: Sendable {
                 }
                 if let c { return .cookie(c) }
             }
-            s.shmCacheEnabled = false
+            shmCache.store(false, ordering: .releasing)
             return .empty
         }
     }
 
     /// ENABLE_SHM_CACHE: false (EBUSY) while a thread is in use.
     func enableSHMCache() -> Bool {
-        state.withLock { s in
-            guard s.slots.allSatisfy({ $0 == .free }) else { return false }
-            s.shmCacheEnabled = true
+        state.withLock { _ in
+            guard allThreadsFree else { return false }
+            shmCache.store(true, ordering: .releasing)
             return true
         }
     }
 
-    var shmCacheEnabled: Bool { state.withLock { $0.shmCacheEnabled } }
+    var shmCacheEnabled: Bool { shmCache.load(ordering: .acquiring) }
+
+    // MARK: Cancel
+
+    /// CANCEL: flags the INVOKE of session `session` with `cancelID` that a thread runs now.
+    func cancel(session: UInt32, cancelID: UInt32) {
+        for t in threads where t.isRunning(session: session, cancelID: cancelID) {
+            t.cancelled.store(true, ordering: .releasing)
+        }
+    }
 
     // MARK: Stats
 
     func stats() -> SecureWorldClientStats {
-        state.withLock { s in
+        let slots = threads.map { $0.slot.load(ordering: .acquiring) }
+        return state.withLock { s in
             SecureWorldClientStats(sessions: s.sessions.count, registeredSHM: s.shms.count,
-                                   threadsBusy: s.slots.filter { $0 != .free }.count,
-                                   threadsSuspended: s.slots.filter { $0 == .suspended }.count,
+                                   threadsBusy: slots.filter { $0 != SlotState.free.rawValue }.count,
+                                   threadsSuspended: slots.filter { $0 == SlotState.suspended.rawValue }.count,
                                    instances: s.liveInstances.count)
         }
     }
@@ -140,7 +187,7 @@ final class Partition: Sendable {
     /// Takes a reference on shm `cookie` for a call; nil when absent.
     func useSHM(_ cookie: UInt64) -> NSBuffer? {
         state.withLock { s -> NSBuffer? in
-            guard var e = s.shms[cookie] else { return nil }
+            guard var e = s.shms[cookie], !e.unregistering else { return nil }
             e.users += 1
             s.shms[cookie] = e
             return e.buffer

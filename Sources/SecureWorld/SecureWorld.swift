@@ -7,8 +7,32 @@
 /// reached only through the non-secure memory view, so naming secure RAM fails.
 import Logging
 import Synchronization
+@_exported import TAAPI
 import TEEABI
 import Machine
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The secure world's clock: the host-services seam for time (TEE_GetSystemTime, the
+/// FOREIGN_INTR tick). Given at construction, so tests drive time instead of sleeping.
+public protocol SecureClock: Sendable {
+    /// Monotonic nanoseconds since an arbitrary origin.
+    func nanoseconds() -> UInt64
+}
+
+/// The host's monotonic clock (CLOCK_MONOTONIC).
+public struct HostSecureClock: SecureClock {
+    /// The host clock.
+    public init() {}
+    public func nanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+}
 
 /// Tunables of the secure world; defaults follow OP-TEE's (CFG_NUM_THREADS = 8, virtualization on).
 public struct SecureWorldConfig: Sendable {
@@ -31,10 +55,13 @@ public struct SecureWorldConfig: Sendable {
     public var maxClientID: UInt64
     /// Highest notification value (EXCHANGE_CAPABILITIES a2); TA keys above it are BAD_PARAMETERS.
     public var maxNotificationValue: UInt32
-    /// How long a drain polls a TA that awaits something outside the secure world before yielding.
+    /// Kept for source compatibility; unused: a drain never polls. A TA that awaits something
+    /// outside the secure world makes the thread yield with FOREIGN_INTR at once.
     public var externalAwaitBudget: Duration
     /// Turns a TA image fetched with RPC LOAD_TA into a TA; nil: images cannot be run (BAD_FORMAT).
     public var loadTA: (@Sendable (TEEUUID, [UInt8]) -> TADescriptor?)?
+    /// Secure storage: device key and rollback counters, and each client's storage namespace.
+    public var storage = SecureStorageConfig()
 
     /// A configuration; every limit has a default.
     public init(threadsPerVM: Int = 8, virtualization: Bool = true, interruptTick: Duration? = nil,
@@ -98,26 +125,50 @@ public final class SecureWorld: SMCEntry, Sendable {
     let config: SecureWorldConfig
     let tas: [TEEUUID: TADescriptor]
     let log = Logger(label: "vtee.secure")
-    let startTime = ContinuousClock.now
+    /// Time, through the host-services seam.
+    let clock: any SecureClock
+    /// The clock's reading at start (TEE_GetSystemTime counts from here).
+    let startNanos: UInt64
+    /// Secure storage locks and derived keys.
+    let storage = StorageService()
     /// Per-VM partitions by client id, spread over shards so that a lookup never takes a lock
     /// shared by every VM; every call then works under its own VM's lock.
     private let shards: [PartitionShard]
     static let shardCount = 64
-    /// The partition of the no-hypervisor mode.
-    private let implicit: Partition?
+    /// The partition of the no-hypervisor mode (set once at the end of init).
+    private let implicitRef = AtomicLazyReference<Partition>()
+    private var implicit: Partition? { implicitRef.load() }
     /// Errors that belong to no partition, and counters of destroyed partitions.
     let globalCounters = Mutex(SecureWorldCounters())
     /// Source of unique call tokens (instance ownership).
     let tokens = Atomic<UInt64>(1)
 
-    /// A secure world over `memory`, serving the built-in `tas`.
-    public init(memory: PhysicalMemory, config: SecureWorldConfig = .init(), tas: [TADescriptor]) {
+    /// A secure world over `memory`, serving the built-in `tas`, with time from `clock`.
+    public init(memory: PhysicalMemory, config: SecureWorldConfig = .init(), tas: [TADescriptor],
+                clock: any SecureClock = HostSecureClock()) {
         self.memory = memory; self.ns = NSMemory(memory: memory); self.config = config
         var t: [TEEUUID: TADescriptor] = [:]
         for d in tas { t[d.uuid] = d }
         self.tas = t
+        self.clock = clock
+        self.startNanos = clock.nanoseconds()
         shards = (0..<Self.shardCount).map { _ in PartitionShard() }
-        implicit = config.virtualization ? nil : Partition(clientID: 0, threads: config.threadsPerVM)
+        if !config.virtualization {
+            _ = implicitRef.storeIfNil(Partition(clientID: 0, threads: config.threadsPerVM, world: self))
+        }
+    }
+
+    deinit {
+        // End the task of every idle secure thread (nobody can call in any more). A thread left
+        // suspended at an RPC keeps its parked task; it is never resumed.
+        var parts: [Partition] = implicit.map { [$0] } ?? []
+        for s in shards { parts += s.map.withLock { Array($0.values) } }
+        for p in parts {
+            for t in p.threads where t.slot.compareExchange(expected: SlotState.free.rawValue, desired: SlotState.running.rawValue,
+                                                            ordering: .acquiringAndReleasing).exchanged {
+                t.stop()
+            }
+        }
     }
 
     // MARK: Entry
@@ -242,7 +293,7 @@ public final class SecureWorld: SMCEntry, Sendable {
         case .vmDestroyed where config.virtualization:
             return ret(vmDestroyed(guest: frame.a1, caller: client))
         case .enableAsyncNotif:
-            part?.state.withLock { $0.asyncNotifEnabled = true }
+            part?.asyncNotifEnabled.store(true, ordering: .releasing)
             return ret(.ok)
         case .getAsyncNotifValue:
             // No asynchronous event source yet: nothing is ever pending.
@@ -261,7 +312,7 @@ public final class SecureWorld: SMCEntry, Sendable {
         }
         let created: Bool = shard(guest).map.withLock { m in
             if m[guest] != nil { return false }
-            m[guest] = Partition(clientID: guest, threads: config.threadsPerVM)
+            m[guest] = Partition(clientID: guest, threads: config.threadsPerVM, world: self)
             return true
         }
         if !created { countSMC(.enotavail, nil, "VM_CREATED for existing VM \(guest)"); return .enotavail }
@@ -280,20 +331,21 @@ public final class SecureWorld: SMCEntry, Sendable {
         return .ok
     }
 
-    /// Frees everything of a VM: suspended commands unwind (every RPC answers abort), then
-    /// sessions, instances and registered shm are dropped.
+    /// Frees everything of a VM: suspended commands unwind (every RPC answers abort), idle
+    /// threads' tasks end, then sessions, instances and registered shm are dropped. A thread
+    /// running on another vCPU right now ends its task when its command ends.
     private func teardown(_ p: Partition) {
-        for t in p.threads { t.setAborting() }
-        let suspended = p.beginTeardown()
+        let (suspended, idle) = p.beginTeardown()
         for t in suspended {
-            t.resume(.abort)
+            t.resume(.abort, now: 0)
             // Bounded: an aborting thread never suspends again, so each drain makes progress.
             for _ in 0..<64 {
-                if case .done = t.run(pollBudget: config.externalAwaitBudget) { break }
-                t.resume(.abort)
+                if case .done = t.drain() { break }
+                t.resume(.abort, now: 0)
             }
-            p.release(t)
+            t.stop()
         }
+        for t in idle { t.stop() }
         let instances = p.state.withLock { s -> [TAInstance] in
             let i = Array(s.liveInstances.values)
             s.sessions.removeAll(); s.shms.removeAll(); s.singleInstances.removeAll(); s.liveInstances.removeAll()
@@ -305,8 +357,9 @@ public final class SecureWorld: SMCEntry, Sendable {
     // MARK: Std calls
 
     private func stdCall(_ frame: RegisterFrame) -> RegisterFrame {
-        var out = frame
+        // (No closure over a local var here: a debug build would box it on every call.)
         func ret(_ r: SMCReturn) -> RegisterFrame {
+            var out = frame
             out.a0 = UInt64(r.rawValue); out.a1 = 0; out.a2 = 0; out.a3 = 0; return out
         }
         let client = frame.a7
@@ -326,37 +379,37 @@ public final class SecureWorld: SMCEntry, Sendable {
             }
             let t = p.threads[Int(id)]
             t.resume(RPCReply(a1: frame.a1 & 0xFFFF_FFFF, a2: frame.a2 & 0xFFFF_FFFF,
-                              a4: frame.a4 & 0xFFFF_FFFF, a5: frame.a5 & 0xFFFF_FFFF))
+                              a4: frame.a4 & 0xFFFF_FFFF, a5: frame.a5 & 0xFFFF_FFFF), now: entryTime)
             return drive(t, p, frame)
         }
         guard let t = p.allocateThread() else {
             countSMC(.ethreadLimit, p, "no free secure thread in client \(client)")
             return ret(.ethreadLimit)
         }
-        let call: StdCall
-        switch prepareCall(frame, p, t) {
-        case let .failure(e):
+        if case let .failure(e) = t.prepare(frame) {
             p.release(t)
             countSMC(e.code, p, e.why)
             return ret(e.code)
-        case let .success(c):
-            call = c
         }
-        Task(executorPreference: t.executor) {
-            let a0 = await call.run()
-            t.finish(a0.rawValue)
-        }
+        t.start(now: entryTime)
         return drive(t, p, frame)
     }
 
+    /// When this entry started, for the FOREIGN_INTR tick (read only when a tick is configured).
+    private var entryTime: UInt64 { config.interruptTick == nil ? 0 : clock.nanoseconds() }
+
     /// Drains thread `t` on this vCPU and turns how it stopped into the SMC's return frame.
     private func drive(_ t: SecureThread, _ p: Partition, _ frame: RegisterFrame) -> RegisterFrame {
+        var unwinds = 0
         while true {
-            let exit = t.run(pollBudget: config.externalAwaitBudget)
+            let exit = t.drain()
             switch exit {
             case let .rpc(a0, a1, a2):
-                if t.isAborting || !p.suspend(t, rpc: RPCFunction(rawValue: a0 & 0xFFFF)) {
-                    t.setAborting(); t.resume(.abort); continue
+                // A VM going away: answer the RPC with abort here so the command unwinds; bounded,
+                // since a TA awaiting something outside the secure world may not finish now.
+                if unwinds < 64, t.isAborting || !p.suspend(t, rpc: RPCFunction(rawValue: a0 & 0xFFFF)) {
+                    unwinds += 1
+                    t.setAborting(); t.resume(.abort, now: 0); continue
                 }
                 return RegisterFrame(a0: UInt64(a0), a1: a1, a2: a2, a3: UInt64(t.index), a7: frame.a7)
             case let .done(a0):
@@ -373,9 +426,8 @@ public final class SecureWorld: SMCEntry, Sendable {
 
     /// Seconds and milliseconds since the secure world started (TEE_GetSystemTime).
     func systemTime() -> (seconds: UInt32, millis: UInt32) {
-        let d = ContinuousClock.now - startTime
-        let (s, atto) = d.components
-        return (UInt32(truncatingIfNeeded: s), UInt32(truncatingIfNeeded: atto / 1_000_000_000_000_000))
+        let ns = clock.nanoseconds() &- startNanos
+        return (UInt32(truncatingIfNeeded: ns / 1_000_000_000), UInt32(truncatingIfNeeded: ns / 1_000_000 % 1000))
     }
 }
 

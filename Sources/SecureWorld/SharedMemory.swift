@@ -1,5 +1,6 @@
 // Normal-world memory as the secure world reaches it: buffers named by PA (contiguous or
 // through a NONCONTIG page list), checked to lie in non-secure RAM before any access.
+import TAAPI
 import TEEABI
 import Machine
 
@@ -38,6 +39,29 @@ struct NSBuffer: Sendable {
         var done = 0
         try walk(offset: offset, count: bytes.count) { (pa, n) throws(TEEResult) in
             do { try memory.write(pa, Array(bytes[done..<done + n])) } catch { throw .badParameters }
+            done += n
+        }
+    }
+
+    /// Copies `into.count` bytes at `offset` into `into`; BAD_PARAMETERS when out of bounds or
+    /// unreachable.
+    func read(_ memory: MemoryView, offset: Int, into: UnsafeMutableRawBufferPointer) throws(TEEResult) {
+        guard offset >= 0, offset <= size, into.count <= size - offset else { throw .badParameters }
+        var done = 0
+        try walk(offset: offset, count: into.count) { (pa, n) throws(TEEResult) in
+            // Sound: done + n <= into.count, since the pieces add up to into.count.
+            do { try memory.read(pa, into: UnsafeMutableRawBufferPointer(rebasing: into[done..<done + n])) } catch { throw .badParameters }
+            done += n
+        }
+    }
+
+    /// Copies `from` into the buffer at `offset`; BAD_PARAMETERS when out of bounds or unreachable.
+    func write(_ memory: MemoryView, offset: Int, from: UnsafeRawBufferPointer) throws(TEEResult) {
+        guard offset >= 0, offset <= size, from.count <= size - offset else { throw .badParameters }
+        var done = 0
+        try walk(offset: offset, count: from.count) { (pa, n) throws(TEEResult) in
+            // Sound: done + n <= from.count, since the pieces add up to from.count.
+            do { try memory.write(pa, from: UnsafeRawBufferPointer(rebasing: from[done..<done + n])) } catch { throw .badParameters }
             done += n
         }
     }
@@ -108,33 +132,30 @@ struct NSMemory: Sendable {
         let pages: Int
         do { pages = try PageList.pageCount(offset: UInt64(offset), size: size) } catch { throw .badParameters }
         guard pages <= maxPages else { throw .outOfMemory }
-        var listPA = PA(bufPtr & ~PageList.offsetMask)
-        var visited: Set<UInt64> = []
-        var dataPages: [PA] = []
-        dataPages.reserveCapacity(pages)
-        while dataPages.count < pages {
-            guard listPA.raw != 0, listPA.isPageAligned, visited.insert(listPA.raw).inserted,
-                  isNonSecure(listPA, count: PageList.pageSize) else { throw .badParameters }
-            // Copy the list page once, then decode the copy.
-            let listPage: [UInt8]
-            do { listPage = try view.read(listPA, count: PageList.pageSize) } catch { throw .badParameters }
-            let want = min(PageList.entriesPerPage, pages - dataPages.count)
-            for i in 0..<want {
-                let p = PA(Bytes.u64(listPage, i * 8))
-                guard p.isPageAligned, isNonSecure(p, count: pageSize) else { throw .badParameters }
-                dataPages.append(p)
-            }
-            let next = Bytes.u64(listPage, PageList.nextPointerOffset)
-            listPA = PA(next)
-        }
         var segs: [NSBuffer.Segment] = []
         segs.reserveCapacity(pages)
         var left = Int(size)
-        for (i, p) in dataPages.enumerated() {
-            let start = i == 0 ? offset : 0
-            let n = min(pageSize - start, left)
-            segs.append(NSBuffer.Segment(pa: PA(p.raw + UInt64(start)), count: n))
-            left -= n
+        let view = self.view
+        do {
+            // TEEABI walks the list (bounds, loops, alignment); this layer says what is reachable:
+            // list and data pages must be non-secure RAM.
+            try PageList.walk(first: bufPtr & ~PageList.offsetMask, pageCount: pages, maxPages: maxPages,
+                              readListPage: { (address, scratch) throws(TEEResult) in
+                                  let pa = PA(address)
+                                  guard pa.raw != 0, isNonSecure(pa, count: PageList.pageSize) else { throw .badParameters }
+                                  do { try view.read(pa, into: scratch) } catch { throw .badParameters }
+                              },
+                              visit: { (i, address) throws(TEEResult) in
+                                  let p = PA(address)
+                                  guard p.raw != 0, isNonSecure(p, count: pageSize) else { throw .badParameters }
+                                  let start = i == 0 ? offset : 0
+                                  let n = min(pageSize - start, left)
+                                  segs.append(NSBuffer.Segment(pa: PA(p.raw + UInt64(start)), count: n))
+                                  left -= n
+                              })
+        } catch {
+            if case .tooLong = error { throw .outOfMemory }
+            throw .badParameters
         }
         return NSBuffer(segments: segs)
     }

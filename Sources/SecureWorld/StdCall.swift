@@ -1,40 +1,77 @@
-// A std call: locate and copy the argument (synchronously, on entry), then run the message
-// command as a task on the secure thread's job queue, issuing RPCs as awaited continuations.
+// A std call: the argument is copied once (exactly its 32 + 32n bytes) into the secure thread's
+// own buffer, read and written there only through TEEABI's MsgArgView, and the results are copied
+// back into the normal world's argument field by field through the same view. RPC arguments are
+// built and read back through the view too.
 import Synchronization
+import TAAPI
 import TEEABI
 import Machine
 
 /// Why a std call was refused before it started: the SMC return code and a reason for the log.
 struct CallRefusal: Error { let code: SMCReturn; let why: String }
 
-/// Little-endian field access over copied bytes (the secure world's own copy).
-enum Bytes {
-    static func u32(_ b: [UInt8], _ o: Int) -> UInt32 {
-        guard o >= 0, o + 4 <= b.count else { return 0 }
-        var v: UInt32 = 0
-        for i in 0..<4 { v |= UInt32(b[o + i]) << (8 * UInt32(i)) }
-        return v
-    }
-    static func u64(_ b: [UInt8], _ o: Int) -> UInt64 {
-        guard o >= 0, o + 8 <= b.count else { return 0 }
-        var v: UInt64 = 0
-        for i in 0..<8 { v |= UInt64(b[o + i]) << (8 * UInt64(i)) }
-        return v
-    }
-    static func le(_ v: UInt64, _ width: Int) -> [UInt8] { (0..<width).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) } }
-    /// The param at index `i` of an encoded optee_msg_arg.
-    static func param(_ b: [UInt8], _ i: Int) -> MsgParam {
-        let o = MsgArg.headerSize + i * MsgParam.byteSize
-        return MsgParam(attr: MsgAttr(rawValue: u64(b, o)), a: u64(b, o + 8), b: u64(b, o + 16), c: u64(b, o + 24))
-    }
-}
-
 /// Size of the RPC argument (OPTEE_MSG_GET_ARG_SIZE(THREAD_RPC_MAX_NUM_PARAMS)).
 let rpcArgSize = MsgArg.size(numParams: Int(OPTEEIdentity.rpcMaxNumParams))
 
-extension SecureWorld {
-    /// Locates the call's argument, checks where it lies and copies it into secure memory.
-    func prepareCall(_ frame: RegisterFrame, _ p: Partition, _ t: SecureThread) -> Result<StdCall, CallRefusal> {
+/// Layout of a secure thread's buffer: the argument copy, the RPC argument being built or read
+/// back, and a bounce area for copying results into an argument that spans pages.
+enum ThreadBuffer {
+    /// Largest argument (OPTEE_MSG_GET_ARG_SIZE(OPTEE_MSG_MAX_NUM_PARAMS)).
+    static let argBytes = MsgArg.size(numParams: MsgArg.maxNumParams)
+    static let rpcOffset = argBytes
+    static let bounceOffset = argBytes + rpcArgSize
+    static let total = 2 * argBytes + rpcArgSize
+}
+
+/// Where the normal world's argument lives, for the copy back.
+enum ArgPlace: Sendable {
+    case none
+    /// CALL_WITH_ARG / CALL_WITH_RPC_ARG: inside one page at this PA.
+    case physical(PA)
+    /// CALL_WITH_REGD_ARG: a slice of a registered shm (possibly over several pages).
+    case registered(NSBuffer)
+}
+
+/// Where the RPC argument supplied with the call lives.
+enum SuppliedRPCArg: Sendable {
+    case none
+    case physical(PA)
+    case registered(NSBuffer)
+}
+
+/// What one call needs besides its copied argument; set by the vCPU that posts the command.
+struct CallSetup: Sendable {
+    var place: ArgPlace = .none
+    var argSize = 0
+    var numParams = 0
+    var suppliedRPC: SuppliedRPCArg = .none
+    var regdCookie: UInt64? = nil
+    /// This call allocated an RPC argument with RPC_ALLOC (the end of the call may free it).
+    var allocatedRPCArg = false
+    /// Names this call for instance ownership.
+    var token: UInt64 = 0
+}
+
+/// The std call record is the secure thread itself (one reusable record per thread).
+typealias StdCall = SecureThread
+
+extension SecureThread {
+    /// The thread running this call (the record and the thread are one object).
+    var thread: SecureThread { self }
+
+    /// The copied argument, through the view.
+    var arg: MsgArgView? { buffer?.view(offset: 0, count: setup.argSize) }
+
+    var numParams: Int { setup.numParams }
+    var token: UInt64 { setup.token }
+
+    /// Locates the call's argument, checks where it lies and copies it into this thread's buffer.
+    /// Runs on the vCPU that owns the thread, before the command is posted.
+    func prepare(_ frame: RegisterFrame) -> Result<Void, CallRefusal> {
+        let buf = ensureBuffer()
+        let ns = world.ns
+        var s = CallSetup()
+        s.token = world.nextToken()
         let f = frame.function
         switch f {
         case .callWithArg, .callWithRPCArg:
@@ -43,118 +80,109 @@ extension SecureWorld {
             guard pa.raw & 7 == 0 else { return .failure(CallRefusal(code: .ebadaddr, why: "arg \(pa) not 8-byte aligned")) }
             // The argument (and the RPC argument after it) must lie in one page of non-secure RAM.
             let avail = pageSize - pa.pageOffset
-            guard ns.isNonSecure(pa, count: min(avail, MsgArg.headerSize)) else {
-                return .failure(CallRefusal(code: .ebadaddr, why: "arg \(pa) not in non-secure RAM"))
+            guard avail >= MsgArg.headerSize, let head = buf.slice(offset: 0, count: MsgArg.headerSize),
+                  (try? ns.view.read(pa, into: head)) != nil, let hv = buf.view(count: MsgArg.headerSize) else {
+                return .failure(CallRefusal(code: .ebadaddr, why: "arg \(pa) not readable non-secure RAM"))
             }
-            let head: [UInt8]
-            do { head = try ns.view.read(pa, count: MsgArg.headerSize) } catch {
-                return .failure(CallRefusal(code: .ebadaddr, why: "arg \(pa) unreadable"))
-            }
-            let n = Int(Bytes.u32(head, 28))
-            guard n <= MsgArg.maxNumParams else { return .failure(CallRefusal(code: .ebadaddr, why: "num_params \(n)")) }
+            let n = Int(hv.numParams)
+            guard hv.numParams <= UInt32(MsgArg.maxNumParams) else { return .failure(CallRefusal(code: .ebadaddr, why: "num_params \(n)")) }
             let size = MsgArg.size(numParams: n)
             let total = size + (withRPC ? rpcArgSize : 0)
-            guard total <= avail, ns.isNonSecure(pa, count: total) else {
+            guard total <= avail, !withRPC || ns.isNonSecure(pa, count: total) else {
                 return .failure(CallRefusal(code: .ebadaddr, why: "arg of \(total) bytes at \(pa) crosses its page"))
             }
-            var bytes = head
             if size > MsgArg.headerSize {
-                guard let rest = try? ns.view.read(PA(pa.raw + UInt64(MsgArg.headerSize)), count: size - MsgArg.headerSize) else {
+                guard let rest = buf.slice(offset: MsgArg.headerSize, count: size - MsgArg.headerSize),
+                      (try? ns.view.read(PA(pa.raw + UInt64(MsgArg.headerSize)), into: rest)) != nil else {
                     return .failure(CallRefusal(code: .ebadaddr, why: "arg params unreadable"))
                 }
-                bytes += rest
             }
-            let rpc = withRPC ? RPCArgBuffer(buffer: NSBuffer(pa: PA(pa.raw + UInt64(size)), count: rpcArgSize), cookie: 0, supplied: true) : nil
-            return .success(StdCall(world: self, partition: p, thread: t, argBuffer: NSBuffer(pa: pa, count: size),
-                                    bytes: bytes, suppliedRPCArg: rpc, regdCookie: nil))
+            s.place = .physical(pa); s.argSize = size; s.numParams = n
+            if withRPC { s.suppliedRPC = .physical(PA(pa.raw + UInt64(size))) }
         case .callWithRegdArg:
             let cookie = RegisterFrame.join(frame.a1, frame.a2)
             let offset = Int(frame.a3 & 0xFFFF_FFFF)
-            guard let shm = p.useSHM(cookie) else {
+            guard let shm = partition.useSHM(cookie) else {
                 return .failure(CallRefusal(code: .ebadaddr, why: "CALL_WITH_REGD_ARG: unknown cookie \(hex(cookie))"))
             }
-            func refuse(_ why: String) -> Result<StdCall, CallRefusal> {
-                p.unuseSHM(cookie); return .failure(CallRefusal(code: .ebadaddr, why: why))
+            func refuse(_ why: String) -> Result<Void, CallRefusal> {
+                partition.unuseSHM(cookie); return .failure(CallRefusal(code: .ebadaddr, why: why))
             }
-            guard offset & 7 == 0, let head = try? shm.read(ns.view, offset: offset, count: MsgArg.headerSize) else {
+            guard offset & 7 == 0, let head = buf.slice(offset: 0, count: MsgArg.headerSize),
+                  (try? shm.read(ns.view, offset: offset, into: head)) != nil, let hv = buf.view(count: MsgArg.headerSize) else {
                 return refuse("regd arg offset \(offset) bad for shm of \(shm.size) bytes")
             }
-            let n = Int(Bytes.u32(head, 28))
-            guard n <= MsgArg.maxNumParams else { return refuse("num_params \(n)") }
+            guard hv.numParams <= UInt32(MsgArg.maxNumParams) else { return refuse("num_params \(hv.numParams)") }
+            let n = Int(hv.numParams)
             let size = MsgArg.size(numParams: n)
             guard offset + size + rpcArgSize <= shm.size, let argBuf = shm.slice(offset: offset, count: size),
                   let rpcBuf = shm.slice(offset: offset + size, count: rpcArgSize) else {
                 return refuse("regd arg of \(size) bytes at \(offset) overruns shm of \(shm.size) bytes")
             }
-            var bytes = head
             if size > MsgArg.headerSize {
-                guard let rest = try? shm.read(ns.view, offset: offset + MsgArg.headerSize, count: size - MsgArg.headerSize) else {
+                guard let rest = buf.slice(offset: MsgArg.headerSize, count: size - MsgArg.headerSize),
+                      (try? shm.read(ns.view, offset: offset + MsgArg.headerSize, into: rest)) != nil else {
                     return refuse("regd arg params unreadable")
                 }
-                bytes += rest
             }
-            return .success(StdCall(world: self, partition: p, thread: t, argBuffer: argBuf, bytes: bytes,
-                                    suppliedRPCArg: RPCArgBuffer(buffer: rpcBuf, cookie: 0, supplied: true), regdCookie: cookie))
+            s.place = .registered(argBuf); s.argSize = size; s.numParams = n
+            s.suppliedRPC = .registered(rpcBuf); s.regdCookie = cookie
         default:
             return .failure(CallRefusal(code: .ebadcmd, why: "unknown std call \(f)"))
         }
-    }
-}
-
-/// One std call in flight: the copied argument, where to write results, and the secure thread
-/// it runs on. Also the execution context TA services use to issue RPCs.
-final class StdCall: Sendable {
-    let world: SecureWorld
-    let partition: Partition
-    let thread: SecureThread
-    /// Where the argument lives in normal-world memory (results are written back there).
-    let argBuffer: NSBuffer
-    /// The secure copy of the argument; everything is decoded from this.
-    let bytes: [UInt8]
-    let suppliedRPCArg: RPCArgBuffer?
-    let regdCookie: UInt64?
-    /// Names this call for instance ownership.
-    let token: UInt64
-    /// Set by CANCEL.
-    let cancelled = Mutex(false)
-    /// Application shm kept for FS payloads until the call ends (OP-TEE's per-thread shm cache).
-    let payload = Mutex<(buffer: NSBuffer, cookie: UInt64)?>(nil)
-
-    init(world: SecureWorld, partition: Partition, thread: SecureThread, argBuffer: NSBuffer, bytes: [UInt8],
-         suppliedRPCArg: RPCArgBuffer?, regdCookie: UInt64?) {
-        self.world = world; self.partition = partition; self.thread = thread; self.argBuffer = argBuffer
-        self.bytes = bytes; self.suppliedRPCArg = suppliedRPCArg; self.regdCookie = regdCookie
-        self.token = world.nextToken()
+        setup = s
+        cancelled.store(false, ordering: .relaxed)
+        return .success(())
     }
 
-    var numParams: Int { Int(Bytes.u32(bytes, 28)) }
-    var command: MsgCommand { MsgCommand(rawValue: Bytes.u32(bytes, 0)) }
-    var function: UInt32 { Bytes.u32(bytes, 4) }
-    var session: UInt32 { Bytes.u32(bytes, 8) }
-    var cancelID: UInt32 { Bytes.u32(bytes, 12) }
-    func param(_ i: Int) -> MsgParam { Bytes.param(bytes, i) }
-
-    /// Runs the command, writes the results back, releases what the call held.
+    /// Runs the command, copies the results back, releases what the call held.
     func run() async -> SMCReturn {
-        var out = ArgPatch()
-        let r = await execute(&out)
-        if r == .ok { out.write(to: argBuffer, world.ns.view) }
+        let r = await execute()
+        if r == .ok { copyBack() }
         await endOfCall()
-        if let c = regdCookie { partition.unuseSHM(c) }
+        if let c = setup.regdCookie { partition.unuseSHM(c) }
+        setup = CallSetup()
         return r
+    }
+
+    /// Copies ret, ret_origin, the session of OPEN_SESSION and every output param from the
+    /// secure copy into the normal world's argument, field by field through the view.
+    private func copyBack() {
+        guard let secure = arg else { return }
+        let n = setup.numParams, size = setup.argSize
+        let open = secure.cmd == .openSession
+        switch setup.place {
+        case .none:
+            return
+        case let .physical(pa):
+            _ = try? world.memory.withBytes(pa, count: size, world: .nonSecure) { (raw: UnsafeMutableRawBufferPointer) throws(ABIError) in
+                try MsgArgView(raw).copyResults(from: secure, count: n, session: open)
+            }
+        case let .registered(nsBuf):
+            // The argument may span pages of the shm: read it into the bounce area, copy the
+            // results there through the view, and write it back.
+            guard let bounce = buffer?.slice(offset: ThreadBuffer.bounceOffset, count: size),
+                  let dst = buffer?.view(offset: ThreadBuffer.bounceOffset, count: size),
+                  (try? nsBuf.read(world.ns.view, offset: 0, into: bounce)) != nil else { return }
+            dst.copyResults(from: secure, count: n, session: open)
+            try? nsBuf.write(world.ns.view, offset: 0, from: UnsafeRawBufferPointer(bounce))
+        }
     }
 
     /// Frees the cached payload shm, and the RPC argument allocated with RPC_ALLOC unless the
     /// shm cache keeps it.
     private func endOfCall() async {
-        if let p = payload.withLock({ v -> (buffer: NSBuffer, cookie: UInt64)? in let p = v; v = nil; return p }) {
+        if let p = payload {
+            payload = nil
             await freeSharedMemory(type: .application, cookie: p.cookie)
         }
-        guard !partition.shmCacheEnabled || thread.isAborting else { return }
-        let cached = thread.box.withLock { b -> RPCArgBuffer? in let a = b.rpcArg; b.rpcArg = nil; return a }
+        // Only a call that allocated an RPC argument can have one to free (the cache is switched
+        // only while every thread is free), so a call without RPCs takes no lock here.
+        guard setup.allocatedRPCArg, !partition.shmCacheEnabled || isAborting else { return }
+        let cached = box.withLock { b -> RPCArgBuffer? in let a = b.rpcArg; b.rpcArg = nil; return a }
         if let a = cached, !a.supplied, a.cookie != 0 {
             let (h, l) = RegisterFrame.split(a.cookie)
-            _ = await thread.rpc(SMCReturn.rpc(.free).rawValue, h, l)
+            _ = await rpc(SMCReturn.rpc(.free).rawValue, h, l)
         }
     }
 
@@ -162,26 +190,40 @@ final class StdCall: Sendable {
 
     /// Issues RPC_CMD `cmd` with `params` in the RPC argument; returns `ret`, the params read back
     /// and the num_params the normal world left. Allocates the RPC argument with RPC_ALLOC first
-    /// when the call did not supply one and none is cached.
+    /// when the call did not supply one and none is cached. The argument is built in this
+    /// thread's buffer through the view, copied out once and copied back once.
     func rpcCommand(_ cmd: RPCCommand, _ params: [MsgParam]) async -> (ret: TEEResult, params: [MsgParam], numParams: Int) {
         guard params.count <= Int(OPTEEIdentity.rpcMaxNumParams) else { return (.badParameters, [], 0) }
         partition.countRPC(cmd)
-        guard let arg = await rpcArgument() else { return (.outOfMemory, [], 0) }
-        let msg = MsgArg(cmd: MsgCommand(rawValue: cmd.rawValue), ret: .generic, params: params)
-        do { try arg.buffer.write(world.ns.view, offset: 0, msg.encoded()) } catch { return (.outOfMemory, [], 0) }
-        let (h, l) = RegisterFrame.split(arg.cookie)
-        let reply = await thread.rpc(SMCReturn.rpc(.cmd).rawValue, h, l)
+        guard let rpcArg = await rpcArgument() else { return (.outOfMemory, [], 0) }
+        let size = MsgArg.size(numParams: params.count)
+        guard let scratch = buffer?.slice(offset: ThreadBuffer.rpcOffset, count: size),
+              let v = buffer?.view(offset: ThreadBuffer.rpcOffset, count: size),
+              (try? v.reset(cmd: MsgCommand(rawValue: cmd.rawValue), numParams: params.count)) != nil else {
+            return (.outOfMemory, [], 0)
+        }
+        v.ret = .generic
+        for (i, p) in params.enumerated() { v.param(i)?.store(p) }
+        do { try rpcArg.buffer.write(world.ns.view, offset: 0, from: UnsafeRawBufferPointer(scratch)) } catch { return (.outOfMemory, [], 0) }
+        let (h, l) = RegisterFrame.split(rpcArg.cookie)
+        let reply = await rpc(SMCReturn.rpc(.cmd).rawValue, h, l)
         if reply.aborted { return (.communication, [], 0) }
-        // Copy the answer once, then decode the copy.
-        guard let back = try? arg.buffer.read(world.ns.view, offset: 0, count: msg.byteSize) else { return (.communication, [], 0) }
-        let out = (0..<params.count).map { Bytes.param(back, $0) }
-        return (TEEResult(rawValue: Bytes.u32(back, 20)), out, Int(Bytes.u32(back, 28)))
+        // Copy the answer once, then read the copy through the view.
+        guard (try? rpcArg.buffer.read(world.ns.view, offset: 0, into: scratch)) != nil else { return (.communication, [], 0) }
+        var out: [MsgParam] = []
+        out.reserveCapacity(params.count)
+        for i in 0..<params.count { if let p = v.param(i) { out.append(p.load()) } }
+        return (v.ret, out, Int(v.numParams))
     }
 
     private func rpcArgument() async -> RPCArgBuffer? {
-        if let s = suppliedRPCArg { return s }
-        if let c = thread.box.withLock({ $0.rpcArg }) { return c }
-        let reply = await thread.rpc(SMCReturn.rpc(.alloc).rawValue, UInt64(rpcArgSize), 0)
+        switch setup.suppliedRPC {
+        case let .physical(pa): return RPCArgBuffer(buffer: NSBuffer(pa: pa, count: rpcArgSize), cookie: 0, supplied: true)
+        case let .registered(b): return RPCArgBuffer(buffer: b, cookie: 0, supplied: true)
+        case .none: break
+        }
+        if let c = box.withLock({ $0.rpcArg }) { return c }
+        let reply = await rpc(SMCReturn.rpc(.alloc).rawValue, UInt64(rpcArgSize), 0)
         if reply.aborted { return nil }
         let pa = RegisterFrame.join(reply.a1, reply.a2)
         let cookie = RegisterFrame.join(reply.a4, reply.a5)
@@ -189,12 +231,13 @@ final class StdCall: Sendable {
             world.log.debug("RPC_ALLOC answered bad address \(hex(pa))")
             if cookie != 0 {
                 let (h, l) = RegisterFrame.split(cookie)
-                _ = await thread.rpc(SMCReturn.rpc(.free).rawValue, h, l)
+                _ = await rpc(SMCReturn.rpc(.free).rawValue, h, l)
             }
             return nil
         }
         let a = RPCArgBuffer(buffer: buf, cookie: cookie, supplied: false)
-        thread.box.withLock { $0.rpcArg = a }
+        setup.allocatedRPCArg = true
+        box.withLock { $0.rpcArg = a }
         return a
     }
 
@@ -224,13 +267,25 @@ final class StdCall: Sendable {
     /// Application shm of at least `size` bytes for an FS payload, reused across the RPCs of this
     /// call and freed when it ends.
     func payloadBuffer(size: Int) async throws(TEEResult) -> (buffer: NSBuffer, cookie: UInt64) {
-        if let p = payload.withLock({ $0 }), p.buffer.size >= size { return p }
-        if let old = payload.withLock({ v -> (buffer: NSBuffer, cookie: UInt64)? in let p = v; v = nil; return p }) {
+        if let p = payload, p.buffer.size >= size { return p }
+        if let old = payload {
+            payload = nil
             await freeSharedMemory(type: .application, cookie: old.cookie)
         }
         let p = try await allocSharedMemory(type: .application, size: max(size, pageSize))
-        payload.withLock { $0 = p }
+        payload = p
         return p
+    }
+
+    /// The RPC param naming `size` bytes at the start of a buffer from `allocSharedMemory`: a TMEM
+    /// by physical address when the buffer is one piece, else RMEM(cookie, offset 0) as OP-TEE
+    /// sends memrefs into non-contiguous shm (a TMEM address would name only the first page).
+    func rpcMemref(_ type: MsgParamType, buffer: NSBuffer, cookie: UInt64, size: UInt64) -> MsgParam {
+        if buffer.segments.count <= 1 {
+            return .tmem(type, bufPtr: buffer.address(at: 0)?.raw ?? 0, size: size, shmRef: cookie)
+        }
+        let rmem = MsgParamType(rawValue: type.rawValue - 4) ?? .rmemInout
+        return .rmem(rmem, offset: 0, size: size, shmRef: cookie)
     }
 
     /// RPC SHM_FREE of a buffer from `allocSharedMemory`.
@@ -240,29 +295,9 @@ final class StdCall: Sendable {
 
     /// Yields to the normal world with RPC FOREIGN_INTR; false when the VM is going away.
     func foreignInterrupt() async -> Bool {
-        !(await thread.rpc(SMCReturn.rpc(.foreignInterrupt).rawValue)).aborted
+        !(await rpc(SMCReturn.rpc(.foreignInterrupt).rawValue)).aborted
     }
-}
 
-/// Results to write into the caller's argument at the end: (offset, value, width) in order.
-struct ArgPatch {
-    var items: [(offset: Int, value: UInt64, width: Int)] = []
-    mutating func u32(_ o: Int, _ v: UInt32) { items.append((o, UInt64(v), 4)) }
-    mutating func u64(_ o: Int, _ v: UInt64) { items.append((o, v, 8)) }
-    mutating func result(_ r: TEEResult, _ origin: TEEOrigin) { u32(20, r.rawValue); u32(24, origin.rawValue) }
-    /// Writes the fields, merging adjacent ones into one write each.
-    func write(to buffer: NSBuffer, _ view: MemoryView) {
-        var runs: [(offset: Int, bytes: [UInt8])] = []
-        for i in items {
-            let b = Bytes.le(i.value, i.width)
-            if let last = runs.last, last.offset + last.bytes.count == i.offset {
-                runs[runs.count - 1].bytes += b
-            } else if let k = runs.lastIndex(where: { $0.offset <= i.offset && i.offset + i.width <= $0.offset + $0.bytes.count }) {
-                runs[k].bytes.replaceSubrange((i.offset - runs[k].offset)..<(i.offset - runs[k].offset + i.width), with: b)
-            } else {
-                runs.append((i.offset, b))
-            }
-        }
-        for r in runs { try? buffer.write(view, offset: r.offset, r.bytes) }
-    }
+    /// Time since the current drain started, by the world's clock.
+    var sinceEntry: Duration { .nanoseconds(Int64(clamping: world.clock.nanoseconds() &- enteredAt)) }
 }

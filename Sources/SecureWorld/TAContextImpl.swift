@@ -1,19 +1,44 @@
 // The services a TA gets while one of its entry points runs (the GP internal API in Swift):
 // randomness and time locally, everything of the normal world through RPCs of the current call.
+import TAAPI
 import TEEABI
 
-/// The `TAContext` of one entry-point call, bound to the std call (and so the secure thread)
-/// that runs it.
-final class TARunContext: TAContext {
-    let world: SecureWorld
-    let call: StdCall
-    let client: TAClientIdentity
-    let taUUID: TEEUUID
-    /// The session this entry point runs for (nil while opening one).
-    let session: Session?
+/// Who an entry point runs for: an open session, or a session being opened.
+enum TASubject: Sendable {
+    case session(Session)
+    case opening(OpeningSession)
+}
 
-    init(world: SecureWorld, call: StdCall, client: TAClientIdentity, uuid: TEEUUID, session: Session?) {
-        self.world = world; self.call = call; self.client = client; self.taUUID = uuid; self.session = session
+/// The client and TA of a session being opened (no `Session` exists yet).
+final class OpeningSession: Sendable {
+    let client: TAClientIdentity
+    let uuid: TEEUUID
+    init(client: TAClientIdentity, uuid: TEEUUID) { self.client = client; self.uuid = uuid }
+}
+
+/// The `TAContext` of one entry-point call, bound to the secure thread that runs it. Two
+/// references, so it fits an existential's inline buffer: passing it as `any TAContext`
+/// allocates nothing.
+struct TARunContext: TAContext {
+    let call: StdCall
+    let subject: TASubject
+
+    var world: SecureWorld { call.world }
+    /// The session this entry point runs for (nil while opening one).
+    var session: Session? { if case let .session(s) = subject { s } else { nil } }
+
+    var client: TAClientIdentity {
+        switch subject {
+        case let .session(s): s.client
+        case let .opening(o): o.client
+        }
+    }
+
+    var taUUID: TEEUUID {
+        switch subject {
+        case let .session(s): s.instance.descriptor.uuid
+        case let .opening(o): o.uuid
+        }
     }
 
     func random(_ count: Int) -> [UInt8] {
@@ -35,10 +60,10 @@ final class TARunContext: TAContext {
         return (v.a, v.b)
     }
 
-    var isCancelled: Bool { call.cancelled.withLock { $0 } }
+    var isCancelled: Bool { call.cancelled.load(ordering: .acquiring) }
 
     func checkpoint() async throws(TEEResult) {
-        guard let tick = world.config.interruptTick, call.thread.sinceEntry >= tick else { return }
+        guard let tick = world.config.interruptTick, call.sinceEntry >= tick else { return }
         guard await call.foreignInterrupt() else { throw .communication }
     }
 
@@ -80,7 +105,7 @@ final class TARunContext: TAContext {
 
     func invoke(_ handle: TASessionHandle, command: UInt32, params: inout TAParams) async throws(TEEResult) {
         guard let parent = session, let s = parent.live.withLock({ $0.children[handle.id] }) else { throw .itemNotFound }
-        let (r, _) = await world.invoke(s, command: command, params: &params, call: call, cancelID: 0)
+        let (r, _) = await world.invoke(s, command: command, params: &params, call: call)
         guard r == .success else { throw r }
     }
 

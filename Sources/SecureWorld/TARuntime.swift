@@ -1,19 +1,24 @@
 // The TA runtime: instances (single instance, multi session, keep alive), sessions, entry-point
 // calls with one entry point per instance at a time, panics, and TA-to-TA sessions.
 import Synchronization
+import TAAPI
 import TEEABI
 
-/// One instance of a TA. Its entry points run only while a call owns it (`owner`), so the
-/// TA object itself needs no lock of its own.
+/// One instance of a TA. Its entry points run only while a call owns it (`word`'s owner), so
+/// the TA object itself needs no lock of its own.
 final class TAInstance: @unchecked Sendable {
     // @unchecked: `ta` (not Sendable) is used only by the call that owns the instance.
     let descriptor: TADescriptor
     let ta: any TrustedApplication
 
+    /// Ownership and life in one atomic word, so taking and returning the instance takes no
+    /// lock: the low 62 bits are the owning call's token (0: nobody), then `destroyedBit`, `deadBit`.
+    private let word = Atomic<UInt64>(0)
+    private static let deadBit: UInt64 = 1 << 63
+    private static let destroyedBit: UInt64 = 1 << 62
+    private static let ownerMask: UInt64 = destroyedBit - 1
+
     struct State {
-        var owner: UInt64? = nil
-        var dead = false
-        var destroyed = false
         var sessions = 0
         var created = false
     }
@@ -27,31 +32,46 @@ final class TAInstance: @unchecked Sendable {
     enum Acquire { case ok, busy, reentrant, dead }
 
     func tryAcquire(_ token: UInt64) -> Acquire {
-        state.withLock { s in
-            if s.dead || s.destroyed { return .dead }
-            if let o = s.owner { return o == token ? .reentrant : .busy }
-            s.owner = token
-            return .ok
+        var w = word.load(ordering: .acquiring)
+        while true {
+            if w & (Self.deadBit | Self.destroyedBit) != 0 { return .dead }
+            let o = w & Self.ownerMask
+            if o != 0 { return o == token & Self.ownerMask ? .reentrant : .busy }
+            let (done, now) = word.compareExchange(expected: w, desired: w | (token & Self.ownerMask), ordering: .acquiringAndReleasing)
+            if done { return .ok }
+            w = now
         }
     }
 
-    func releaseOwner() { state.withLock { $0.owner = nil } }
+    func releaseOwner() {
+        var w = word.load(ordering: .relaxed)
+        while true {
+            let (done, now) = word.compareExchange(expected: w, desired: w & ~Self.ownerMask, ordering: .acquiringAndReleasing)
+            if done { return }
+            w = now
+        }
+    }
 
-    var isDead: Bool { state.withLock { $0.dead } }
+    /// The TA panicked: its sessions answer TARGET_DEAD from now on.
+    func markDead() { word.bitwiseOr(Self.deadBit, ordering: .acquiringAndReleasing) }
+
+    var isDead: Bool { word.load(ordering: .acquiring) & Self.deadBit != 0 }
 
     /// Calls TA_DestroyEntryPoint once, if nobody is running an entry point and it did not panic.
     func destroyIfIdle() {
-        let go: Bool = state.withLock { s in
-            guard !s.destroyed, s.owner == nil else { return false }
-            s.destroyed = true
-            return !s.dead && s.created
+        var w = word.load(ordering: .acquiring)
+        while true {
+            guard w & Self.destroyedBit == 0, w & Self.ownerMask == 0 else { return }
+            let (done, now) = word.compareExchange(expected: w, desired: w | Self.destroyedBit, ordering: .acquiringAndReleasing)
+            if done { break }
+            w = now
         }
-        if go { ta.destroy() }
+        if w & Self.deadBit == 0 && state.withLock({ $0.created }) { ta.destroy() }
     }
 }
 
-/// An open session: the instance, who opened it, the TA's session state, the commands in flight
-/// (for CANCEL) and the TA-to-TA sessions it opened.
+/// An open session: the instance, who opened it, the TA's session state and the TA-to-TA
+/// sessions it opened. (Commands in flight are found through the threads, for CANCEL.)
 final class Session: @unchecked Sendable {
     // @unchecked: `taState` (AnyObject?) is touched only by the call that owns the instance.
     let id: UInt32
@@ -60,20 +80,16 @@ final class Session: @unchecked Sendable {
     nonisolated(unsafe) var taState: AnyObject?
 
     struct Live {
-        var inflight: [(cancelID: UInt32, call: StdCall)] = []
         var children: [UInt32: Session] = [:]
         var nextChild: UInt32 = 1
         var closed = false
     }
     let live = Mutex(Live())
+    /// Mirrors `live.closed`, readable without the lock (a thread's cached session is checked with it).
+    let closedFlag = Atomic<Bool>(false)
 
     init(id: UInt32, instance: TAInstance, client: TAClientIdentity, taState: AnyObject?) {
         self.id = id; self.instance = instance; self.client = client; self.taState = taState
-    }
-
-    /// CANCEL: flags every command of this session in flight with `cancelID`.
-    func cancel(cancelID: UInt32) {
-        live.withLock { l in for e in l.inflight where e.cancelID == cancelID { e.call.cancelled.withLock { $0 = true } } }
     }
 }
 
@@ -99,7 +115,7 @@ extension SecureWorld {
     /// Records a TA panic: the instance dies, its sessions answer TARGET_DEAD from now on.
     func panic(_ inst: TAInstance, _ p: Partition, _ error: any Error) {
         log.debug("TA \(inst.descriptor.name) panicked: \(error)")
-        inst.state.withLock { $0.dead = true }
+        inst.markDead()
         p.state.withLock { s in
             s.counters.taPanics += 1
             if s.singleInstances[inst.descriptor.uuid] === inst { s.singleInstances[inst.descriptor.uuid] = nil }
@@ -118,8 +134,7 @@ extension SecureWorld {
         let image: [UInt8]
         do {
             let (buf, cookie) = try await call.allocSharedMemory(type: .application, size: Int(size))
-            let (r2, _, _) = await call.rpcCommand(.loadTA, [probe, .tmem(.tmemOutput, bufPtr: buf.address(at: 0)?.raw ?? 0,
-                                                                          size: size, shmRef: cookie)])
+            let (r2, _, _) = await call.rpcCommand(.loadTA, [probe, call.rpcMemref(.tmemOutput, buffer: buf, cookie: cookie, size: size)])
             let bytes = r2 == .success ? try? buf.read(ns.view, offset: 0, count: Int(size)) : nil
             await call.freeSharedMemory(type: .application, cookie: cookie)
             guard let b = bytes else { return .failure(.itemNotFound) }
@@ -143,7 +158,7 @@ extension SecureWorld {
         // Find or make the instance and reserve a session on it, atomically for this VM.
         enum Pick { case err(TEEResult), inst(TAInstance, fresh: Bool) }
         let pick: Pick = p.state.withLock { s in
-            guard !s.destroyed else { return .err(.targetDead) }
+            guard !p.destroyed.load(ordering: .acquiring) else { return .err(.targetDead) }
             guard s.sessionCount < limit else { return .err(.outOfMemory) }
             if props.singleInstance, let i = s.singleInstances[uuid], !i.isDead {
                 let busy: Bool = i.state.withLock { st in
@@ -166,7 +181,7 @@ extension SecureWorld {
             if case let .err(e) = pick { return (e, .tee, nil) }
             return (.generic, .tee, nil)
         }
-        let ctx = TARunContext(world: self, call: call, client: client, uuid: uuid, session: nil)
+        let ctx = TARunContext(call: call, subject: .opening(OpeningSession(client: client, uuid: uuid)))
         var local = params
         let outcome: Result<(TEEResult, TEEOrigin, AnyObject?), TEEResult> = await withInstance(inst, call: call) {
             do {
@@ -193,7 +208,7 @@ extension SecureWorld {
             return (r, origin, nil)
         }
         let session: Session? = p.state.withLock { s -> Session? in
-            guard !s.destroyed else { return nil }
+            guard !p.destroyed.load(ordering: .acquiring) else { return nil }
             if let parent {
                 return parent.live.withLock { l -> Session in
                     let id = l.nextChild; l.nextChild &+= 1
@@ -228,29 +243,28 @@ extension SecureWorld {
         }
     }
 
-    /// INVOKE_COMMAND on a session.
-    func invoke(_ session: Session, command: UInt32, params: inout TAParams, call: StdCall,
-                cancelID: UInt32) async -> (TEEResult, TEEOrigin) {
+    /// INVOKE_COMMAND on a session. Allocates nothing: the context is two references, the
+    /// instance is taken and returned with atomics.
+    func invoke(_ session: Session, command: UInt32, params: inout TAParams, call: StdCall) async -> (TEEResult, TEEOrigin) {
         let inst = session.instance
-        if inst.isDead { return (.targetDead, .tee) }
-        session.live.withLock { $0.inflight.append((cancelID, call)) }
-        defer { session.live.withLock { l in l.inflight.removeAll { $0.call === call } } }
-        let ctx = TARunContext(world: self, call: call, client: session.client, uuid: inst.descriptor.uuid, session: session)
-        var local = params
-        let outcome: Result<(TEEResult, TEEOrigin), TEEResult> = await withInstance(inst, call: call) {
-            if inst.isDead { return (.targetDead, .tee) }
-            do {
-                let r = try await inst.ta.invoke(command: command, params: &local, sessionState: session.taState, context: ctx)
-                return (r, .trustedApp)
-            } catch {
-                self.panic(inst, call.partition, error)
-                return (.targetDead, .tee)
+        let ctx = TARunContext(call: call, subject: .session(session))
+        while true {
+            switch inst.tryAcquire(call.token) {
+            case .ok:
+                defer { inst.releaseOwner() }
+                do {
+                    let r = try await inst.ta.invoke(command: command, params: &params, sessionState: session.taState, context: ctx)
+                    return (r, .trustedApp)
+                } catch {
+                    panic(inst, call.partition, error)
+                    return (.targetDead, .tee)
+                }
+            case .reentrant: return (.busy, .tee)
+            case .dead: return (.targetDead, .tee)
+            case .busy:
+                // Never block in the secure world: yield to the normal world and retry.
+                guard await call.foreignInterrupt() else { return (.targetDead, .tee) }
             }
-        }
-        params = local
-        switch outcome {
-        case let .success(v): return v
-        case let .failure(e): return (e, .tee)
         }
     }
 
@@ -261,6 +275,7 @@ extension SecureWorld {
         let already: Bool = session.live.withLock { l in
             if l.closed { return true }
             l.closed = true
+            session.closedFlag.store(true, ordering: .releasing)
             return false
         }
         if already { return .itemNotFound }
@@ -269,7 +284,7 @@ extension SecureWorld {
         p.state.withLock { s in if s.sessions[session.id] === session { s.sessions[session.id] = nil } }
         let inst = session.instance
         if !inst.isDead {
-            let ctx = TARunContext(world: self, call: call, client: session.client, uuid: inst.descriptor.uuid, session: session)
+            let ctx = TARunContext(call: call, subject: .session(session))
             _ = await withInstance(inst, call: call) {
                 await inst.ta.closeSession(sessionState: session.taState, context: ctx)
                 session.taState = nil

@@ -45,6 +45,11 @@ public final class FileStore: Sendable {
     public var refusals: Int { refused.load(ordering: .relaxed) }
     /// Test hook: when set, an atomic rewrite stops (as a crash would) right before its rename.
     let crashBeforeRename = Atomic<Bool>(false)
+    /// Test seam: bytes the store may still write before it answers STORAGE_NO_SPACE (-1: no limit).
+    public let quota = Atomic<Int>(-1)
+
+    /// True for the errno values of a full file system or quota.
+    static func noSpace(_ e: Int32) -> Bool { e == ENOSPC || e == EDQUOT }
 
     /// A store rooted at `directory` (created when missing). Stale temporary files of an earlier
     /// crash are removed.
@@ -131,7 +136,7 @@ public final class FileStore: Sendable {
         var path = root
         for p in parts.dropLast() {
             path += "/" + p
-            if mkdir(path, 0o700) != 0 && errno != EEXIST { throw .storageNotAvailable }
+            if mkdir(path, 0o700) != 0 && errno != EEXIST { throw Self.noSpace(errno) ? .storageNoSpace : .storageNotAvailable }
             var st = stat()
             guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else { throw .accessDenied }
         }
@@ -175,19 +180,26 @@ public final class FileStore: Sendable {
         let name = String(path[path.index(after: path.lastIndex(of: "/") ?? path.startIndex)...])
         // The pid keeps two supplicants sharing a directory (two guests of one user) from colliding.
         let tmp = dir + "/" + Self.tempPrefix + String(getpid()) + "-" + name + "-" + String(tempCounter.wrappingAdd(1, ordering: .relaxed).oldValue)
+        if quota.load(ordering: .relaxed) >= 0 {
+            // Test seam (no file system of limited size at hand): bytes left before ENOSPC.
+            guard quota.subtract(bytes.count, ordering: .relaxed).newValue >= 0 else {
+                quota.store(0, ordering: .relaxed)
+                throw .storageNoSpace
+            }
+        }
         let fd = sysOpen(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .storageNotAvailable }
+        guard fd >= 0 else { throw Self.noSpace(errno) ? .storageNoSpace : .storageNotAvailable }
         var done = 0
         while done < bytes.count {
             let rest = Array(bytes[done...])
             let n = sysWrite(fd, rest, rest.count)
-            if n < 0 { if errno == EINTR { continue }; sysClose(fd); unlink(tmp); throw errno == ENOSPC ? .storageNoSpace : .generic }
+            if n < 0 { if errno == EINTR { continue }; let e = errno; sysClose(fd); unlink(tmp); throw Self.noSpace(e) ? .storageNoSpace : .generic }
             done += n
         }
-        guard fsync(fd) == 0 else { sysClose(fd); unlink(tmp); throw .generic }
+        guard fsync(fd) == 0 else { let e = errno; sysClose(fd); unlink(tmp); throw Self.noSpace(e) ? .storageNoSpace : .generic }
         sysClose(fd)
         if crashBeforeRename.load(ordering: .relaxed) { throw .communication }   // simulated crash: temp left behind
-        guard sysRename(tmp, path) == 0 else { unlink(tmp); throw .generic }
+        guard sysRename(tmp, path) == 0 else { let e = errno; unlink(tmp); throw Self.noSpace(e) ? .storageNoSpace : .generic }
         Self.syncDirectory(dir)
     }
 
@@ -208,8 +220,20 @@ public final class FileStore: Sendable {
         try makeParents(parts)
         let path = try resolve(parts)
         var st = stat()
-        if lstat(path, &st) == 0 && st.st_mode & S_IFMT != S_IFREG { throw .accessConflict }
-        try atomicReplace(path, with: [])
+        let exists = lstat(path, &st) == 0
+        if exists && st.st_mode & S_IFMT != S_IFREG { throw .accessConflict }
+        if exists {
+            try atomicReplace(path, with: [])
+        } else {
+            // A new empty file has no content to lose in a crash: no fsync (its first WRITE is durable).
+            let fd = sysOpen(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            if fd < 0 {
+                if errno != EEXIST { throw Self.noSpace(errno) ? .storageNoSpace : .storageNotAvailable }
+                try atomicReplace(path, with: [])          // created meanwhile: truncate it as before
+            } else {
+                sysClose(fd)
+            }
+        }
         return state.withLock { s in let h = s.nextHandle; s.nextHandle += 1; s.files[h] = path; return h }
     }
 

@@ -214,6 +214,28 @@ public struct MsgArgView {
     }
 }
 
+extension MsgArgView {
+    /// Copies one `struct optee_msg_arg` from `source` into `destination`, exactly: the 32-byte
+    /// header first, then the 32 n bytes of params that the copied header's num_params names,
+    /// checked to fit both buffers and `maxParams`. Nothing past the argument in `source` is read,
+    /// and num_params is read once, from the copy. Returns a view over exactly the copied
+    /// 32 + 32 n bytes of `destination`.
+    public static func copyExact(from source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer,
+                                 maxParams: Int = MsgArg.maxNumParams) throws(ABIError) -> MsgArgView {
+        let room = Swift.min(source.count, destination.count)
+        guard room >= MsgArg.headerSize, let s = source.baseAddress, let d = destination.baseAddress else {
+            throw .truncated(needed: MsgArg.headerSize, available: room)
+        }
+        // Sound: both buffers hold at least the header (checked above).
+        d.copyMemory(from: s, byteCount: MsgArg.headerSize)
+        let n = try MsgArgView(UnsafeMutableRawBufferPointer(start: d, count: room)).paramCount(max: maxParams)
+        let size = MsgArg.size(numParams: n)
+        // Sound: paramCount checked size <= room, which both buffers hold.
+        (d + MsgArg.headerSize).copyMemory(from: s + MsgArg.headerSize, byteCount: size - MsgArg.headerSize)
+        return try MsgArgView(UnsafeMutableRawBufferPointer(start: d, count: size))
+    }
+}
+
 extension OpenSessionMeta {
     /// Parses the two OPEN_SESSION meta params of a view (both must have attr exactly 0x101).
     public init(view: MsgArgView, count: Int) throws(ABIError) {

@@ -4,16 +4,11 @@
 /// Each type maps one to one onto a TEEC_* type so that a C ABI can be a thin layer:
 /// `TEEContext` ~ TEEC_Context, `TEESession` ~ TEEC_Session, `TEEOperation` ~ TEEC_Operation,
 /// `TEESharedMemory` ~ TEEC_SharedMemory, `TEEError` ~ (TEEC_Result, returnOrigin).
-import Crypto
+/// The in-process API needs only the driver: the daemon's remote context is `TEEClientRemote`.
 import Machine
 import NormalWorld
 import Synchronization
 import TEEABI
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A failed TEEC call: the result code and where it came from (TEEC_ORIGIN_*).
 public struct TEEError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -56,60 +51,24 @@ public enum TEELogin: Sendable, Hashable {
     }
 }
 
-/// Client UUIDs as Linux's tee_session_calc_client_uuid forms them (the application variants
-/// follow the proposed "app=" extension, with the executable's path as application id).
-public enum ClientIdentity {
-    /// UUIDv5 (SHA-1) of `name` in Linux's TEE client namespace, as uuid_v5() in tee_core.c.
-    public static func uuidV5(_ name: String, namespace: TEEUUID = .clientNamespace) -> TEEUUID {
-        var h = Insecure.SHA1()
-        h.update(data: namespace.octets)
-        h.update(data: Array(name.utf8))
-        var b = Array(h.finalize().prefix(16))
-        b[6] = (b[6] & 0x0F) | 0x50
-        b[8] = (b[8] & 0x3F) | 0x80
-        return TEEUUID(octets: b)
-    }
-
-    /// The name hashed for `login` ("uid=%x", "gid=%x", "app=%s", ...); nil for PUBLIC.
-    public static func name(for login: TEELogin, euid: UInt32, applicationID: String) -> String? {
-        let hexUID = String(euid, radix: 16)
-        switch login {
-        case .public: return nil
-        case .user: return "uid=" + hexUID
-        case let .group(gid): return "gid=" + String(gid, radix: 16)
-        case .application: return "app=" + applicationID
-        case .userApplication: return "uid=" + hexUID + ":app=" + applicationID
-        case let .groupApplication(gid): return "gid=" + String(gid, radix: 16) + ":app=" + applicationID
+extension TEELogin {
+    /// The gid a group login names (nil for the others).
+    public var gid: UInt32? {
+        switch self {
+        case let .group(g), let .groupApplication(g): g
+        default: nil
         }
     }
 
-    /// The client UUID for `login` of the calling process; group logins need membership
-    /// (ACCESS_DENIED otherwise, as Linux's -EPERM).
-    public static func clientUUID(for login: TEELogin) throws(TEEError) -> TEEUUID {
-        switch login {
-        case let .group(gid), let .groupApplication(gid):
-            guard isMember(gid) else { throw TEEError(.accessDenied, origin: .comms) }
-        default: break
+    /// The client UUID this login gives a process with `identity` (TEEABI's `ClientIdentity`
+    /// naming); group logins need membership (ACCESS_DENIED otherwise, as Linux's -EPERM).
+    public func clientUUID(_ identity: ProcessIdentity) throws(TEEError) -> TEEUUID {
+        if let g = gid, !identity.isMember(of: g) { throw TEEError(.accessDenied, origin: .comms) }
+        guard let u = ClientIdentity.uuid(for: method, uid: identity.uid, gid: gid ?? identity.gid,
+                                          application: identity.executable) else {
+            throw TEEError(.badParameters, origin: .api)
         }
-        guard let n = name(for: login, euid: UInt32(geteuid()), applicationID: applicationID) else { return .zero }
-        return uuidV5(n)
-    }
-
-    /// The calling process's application id: the path of its executable.
-    public static var applicationID: String {
-        var buf = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
-        guard n > 0 else { return "unknown" }
-        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    static func isMember(_ gid: UInt32) -> Bool {
-        if getegid() == gid_t(gid) { return true }
-        let n = getgroups(0, nil)
-        guard n > 0 else { return false }
-        var groups = [gid_t](repeating: 0, count: Int(n))
-        let m = getgroups(n, &groups)
-        return m > 0 && groups.prefix(Int(m)).contains(gid_t(gid))
+        return u
     }
 }
 
@@ -210,10 +169,12 @@ public enum TEEParameter: Sendable {
     }
 }
 
-/// Lets another thread cancel a running operation (TEEC_RequestCancellation).
+/// Lets another thread cancel a running operation (TEEC_RequestCancellation). Its state is one
+/// atomic word, so a cancellable call takes no lock.
 public final class TEECancellation: Sendable {
-    private struct State { var session: UInt32?; var requested = false; var finished = false }
-    private let state = Mutex(State())
+    // Bits 0...31: the session; 32: a session is set; 33: cancellation requested; 34: finished.
+    private static let hasSession: UInt64 = 1 << 32, requested: UInt64 = 1 << 33, finished: UInt64 = 1 << 34
+    private let state = Atomic<UInt64>(0)
     /// The cancel id sent with the operation and with the CANCEL request.
     public let id: UInt32
     private static let counter = Atomic<UInt32>(1)
@@ -227,21 +188,25 @@ public final class TEECancellation: Sendable {
 
     /// Marks the operation started in `session`; false when it was cancelled before it began.
     func begin(session: UInt32) -> Bool {
-        state.withLock { s in s.session = session; s.finished = false; return !s.requested }
+        var old = state.load(ordering: .acquiring)
+        while true {
+            let new = (old & Self.requested) | Self.hasSession | UInt64(session)
+            let (done, now) = state.compareExchange(expected: old, desired: new, ordering: .acquiringAndReleasing)
+            if done { return old & Self.requested == 0 }
+            old = now
+        }
     }
-    func end() { state.withLock { $0.finished = true } }
+    func end() { state.bitwiseOr(Self.finished, ordering: .acquiringAndReleasing) }
 
     /// True once cancellation was requested.
-    public var isRequested: Bool { state.withLock { $0.requested } }
+    public var isRequested: Bool { state.load(ordering: .acquiring) & Self.requested != 0 }
 
     /// Requests cancellation: records it and, while the operation runs, sends OPTEE_MSG_CMD_CANCEL
     /// with this cancel id through `context`.
     public func request(through context: TEEContext) {
-        let target: UInt32? = state.withLock { s in
-            s.requested = true
-            return s.finished ? nil : s.session
-        }
-        if let session = target { _ = try? context.driver.cancel(cancelID: id, session: session) }
+        let old = state.bitwiseOr(Self.requested, ordering: .acquiringAndReleasing).oldValue
+        guard old & Self.finished == 0, old & Self.hasSession != 0 else { return }
+        _ = try? context.driver.cancel(cancelID: id, session: UInt32(truncatingIfNeeded: old))
     }
 }
 
@@ -362,12 +327,19 @@ public final class TEEContext: Sendable {
     private struct State { var sessions: Set<UInt32> = []; var shms: [UInt64: TEESharedMemory] = [:]; var finalized = false }
     private let state = Mutex(State())
 
-    /// TEEC_InitializeContext over an in-process driver.
-    public init(driver: OPTEEDriver) { self.driver = driver; self.onFinalize = nil }
+    /// The host services the context uses: the process identity its logins name.
+    public let host: HostServices
+
+    /// TEEC_InitializeContext over an in-process driver (host services: the driver's).
+    public init(driver: OPTEEDriver, host: HostServices? = nil) {
+        self.driver = driver; self.host = host ?? driver.configuration.host; self.onFinalize = nil
+    }
 
     /// A context over `driver` that runs `onFinalize` once after `finalize()` closed everything
     /// (a remote guest detaches from its daemon there).
-    public init(driver: OPTEEDriver, onFinalize: @escaping @Sendable () -> Void) { self.driver = driver; self.onFinalize = onFinalize }
+    public init(driver: OPTEEDriver, host: HostServices? = nil, onFinalize: @escaping @Sendable () -> Void) {
+        self.driver = driver; self.host = host ?? driver.configuration.host; self.onFinalize = onFinalize
+    }
     private let onFinalize: (@Sendable () -> Void)?
 
     /// TEEC_InitializeContext(name): as libteec, only nil or "optee-tz" name this TEE;
@@ -383,7 +355,7 @@ public final class TEEContext: Sendable {
     /// TEEC_OpenSession with an operation whose outputs are written back.
     public func openSession(_ uuid: TEEUUID, login: TEELogin = .public, operation: inout TEEOperation) throws(TEEError) -> TEESession {
         guard !state.withLock({ $0.finalized }) else { throw TEEError(.badState, origin: .api) }
-        let client = try ClientIdentity.clientUUID(for: login)
+        let client = try login.clientUUID(host.identity)
         let params = try operation.driverParams(context: self)
         let token = operation.cancellation
         if let token, !token.begin(session: 0) { throw TEEError(.cancel, origin: .api) }

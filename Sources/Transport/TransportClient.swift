@@ -203,6 +203,7 @@ public final class MailboxConduit: Conduit, Sendable {
     private let spinLimit: Int
     private let slice: Int64
     private let failures = Atomic<Int>(0)
+    private let checks = Atomic<Int>(0)
 
     init(mailbox: MailboxMapping, connection: ClientConnection, tuning: TransportLimits) {
         self.mailbox = mailbox; self.connection = connection
@@ -242,6 +243,7 @@ public final class MailboxConduit: Conduit, Sendable {
             s = vtee_load_acquire_u32(slot.state)
             guard s == request || s == busy else { break }
             // Still pending after a futex slice: is anyone left to answer?
+            checks.wrappingAdd(1, ordering: .relaxed)
             if connection.daemonGone() { return fail() }
             if s == request && connection.checkHungUp() {
                 // The daemon dropped this guest and no vCPU thread took the request: withdraw it.
@@ -255,6 +257,9 @@ public final class MailboxConduit: Conduit, Sendable {
         vtee_store_release_u32(slot.state, MailboxState.idle.rawValue)
         return answer
     }
+
+    /// Times a pending trap checked, after a futex slice, whether the daemon is still there.
+    public var livenessChecks: Int { checks.load(ordering: .relaxed) }
 
     /// Traps that could not be delivered or answered.
     public var failedTraps: Int { failures.load(ordering: .relaxed) }

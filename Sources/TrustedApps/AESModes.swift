@@ -5,7 +5,7 @@
 /// for ECB, CBC, CTR and CCM, and `AES.GCM` for GCM.
 import Crypto
 import _CryptoExtras
-import SecureWorld
+import TAAPI
 import TEEABI
 
 /// The AES algorithms the aes TA offers (TA_AES_ALGO_*).

@@ -1,5 +1,5 @@
 /// aes: the optee_examples AES TA.
-import SecureWorld
+import TAAPI
 import TEEABI
 
 /// optee_examples aes: PREPARE an AES operation (algorithm, key size, direction), SET_KEY,

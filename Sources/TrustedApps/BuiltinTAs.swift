@@ -5,7 +5,7 @@
 /// for cryptography. It never imports the mediator, the platform or the normal world, and never
 /// sees an address. The example TAs answer exactly as the public optee_examples TAs do (same
 /// UUIDs, command ids, param types, error codes and flags); `TestTA` is vtee's own test TA.
-import SecureWorld
+import TAAPI
 import TEEABI
 
 /// Every TA built into vtee, and each one by name.

@@ -1,6 +1,6 @@
 /// hotp: the optee_examples HOTP TA (RFC 4226 with HMAC-SHA1).
 import Crypto
-import SecureWorld
+import TAAPI
 import TEEABI
 
 /// optee_examples hotp: the client registers a shared key, then each GET_HOTP returns the next

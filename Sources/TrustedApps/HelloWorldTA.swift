@@ -1,5 +1,5 @@
 /// hello_world: the optee_examples "Hello World" TA.
-import SecureWorld
+import TAAPI
 import TEEABI
 
 /// optee_examples hello_world: adds or subtracts 1 from `params[0].value.a` (VALUE_INOUT).

@@ -1,5 +1,5 @@
 /// random: the optee_examples random TA.
-import SecureWorld
+import TAAPI
 import TEEABI
 
 /// optee_examples random: fills a MEMREF_OUTPUT with random bytes from the TEE's CSPRNG.

@@ -1,5 +1,5 @@
 /// secure_storage: the optee_examples secure storage TA.
-import SecureWorld
+import TAAPI
 import TEEABI
 
 /// optee_examples secure_storage: raw persistent objects in the TA's private storage, keyed by

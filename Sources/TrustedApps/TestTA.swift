@@ -1,6 +1,6 @@
 /// vtee.test: vtee's own test TA, exercising every service of the TA runtime.
 
-import SecureWorld
+import TAAPI
 import TEEABI
 
 /// vtee.test: one command per runtime service (each RPC kind, long runs with foreign
@@ -63,6 +63,8 @@ public enum TestTA {
     /// Page size TOUCH_PAGES walks by.
     public static let pageSize = 4096
     /// Object id STORAGE_ROUNDTRIP uses.
+    /// Prefix of STORAGE_ROUND_TRIP's object id; 8 random bytes follow, so that concurrent
+    /// sessions (of one guest or of many guests of one user) never touch each other's object.
     public static let storageObjectID: [UInt8] = Array("vtee.test.roundtrip".utf8)
     /// Largest object STORAGE_ROUNDTRIP writes (1 MiB); larger asks answer OUT_OF_MEMORY.
     public static let maximumStorageObjectSize = 1 << 20
@@ -137,7 +139,7 @@ public enum TestTA {
             case .storageRoundTrip:
                 guard params.types == TestTA.valueInParamTypes else { return .badParameters }
                 guard Int(params.value(0).a) <= TestTA.maximumStorageObjectSize else { return .outOfMemory }
-                return await storageRoundTrip(size: Int(params.value(0).a), context.storage)
+                return await storageRoundTrip(size: Int(params.value(0).a), context.storage, id: TestTA.storageObjectID + context.random(8))
 
             case .taToTA:
                 guard params.types == TestTA.valueInoutParamTypes else { return .badParameters }
@@ -206,9 +208,8 @@ public enum TestTA {
             return result
         }
 
-        private func storageRoundTrip(size: Int, _ storage: any TAStorage) async -> TEEResult {
+        private func storageRoundTrip(size: Int, _ storage: any TAStorage, id: [UInt8]) async -> TEEResult {
             let data = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 1) }
-            let id = TestTA.storageObjectID
             do {
                 try await storage.write(id: id, data: data, overwrite: true)
                 let back = try await storage.read(id: id)

@@ -181,7 +181,8 @@ public enum Bench {
         TEEOperation([.valueInout(a: 1, b: 2), .valueInout(a: 3, b: 4), .valueInout(a: 5, b: 6), .valueInout(a: 7, b: 8)])
     }
 
-    /// fast_call_ns, invoke_ns, invoke_tmem4k_ns, invoke_regshm1m_ns, rpc_extra_ns, open_close_ns.
+    /// fast_call_ns, invoke_ns, invoke_tmem4k_ns, invoke_regshm1m_ns, rpc_extra_ns, open_close_ns,
+    /// storage_write_4k_ns, storage_read_4k_ns.
     static func inProcess(_ o: BenchOptions, logger: Logger, into r: inout BenchReport) throws(BenchError) {
         let stack: VTEEStack
         let g: GuestStack
@@ -254,6 +255,25 @@ public enum Bench {
         // open_close_ns: open a session to vtee.test and close it.
         r.latencies["open_close_ns"] = BenchStat(try sampleLatency(warmup: o.warmup(100), samples: o.iterations(5_000)) { () throws(BenchError) in
             do throws(TEEError) { let s = try ctx.openSession(TestTA.uuid); s.close() } catch { throw .call("open_close_ns", error) }
+        })
+
+        try storage(ctx, o, into: &r)
+    }
+
+    /// storage_write_4k_ns, storage_read_4k_ns: secure_storage WRITE_RAW / READ_RAW of a 4 KiB object
+    /// through the encrypted store (directory file, object file, device counter; every write durable).
+    static func storage(_ ctx: TEEContext, _ o: BenchOptions, into r: inout BenchReport) throws(BenchError) {
+        let s: TEESession
+        do { s = try ctx.openSession(SecureStorageTA.uuid) } catch { throw .call("open secure_storage", error) }
+        defer { s.close() }
+        let id = Array("bench-4k".utf8)
+        var w = TEEOperation([.tempInput(id), .tempInput([UInt8](repeating: 0x5C, count: 4096))])
+        r.latencies["storage_write_4k_ns"] = BenchStat(try sampleLatency(warmup: o.warmup(20), samples: o.iterations(1_000)) { () throws(BenchError) in
+            do throws(TEEError) { try s.invoke(SecureStorageTA.Command.writeRaw.rawValue, &w) } catch { throw .call("storage_write_4k_ns", error) }
+        })
+        var rd = TEEOperation([.tempInput(id), .tempOutput([UInt8](repeating: 0, count: 4096))])
+        r.latencies["storage_read_4k_ns"] = BenchStat(try sampleLatency(warmup: o.warmup(20), samples: o.iterations(2_000)) { () throws(BenchError) in
+            do throws(TEEError) { try s.invoke(SecureStorageTA.Command.readRaw.rawValue, &rd) } catch { throw .call("storage_read_4k_ns", error) }
         })
     }
 

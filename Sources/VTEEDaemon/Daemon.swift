@@ -26,6 +26,9 @@ public struct DaemonConfig: Sendable {
     public var socketMode: UInt32 = 0o600
     /// Storage root advertised to guests: each uid's supplicant stores under `<storage>/uid-<uid>`.
     public var storage: String
+    /// The secure world's private state (device key, rollback counters); nil: `<storage>.secure`.
+    /// One daemon at a time may use it.
+    public var secureState: String? = nil
     /// Secure threads per guest VM.
     public var threads = 8
     /// Most guests at once.
@@ -99,9 +102,11 @@ public final class Daemon: Sendable {
         sc.secureThreadsPerVM = config.threads
         sc.maxGuests = config.maxGuests
         sc.storageRoot = config.storage
+        sc.secureStateDirectory = config.secureState
         sc.logger = config.logger
         sc.mediator.maxGuests = config.maxGuests
         stack = try VTEEStack(config: sc)
+        try stack.deviceState.lock()
         try FileManager.default.createDirectory(atPath: config.storage, withIntermediateDirectories: true)
         let delegate = DaemonDelegate()
         var limits = TransportLimits()
@@ -126,8 +131,11 @@ public final class Daemon: Sendable {
         let space: GuestAddressSpace
         do { space = try GuestAddressSpace(memory: stack.memory, id: g.id, region: g.ram, layout: .linear) }
         catch { return .refuse("guest RAM: \(error)") }
+        // Every guest process of one user shares that user's TA stores (its supplicant serves
+        // <storage>/uid-<uid>); the secure world serializes their operations per store.
+        stack.setStorageNamespace(g.id, "uid-\(g.credentials.uid)")
         do { try stack.mediator.addGuest(space, identity: Self.identityPolicy(g.credentials, executable: g.executable)) }
-        catch { return .refuse("mediator: \(error)") }
+        catch { stack.setStorageNamespace(g.id, nil); return .refuse("mediator: \(error)") }
         let budget = budgets.withLock { b in
             if let u = b[g.credentials.uid] { return u }
             let u = UserBudget(); b[g.credentials.uid] = u; return u
@@ -177,17 +185,14 @@ public final class Daemon: Sendable {
     /// does. An executable the kernel would not name makes the APPLICATION logins refused (nil),
     /// never a guessable name. Other logins are refused.
     static func identityPolicy(_ c: PeerCredentials, executable: String?) -> ClientIdentityPolicy {
-        let uid = "uid=" + String(c.uid, radix: 16), gid = "gid=" + String(c.gid, radix: 16)
-        let app = executable.map { "app=" + $0 }
+        let (uid, gid) = (c.uid, c.gid)
         return { login in
             switch login {
-            case .public: .zero
-            case .user: ClientIdentity.uuidV5(uid)
-            case .group: ClientIdentity.uuidV5(gid)
-            case .application: app.map { ClientIdentity.uuidV5($0) }
-            case .applicationUser: app.map { ClientIdentity.uuidV5(uid + ":" + $0) }
-            case .applicationGroup: app.map { ClientIdentity.uuidV5(gid + ":" + $0) }
-            default: nil
+            case .application, .applicationUser, .applicationGroup:
+                guard let app = executable else { return nil }
+                return ClientIdentity.uuid(for: login, uid: uid, gid: gid, application: app)
+            default:
+                return ClientIdentity.uuid(for: login, uid: uid, gid: gid, application: "")
             }
         }
     }
@@ -208,6 +213,7 @@ public final class Daemon: Sendable {
     /// A guest is gone (BYE, death, protocol violation, shutdown): reclaim everything it held.
     func detach(_ id: GuestID, reason: DetachReason) {
         stack.mediator.destroyGuest(id)
+        stack.setStorageNamespace(id, nil)
         if let g = guests.withLock({ $0.removeValue(forKey: id.raw) }) {
             // Its secure threads are free again: give them back to its user.
             let held = g.threads.held.exchange(0, ordering: .acquiringAndReleasing)
@@ -225,6 +231,7 @@ public final class Daemon: Sendable {
         let left = guests.withLock { g -> [UInt32] in Array(g.keys) }
         for id in left { detach(GuestID(id), reason: .serverStopping) }
         unlink(config.socketPath)
+        stack.deviceState.unlock()
     }
 
     /// Whether `asker` may see every guest: the daemon's owner or root.

@@ -78,6 +78,9 @@ public func runDemo(guests n: Int, storage: String) throws -> DemoReport {
     config.storageRoot = storage
     config.maxGuests = max(n, 1)
     let stack = try VTEEStack(config: config)
+    // One secure world per storage: a second demo (or daemon) on it is refused, not interleaved.
+    try stack.deviceState.lock()
+    defer { stack.deviceState.unlock() }
     var guests: [GuestStack] = []
     for i in 0..<n { guests.append(try stack.addGuest(GuestID(UInt32(i)))) }
 

@@ -20,6 +20,9 @@ struct DemoWorkload {
 
     let context: TEEContext
     let log: LatencyLog
+    /// Makes this run's object names its own: guests of one user share their TAs' storage, and
+    /// concurrent runs must not read, overwrite or delete each other's objects.
+    let runTag: String = "\(getpid())-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
 
     /// The RFC 4226 HOTP values for counters 0...9 with key "12345678901234567890".
     static let hotpVectors: [UInt32] = [755224, 287082, 359152, 969429, 338314, 254676, 287922, 162583, 399871, 520489]
@@ -80,23 +83,23 @@ struct DemoWorkload {
         return "16 bytes " + a.params[0].buffer.prefix(4).map { String(format: "%02x", $0) }.joined() + "..."
     }
 
-    private static let object1 = Array("object#1".utf8)
-    private static let object2 = Array("object#2".utf8)
+    private var object1: [UInt8] { Array("object#1.\(runTag)".utf8) }
+    private var object2: [UInt8] { Array("object#2.\(runTag)".utf8) }
     private static let runCounter = Array("vtee.demo.runs".utf8)
 
     private func storageWrite() throws -> String {
         let s = try open(SecureStorageTA.uuid); defer { s.close() }
-        var op = TEEOperation([.tempInput(Self.object1), .tempInput([UInt8](repeating: 0xA1, count: 7000))])
+        var op = TEEOperation([.tempInput(object1), .tempInput([UInt8](repeating: 0xA1, count: 7000))])
         try invoke(s, SecureStorageTA.Command.writeRaw.rawValue, &op)
         return "object#1, 7000 bytes"
     }
 
     private func storageRead() throws -> String {
         let s = try open(SecureStorageTA.uuid); defer { s.close() }
-        var op = TEEOperation([.tempInput(Self.object1), .tempOutput([UInt8](repeating: 0, count: 7000))])
+        var op = TEEOperation([.tempInput(object1), .tempOutput([UInt8](repeating: 0, count: 7000))])
         try invoke(s, SecureStorageTA.Command.readRaw.rawValue, &op)
         guard op.params[1].size == 7000, op.params[1].buffer.allSatisfy({ $0 == 0xA1 }) else { throw StepFailure("object#1 read back differs") }
-        var absent = TEEOperation([.tempInput(Self.object2), .tempOutput([UInt8](repeating: 0, count: 16))])
+        var absent = TEEOperation([.tempInput(object2), .tempOutput([UInt8](repeating: 0, count: 16))])
         do { try invoke(s, SecureStorageTA.Command.readRaw.rawValue, &absent); throw StepFailure("object#2 should be absent") }
         catch let e as TEEError where e.result == .itemNotFound {}
         return "7000 bytes match; absent object -> ITEM_NOT_FOUND"
@@ -104,9 +107,9 @@ struct DemoWorkload {
 
     private func storageDelete() throws -> String {
         let s = try open(SecureStorageTA.uuid); defer { s.close() }
-        var op = TEEOperation([.tempInput(Self.object1)])
+        var op = TEEOperation([.tempInput(object1)])
         try invoke(s, SecureStorageTA.Command.delete.rawValue, &op)
-        var again = TEEOperation([.tempInput(Self.object1), .tempOutput([UInt8](repeating: 0, count: 16))])
+        var again = TEEOperation([.tempInput(object1), .tempOutput([UInt8](repeating: 0, count: 16))])
         do { try invoke(s, SecureStorageTA.Command.readRaw.rawValue, &again); throw StepFailure("object#1 still there") }
         catch let e as TEEError where e.result == .itemNotFound {}
         return "deleted; read -> ITEM_NOT_FOUND"

@@ -6,6 +6,7 @@ import Foundation
 import Machine
 import TEEABI
 import TEEClient
+import TEEClientRemote
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -10,6 +10,7 @@ import NormalWorld
 import Platform
 import SecureWorld
 import Supplicant
+import Synchronization
 import TEEABI
 import TEEClient
 import TrustedApps
@@ -24,6 +25,11 @@ public struct StackConfig: Sendable {
     public var vcpusPerGuest = 2
     /// Root storage directory; each guest's supplicant uses `<root>/guest-<id>`.
     public var storageRoot: String = SupplicantConfiguration.defaultStorageDirectory
+    /// The secure world's private state (device key, rollback counters): never under the storage
+    /// root, never served to the normal world. nil: `<storageRoot>.secure`.
+    public var secureStateDirectory: String? = nil
+    /// The secure state directory in use.
+    public var resolvedSecureStateDirectory: String { secureStateDirectory ?? storageRoot + ".secure" }
     /// FOREIGN_INTR period of long TA commands.
     public var interruptTick: Duration? = .milliseconds(5)
     /// Mediator limits.
@@ -49,6 +55,8 @@ public enum StackError: Error, CustomStringConvertible {
     case supplicant(TEEResult)
     /// Building the platform failed.
     case platform(PlatformBuildError)
+    /// The secure world's device state (key, counters) could not be opened.
+    case secureState(DeviceStateError)
 
     public var description: String {
         switch self {
@@ -57,6 +65,7 @@ public enum StackError: Error, CustomStringConvertible {
         case let .driver(e): "driver: \(e)"
         case let .supplicant(r): "supplicant: \(r)"
         case let .platform(e): "platform: \(e)"
+        case let .secureState(e): "\(e)"
         }
     }
 }
@@ -100,14 +109,26 @@ public final class VTEEStack: Sendable {
     /// The trap entry of every guest vCPU.
     public let platform: Platform
 
+    /// The device state of the secure world (key file and rollback counters).
+    public let deviceState: FileDeviceState
+    /// Storage namespace of each client id whose guests share storage (daemon guests of one
+    /// user); clients not in it use "guest-<id>".
+    let namespaces = NamespaceTable()
+
     /// Builds the machine with no guest yet.
     public init(config: StackConfig = StackConfig()) throws {
         self.config = config
         memory = PhysicalMemory()
-        secureWorld = SecureWorld(memory: memory,
-                                  config: SecureWorldConfig(threadsPerVM: config.secureThreadsPerVM, virtualization: true,
-                                                            interruptTick: config.interruptTick),
-                                  tas: BuiltinTAs.all)
+        do { deviceState = try FileDeviceState(directory: config.resolvedSecureStateDirectory) } catch {
+            throw StackError.secureState(error)
+        }
+        var swc = SecureWorldConfig(threadsPerVM: config.secureThreadsPerVM, virtualization: true,
+                                    interruptTick: config.interruptTick)
+        let table = namespaces
+        swc.storage = SecureStorageConfig(device: deviceState, namespace: { [table] client in
+            table.names.withLock { $0[client] } ?? SecureStorageConfig.guestNamespace(client)
+        })
+        secureWorld = SecureWorld(memory: memory, config: swc, tas: BuiltinTAs.all)
         var mc = config.mediator
         mc.maxGuests = max(mc.maxGuests, config.maxGuests)
         mc.logger = config.logger
@@ -152,10 +173,21 @@ public final class VTEEStack: Sendable {
         return GuestStack(id: id, space: space, driver: driver, supplicant: supplicant)
     }
 
+    /// Makes guest `id` use storage namespace `name` (its supplicant serves that namespace's
+    /// directory): guests given one name share their TAs' stores.
+    public func setStorageNamespace(_ id: GuestID, _ name: String?) {
+        namespaces.names.withLock { $0[UInt64(id.raw) + 1] = name }
+    }
+
     /// Shuts guest `g` down cleanly and reclaims everything it held.
     public func removeGuest(_ g: GuestStack) {
         g.shutdown()
         mediator.destroyGuest(g.id)
         g.space.removeRAM()
     }
+}
+
+/// Storage namespaces by client id, shared by the stack and its secure world's configuration.
+final class NamespaceTable: Sendable {
+    let names = Mutex<[UInt64: String]>([:])
 }

@@ -1,6 +1,9 @@
 // Steady-state calls through the client and the driver allocate nothing: a TEEC_InvokeCommand
 // with four VALUE_INOUT params, counted with the test binary's counting allocator (CAllocCount).
 import CAllocCount
+import Dispatch
+import Foundation
+import Synchronization
 import Machine
 import NormalWorld
 import TEEABI
@@ -57,5 +60,36 @@ struct InPlaceSecureWorld: Conduit {
         #expect(op[3].value.a == UInt32(7 + 16 + n) && op[3].value.b == 8)
         session.close()
         context.finalize()
+    }
+
+    /// A caller that has to queue for a secure thread allocates nothing either once the queue is
+    /// warm: waiters are reused, not made per wait.
+    @Test func aCallerQueuedForASecureThreadAllocatesNothingOnceWarm() {
+        let q = CallQueue(limit: 1)
+        let rounds = 200, warm = 4
+        let go = DispatchSemaphore(value: 0), roundDone = DispatchSemaphore(value: 0)
+        let counted = Atomic<Int>(0), granted = Atomic<Int>(0)
+        Thread.detachNewThread {
+            for r in 0..<rounds {
+                guard go.wait(timeout: .now() + 30) == .success else { return }
+                let before = vtee_thread_alloc_count()
+                let t = q.enter(timeout: 30)
+                let made = Int(vtee_thread_alloc_count() - before)
+                if r >= warm { counted.wrappingAdd(made, ordering: .relaxed) }
+                if t != nil { granted.wrappingAdd(1, ordering: .relaxed); q.leave() }
+                roundDone.signal()
+            }
+        }
+        for _ in 0..<rounds {
+            guard q.enter(timeout: 5) != nil else { Issue.record("slot"); return }
+            go.signal()
+            #expect(waitUntil { q.queued == 1 })     // the other caller is queued behind us
+            q.leave()                                // ... and gets the slot handed over
+            guard roundDone.wait(timeout: .now() + 30) == .success else { Issue.record("round"); return }
+        }
+        let made = counted.load(ordering: .relaxed), got = granted.load(ordering: .relaxed)
+        print("allocations per queued enter after warm-up: \(Double(made) / Double(rounds - warm))")
+        #expect(got == rounds)
+        #expect(made == 0)
     }
 }

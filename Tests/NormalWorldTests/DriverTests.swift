@@ -78,10 +78,21 @@ import Testing
     }
 
     @Test func notificationWaitBlocksUntilASendOfTheSameKeyAndIsBounded() throws {
-        let table = NotificationTable()
+        let clock = ManualClock()
+        let table = NotificationTable(clock: clock)
         table.send(key: 5)
         #expect(table.wait(key: 5, timeout: 1))           // a send before the wait is remembered
-        #expect(!table.wait(key: 5, timeout: 0.05))       // but only once: bounded wait times out
+        // ... but only once: the next wait lasts exactly its bound on the host clock.
+        let timedOut = Atomic<Bool>(false)
+        let ended = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async { timedOut.store(!table.wait(key: 5, timeout: 0.05), ordering: .relaxed); ended.signal() }
+        #expect(clock.waitForSleepers(1))
+        clock.advance(seconds: 0.049)
+        #expect(ended.wait(timeout: .now()) == .timedOut)  // not before its bound
+        clock.advance(seconds: 0.001)
+        #expect(ended.wait(timeout: .now() + 10) == .success)
+        let didTimeOut = timedOut.load(ordering: .relaxed)
+        #expect(didTimeOut)
         let woke = Atomic<Bool>(false)
         let done = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
@@ -106,9 +117,22 @@ import Testing
     }
 
     @Test func supplicantAbsentMeansCommunicationAfterABoundedWait() throws {
-        let (d, _) = try FakeSecureWorld.driver { $0.supplicantAbsentWait = 0.05 }
-        let r = d.supplicant.call(.fs, [.value(.valueInput, a: 0, b: 0, c: 0)], served: 1, absent: 0.05)
-        #expect(r.result == .communication)
+        let clock = ManualClock()
+        let (d, _) = try FakeSecureWorld.driver {
+            $0.supplicantAbsentWait = 0.05
+            $0.host = HostServices(clock: clock, identity: .current)
+        }
+        let result = Mutex<TEEResult?>(nil)
+        let ended = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            let r = d.supplicant.call(.fs, [.value(.valueInput, a: 0, b: 0, c: 0)], served: 1, absent: 0.05)
+            result.withLock { $0 = r.result }; ended.signal()
+        }
+        #expect(clock.waitForSleepers(1))
+        #expect(ended.wait(timeout: .now()) == .timedOut)  // nobody answers, but the bound has not passed
+        clock.advance(seconds: 0.05)
+        #expect(ended.wait(timeout: .now() + 10) == .success)
+        #expect(result.withLock { $0 } == .communication)
         #expect(d.supplicant.timeouts == 1)
     }
 
@@ -127,7 +151,7 @@ import Testing
         #expect(done.wait(timeout: .now() + 5) == .success)
         #expect(got.withLock { $0?.result } == .communication)
         ch.reply(conn, SupplicantResponse(id: req.id, result: .success, params: []))   // ignored
-        #expect(ch.receive(conn, timeout: 0.01) == nil)
+        #expect(ch.receive(conn, timeout: 0) == nil)       // nothing left to take
         #expect(ch.attach() != nil)                        // a new supplicant may attach
     }
 }
@@ -237,11 +261,36 @@ import Testing
     }
 
     @Test func aCallerThatCannotGetAThreadInTimeGivesUpWithBusy() throws {
-        let q = CallQueue(limit: 1)
+        let clock = ManualClock()
+        let q = CallQueue(limit: 1, clock: clock)
         #expect(q.enter(timeout: 1) != nil)
-        #expect(q.enter(timeout: 0.02) == nil)
+        let gaveUp = Atomic<Bool>(false)
+        let ended = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async { gaveUp.store(q.enter(timeout: 0.02) == nil, ordering: .relaxed); ended.signal() }
+        #expect(clock.waitForSleepers(1))
+        #expect(q.queued == 1)
+        clock.advance(seconds: 0.02)
+        #expect(ended.wait(timeout: .now() + 10) == .success)
+        let didGiveUp = gaveUp.load(ordering: .relaxed)
+        #expect(didGiveUp)
         #expect(q.queued == 0)
         q.leave()
         #expect(q.enter(timeout: 1) != nil)
+    }
+
+    /// A slot given back hands over to the oldest waiter at once, whatever the clock says.
+    @Test func aLeavingCallerHandsItsSlotToTheOldestWaiter() throws {
+        let clock = ManualClock()
+        let q = CallQueue(limit: 1, clock: clock)
+        let first = try #require(q.enter(timeout: 1))
+        let second = Mutex<(arrival: UInt64, grant: UInt64)?>(nil)
+        let ended = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async { let t = q.enter(timeout: 5); second.withLock { $0 = t }; ended.signal() }
+        #expect(clock.waitForSleepers(1))
+        q.leave()
+        #expect(ended.wait(timeout: .now() + 10) == .success)
+        let t = try #require(second.withLock { $0 })
+        #expect(t.arrival == first.arrival + 1 && t.grant == first.grant + 1)
+        #expect(q.active == 1)
     }
 }

@@ -210,7 +210,7 @@ import TrustedApps
             } else {
                 waitUntil(30) {
                     stack.context.requestCancellation(op)
-                    Thread.sleep(forTimeInterval: 0.004)
+                    sched_yield()
                     return finished.load(ordering: .acquiring)
                 }
             }
@@ -288,14 +288,17 @@ import TrustedApps
     @Test func storageSurvivesTearingTheWholeStackDownAndRebuildingIt() throws {
         let dir = temporaryDirectory("vtee-persist")
         let id = Array("survivor".utf8), data = (0..<3000).map { UInt8(truncatingIfNeeded: $0 * 13) }
+        // The device (its key and counters) outlives the stack, as a board's fuses and RPMB do.
+        let device = try FileDeviceState(directory: dir + ".secure")
+        defer { try? FileManager.default.removeItem(atPath: dir + ".secure") }
         do {
-            let first = try Stack(storage: dir)
+            let first = try Stack(storage: dir, device: device)
             let s = try first.context.openSession(SecureStorageTA.uuid)
             var w = TEEOperation([.tempInput(id), .tempInput(data)])
             try s.invoke(SecureStorageTA.Command.writeRaw.rawValue, &w)
             first.shutdown()
         }
-        let second = try Stack(storage: dir)
+        let second = try Stack(storage: dir, device: device)
         defer { second.shutdown() }
         let s = try second.context.openSession(SecureStorageTA.uuid)
         var r = TEEOperation([.tempInput(id), .tempOutput([UInt8](repeating: 0, count: 4096))])
@@ -432,20 +435,21 @@ import TrustedApps
 }
 
 @Suite struct ClientIdentityTests {
-    @Test func clientUUIDsMatchLinuxUUIDv5() throws {
-        #expect(ClientIdentity.uuidV5("uid=0").description == "ef0180a3-13f3-5d1c-b7f5-888c0e21059a")
-        #expect(ClientIdentity.uuidV5("uid=3e8").description == "fc34275c-d8dd-5ba7-968b-504718363b87")
-        #expect(ClientIdentity.uuidV5("gid=64").description == "d32f761e-b364-519b-be12-ed54ba663b0a")
-        #expect(ClientIdentity.name(for: .user, euid: 1000, applicationID: "x") == "uid=3e8")
-        #expect(ClientIdentity.name(for: .group(gid: 100), euid: 0, applicationID: "x") == "gid=64")
-        #expect(ClientIdentity.name(for: .userApplication, euid: 1000, applicationID: "/usr/bin/x") == "uid=3e8:app=/usr/bin/x")
-        #expect(ClientIdentity.uuidV5(ClientIdentity.name(for: .application, euid: 0, applicationID: "/usr/bin/x") ?? "").description
-                == "3c8107ff-a86d-5e22-84b6-5b268f4f99a6")
-        #expect(try ClientIdentity.clientUUID(for: .public) == .zero)
+    /// The client names the identity it is given (TEEABI's naming), not whatever it guesses.
+    @Test func loginsNameTheGivenProcessIdentity() throws {
+        let me = ProcessIdentity(uid: 1000, gid: 100, groups: [7], executable: "/usr/bin/x")
+        #expect(try TEELogin.user.clientUUID(me) == ClientIdentity.uuidV5("uid=3e8"))
+        #expect(try TEELogin.group(gid: 7).clientUUID(me) == ClientIdentity.uuidV5("gid=7"))
+        #expect(try TEELogin.application.clientUUID(me).description == "3c8107ff-a86d-5e22-84b6-5b268f4f99a6")
+        #expect(try TEELogin.userApplication.clientUUID(me) == ClientIdentity.uuidV5("uid=3e8:app=/usr/bin/x"))
+        #expect(try TEELogin.groupApplication(gid: 100).clientUUID(me) == ClientIdentity.uuidV5("gid=64:app=/usr/bin/x"))
+        #expect(try TEELogin.public.clientUUID(me) == .zero)
     }
 
     @Test func aGroupLoginForAGroupTheCallerIsNotInIsRefused() {
-        #expect(throws: TEEError(.accessDenied, origin: .comms)) { try ClientIdentity.clientUUID(for: .group(gid: 0xFFF0_0001)) }
+        let me = ProcessIdentity(uid: 1000, gid: 100, groups: [7], executable: "/usr/bin/x")
+        #expect(throws: TEEError(.accessDenied, origin: .comms)) { try TEELogin.group(gid: 0xFFF0_0001).clientUUID(me) }
+        #expect(throws: TEEError(.accessDenied, origin: .comms)) { try TEELogin.groupApplication(gid: 8).clientUUID(me) }
     }
 
     @Test func everyLoginOpensASession() throws {

@@ -54,10 +54,12 @@ final class Stack: Sendable {
          useRPCArg: Bool = true, startSupplicant: Bool = true,
          driverConfig: ((inout DriverConfiguration) -> Void)? = nil,
          willServe: (@Sendable (SupplicantRequest) -> Void)? = nil,
-         conduit wrap: ((any Conduit) -> any Conduit)? = nil) throws {
+         conduit wrap: ((any Conduit) -> any Conduit)? = nil,
+         device: (any SecureDeviceState)? = nil) throws {
         memory = PhysicalMemory()
-        secure = SecureWorld(memory: memory, config: SecureWorldConfig(threadsPerVM: threads, virtualization: false, interruptTick: interruptTick, loadTA: loadTA),
-                             tas: BuiltinTAs.all)
+        var swc = SecureWorldConfig(threadsPerVM: threads, virtualization: false, interruptTick: interruptTick, loadTA: loadTA)
+        if let device { swc.storage.device = device }
+        secure = SecureWorld(memory: memory, config: swc, tas: BuiltinTAs.all)
         space = try GuestAddressSpace(memory: memory, id: GuestID(0), pages: pages, layout: .identity)
         var cfg = DriverConfiguration(vcpus: vcpus, threadWait: 20, notificationWait: 5, supplicantWait: 5,
                                       supplicantAbsentWait: 0.2, useRPCArg: useRPCArg)
@@ -89,13 +91,14 @@ func runOnThreads(_ n: Int, seconds: Double = 60, _ body: @escaping @Sendable (I
     return group.wait(timeout: .now() + .milliseconds(Int(seconds * 1000))) == .success
 }
 
-/// Polls `condition` every millisecond for at most `seconds`; true once it holds.
+/// Polls `condition`, yielding the CPU between looks, for at most `seconds` (a safety bound, not
+/// a timing assumption); true once it holds.
 @discardableResult
 func waitUntil(_ seconds: Double = 10, _ condition: () -> Bool) -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while !condition() {
         if Date() > deadline { return false }
-        Thread.sleep(forTimeInterval: 0.001)
+        sched_yield()
     }
     return true
 }

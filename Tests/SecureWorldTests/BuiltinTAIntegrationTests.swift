@@ -72,7 +72,7 @@ import TrustedApps
     }
 
     @Test func vteeTestTAExercisesEveryRPCKind() throws {
-        let nw = try RawNormalWorld(config: .init(interruptTick: .microseconds(1)), tas: BuiltinTAs.all, pages: 1024)
+        let nw = try RawNormalWorld(config: .init(interruptTick: .milliseconds(1)), tas: BuiltinTAs.all, pages: 1024)
         _ = nw.createVM(1)
         let (r, _, s) = nw.open(TestTA.uuid)
         #expect(r == .success)

@@ -12,7 +12,9 @@ import Machine
             let cmd = i % 3 == 0 ? Cmd.reeTime : Cmd.inc
             nw.writeArg(pa, MsgArg(cmd: .invokeCommand, function: cmd, session: session, params: [.value(.valueInout, a: UInt64(i))]))
             var f = nw.world.smc(nw.callFrame(pa, client: client))
-            while f.ret == .ethreadLimit { f = nw.world.smc(nw.callFrame(pa, client: client)) }
+            // Bounded retry: each worker holds at most one thread at a time, so this ends at once.
+            var retries = 0
+            while f.ret == .ethreadLimit && retries < 10_000 { retries += 1; f = nw.world.smc(nw.callFrame(pa, client: client)) }
             f = nw.complete(f, client: client)
             if f.ret == .ok, let a = nw.readArg(pa, params: 1), a.ret == .success {
                 ok += cmd == Cmd.inc ? (a.params[0].a == UInt64(i + 1) ? 1 : 0) : (a.params[0].a == 1_700_000_000 ? 1 : 0)

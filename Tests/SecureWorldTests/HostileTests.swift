@@ -62,16 +62,21 @@ import Machine
     }
 
     @Test func resumeOfAThreadThatIsRunningIsEResume() async throws {
-        let (nw, s) = try world(.init(externalAwaitBudget: .seconds(5)))
+        let (nw, s) = try world()
         let pa = nw.pages()
         nw.writeArg(pa, MsgArg(cmd: .invokeCommand, function: Cmd.external, session: s, params: [.value(.valueInput, a: 300)]))
         TestTAs.externalStarted.withLock { $0 = false }
-        let running = Task.detached { nw.complete(nw.world.smc(nw.callFrame(pa))).ret }
-        // Bounded wait until the command runs (its thread is being drained by the detached task).
-        for _ in 0..<2000 where !TestTAs.externalStarted.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(1)) }
+        TestTAs.externalRelease.store(false, ordering: .releasing)
+        // The TA signals when it runs (its thread busy on the detached task's vCPU); no polling.
+        var running: Task<SMCReturn, Never>? = nil
+        await withCheckedContinuation { (started: CheckedContinuation<Void, Never>) in
+            TestTAs.externalStartedSignal.withLock { $0 = started }
+            running = Task.detached { nw.complete(nw.world.smc(nw.callFrame(pa))).ret }
+        }
         #expect(TestTAs.externalStarted.withLock { $0 })
         #expect(nw.world.smc(RegisterFrame(.returnFromRPC, a3: 0, a7: 1)).ret == .eresume)
-        #expect(await running.value == .ok)
+        TestTAs.externalRelease.store(true, ordering: .releasing)
+        #expect(await running?.value == .ok)
         #expect(nw.readArg(pa)?.ret == .success)
     }
 
@@ -102,7 +107,7 @@ import Machine
         let (_, _, s2) = nw.open(TestTAs.main, client: 2)
         #expect(nw.invoke(s2, Cmd.echo, client: 2, params: [.rmem(.rmemInput, offset: 0, size: 1, shmRef: 0x42),
                                                              .rmem(.rmemOutput, offset: 0, size: 1, shmRef: 0x42)])?.ret == .badParameters)
-        #expect(nw.call(MsgArg(cmd: .unregisterSHM, params: [.rmem(.rmemInput, offset: 0, size: 0, shmRef: 0x42)]), client: 2).arg?.ret == .itemNotFound)
+        #expect(nw.call(MsgArg(cmd: .unregisterSHM, params: [.rmem(.rmemInput, offset: 0, size: 0, shmRef: 0x42)]), client: 2).arg?.ret == .badParameters)
         #expect(nw.world.smc(RegisterFrame(.callWithRegdArg, a1: 0, a2: 0x42, a3: 0, a7: 2)).ret == .ebadaddr)
         #expect(nw.world.stats(clientID: 1)?.registeredSHM == 1)
         #expect(nw.world.stats(clientID: 2)?.registeredSHM == 0)

@@ -13,6 +13,16 @@ struct MemFS {
     var next: UInt64 = 3
 }
 
+/// The secure world's clock as a test drives it: every reading advances it by `step` ns (0: it
+/// stands still until `advance`), so FOREIGN_INTR ticks and TA time never depend on the wall clock.
+final class TestClock: SecureClock {
+    let now = Atomic<UInt64>(0)
+    let step: UInt64
+    init(step: UInt64) { self.step = step }
+    func nanoseconds() -> UInt64 { now.wrappingAdd(step, ordering: .relaxed).oldValue }
+    func advance(_ ns: UInt64) { now.wrappingAdd(ns, ordering: .relaxed) }
+}
+
 /// The test's normal world.
 final class RawNormalWorld: @unchecked Sendable {
     let memory: PhysicalMemory
@@ -24,6 +34,10 @@ final class RawNormalWorld: @unchecked Sendable {
         var nextPage = 0
         var freePages: [PA] = []
         var rpcShm: [UInt64: (pa: PA, pages: Int)] = [:]
+        /// Non-contiguous SHM_ALLOC buffers by cookie: their data pages in order.
+        var rpcShmPages: [UInt64: [PA]] = [:]
+        /// The LOAD_TA memrefs the secure world sent, in order.
+        var loadTAParams: [MsgParam] = []
         var freedCookies: [UInt64] = []
         var rpcArgs: [UInt64: PA] = [:]
         var fs = MemFS()
@@ -37,11 +51,12 @@ final class RawNormalWorld: @unchecked Sendable {
         var taImages: [TEEUUID: [UInt8]] = [:]
     }
 
-    init(config: SecureWorldConfig = .init(), tas: [TADescriptor] = TestTAs.all, pages: Int = 512) throws {
+    init(config: SecureWorldConfig = .init(), tas: [TADescriptor] = TestTAs.all, pages: Int = 512,
+         clock: any SecureClock = TestClock(step: 1_000_000)) throws {
         memory = PhysicalMemory()
         _ = try memory.addRegion(kind: .secure, pages: 16)
         region = try memory.addRegion(kind: .hypervisor, pages: pages)
-        world = SecureWorld(memory: memory, config: config, tas: tas)
+        world = SecureWorld(memory: memory, config: config, tas: tas, clock: clock)
     }
 
     // MARK: Memory
@@ -60,8 +75,8 @@ final class RawNormalWorld: @unchecked Sendable {
     func read(_ pa: PA, _ n: Int) -> [UInt8] { (try? memory.read(pa, count: n, world: .nonSecure)) ?? [] }
     func writeArg(_ pa: PA, _ a: MsgArg) { write(pa, a.encoded()) }
     func readArg(_ pa: PA, params: Int? = nil) -> MsgArg? {
-        let head = read(pa, 32)
-        let n = params ?? Int(Bytes.u32(head, 28))
+        var head = read(pa, 32)
+        let n = params ?? head.withUnsafeMutableBytes { b in (try? MsgArgView(b)).map { Int($0.numParams) } ?? 0 }
         return try? MsgArg.decode(read(pa, MsgArg.size(numParams: min(n, 127))), validateAttributes: false)
     }
 
@@ -156,7 +171,9 @@ final class RawNormalWorld: @unchecked Sendable {
             if nc {
                 let ps = (0..<n).map { _ in pages() }
                 let bp = pageList(ps)
-                a.params[0] = .tmem(.tmemOutput, bufPtr: bp, size: UInt64(size), shmRef: 0x5000 + UInt64(ps[0].raw >> 12), noncontig: true)
+                let cookie = 0x5000 + UInt64(ps[0].raw >> 12)
+                lock.withLock { $0.rpcShmPages[cookie] = ps }
+                a.params[0] = .tmem(.tmemOutput, bufPtr: bp, size: UInt64(size), shmRef: cookie, noncontig: true)
             } else {
                 let p = pages(n)
                 let cookie = 0x5000 + UInt64(p.raw >> 12)
@@ -169,9 +186,23 @@ final class RawNormalWorld: @unchecked Sendable {
         case .loadTA:
             let uuid = TEEUUID(octets: a.params[0].octets)
             guard let image = lock.withLock({ $0.taImages[uuid] }) else { a.ret = .itemNotFound; break }
-            if a.params[1].size < UInt64(image.count) || a.params[1].bufPtr == 0 {
+            let m = a.params[1]
+            lock.withLock { $0.loadTAParams.append(m) }
+            let isRmem = m.attr.type?.isRmem ?? false
+            if m.size < UInt64(image.count) || (!isRmem && m.bufPtr == 0) {
                 a.params[1].size = UInt64(image.count)
                 a.ret = .shortBuffer
+            } else if isRmem {
+                // RMEM(cookie, offset) into a non-contiguous SHM_ALLOC buffer: write page by page.
+                let ps = lock.withLock { $0.rpcShmPages[m.shmRef] } ?? []
+                var off = Int(m.a)
+                var rest = image[...]
+                while !rest.isEmpty, off / pageSize < ps.count {
+                    let n = min(pageSize - off % pageSize, rest.count)
+                    write(PA(ps[off / pageSize].raw + UInt64(off % pageSize)), Array(rest.prefix(n)))
+                    rest = rest.dropFirst(n); off += n
+                }
+                a.params[1].size = UInt64(image.count)
             } else {
                 write(PA(a.params[1].bufPtr), image)
                 a.params[1].size = UInt64(image.count)

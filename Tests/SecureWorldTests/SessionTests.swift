@@ -99,7 +99,8 @@ import Machine
         #expect(nw.call(MsgArg(cmd: .registerSHM, params: [.tmem(.tmemOutput, bufPtr: list, size: 10, shmRef: 0xC0FFEE, noncontig: true)])).arg?.ret == .badParameters)
         let unreg = nw.call(MsgArg(cmd: .unregisterSHM, params: [.rmem(.rmemInput, offset: 0, size: 0, shmRef: 0xC0FFEE)]))
         #expect(unreg.arg?.ret == .success)
-        #expect(nw.call(MsgArg(cmd: .unregisterSHM, params: [.rmem(.rmemInput, offset: 0, size: 0, shmRef: 0xC0FFEE)])).arg?.ret == .itemNotFound)
+        // An unknown (here: already unregistered) cookie is BAD_PARAMETERS, as in OP-TEE.
+        #expect(nw.call(MsgArg(cmd: .unregisterSHM, params: [.rmem(.rmemInput, offset: 0, size: 0, shmRef: 0xC0FFEE)])).arg?.ret == .badParameters)
     }
 
     @Test func callWithRegdArgReadsTheArgumentFromRegisteredSHM() throws {
@@ -120,7 +121,7 @@ import Machine
         #expect(nw.world.smc(RegisterFrame(.callWithRegdArg, a1: 0, a2: 77, a3: 0, a7: 1)).ret == .ebadaddr)
     }
 
-    @Test func unregisterWhileInUseIsBusyUntilReleased() throws {
+    @Test func unregisterWhileInUseWaitsForTheLastUser() throws {
         let nw = try world()
         let (_, _, s) = nw.open(TestTAs.main)
         let p = nw.pages()
@@ -132,10 +133,23 @@ import Machine
         var f = nw.world.smc(nw.callFrame(argPA))
         while f.ret.isRPC && !(f.ret.rpcFunction == .cmd) { f = nw.world.smc(nw.serve(f)) }
         #expect(f.ret.rpcFunction == .cmd)
-        #expect(nw.call(MsgArg(cmd: .unregisterSHM, params: [.rmem(.rmemInput, offset: 0, size: 0, shmRef: 9)])).arg?.ret == .busy)
+        // UNREGISTER waits (yielding with FOREIGN_INTR, never blocking the secure world) ...
+        let uPA = nw.pages()
+        nw.writeArg(uPA, MsgArg(cmd: .unregisterSHM, params: [.rmem(.rmemInput, offset: 0, size: 0, shmRef: 9)]))
+        var u = nw.world.smc(nw.callFrame(uPA))
+        #expect(u.ret == .rpc(.foreignInterrupt))
+        // ... no new call may take the shm meanwhile ...
+        #expect(nw.invoke(s, Cmd.echo, params: [.rmem(.rmemInput, offset: 0, size: 1, shmRef: 9),
+                                                  .rmem(.rmemOutput, offset: 0, size: 1, shmRef: 9)])?.ret == .badParameters)
+        u = nw.world.smc(nw.serve(u))
+        #expect(u.ret == .rpc(.foreignInterrupt))
+        // ... and completes once the last user is done.
         f = nw.complete(nw.world.smc(nw.serve(f)))
         #expect(f.ret == .ok)
-        #expect(nw.call(MsgArg(cmd: .unregisterSHM, params: [.rmem(.rmemInput, offset: 0, size: 0, shmRef: 9)])).arg?.ret == .success)
+        u = nw.complete(nw.world.smc(nw.serve(u)))
+        #expect(u.ret == .ok && nw.readArg(uPA)?.ret == .success)
+        #expect(nw.world.stats(clientID: 1)?.registeredSHM == 0)
+        #expect(nw.call(MsgArg(cmd: .unregisterSHM, params: [.rmem(.rmemInput, offset: 0, size: 0, shmRef: 9)])).arg?.ret == .badParameters)
     }
 
     @Test func memrefNullReachesTheTAAsNull() throws {
@@ -147,6 +161,19 @@ import Machine
         let a = nw.invoke(s, Cmd.echo, params: [.tmem(.tmemInput, bufPtr: inPA.raw, size: 3, shmRef: 1),
                                                   .tmem(.tmemOutput, bufPtr: 0, size: 0, shmRef: 0)])
         #expect(a?.ret == .shortBuffer && a?.params[1].size == 3)
+    }
+
+    @Test func aNullTemporaryMemrefReachesTheTAWithSizeZero() throws {
+        let nw = try world()
+        let (_, _, s) = nw.open(TestTAs.main)
+        // The client names no buffer but claims 100 bytes: the TA sees a NULL memref of size 0.
+        let a = nw.invoke(s, Cmd.memrefSize, params: [.tmem(.tmemInout, bufPtr: 0, size: 100, shmRef: 0), .value(.valueOutput)])
+        #expect(a?.ret == .success)
+        #expect(a?.params[1].a == 0 && a?.params[1].b == 1)
+        // A real buffer reaches it with its size.
+        let p = nw.pages()
+        let b = nw.invoke(s, Cmd.memrefSize, params: [.tmem(.tmemInout, bufPtr: p.raw, size: 100, shmRef: 1), .value(.valueOutput)])
+        #expect(b?.params[1].a == 100 && b?.params[1].b == 0)
     }
 
     @Test func unknownTAIsItemNotFoundAfterLoadTARPC() throws {
@@ -171,6 +198,25 @@ import Machine
         #expect(nw.invoke(s, Cmd.inc, params: [.value(.valueInout, a: 1)])?.params[0].a == 2)
         let (r2, o2, _) = nw.open(junk)
         #expect(r2 == .badFormat && o2 == TEEOrigin.tee.rawValue)
+    }
+
+    @Test func loadTAIntoANonContiguousSHMAllocBufferGoesOutAsRmem() throws {
+        let loadable = TestTAs.uuid("22222222-0000-4000-8000-000000000003")
+        let image = Array("vtee-ta:main".utf8) + [UInt8](repeating: 9, count: 9000)
+        let config = SecureWorldConfig(loadTA: { uuid, bytes in
+            bytes == image ? TADescriptor(uuid: uuid, name: "loaded") { MainTA() } : nil
+        })
+        let nw = try world(config)
+        nw.lock.withLock { $0.taImages = [loadable: image]; $0.noncontigSHM = true }
+        let (r, _, s) = nw.open(loadable)
+        #expect(r == .success)
+        #expect(nw.invoke(s, Cmd.inc, params: [.value(.valueInout, a: 1)])?.params[0].a == 2)
+        // The size query, then the fetch into the three-page buffer as RMEM(cookie, offset 0).
+        let sent = nw.lock.withLock { $0.loadTAParams }
+        #expect(sent.count == 2)
+        #expect(sent.last?.attr == MsgAttr(.rmemOutput) && sent.last?.a == 0 && sent.last?.size == UInt64(image.count))
+        let cookie = sent.last?.shmRef ?? 0
+        #expect(nw.lock.withLock { $0.rpcShmPages[cookie]?.count } == 3)
     }
 
     @Test func failingOpenSessionGivesTheTAResultWithOriginTrustedApp() throws {

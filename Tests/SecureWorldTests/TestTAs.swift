@@ -17,6 +17,10 @@ enum TestTAs {
     static let gate = Mutex<CheckedContinuation<Void, Never>?>(nil)
     /// Set when a command of `Cmd.external` starts.
     static let externalStarted = Mutex(false)
+    /// Resumed when a command of `Cmd.external` starts (a test awaits it instead of polling).
+    static let externalStartedSignal = Mutex<CheckedContinuation<Void, Never>?>(nil)
+    /// Lets a running `Cmd.external` command finish.
+    static let externalRelease = Atomic<Bool>(false)
     /// Counts TA_DestroyEntryPoint calls across instances.
     static let destroyed = Mutex(0)
 
@@ -42,6 +46,8 @@ enum Cmd {
     static let gate: UInt32 = 19
     /// [0] MEMREF_INOUT: reverses the bytes in place.
     static let reverse: UInt32 = 18
+    /// [0] any memref, [1] VALUE_OUTPUT: a = the memref's size as the TA sees it, b = 1 when NULL.
+    static let memrefSize: UInt32 = 20
 }
 
 final class MainTA: TrustedApplication {
@@ -122,8 +128,15 @@ final class MainTA: TrustedApplication {
             guard let m = params.memref(0) else { return .badParameters }
             params.setMemref(0, bytes: m.bytes.reversed())
         case Cmd.external:
+            // Keeps its secure thread running (busy on this vCPU, no await) until released;
+            // bounded, so a test that never releases it still ends.
             TestTAs.externalStarted.withLock { $0 = true }
-            try await Task.sleep(for: .milliseconds(Int(params.value(0).a)))
+            TestTAs.externalStartedSignal.withLock { c in c?.resume(); c = nil }
+            var spins = 0
+            while !TestTAs.externalRelease.load(ordering: .acquiring) && spins < 2_000_000_000 { spins += 1 }
+        case Cmd.memrefSize:
+            guard let m = params.memref(0) else { return .badParameters }
+            params.setValue(1, TAValue(a: UInt32(m.size), b: m.isNull ? 1 : 0))
         case Cmd.types:
             params.setValue(0, TAValue(a: params.types.rawValue, b: context.client.login.rawValue))
         default:

@@ -56,11 +56,10 @@ struct ProcessGuestTests {
     func killedMidCall() throws {
         let path = tempSocketPath("midcall")
         let entered = Atomic<Bool>(false)
-        let release = Atomic<Bool>(false)
+        let release = DispatchSemaphore(value: 0)
         let delegate = RecordingDelegate { f, _ in
             entered.store(true, ordering: .releasing)
-            var spins = 0
-            while !release.load(ordering: .acquiring) && spins < 10_000 { usleep(500); spins += 1 }
+            _ = release.wait(timeout: .now() + .seconds(10))   // held until the test lets go (bounded)
             return f
         }
         let server = try TransportServer(socketPath: path, limits: testLimits(), memory: PhysicalMemory(), delegate: delegate)
@@ -78,7 +77,7 @@ struct ProcessGuestTests {
         #expect(reaped)
         // The call is still running: the guest is not detached under it.
         #expect(delegate.reason(of: victim.id) == nil)
-        release.store(true, ordering: .releasing)
+        release.signal()
         #expect(eventually { delegate.reason(of: victim.id) == .disconnected })
         #expect(bystander.conduit.trap(RegisterFrame(a0: 3), vcpu: 0).a0 == 3)
     }
@@ -133,7 +132,8 @@ struct DaemonDeathTests {
         }
         // Act as the daemon's vCPU thread: take the request.
         #expect(eventually { vtee_cas_u32(slot.state, MailboxState.request.rawValue, MailboxState.busy.rawValue) != 0 })
-        usleep(100_000)   // several futex slices: a live daemon is waited for
+        // Several futex slices, each ending in a liveness check, pass: a live daemon is waited for.
+        #expect(eventually { conduit.livenessChecks >= 3 })
         #expect(result.withLock { $0 } == nil)
         #expect(kill(child, SIGKILL) == 0)
         reaped = eventually { waitpid(child, &status, WNOHANG) == child }

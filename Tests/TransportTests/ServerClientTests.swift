@@ -219,10 +219,10 @@ struct ServerClientTests {
     func stopDuringCall() throws {
         let path = tempSocketPath("inflight")
         let entered = Atomic<Bool>(false)
-        let release = Atomic<Bool>(false)
+        let release = DispatchSemaphore(value: 0)
         let delegate = RecordingDelegate { f, _ in
             entered.store(true, ordering: .releasing)
-            while !release.load(ordering: .acquiring) { usleep(500) }
+            _ = release.wait(timeout: .now() + .seconds(10))   // held until the test lets go (bounded)
             return RegisterFrame(a0: f.a0 + 100)
         }
         let server = try TransportServer(socketPath: path, limits: testLimits(), memory: PhysicalMemory(), delegate: delegate)
@@ -240,7 +240,7 @@ struct ServerClientTests {
         let stopper = Atomic<Bool>(false)
         DispatchQueue.global().async { _ = server.stop(); stopper.store(true, ordering: .releasing) }
         #expect(eventually { access(path, F_OK) != 0 })
-        release.store(true, ordering: .releasing)
+        release.signal()
         #expect(eventually { done.load(ordering: .acquiring) && stopper.load(ordering: .acquiring) })
         #expect(answer.withLock { $0 } == RegisterFrame(a0: 101))
         #expect(client.conduit.trap(RegisterFrame(a0: 1), vcpu: 0) == MailboxConduit.failureFrame)

@@ -21,12 +21,13 @@ func tempSocketPath(_ tag: String) -> String {
     return dir + "/\(tag).sock"
 }
 
-/// Polls `condition` every millisecond for up to `seconds`; true once it holds.
+/// Polls `condition`, yielding the CPU between looks, for up to `seconds` (a safety bound, not a
+/// timing assumption); true once it holds.
 func eventually(seconds: Double = 5, _ condition: () -> Bool) -> Bool {
     let deadline = monotonicNanos() + Int64(seconds * 1e9)
     while monotonicNanos() < deadline {
         if condition() { return true }
-        usleep(1_000)
+        sched_yield()
     }
     return condition()
 }

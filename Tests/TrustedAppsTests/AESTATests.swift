@@ -1,5 +1,5 @@
 /// aes against optee_examples.tsv: the host's round trips, streaming, AUTHENC and every error.
-import SecureWorld
+import TAAPI
 import TEEABI
 import Testing
 @testable import TrustedApps

@@ -1,5 +1,5 @@
 /// The registry: UUIDs, names and flags match optee_examples.
-import SecureWorld
+import TAAPI
 import TEEABI
 import Testing
 @testable import TrustedApps

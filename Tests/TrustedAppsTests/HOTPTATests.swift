@@ -1,5 +1,5 @@
 /// hotp against RFC 4226 appendix D and optee_examples.tsv.
-import SecureWorld
+import TAAPI
 import TEEABI
 import Testing
 @testable import TrustedApps

@@ -1,5 +1,5 @@
 /// hello_world against optee_examples.tsv.
-import SecureWorld
+import TAAPI
 import TEEABI
 import Testing
 @testable import TrustedApps

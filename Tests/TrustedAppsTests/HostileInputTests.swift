@@ -1,6 +1,6 @@
 /// Whatever a client sends, a built-in TA answers with a result code (or a deliberate TAPanic):
 /// random commands, undefined param-type nibbles, memrefs whose size disagrees with their buffer.
-import SecureWorld
+import TAAPI
 import TEEABI
 import Testing
 @testable import TrustedApps

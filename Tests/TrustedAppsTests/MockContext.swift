@@ -1,6 +1,6 @@
 /// Test doubles for the TA runtime: an in-memory TAStorage and a scripted TAContext, so the
 /// built-in TAs can be driven without the secure world core.
-import SecureWorld
+import TAAPI
 import Synchronization
 import Testing
 import TEEABI

@@ -1,5 +1,5 @@
 /// secure_storage against optee_examples.tsv: the host program's exact flow and each error.
-import SecureWorld
+import TAAPI
 import TEEABI
 import Testing
 @testable import TrustedApps

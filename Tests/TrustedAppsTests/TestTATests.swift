@@ -1,5 +1,5 @@
 /// vtee.test: each command against a scripted context.
-import SecureWorld
+import TAAPI
 import TEEABI
 import Testing
 @testable import TrustedApps

@@ -32,7 +32,7 @@ import Testing
             #expect(v != nil, "missing \(k)")
         }
         for k in ["fast_call_ns", "invoke_ns", "invoke_tmem4k_ns", "invoke_regshm1m_ns", "open_close_ns", "daemon_invoke_ns",
-                  "transport_floor_ns"] {
+                  "transport_floor_ns", "storage_write_4k_ns", "storage_read_4k_ns"] {
             #expect(((obj[k] as? NSNumber)?.doubleValue ?? 0) > 0, "\(k) is not positive")
         }
         #expect(((obj["daemon_overhead_ratio"] as? NSNumber)?.doubleValue ?? 0) > 0)

@@ -3,6 +3,7 @@ import Foundation
 import NormalWorld
 import TEEABI
 import TEEClient
+import TEEClientRemote
 import Testing
 import Transport
 import TrustedApps
@@ -47,16 +48,18 @@ import Glibc
 
     /// Waits for `p` to exit, at most `seconds`; kills it past the bound. Returns its status.
     static func wait(_ p: Process, seconds: Double) -> Int32? {
-        let deadline = Date().addingTimeInterval(seconds)
-        while p.isRunning && Date() < deadline { usleep(20_000) }
-        if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit(); return nil }
+        let exited = DispatchSemaphore(value: 0)
+        Thread.detachNewThread { p.waitUntilExit(); exited.signal() }
+        if exited.wait(timeout: .now() + .milliseconds(Int(seconds * 1000))) == .timedOut {
+            kill(p.processIdentifier, SIGKILL); _ = exited.wait(timeout: .now() + .seconds(10)); return nil
+        }
         return p.terminationStatus
     }
 
-    /// Polls `cond` until true or `seconds` pass.
+    /// Polls `cond`, yielding the CPU between looks, until true or `seconds` pass (a safety bound).
     static func eventually(_ seconds: Double, _ cond: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline { if cond() { return true }; usleep(20_000) }
+        while Date() < deadline { if cond() { return true }; sched_yield() }
         return cond()
     }
 
@@ -73,6 +76,53 @@ import Glibc
         #expect(Self.eventually(10) { Self.totals(d)["guests"] == 0 })
         let t = Self.totals(d)
         #expect(t["sessions"] == 0 && t["pinned_pages"] == 0 && t["shm_buffers"] == 0 && t["calls_in_flight"] == 0, "\(t)")
+    }
+
+    @Test func eightGuestProcessesOfOneUserStoreConcurrentlyAndAllSucceed() throws {
+        let dir = Self.tempDir(); defer { try? FileManager.default.removeItem(atPath: dir) }
+        let d = try Daemon(config: DaemonConfig(socketPath: dir + "/s", storage: dir + "/store")); defer { d.stop() }
+        // Every process is this user's: one namespace, one store per TA, shared by all eight.
+        let procs = try (0..<8).map { i in
+            try Self.spawn(["client", "--socket", dir + "/s", "--workload", i % 2 == 0 ? "secure_storage" : "rpc", "--count", "3"])
+        }
+        let codes = procs.map { Self.wait($0, seconds: 180) }
+        #expect(codes.allSatisfy { $0 == 0 }, "exit codes \(codes)")
+        // What they stored is ciphertext only: no object id in a file name, no plain run counter.
+        let files = FileManager.default.subpaths(atPath: dir + "/store") ?? []
+        #expect(!files.contains { $0.contains("6f626a656374") }, "\(files)")     // hex of "object"
+        #expect(files.contains { $0.hasSuffix("/dirf.db") })
+        #expect(Self.eventually(10) { Self.totals(d)["guests"] == 0 })
+    }
+
+    @Test func guestProcessesKilledMidStorageOperationsNeverBreakTheirUsersStore() throws {
+        let dir = Self.tempDir(); defer { try? FileManager.default.removeItem(atPath: dir) }
+        let d = try Daemon(config: DaemonConfig(socketPath: dir + "/s", storage: dir + "/store")); defer { d.stop() }
+        // A bystander of the same user stores all along; ten victims are SIGKILLed while storing.
+        let bystander = try Self.spawn(["client", "--socket", dir + "/s", "--workload", "secure_storage", "--count", "40"])
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<10 {
+            let victim = try Self.spawn(["client", "--socket", dir + "/s", "--workload", "secure_storage", "--count", "100000"])
+            // Wait until it has done some storage work (FS RPCs counted), plus a random number more.
+            func fsRPCs() -> Int { d.stack.secureWorld.counters.rpcCommands[.fs] ?? 0 }
+            let target = fsRPCs() + 20 + Int.random(in: 1...40, using: &rng)
+            _ = Self.eventually(30) { fsRPCs() >= target }
+            kill(victim.processIdentifier, SIGKILL)
+            victim.waitUntilExit()
+        }
+        #expect(Self.wait(bystander, seconds: 180) == 0, "a guest of the same user failed while others were killed mid-write")
+        let after = try Self.spawn(["client", "--socket", dir + "/s", "--workload", "secure_storage", "--count", "2"])
+        #expect(Self.wait(after, seconds: 60) == 0, "the user's store is unusable after the kills")
+        #expect(Self.eventually(10) { Self.totals(d)["guests"] == 0 })
+    }
+
+    @Test func aSecondDaemonOnTheSameSecureStateIsRefused() throws {
+        let dir = Self.tempDir(); defer { try? FileManager.default.removeItem(atPath: dir) }
+        let d = try Daemon(config: DaemonConfig(socketPath: dir + "/s", storage: dir + "/store")); defer { d.stop() }
+        do {
+            let second = try Daemon(config: DaemonConfig(socketPath: dir + "/t", storage: dir + "/store"))
+            second.stop()
+            Issue.record("a second daemon started on secure state in use")
+        } catch { #expect("\(error)".contains("in use"), "\(error)") }
     }
 
     @Test func aGuestKilledMidCallIsTornDownAndTheOthersDoNotNotice() throws {

@@ -1,11 +1,13 @@
-/// TEEClient over a vtee daemon: this process becomes a guest. Its RAM is a memfd handed to the
-/// daemon, its vCPUs trap through shared-memory mailboxes, and the guest driver and supplicant run
-/// here, exactly as in process. Same API as an in-process context.
+/// TEEClientRemote: TEEClient over a vtee daemon (normal-world user space). This process becomes a
+/// guest: its RAM is a memfd handed to the daemon, its vCPUs trap through shared-memory mailboxes,
+/// and the guest driver and supplicant run here, exactly as in process. Same API as an in-process
+/// context; it alone pulls in Transport and Supplicant.
 import Foundation
 import Machine
 import NormalWorld
 import Supplicant
 import TEEABI
+import TEEClient
 import Transport
 
 /// Why connecting to a daemon failed.

@@ -1,8 +1,9 @@
-/// The TA runtime's API: what a trusted application implements (the GP entry points) and
-/// what the secure world offers it (the GP internal API services, in Swift).
+/// TAAPI: the TA API, everything a trusted application may see. What a TA implements (the GP
+/// entry points) and what the secure world offers it (the GP internal API services, in Swift).
 ///
-/// Runs in the secure world. A TA sees only its params, its context and the services below;
-/// never physical addresses, never the normal world directly.
+/// Runs in the secure world, but is not its core: a TA module imports TAAPI (and TEEABI for the
+/// shared value types), never SecureWorld, so it cannot reach `SecureWorld.smc`, threads,
+/// partitions or physical memory. A TA sees only its params, its context and the services below.
 import TEEABI
 
 /// GP TA properties (gpd.ta.singleInstance, multiSession, instanceKeepAlive).
@@ -55,37 +56,63 @@ public enum TAParam: Hashable, Sendable {
     case memref(TAMemref)
 
     /// The value, or nil when not a value param.
-    public var value: TAValue? { if case let .value(v) = self { v } else { nil } }
+    @inlinable public var value: TAValue? { if case let .value(v) = self { v } else { nil } }
     /// The memref, or nil when not a memref param.
     public var memref: TAMemref? { if case let .memref(m) = self { m } else { nil } }
 }
 
-/// The four params of an entry point with their GP types.
+/// The four params of an entry point with their GP types. Stored inline (four fields, no array),
+/// so a call with value params allocates nothing; only a memref's bytes live in a buffer.
 public struct TAParams: Hashable, Sendable {
     /// TEE_PARAM_TYPES packed types, as the TA checks them.
     public var types: GPParamTypes
-    /// params[0...3].
-    public var params: [TAParam]
+    /// params[0...3], inline.
+    @usableFromInline var p0: TAParam, p1: TAParam, p2: TAParam, p3: TAParam
 
     /// Params with their packed types; missing params are NONE, extra ones dropped.
     public init(types: GPParamTypes, params: [TAParam]) {
         self.types = types
-        var p = Array(params.prefix(4))
-        while p.count < 4 { p.append(.none) }
-        self.params = p
+        p0 = params.count > 0 ? params[0] : .none
+        p1 = params.count > 1 ? params[1] : .none
+        p2 = params.count > 2 ? params[2] : .none
+        p3 = params.count > 3 ? params[3] : .none
+    }
+    /// Params with their packed types, given one by one (allocates nothing).
+    @inlinable public init(types: GPParamTypes, _ p0: TAParam = .none, _ p1: TAParam = .none,
+                           _ p2: TAParam = .none, _ p3: TAParam = .none) {
+        self.types = types; self.p0 = p0; self.p1 = p1; self.p2 = p2; self.p3 = p3
     }
     /// Four NONE params.
-    public static let empty = TAParams(types: GPParamTypes(rawValue: 0), params: [])
+    public static let empty = TAParams(types: GPParamTypes(rawValue: 0))
+
+    /// params[0...3] as an array (a copy; for tools and tests).
+    public var params: [TAParam] { [p0, p1, p2, p3] }
 
     /// params[i]; out-of-range reads are NONE and writes are ignored.
-    public subscript(i: Int) -> TAParam {
-        get { i >= 0 && i < 4 ? params[i] : .none }
-        set { if i >= 0 && i < 4 { params[i] = newValue } }
+    @inlinable public subscript(i: Int) -> TAParam {
+        get {
+            switch i {
+            case 0: p0
+            case 1: p1
+            case 2: p2
+            case 3: p3
+            default: .none
+            }
+        }
+        set {
+            switch i {
+            case 0: p0 = newValue
+            case 1: p1 = newValue
+            case 2: p2 = newValue
+            case 3: p3 = newValue
+            default: break
+            }
+        }
     }
     /// Value of params[i] (zero when not a value).
-    public func value(_ i: Int) -> TAValue { self[i].value ?? TAValue() }
+    @inlinable public func value(_ i: Int) -> TAValue { self[i].value ?? TAValue() }
     /// Sets params[i] to a value.
-    public mutating func setValue(_ i: Int, _ v: TAValue) { self[i] = .value(v) }
+    @inlinable public mutating func setValue(_ i: Int, _ v: TAValue) { self[i] = .value(v) }
     /// Memref of params[i] (nil when not a memref).
     public func memref(_ i: Int) -> TAMemref? { self[i].memref }
     /// Replaces the bytes of memref i and sets its reported size to `size` (default: bytes.count).
