@@ -13,6 +13,15 @@ let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 let fuzzing = ProcessInfo.processInfo.environment["VTEE_FUZZ"] != nil
 let fuzzSwift: [SwiftSetting] = strict + (fuzzing ? [.define("VTEE_FUZZ"), .unsafeFlags(["-sanitize=fuzzer,address"])] : [])
 let fuzzLink: [LinkerSetting] = fuzzing ? [.unsafeFlags(["-sanitize=fuzzer,address"])] : []
+/// Linker flags of the C client libraries (libteec.so, libvtee-preload.so): the Swift runtime and
+/// Foundation (with CoreFoundation and ICU) linked in statically, so a C program needs only libc,
+/// libm, libstdc++ and libgcc_s; --no-undefined makes a missing piece a build error, not a load error.
+let selfContained = ["-static-stdlib",
+                     "-Xlinker", "--start-group",
+                     "-lFoundation", "-lFoundationInternationalization", "-lFoundationEssentials", "-lCoreFoundation",
+                     "-l_FoundationICU", "-l_FoundationCollections", "-l_FoundationCShims", "-lBlocksRuntime", "-ldispatch",
+                     "-Xlinker", "--end-group",
+                     "-Xlinker", "--no-undefined"]
 
 let package = Package(
     name: "vtee",
@@ -21,6 +30,14 @@ let package = Package(
         .executable(name: "vtee", targets: ["vtee"]),
         .library(name: "TEEClient", targets: ["TEEClient"]),
         .library(name: "TEEClientRemote", targets: ["TEEClientRemote"]),
+        // libteec.so (SONAME libteec.so.2): the GP TEE Client API with OP-TEE client's C ABI.
+        .library(name: "teec", type: .dynamic, targets: ["TEECLibrary"]),
+        // libvtee-preload.so: LD_PRELOAD routes /dev/tee0 and /dev/teepriv0 to vtee.
+        .library(name: "vtee-preload", type: .dynamic, targets: ["VTEEPreloadLibrary"]),
+        // libvteeta.so: the GP Internal Core API runtime a C TA links against (-lvteeta).
+        .library(name: "vteeta", type: .dynamic, targets: ["vteeta"]),
+        // The executable each TA process runs (argv[0] "ta-<uuid>").
+        .executable(name: "vtee-ta-host", targets: ["vtee-ta-host"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,8 +52,10 @@ let package = Package(
         .target(name: "CAllocCount", path: "Sources/CAllocCount"),
         .target(name: "TEEABI", swiftSettings: strict),
         .target(name: "Machine", dependencies: ["TEEABI", "CShim"], swiftSettings: strict),
+        .target(name: "SignedTA", dependencies: ["TEEABI", .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto")], swiftSettings: strict),
+        .target(name: "TADevKit", dependencies: ["SignedTA"], resources: [.embedInCode("kit")], swiftSettings: strict),
         .target(name: "TAAPI", dependencies: ["TEEABI"], swiftSettings: strict),
-        .target(name: "SecureWorld", dependencies: ["TEEABI", "TAAPI", "Machine", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
+        .target(name: "SecureWorld", dependencies: ["TEEABI", "TAAPI", "Machine", "SignedTA", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .target(name: "TrustedApps", dependencies: ["TAAPI", "TEEABI", .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto")], swiftSettings: strict),
         .target(name: "Mediator", dependencies: ["TEEABI", "Machine", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .target(name: "Platform", dependencies: ["TEEABI", "Machine", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
@@ -45,16 +64,35 @@ let package = Package(
         .target(name: "TEEClient", dependencies: ["NormalWorld", "TEEABI", "Machine"], swiftSettings: strict),
         .target(name: "TEEClientRemote", dependencies: ["TEEClient", "NormalWorld", "Supplicant", "Transport", "TEEABI", "Machine"], swiftSettings: strict),
         .target(name: "Transport", dependencies: ["TEEABI", "Machine", "CShim", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        // The TA SDK runtime (TA world, C): the channel layout, libvteeta, the TA process executable.
+        .target(name: "TAChannel", path: "Sources/TAChannel"),
+        .target(name: "vteeta", dependencies: ["TAChannel"], path: "Sources/vteeta",
+                cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-fvisibility=hidden"])],
+                linkerSettings: [.linkedLibrary("dl"), .unsafeFlags(["-Xlinker", "-soname=libvteeta.so"])]),
+        .executableTarget(name: "vtee-ta-host", path: "Sources/vtee-ta-host",
+                          cSettings: [.unsafeFlags(["-Wall", "-Wextra"])], linkerSettings: [.linkedLibrary("dl")]),
+        // TA processes seen from the secure world: spawn, sandbox contract, channel, GP services.
+        .target(name: "TAHostShim", dependencies: ["TAChannel"], path: "Sources/TAHostShim",
+                cSettings: [.unsafeFlags(["-Wall", "-Wextra"])]),
+        .target(name: "TAHost", dependencies: ["TAAPI", "TEEABI", "TAHostShim", "TAChannel", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .target(name: "CTEEDev", path: "Sources/CTEEDev"),
+        .target(name: "TEEDevice", dependencies: ["TEEABI", "Machine", "NormalWorld", "Supplicant", "Transport", "TEEClient", "CTEEDev"], swiftSettings: strict),
+        .target(name: "CTEEC", dependencies: ["CTEEDev"], path: "Sources/CTEEC"),
+        .target(name: "TEECLibrary", dependencies: ["CTEEC", "TEEDevice"], swiftSettings: strict,
+                linkerSettings: [.unsafeFlags(selfContained + ["-Xlinker", "-soname=libteec.so.2"])]),
+        .target(name: "CVTEEPreload", dependencies: ["CTEEDev"], path: "Sources/CVTEEPreload", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "VTEEPreloadLibrary", dependencies: ["CVTEEPreload", "TEEDevice"], swiftSettings: strict,
+                linkerSettings: [.unsafeFlags(selfContained)]),
         .target(name: "MediatedPlatform", dependencies: ["TEEABI", "Machine", "Mediator", "Platform"], swiftSettings: strict),
-        .target(name: "VTEEKit", dependencies: ["TEEABI", "Machine", "SecureWorld", "TrustedApps", "Mediator", "Platform", "MediatedPlatform", "NormalWorld", "TEEClient", "Supplicant", "Transport", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
-        .target(name: "VTEEDaemon", dependencies: ["VTEEKit", "TEEABI", "Machine", "SecureWorld", "Mediator", "Platform", "TEEClient", "Transport", "CShim", .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus")], swiftSettings: strict),
+        .target(name: "VTEEKit", dependencies: ["TEEABI", "TAAPI", "TAHost", "SignedTA", "Machine", "SecureWorld", "TrustedApps", "Mediator", "Platform", "MediatedPlatform", "NormalWorld", "TEEClient", "Supplicant", "Transport", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .target(name: "VTEEDaemon", dependencies: ["VTEEKit", "SignedTA", "TEEABI", "Machine", "SecureWorld", "Mediator", "Platform", "TEEClient", "Transport", "CShim", .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus")], swiftSettings: strict),
         .target(name: "VTEEDemo", dependencies: ["TEEClientRemote", "VTEEKit", "VTEEDaemon", "TEEABI", "Machine", "SecureWorld", "TrustedApps", "NormalWorld", "TEEClient", "Supplicant", "Transport"], swiftSettings: strict),
         .target(name: "VTEEAttack", dependencies: ["MediatedPlatform", "TEEABI", "Machine", "SecureWorld", "TrustedApps", "Mediator", "Platform"], swiftSettings: strict),
         .target(name: "VTEEBench", dependencies: ["TEEClientRemote", "VTEEKit", "VTEEDaemon", "CAllocCount", "TEEABI", "Machine", "NormalWorld", "Platform", "TEEClient", "Transport", "TrustedApps", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
-        .executableTarget(name: "VTEEBenchmarks", dependencies: ["VTEEKit", "TEEClient", "Mediator", "Platform", "TrustedApps", "Machine", "TEEABI", .product(name: "Benchmark", package: "package-benchmark")],
+        .executableTarget(name: "VTEEBenchmarks", dependencies: ["VTEEKit", "TEEClient", "Mediator", "Platform", "SecureWorld", "TrustedApps", "Machine", "TEEABI", .product(name: "Benchmark", package: "package-benchmark")],
                           path: "Benchmarks/VTEEBenchmarks", swiftSettings: strict,
                           plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]),
-        .executableTarget(name: "vtee", dependencies: ["VTEEKit", "VTEEDaemon", "VTEEDemo", "VTEEAttack", "VTEEBench", "TEEABI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
+        .executableTarget(name: "vtee", dependencies: ["VTEEKit", "VTEEDaemon", "VTEEDemo", "VTEEAttack", "VTEEBench", "TEEABI", "SignedTA", "TADevKit", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
 
         // libFuzzer targets (scripts/fuzz.sh builds them with --sanitize=fuzzer into .build-fuzz;
         // a plain build makes executables that do nothing).
@@ -65,14 +103,18 @@ let package = Package(
 
         .testTarget(name: "TEEABITests", dependencies: ["TEEABI"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "TEEABI"], swiftSettings: strict),
-        .testTarget(name: "SecureWorldTests", dependencies: ["SecureWorld", "TAAPI", "TrustedApps", "Machine", "TEEABI", "CAllocCount"], swiftSettings: strict),
+        .testTarget(name: "SecureWorldTests", dependencies: ["SecureWorld", "SignedTA", "TAAPI", "TrustedApps", "Machine", "TEEABI", "CAllocCount"], swiftSettings: strict),
         .testTarget(name: "TrustedAppsTests", dependencies: ["TrustedApps", "TAAPI", "TEEABI"], swiftSettings: strict),
-        .testTarget(name: "NormalWorldTests", dependencies: ["CAllocCount", "NormalWorld", "TEEClient", "Supplicant", "SecureWorld", "TrustedApps", "Machine", "TEEABI"], swiftSettings: strict),
+        .testTarget(name: "NormalWorldTests", dependencies: ["CAllocCount", "NormalWorld", "SignedTA", "TEEClient", "Supplicant", "SecureWorld", "TrustedApps", "Machine", "TEEABI"], swiftSettings: strict),
         .testTarget(name: "MediatorTests", dependencies: ["Mediator", "Platform", "MediatedPlatform", "CAllocCount", "SecureWorld", "TrustedApps", "NormalWorld", "TEEClient", "Supplicant", "Machine", "TEEABI"], swiftSettings: strict),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Machine", "TEEABI"], swiftSettings: strict),
+        .testTarget(name: "TAHostTests", dependencies: ["TAHost", "TADevKit", "VTEEKit", "TEEClient", "SecureWorld", "Machine", "TEEABI"], swiftSettings: strict),
+        .testTarget(name: "TASDKTests", dependencies: ["TADevKit", "SignedTA", "VTEEKit", "SecureWorld", "TrustedApps", "NormalWorld", "TEEClient", "Supplicant", "Machine", "TEEABI"],
+                    exclude: ["CTAs"], swiftSettings: strict),
         .testTarget(name: "VTEEDaemonTests", dependencies: ["TEEClientRemote", "VTEEDaemon", "VTEEDemo", "VTEEKit", "TEEABI", "TEEClient", "NormalWorld", "TrustedApps", "Transport", "CShim", "Platform", "Machine"], swiftSettings: strict),
         .testTarget(name: "VTEEDemoTests", dependencies: ["VTEEDemo", "VTEEKit"], swiftSettings: strict),
         .testTarget(name: "VTEEAttackTests", dependencies: ["VTEEAttack", "MediatedPlatform", "TrustedApps", "TEEABI"], swiftSettings: strict),
         .testTarget(name: "VTEEBenchTests", dependencies: ["VTEEBench", "VTEEKit", "TEEClient", "TrustedApps", "Machine", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .testTarget(name: "CClientTests", dependencies: ["VTEEDaemon", "VTEEKit", "TEEDevice", "TEEABI"], exclude: ["Programs"], swiftSettings: strict),
     ]
 )

@@ -12,6 +12,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # module (the foundation layers import nothing above them).
 declare -A forbidden=(
     [TEEABI]="*"
+    [SignedTA]="Machine SecureWorld TrustedApps Mediator Platform NormalWorld TEEClient Supplicant Transport TADevKit VTEEKit vtee"
+    [TADevKit]="Machine SecureWorld TrustedApps Mediator Platform NormalWorld TEEClient Supplicant Transport VTEEKit vtee"
     [TAAPI]="Machine SecureWorld TrustedApps Mediator Platform NormalWorld TEEClient Supplicant Transport VTEEKit vtee CShim"
     [Machine]="TAAPI SecureWorld TrustedApps Mediator Platform NormalWorld TEEClient Supplicant Transport VTEEKit vtee"
     [SecureWorld]="Mediator Platform NormalWorld TEEClient Supplicant Transport VTEEKit vtee"
@@ -24,6 +26,11 @@ declare -A forbidden=(
     [Supplicant]="SecureWorld TAAPI TrustedApps Mediator Platform VTEEKit vtee"
     [Transport]="SecureWorld TAAPI TrustedApps VTEEKit vtee"
     [CShim]=""
+    [TAChannel]="*"
+    [vteeta]="*"
+    [vtee-ta-host]="*"
+    [TAHostShim]="*"
+    [TAHost]="SecureWorld Mediator Platform NormalWorld TEEClient Supplicant Transport VTEEKit vtee TrustedApps"
     [CAllocCount]=""
     [MediatedPlatform]="SecureWorld TrustedApps NormalWorld TEEClient Supplicant Transport VTEEKit VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
     [VTEEKit]="VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
@@ -31,6 +38,12 @@ declare -A forbidden=(
     [VTEEDemo]="VTEEAttack VTEEBench vtee"
     [VTEEAttack]="NormalWorld TEEClient Supplicant Transport VTEEKit VTEEDaemon VTEEDemo VTEEBench vtee"
     [VTEEBench]="VTEEAttack vtee"
+    [CTEEDev]=""
+    [CTEEC]=""
+    [CVTEEPreload]=""
+    [TEEDevice]="SecureWorld TrustedApps Mediator Platform MediatedPlatform VTEEKit VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
+    [TEECLibrary]="SecureWorld TrustedApps Mediator Platform MediatedPlatform VTEEKit VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
+    [VTEEPreloadLibrary]="SecureWorld TrustedApps Mediator Platform MediatedPlatform VTEEKit VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"
     [vtee]=""
 )
 

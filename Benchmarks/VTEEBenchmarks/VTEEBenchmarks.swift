@@ -39,6 +39,7 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .throughput, .mallocCountTotal],
                                            warmupIterations: 100, maxDuration: .seconds(2), maxIterations: 1_000_000)
     mediatorBenchmarks()
+    secureWorldBenchmarks()
 
     Benchmark("codec: MsgArg decode, 4 value params", configuration: scaled()) { benchmark in
         let bytes = fourValueArg().encoded()

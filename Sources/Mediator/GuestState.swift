@@ -142,9 +142,9 @@ struct GuestRecord: Sendable {
 
     // Plain loops rather than `firstIndex(where:)`: an unspecialized generic search allocates
     // its coroutine frame per call in debug builds.
-    /// The call suspended in an RPC on secure thread `thread`. Only a suspended call matches: a
-    /// call that resumed keeps its last thread id, and the secure world may already have given
-    /// that thread to another call while this one completes (issue 13's stale lookup).
+    // Only a suspended call matches a thread: a call that resumed keeps its last thread id, and the
+    // secure world may already have given that thread to another call while this one completes
+    // (issue 13's stale lookup).
     func callIndex(thread: UInt64) -> Int? {
         for i in 0..<calls.count where calls[i].threadID == thread && !calls[i].inFlight && calls[i].pendingRPC != nil { return i }
         return nil

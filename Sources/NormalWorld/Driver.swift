@@ -786,6 +786,7 @@ public final class OPTEEDriver: Sendable {
             params.append(.memref(t, data: data, size: n)); windows.append((h, off))
         }
         let r = supplicant.call(RPCCommand(rawValue: v.cmd.rawValue), params,
+                                windows: windows.map { $0.map { SupplicantWindow(shm: $0.0.id, offset: $0.1) } },
                                 served: configuration.supplicantWait, absent: configuration.supplicantAbsentWait)
         v.ret = r.result
         guard r.params.count == params.count else { return }

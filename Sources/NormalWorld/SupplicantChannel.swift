@@ -27,6 +27,17 @@ public enum SupplicantParam: Sendable, Equatable {
     public var isMemref: Bool { if case .memref = self { return true }; return false }
 }
 
+/// Where a memref param of a request lies in shared memory, as Linux's params_to_supp passes it
+/// (shm id, offset, size): an external supplicant finds the buffer among the memory it allocated.
+public struct SupplicantWindow: Sendable, Equatable {
+    /// The shared memory's id (`SharedMemoryHandle.id`).
+    public let shm: UInt64
+    /// Byte offset of the window inside it.
+    public let offset: Int
+    /// A window of shared memory `shm` at `offset`.
+    public init(shm: UInt64, offset: Int) { self.shm = shm; self.offset = offset }
+}
+
 /// A request as the supplicant receives it (SUPPL_RECV): id, command and params.
 public struct SupplicantRequest: Sendable {
     /// Request id, echoed in the reply so requests can be served concurrently.
@@ -35,9 +46,11 @@ public struct SupplicantRequest: Sendable {
     public let command: RPCCommand
     /// Its params.
     public var params: [SupplicantParam]
+    /// Per param: where its memref lies in shared memory (nil for values, NULL or unknown buffers).
+    public var windows: [SupplicantWindow?]
     /// A request (tests build them to drive a supplicant directly).
-    public init(id: UInt64, command: RPCCommand, params: [SupplicantParam]) {
-        self.id = id; self.command = command; self.params = params
+    public init(id: UInt64, command: RPCCommand, params: [SupplicantParam], windows: [SupplicantWindow?] = []) {
+        self.id = id; self.command = command; self.params = params; self.windows = windows
     }
 }
 
@@ -151,9 +164,10 @@ public final class SupplicantChannel: Sendable {
 
     /// Queues a request and waits for its answer: at most `served` seconds with a supplicant
     /// attached, `absent` seconds without one. Failure is COMMUNICATION, never a hang.
-    func call(_ command: RPCCommand, _ params: [SupplicantParam], served: Double, absent: Double) -> SupplicantResponse {
+    func call(_ command: RPCCommand, _ params: [SupplicantParam], windows: [SupplicantWindow?] = [],
+              served: Double, absent: Double) -> SupplicantResponse {
         let (p, bound): (Pending, Double) = state.withLock { s in
-            let p = Pending(SupplicantRequest(id: s.nextID, command: command, params: params), clock: clock)
+            let p = Pending(SupplicantRequest(id: s.nextID, command: command, params: params, windows: windows), clock: clock)
             s.nextID += 1
             s.queue.append(p)
             return (p, s.attached ? served : absent)

@@ -10,6 +10,7 @@ import Synchronization
 @_exported import TAAPI
 import TEEABI
 import Machine
+import SignedTA
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -58,8 +59,13 @@ public struct SecureWorldConfig: Sendable {
     /// Kept for source compatibility; unused: a drain never polls. A TA that awaits something
     /// outside the secure world makes the thread yield with FOREIGN_INTR at once.
     public var externalAwaitBudget: Duration
-    /// Turns a TA image fetched with RPC LOAD_TA into a TA; nil: images cannot be run (BAD_FORMAT).
-    public var loadTA: (@Sendable (TEEUUID, [UInt8]) -> TADescriptor?)?
+    /// The key a TA image fetched with RPC LOAD_TA must be signed with (OP-TEE's TA_PUBLIC_KEY);
+    /// nil refuses every image. Default: vtee's development key (logged loudly at start).
+    public var taKey: TAVerificationKey?
+    /// The runner seam: turns the ELF of a verified TA image into a TA (the composition root
+    /// fills it with the TA process runner). Called only after the signature and UUID checked
+    /// out; a thrown code goes to the client with origin TEE. nil: images cannot be run (BAD_FORMAT).
+    public var loadTA: (@Sendable (TEEUUID, [UInt8]) throws(TEEResult) -> TADescriptor)?
     /// Secure storage: device key and rollback counters, and each client's storage namespace.
     public var storage = SecureStorageConfig()
 
@@ -68,13 +74,14 @@ public struct SecureWorldConfig: Sendable {
                 maxSessionsPerVM: Int = 256, maxRegisteredSHMPerVM: Int = 256, maxSHMPages: Int = 16384,
                 maxMemrefBytes: Int = 8 << 20, maxClientID: UInt64 = 0xFFFF, maxNotificationValue: UInt32 = 255,
                 externalAwaitBudget: Duration = .milliseconds(10),
-                loadTA: (@Sendable (TEEUUID, [UInt8]) -> TADescriptor?)? = nil) {
+                taKey: TAVerificationKey? = try? TAVerificationKey.development,
+                loadTA: (@Sendable (TEEUUID, [UInt8]) throws(TEEResult) -> TADescriptor)? = nil) {
         self.threadsPerVM = max(1, threadsPerVM); self.virtualization = virtualization
         self.interruptTick = interruptTick; self.maxSessionsPerVM = maxSessionsPerVM
         self.maxRegisteredSHMPerVM = maxRegisteredSHMPerVM; self.maxSHMPages = maxSHMPages
         self.maxMemrefBytes = maxMemrefBytes; self.maxClientID = maxClientID
         self.maxNotificationValue = maxNotificationValue; self.externalAwaitBudget = externalAwaitBudget
-        self.loadTA = loadTA
+        self.taKey = taKey; self.loadTA = loadTA
     }
 }
 
@@ -155,6 +162,12 @@ public final class SecureWorld: SMCEntry, Sendable {
         shards = (0..<Self.shardCount).map { _ in PartitionShard() }
         if !config.virtualization {
             _ = implicitRef.storeIfNil(Partition(clientID: 0, threads: config.threadsPerVM, world: self))
+        }
+        if config.loadTA != nil, let key = config.taKey, key.isDevelopmentKey {
+            log.warning("""
+                TA signing: trusting vtee's DEVELOPMENT key (keys/default_ta.pem, public, DEVELOPMENT ONLY): \
+                anyone can sign a TA this secure world will load; pass --ta-key with your own public key
+                """)
         }
     }
 

@@ -10,6 +10,7 @@
 import Crypto
 import Logging
 import Synchronization
+import TAAPI
 import TEEABI
 
 /// How the secure world stores TA objects: its device state and which storage each client uses.
@@ -154,60 +155,44 @@ struct RPCFileSystem: REEFileSystem {
 
 // MARK: - Locks
 
-/// One async lock per store: an operation holds it across all its RPCs. Waiters queue in order
-/// and give up with BUSY after a bound (a guest that stops answering RPCs stalls only its own
-/// user's operations on that TA, and only for that long).
+/// One lock per store: an operation holds it across all its RPCs. Waiters queue in order (a
+/// ticket each) and wait in the normal world, through `yield` (an RPC), never on a continuation
+/// only a live VM would drain: a waiter whose VM dies is answered abort at its RPC, unwinds and
+/// leaves the queue, so a dead guest never holds or blocks a store. A waiter gives up with BUSY
+/// at its deadline (a guest that stops answering RPCs stalls only its own user's operations on
+/// that TA, and only for that long).
 final class StoreLocks: Sendable {
-    private struct Waiter { let id: UInt64; let continuation: CheckedContinuation<Bool, Never>; let timer: Task<Void, Never> }
-    private struct State { var held: Set<String> = []; var waiters: [String: [Waiter]] = [:]; var next: UInt64 = 1 }
+    private struct State { var held: Set<String> = []; var queues: [String: [UInt64]] = [:]; var next: UInt64 = 0 }
     private let state = Mutex(State())
 
-    /// Takes the lock of `key`; false when `timeout` passed first.
-    func acquire(_ key: String, timeout: Duration) async -> Bool {
-        let id: UInt64? = state.withLock { s in
-            if s.held.insert(key).inserted { return nil }
-            defer { s.next += 1 }
-            return s.next
-        }
-        guard let id else { return true }
-        return await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
-            let timer = Task.detached { [self] in
-                do { try await Task.sleep(for: timeout) } catch { return }     // cancelled: granted in time
-                self.expire(key, id)
+    /// Takes the lock of `key`: nil when held, BUSY past `timeout`, COMMUNICATION when `yield`
+    /// answers false (the VM is going away).
+    func acquire(_ key: String, timeout: Duration, yield: () async -> Bool) async -> TEEResult? {
+        let ticket = state.withLock { s -> UInt64 in s.next += 1; s.queues[key, default: []].append(s.next); return s.next }
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        while true {
+            let got = state.withLock { s -> Bool in
+                guard s.queues[key]?.first == ticket, !s.held.contains(key) else { return false }
+                s.queues[key]?.removeFirst()
+                if s.queues[key]?.isEmpty == true { s.queues[key] = nil }
+                s.held.insert(key)
+                return true
             }
-            let granted: Bool = state.withLock { s in
-                if s.held.insert(key).inserted { return true }
-                s.waiters[key, default: []].append(Waiter(id: id, continuation: c, timer: timer))
-                return false
-            }
-            if granted { timer.cancel(); c.resume(returning: true) }
+            if got { return nil }
+            if ContinuousClock.now >= deadline { leave(key, ticket); return .busy }
+            guard await yield() else { leave(key, ticket); return .communication }
         }
     }
 
-    private func expire(_ key: String, _ id: UInt64) {
-        let c: CheckedContinuation<Bool, Never>? = state.withLock { s in
-            guard var q = s.waiters[key], let i = q.firstIndex(where: { $0.id == id }) else { return nil }
-            let w = q.remove(at: i)
-            s.waiters[key] = q.isEmpty ? nil : q
-            return w.continuation
+    private func leave(_ key: String, _ ticket: UInt64) {
+        state.withLock { s in
+            s.queues[key]?.removeAll { $0 == ticket }
+            if s.queues[key]?.isEmpty == true { s.queues[key] = nil }
         }
-        c?.resume(returning: false)
     }
 
-    /// Releases the lock of `key`, handing it to the first waiter.
-    func release(_ key: String) {
-        let next: Waiter? = state.withLock { s in
-            if var q = s.waiters[key], !q.isEmpty {
-                let w = q.removeFirst()
-                s.waiters[key] = q.isEmpty ? nil : q
-                return w                       // stays held, now by the waiter
-            }
-            s.held.remove(key)
-            return nil
-        }
-        next?.timer.cancel()
-        next?.continuation.resume(returning: true)
-    }
+    /// Releases the lock of `key` (the first waiter takes it at its next try).
+    func release(_ key: String) { _ = state.withLock { $0.held.remove(key) } }
 }
 
 /// The secure world's storage state: locks, derived keys, stores already swept for debris.
@@ -229,8 +214,9 @@ final class StorageService: Sendable {
     func unvisit(_ name: String) { _ = swept.withLock { $0.remove(name) } }
 
     /// Runs `body` on `store` under the store's lock.
-    func withStore<T>(_ store: TAStore, timeout: Duration, _ body: (TAStore) async throws(TEEResult) -> T) async throws(TEEResult) -> T {
-        guard await locks.acquire(store.name, timeout: timeout) else { throw .busy }
+    func withStore<T>(_ store: TAStore, timeout: Duration, yield: () async -> Bool,
+                      _ body: (TAStore) async throws(TEEResult) -> T) async throws(TEEResult) -> T {
+        if let refused = await locks.acquire(store.name, timeout: timeout, yield: yield) { throw refused }
         do {
             if firstVisit(store.name) {
                 do { try await store.sweep() } catch { unvisit(store.name) }
@@ -473,7 +459,12 @@ struct FSRPCStorage: TAStorage {
         let world = call.world, cfg = world.config.storage
         let store = TAStore(fs: RPCFileSystem(call: call), ta: ta, namespace: cfg.namespace(call.partition.clientID),
                             device: cfg.device, service: world.storage, log: world.log, maxObject: world.config.maxMemrefBytes)
-        return try await world.storage.withStore(store, timeout: cfg.lockTimeout, body)
+        // Waiting for another guest's operation: a short RPC SUSPEND in the normal world per try
+        // (an RPC, so a dying VM unwinds the waiter like any suspended command).
+        let call = self.call
+        return try await world.storage.withStore(store, timeout: cfg.lockTimeout, yield: {
+            await call.rpcCommand(.suspend, [.value(.valueInput, a: 1)]).ret == .success
+        }, body)
     }
 
     func read(id: [UInt8]) async throws(TEEResult) -> [UInt8] { try await run { s throws(TEEResult) in try await s.read(id) } }

@@ -3,6 +3,7 @@
 import Synchronization
 import TAAPI
 import TEEABI
+import SignedTA
 
 /// One instance of a TA. Its entry points run only while a call owns it (`word`'s owner), so
 /// the TA object itself needs no lock of its own.
@@ -140,7 +141,20 @@ extension SecureWorld {
             guard let b = bytes else { return .failure(.itemNotFound) }
             image = b
         } catch { return .failure(error) }
-        guard let d = loader(uuid, image), d.uuid == uuid else { return .failure(.badFormat) }
+        // OP-TEE's order: the signature, digest and UUID of the image are checked before
+        // anything of the TA is handed on; every refusal is TEE_ERROR_SECURITY.
+        guard let key = config.taKey else {
+            log.warning("TA \(uuid) refused: no TA verification key is configured")
+            return .failure(.security)
+        }
+        let verified: VerifiedTA
+        do { verified = try SignedTAImage.verify(image, expecting: uuid, key: key) } catch {
+            log.warning("TA \(uuid) refused at LOAD_TA: \(error)")
+            return .failure(error.teeResult)
+        }
+        let d: TADescriptor
+        do throws(TEEResult) { d = try loader(uuid, verified.elf) } catch { return .failure(error) }
+        guard d.uuid == uuid else { return .failure(.security) }
         return .success(d)
     }
 

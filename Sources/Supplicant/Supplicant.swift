@@ -30,6 +30,15 @@ public struct SupplicantConfiguration: Sendable {
         return base + "/vtee/storage"
     }
 
+    /// The default TA directory (tee-supplicant's /lib/optee_armtz): `$VTEE_TA_DIR` if set, else
+    /// `$XDG_DATA_HOME/vtee/ta` or `~/.local/share/vtee/ta`. LOAD_TA reads `<dir>/<uuid>.ta`.
+    public static var defaultTADirectory: String {
+        let env = ProcessInfo.processInfo.environment
+        if let d = env["VTEE_TA_DIR"], !d.isEmpty { return d }
+        let base = env["XDG_DATA_HOME"] ?? ((env["HOME"] ?? NSTemporaryDirectory()) + "/.local/share")
+        return base + "/vtee/ta"
+    }
+
     /// A configuration; only the storage directory is usually given.
     public init(storageDirectory: String = SupplicantConfiguration.defaultStorageDirectory, taDirectory: String? = nil,
                 threads: Int = 2, maxThreads: Int = 8, pollInterval: Double = 0.05,

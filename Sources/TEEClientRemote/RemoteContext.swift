@@ -39,6 +39,8 @@ public struct RemoteGuestOptions: Sendable {
     public var vcpus = 2
     /// Storage directory of this guest's supplicant (secure storage lands here).
     public var storage: String = SupplicantConfiguration.defaultStorageDirectory
+    /// Directory this guest's supplicant loads `<uuid>.ta` from ($VTEE_TA_DIR or <data>/vtee/ta).
+    public var taDirectory: String = SupplicantConfiguration.defaultTADirectory
     /// Defaults: 4 MiB of RAM, 2 vCPUs, the user's default storage.
     public init() {}
 }
@@ -72,7 +74,8 @@ extension TEEContext {
         do { driver = try OPTEEDriver(space: space, conduit: client.conduit, configuration: DriverConfiguration(vcpus: options.vcpus)) }
         catch { client.close(); throw .driver(error) }
         let supplicant: Supplicant
-        do { supplicant = try Supplicant(driver: driver, configuration: SupplicantConfiguration(storageDirectory: options.storage)) }
+        do { supplicant = try Supplicant(driver: driver, configuration: SupplicantConfiguration(storageDirectory: options.storage,
+                                                                                                  taDirectory: options.taDirectory)) }
         catch { driver.shutdown(); client.close(); throw .supplicant(error) }
         _ = supplicant.start()
         return TEEContext(driver: driver, onFinalize: { supplicant.stop(); driver.shutdown(); client.close() })

@@ -30,6 +30,9 @@ public struct BenchOptions: Sendable {
     /// The `vtee` executable to spawn as the daemon's guest process (`vtee bench-guest`); nil runs the
     /// guest loop on a thread of this process instead (tests, where no vtee binary exists).
     public var guestExecutable: String?
+    /// A C bench client (Benchmarks/CClients/teec_nop_bench.c linked against libteec.so, built by
+    /// `scripts/c-bench.sh --build OUT`): when set, c_invoke_ns is measured through the same daemon.
+    public var cClient: String?
     /// Guests for the idle-memory figure.
     public var idleGuests = 1000
     /// Guests attached at once to one daemon for `guests_max`.
@@ -313,9 +316,39 @@ public enum Bench {
             }
         }
         r.latencies["daemon_invoke_ns"] = result.invoke
+        if let c = o.cClient {
+            r.latencies["c_invoke_ns"] = try spawnCClient(c, socket: dc.socketPath, storage: o.workDirectory + "/c-guest-storage",
+                                                          calls: o.iterations(20_000))
+        }
         r.latencies["transport_floor_ns"] = result.floor
         r.latencies["daemon_fast_call_ns"] = result.fastCall
         r.machine["guest_process"] = o.guestExecutable == nil ? "thread in the bench process" : "separate process"
+    }
+
+    /// Runs the C bench client against the daemon at `socket` and reads its JSON line
+    /// `{"c_invoke_ns": median, "c_invoke_p99_ns": p99, "calls": n}`.
+    static func spawnCClient(_ exe: String, socket: String, storage: String, calls: Int) throws(BenchError) -> BenchStat {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = [String(calls)]
+        var env = ProcessInfo.processInfo.environment
+        env["VTEE_SOCKET"] = socket
+        env["VTEE_STORAGE"] = storage
+        p.environment = env
+        let out = Pipe()
+        p.standardOutput = out
+        do { try p.run() } catch { throw .guestProcess("spawn \(exe): \(error)") }
+        let watchdog = DispatchWorkItem { if p.isRunning { p.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 180, execute: watchdog)
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        watchdog.cancel()
+        guard p.terminationStatus == 0 else { throw .guestProcess("C client exit status \(p.terminationStatus)") }
+        let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
+        guard let obj = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
+              let median = (obj["c_invoke_ns"] as? NSNumber)?.doubleValue, let p99 = (obj["c_invoke_p99_ns"] as? NSNumber)?.doubleValue,
+              let n = (obj["calls"] as? NSNumber)?.intValue else { throw .guestProcess("unreadable C client output: \(line.prefix(200))") }
+        return BenchStat(median: median, p99: p99, samples: n)
     }
 
     /// Spawns `exe bench-guest ...` and parses the JSON line it prints.

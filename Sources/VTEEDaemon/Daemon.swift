@@ -11,6 +11,7 @@ import Mediator
 import Platform
 import SecureWorld
 import Synchronization
+import SignedTA
 import TEEABI
 import TEEClient
 import Transport
@@ -46,6 +47,10 @@ public struct DaemonConfig: Sendable {
     public var idleTimeout: Duration?
     /// Logger of every layer.
     public var logger = Logger(label: "vtee.daemon")
+    /// The key TA images must be signed with (`--ta-key`); default: the development key.
+    public var taKey: TAVerificationKey? = try? TAVerificationKey.development
+    /// Runs the ELF of a verified TA image; default: the TA process runner (`defaultTARunner`); nil: loaded TAs cannot run.
+    public var taRunner: (@Sendable (TEEUUID, [UInt8]) throws(TEEResult) -> TADescriptor)? = defaultTARunner
     /// A config serving on `socketPath` with storage under `storage`.
     public init(socketPath: String, storage: String) { self.socketPath = socketPath; self.storage = storage }
     /// The admin socket's path: the guest socket's path plus ".admin".
@@ -104,6 +109,8 @@ public final class Daemon: Sendable {
         sc.storageRoot = config.storage
         sc.secureStateDirectory = config.secureState
         sc.logger = config.logger
+        sc.taKey = config.taKey
+        sc.taRunner = config.taRunner
         sc.mediator.maxGuests = config.maxGuests
         stack = try VTEEStack(config: sc)
         try stack.deviceState.lock()
@@ -187,13 +194,9 @@ public final class Daemon: Sendable {
     static func identityPolicy(_ c: PeerCredentials, executable: String?) -> ClientIdentityPolicy {
         let (uid, gid) = (c.uid, c.gid)
         return { login in
-            switch login {
-            case .application, .applicationUser, .applicationGroup:
-                guard let app = executable else { return nil }
-                return ClientIdentity.uuid(for: login, uid: uid, gid: gid, application: app)
-            default:
-                return ClientIdentity.uuid(for: login, uid: uid, gid: gid, application: "")
-            }
+            if login == .public { return .zero }
+            if [.application, .applicationUser, .applicationGroup].contains(login) && executable == nil { return nil }
+            return ClientIdentity.uuid(for: login, uid: uid, gid: gid, application: executable ?? "")
         }
     }
 

@@ -10,6 +10,7 @@ import NormalWorld
 import Platform
 import SecureWorld
 import Supplicant
+import SignedTA
 import Synchronization
 import TEEABI
 import TEEClient
@@ -38,6 +39,13 @@ public struct StackConfig: Sendable {
     public var maxGuests = 64
     /// Logger used by every layer.
     public var logger = Logger(label: "vtee")
+    /// Directory the guests' supplicants load `<uuid>.ta` from (`--ta-dir`; default
+    /// `SupplicantConfiguration.defaultTADirectory`: $VTEE_TA_DIR or <data>/vtee/ta).
+    public var taDirectory: String? = SupplicantConfiguration.defaultTADirectory
+    /// The key loaded TAs must be signed with (`--ta-key`); default: the development key.
+    public var taKey: TAVerificationKey? = try? TAVerificationKey.development
+    /// Runs the ELF of a verified TA image; default: the TA process runner (`defaultTARunner`); nil: loaded TAs cannot run.
+    public var taRunner: (@Sendable (TEEUUID, [UInt8]) throws(TEEResult) -> TADescriptor)? = defaultTARunner
 
     /// The defaults: 8 secure threads, 8 MiB guests with 2 vCPUs.
     public init() {}
@@ -123,7 +131,8 @@ public final class VTEEStack: Sendable {
             throw StackError.secureState(error)
         }
         var swc = SecureWorldConfig(threadsPerVM: config.secureThreadsPerVM, virtualization: true,
-                                    interruptTick: config.interruptTick)
+                                    interruptTick: config.interruptTick,
+                                    taKey: config.taKey, loadTA: config.taRunner)
         let table = namespaces
         swc.storage = SecureStorageConfig(device: deviceState, namespace: { [table] client in
             table.names.withLock { $0[client] } ?? SecureStorageConfig.guestNamespace(client)
@@ -164,7 +173,8 @@ public final class VTEEStack: Sendable {
         let supplicant: Supplicant
         do {
             supplicant = try Supplicant(driver: driver, configuration: SupplicantConfiguration(
-                storageDirectory: config.storageRoot + "/guest-\(id.raw)", logger: config.logger))
+                storageDirectory: config.storageRoot + "/guest-\(id.raw)", taDirectory: config.taDirectory,
+                logger: config.logger))
         } catch {
             driver.shutdown(); mediator.destroyGuest(id); space.removeRAM()
             throw StackError.supplicant(error)

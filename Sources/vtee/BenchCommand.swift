@@ -15,6 +15,8 @@ struct BenchCommand: ParsableCommand {
     var threadsPerGuest: Int?
     @Option(name: .customLong("idle-guests"), help: "Guests for the idle-memory figure.") var idleGuests: Int = 1000
     @Option(name: .customLong("max-guests"), help: "Guests to attach at once to one daemon for guests_max.") var maxGuests: Int = 1000
+    @Option(name: .customLong("c-client"), help: "C bench client built by `scripts/c-bench.sh --build OUT`: adds c_invoke_ns (a NOP invoke through libteec.so).")
+    var cClient: String?
 
     func validate() throws {
         if let t = threadsPerGuest, !(1...16).contains(t) { throw ValidationError("--threads-per-guest must be 1...16") }
@@ -29,6 +31,7 @@ struct BenchCommand: ParsableCommand {
         var o = BenchOptions(workDirectory: dir)
         o.quick = quick
         o.guestExecutable = Self.ownExecutable()
+        o.cClient = cClient
         o.threadsPerGuest = threadsPerGuest
         o.idleGuests = idleGuests
         o.maxGuestsToTry = maxGuests

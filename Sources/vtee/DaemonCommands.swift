@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import SignedTA
 import TEEABI
 import VTEEDaemon
 import VTEEDemo
@@ -17,6 +18,8 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("max-guests-per-user"), help: "Most guests one uid may attach.") var maxGuestsPerUser: Int = 16
     @Option(name: .customLong("max-secure-threads-per-user"), help: "Most secure threads one uid's guests may hold.") var maxSecureThreadsPerUser: Int = 32
     @Option(name: .customLong("idle-timeout"), help: "Detach a guest after this many seconds without a call (0: never).") var idleTimeout: Int = 0
+    @Option(name: .customLong("ta-key"), help: "PEM public key loaded TAs must be signed with (default: vtee's development key, development only).")
+    var taKey: String?
     @Flag(help: "Log at debug level.") var verbose = false
 
     func validate() throws {
@@ -43,6 +46,10 @@ struct ServeCommand: ParsableCommand {
         cfg.idleTimeout = idleTimeout > 0 ? .seconds(idleTimeout) : nil
         cfg.socketMode = UInt32(socketMode, radix: 8) ?? 0o600
         cfg.logger.logLevel = verbose ? .debug : .info
+        cfg.taKey = try loadTAKey(taKey)
+        if cfg.taKey?.isDevelopmentKey == true {
+            cfg.logger.warning("TA signing: trusting vtee's DEVELOPMENT key (public, DEVELOPMENT ONLY): any TA signed with keys/default_ta.pem loads; pass --ta-key with your own public key")
+        }
         let daemon = try Daemon(config: cfg)
         var http: MetricsHTTPServer?
         if let m = metrics, let (host, port) = Self.hostPort(m) {
@@ -74,6 +81,8 @@ struct ClientCommand: ParsableCommand {
     @Option(help: "Daemon socket (default $VTEE_SOCKET).") var socket: String?
     @Option(help: "Workload: \(clientWorkloads.joined(separator: ", ")).") var workload: String = "all"
     @Option(help: "Rounds.") var count: Int = 1
+    @Option(name: .customLong("ta-dir"), help: "Directory this guest's supplicant loads <uuid>.ta from (default $VTEE_TA_DIR or <data>/vtee/ta).")
+    var taDir: String?
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
@@ -83,6 +92,7 @@ struct ClientCommand: ParsableCommand {
 
     func run() throws {
         guard let path = socket ?? ProcessInfo.processInfo.environment["VTEE_SOCKET"] else { throw ValidationError("--socket or VTEE_SOCKET is required") }
+        if let d = taDir { setenv("VTEE_TA_DIR", d, 1) }
         let r = try runClient(socket: path, workload: workload, count: count)
         if json { print(r.json) } else {
             for (i, round) in r.guestSteps.enumerated() {
@@ -102,10 +112,13 @@ struct InvokeCommand: ParsableCommand {
     @Option(help: "Command id.") var cmd: UInt32
     @Option(help: "Up to four params in order: none, value-in:A,B, value-out, value-inout:A,B, in:HEX, out:SIZE, inout:HEX.")
     var param: [String] = []
+    @Option(name: .customLong("ta-dir"), help: "Directory this guest's supplicant loads <uuid>.ta from (default $VTEE_TA_DIR or <data>/vtee/ta).")
+    var taDir: String?
 
     func run() throws {
         guard let path = socket ?? ProcessInfo.processInfo.environment["VTEE_SOCKET"] else { throw ValidationError("--socket or VTEE_SOCKET is required") }
         guard param.count <= 4 else { throw ValidationError("at most four --param") }
+        if let d = taDir { setenv("VTEE_TA_DIR", d, 1) }
         let ps = try param.map { s throws -> InvokeParam in
             guard let p = InvokeParam(s) else { throw ValidationError("bad --param \(s)") }
             return p
@@ -135,4 +148,11 @@ struct StatsCommand: ParsableCommand {
             if watch { sleep(1) }
         } while watch
     }
+}
+
+/// Reads `--ta-key` (a PEM public key, or a private key whose public half is used); nil: the development key.
+func loadTAKey(_ path: String?) throws -> TAVerificationKey {
+    guard let path else { return try TAVerificationKey.development }
+    guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("cannot read --ta-key \(path)") }
+    return try TAVerificationKey(pem: pem)
 }

@@ -7,6 +7,7 @@ import SecureWorld
 import Supplicant
 import Synchronization
 import TEEABI
+import SignedTA
 import TEEClient
 import Testing
 import TrustedApps
@@ -329,23 +330,24 @@ import TrustedApps
     @Test func aTAFileIsLoadedThroughTheSupplicantWithSizeQueryThenCopy() throws {
         let taDir = temporaryDirectory("vtee-tadir")
         let uuid = try TEEUUID("c0ffee00-1234-4abc-8def-0123456789ab")
-        let image = Array("VTEE-TA".utf8) + (0..<9000).map { UInt8(truncatingIfNeeded: $0) }   // spans three pages
+        let elf = Array("VTEE-TA".utf8) + (0..<9000).map { UInt8(truncatingIfNeeded: $0) }   // spans three pages
+        let image = try SignedTAImage.sign(elf: elf, uuid: uuid, key: .development)
         try Data(image).write(to: URL(fileURLWithPath: taDir + "/\(uuid).ta"))
-        let stack = try Stack(taDirectory: taDir, loadTA: { u, bytes in
-            bytes == image ? TADescriptor(uuid: u, name: "loaded hello_world", make: BuiltinTAs.helloWorld.make) : nil
-        })
+        let loader: @Sendable (TEEUUID, [UInt8]) throws(TEEResult) -> TADescriptor = { u, bytes throws(TEEResult) in
+            guard bytes == elf else { throw .badFormat }
+            return TADescriptor(uuid: u, name: "loaded hello_world", make: BuiltinTAs.helloWorld.make)
+        }
+        let stack = try Stack(taDirectory: taDir, loadTA: loader)
         defer { stack.shutdown() }
         let s = try stack.context.openSession(uuid)
         var op = TEEOperation([.valueInout(a: 1, b: 0)])
         try s.invoke(HelloWorldTA.Command.increment.rawValue, &op)
         #expect(op[0].value.a == 2)
         #expect((stack.driver.statistics.rpcCommands[RPCCommand.loadTA.rawValue] ?? 0) >= 2)
-        // A corrupted image is refused by the loader; a missing one is not found.
+        // A truncated image fails verification (SECURITY); the loader never sees it.
         try Data(image.dropLast()).write(to: URL(fileURLWithPath: taDir + "/\(uuid).ta"))
         // A fresh stack: the first one keeps the TA it already loaded.
-        let second = try Stack(taDirectory: taDir, loadTA: { u, bytes in
-            bytes == image ? TADescriptor(uuid: u, name: "loaded", make: BuiltinTAs.helloWorld.make) : nil
-        })
+        let second = try Stack(taDirectory: taDir, loadTA: loader)
         defer { second.shutdown() }
         #expect(throws: TEEError.self) { try second.context.openSession(uuid) }
     }

@@ -50,7 +50,7 @@ final class Stack: Sendable {
 
     init(storage: String? = nil, taDirectory: String? = nil, threads: Int = 8, vcpus: Int = 2, pages: Int = 2048,
          interruptTick: Duration? = nil, supplicantThreads: Int = 2,
-         loadTA: (@Sendable (TEEUUID, [UInt8]) -> TADescriptor?)? = nil,
+         loadTA: (@Sendable (TEEUUID, [UInt8]) throws(TEEResult) -> TADescriptor)? = nil,
          useRPCArg: Bool = true, startSupplicant: Bool = true,
          driverConfig: ((inout DriverConfiguration) -> Void)? = nil,
          willServe: (@Sendable (SupplicantRequest) -> Void)? = nil,

@@ -23,7 +23,8 @@ struct StorageRig: Sendable {
     /// Runs `body` on a store under its lock, as a TA's call does.
     func run<T>(_ ta: TEEUUID = taA, namespace: String = "uid-1000",
                 _ body: (TAStore) async throws(TEEResult) -> T) async throws(TEEResult) -> T {
-        try await service.withStore(store(ta, namespace: namespace), timeout: .seconds(600), body)   // only a deadlock waits this long
+        try await service.withStore(store(ta, namespace: namespace), timeout: .seconds(600),   // only a deadlock waits this long
+                                    yield: { await Task.yield(); return true }, body)
     }
 
     /// The same disk and device after a reboot of the secure world.
@@ -375,12 +376,18 @@ func pattern(_ n: Int, _ seed: UInt8) -> [UInt8] { (0..<n).map { UInt8(truncatin
         #expect(all.filter { $0 == .accessConflict }.count == 7)
     }
 
-    @Test func aWaiterGivesUpWithBusyWhenTheStoreStaysLocked() async throws {
+    @Test func aWaiterGivesUpWithBusyWhenTheStoreStaysLockedAndLeavesOnAbort() async throws {
         let locks = StoreLocks()
-        #expect(await locks.acquire("s", timeout: .seconds(1)))
-        #expect(await !locks.acquire("s", timeout: .milliseconds(20)))
+        let tries = Collected()
+        #expect(await locks.acquire("s", timeout: .seconds(1), yield: { true }) == nil)
+        // Held: a waiter whose deadline has passed answers BUSY (its yields are counted, not timed).
+        #expect(await locks.acquire("s", timeout: .zero, yield: { tries.m.withLock { $0.append(.busy) }; return true }) == .busy)
+        // A waiter whose VM goes away (its RPC answers abort) leaves the queue at once.
+        #expect(await locks.acquire("s", timeout: .seconds(600), yield: { false }) == .communication)
         locks.release("s")
-        #expect(await locks.acquire("s", timeout: .milliseconds(20)))
+        // Neither left a ticket behind: the next acquire is immediate.
+        #expect(await locks.acquire("s", timeout: .zero, yield: { false }) == nil)
+        #expect(tries.m.withLock { $0.count } == 0)
     }
 
     // MARK: migration

@@ -1,5 +1,6 @@
 import Testing
 import TEEABI
+import SignedTA
 import Machine
 @testable import SecureWorld
 
@@ -183,21 +184,23 @@ import Machine
         #expect(nw.lock.withLock { $0.rpcCommands.contains(RPCCommand.loadTA.rawValue) })
     }
 
-    @Test func loadTAFetchesAnImageFromTheNormalWorldAndTheLoaderRunsIt() throws {
+    @Test func loadTAFetchesASignedImageFromTheNormalWorldAndTheLoaderRunsItsELF() throws {
         let loadable = TestTAs.uuid("22222222-0000-4000-8000-000000000001")
         let junk = TestTAs.uuid("22222222-0000-4000-8000-000000000002")
-        let image = Array("vtee-ta:main".utf8) + [UInt8](repeating: 7, count: 5000)
-        let config = SecureWorldConfig(loadTA: { uuid, bytes in
-            bytes.starts(with: Array("vtee-ta:main".utf8)) && bytes.count == 5012
-                ? TADescriptor(uuid: uuid, name: "loaded") { MainTA() } : nil
+        let elf = Array("vtee-ta:main".utf8) + [UInt8](repeating: 7, count: 5000)
+        let image = try SignedTAImage.sign(elf: elf, uuid: loadable, key: .development)
+        let config = SecureWorldConfig(loadTA: { uuid, bytes throws(TEEResult) in
+            guard bytes == elf else { throw .badFormat }
+            return TADescriptor(uuid: uuid, name: "loaded") { MainTA() }
         })
         let nw = try world(config)
         nw.lock.withLock { $0.taImages = [loadable: image, junk: [1, 2, 3]] }
         let (r, _, s) = nw.open(loadable)
         #expect(r == .success)
         #expect(nw.invoke(s, Cmd.inc, params: [.value(.valueInout, a: 1)])?.params[0].a == 2)
+        // An unsigned image never reaches the loader.
         let (r2, o2, _) = nw.open(junk)
-        #expect(r2 == .badFormat && o2 == TEEOrigin.tee.rawValue)
+        #expect(r2 == .security && o2 == TEEOrigin.tee.rawValue)
     }
 
     @Test func loadTAIntoANonContiguousSHMAllocBufferGoesOutAsRmem() throws {

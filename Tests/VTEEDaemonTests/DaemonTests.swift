@@ -83,10 +83,18 @@ import Glibc
         let d = try Daemon(config: DaemonConfig(socketPath: dir + "/s", storage: dir + "/store")); defer { d.stop() }
         // Every process is this user's: one namespace, one store per TA, shared by all eight.
         let procs = try (0..<8).map { i in
-            try Self.spawn(["client", "--socket", dir + "/s", "--workload", i % 2 == 0 ? "secure_storage" : "rpc", "--count", "3"])
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: Self.vteeBinary)
+            p.arguments = ["client", "--socket", dir + "/s", "--workload", "secure_storage", "--count", "4"]
+            FileManager.default.createFile(atPath: dir + "/out-\(i)", contents: nil)
+            p.standardOutput = FileHandle(forWritingAtPath: dir + "/out-\(i)")
+            p.standardError = p.standardOutput
+            try p.run()
+            return p
         }
         let codes = procs.map { Self.wait($0, seconds: 180) }
-        #expect(codes.allSatisfy { $0 == 0 }, "exit codes \(codes)")
+        let outputs = (0..<8).map { (try? String(contentsOfFile: dir + "/out-\($0)", encoding: .utf8)) ?? "" }
+        #expect(codes.allSatisfy { $0 == 0 }, "exit codes \(codes); failed steps: \(outputs.flatMap { $0.split(separator: "\n").filter { $0.contains("FAIL") || $0.contains("error") || $0.contains("TEE_ERROR") } }.prefix(8))")
         // What they stored is ciphertext only: no object id in a file name, no plain run counter.
         let files = FileManager.default.subpaths(atPath: dir + "/store") ?? []
         #expect(!files.contains { $0.contains("6f626a656374") }, "\(files)")     // hex of "object"

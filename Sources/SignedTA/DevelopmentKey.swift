@@ -1,0 +1,63 @@
+/// SignedTA: the development TA signing key, generated once for vtee and shipped with it.
+///
+/// PUBLIC AND FOR DEVELOPMENT ONLY, exactly as OP-TEE ships keys/default_ta.pem: anyone can
+/// sign a TA with it, so a vtee that trusts it (the default) trusts any TA. Deployments pass
+/// `--ta-key` with their own public key. 4096-bit RSA, e = 65537, PKCS#8 PEM.
+enum DevelopmentKey {
+    /// The private key in PEM (PKCS#8), as the exported dev kit writes it to keys/default_ta.pem.
+    static let pem = """
+-----BEGIN PRIVATE KEY-----
+MIIJQgIBADANBgkqhkiG9w0BAQEFAASCCSwwggkoAgEAAoICAQC9D3QVra3MvNtK
+Hns6B3MhV0UPrUknQrtrW38ftExRQCwFtv3wPYN+WC3b4f7IXeBgYYC80w7fDr+l
+Vh7ImrGFbrnh+TyeuFjbRDUTPPeZLfm+bQgVqpsDzz0zC9HoNLlDbZxxkRKi4PBF
+fGxd28Ch+boGKDjMwUj/dv8bDpCL2uVzsD8yTzIzZdnZcf97ZjkZiISZ2a/UA6wI
+FXejFL53yWSXrHsChZWEFDJqElkgAllE3AlukV4l4WUiF3kljGN4o5uadQfY1dQO
+/OXghiRtfbHct+fTclAx2FRT0b2uDfOa6KnnEbxLLFS8kX0TyXPs32pHtZ1Wx6Lq
+ZgZ+53Wwks5nIJS5asillj9zwgv2m0jcldXoSjU3VZ6TBje9YZThcV5qSddIZJTj
+XfP9DTHY3nZay19YjvlTJFHVe/4X+vL/w3I/nFKY8c1O+lQSJR89oCt39YRR9l+I
+tvGKf5wyJtKkHzfRQXnOofTEbikmDJegVmZAj5CpvP06OSyIxaHBFJcAUICM7Eqk
+WtGbTka9zMp94lt91Cwlq9jjcWgZnJpOeI9K45ohSYjTFJ3xfaB3txS12yhzhYz4
+Jn1kVl1rPZLi+W9viJr4yzgkQpzDwp+kWYuJQ5IHgofboaNwcFcvWeOwYlG8CZet
+YICK8lk+bDCmOBq97urdrEYGUo2UKQIDAQABAoICABF6m0Xhz76s+y0oEkZ0J92+
+PsFLSQcbMU6kn+UjeybL4wYIPAP4++4zYtIAW9jUbQkcGpXagXZ325oCk0gCnUTz
+zrWooEUgT/69mJaVvWJpELzdQbEXG8vHXiYZAqgQL8yfFqadPfbXCv+xmCc5SN7w
+wpUNJOsxN3l+2+j5eL2lWC9Q7RbOoZqE4RYsZu1WrxLAP1ol+Q6F5GK+8VefdFiI
+wwcOyDScew1B/MM3vQuri+tE2I5jXCvuYbY8K1QgXZXqslkeVsJiSn+0O+B9JmMF
+CuuYCRPQbr+c+3bgXkP4QDxjJEobpqfgilkArmqk5lXQ9fd5P/mk7Vf0ZMdYyNWI
+OM4Or3U65uLgAq1qy/5odjVRicFB6zmfToSbqEqTzCUSeUy1cHdVuRhtvpYMvqeB
+rRuJPTkjcODyrjgJI6sm/JRp9MjC08q+ZJt/r9sznM4pBEN8QaZ+XMQjlXrF4HVs
+yS6pkyME4ZOK4iebmxZ+ISvTgho+hA9M+G+PuzP2kI2Sjr/DhIS1Tx4sBLYovn5m
+QUz3Jxx3HW/wjp0hwpGX1qhEbh6ljCujPgeldOWgAjNtoBvPUtQsGtrl1Z8KlmMW
+Fy7OlPQGq6sXeS7P0OtKbwAesciSFDVfbirE6BvYV4l65nZvzUFn7plZA/p780mu
+Fq/CWdh+E4ebN3Oq4xHtAoIBAQD9F91+r+6PHl5tfBhwU1SAszP749l6CBDaqE/t
+eGhGfIy5gZAWMPwMhpJ4zR0kuz9fIpb1pClBurYdRek/qEEYC528T+MoVWYsSTfj
+Q9ig4VAO7w5CVFvLfWQSrK4MRsPnEN0wxJ3paHYGR55NHXXdjts0GqxAEqbGElsW
+KgzmWBI1v0YZJegcOYE7KAe+mhwNGrlAuJokQANs1s6P629ec2wuQRCr7L3VY05h
+JOf9UxH2LaPYfmTJTMyKLHjsW4Pinh4BI0vJUk5lc5TxUhB3Vf3GNY30y9itLhIc
+9SjhVnhM19s5Er/CsfvVWEUVCBBgQfZwgBSA4hIQ4R+gZdMTAoIBAQC/O1JDOrFS
+uV7+Rv5N5rh6TL4IjlqKhqhhWhAiYon1VY7025O838T2kHF6QXWXDscdXOytWWZI
+5Fkw03HnQP9LBaj8u2gsTsLh76qTmtsF6Rjh4ChF64Z0boXN/K5W440KMvL3q1PK
+y/53hapirLQPyFa+wSHz4Pi9C2HwfLrAdwNIoEe/GGJmsyZ0rT6oyUWm2wYk0rEP
+in0rwqz4JXGRFJWvZXZa4VmB2ZkA2qJJFl4yqZOTmeWLEbGk/3brMYjch3hLPySQ
+3NnBUIan9dr+zPx8L7Dd7jfOUHD057WamxDxapZ9zb5UKfWrNlJKFNGK91rEyj5I
+ucG7H1F+HOdTAoIBAQCtTMkatUbpcsb/uuhVCYokMhDXWrYQbDN2Nae9GCR2l1QY
+tdG+kD4WKZNj6jcZbqm+78VkX8rsOff3ZWaIcyJXX6TbS+xkMs2qZ1xAXrWXu5AB
+Gcmuu2q7lJmQe/MVbuM3dgGvIgJqz195f1KyxQhu9CG+tMDbgqn1mJ4MODDrDMUz
+TkymbaFYqjuGESv0ZDvu8SyGV6EcT0TJIvD/9RsmFmyt41mSD6IQ2lXSCN5dRKNY
+6Pl3BVznxZGMz1ThquxMoS40Y0HCkXwi1ZjYAPRLcnM5ZHRWebpdIt2+PFSIr5fi
+Li/rDZ6Gpy6kcDOlagckkiY39EuV0LbEHhJ01yRHAoIBABLHnJiFlwxsr+uAxVCZ
+K9y21KK6eCHKf5av5Y2655l0QYnCVovh3dHo9XvwGcAv71Xu3j9X3DekVS36VeFD
+/M49TA8lyGExiuntQ28jcgbukUb9YHcdXiLpB7Lm8agOyLcLsdiotp3f0qmiMs1l
+8HjsT7iD9vWgTk0iZQfc9+oWxffH5cPafS9gwJIMwW6J9ZEhSUUse77u9sPpZlso
+MjLxNpH3ANyD7OpXmDMBRZav36hSBvAj2OsDXdK6U89dGfeuRh39oXWoeqoFYnP0
+LQGA1/rKJDBnSIu2UqF6b9czC0LqGMVaAyr4w+uAdixYRwvCpuNUiTFTLLdXqAUe
+iYkCggEAVeNhDJqjWoLwL1trsEKm8jYKBj7vZFSrCOmK7Sn8TQakH5c8+vGBhAVH
+EZ2t9sP0Y+18mbVndb0zzQhc3IsT9q9cfzBX26y/D+C3lCvtHDgPD6b/KKtCCj9L
+tOCzbqPlCogHl8Arm5uC8cSkNYAmgpNFv7ghoMU50M0jo0nGILWfUGvC1Wl9tgpR
+16X2sjBC+b0//ryFxxpLnusi3RxDp2Q7rfqjNw70tPTEaU6Jh8rl9XQKw50U8Mx0
+OC7ZhNADkzRzmZQzzVzZrOhz0E5MjvGb3TfeA0CQW8VKaiUPPywTgMn6yx3bWQJ/
+Odmpki8Y6HkQeCxjslJ9HonUyc9+4Q==
+-----END PRIVATE KEY-----
+
+"""
+}

@@ -1,0 +1,98 @@
+/* The TA channel: the one shared-memory page (plus two data areas) through which the secure
+ * world (vtee's TAHost module) and a TA process (libvteeta) talk. Both sides map the same
+ * memfd; either may be hostile to the other, so every field read across the boundary is
+ * copied once and checked before use. Layout is fixed (little-endian host, LP64).
+ *
+ * Protocol: one call at a time, ping-pong on `state`:
+ *   SW  -> TA : CALL    (an entry point: op, session, cmd, params)
+ *   TA  -> SW : REQ     (a service the TA needs from the secure world: log, storage, TA-to-TA ...)
+ *   SW  -> TA : REPLY   (the answer to REQ)
+ *   TA  -> SW : DONE    (the entry point returned: result, params written back)
+ *   TA  -> SW : READY   (once, after the TA image is loaded and the sandbox is installed)
+ * The side that posts a state writes one byte on the doorbell socket only when the other side
+ * announced it sleeps (sw_waiting / ta_waiting), so a fast round trip makes no syscall. */
+#ifndef VTEE_TA_CHANNEL_H
+#define VTEE_TA_CHANNEL_H
+#include <stdint.h>
+
+/* Channel states. */
+enum {
+    VTEE_CH_IDLE = 0, VTEE_CH_CALL = 1, VTEE_CH_REQ = 2, VTEE_CH_REPLY = 3,
+    VTEE_CH_DONE = 4, VTEE_CH_READY = 5
+};
+
+/* Entry operations (SW -> TA). */
+enum {
+    VTEE_OP_CREATE = 1, VTEE_OP_OPEN = 2, VTEE_OP_INVOKE = 3, VTEE_OP_CLOSE = 4,
+    VTEE_OP_DESTROY = 5, VTEE_OP_EXIT = 6
+};
+
+/* Requests (TA -> SW). */
+enum {
+    VTEE_REQ_LOG = 1, VTEE_REQ_REE_TIME = 2, VTEE_REQ_PTIME_GET = 3, VTEE_REQ_PTIME_SET = 4,
+    VTEE_REQ_TA_OPEN = 10, VTEE_REQ_TA_INVOKE = 11, VTEE_REQ_TA_CLOSE = 12,
+    VTEE_REQ_OBJ_OPEN = 20, VTEE_REQ_OBJ_CREATE = 21, VTEE_REQ_OBJ_CLOSE = 22,
+    VTEE_REQ_OBJ_READ = 23, VTEE_REQ_OBJ_WRITE = 24, VTEE_REQ_OBJ_TRUNC = 25,
+    VTEE_REQ_OBJ_SEEK = 26, VTEE_REQ_OBJ_RENAME = 27, VTEE_REQ_OBJ_DELETE = 28,
+    VTEE_REQ_OBJ_INFO = 29, VTEE_REQ_OBJ_LIST = 30, VTEE_REQ_OBJ_PEEK = 31
+};
+
+/* Fixed file descriptors of a TA process. */
+#define VTEE_TA_FD_CHANNEL 3
+#define VTEE_TA_FD_DOORBELL 4
+#define VTEE_TA_FD_IMAGE 5
+
+/* Geometry of the channel memfd: the control page, the call area (memref params of an entry
+ * point) and the request area (data of a TA -> SW request). */
+#define VTEE_CH_CONTROL_BYTES 4096u
+#define VTEE_CH_CALL_OFFSET 4096u
+#define VTEE_CH_CALL_BYTES (16u << 20)
+#define VTEE_CH_REQ_OFFSET (VTEE_CH_CALL_OFFSET + VTEE_CH_CALL_BYTES)
+#define VTEE_CH_REQ_BYTES (16u << 20)
+#define VTEE_CH_TOTAL_BYTES (VTEE_CH_REQ_OFFSET + VTEE_CH_REQ_BYTES)
+
+/* Exit status of a TA process that called TEE_Panic (the code is in `panic_code`). */
+#define VTEE_TA_PANIC_EXIT 0x7e
+/* Exit status of a TA process whose image could not be loaded (reason in `result`). */
+#define VTEE_TA_LOAD_EXIT 0x7d
+
+/* One TEE_Param across the channel: a value (a, b) or a memref (offset into the area, size);
+ * a NULL memref has offset UINT64_MAX. */
+struct vtee_ch_param { uint64_t a; uint64_t b; };
+
+/* The control page. */
+struct vtee_ch_control {
+    uint32_t state;        /* VTEE_CH_*: the doorbell word */
+    uint32_t sw_waiting;   /* 1 while the secure world sleeps on the doorbell socket */
+    uint32_t ta_waiting;   /* 1 while the TA sleeps on the doorbell socket */
+    uint32_t cancel;       /* 1 when the current entry point's client asked to cancel (futex word) */
+
+    /* Entry point (SW -> TA, results TA -> SW). */
+    uint32_t op, session, cmd, param_types;
+    struct vtee_ch_param params[4];
+    uint32_t client_login;
+    uint8_t client_uuid[16];
+    uint32_t result, origin;
+    uint32_t panicked, panic_code;
+
+    /* Request (TA -> SW) and its reply. */
+    uint32_t req, req_result, req_origin, req_pad;
+    uint64_t req_args[8];              /* request-specific scalars, in and out */
+    uint32_t req_param_types, req_pad2;
+    struct vtee_ch_param req_params[4]; /* TA-to-TA params (memrefs: offsets in the request area) */
+    uint8_t req_uuid[16];
+
+    /* Set once by the TA at READY: what it found in its image. */
+    uint32_t ta_flags, ta_stack_size, ta_data_size, ta_pad;
+};
+
+/* Shared-memory atomics for both sides (the peer is another process). */
+static inline uint32_t vtee_ch_load(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+static inline void vtee_ch_store(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
+/* Entry param i (0...3) of the control page; callers check i. */
+static inline struct vtee_ch_param *vtee_ch_param_at(struct vtee_ch_control *c, int i) { return &c->params[i & 3]; }
+/* TA-to-TA request param i (0...3). */
+static inline struct vtee_ch_param *vtee_ch_req_param_at(struct vtee_ch_control *c, int i) { return &c->req_params[i & 3]; }
+/* Request scalar i (0...7). */
+static inline uint64_t *vtee_ch_req_arg_at(struct vtee_ch_control *c, int i) { return &c->req_args[i & 7]; }
+#endif

@@ -1,0 +1,108 @@
+/// Builds and runs the C programs of Tests/CClientTests/Programs with the system C compiler
+/// against the libraries of this build (libteec.so, libvtee-preload.so), next to a daemon the
+/// test starts in process. Every wait is bounded; a program past its bound is killed.
+import Foundation
+import Testing
+@testable import VTEEDaemon
+#if canImport(Glibc)
+import Glibc
+#endif
+
+enum CHarness {
+    /// The package root (three levels above this file).
+    static let packageRoot: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+
+    /// The build directory holding this test binary and the dynamic library products.
+    static var buildDir: String {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        let me = n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: me).deletingLastPathComponent()
+        while dir.path != "/" {
+            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("libteec.so").path) { return dir.path }
+            dir = dir.deletingLastPathComponent()
+        }
+        return packageRoot + "/.build/debug"
+    }
+
+    /// A fresh directory under /tmp (Unix socket paths must stay short).
+    static func tempDir() -> String {
+        let d = "/tmp/vtee-c-" + String(UUID().uuidString.prefix(8))
+        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    struct Run { var status: Int32?; var output: String; var lines: [String] { output.split(separator: "\n").map(String.init) } }
+
+    /// Runs `path` with `arguments` and extra environment, at most `seconds`; stdout and stderr
+    /// are captured (to a file, so a chatty program never blocks on a pipe).
+    static func run(_ path: String, _ arguments: [String] = [], environment: [String: String] = [:], seconds: Double) throws -> Run {
+        let out = tempDir() + "/out"
+        FileManager.default.createFile(atPath: out, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: out).deletingLastPathComponent().path) }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        p.environment = env
+        p.standardOutput = handle
+        p.standardError = handle
+        let done = DispatchSemaphore(value: 0)
+        p.terminationHandler = { _ in done.signal() }
+        try p.run()
+        var status: Int32? = nil
+        if done.wait(timeout: .now() + seconds) == .timedOut {
+            kill(p.processIdentifier, SIGKILL)
+            done.wait()
+        } else {
+            status = p.terminationReason == .exit ? p.terminationStatus : 128 + p.terminationStatus
+        }
+        try? handle.close()
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        return Run(status: status, output: text)
+    }
+
+    /// Installs the libraries and header with scripts/install-libteec.sh into `prefix`.
+    static func install(prefix: String) throws -> Run {
+        try run("/bin/bash", [packageRoot + "/scripts/install-libteec.sh", prefix, buildDir], seconds: 60)
+    }
+
+    /// Compiles Programs/`name` (C11, -Wall -Wextra -Werror) into `output` with extra flags.
+    static func compile(_ name: String, output: String, flags: [String]) throws -> Run {
+        try run("/usr/bin/env", ["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-O1",
+                                 packageRoot + "/Tests/CClientTests/Programs/" + name, "-o", output] + flags, seconds: 120)
+    }
+
+    /// The `summary passed=N failed=M` line of a run: (passed, failed).
+    static func summary(_ r: Run) -> (passed: Int, failed: Int)? {
+        guard let line = r.lines.last(where: { $0.hasPrefix("summary ") }) else { return nil }
+        var p: Int?, f: Int?
+        for part in line.split(separator: " ") {
+            if part.hasPrefix("passed=") { p = Int(part.dropFirst(7)) }
+            if part.hasPrefix("failed=") { f = Int(part.dropFirst(7)) }
+        }
+        guard let p, let f else { return nil }
+        return (p, f)
+    }
+
+    /// Names of the checks that passed ("ok NAME").
+    static func passedChecks(_ r: Run) -> Set<String> {
+        Set(r.lines.compactMap { $0.hasPrefix("ok ") ? String($0.dropFirst(3).split(separator: " ").first ?? "") : nil })
+    }
+
+    /// Polls `cond` until true or `seconds` pass (a bounded wait on the daemon's own progress).
+    static func eventually(_ seconds: Double, _ cond: () -> Bool) -> Bool {
+        let deadline = DispatchTime.now() + seconds
+        let tick = DispatchSemaphore(value: 0)
+        while DispatchTime.now() < deadline {
+            if cond() { return true }
+            _ = tick.wait(timeout: .now() + .milliseconds(20))
+        }
+        return cond()
+    }
+
+    static func totals(_ d: Daemon) -> [String: Int] { d.statsObject()["totals"] as? [String: Int] ?? [:] }
+}

@@ -1,0 +1,337 @@
+/* tee_supplicant: a tee-supplicant loop on /dev/teepriv0 (raw ioctls from linux/tee.h, as
+ * optee_client's tee-supplicant issues them) serving SHM_ALLOC, SHM_FREE and FS requests from an
+ * in-memory file store, while the main thread's client on /dev/tee0 makes the secure world use
+ * storage. Run under LD_PRELOAD=libvtee-preload.so. Prints "ok"/"FAIL" lines, "value" lines and a
+ * summary; exits 1 on any failure. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/tee.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static int passed, failed;
+
+static void check(const char *name, int ok, const char *fmt, ...)
+{
+	if (ok) {
+		printf("ok %s\n", name);
+		passed++;
+		return;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	printf("FAIL %s: ", name);
+	vprintf(fmt, ap);
+	printf("\n");
+	va_end(ap);
+	failed++;
+}
+
+#define RPC_LOAD_TA 0
+#define RPC_FS 2
+#define RPC_SHM_ALLOC 6
+#define RPC_SHM_FREE 7
+#define TEEC_SUCCESS 0
+#define TEEC_ERROR_BAD_PARAMETERS 0xFFFF0006u
+#define TEEC_ERROR_ITEM_NOT_FOUND 0xFFFF0008u
+#define TEEC_ERROR_NOT_SUPPORTED 0xFFFF000Au
+#define TEEC_ERROR_OUT_OF_MEMORY 0xFFFF000Cu
+#define TEEC_ERROR_SHORT_BUFFER 0xFFFF0010u
+
+/* Shared memory the supplicant allocated (SHM_ALLOC + mmap), by id. */
+struct shm { int used; int id; void *p; size_t size; int fd; };
+static struct shm shms[64];
+
+/* The in-memory REE file system. */
+struct file { int used; char path[256]; uint8_t *data; size_t size; };
+static struct file files[64];
+static int handles[64];   /* fd -> file index + 1 */
+static int dirs[16];      /* dir handle -> next file index + 1 */
+
+static int priv_fd = -1;
+static long served[16];
+
+static struct shm *shm_by_id(uint64_t id)
+{
+	for (int i = 0; i < 64; i++)
+		if (shms[i].used && (uint64_t)shms[i].id == id)
+			return &shms[i];
+	return NULL;
+}
+
+/* The bytes of a memref param: supplicant memory at offset a, size b (bounds-checked). */
+static uint8_t *memref(struct tee_ioctl_param *p, size_t *size)
+{
+	struct shm *s = shm_by_id(p->c);
+	if (!s || p->a > s->size || p->b > s->size - p->a)
+		return NULL;
+	*size = p->b;
+	return (uint8_t *)s->p + p->a;
+}
+
+static int find_file(const char *path)
+{
+	for (int i = 0; i < 64; i++)
+		if (files[i].used && strcmp(files[i].path, path) == 0)
+			return i;
+	return -1;
+}
+
+static uint32_t fs(struct tee_ioctl_param *p, uint32_t n)
+{
+	if (n < 1)
+		return TEEC_ERROR_BAD_PARAMETERS;
+	uint64_t op = p[0].a, h = p[0].b, c = p[0].c;
+	size_t sz = 0;
+	uint8_t *m = n > 1 ? memref(&p[1], &sz) : NULL;
+	switch (op) {
+	case 0: /* OPEN */
+	case 1: /* CREATE */ {
+		if (!m || n < 3 || sz == 0 || sz > 255)
+			return TEEC_ERROR_BAD_PARAMETERS;
+		char path[256];
+		memcpy(path, m, sz);
+		path[sz] = 0;
+		int f = find_file(path);
+		if (f < 0 && op == 0)
+			return TEEC_ERROR_ITEM_NOT_FOUND;
+		if (f < 0) {
+			for (int i = 0; i < 64 && f < 0; i++)
+				if (!files[i].used) f = i;
+			if (f < 0)
+				return TEEC_ERROR_OUT_OF_MEMORY;
+			memset(&files[f], 0, sizeof(files[f]));
+			files[f].used = 1;
+			strcpy(files[f].path, path);
+		} else if (op == 1) {
+			files[f].size = 0;
+		}
+		for (int k = 1; k < 64; k++)
+			if (!handles[k]) { handles[k] = f + 1; p[2].a = (uint64_t)k; return TEEC_SUCCESS; }
+		return TEEC_ERROR_OUT_OF_MEMORY;
+	}
+	case 2: /* CLOSE */
+		if (h >= 64 || !handles[h]) return TEEC_ERROR_BAD_PARAMETERS;
+		handles[h] = 0;
+		return TEEC_SUCCESS;
+	case 3: /* READ */ {
+		if (h >= 64 || !handles[h] || !m) return TEEC_ERROR_BAD_PARAMETERS;
+		struct file *f = &files[handles[h] - 1];
+		size_t k = c >= f->size ? 0 : f->size - c;
+		if (k > sz) k = sz;
+		memcpy(m, f->data + c, k);
+		p[1].b = k;
+		return TEEC_SUCCESS;
+	}
+	case 4: /* WRITE */ {
+		if (h >= 64 || !handles[h] || !m) return TEEC_ERROR_BAD_PARAMETERS;
+		struct file *f = &files[handles[h] - 1];
+		if (c + sz > f->size) {
+			uint8_t *d = realloc(f->data, c + sz);
+			if (!d) return TEEC_ERROR_OUT_OF_MEMORY;
+			memset(d + f->size, 0, c + sz - f->size);
+			f->data = d;
+			f->size = c + sz;
+		}
+		memcpy(f->data + c, m, sz);
+		return TEEC_SUCCESS;
+	}
+	case 5: /* TRUNCATE */
+		if (h >= 64 || !handles[h]) return TEEC_ERROR_BAD_PARAMETERS;
+		if (c < files[handles[h] - 1].size) files[handles[h] - 1].size = c;
+		return TEEC_SUCCESS;
+	case 6: /* REMOVE */ {
+		if (!m || sz > 255) return TEEC_ERROR_BAD_PARAMETERS;
+		char path[256];
+		memcpy(path, m, sz);
+		path[sz] = 0;
+		int f = find_file(path);
+		if (f < 0) return TEEC_ERROR_ITEM_NOT_FOUND;
+		free(files[f].data);
+		files[f].used = 0;
+		return TEEC_SUCCESS;
+	}
+	case 7: /* RENAME */ {
+		size_t sz2 = 0;
+		uint8_t *m2 = n > 2 ? memref(&p[2], &sz2) : NULL;
+		if (!m || !m2 || sz > 255 || sz2 > 255) return TEEC_ERROR_BAD_PARAMETERS;
+		char from[256], to[256];
+		memcpy(from, m, sz); from[sz] = 0;
+		memcpy(to, m2, sz2); to[sz2] = 0;
+		int f = find_file(from), t = find_file(to);
+		if (f < 0) return TEEC_ERROR_ITEM_NOT_FOUND;
+		if (t >= 0) {
+			if (!h) return 0xFFFF0003u; /* ACCESS_CONFLICT */
+			free(files[t].data);
+			files[t].used = 0;
+		}
+		strcpy(files[f].path, to);
+		return TEEC_SUCCESS;
+	}
+	case 8: /* OPENDIR */
+		for (int k = 1; k < 16; k++)
+			if (!dirs[k]) { dirs[k] = 1; if (n > 2) p[2].a = (uint64_t)k; return TEEC_SUCCESS; }
+		return TEEC_ERROR_OUT_OF_MEMORY;
+	case 9: /* CLOSEDIR */
+		if (h < 16) dirs[h] = 0;
+		return TEEC_SUCCESS;
+	case 10: /* READDIR: this store lists nothing */
+		return TEEC_ERROR_ITEM_NOT_FOUND;
+	default:
+		return TEEC_ERROR_BAD_PARAMETERS;
+	}
+}
+
+static uint32_t shm_alloc(struct tee_ioctl_param *p)
+{
+	struct tee_ioctl_shm_alloc_data d = { p->b, 0, -1 };
+	int fd = ioctl(priv_fd, TEE_IOC_SHM_ALLOC, &d);
+	if (fd < 0)
+		return TEEC_ERROR_OUT_OF_MEMORY;
+	void *m = mmap(NULL, p->b, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		close(fd);
+		return TEEC_ERROR_OUT_OF_MEMORY;
+	}
+	for (int i = 0; i < 64; i++)
+		if (!shms[i].used) {
+			shms[i] = (struct shm){ 1, d.id, m, p->b, fd };
+			p->c = (uint64_t)d.id;
+			return TEEC_SUCCESS;
+		}
+	munmap(m, p->b);
+	close(fd);
+	return TEEC_ERROR_OUT_OF_MEMORY;
+}
+
+static uint32_t shm_free(struct tee_ioctl_param *p)
+{
+	struct shm *s = shm_by_id(p->b);
+	if (!s)
+		return TEEC_ERROR_BAD_PARAMETERS;
+	munmap(s->p, s->size);
+	close(s->fd);
+	s->used = 0;
+	return TEEC_SUCCESS;
+}
+
+static int loop_exit_errno;
+
+/* tee-supplicant's loop: RECV with a meta param offered, serve, SEND the same params back. */
+static void *supplicant_loop(void *unused)
+{
+	(void)unused;
+	union { struct tee_iocl_supp_recv_arg recv; struct tee_iocl_supp_send_arg send; uint8_t raw[8 + 5 * 32]; } buf;
+	for (;;) {
+		memset(&buf, 0, sizeof(buf));
+		buf.recv.num_params = 5;
+		struct tee_ioctl_param *params = (struct tee_ioctl_param *)(buf.raw + 8);
+		params[0].attr = TEE_IOCTL_PARAM_ATTR_META;
+		struct tee_ioctl_buf_data bd = { (uintptr_t)&buf, sizeof(buf) };
+		if (ioctl(priv_fd, TEE_IOC_SUPPL_RECV, &bd) != 0) {
+			loop_exit_errno = errno;
+			return NULL;
+		}
+		uint32_t func = buf.recv.func, n = buf.recv.num_params;
+		uint32_t first = 0;
+		while (first < n && (params[first].attr & TEE_IOCTL_PARAM_ATTR_META))
+			first++;
+		struct tee_ioctl_param *p = params + first;
+		uint32_t np = n - first, ret;
+		switch (func) {
+		case RPC_FS: ret = fs(p, np); break;
+		case RPC_SHM_ALLOC: ret = np >= 1 ? shm_alloc(&p[0]) : TEEC_ERROR_BAD_PARAMETERS; break;
+		case RPC_SHM_FREE: ret = np >= 1 ? shm_free(&p[0]) : TEEC_ERROR_BAD_PARAMETERS; break;
+		case RPC_LOAD_TA: ret = TEEC_ERROR_ITEM_NOT_FOUND; break;
+		default: ret = TEEC_ERROR_NOT_SUPPORTED; break;
+		}
+		if (func < 16)
+			served[func]++;
+		buf.send.ret = ret;
+		buf.send.num_params = n;
+		bd.buf_len = 8 + 32 * (uint64_t)n;
+		if (ioctl(priv_fd, TEE_IOC_SUPPL_SEND, &bd) != 0) {
+			loop_exit_errno = errno;
+			return NULL;
+		}
+	}
+}
+
+static const uint8_t test_uuid[16] = { 0x7e, 0x57, 0xc0, 0xde, 0x00, 0x00, 0x40, 0x00, 0x80, 0, 0, 0, 0, 0, 0, 1 };
+
+static int invoke_value_in(int fd, uint32_t session, uint32_t func, uint64_t a, uint64_t b, uint32_t *ret)
+{
+	struct { struct tee_ioctl_invoke_arg arg; struct tee_ioctl_param params[4]; } x;
+	memset(&x, 0, sizeof(x));
+	x.arg.func = func;
+	x.arg.session = session;
+	x.arg.num_params = 4;
+	x.params[0].attr = TEE_IOCTL_PARAM_ATTR_TYPE_VALUE_INPUT;
+	x.params[0].a = a;
+	x.params[0].b = b;
+	struct tee_ioctl_buf_data bd = { (uintptr_t)&x, sizeof(x) };
+	int rc = ioctl(fd, TEE_IOC_INVOKE, &bd);
+	*ret = x.arg.ret;
+	return rc;
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	priv_fd = open("/dev/teepriv0", O_RDWR);
+	struct tee_ioctl_version_data v;
+	memset(&v, 0, sizeof(v));
+	check("teepriv0_opens_as_optee", priv_fd >= 0 && ioctl(priv_fd, TEE_IOC_VERSION, &v) == 0 && v.impl_id == TEE_IMPL_ID_OPTEE,
+	      "fd=%d errno=%d", priv_fd, errno);
+	int second = open("/dev/teepriv0", O_RDWR);
+	pthread_t t;
+	pthread_create(&t, NULL, supplicant_loop, NULL);
+
+	int fd = open("/dev/tee0", O_RDWR);
+	struct { struct tee_ioctl_open_session_arg arg; struct tee_ioctl_param params[4]; } o;
+	memset(&o, 0, sizeof(o));
+	memcpy(o.arg.uuid, test_uuid, 16);
+	o.arg.num_params = 4;
+	struct tee_ioctl_buf_data bd = { (uintptr_t)&o, sizeof(o) };
+	int rc = ioctl(fd, TEE_IOC_OPEN_SESSION, &bd);
+	check("client_session", rc == 0 && o.arg.ret == 0, "rc=%d ret=0x%x", rc, o.arg.ret);
+	uint32_t ret = 0;
+	rc = invoke_value_in(fd, o.arg.session, 8 /* STORAGE_ROUNDTRIP */, 6000, 0, &ret);
+	check("storage_roundtrip_served_by_this_supplicant", rc == 0 && ret == 0 && served[RPC_FS] > 0,
+	      "rc=%d ret=0x%x fs=%ld", rc, ret, served[RPC_FS]);
+	rc = invoke_value_in(fd, o.arg.session, 2 /* SHM_ROUNDTRIP */, 5000, 0, &ret);
+	check("application_shm_served_by_this_supplicant", rc == 0 && ret == 0 && served[RPC_SHM_ALLOC] > 0 && served[RPC_SHM_FREE] > 0,
+	      "rc=%d ret=0x%x alloc=%ld free=%ld", rc, ret, served[RPC_SHM_ALLOC], served[RPC_SHM_FREE]);
+	printf("value served fs=%ld shm_alloc=%ld shm_free=%ld\n", served[RPC_FS], served[RPC_SHM_ALLOC], served[RPC_SHM_FREE]);
+	int live = 0;
+	for (int i = 0; i < 64; i++) live += shms[i].used;
+	check("payload_buffers_freed", live == 0, "%d left", live);
+
+	/* A second supplicant on teepriv0 while one is attached: EBUSY at its first RECV. */
+	uint8_t raw[8 + 32];
+	memset(raw, 0, sizeof(raw));
+	((struct tee_iocl_supp_recv_arg *)raw)->num_params = 1;
+	struct tee_ioctl_buf_data bd2 = { (uintptr_t)raw, sizeof(raw) };
+	errno = 0;
+	rc = ioctl(second, TEE_IOC_SUPPL_RECV, &bd2);
+	check("second_supplicant_ebusy", rc == -1 && errno == EBUSY, "rc=%d errno=%d", rc, errno);
+	close(second);
+
+	/* The supplicant leaves: its blocked RECV ends, and vtee's own supplicant serves again. */
+	close(priv_fd);
+	pthread_join(t, NULL);
+	long before = served[RPC_FS];
+	rc = invoke_value_in(fd, o.arg.session, 8, 3000, 0, &ret);
+	check("own_supplicant_serves_after_detach", rc == 0 && ret == 0 && served[RPC_FS] == before, "rc=%d ret=0x%x", rc, ret);
+	close(fd);
+	printf("summary passed=%d failed=%d\n", passed, failed);
+	return failed ? 1 : 0;
+}

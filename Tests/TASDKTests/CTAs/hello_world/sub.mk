@@ -1,0 +1,2 @@
+global-incdirs-y += include
+srcs-y += hello_world_ta.c

@@ -1,0 +1,171 @@
+// LOAD_TA as OP-TEE does it: the guest's supplicant reads <ta dir>/<uuid>.ta, the secure world
+// verifies the signature, digest and UUID against its configured key before anything of the TA
+// is handed to the runner. Every refusal is TEE_ERROR_SECURITY (origin TEE) on open session and
+// the runner never sees the image; built-in TAs keep working beside loaded ones.
+import Foundation
+import Machine
+import SecureWorld
+import Synchronization
+import SignedTA
+import TEEABI
+import TEEClient
+import Testing
+import TrustedApps
+import VTEEKit
+
+/// Records what reached the runner seam (a stand-in for the TA process runner).
+final class RunnerLog: Sendable {
+    let elves = Mutex<[[UInt8]]>([])
+    var count: Int { elves.withLock { $0.count } }
+
+    /// A runner that records the ELF and serves the session with the built-in hello_world TA.
+    var runner: @Sendable (TEEUUID, [UInt8]) throws(TEEResult) -> TADescriptor {
+        { [self] uuid, elf throws(TEEResult) in
+            elves.withLock { $0.append(elf) }
+            return TADescriptor(uuid: uuid, name: "loaded", make: BuiltinTAs.helloWorld.make)
+        }
+    }
+}
+
+/// One in-process machine with one guest whose supplicant loads TAs from `taDir`.
+struct LoadingMachine {
+    let stack: VTEEStack
+    let guest: GuestStack
+    let taDir: String
+    let log = RunnerLog()
+
+    init(key: TAVerificationKey? = try? TAVerificationKey.development) throws {
+        taDir = SDK.temporaryDirectory("tadir")
+        var c = StackConfig()
+        c.storageRoot = SDK.temporaryDirectory("storage")
+        c.taDirectory = taDir
+        c.taKey = key
+        c.taRunner = log.runner
+        stack = try VTEEStack(config: c)
+        guest = try stack.addGuest(GuestID(0))
+    }
+
+    func install(_ image: [UInt8], as uuid: TEEUUID) throws {
+        try Data(image).write(to: URL(fileURLWithPath: "\(taDir)/\(uuid).ta"))
+    }
+
+    /// Opens a session and returns the error, nil on success (the session is then closed).
+    func openError(_ uuid: TEEUUID) -> TEEError? {
+        do {
+            let s = try guest.context.openSession(uuid)
+            s.close()
+            return nil
+        } catch { return error }
+    }
+
+    func shutdown() { stack.removeGuest(guest) }
+}
+
+@Suite(.serialized) struct SignedLoadTests {
+    static let uuid = TEEUUID(octets: [0x5f, 0x8b, 0x97, 0xdf, 0x2d, 0x0d, 0x4a, 0xd2, 0x98, 0xd2, 0x74, 0xf4, 0x38, 0x9e, 0x5e, 0x11])
+    static let elf: [UInt8] = [0x7F, 0x45, 0x4C, 0x46, 2, 1, 1, 0] + (0..<6000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+
+    @Test func aSignedImageLoadsThroughTheSupplicantAndOnlyItsELFReachesTheRunner() throws {
+        let m = try LoadingMachine()
+        defer { m.shutdown() }
+        try m.install(try SignedTAImage.sign(elf: Self.elf, uuid: Self.uuid, key: .development), as: Self.uuid)
+        let s = try m.guest.context.openSession(Self.uuid)
+        var op = TEEOperation([.valueInout(a: 41, b: 0)])
+        try s.invoke(HelloWorldTA.Command.increment.rawValue, &op)
+        #expect(op[0].value.a == 42)
+        s.close()
+        #expect(m.log.elves.withLock { $0 } == [Self.elf])
+        // A built-in TA keeps working beside the loaded one.
+        let b = try m.guest.context.openSession(BuiltinTAs.helloWorld.uuid)
+        b.close()
+    }
+
+    @Test func anUnsignedELFIsRefusedWithSecurityAndNeverRuns() throws {
+        let m = try LoadingMachine()
+        defer { m.shutdown() }
+        try m.install(Self.elf, as: Self.uuid)
+        let e = m.openError(Self.uuid)
+        #expect(e == TEEError(.security, origin: .tee))
+        #expect(m.log.count == 0)
+    }
+
+    @Test func anImageSignedWithAnotherKeyIsRefused() throws {
+        let m = try LoadingMachine()
+        defer { m.shutdown() }
+        let attacker = try TASigningKey.generate(bits: 4096)
+        try m.install(try SignedTAImage.sign(elf: Self.elf, uuid: Self.uuid, key: attacker), as: Self.uuid)
+        #expect(m.openError(Self.uuid) == TEEError(.security, origin: .tee))
+        #expect(m.log.count == 0)
+    }
+
+    @Test func aFlippedByteAnywhereInTheELFIsRefused() throws {
+        let m = try LoadingMachine()
+        defer { m.shutdown() }
+        let image = try SignedTAImage.sign(elf: Self.elf, uuid: Self.uuid, key: .development)
+        for offset in [584, 584 + 100, image.count - 1] {
+            var bad = image
+            bad[offset] ^= 0x01
+            try m.install(bad, as: Self.uuid)
+            #expect(m.openError(Self.uuid) == TEEError(.security, origin: .tee), "flip at \(offset)")
+        }
+        #expect(m.log.count == 0)
+    }
+
+    @Test func tamperingWithTheHeaderIsRefused() throws {
+        let m = try LoadingMachine()
+        defer { m.shutdown() }
+        let image = try SignedTAImage.sign(elf: Self.elf, uuid: Self.uuid, key: .development)
+        var tampered: [[UInt8]] = []
+        var v = image; v[580] ^= 0x01; tampered.append(v)                 // ta_version (rollback attempt)
+        v = image; v[12] = 0x30; v[13] = 0x48; v[14] = 0x00; v[15] = 0x70; tampered.append(v)  // algo PSS -> PKCS1
+        v = image; v[20] ^= 0x80; tampered.append(v)                      // stored digest
+        v = image; v[100] ^= 0x01; tampered.append(v)                     // signature
+        v = image; v[4] = 0; tampered.append(v)                           // img_type legacy
+        v = image; v[0] = 0; tampered.append(v)                           // magic
+        tampered.append(Array(image.dropLast()))                          // truncated
+        tampered.append(image + [0])                                      // trailing byte
+        for (i, bad) in tampered.enumerated() {
+            try m.install(bad, as: Self.uuid)
+            #expect(m.openError(Self.uuid) == TEEError(.security, origin: .tee), "case \(i)")
+        }
+        #expect(m.log.count == 0)
+    }
+
+    @Test func anImageSignedForAnotherUUIDCannotClaimThisOne() throws {
+        let m = try LoadingMachine()
+        defer { m.shutdown() }
+        // A genuinely signed TA copied under a victim TA's UUID (to reach its secure storage).
+        let other = try TEEUUID("3a1e5c7b-88d4-4b0c-9f1e-2c6b7d9a0e42")
+        try m.install(try SignedTAImage.sign(elf: Self.elf, uuid: other, key: .development), as: Self.uuid)
+        #expect(m.openError(Self.uuid) == TEEError(.security, origin: .tee))
+        #expect(m.log.count == 0)
+    }
+
+    @Test func aConfiguredKeyReplacesTheDevelopmentKey() throws {
+        let own = try TASigningKey.generate(bits: 2048)
+        let m = try LoadingMachine(key: own.verificationKey)
+        defer { m.shutdown() }
+        try m.install(try SignedTAImage.sign(elf: Self.elf, uuid: Self.uuid, key: .development), as: Self.uuid)
+        #expect(m.openError(Self.uuid) == TEEError(.security, origin: .tee))
+        try m.install(try SignedTAImage.sign(elf: Self.elf, uuid: Self.uuid, key: own, algorithm: .pkcs1SHA256), as: Self.uuid)
+        #expect(m.openError(Self.uuid) == nil)
+        #expect(m.log.count == 1)
+    }
+
+    @Test func aMissingFileIsItemNotFound() throws {
+        let m = try LoadingMachine()
+        defer { m.shutdown() }
+        #expect(m.openError(Self.uuid) == TEEError(.itemNotFound, origin: .tee))
+    }
+
+    @Test func theDevKitBuildOfACTALoadsAndItsStrippedELFReachesTheRunner() throws {
+        let kit = try SDK.exportKit()
+        let ta = try SDK.copyTA("hello_world")
+        try SDK.make(ta, kit: kit)
+        let m = try LoadingMachine()
+        defer { m.shutdown() }
+        try FileManager.default.copyItem(atPath: "\(ta)/\(Self.uuid).ta", toPath: "\(m.taDir)/\(Self.uuid).ta")
+        #expect(m.openError(Self.uuid) == nil)
+        #expect(m.log.elves.withLock { $0 } == [try SDK.bytes("\(ta)/\(Self.uuid).stripped.elf")])
+    }
+}

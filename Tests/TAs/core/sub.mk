@@ -1,0 +1,3 @@
+global-incdirs-y += .
+srcs-y += core_ta.c
+cflags-core_ta.c-y += -Wno-unused-parameter
