@@ -12,8 +12,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # module (the foundation layers import nothing above them).
 declare -A forbidden=(
     [TEEABI]="*"
-    [SignedTA]="Machine SecureWorld TrustedApps Mediator Platform NormalWorld TEEClient Supplicant Transport TADevKit VTEEKit vtee"
-    [TADevKit]="Machine SecureWorld TrustedApps Mediator Platform NormalWorld TEEClient Supplicant Transport VTEEKit vtee"
+    [SignedTA]="Machine TAAPI SecureWorld TrustedApps Mediator Platform NormalWorld TEEClient Supplicant Transport TADevKit VTEEKit vtee"
+    [TADevKit]="Machine TAAPI SecureWorld TrustedApps Mediator Platform NormalWorld TEEClient Supplicant Transport VTEEKit vtee"
     [TAAPI]="Machine SecureWorld TrustedApps Mediator Platform NormalWorld TEEClient Supplicant Transport VTEEKit vtee CShim"
     [Machine]="TAAPI SecureWorld TrustedApps Mediator Platform NormalWorld TEEClient Supplicant Transport VTEEKit vtee"
     [SecureWorld]="Mediator Platform NormalWorld TEEClient Supplicant Transport VTEEKit vtee"

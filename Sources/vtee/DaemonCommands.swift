@@ -50,6 +50,9 @@ struct ServeCommand: ParsableCommand {
         if cfg.taKey?.isDevelopmentKey == true {
             cfg.logger.warning("TA signing: trusting vtee's DEVELOPMENT key (public, DEVELOPMENT ONLY): any TA signed with keys/default_ta.pem loads; pass --ta-key with your own public key")
         }
+        if cfg.taRunner == nil {
+            cfg.logger.warning("vtee-ta-host not found (VTEE_TA_HOST or beside vtee): loaded C TAs cannot run")
+        }
         let daemon = try Daemon(config: cfg)
         var http: MetricsHTTPServer?
         if let m = metrics, let (host, port) = Self.hostPort(m) {

@@ -119,3 +119,30 @@ func taChannelDescriptors() -> Int {
 
 /// Whether process `pid` no longer exists (exited and reaped: not even a zombie).
 func isGone(_ pid: Int32) -> Bool { !FileManager.default.fileExists(atPath: "/proc/\(pid)") }
+
+/// Open file descriptors of this process that TA processes use: their memfds (`vtee-ta*`) and
+/// pidfds (for leak checks). Only these are counted because other suites run concurrently in the
+/// same test process (make and gcc pipes, guest RAM memfds, daemon sockets) and would change a
+/// process-wide count at any moment.
+func openDescriptorCount() -> Int {
+    guard let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return -1 }
+    return fds.filter { fd in
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + fd) else { return false }
+        return target.hasPrefix("/memfd:vtee-ta") || target == "anon_inode:[pidfd]"
+    }.count
+}
+
+/// Zombie children of this process.
+func zombieChildren() -> [Int32] {
+    let me = getpid()
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+    return entries.compactMap { Int32($0) }.filter { pid in
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // Only TA processes: other suites' short-lived children (make, gcc) are zombies for an instant.
+        let comm = stat[stat.index(after: stat.firstIndex(of: "(") ?? stat.startIndex)..<close]
+        return fields.count > 2 && fields[0] == "Z" && Int32(fields[1]) == me
+            && (comm.hasPrefix("vtee-ta") || comm.hasPrefix("ta-"))
+    }
+}

@@ -6,6 +6,14 @@
 #ifndef TEE_API_DEFINES_EXTENSIONS_H
 #define TEE_API_DEFINES_EXTENSIONS_H
 
+/* RSA with MD5 (vendor-prefixed ids) */
+#define TEE_ALG_RSASSA_PKCS1_PSS_MGF1_MD5	0xF0111930
+#define TEE_ALG_RSAES_PKCS1_OAEP_MGF1_MD5	0xF0110230
+
+/* Implementation-specific errors (0x80000000-0x8FFFFFFF) */
+#define TEE_ERROR_DEFER_DRIVER_INIT		0x80000000  /* a driver waits for another device */
+#define TEE_ERROR_NODE_DISABLED			0x80000001  /* the device is not assigned to the TEE */
+
 /* HKDF (RFC 5869) */
 #define TEE_ALG_HKDF_MD5_DERIVE_KEY		0x800010C0
 #define TEE_ALG_HKDF_SHA1_DERIVE_KEY		0x800020C0
@@ -44,6 +52,9 @@
 
 /* TDEA CMAC (NIST SP 800-38B) */
 #define TEE_ALG_DES3_CMAC			0xF0000613
+
+/* SM4-XTS */
+#define TEE_ALG_SM4_XTS				0xF0000414
 
 /* Storage identifiers beyond TEE_STORAGE_PRIVATE */
 #define TEE_STORAGE_PRIVATE_REE			0x80000000
