@@ -97,7 +97,7 @@ let package = Package(
         // libFuzzer targets (scripts/fuzz.sh builds them with --sanitize=fuzzer into .build-fuzz;
         // a plain build makes executables that do nothing).
         .executableTarget(name: "TEEABIFuzz", dependencies: ["TEEABI"], path: "Fuzz/TEEABIFuzz", swiftSettings: fuzzSwift, linkerSettings: fuzzLink),
-        .executableTarget(name: "WireFuzz", dependencies: ["Transport", "Machine", "TEEABI", "CShim"], path: "Fuzz/WireFuzz", swiftSettings: fuzzSwift, linkerSettings: fuzzLink),
+        .executableTarget(name: "WireFuzz", dependencies: ["Transport", "Machine", "TEEABI", "CShim", .product(name: "Logging", package: "swift-log")], path: "Fuzz/WireFuzz", swiftSettings: fuzzSwift, linkerSettings: fuzzLink),
         .executableTarget(name: "MediatorFuzz", dependencies: ["VTEEAttack", "MediatedPlatform", "Mediator", "SecureWorld", "TrustedApps", "Machine", "TEEABI"], path: "Fuzz/MediatorFuzz", swiftSettings: fuzzSwift, linkerSettings: fuzzLink),
         .executableTarget(name: "SupplicantFuzz", dependencies: ["Supplicant", "NormalWorld", "Machine", "TEEABI"], path: "Fuzz/SupplicantFuzz", swiftSettings: fuzzSwift, linkerSettings: fuzzLink),
 

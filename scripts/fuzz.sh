@@ -7,6 +7,7 @@
 # Usage: scripts/fuzz.sh TARGET SECONDS [extra libFuzzer flags...]
 #        scripts/fuzz.sh --list            (the fuzz targets)
 #        FUZZ_NO_BUILD=1 scripts/fuzz.sh ...   (reuse the last build)
+#        FUZZ_TIMEOUT=S (default 30): one input running longer is a failure (raise it on a loaded host)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -34,7 +35,7 @@ seeds=Fuzz/$target/seeds
 log=$scratch/artifacts/$target.log
 set +e
 SWIFT_BACKTRACE=enable=no ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" \
-    "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -error_exitcode=77 \
+    "$bin" -max_total_time="$seconds" -timeout="${FUZZ_TIMEOUT:-30}" -rss_limit_mb=2048 -error_exitcode=77 \
     -artifact_prefix="$artifacts" -print_final_stats=1 "$@" "$work" $seeds 2>&1 | tee "$log" | grep -vE '^#[0-9]+\s+(NEW|REDUCE|pulse)' 
 rc=${PIPESTATUS[0]}
 set -e
