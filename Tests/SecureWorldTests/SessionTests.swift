@@ -205,9 +205,11 @@ import Machine
 
     @Test func loadTAIntoANonContiguousSHMAllocBufferGoesOutAsRmem() throws {
         let loadable = TestTAs.uuid("22222222-0000-4000-8000-000000000003")
-        let image = Array("vtee-ta:main".utf8) + [UInt8](repeating: 9, count: 9000)
-        let config = SecureWorldConfig(loadTA: { uuid, bytes in
-            bytes == image ? TADescriptor(uuid: uuid, name: "loaded") { MainTA() } : nil
+        let elf = Array("vtee-ta:main".utf8) + [UInt8](repeating: 9, count: 9000)
+        let image = try SignedTAImage.sign(elf: elf, uuid: loadable, key: .development)
+        let config = SecureWorldConfig(loadTA: { uuid, bytes throws(TEEResult) in
+            guard bytes == elf else { throw .badFormat }
+            return TADescriptor(uuid: uuid, name: "loaded") { MainTA() }
         })
         let nw = try world(config)
         nw.lock.withLock { $0.taImages = [loadable: image]; $0.noncontigSHM = true }
