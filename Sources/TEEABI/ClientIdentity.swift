@@ -89,22 +89,24 @@ public enum ClientIdentity {
 
     /// The name hashed for `login` of a client with effective `uid`, group `gid` (the group the
     /// login names) and executable `application`: "uid=%x", "gid=%x", "app=<path>",
-    /// "uid=%x:app=<path>", "gid=%x:app=<path>". nil for PUBLIC and for methods with no name.
-    public static func name(for login: LoginMethod, uid: UInt32, gid: UInt32, application: String) -> String? {
-        let u = "uid=" + String(uid, radix: 16), g = "gid=" + String(gid, radix: 16), a = "app=" + application
+    /// "uid=%x:app=<path>", "gid=%x:app=<path>". nil for PUBLIC, for methods with no name, and for
+    /// the application methods when the executable is unknown (nil): never a guessable name.
+    public static func name(for login: LoginMethod, uid: UInt32, gid: UInt32, application: String?) -> String? {
+        let u = "uid=" + String(uid, radix: 16), g = "gid=" + String(gid, radix: 16)
         switch login {
         case .user: return u
         case .group: return g
-        case .application: return a
-        case .applicationUser: return u + ":" + a
-        case .applicationGroup: return g + ":" + a
+        case .application: return application.map { "app=" + $0 }
+        case .applicationUser: return application.map { u + ":app=" + $0 }
+        case .applicationGroup: return application.map { g + ":app=" + $0 }
         default: return nil
         }
     }
 
     /// The client UUID for `login`: the nil UUID for PUBLIC, UUIDv5 of the login's name for the
-    /// user/group/application methods, nil for any other method (the caller refuses it).
-    public static func uuid(for login: LoginMethod, uid: UInt32, gid: UInt32, application: String) -> TEEUUID? {
+    /// user/group/application methods, nil for any other method or an application method without
+    /// a known executable (the caller refuses it).
+    public static func uuid(for login: LoginMethod, uid: UInt32, gid: UInt32, application: String?) -> TEEUUID? {
         if login == .public { return .zero }
         return name(for: login, uid: uid, gid: gid, application: application).map { uuidV5($0) }
     }

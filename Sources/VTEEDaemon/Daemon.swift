@@ -193,11 +193,7 @@ public final class Daemon: Sendable {
     /// never a guessable name. Other logins are refused.
     static func identityPolicy(_ c: PeerCredentials, executable: String?) -> ClientIdentityPolicy {
         let (uid, gid) = (c.uid, c.gid)
-        return { login in
-            if login == .public { return .zero }
-            if [.application, .applicationUser, .applicationGroup].contains(login) && executable == nil { return nil }
-            return ClientIdentity.uuid(for: login, uid: uid, gid: gid, application: executable ?? "")
-        }
+        return { login in ClientIdentity.uuid(for: login, uid: uid, gid: gid, application: executable) }
     }
 
     /// The policy for a live process `c.pid`, its executable read now (tests and tools).

@@ -40,6 +40,11 @@ import Testing
         #expect(ClientIdentity.uuid(for: .public, uid: 1, gid: 1, application: "x") == .zero)
         #expect(ClientIdentity.uuid(for: .user, uid: 0, gid: 9, application: "x") == ClientIdentity.uuidV5("uid=0"))
         #expect(ClientIdentity.uuid(for: .reeKernel, uid: 0, gid: 0, application: "x") == nil)
+        // An unknown executable names no application login (never a guessable fallback).
+        for m in [LoginMethod.application, .applicationUser, .applicationGroup] {
+            #expect(ClientIdentity.uuid(for: m, uid: 0, gid: 0, application: nil) == nil)
+        }
+        #expect(ClientIdentity.uuid(for: .user, uid: 0, gid: 9, application: nil) == ClientIdentity.uuidV5("uid=0"))
         #expect(ClientIdentity.uuid(for: LoginMethod(rawValue: 3), uid: 0, gid: 0, application: "x") == nil)
     }
 }
