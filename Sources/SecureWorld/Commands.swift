@@ -144,7 +144,8 @@ extension SecureThread {
         var ta = TAParams(types: GPParamTypes(rawValue: 0))
         // TEE_PARAM_TYPES, one nibble per param.
         var packed: UInt32 = 0
-        let cfg = world.config
+        // Two fields, not the whole config (copying it retains its closure and key).
+        let maxMemrefBytes = world.config.maxMemrefBytes, maxSHMPages = world.config.maxSHMPages
         for i in 0..<count {
             guard let p = a.param(first + i) else { return .failure(.badParameters) }
             var b = ParamBinding()
@@ -168,9 +169,9 @@ extension SecureThread {
                     ta[i] = .memref(TAMemref(bytes: [], capacity: 0, isNull: true))
                     continue
                 }
-                guard size <= UInt64(cfg.maxMemrefBytes) else { return .failure(.outOfMemory) }
+                guard size <= UInt64(maxMemrefBytes) else { return .failure(.outOfMemory) }
                 if attr.isNoncontig {
-                    do { b.buffer = try world.ns.walkPageList(bufPtr: bufPtr, size: size, maxPages: cfg.maxSHMPages) }
+                    do { b.buffer = try world.ns.walkPageList(bufPtr: bufPtr, size: size, maxPages: maxSHMPages) }
                     catch { return .failure(error) }
                 } else {
                     guard let buf = world.ns.contiguous(PA(bufPtr), count: Int(size)) else { return .failure(.badParameters) }
@@ -185,7 +186,7 @@ extension SecureThread {
                 guard !o, end <= UInt64(shm.size), let buf = shm.slice(offset: Int(offs), count: Int(size)) else {
                     return .failure(.security)
                 }
-                guard size <= UInt64(cfg.maxMemrefBytes) else { return .failure(.outOfMemory) }
+                guard size <= UInt64(maxMemrefBytes) else { return .failure(.outOfMemory) }
                 b.buffer = buf
             }
             guard let buf = b.buffer else { return .failure(.badParameters) }

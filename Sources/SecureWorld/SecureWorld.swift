@@ -202,7 +202,7 @@ public final class SecureWorld: SMCEntry, Sendable {
     public var counters: SecureWorldCounters {
         var c = globalCounters.withLock { $0 }
         let parts = implicit.map { [$0] } ?? shards.flatMap { $0.map.withLock { Array($0.values) } }
-        for p in parts { c.merge(p.state.withLock { $0.counters }) }
+        for p in parts { c.merge(p.counters()) }
         return c
     }
 
@@ -339,7 +339,8 @@ public final class SecureWorld: SMCEntry, Sendable {
             countSMC(.enotavail, nil, "VM_DESTROYED for unknown VM \(guest)"); return .enotavail
         }
         teardown(p)
-        globalCounters.withLock { $0.merge(p.state.withLock { $0.counters }) }
+        let pc = p.counters()
+        globalCounters.withLock { $0.merge(pc) }
         log.debug("VM \(guest) destroyed")
         return .ok
     }
