@@ -190,11 +190,15 @@ extension SecureThread {
                 b.buffer = buf
             }
             guard let buf = b.buffer else { return .failure(.badParameters) }
-            let bytes: [UInt8]
+            // One buffer, filled in place (zeroes for OUTPUT): no intermediate arrays.
+            var bytes = [UInt8](repeating: 0, count: buf.size)
             if t.isInput {
-                do { bytes = try buf.read(world.ns.view, offset: 0, count: buf.size) } catch { return .failure(error) }
-            } else {
-                bytes = [UInt8](repeating: 0, count: buf.size)
+                let view = world.ns.view
+                // Sound: the pointer covers exactly `bytes` and does not escape the closure.
+                let r: Result<Void, TEEResult> = bytes.withUnsafeMutableBytes { raw in
+                    do throws(TEEResult) { try buf.read(view, offset: 0, into: raw); return .success(()) } catch { return .failure(error) }
+                }
+                if case let .failure(e) = r { return .failure(e) }
             }
             ta[i] = .memref(TAMemref(bytes: bytes, capacity: buf.size))
         }
@@ -214,7 +218,11 @@ extension SecureThread {
             case let .memref(m) where b.type.isMemref:
                 if let buf = b.buffer {
                     let n = max(0, min(m.size, buf.size, m.bytes.count))
-                    if n > 0 { try? buf.write(world.ns.view, offset: 0, Array(m.bytes[0..<n])) }
+                    if n > 0 {
+                        let view = world.ns.view
+                        // Sound: n <= m.bytes.count; the pointer does not escape the closure.
+                        m.bytes.withUnsafeBytes { raw in _ = try? buf.write(view, offset: 0, from: UnsafeRawBufferPointer(rebasing: raw[0..<n])) }
+                    }
                 }
                 p.memrefSize = UInt64(max(0, m.size))
             default:
