@@ -263,7 +263,8 @@ struct TAStore: Sendable {
     func objectPath(_ file: UInt64) -> String { dir + "/o" + String(file, radix: 16) }
 
     static func checkID(_ id: [UInt8]) throws(TEEResult) {
-        guard !id.isEmpty, id.count <= 64 else { throw .badParameters }
+        // A 0-byte id is valid (GP and OP-TEE allow objectIDLen 0).
+        guard id.count <= 64 else { throw .badParameters }
     }
 
     // MARK: whole files

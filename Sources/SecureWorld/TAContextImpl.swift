@@ -71,7 +71,7 @@ struct TARunContext: TAContext {
     func sendNotification(key: UInt32) async throws(TEEResult) { try await notification(.send, key) }
 
     private func notification(_ op: RPCNotification, _ key: UInt32) async throws(TEEResult) {
-        guard key <= world.config.maxNotificationValue else { throw .badParameters }
+        guard key < SecureWorld.syncNotificationBase, key <= world.config.maxNotificationValue else { throw .badParameters }
         let (r, _, _) = await call.rpcCommand(.notification, [.value(.valueInput, a: op.rawValue, b: UInt64(key))])
         guard r == .success else { throw r }
     }
