@@ -6,6 +6,7 @@ import Foundation
 import TAHost
 import TEEABI
 import TEEClient
+import TrustedApps
 import Testing
 
 private enum Cmd: UInt32 {
@@ -205,6 +206,24 @@ private func taProcesses(_ uuid: TEEUUID) -> [Int32] {
         let op = try invoke(s, .ta2ta, [.valueOutput()])
         #expect(op.params[0].value.a == 0, "first failing TA-to-TA check")
         s.close()
+        #expect(stack.runner.processCount == 0)
+    }
+
+    @Test func aSwiftBuiltInTACallsACTAWithAMemrefItsProcessSeesAndWritesBack() throws {
+        // Swift TA (vtee.test TA_TO_TA_MEMREF) -> C TA (core MEMREF_TOUCH: writes byte 0 only).
+        let stack = try TAStack()
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(TestTA.uuid)
+        defer { s.close() }
+        let payload = [UInt8](repeating: 0x11, count: 5000)
+        var op = TEEOperation([.tempInput(uuid.octets), .valueInout(a: Cmd.memrefTouch.rawValue, b: 0), .tempInout(payload)])
+        try s.invoke(TestTA.Command.taToTAMemref.rawValue, &op)
+        #expect(op.params[1].value.a == TEEResult.success.rawValue)
+        #expect(op.params[2].buffer == [0xAA] + [UInt8](repeating: 0x11, count: 4999))
+        // A C TA's refusal reaches the Swift TA as the C TA's result.
+        var bad = TEEOperation([.tempInput(uuid.octets), .valueInout(a: Cmd.nop.rawValue, b: 0), .tempInout([1])])
+        try s.invoke(TestTA.Command.taToTAMemref.rawValue, &bad)
+        #expect(bad.params[1].value.a == TEEResult.badParameters.rawValue)
         #expect(stack.runner.processCount == 0)
     }
 

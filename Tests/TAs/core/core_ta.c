@@ -217,6 +217,16 @@ static uint32_t storage_battery(void) {
     CHECK(31, TEE_OpenPersistentObject(TEE_STORAGE_PRIVATE, id, 5, TEE_DATA_FLAG_ACCESS_READ | TEE_DATA_FLAG_ACCESS_WRITE_META, &h) == TEE_SUCCESS);
     CHECK(32, TEE_ReadObjectData(h, buf, sizeof buf, &n) == TEE_SUCCESS && n == 4 && memcmp(buf, "hell", 4) == 0);
     CHECK(33, TEE_CloseAndDeletePersistentObject1(h) == TEE_SUCCESS);
+    /* A 0-byte object id is valid (GP: objectIDLen may be 0; OP-TEE accepts it). */
+    if (TEE_OpenPersistentObject(TEE_STORAGE_PRIVATE, NULL, 0, TEE_DATA_FLAG_ACCESS_WRITE_META, &h) == TEE_SUCCESS)
+        TEE_CloseAndDeletePersistentObject1(h);
+    CHECK(34, TEE_CreatePersistentObject(TEE_STORAGE_PRIVATE, NULL, 0, TEE_DATA_FLAG_ACCESS_READ, TEE_HANDLE_NULL,
+                                         "empty id", 8, &h) == TEE_SUCCESS);
+    TEE_CloseObject(h);
+    CHECK(35, TEE_OpenPersistentObject(TEE_STORAGE_PRIVATE, "", 0, TEE_DATA_FLAG_ACCESS_READ | TEE_DATA_FLAG_ACCESS_WRITE_META, &h) == TEE_SUCCESS);
+    CHECK(36, TEE_ReadObjectData(h, buf, sizeof buf, &n) == TEE_SUCCESS && n == 8 && memcmp(buf, "empty id", 8) == 0);
+    CHECK(37, TEE_CloseAndDeletePersistentObject1(h) == TEE_SUCCESS);
+    CHECK(38, TEE_OpenPersistentObject(TEE_STORAGE_PRIVATE, NULL, 0, TEE_DATA_FLAG_ACCESS_READ, &h) == TEE_ERROR_ITEM_NOT_FOUND);
     return 0;
 }
 
