@@ -224,6 +224,20 @@ extension SecureWorld {
             log.warning("TA \(uuid) refused at LOAD_TA: \(error)")
             return .failure(error.teeResult)
         }
+        // OP-TEE's rollback check (ta_ver.db, after the signature): an image whose ta_version is
+        // below one this client already loaded for the UUID is refused with ACCESS_CONFLICT; a
+        // higher one is recorded. The database is an object of the core (nil UUID) in the
+        // client's secure storage, so a TA may not claim the nil UUID.
+        guard uuid != .zero else {
+            log.warning("TA \(uuid) refused at LOAD_TA: the nil UUID names the core's own storage")
+            return .failure(.security)
+        }
+        do throws(TEEResult) {
+            try await FSRPCStorage(call: call, ta: .zero).admitTAVersion(uuid, version: verified.header.taVersion)
+        } catch {
+            log.warning("TA \(uuid) refused at LOAD_TA: ta_version \(verified.header.taVersion) (ta_ver.db): \(error)")
+            return .failure(error)
+        }
         let d: TADescriptor
         do throws(TEEResult) { d = try loader(uuid, verified.elf) } catch { return .failure(error) }
         guard d.uuid == uuid else { return .failure(.security) }
