@@ -123,6 +123,9 @@ final class Session: @unchecked Sendable {
     let live = Mutex(Live())
     /// Mirrors `live.closed`, readable without the lock (a thread's cached session is checked with it).
     let closedFlag = Atomic<Bool>(false)
+    /// A TA-to-TA session: world-clock nanoseconds after which the command in flight sees its
+    /// cancellation flag (the caller's cancellationRequestTimeout; 0: none).
+    let cancelDeadline = Atomic<UInt64>(0)
 
     init(id: UInt32, instance: TAInstance, client: TAClientIdentity, taState: AnyObject?) {
         self.id = id; self.instance = instance; self.client = client; self.taState = taState
@@ -246,7 +249,7 @@ extension SecureWorld {
 
     /// OPEN_SESSION (from the normal world, or TA-to-TA when `parent` is set).
     func openSession(uuid: TEEUUID, client: TAClientIdentity, params: inout TAParams, call: StdCall,
-                     parent: Session?) async -> (TEEResult, TEEOrigin, Session?) {
+                     parent: Session?, cancelDeadline: UInt64 = 0) async -> (TEEResult, TEEOrigin, Session?) {
         let p = call.partition
         let desc: TADescriptor
         switch await descriptor(for: uuid, call: call) {
@@ -281,7 +284,7 @@ extension SecureWorld {
             if case let .err(e) = pick { return (e, .tee, nil) }
             return (.generic, .tee, nil)
         }
-        let ctx = TARunContext(call: call, subject: .opening(OpeningSession(client: client, uuid: uuid)))
+        let ctx = TARunContext(call: call, subject: .opening(OpeningSession(client: client, uuid: uuid, cancelDeadline: cancelDeadline)))
         var local = params
         let outcome: Result<(TEEResult, TEEOrigin, AnyObject?), TEEResult> = await withInstance(inst, call: call) {
             do {

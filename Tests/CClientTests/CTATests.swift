@@ -7,12 +7,25 @@ import Testing
 @testable import VTEEDaemon
 
 @Suite(.serialized) struct CTATests {
-    /// Exports the kit into `dir/kit`, builds `Tests/<path>` with it, and installs `<uuid>.ta` in `dir/tas`.
-    func buildTA(_ path: String, uuid: String, dir: String) throws -> CHarness.Run {
+    /// The core TA is built under this UUID here (its sources rewritten in the copy), so its
+    /// processes are never mistaken for those of TAHostTests, which count `ta-c0de0001-...`
+    /// children of this same test process.
+    static let coreUUID = "c0de0c11-7ee0-4a11-8b5d-000000000001"
+
+    /// Builds (a copy of) `Tests/<path>` with the kit in `dir/kit`, after replacing every
+    /// `renaming.from` by `renaming.to` in its files, and installs `<uuid>.ta` in `dir/tas`.
+    func buildTA(_ path: String, uuid: String, dir: String, renaming: (from: String, to: String)? = nil) throws -> CHarness.Run {
         let src = dir + "/src/" + (path as NSString).lastPathComponent
         try? FileManager.default.createDirectory(atPath: dir + "/src", withIntermediateDirectories: true)
         try? FileManager.default.createDirectory(atPath: dir + "/tas", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: CHarness.packageRoot + "/Tests/" + path, toPath: src)
+        if let r = renaming {
+            for f in try FileManager.default.contentsOfDirectory(atPath: src) {
+                let file = src + "/" + f
+                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { continue }
+                try text.replacingOccurrences(of: r.from, with: r.to, options: .caseInsensitive).write(toFile: file, atomically: true, encoding: .utf8)
+            }
+        }
         let r = try CHarness.run("/usr/bin/env", ["make", "-s", "-C", src, "TA_DEV_KIT_DIR=" + dir + "/kit"], seconds: 180)
         if r.status == 0 { try FileManager.default.copyItem(atPath: "\(src)/\(uuid).ta", toPath: "\(dir)/tas/\(uuid).ta") }
         return r
@@ -25,7 +38,7 @@ import Testing
         try #require(kit.status == 0, "\(kit.output)")
         let hello = try buildTA("TASDKTests/CTAs/hello_world", uuid: "5f8b97df-2d0d-4ad2-98d2-74f4389e5e11", dir: dir)
         try #require(hello.status == 0, "\(hello.output)")
-        let core = try buildTA("TAs/core", uuid: "c0de0001-7ee0-4a11-8b5d-000000000001", dir: dir)
+        let core = try buildTA("TAs/core", uuid: Self.coreUUID, dir: dir, renaming: ("c0de0001", "c0de0c11"))
         try #require(core.status == 0, "\(core.output)")
         let cc = try CHarness.compile("teec_cta.c", output: dir + "/teec_cta",
                                       flags: ["-I", dir + "/include", "-L", dir + "/lib", "-lteec", "-lpthread"])

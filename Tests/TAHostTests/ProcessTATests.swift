@@ -12,7 +12,7 @@ import Testing
 private enum Cmd: UInt32 {
     case nop = 0, memrefTouch = 1, memory = 2, props = 3, time = 4, cancelMask = 5, storage = 6, ta2ta = 7
     case panic = 8, segv = 9, abort = 10, exit = 11, spin = 12, openFile = 13, socket = 14, log = 15
-    case heapLimit = 16, stack = 17, waitCancel = 18, client = 20
+    case heapLimit = 16, stack = 17, waitCancel = 18, client = 20, extensions = 21
 }
 
 private func invoke(_ s: TEESession, _ c: Cmd, _ params: [TEEParameter] = []) throws(TEEError) -> TEEOperation {
@@ -207,6 +207,17 @@ private func taProcesses(_ uuid: TEEUUID) -> [Int32] {
         #expect(op.params[0].value.a == 0, "first failing TA-to-TA check")
         s.close()
         #expect(stack.runner.processCount == 0)
+    }
+
+    @Test func opteeExtensionsUUIDFromStrMapZIAndHeapAccountingBehaveAsLibutees() throws {
+        let stack = try TAStack()
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(uuid)
+        defer { s.close() }
+        let op = try invoke(s, .extensions, [.valueOutput()])
+        #expect(op.params[0].value.a == 0, "first failing extensions check")
+        // dhex_dump's line reached the secure world's log.
+        #expect(stack.logs.all.contains { $0.1.contains("76 74 65 65") }, "\(stack.logs.all.map(\.1))")
     }
 
     @Test func aSwiftBuiltInTACallsACTAWithAMemrefItsProcessSeesAndWritesBack() throws {
