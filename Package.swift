@@ -74,7 +74,9 @@ let package = Package(
         // TA processes seen from the secure world: spawn, sandbox contract, channel, GP services.
         .target(name: "TAHostShim", dependencies: ["TAChannel"], path: "Sources/TAHostShim",
                 cSettings: [.unsafeFlags(["-Wall", "-Wextra"])]),
-        .target(name: "TAHost", dependencies: ["TAAPI", "TEEABI", "TAHostShim", "TAChannel", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        // The GP crypto framework of C TAs (secure world): keys and operation state per TA instance.
+        .target(name: "TACrypto", dependencies: [.product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto")], swiftSettings: strict),
+        .target(name: "TAHost", dependencies: ["TAAPI", "TEEABI", "TAHostShim", "TAChannel", "TACrypto", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .target(name: "CTEEDev", path: "Sources/CTEEDev"),
         .target(name: "TEEDevice", dependencies: ["TEEABI", "Machine", "NormalWorld", "Supplicant", "Transport", "CTEEDev"], swiftSettings: strict),
         .target(name: "CTEEC", dependencies: ["CTEEDev"], path: "Sources/CTEEC"),
