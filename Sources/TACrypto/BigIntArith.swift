@@ -173,3 +173,27 @@ extension BigUInt {
         return [UInt8](repeating: 0, count: count - b.count) + b
     }
 }
+
+/// A signed big integer as it crosses the TAChannel: sign and big-endian magnitude.
+public struct WireBigInt: Equatable, Sendable {
+    /// True for a value below zero (never set for zero).
+    public var negative: Bool
+    /// Big-endian magnitude, no leading zeros required.
+    public var magnitude: [UInt8]
+    /// A wire value.
+    public init(negative: Bool, magnitude: [UInt8]) { self.negative = negative; self.magnitude = magnitude }
+}
+
+extension BigIntArith {
+    /// `compute` over wire values: what TAHost calls for a VTEE_REQ_BIGINT_* request.
+    public static func compute(_ op: BigIntOperation, wire operands: [WireBigInt], scalar: UInt64) throws(BigIntError) -> (values: [WireBigInt], scalar: UInt64) {
+        var xs: [BigInt] = []
+        for o in operands {
+            guard o.magnitude.count <= maxOperandBytes else { throw .malformed }
+            let m = BigUInt(bigEndian: o.magnitude)
+            xs.append(BigInt(sign: o.negative && !m.isZero ? .minus : .plus, magnitude: m))
+        }
+        let (values, s) = try compute(op, xs, scalar: scalar)
+        return (values.map { WireBigInt(negative: $0.sign == .minus && !$0.isZero, magnitude: $0.magnitude.bigEndianBytes) }, s)
+    }
+}
