@@ -47,6 +47,21 @@ enum {
     /* 70..89: the TEE_BigInt API (crypto2). */
 };
 
+/* TEE_BigInt arithmetic (TA -> SW, 70..89; computed by TACrypto.BigIntArith). Operand i
+ * (i < 4) is req_args[i] = byte length | (1 << 63 if negative), its big-endian magnitude
+ * packed after the previous one from the request area's start; req_args[6] is the scalar
+ * argument (shift width, primality confidence). The reply packs result j the same way in
+ * req_args[j] and the area, and a scalar result in req_args[7]. */
+enum {
+    VTEE_REQ_BIGINT_ADD = 70, VTEE_REQ_BIGINT_SUB = 71, VTEE_REQ_BIGINT_MUL = 72,
+    VTEE_REQ_BIGINT_DIV = 73, VTEE_REQ_BIGINT_MOD = 74, VTEE_REQ_BIGINT_ADDMOD = 75,
+    VTEE_REQ_BIGINT_SUBMOD = 76, VTEE_REQ_BIGINT_MULMOD = 77, VTEE_REQ_BIGINT_INVMOD = 78,
+    VTEE_REQ_BIGINT_EXPMOD = 79, VTEE_REQ_BIGINT_EGCD = 80, VTEE_REQ_BIGINT_PRIME = 81,
+    VTEE_REQ_BIGINT_SHIFTR = 82, VTEE_REQ_BIGINT_RELPRIME = 83,
+    VTEE_REQ_BIGINT_FIRST = 70, VTEE_REQ_BIGINT_LAST = 89
+};
+#define VTEE_BIGINT_NEGATIVE (1ull << 63)
+
 /* Fixed file descriptors of a TA process. */
 #define VTEE_TA_FD_CHANNEL 3
 #define VTEE_TA_FD_DOORBELL 4
