@@ -47,6 +47,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"4.0.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/attaswift/BigInt", from: "6.0.0"),
         .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -76,7 +77,9 @@ let package = Package(
         // TA processes seen from the secure world: spawn, sandbox contract, channel, GP services.
         .target(name: "TAHostShim", dependencies: ["TAChannel"], path: "Sources/TAHostShim",
                 cSettings: [.unsafeFlags(["-Wall", "-Wextra"])]),
-        .target(name: "TAHost", dependencies: ["TAAPI", "TEEABI", "TAHostShim", "TAChannel", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        // The GP crypto framework of C TAs (secure world): keys and operation state per TA instance.
+        .target(name: "TACrypto", dependencies: [.product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto"), .product(name: "BigInt", package: "BigInt")], swiftSettings: strict),
+        .target(name: "TAHost", dependencies: ["TAAPI", "TEEABI", "TAHostShim", "TAChannel", "TACrypto", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .target(name: "CTEEDev", path: "Sources/CTEEDev"),
         .target(name: "TEEDevice", dependencies: ["TEEABI", "Machine", "NormalWorld", "Supplicant", "Transport", "CTEEDev"], swiftSettings: strict),
         .target(name: "CTEEC", dependencies: ["CTEEDev"], path: "Sources/CTEEC"),
@@ -113,6 +116,7 @@ let package = Package(
         .testTarget(name: "MediatorTests", dependencies: ["Mediator", "Platform", "MediatedPlatform", "CAllocCount", "SecureWorld", "TrustedApps", "NormalWorld", "TEEClient", "Supplicant", "Machine", "TEEABI"], swiftSettings: strict),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Machine", "TEEABI"], swiftSettings: strict),
         .testTarget(name: "TAHostTests", dependencies: ["TAHost", "TADevKit", "VTEEKit", "TEEClient", "TrustedApps", "SecureWorld", "Machine", "TEEABI"], swiftSettings: strict),
+        .testTarget(name: "TACryptoTests", dependencies: ["TACrypto", .product(name: "BigInt", package: "BigInt")], swiftSettings: strict),
         .testTarget(name: "TASDKTests", dependencies: ["TADevKit", "SignedTA", "VTEEKit", "TAAPI", "SecureWorld", "TrustedApps", "NormalWorld", "TEEClient", "Supplicant", "Machine", "TEEABI"],
                     exclude: ["CTAs"], swiftSettings: strict),
         .testTarget(name: "VTEEDaemonTests", dependencies: ["TEEClientRemote", "VTEEDaemon", "VTEEDemo", "VTEEKit", "TEEABI", "TEEClient", "NormalWorld", "TrustedApps", "Transport", "CShim", "Platform", "Machine"], swiftSettings: strict),
