@@ -108,12 +108,26 @@ public enum BigIntArith {
             return ([], a.magnitude.greatestCommonDivisor(with: operands[1].magnitude) == 1 ? 1 : 0)
         case .probablePrime:
             guard a.sign == .plus, a > 1 else { return ([], 0) }
-            let rounds = max(10, Int(min(scalar, 256)) / 2)
-            return ([], a.magnitude.isPrime(rounds: rounds) ? 1 : 0)
+            return ([], a.magnitude.isPrime(rounds: millerRabinRounds(bits: a.magnitude.bitWidth)) ? 1 : 0)
         case .shiftRight:
             let bits = Int(min(scalar, UInt64(maxOperandBytes * 8 + 1)))
             let m = a.magnitude >> bits
             return ([m.isZero ? 0 : BigInt(sign: a.sign, magnitude: m)], 0)
+        }
+    }
+
+    /// Miller-Rabin rounds by size, as mbedtls (OP-TEE's libutee) chooses them for an error
+    /// probability below 2^-80 on random candidates (FIPS 186-4 appendix C.3). GP's confidence
+    /// level asks for at least 80 bits, which these counts give.
+    static func millerRabinRounds(bits: Int) -> Int {
+        switch bits {
+        case 1300...: 2
+        case 850...: 3
+        case 650...: 4
+        case 350...: 8
+        case 250...: 12
+        case 150...: 18
+        default: 27
         }
     }
 
