@@ -27,6 +27,8 @@ public enum Attr {
     public static let secretValue: UInt32 = 0xC000_0000
     public static let hkdfIKM: UInt32 = 0xC000_01C0, hkdfSalt: UInt32 = 0xD000_02C0, hkdfInfo: UInt32 = 0xD000_03C0
     public static let hkdfOKMLength: UInt32 = 0xF000_04C0
+    /// GP 1.3.1's ids for the same HKDF inputs (the dev kit's TEE_ATTR_HKDF_SALT / _INFO / TEE_ATTR_KDF_KEY_SIZE).
+    public static let gpHKDFSalt: UInt32 = 0xD000_0946, gpHKDFInfo: UInt32 = 0xD000_0A46, gpKDFKeySize: UInt32 = 0xF000_0C46
     public static let concatZ: UInt32 = 0xC000_01C1, concatOtherInfo: UInt32 = 0xD000_02C1, concatDKMLength: UInt32 = 0xF000_03C1
     public static let pbkdf2Password: UInt32 = 0xC000_01C2, pbkdf2Salt: UInt32 = 0xD000_02C2
     public static let pbkdf2Iterations: UInt32 = 0xF000_03C2, pbkdf2DKMLength: UInt32 = 0xF000_04C2
