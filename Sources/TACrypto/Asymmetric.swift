@@ -334,7 +334,7 @@ enum HashKind: Sendable {
 }
 
 /// A caller-made digest handed to swift-crypto's ECDSA, which signs the bytes it is given.
-struct RawDigest: Digest {
+struct RawDigest: Crypto.Digest {
     static var byteCount: Int { 64 }
     let bytes: [UInt8]
     func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R { try bytes.withUnsafeBytes(body) }
