@@ -94,7 +94,7 @@ public struct AsymmetricAlgorithms: AsymmetricBackend {
         case 0x6000_0030:                                                   // RSAES OAEP
             return HashKind(gpID: (algorithm >> 20) & 0xF)?.available ?? false
         case 0x7000_0031:                                                   // DSA
-            return [2, 4].contains((algorithm >> 12) & 0xF) || (algorithm >> 12) & 0xF == 3
+            return (2...4).contains((algorithm >> 12) & 0xF)               // SHA-1/224/256: the digest is the caller's
         default: return false
         }
     }

@@ -66,9 +66,10 @@ public enum BigIntError: Error, Equatable, Sendable {
 
 /// The TEE_BigInt arithmetic over attaswift/BigInt.
 public enum BigIntArith {
-    /// Largest operand magnitude accepted, in bytes (a TEE_BigInt of OP-TEE's maximum size is
-    /// 510 limbs; the product of two such still fits twice over).
-    public static let maxOperandBytes = 4096
+    /// Largest operand magnitude accepted, in bytes: a TEE_BigInt of the largest size
+    /// TEE_BigIntInit allows (510 limbs) fits; more is a hostile request, refused before any
+    /// work (an exponentiation grows with the cube of the size).
+    public static let maxOperandBytes = 2048
 
     /// Computes `op` over `operands` (count checked); `scalar` is the shift width or the primality
     /// confidence. Returns the big-integer results in the API's order and a scalar result.
