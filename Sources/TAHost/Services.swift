@@ -50,6 +50,8 @@ extension ProcessTA {
         case VTEE_REQ_PTIME_SET: persistentTimeSet(p)
         case VTEE_REQ_TA_OPEN, VTEE_REQ_TA_INVOKE, VTEE_REQ_TA_CLOSE: await taToTA(p, req, context: context)
         case VTEE_REQ_OBJ_OPEN...VTEE_REQ_OBJ_PEEK: await storage(p, req, context: context)
+        case VTEE_REQ_CRYPTO_OBJ_ALLOC...VTEE_REQ_CRYPTO_LAST: crypto(p, req)
+        case VTEE_REQ_BIGINT_FIRST...VTEE_REQ_BIGINT_LAST: bigInt(p, req)
         default: reply(p, .notSupported)
         }
     }
