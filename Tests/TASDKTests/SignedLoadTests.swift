@@ -2,11 +2,13 @@
 // verifies the signature, digest and UUID against its configured key before anything of the TA
 // is handed to the runner. Every refusal is TEE_ERROR_SECURITY (origin TEE) on open session and
 // the runner never sees the image; built-in TAs keep working beside loaded ones.
+import Dispatch
 import Foundation
 import Machine
 import SecureWorld
 import Synchronization
 import SignedTA
+import TAAPI
 import TEEABI
 import TEEClient
 import Testing
@@ -34,13 +36,14 @@ struct LoadingMachine {
     let taDir: String
     let log = RunnerLog()
 
-    init(key: TAVerificationKey? = try? TAVerificationKey.development, storageRoot: String? = nil, taDir: String? = nil) throws {
+    init(key: TAVerificationKey? = try? TAVerificationKey.development, storageRoot: String? = nil, taDir: String? = nil,
+         runner: (@Sendable (TEEUUID, [UInt8]) throws(TEEResult) -> TADescriptor)? = nil) throws {
         self.taDir = taDir ?? SDK.temporaryDirectory("tadir")
         var c = StackConfig()
         c.storageRoot = storageRoot ?? SDK.temporaryDirectory("storage")
         c.taDirectory = self.taDir
         c.taKey = key
-        c.taRunner = log.runner
+        c.taRunner = runner ?? log.runner
         stack = try VTEEStack(config: c)
         guest = try stack.addGuest(GuestID(0))
     }
@@ -207,5 +210,53 @@ struct LoadingMachine {
         try FileManager.default.copyItem(atPath: "\(ta)/\(Self.uuid).ta", toPath: "\(m.taDir)/\(Self.uuid).ta")
         #expect(m.openError(Self.uuid) == nil)
         #expect(m.log.elves.withLock { $0 } == [try SDK.bytes("\(ta)/\(Self.uuid).stripped.elf")])
+    }
+}
+
+/// A single-instance, multi-session TA whose command holds the instance across RPCs (a storage
+/// write through the guest's supplicant) and counts the calls it served.
+final class SharedCounterTA: TrustedApplication {
+    var served: UInt32 = 0
+    func invoke(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) async throws -> TEEResult {
+        do { try await context.storage.write(id: [1], data: [UInt8](repeating: UInt8(truncatingIfNeeded: served), count: 100), overwrite: true) }
+        catch { return error }
+        served &+= 1
+        params.setValue(0, TAValue(a: served))
+        return .success
+    }
+}
+
+@Suite struct BusyInstanceTests {
+    @Test func concurrentCallsOnASingleInstanceTAWaitTheirTurnThroughTheNormalWorldAndAllComplete() throws {
+        // Eight threads of one guest call one instance whose every command suspends at FS RPCs:
+        // each caller that finds it busy sleeps on its NOTIFICATION value in the guest's driver and
+        // is woken by the release; every call completes, none is refused, the count is exact.
+        let uuid = TEEUUID(octets: [0x5f, 0x8b, 0x97, 0xdf, 0x2d, 0x0d, 0x4a, 0xd2, 0x98, 0xd2, 0x74, 0xf4, 0x38, 0x9e, 0x5e, 0x12])
+        let m = try LoadingMachine(runner: { u, _ throws(TEEResult) in
+            TADescriptor(uuid: u, name: "shared", properties: TAProperties(singleInstance: true, multiSession: true, keepAlive: true)) {
+                SharedCounterTA()
+            }
+        })
+        defer { m.shutdown() }
+        try m.install(try SignedTAImage.sign(elf: SignedLoadTests.elf, uuid: uuid, key: .development), as: uuid)
+        let sessions = try (0..<8).map { _ in try m.guest.context.openSession(uuid) }
+        let failures = Mutex<[String]>([])
+        let seen = Mutex<[UInt32]>([])
+        let group = DispatchGroup()
+        for s in sessions {
+            group.enter()
+            Thread.detachNewThread {
+                for _ in 0..<5 {
+                    var op = TEEOperation([.valueOutput()])
+                    do { try s.invoke(0, &op); seen.withLock { $0.append(op[0].value.a) } }
+                    catch { failures.withLock { $0.append("\(error)") } }
+                }
+                group.leave()
+            }
+        }
+        #expect(group.wait(timeout: .now() + 60) == .success, "the calls did not all finish within 60 s")
+        for s in sessions { s.close() }
+        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 })")
+        #expect(seen.withLock { $0.sorted() } == Array(1...40))
     }
 }
