@@ -139,8 +139,13 @@ extension SecureThread {
     func run() async -> SMCReturn {
         let r = await execute()
         if r == .ok { copyBack() }
+        // The argument's shm is done with once the results are in it; a waiting UNREGISTER_SHM
+        // is woken while this call can still make RPCs.
+        if let c = setup.regdCookie {
+            let wake = partition.unuseSHM(c)
+            if !wake.isEmpty { await wakeUnregister(wake) }
+        }
         await endOfCall()
-        if let c = setup.regdCookie { partition.unuseSHM(c) }
         setup = CallSetup()
         return r
     }
