@@ -211,6 +211,39 @@ struct LoadingMachine {
         #expect(m.openError(Self.uuid) == nil)
         #expect(m.log.elves.withLock { $0 } == [try SDK.bytes("\(ta)/\(Self.uuid).stripped.elf")])
     }
+
+    @Test func aLegacyImageLoadsByTheUUIDOfItsSignedTAHeadAndCannotClaimAnother() throws {
+        // OP-TEE's legacy images (img_type 0, older signers): no bootstrap header, the UUID is the
+        // signed ELF's ta_head, and no ta_version (no rollback check).
+        let kit = try SDK.exportKit()
+        let ta = try SDK.copyTA("hello_world")
+        try SDK.make(ta, kit: kit)
+        let elf = try SDK.bytes("\(ta)/\(Self.uuid).stripped.elf")
+        let legacy = try SignedTAImage.sign(elf: elf, uuid: .zero, key: .development, legacy: true)
+        let h = try SignedTAHeader.parse(legacy)
+        #expect(h.imageType == 0 && h.payloadOffset == 20 + 32 + 512)
+        #expect(try SignedTAImage.verify(legacy, expecting: Self.uuid, key: .development).elf == elf)
+        let m = try LoadingMachine()
+        defer { m.shutdown() }
+        try m.install(legacy, as: Self.uuid)
+        #expect(m.openError(Self.uuid) == nil)
+        #expect(m.log.elves.withLock { $0 } == [elf])
+        // The same image under another UUID: its ta_head says otherwise.
+        let victim = try TEEUUID("3a1e5c7b-88d4-4b0c-9f1e-2c6b7d9a0e42")
+        try m.install(legacy, as: victim)
+        #expect(m.openError(victim) == TEEError(.security, origin: .tee))
+        // A flipped ELF byte, or an ELF without a .ta_head, is refused.
+        var bad = legacy; bad[legacy.count - 100] ^= 1
+        try m.install(bad, as: Self.uuid)
+        #expect(m.openError(Self.uuid) == TEEError(.security, origin: .tee))
+        try m.install(try SignedTAImage.sign(elf: Self.elf, uuid: .zero, key: .development, legacy: true), as: Self.uuid)
+        #expect(m.openError(Self.uuid) == TEEError(.security, origin: .tee))
+        #expect(throws: SignedTAError.noTAHead) {
+            try SignedTAImage.verify(try SignedTAImage.sign(elf: Self.elf, uuid: .zero, key: .development, legacy: true),
+                                     expecting: Self.uuid, key: .development)
+        }
+        #expect(m.log.count == 1)
+    }
 }
 
 /// A single-instance, multi-session TA whose command holds the instance across RPCs (a storage

@@ -41,7 +41,7 @@ import Testing
     @Test func everyRefusalIsSecurityAtTheGPBoundary() {
         let all: [SignedTAError] = [.truncated, .badMagic(0), .unsupportedImageType(2), .unsupportedAlgorithm(1),
                                     .badHashSize(1), .badSignatureSize(1), .sizeMismatch, .digestMismatch, .badSignature,
-                                    .uuidMismatch(signed: .zero, requested: Self.uuid)]
+                                    .uuidMismatch(signed: .zero, requested: Self.uuid), .noTAHead]
         #expect(all.allSatisfy { $0.teeResult == .security })
     }
 
