@@ -322,10 +322,10 @@ enum TAHeadReader {
     static func uuid(inELF e: [UInt8]) -> TEEUUID? {
         guard e.count >= 64, e[0] == 0x7F, e[1] == 0x45, e[2] == 0x4C, e[3] == 0x46, e[4] == 2, e[5] == 1 else { return nil }
         guard let shoff = u64(e, 0x28), let shentsize = u16(e, 0x3A), let shnum = u16(e, 0x3C),
-              let shstrndx = u16(e, 0x3E), shentsize >= 64, shstrndx < shnum else { return nil }
+              let shstrndx = u16(e, 0x3E), shentsize >= 64, shstrndx < shnum, shoff <= UInt64(e.count) else { return nil }
         func section(_ i: Int) -> (name: Int, type: UInt32, offset: Int, size: Int)? {
             let (base, o) = Int(shoff).addingReportingOverflow(i * Int(shentsize))
-            guard !o, shoff <= UInt64(Int.max), let name = u32(e, base), let type = u32(e, base + 4),
+            guard !o, let name = u32(e, base), let type = u32(e, base + 4),
                   let off = u64(e, base + 0x18), let size = u64(e, base + 0x20),
                   off <= UInt64(e.count), size <= UInt64(e.count) - off else { return nil }
             return (Int(name), type, Int(off), Int(size))
