@@ -23,6 +23,7 @@ enum TAFixtures {
     static var sourceRoot: String { (#filePath as NSString).deletingLastPathComponent + "/../TAs" }
 
     static let coreUUID = try! TEEUUID("c0de0001-7ee0-4a11-8b5d-000000000001")
+    static let cryptoUUID = try! TEEUUID("c0de0002-7ee0-4a11-8b5d-000000000002")
 
     struct CommandError: Error, CustomStringConvertible { var description: String }
 
@@ -48,7 +49,7 @@ enum TAFixtures {
             try FileManager.default.createDirectory(atPath: tas, withIntermediateDirectories: true)
             _ = try TADevKit.export(to: kit, vtee: buildDirectory + "/vtee", runtimeLibrary: buildDirectory + "/libvteeta.so")
             try FileManager.default.copyItem(atPath: sourceRoot, toPath: src)
-            for (name, uuid) in [("core", coreUUID)] {
+            for (name, uuid) in [("core", coreUUID), ("crypto", cryptoUUID)] {
                 try run(["make", "-s", "-C", src + "/" + name, "TA_DEV_KIT_DIR=" + kit])
                 try FileManager.default.copyItem(atPath: "\(src)/\(name)/\(uuid).ta", toPath: "\(tas)/\(uuid).ta")
             }

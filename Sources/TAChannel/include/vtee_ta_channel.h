@@ -34,8 +34,33 @@ enum {
     VTEE_REQ_OBJ_OPEN = 20, VTEE_REQ_OBJ_CREATE = 21, VTEE_REQ_OBJ_CLOSE = 22,
     VTEE_REQ_OBJ_READ = 23, VTEE_REQ_OBJ_WRITE = 24, VTEE_REQ_OBJ_TRUNC = 25,
     VTEE_REQ_OBJ_SEEK = 26, VTEE_REQ_OBJ_RENAME = 27, VTEE_REQ_OBJ_DELETE = 28,
-    VTEE_REQ_OBJ_INFO = 29, VTEE_REQ_OBJ_LIST = 30, VTEE_REQ_OBJ_PEEK = 31
+    VTEE_REQ_OBJ_INFO = 29, VTEE_REQ_OBJ_LIST = 30, VTEE_REQ_OBJ_PEEK = 31,
+    /* GP crypto (TACrypto in the secure world; encodings in libvteeta's crypto.c), 40..69. */
+    VTEE_REQ_CRYPTO_OBJ_ALLOC = 40, VTEE_REQ_CRYPTO_OBJ_FREE = 41, VTEE_REQ_CRYPTO_OBJ_RESET = 42,
+    VTEE_REQ_CRYPTO_OBJ_POPULATE = 43, VTEE_REQ_CRYPTO_OBJ_INFO = 44, VTEE_REQ_CRYPTO_OBJ_RESTRICT = 45,
+    VTEE_REQ_CRYPTO_OBJ_GET_ATTR = 46, VTEE_REQ_CRYPTO_OBJ_COPY = 47, VTEE_REQ_CRYPTO_OBJ_GENERATE = 48,
+    VTEE_REQ_CRYPTO_OP_ALLOC = 49, VTEE_REQ_CRYPTO_OP_FREE = 50, VTEE_REQ_CRYPTO_OP_INFO = 51,
+    VTEE_REQ_CRYPTO_OP_RESET = 52, VTEE_REQ_CRYPTO_OP_SET_KEY = 53, VTEE_REQ_CRYPTO_OP_COPY = 54,
+    VTEE_REQ_CRYPTO_OP_INIT = 55, VTEE_REQ_CRYPTO_AE_INIT = 56, VTEE_REQ_CRYPTO_OP_STEP = 57,
+    VTEE_REQ_CRYPTO_DERIVE = 58, VTEE_REQ_CRYPTO_ASYM = 59, VTEE_REQ_CRYPTO_RANDOM = 60,
+    VTEE_REQ_CRYPTO_SUPPORTED = 61, VTEE_REQ_CRYPTO_LAST = 69
+    /* 70..89: the TEE_BigInt API (crypto2). */
 };
+
+/* TEE_BigInt arithmetic (TA -> SW, 70..89; computed by TACrypto.BigIntArith). Operand i
+ * (i < 4) is req_args[i] = byte length | (1 << 63 if negative), its big-endian magnitude
+ * packed after the previous one from the request area's start; req_args[6] is the scalar
+ * argument (shift width, primality confidence). The reply packs result j the same way in
+ * req_args[j] and the area, and a scalar result in req_args[7]. */
+enum {
+    VTEE_REQ_BIGINT_ADD = 70, VTEE_REQ_BIGINT_SUB = 71, VTEE_REQ_BIGINT_MUL = 72,
+    VTEE_REQ_BIGINT_DIV = 73, VTEE_REQ_BIGINT_MOD = 74, VTEE_REQ_BIGINT_ADDMOD = 75,
+    VTEE_REQ_BIGINT_SUBMOD = 76, VTEE_REQ_BIGINT_MULMOD = 77, VTEE_REQ_BIGINT_INVMOD = 78,
+    VTEE_REQ_BIGINT_EXPMOD = 79, VTEE_REQ_BIGINT_EGCD = 80, VTEE_REQ_BIGINT_PRIME = 81,
+    VTEE_REQ_BIGINT_SHIFTR = 82, VTEE_REQ_BIGINT_RELPRIME = 83,
+    VTEE_REQ_BIGINT_FIRST = 70, VTEE_REQ_BIGINT_LAST = 89
+};
+#define VTEE_BIGINT_NEGATIVE (1ull << 63)
 
 /* Fixed file descriptors of a TA process. */
 #define VTEE_TA_FD_CHANNEL 3

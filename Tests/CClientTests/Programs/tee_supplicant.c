@@ -363,7 +363,7 @@ int main(void)
 		memcpy(shm + 64, own_plugin, 16);
 		struct { struct tee_ioctl_invoke_arg arg; struct tee_ioctl_param params[4]; } x;
 		memset(&x, 0, sizeof(x));
-		x.arg.func = 13; /* SUPPLICANT_PLUGIN */
+		x.arg.func = 14; /* SUPPLICANT_PLUGIN */
 		x.arg.session = o.arg.session;
 		x.arg.num_params = 4;
 		x.params[0].attr = TEE_IOCTL_PARAM_ATTR_TYPE_VALUE_INOUT;

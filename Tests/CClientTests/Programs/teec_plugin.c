@@ -1,5 +1,5 @@
 /* teec_plugin: a libteec client making vtee.test (TestTA) call a tee-supplicant plugin (command
- * 13, SUPPLICANT_PLUGIN: the TA's tee_invoke_supp_plugin) served by whoever is the supplicant:
+ * 14, SUPPLICANT_PLUGIN: the TA's tee_invoke_supp_plugin) served by whoever is the supplicant:
  * vtee's own, loading test_plugin.c's library from VTEE_PLUGIN_DIR. With the argument "absent"
  * it checks instead that no plugin is loaded. Prints "ok"/"FAIL" lines and a summary. */
 #include <stdarg.h>
@@ -43,7 +43,7 @@ static TEEC_Result plugin(TEEC_Session *s, const uint8_t *uuid, uint32_t cmd, ch
 	op.params[1].tmpref.size = *size;
 	op.params[2].tmpref.buffer = (void *)uuid;
 	op.params[2].tmpref.size = 16;
-	TEEC_Result r = TEEC_InvokeCommand(s, 13, &op, origin);
+	TEEC_Result r = TEEC_InvokeCommand(s, 14, &op, origin);
 	*size = op.params[1].tmpref.size;
 	*out = op.params[0].value.b;
 	return r;
