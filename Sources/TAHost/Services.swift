@@ -46,6 +46,7 @@ extension ProcessTA {
                 let t = try await context.reeTime()
                 setArg(p, 0, t.seconds); setArg(p, 1, t.nanos); reply(p, .success)
             } catch { reply(p, error) }
+        case VTEE_REQ_SUPP_PLUGIN: await supplicantPlugin(p, context: context)
         case VTEE_REQ_PTIME_GET: persistentTimeGet(p)
         case VTEE_REQ_PTIME_SET: persistentTimeSet(p)
         case VTEE_REQ_TA_OPEN, VTEE_REQ_TA_INVOKE, VTEE_REQ_TA_CLOSE: await taToTA(p, req, context: context)
@@ -53,6 +54,23 @@ extension ProcessTA {
         case VTEE_REQ_CRYPTO_OBJ_ALLOC...VTEE_REQ_CRYPTO_LAST: crypto(p, req)
         case VTEE_REQ_BIGINT_FIRST...VTEE_REQ_BIGINT_LAST: bigInt(p, req)
         default: reply(p, .notSupported)
+        }
+    }
+
+    /// SUPP_PLUGIN (tee_invoke_supp_plugin): req_uuid the plugin, args[0] cmd, [1] sub_cmd, [2] the
+    /// data's length in the request area; the plugin's output comes back there, args[3] its length.
+    private func supplicantPlugin(_ p: TAProcess, context: any TAContext) async {
+        setArg(p, 3, 0)
+        guard let data = requestBytes(p, count: arg(p, 2)) else { reply(p, .badParameters); return }
+        let plugin = withUnsafeBytes(of: p.ctl.pointee.req_uuid) { TEEUUID(octets: Array($0)) }
+        do {
+            let out = try await context.invokeSupplicantPlugin(plugin, command: UInt32(truncatingIfNeeded: arg(p, 0)),
+                                                               subCommand: UInt32(truncatingIfNeeded: arg(p, 1)), data: data)
+            guard writeRequestBytes(p, out) else { reply(p, .shortBuffer); return }
+            setArg(p, 3, UInt64(out.count))
+            reply(p, .success)
+        } catch {
+            reply(p, error)
         }
     }
 

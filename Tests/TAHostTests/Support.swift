@@ -88,7 +88,7 @@ final class TAStack: @unchecked Sendable {
     let storage: String
     var context: TEEContext { guest.context }
 
-    init(entryBound: Duration? = nil, cancelGrace: Duration = .seconds(2)) throws {
+    init(entryBound: Duration? = nil, cancelGrace: Duration = .seconds(2), pluginDirectory: String? = nil) throws {
         let taDir = try TAFixtures.taDirectory.get()
         var cfg = TAProcessConfig(hostExecutable: TAFixtures.buildDirectory + "/vtee-ta-host")
         cfg.entryBound = entryBound
@@ -101,6 +101,7 @@ final class TAStack: @unchecked Sendable {
         var sc = StackConfig()
         sc.storageRoot = storage
         sc.taDirectory = taDir
+        sc.pluginDirectory = pluginDirectory
         sc.taRunner = { uuid, elf throws(TEEResult) in try runner.load(uuid: uuid, elf: elf) }
         stack = try VTEEStack(config: sc)
         guest = try stack.addGuest(GuestID(1))

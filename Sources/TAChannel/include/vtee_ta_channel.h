@@ -30,6 +30,7 @@ enum {
 /* Requests (TA -> SW). */
 enum {
     VTEE_REQ_LOG = 1, VTEE_REQ_REE_TIME = 2, VTEE_REQ_PTIME_GET = 3, VTEE_REQ_PTIME_SET = 4,
+    VTEE_REQ_SUPP_PLUGIN = 5, /* req_uuid = plugin, args[0] cmd, [1] sub_cmd, [2] len (data in the area); out: args[3] out_len */
     VTEE_REQ_TA_OPEN = 10, VTEE_REQ_TA_INVOKE = 11, VTEE_REQ_TA_CLOSE = 12,
     VTEE_REQ_OBJ_OPEN = 20, VTEE_REQ_OBJ_CREATE = 21, VTEE_REQ_OBJ_CLOSE = 22,
     VTEE_REQ_OBJ_READ = 23, VTEE_REQ_OBJ_WRITE = 24, VTEE_REQ_OBJ_TRUNC = 25,
