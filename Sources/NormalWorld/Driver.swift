@@ -92,6 +92,8 @@ public final class OPTEEDriver: Sendable {
     public let osRevision: (major: UInt32, minor: UInt32)
     /// Whether ENABLE_ASYNC_NOTIF succeeded.
     public let asyncNotificationsEnabled: Bool
+    /// ENABLE_SHM_CACHE succeeded at probe (RPC arguments stay cached in the secure world).
+    public let shmCacheEnabled: Bool
     /// The queue to the supplicant.
     public let supplicant: SupplicantChannel
     /// FIFO admission to secure threads.
@@ -163,6 +165,8 @@ public final class OPTEEDriver: Sendable {
         } else {
             asyncNotificationsEnabled = false
         }
+        shmCacheEnabled = configuration.enableSHMCache
+            && SMCReturn(rawValue: u32(fast(RegisterFrame(.enableSHMCache)).a0)) == .ok
         // Argument pages for the calls in flight (one per secure thread, at most 16), reserved
         // untouched; more concurrent calls than that take a fresh page each.
         var want = min(16, max(1, threadCount ?? 4))
@@ -408,6 +412,15 @@ public final class OPTEEDriver: Sendable {
     public func shutdown() {
         guard !shutDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
         if asyncNotificationsEnabled { _ = try? call(.stopAsyncNotif, numParams: 0, queued: true, force: true) { _ in } }
+        if shmCacheEnabled {
+            // DISABLE_SHM_CACHE hands back one cached RPC argument per call until none is left
+            // (Linux's optee_disable_shm_cache); bounded: a secure world has a few threads.
+            for _ in 0..<256 {
+                let r = trapOnFreeVCPU(RegisterFrame(.disableSHMCache))
+                guard SMCReturn(rawValue: UInt32(truncatingIfNeeded: r.a0)) == .ok else { break }
+                _ = freeKernelMemory(RegisterFrame.join(r.a1, r.a2))
+            }
+        }
         regdRetired.store(true, ordering: .releasing)
         for (page, cookie) in regd.load()?.pages ?? [] {
             _ = try? unregister(cookie: cookie, force: true)
@@ -463,7 +476,9 @@ public final class OPTEEDriver: Sendable {
                     encoded[i] = .tmem(dir.tmemType, bufPtr: 0, size: 0, shmRef: 0)
                     continue
                 }
-                let data = try allocator.allocate(bytes: bytes.count)
+                // An input buffer is overwritten right away: no zeroing first (the secure world
+                // reads only `size` bytes). An output-only buffer starts zeroed.
+                let data = try allocator.allocate(pages: (bytes.count + pageSize - 1) / pageSize, zeroed: !dir.isInput)
                 temps[i].data = data; temps[i].capacity = bytes.count
                 if dir.isInput { do { try space.write(data.base, bytes) } catch { throw .communication } }
                 let (list, ptr) = try PageListBuilder.build(address: data.base, size: bytes.count, allocator: allocator)
@@ -575,17 +590,17 @@ public final class OPTEEDriver: Sendable {
             }
         }
 
-        let start = clock.now()
+        // No clock read on an uncontended call: the queue times its own waits, and the
+        // ETHREAD_LIMIT deadline is set at the first retry, less what the queue already waited.
         var record = QueueRecord(arrival: 0, grant: 0, waitedNanos: 0, threadLimitRetries: 0)
         if queued {
-            guard let t = callQueue.enter(timeout: configuration.threadWait) else {
+            guard let t = callQueue.enterTimed(timeout: configuration.threadWait) else {
                 log.debug("no secure thread in time")
                 throw .busy
             }
-            record.arrival = t.arrival; record.grant = t.grant
+            record.arrival = t.arrival; record.grant = t.grant; record.waitedNanos = t.waitedNanos
         }
         defer { if queued { callQueue.leave() } }
-        record.waitedNanos = clock.now() - start
         counters.bump(counters.stdCalls)
 
         var frame: RegisterFrame
@@ -597,7 +612,8 @@ public final class OPTEEDriver: Sendable {
             let (hi, lo) = RegisterFrame.split(base.raw)
             frame = RegisterFrame(rpcArgSize > 0 ? .callWithRPCArg : .callWithArg, a1: hi, a2: lo, a3: UInt64(OPTEEIdentity.shmCached))
         }
-        let deadline = start &+ UInt64(max(0, min(configuration.threadWait, 1e9)) * 1e9)
+        let waitBudget = UInt64(max(0, min(configuration.threadWait, 1e9)) * 1e9)
+        var deadline: UInt64? = nil
 
         // The argument is built, passed and read in place: one translation of its page per call.
         let r: Result<CallOutcome?, DriverError>
@@ -617,8 +633,10 @@ public final class OPTEEDriver: Sendable {
                         counters.bump(counters.threadLimitHits)
                         record.threadLimitRetries += 1
                         let w0 = clock.now()
-                        guard w0 < deadline else { return .failure(.busy) }
-                        callQueue.waitForCompletion(timeout: min(0.05, Double(deadline - w0) / 1e9))
+                        let end = deadline ?? w0 &+ (waitBudget > record.waitedNanos ? waitBudget - record.waitedNanos : 0)
+                        deadline = end
+                        guard w0 < end else { return .failure(.busy) }
+                        callQueue.waitForCompletion(timeout: min(0.05, Double(end - w0) / 1e9))
                         record.waitedNanos += clock.now() - w0
                         continue
                     }

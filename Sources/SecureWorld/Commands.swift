@@ -143,7 +143,8 @@ extension SecureThread {
         var ta = TAParams(types: GPParamTypes(rawValue: 0))
         // TEE_PARAM_TYPES, one nibble per param.
         var packed: UInt32 = 0
-        let cfg = world.config
+        // Two fields, not the whole config (copying it retains its closure and key).
+        let maxMemrefBytes = world.config.maxMemrefBytes, maxSHMPages = world.config.maxSHMPages
         for i in 0..<count {
             guard let p = a.param(first + i) else { return .failure(.badParameters) }
             var b = ParamBinding()
@@ -167,9 +168,9 @@ extension SecureThread {
                     ta[i] = .memref(TAMemref(bytes: [], capacity: 0, isNull: true))
                     continue
                 }
-                guard size <= UInt64(cfg.maxMemrefBytes) else { return .failure(.outOfMemory) }
+                guard size <= UInt64(maxMemrefBytes) else { return .failure(.outOfMemory) }
                 if attr.isNoncontig {
-                    do { b.buffer = try world.ns.walkPageList(bufPtr: bufPtr, size: size, maxPages: cfg.maxSHMPages) }
+                    do { b.buffer = try world.ns.walkPageList(bufPtr: bufPtr, size: size, maxPages: maxSHMPages) }
                     catch { return .failure(error) }
                 } else {
                     guard let buf = world.ns.contiguous(PA(bufPtr), count: Int(size)) else { return .failure(.badParameters) }
@@ -184,15 +185,19 @@ extension SecureThread {
                 guard !o, end <= UInt64(shm.size), let buf = shm.slice(offset: Int(offs), count: Int(size)) else {
                     return .failure(.security)
                 }
-                guard size <= UInt64(cfg.maxMemrefBytes) else { return .failure(.outOfMemory) }
+                guard size <= UInt64(maxMemrefBytes) else { return .failure(.outOfMemory) }
                 b.buffer = buf
             }
             guard let buf = b.buffer else { return .failure(.badParameters) }
-            let bytes: [UInt8]
+            // One buffer, filled in place (zeroes for OUTPUT): no intermediate arrays.
+            var bytes = [UInt8](repeating: 0, count: buf.size)
             if t.isInput {
-                do { bytes = try buf.read(world.ns.view, offset: 0, count: buf.size) } catch { return .failure(error) }
-            } else {
-                bytes = [UInt8](repeating: 0, count: buf.size)
+                let view = world.ns.view
+                // Sound: the pointer covers exactly `bytes` and does not escape the closure.
+                let r: Result<Void, TEEResult> = bytes.withUnsafeMutableBytes { raw in
+                    do throws(TEEResult) { try buf.read(view, offset: 0, into: raw); return .success(()) } catch { return .failure(error) }
+                }
+                if case let .failure(e) = r { return .failure(e) }
             }
             ta[i] = .memref(TAMemref(bytes: bytes, capacity: buf.size))
         }
@@ -212,7 +217,11 @@ extension SecureThread {
             case let .memref(m) where b.type.isMemref:
                 if let buf = b.buffer {
                     let n = max(0, min(m.size, buf.size, m.bytes.count))
-                    if n > 0 { try? buf.write(world.ns.view, offset: 0, Array(m.bytes[0..<n])) }
+                    if n > 0 {
+                        let view = world.ns.view
+                        // Sound: n <= m.bytes.count; the pointer does not escape the closure.
+                        m.bytes.withUnsafeBytes { raw in _ = try? buf.write(view, offset: 0, from: UnsafeRawBufferPointer(rebasing: raw[0..<n])) }
+                    }
                 }
                 p.memrefSize = UInt64(max(0, m.size))
             default:

@@ -184,7 +184,7 @@ extension SecureThread {
         // Only a call that allocated an RPC argument can have one to free (the cache is switched
         // only while every thread is free), so a call without RPCs takes no lock here.
         guard setup.allocatedRPCArg, !partition.shmCacheEnabled || isAborting else { return }
-        let cached = box.withLock { b -> RPCArgBuffer? in let a = b.rpcArg; b.rpcArg = nil; return a }
+        let cached = shared.withLock { b -> RPCArgBuffer? in let a = b.rpcArg; b.rpcArg = nil; return a }
         if let a = cached, !a.supplied, a.cookie != 0 {
             let (h, l) = RegisterFrame.split(a.cookie)
             _ = await rpc(SMCReturn.rpc(.free).rawValue, h, l)
@@ -227,7 +227,7 @@ extension SecureThread {
         case let .registered(b): return RPCArgBuffer(buffer: b, cookie: 0, supplied: true)
         case .none: break
         }
-        if let c = box.withLock({ $0.rpcArg }) { return c }
+        if let c = shared.withLock({ $0.rpcArg }) { return c }
         let reply = await rpc(SMCReturn.rpc(.alloc).rawValue, UInt64(rpcArgSize), 0)
         if reply.aborted { return nil }
         let pa = RegisterFrame.join(reply.a1, reply.a2)
@@ -242,7 +242,7 @@ extension SecureThread {
         }
         let a = RPCArgBuffer(buffer: buf, cookie: cookie, supplied: false)
         setup.allocatedRPCArg = true
-        box.withLock { $0.rpcArg = a }
+        shared.withLock { $0.rpcArg = a }
         return a
     }
 

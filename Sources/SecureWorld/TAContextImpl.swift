@@ -58,7 +58,7 @@ struct TARunContext: TAContext {
 
     func systemTime() -> (seconds: UInt32, millis: UInt32) { world.systemTime() }
 
-    func reeTime() async throws(TEEResult) -> (seconds: UInt64, nanos: UInt64) {
+    @concurrent func reeTime() async throws(TEEResult) -> (seconds: UInt64, nanos: UInt64) {
         let (r, p, _) = await call.rpcCommand(.getTime, [.value(.valueOutput)])
         guard r == .success, let v = p.first else { throw r == .success ? .communication : r }
         return (v.a, v.b)
@@ -76,13 +76,13 @@ struct TARunContext: TAContext {
         return deadline != 0 && world.clock.nanoseconds() >= deadline
     }
 
-    func checkpoint() async throws(TEEResult) {
+    @concurrent func checkpoint() async throws(TEEResult) {
         guard let tick = world.config.interruptTick, call.sinceEntry >= tick else { return }
         guard await call.foreignInterrupt() else { throw .communication }
     }
 
-    func waitNotification(key: UInt32) async throws(TEEResult) { try await notification(.wait, key) }
-    func sendNotification(key: UInt32) async throws(TEEResult) { try await notification(.send, key) }
+    @concurrent func waitNotification(key: UInt32) async throws(TEEResult) { try await notification(.wait, key) }
+    @concurrent func sendNotification(key: UInt32) async throws(TEEResult) { try await notification(.send, key) }
 
     private func notification(_ op: RPCNotification, _ key: UInt32) async throws(TEEResult) {
         guard key < SecureWorld.syncNotificationBase, key <= world.config.maxNotificationValue else { throw .badParameters }
@@ -90,12 +90,12 @@ struct TARunContext: TAContext {
         guard r == .success else { throw r }
     }
 
-    func suspend(millis: UInt32) async throws(TEEResult) {
+    @concurrent func suspend(millis: UInt32) async throws(TEEResult) {
         let (r, _, _) = await call.rpcCommand(.suspend, [.value(.valueInput, a: UInt64(millis))])
         guard r == .success else { throw r }
     }
 
-    func roundTripSharedMemory(size: Int, type: RPCShmType, fill: UInt8) async throws(TEEResult) -> [UInt8] {
+    @concurrent func roundTripSharedMemory(size: Int, type: RPCShmType, fill: UInt8) async throws(TEEResult) -> [UInt8] {
         let (buf, cookie) = try await call.allocSharedMemory(type: type, size: size)
         let view = world.ns.view
         var result: Result<[UInt8], TEEResult>
@@ -109,7 +109,7 @@ struct TARunContext: TAContext {
 
     var storage: any TAStorage { FSRPCStorage(call: call, ta: taUUID) }
 
-    func invokeSupplicantPlugin(_ plugin: TEEUUID, command: UInt32, subCommand: UInt32, data: [UInt8]) async throws(TEEResult) -> [UInt8] {
+    @concurrent func invokeSupplicantPlugin(_ plugin: TEEUUID, command: UInt32, subCommand: UInt32, data: [UInt8]) async throws(TEEResult) -> [UInt8] {
         // OP-TEE's tee_invoke_supp_plugin_rpc: the UUID's octets as four little-endian words,
         // the data in an application payload buffer (MEMREF_INOUT), out_len back in value[2].b.
         let o = plugin.octets
@@ -133,11 +133,11 @@ struct TARunContext: TAContext {
         return (try? p.buffer.read(world.ns.view, offset: 0, count: min(outLength, data.count))) ?? []
     }
 
-    func openSession(ta: TEEUUID, params: inout TAParams) async throws(TEEResult) -> TASessionHandle {
+    @concurrent func openSession(ta: TEEUUID, params: inout TAParams) async throws(TEEResult) -> TASessionHandle {
         try await openSession(ta: ta, params: &params, cancellationTimeout: Self.infiniteTimeout)
     }
 
-    func openSession(ta: TEEUUID, params: inout TAParams, cancellationTimeout: UInt32) async throws(TEEResult) -> TASessionHandle {
+    @concurrent func openSession(ta: TEEUUID, params: inout TAParams, cancellationTimeout: UInt32) async throws(TEEResult) -> TASessionHandle {
         guard let parent = session else { throw .badState }
         let me = TAClientIdentity(login: .trustedApp, uuid: taUUID)
         let (r, _, s) = await world.openSession(uuid: ta, client: me, params: &params, call: call, parent: parent,
@@ -146,11 +146,11 @@ struct TARunContext: TAContext {
         return TASessionHandle(id: s.id)
     }
 
-    func invoke(_ handle: TASessionHandle, command: UInt32, params: inout TAParams) async throws(TEEResult) {
+    @concurrent func invoke(_ handle: TASessionHandle, command: UInt32, params: inout TAParams) async throws(TEEResult) {
         try await invoke(handle, command: command, params: &params, cancellationTimeout: Self.infiniteTimeout)
     }
 
-    func invoke(_ handle: TASessionHandle, command: UInt32, params: inout TAParams, cancellationTimeout: UInt32) async throws(TEEResult) {
+    @concurrent func invoke(_ handle: TASessionHandle, command: UInt32, params: inout TAParams, cancellationTimeout: UInt32) async throws(TEEResult) {
         guard let parent = session, let s = parent.live.withLock({ $0.children[handle.id] }) else { throw .itemNotFound }
         s.cancelDeadline.store(deadline(cancellationTimeout), ordering: .releasing)
         let (r, _) = await world.invoke(s, command: command, params: &params, call: call)
@@ -163,7 +163,7 @@ struct TARunContext: TAContext {
         millis == Self.infiniteTimeout ? 0 : max(1, world.clock.nanoseconds() &+ UInt64(millis) * 1_000_000)
     }
 
-    func closeSession(_ handle: TASessionHandle) async {
+    @concurrent func closeSession(_ handle: TASessionHandle) async {
         guard let parent = session, let s = parent.live.withLock({ $0.children[handle.id] }) else { return }
         parent.live.withLock { _ = $0.children.removeValue(forKey: handle.id) }
         _ = await world.closeSession(s, call: call)

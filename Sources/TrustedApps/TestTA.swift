@@ -160,7 +160,15 @@ public enum TestTA {
             case .echoMemref:
                 guard params.types == TestTA.memrefInoutParamTypes, var m = takeMemref(&params, 0) else { return .badParameters }
                 let n = m.isNull ? 0 : Swift.max(0, Swift.min(m.size, m.bytes.count))
-                m.bytes[0..<n].reverse()
+                // Reversed in a local array (one uniqueness check, not one per element as through
+                // a slice or the memref's property).
+                var bytes = m.bytes
+                m.bytes = []
+                if n == bytes.count { bytes.reverse() } else {
+                    var i = 0, j = n - 1
+                    while i < j { bytes.swapAt(i, j); i += 1; j -= 1 }
+                }
+                m.bytes = bytes
                 m.size = n
                 params[0] = .memref(m)
                 return .success

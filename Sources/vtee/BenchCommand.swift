@@ -85,3 +85,36 @@ struct BenchGuestCommand: ParsableCommand {
         }
     }
 }
+
+/// `vtee bench-loop` (hidden): one in-process loop of `vtee bench` alone, for profilers
+/// (`perf record`, `valgrind --tool=callgrind`); prints the loop's median and p99 in ns.
+struct BenchLoopCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-loop", abstract: "Run one in-process bench loop alone (for profilers).", shouldDisplay: false)
+
+    @Argument(help: "fast_call, invoke, tmem4k, rpc or open_close.") var loop: String
+    @Option(help: "Timed calls.") var count: Int = 100_000
+    @Option(help: "Untimed calls first.") var warmup: Int = 1_000
+
+    func validate() throws {
+        guard BenchLoopKind(rawValue: loop) != nil else {
+            throw ValidationError("loop must be one of \(BenchLoopKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard (1...100_000_000).contains(count) else { throw ValidationError("--count must be 1...100000000") }
+        guard (0...10_000_000).contains(warmup) else { throw ValidationError("--warmup must be 0...10000000") }
+    }
+
+    func run() throws {
+        guard let kind = BenchLoopKind(rawValue: loop) else { throw ExitCode(2) }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vtee-bench-loop-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        do {
+            let s = try Bench.loop(kind, count: count, warmup: warmup, workDirectory: dir)
+            print("\(kind.rawValue) median \(Int(s.median.rounded())) ns p99 \(Int(s.p99.rounded())) ns (\(s.samples) samples)")
+        } catch {
+            FileHandle.standardError.write(Data("vtee bench-loop: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+}
