@@ -5,8 +5,10 @@
 /// object rules, state machine and SHORT_BUFFER sizes checked inside the TA, a key kept in secure
 /// storage, and every misuse GP makes a panic ending the instance with TARGET_DEAD.
 import Foundation
+import Logging
 import TEEABI
 import TEEClient
+import VTEEBench
 import Testing
 
 private func hex(_ s: String) -> [UInt8] {
@@ -275,5 +277,19 @@ extension ProcessTATests {
             #expect(op.params[1].buffer + op.params[2].buffer == run.output)
             #expect(run.output.count == 4096 + 16)
         }
+    }
+}
+
+extension ProcessTATests {
+    @Test func benchMeasuresTheCTAInvokeAndAESGCMKeys() throws {
+        var o = BenchOptions(workDirectory: NSTemporaryDirectory() + "vtee-ctabench-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(atPath: o.workDirectory) }
+        o.cTADirectory = try TAFixtures.taDirectory.get()
+        o.iterationsOverride = 5
+        var report = BenchReport()
+        try Bench.cTA(o, logger: Logger(label: "test"), into: &report)
+        #expect((report.latencies["ta_c_invoke_ns"]?.samples ?? 0) == 5)
+        #expect((report.latencies["ta_aes_gcm_4k_ns"]?.median ?? 0) > 0)
+        #expect(report.table.contains("ta_aes_gcm_4k_ns"))
     }
 }
