@@ -246,14 +246,14 @@ extension ProcessTATests {
             #expect(keys.checks == 30)
             let state = try ta.battery(.state)
             #expect(state.failed == 0, "state check \(state.failed) failed")
-            #expect(state.checks == 41)
+            #expect(state.checks == 44)
             let persist = try ta.battery(.persist)
             #expect(persist.failed == 0, "persistent-key check \(persist.failed) failed")
             #expect(persist.checks == 15)
         }
     }
 
-    @Test(arguments: 1...11) func everyMisuseGPMakesAPanicEndsTheInstance(_ which: UInt32) throws {
+    @Test(arguments: 1...12) func everyMisuseGPMakesAPanicEndsTheInstance(_ which: UInt32) throws {
         let stack = try TAStack()
         defer { stack.shutdown() }
         let s = try stack.context.openSession(TAFixtures.cryptoUUID)
