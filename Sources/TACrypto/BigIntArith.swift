@@ -66,9 +66,10 @@ public enum BigIntError: Error, Equatable, Sendable {
 
 /// The TEE_BigInt arithmetic over attaswift/BigInt.
 public enum BigIntArith {
-    /// Largest operand magnitude accepted, in bytes (a TEE_BigInt of OP-TEE's maximum size is
-    /// 510 limbs; the product of two such still fits twice over).
-    public static let maxOperandBytes = 4096
+    /// Largest operand magnitude accepted, in bytes: a TEE_BigInt of the largest size
+    /// TEE_BigIntInit allows (510 limbs) fits; more is a hostile request, refused before any
+    /// work (an exponentiation grows with the cube of the size).
+    public static let maxOperandBytes = 2048
 
     /// Computes `op` over `operands` (count checked); `scalar` is the shift width or the primality
     /// confidence. Returns the big-integer results in the API's order and a scalar result.
@@ -108,12 +109,26 @@ public enum BigIntArith {
             return ([], a.magnitude.greatestCommonDivisor(with: operands[1].magnitude) == 1 ? 1 : 0)
         case .probablePrime:
             guard a.sign == .plus, a > 1 else { return ([], 0) }
-            let rounds = max(10, Int(min(scalar, 256)) / 2)
-            return ([], a.magnitude.isPrime(rounds: rounds) ? 1 : 0)
+            return ([], a.magnitude.isPrime(rounds: millerRabinRounds(bits: a.magnitude.bitWidth)) ? 1 : 0)
         case .shiftRight:
             let bits = Int(min(scalar, UInt64(maxOperandBytes * 8 + 1)))
             let m = a.magnitude >> bits
             return ([m.isZero ? 0 : BigInt(sign: a.sign, magnitude: m)], 0)
+        }
+    }
+
+    /// Miller-Rabin rounds by size, as mbedtls (OP-TEE's libutee) chooses them for an error
+    /// probability below 2^-80 on random candidates (FIPS 186-4 appendix C.3). GP's confidence
+    /// level asks for at least 80 bits, which these counts give.
+    static func millerRabinRounds(bits: Int) -> Int {
+        switch bits {
+        case 1300...: 2
+        case 850...: 3
+        case 650...: 4
+        case 350...: 8
+        case 250...: 12
+        case 150...: 18
+        default: 27
         }
     }
 

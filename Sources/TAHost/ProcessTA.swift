@@ -32,7 +32,7 @@ public struct TAProcessConfig: Sendable {
     /// VTEE_TA_WAIT_DEBUGGER and VTEE_TA_RUNTIME taken from this process).
     public var environment: [String] = []
     /// The asymmetric algorithms C TAs get through the GP crypto API.
-    public var asymmetricBackend: any AsymmetricBackend = NoAsymmetricBackend()
+    public var asymmetricBackend: any AsymmetricBackend = AsymmetricAlgorithms()
 
     /// A configuration running `hostExecutable`.
     public init(hostExecutable: String) { self.hostExecutable = hostExecutable }

@@ -74,3 +74,19 @@ import Testing
         #expect(throws: BigIntError.malformed) { try run(.expMod, [1, 2]) }
     }
 }
+
+@Suite struct BigIntWireTests {
+    @Test func a_hostile_operand_longer_than_the_largest_tee_bigint_is_refused_before_any_work() {
+        let huge = WireBigInt(negative: false, magnitude: [UInt8](repeating: 0xFF, count: BigIntArith.maxOperandBytes + 1))
+        #expect(throws: BigIntError.malformed) {
+            try BigIntArith.compute(.expMod, wire: [huge, huge, WireBigInt(negative: false, magnitude: [7])], scalar: 0)
+        }
+    }
+
+    @Test func wire_values_keep_sign_and_never_send_negative_zero() throws {
+        let r = try BigIntArith.compute(.sub, wire: [WireBigInt(negative: false, magnitude: [1]), WireBigInt(negative: false, magnitude: [0, 3])], scalar: 0)
+        #expect(r.values == [WireBigInt(negative: true, magnitude: [2])])
+        let z = try BigIntArith.compute(.mul, wire: [WireBigInt(negative: true, magnitude: [5]), WireBigInt(negative: false, magnitude: [])], scalar: 0)
+        #expect(z.values == [WireBigInt(negative: false, magnitude: [])])
+    }
+}
