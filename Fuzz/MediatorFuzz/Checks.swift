@@ -5,6 +5,7 @@
 /// driver, and guest destruction. After EVERY step: the secure world answers a probe, no word the
 /// step changed in a guest's RAM is a mediator or secure PA, and a destroyed guest has left
 /// nothing behind; at the end, teardown leaves no pin, state or mediator page.
+import FuzzSupport
 import Machine
 import MediatedPlatform
 import Mediator
@@ -16,32 +17,13 @@ import VTEEAttack
 import Glibc
 #endif
 
-/// Stops the fuzzer with a message when an invariant does not hold.
-func require(_ ok: @autoclosure () -> Bool, _ what: @autoclosure () -> String) {
-    if !ok() {
-        let text = Array("MediatorFuzz invariant broken: \(what())\n".utf8)
-        _ = text.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-        abort()
-    }
-}
-
-/// A cursor over the input (zero past the end).
-struct Bytes {
-    let b: [UInt8]
-    var i = 0
-    var atEnd: Bool { i >= b.count }
-    mutating func u8() -> UInt8 { defer { i += 1 }; return i < b.count ? b[i] : 0 }
-    mutating func u32() -> UInt32 { UInt32(u8()) | UInt32(u8()) << 8 | UInt32(u8()) << 16 | UInt32(u8()) << 24 }
-    mutating func u64() -> UInt64 { UInt64(u32()) | UInt64(u32()) << 32 }
-}
-
 let pages = 32
 let safeCommands = TestTA.Command.allCases.filter { $0 != .notifyWait && $0.rawValue != 5 }
 let fids: [SMCFunctionID] = [.callWithArg, .callWithRPCArg, .callWithRegdArg, .returnFromRPC, .callsUID, .getThreadCount,
                              .exchangeCapabilities, .getSHMConfig, .vmCreated, .vmDestroyed, .enableSHMCache, .disableSHMCache]
 
 /// A value the guest may put in a param: one of its own IPAs, a page list IPA, or raw.
-func address(_ c: inout Bytes, _ g: RawGuest) -> UInt64 {
+func address(_ c: inout FuzzInput, _ g: RawGuest) -> UInt64 {
     let s = c.u8()
     switch s % 4 {
     case 0: return g.ipa(Int(c.u8()) % pages).raw | UInt64(c.u8() & 0x7) << 3
@@ -52,7 +34,7 @@ func address(_ c: inout Bytes, _ g: RawGuest) -> UInt64 {
 }
 
 /// A well-formed-looking argument: a command, and params with fuzzed attrs pointing into RAM.
-func argument(_ c: inout Bytes, _ g: RawGuest, sessions: [UInt32]) -> MsgArg {
+func argument(_ c: inout FuzzInput, _ g: RawGuest, sessions: [UInt32]) -> MsgArg {
     let cmd = MsgCommand(rawValue: UInt32(c.u8() % 8))
     var params: [MsgParam] = []
     if cmd == .openSession {
@@ -101,7 +83,7 @@ func mediatorFuzzOne(_ input: [UInt8]) {
     let guests = [bed.attacker, bed.victim]
     var alive = [true, true]
     var sessions: [[UInt32]] = [[], []]
-    var c = Bytes(b: input)
+    var c = FuzzInput(input)
     var steps = 0
     while !c.atEnd && steps < 40 {
         steps += 1

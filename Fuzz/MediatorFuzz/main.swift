@@ -1,31 +1,8 @@
-// libFuzzer entry of MediatorFuzz. scripts/fuzz.sh builds it with VTEE_FUZZ (libFuzzer linked, this
-// main hands control to libFuzzer's driver); a plain build makes an executable that only says so.
-// (SwiftPM gives executables its own `main`, so libFuzzer's main is never linked in: we call
-// LLVMFuzzerRunDriver ourselves.)
+// libFuzzer entry of MediatorFuzz: the shared driver (FuzzSupport) runs mediatorFuzzOne on each input.
+// scripts/fuzz.sh builds it with VTEE_FUZZ (libFuzzer linked); a plain build only says how to run it.
+import FuzzSupport
 #if canImport(Glibc)
 import Glibc
 #endif
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    guard let data, size > 0 else { mediatorFuzzOne([]); return 0 }
-    mediatorFuzzOne(Array(UnsafeBufferPointer(start: data, count: size)))
-    return 0
-}
-
-#if VTEE_FUZZ
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>,
-                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
-
-/// Hands argv to libFuzzer (a function, so the callback touches no main-actor globals).
-func runFuzzer() -> CInt {
-    var argc = CommandLine.argc
-    var argv = CommandLine.unsafeArgv
-    return LLVMFuzzerRunDriver(&argc, &argv, fuzzOne)
-}
-exit(runFuzzer())
-#else
-print("MediatorFuzz: a libFuzzer target; run it with scripts/fuzz.sh MediatorFuzz SECONDS")
-#endif
+exit(runFuzzTarget("MediatorFuzz", mediatorFuzzOne))

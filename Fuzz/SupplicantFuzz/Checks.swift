@@ -2,6 +2,7 @@
 /// operation, SHM_ALLOC/FREE, unknown commands) built from the input, with fuzzed file names,
 /// handles, offsets and buffer sizes, served by a real Supplicant over a fresh store. After each
 /// request: the answer keeps the request's shape, and nothing outside the store was touched.
+import FuzzSupport
 import Foundation
 import Machine
 import NormalWorld
@@ -10,15 +11,6 @@ import TEEABI
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// Stops the fuzzer with a message when an invariant does not hold.
-func require(_ ok: @autoclosure () -> Bool, _ what: @autoclosure () -> String) {
-    if !ok() {
-        let text = Array("SupplicantFuzz invariant broken: \(what())\n".utf8)
-        _ = text.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-        abort()
-    }
-}
 
 /// A secure world that only answers the driver's probe calls (the supplicant never traps).
 final class ProbeOnly: Conduit {
@@ -56,30 +48,20 @@ let sandbox: Sandbox? = {
     return Sandbox(base: base, store: base + "/store", outside: base + "/outside", taDir: base + "/ta", driver: driver)
 }()
 
-/// A cursor over the input (zero past the end).
-struct Bytes {
-    let b: [UInt8]
-    var i = 0
-    var atEnd: Bool { i >= b.count }
-    mutating func u8() -> UInt8 { defer { i += 1 }; return i < b.count ? b[i] : 0 }
-    mutating func u16() -> UInt64 { UInt64(u8()) | UInt64(u8()) << 8 }
-    mutating func take(_ n: Int) -> [UInt8] { let out = (0..<n).map { _ in u8() }; return out }
-}
-
 /// Names the secure world tends to use, and the attacks on them.
 let names: [String] = ["/ta/0", "/ta/1", "/ta", "/0", "dirf.db", "/ta/dirf.db", "/../x", "/ta/../../outside/secret",
                        "/ta/./0", "//", "/", "", "/ta//0", "/\(FileStore.tempPrefix)x", "/a\\b", "/ta/\u{1}", "/\u{FF}",
                        "/ta/0/1", "/outside/secret", "/ta/" + String(repeating: "n", count: 300)]
 
 /// A path: a known name (NUL-terminated), or raw bytes from the input.
-func path(_ c: inout Bytes) -> [UInt8] {
+func path(_ c: inout FuzzInput) -> [UInt8] {
     let sel = c.u8()
     if sel & 0x80 == 0 { return Array(names[Int(sel) % names.count].utf8) + (sel & 0x40 == 0 ? [0] : []) }
     return c.take(Int(c.u8() & 0x3F))
 }
 
 /// A memref of a fuzzed capacity (nil sometimes), with fuzzed content.
-func memref(_ c: inout Bytes, _ t: MsgParamType) -> SupplicantParam {
+func memref(_ c: inout FuzzInput, _ t: MsgParamType) -> SupplicantParam {
     let sel = c.u8()
     if sel == 0 { return .memref(t, data: nil, size: Int(c.u16())) }
     let n = Int(sel) * 4
@@ -92,7 +74,7 @@ func supplicantFuzzOne(_ input: [UInt8]) {
     var cfg = SupplicantConfiguration(storageDirectory: box.store, taDirectory: box.taDir)
     cfg.logger.logLevel = .critical
     guard let sup = try? Supplicant(driver: box.driver, configuration: cfg) else { require(false, "no supplicant"); return }
-    var c = Bytes(b: input)
+    var c = FuzzInput(input)
     var handles: [UInt64] = [0, 1, 0xFFFF_FFFF_FFFF_FFFF]
     var steps = 0
     while !c.atEnd && steps < 32 {
@@ -103,13 +85,13 @@ func supplicantFuzzOne(_ input: [UInt8]) {
         switch kind % 8 {
         case 0:
             cmd = .loadTA
-            let uuid = c.u8() & 1 == 0 ? (UInt64(0x3333_2222_1111_1111).byteSwapped, UInt64(0x5555_5555_5555_4444).byteSwapped) : (c.u16(), c.u16())
+            let uuid = c.u8() & 1 == 0 ? (UInt64(0x3333_2222_1111_1111).byteSwapped, UInt64(0x5555_5555_5555_4444).byteSwapped) : (UInt64(c.u16()), UInt64(c.u16()))
             params = [.value(.valueInput, a: uuid.0, b: uuid.1, c: 0), memref(&c, .tmemOutput)]
         case 1, 2, 3, 4:
             cmd = .fs
             let op = UInt64(c.u8() % 12)
             let h = handles[Int(c.u8()) % handles.count]
-            let off = c.u8() & 0xF0 == 0xF0 ? UInt64.max - c.u16() : c.u16()
+            let off = c.u8() & 0xF0 == 0xF0 ? UInt64.max - UInt64(c.u16()) : UInt64(c.u16())
             params = [.value(.valueInput, a: op, b: h, c: off)]
             switch RPCFSOperation(rawValue: op) {
             case .open, .create, .opendir:
@@ -122,7 +104,7 @@ func supplicantFuzzOne(_ input: [UInt8]) {
             if c.u8() == 0xEE { params.removeLast() }   // a request short of a param
         case 5:
             cmd = .shmAlloc
-            params = [.value(.valueInput, a: UInt64(c.u8() % 3), b: c.u16() << 4, c: 0)]
+            params = [.value(.valueInput, a: UInt64(c.u8() % 3), b: UInt64(c.u16()) << 4, c: 0)]
         case 6:
             cmd = .shmFree
             params = [.value(.valueInput, a: 0, b: handles[Int(c.u8()) % handles.count], c: 0)]

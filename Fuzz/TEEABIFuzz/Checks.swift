@@ -1,31 +1,14 @@
 /// The TEEABI fuzz target's body: every decoder over arbitrary bytes must answer a value or a
 /// typed error, never trap, and a decoded value must encode back to the bytes it came from.
+import FuzzSupport
 import TEEABI
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Stops the fuzzer with a message when an invariant does not hold (a finding, not a crash path).
-func require(_ ok: @autoclosure () -> Bool, _ what: @autoclosure () -> String) {
-    if !ok() {
-        let text = Array("TEEABIFuzz invariant broken: \(what())\n".utf8)
-        _ = text.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-        abort()
-    }
-}
-
-/// A little-endian cursor over the fuzzer's bytes (answers zero past the end).
-struct Bytes {
-    let b: [UInt8]
-    var i = 0
-    mutating func u8() -> UInt8 { defer { i += 1 }; return i < b.count ? b[i] : 0 }
-    mutating func u64() -> UInt64 { var v: UInt64 = 0; for k in 0..<8 { v |= UInt64(u8()) << (8 * UInt64(k)) }; return v }
-    var rest: [UInt8] { i < b.count ? Array(b[i...]) : [] }
-}
-
 /// One input: the first byte chooses what the rest is fed to.
 func teeabiFuzzOne(_ input: [UInt8]) {
-    var c = Bytes(b: input)
+    var c = FuzzInput(input)
     switch c.u8() % 5 {
     case 0: msgArg(c.rest)
     case 1: view(c.rest, maxParams: Int(c.u8()))
@@ -84,7 +67,7 @@ func view(_ bytes: [UInt8], maxParams: Int) {
 }
 
 /// SMCCall(frame:): a call or an ABIError; a call's frame decodes to the same call.
-func smc(_ c: inout Bytes) {
+func smc(_ c: inout FuzzInput) {
     var f = RegisterFrame()
     for i in 0..<8 { f[i] = c.u64() }
     if c.u8() & 1 == 0 { f.a0 &= 0xFFFF_FFFF }
@@ -97,7 +80,7 @@ func smc(_ c: inout Bytes) {
 }
 
 /// PageList.walk over list pages cut from the input: a page list or a typed error, bounded.
-func pageList(_ c: inout Bytes) {
+func pageList(_ c: inout FuzzInput) {
     let count = Int(c.u8()) * 4 + Int(c.u8() & 3)
     let first = c.u64() & 0x7000
     let pages = c.rest
@@ -121,7 +104,7 @@ func pageList(_ c: inout Bytes) {
 }
 
 /// The value decoder: any raw value of any kind prints.
-func values(_ c: inout Bytes) {
+func values(_ c: inout FuzzInput) {
     let raw = c.u64()
     for kind in ABIValueKind.allCases { _ = ABIValueDecoder.decode(raw, as: kind).description }
     if let s = String(validating: c.rest.prefix(40), as: UTF8.self) { _ = ABIValueDecoder.parseInteger(s) }

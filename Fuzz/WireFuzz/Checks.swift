@@ -2,6 +2,7 @@
 /// any bytes is a message, a request for more, or a WireError; a decoded message encodes back to
 /// its bytes). The other half are sent, with or without RAM/mailbox memfds, to a real server on a
 /// Unix socket: it must answer or hang up, keep serving, and leak no handshake slot or guest.
+import FuzzSupport
 import CShim
 import Logging
 import Machine
@@ -11,15 +12,6 @@ import Transport
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// Stops the fuzzer with a message when an invariant does not hold.
-func require(_ ok: @autoclosure () -> Bool, _ what: @autoclosure () -> String) {
-    if !ok() {
-        let text = Array("WireFuzz invariant broken: \(what())\n".utf8)
-        _ = text.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-        abort()
-    }
-}
 
 /// One input: byte 0 chooses codec-only or live server; the rest is the material.
 func wireFuzzOne(_ input: [UInt8]) {

@@ -66,6 +66,9 @@ public struct DriverConfiguration: Sendable {
     public var vcpus: Int
     /// Longest a call waits for a free secure thread (call queue / ETHREAD_LIMIT), in seconds.
     public var threadWait: Double
+    /// Longest a release of shared memory waits for the calls still using it, in seconds (then
+    /// the last of them frees it when it ends).
+    public var releaseWait: Double = 10
     /// Longest a NOTIFICATION wait blocks for its matching send, in seconds.
     public var notificationWait: Double
     /// Longest an attached supplicant may take to answer one request, in seconds.

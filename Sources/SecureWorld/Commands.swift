@@ -70,10 +70,9 @@ extension SecureThread {
         case .unregisterSHM:
             finish(a, await unregisterSHM(a, n), .tee, "UNREGISTER_SHM")
         case .doBottomHalf, .stopAsyncNotif:
-            guard partition.asyncNotifEnabled.load(ordering: .relaxed) else {
-                world.countSMC(.ebadcmd, partition, "\(command) without async notifications"); return .ebadcmd
-            }
-            finish(a, .success, .tee, "")
+            // Asynchronous notification is not advertised (no source raises one), as OP-TEE
+            // without CFG_CORE_ASYNC_NOTIF: these commands are unknown.
+            world.countSMC(.ebadcmd, partition, "\(command) without async notifications"); return .ebadcmd
         default:
             world.countSMC(.ebadcmd, partition, "unknown message command \(command)")
             return .ebadcmd

@@ -31,8 +31,6 @@ final class Partition: @unchecked Sendable {
     let destroyed = Atomic<Bool>(false)
     /// ENABLE_SHM_CACHE is in force.
     let shmCache = Atomic<Bool>(false)
-    /// ENABLE_ASYNC_NOTIF was received.
-    let asyncNotifEnabled = Atomic<Bool>(false)
 
     struct State: Sendable {
         var sessions: [UInt32: Session] = [:]

@@ -54,7 +54,9 @@ public struct SecureWorldConfig: Sendable {
     public var maxMemrefBytes: Int
     /// Highest client id VM_CREATED accepts.
     public var maxClientID: UInt64
-    /// Highest notification value (EXCHANGE_CAPABILITIES a2); TA keys above it are BAD_PARAMETERS.
+    /// Highest notification value the normal world accepts (Linux's default without async
+    /// notification: 255). Values from `SecureWorld.syncNotificationBase` up are the secure
+    /// threads' own (a call waiting for a busy TA); a TA may use the values below it.
     public var maxNotificationValue: UInt32
     /// Kept for source compatibility; unused: a drain never polls. A TA that awaits something
     /// outside the secure world makes the thread yield with FOREIGN_INTR at once.
@@ -122,6 +124,12 @@ public struct SecureWorldCounters: Hashable, Sendable {
         for (k, v) in o.rpcCommands { rpcCommands[k, default: 0] += v }
         taPanics += o.taPanics
     }
+}
+
+extension SecureWorld {
+    /// OP-TEE's NOTIF_SYNC_VALUE_BASE (with its async range 0..63): a secure thread waits on
+    /// this + its thread id; TA-raised notification keys stay below it.
+    public static let syncNotificationBase: UInt32 = 64
 }
 
 /// The OP-TEE-compatible secure world: fast calls, std calls on per-VM pools of secure threads,
@@ -276,10 +284,13 @@ public final class SecureWorld: SMCEntry, Sendable {
                 countSMC(.enotavail, part, "unknown non-secure capabilities \(hex(frame.a1))")
                 return ret(.enotavail)
             }
-            var caps: SecureCapabilities = [.dynamicSHM, .memrefNull, .rpcArg, .asyncNotif]
+            // No ASYNC_NOTIF: nothing in this secure world raises an asynchronous notification
+            // (OP-TEE advertises it only with CFG_CORE_ASYNC_NOTIF and a source), so a2 (the
+            // highest async value) stays 0 and the normal world keeps its default of 255.
+            var caps: SecureCapabilities = [.dynamicSHM, .memrefNull, .rpcArg]
             if config.virtualization { caps.insert(.virtualization) }
             out.a1 = UInt64(caps.rawValue)
-            out.a2 = UInt64(config.maxNotificationValue)
+            out.a2 = 0
             out.a3 = UInt64(OPTEEIdentity.rpcMaxNumParams)
             return ret(.ok)
         case .disableSHMCache:
@@ -305,13 +316,6 @@ public final class SecureWorld: SMCEntry, Sendable {
             return ret(vmCreated(guest: frame.a1, caller: client))
         case .vmDestroyed where config.virtualization:
             return ret(vmDestroyed(guest: frame.a1, caller: client))
-        case .enableAsyncNotif:
-            part?.asyncNotifEnabled.store(true, ordering: .releasing)
-            return ret(.ok)
-        case .getAsyncNotifValue:
-            // No asynchronous event source yet: nothing is ever pending.
-            out.a1 = 0; out.a2 = 0
-            return ret(.ok)
         default:
             countSMC(.unknownFunction, part, "unknown fast call \(frame.function)")
             return ret(.unknownFunction)

@@ -13,7 +13,11 @@ enum TASubject: Sendable {
 final class OpeningSession: Sendable {
     let client: TAClientIdentity
     let uuid: TEEUUID
-    init(client: TAClientIdentity, uuid: TEEUUID) { self.client = client; self.uuid = uuid }
+    /// World-clock nanoseconds after which the opened TA sees its cancellation flag (0: never).
+    let cancelDeadline: UInt64
+    init(client: TAClientIdentity, uuid: TEEUUID, cancelDeadline: UInt64 = 0) {
+        self.client = client; self.uuid = uuid; self.cancelDeadline = cancelDeadline
+    }
 }
 
 /// The `TAContext` of one entry-point call, bound to the secure thread that runs it. Two
@@ -60,7 +64,17 @@ struct TARunContext: TAContext {
         return (v.a, v.b)
     }
 
-    var isCancelled: Bool { call.cancelled.load(ordering: .acquiring) }
+    /// The client cancelled, or the caller's cancellationRequestTimeout for this TA-to-TA
+    /// session or command has passed.
+    var isCancelled: Bool {
+        if call.cancelled.load(ordering: .acquiring) { return true }
+        let deadline: UInt64
+        switch subject {
+        case let .session(s): deadline = s.cancelDeadline.load(ordering: .acquiring)
+        case let .opening(o): deadline = o.cancelDeadline
+        }
+        return deadline != 0 && world.clock.nanoseconds() >= deadline
+    }
 
     func checkpoint() async throws(TEEResult) {
         guard let tick = world.config.interruptTick, call.sinceEntry >= tick else { return }
@@ -71,7 +85,7 @@ struct TARunContext: TAContext {
     func sendNotification(key: UInt32) async throws(TEEResult) { try await notification(.send, key) }
 
     private func notification(_ op: RPCNotification, _ key: UInt32) async throws(TEEResult) {
-        guard key <= world.config.maxNotificationValue else { throw .badParameters }
+        guard key < SecureWorld.syncNotificationBase, key <= world.config.maxNotificationValue else { throw .badParameters }
         let (r, _, _) = await call.rpcCommand(.notification, [.value(.valueInput, a: op.rawValue, b: UInt64(key))])
         guard r == .success else { throw r }
     }
@@ -96,17 +110,33 @@ struct TARunContext: TAContext {
     var storage: any TAStorage { FSRPCStorage(call: call, ta: taUUID) }
 
     func openSession(ta: TEEUUID, params: inout TAParams) async throws(TEEResult) -> TASessionHandle {
+        try await openSession(ta: ta, params: &params, cancellationTimeout: Self.infiniteTimeout)
+    }
+
+    func openSession(ta: TEEUUID, params: inout TAParams, cancellationTimeout: UInt32) async throws(TEEResult) -> TASessionHandle {
         guard let parent = session else { throw .badState }
         let me = TAClientIdentity(login: .trustedApp, uuid: taUUID)
-        let (r, _, s) = await world.openSession(uuid: ta, client: me, params: &params, call: call, parent: parent)
+        let (r, _, s) = await world.openSession(uuid: ta, client: me, params: &params, call: call, parent: parent,
+                                                cancelDeadline: deadline(cancellationTimeout))
         guard r == .success, let s else { throw r == .success ? .generic : r }
         return TASessionHandle(id: s.id)
     }
 
     func invoke(_ handle: TASessionHandle, command: UInt32, params: inout TAParams) async throws(TEEResult) {
+        try await invoke(handle, command: command, params: &params, cancellationTimeout: Self.infiniteTimeout)
+    }
+
+    func invoke(_ handle: TASessionHandle, command: UInt32, params: inout TAParams, cancellationTimeout: UInt32) async throws(TEEResult) {
         guard let parent = session, let s = parent.live.withLock({ $0.children[handle.id] }) else { throw .itemNotFound }
+        s.cancelDeadline.store(deadline(cancellationTimeout), ordering: .releasing)
         let (r, _) = await world.invoke(s, command: command, params: &params, call: call)
+        s.cancelDeadline.store(0, ordering: .releasing)
         guard r == .success else { throw r }
+    }
+
+    /// The world-clock deadline of a cancellationRequestTimeout in milliseconds (0: none).
+    private func deadline(_ millis: UInt32) -> UInt64 {
+        millis == Self.infiniteTimeout ? 0 : max(1, world.clock.nanoseconds() &+ UInt64(millis) * 1_000_000)
     }
 
     func closeSession(_ handle: TASessionHandle) async {

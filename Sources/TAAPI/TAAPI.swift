@@ -213,6 +213,27 @@ public protocol TAContext: Sendable {
     func invoke(_ session: TASessionHandle, command: UInt32, params: inout TAParams) async throws(TEEResult)
     /// Closes a TA-to-TA session.
     func closeSession(_ session: TASessionHandle) async
+    /// TEE_OpenTASession with its cancellationRequestTimeout: once `cancellationTimeout`
+    /// milliseconds have passed (`TAContext.infiniteTimeout`: never) the opened TA sees its
+    /// cancellation flag raised, as OP-TEE's session cancel time does.
+    func openSession(ta: TEEUUID, params: inout TAParams, cancellationTimeout: UInt32) async throws(TEEResult) -> TASessionHandle
+    /// TEE_InvokeTACommand with its cancellationRequestTimeout (see the open form).
+    func invoke(_ session: TASessionHandle, command: UInt32, params: inout TAParams, cancellationTimeout: UInt32) async throws(TEEResult)
+}
+
+extension TAContext {
+    /// GP's TEE_TIMEOUT_INFINITE: no cancellation request timeout.
+    public static var infiniteTimeout: UInt32 { 0xFFFF_FFFF }
+
+    /// Contexts that keep no time (tests, tools) ignore the timeout.
+    public func openSession(ta: TEEUUID, params: inout TAParams, cancellationTimeout: UInt32) async throws(TEEResult) -> TASessionHandle {
+        try await openSession(ta: ta, params: &params)
+    }
+
+    /// Contexts that keep no time (tests, tools) ignore the timeout.
+    public func invoke(_ session: TASessionHandle, command: UInt32, params: inout TAParams, cancellationTimeout: UInt32) async throws(TEEResult) {
+        try await invoke(session, command: command, params: &params)
+    }
 }
 
 /// A session this TA opened on another TA.

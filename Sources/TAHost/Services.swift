@@ -95,8 +95,8 @@ extension ProcessTA {
 
     // MARK: TA-to-TA
 
-    /// TA_OPEN: req_uuid, params in req_params/request area, args[0] timeout; answers args[1] = session.
-    /// TA_INVOKE: args[1] session, args[2] command. TA_CLOSE: args[1] session.
+    /// TA_OPEN: req_uuid, params in req_params/request area, args[0] cancellationRequestTimeout;
+    /// answers args[1] = session. TA_INVOKE: args[0] timeout, args[1] session, args[2] command. TA_CLOSE: args[1] session.
     private func taToTA(_ p: TAProcess, _ req: Int, context: any TAContext) async {
         if req == VTEE_REQ_TA_CLOSE {
             await context.closeSession(TASessionHandle(id: UInt32(truncatingIfNeeded: arg(p, 1))))
@@ -123,16 +123,19 @@ extension ProcessTA {
             }
         }
         var params = TAParams(types: types, params: list)
+        // args[0]: the caller's cancellationRequestTimeout in ms (TEE_TIMEOUT_INFINITE: none).
+        let timeout = UInt32(truncatingIfNeeded: arg(p, 0))
         var result: TEEResult = .success
         var origin: TEEOrigin = .trustedApp
         do {
             if req == VTEE_REQ_TA_OPEN {
                 let target = withUnsafeBytes(of: p.ctl.pointee.req_uuid) { TEEUUID(octets: Array($0)) }
-                let h = try await context.openSession(ta: target, params: &params)
+                let h = try await context.openSession(ta: target, params: &params, cancellationTimeout: timeout)
                 setArg(p, 1, UInt64(h.id))
             } else {
                 try await context.invoke(TASessionHandle(id: UInt32(truncatingIfNeeded: arg(p, 1))),
-                                         command: UInt32(truncatingIfNeeded: arg(p, 2)), params: &params)
+                                         command: UInt32(truncatingIfNeeded: arg(p, 2)), params: &params,
+                                         cancellationTimeout: timeout)
             }
         } catch {
             result = error

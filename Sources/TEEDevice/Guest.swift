@@ -43,7 +43,9 @@ final class GuestConnection: Sendable {
     /// Bytes of RAM.
     let ramBytes: Int
 
-    init(socket: String) throws(TEEIoctlError) {
+    /// Attaches to the daemon at `socket`; vtee's own supplicant stores under `storage`
+    /// (default: VTEE_STORAGE or the user's data directory).
+    init(socket: String, storage: String? = nil) throws(TEEIoctlError) {
         let pages = DeviceEnvironment.value(DeviceEnvironment.guestPages).flatMap { Int($0) }.map { min(max($0, 64), 1 << 18) } ?? 2048
         let client: TransportClient
         do { client = try TransportClient.connect(socketPath: socket, ramPages: pages, vcpus: 4) }
@@ -55,7 +57,7 @@ final class GuestConnection: Sendable {
         let driver: OPTEEDriver
         do { driver = try OPTEEDriver(space: space, conduit: client.conduit, configuration: DriverConfiguration(vcpus: 4)) }
         catch { client.close(); throw .invalid }
-        var config = SupplicantConfiguration(storageDirectory: DeviceEnvironment.value(DeviceEnvironment.storage)
+        var config = SupplicantConfiguration(storageDirectory: storage ?? DeviceEnvironment.value(DeviceEnvironment.storage)
                                              ?? SupplicantConfiguration.defaultStorageDirectory)
         config.taDirectory = DeviceEnvironment.value(DeviceEnvironment.taDirectory)
         let supplicant: Supplicant

@@ -44,6 +44,10 @@ public enum TestTA {
         /// [0] VALUE_OUTPUT: a = login method; [1] MEMREF_OUTPUT (16 bytes): the client UUID the
         /// secure world was given for this session (what the mediator or daemon decided).
         case clientIdentity = 12
+        /// TA to TA with a memref, to any TA (Swift or C): [0] MEMREF_INPUT the target's UUID (16
+        /// octets, RFC 4122 order), [1] VALUE_INOUT in a = command, out a = the target's result,
+        /// [2] MEMREF_INOUT handed to the target as its [0] MEMREF_INOUT and copied back.
+        case taToTAMemref = 13
     }
 
     /// NOP_VALUES param types: VALUE_INOUT x4 (0x3333).
@@ -56,6 +60,8 @@ public enum TestTA {
     public static let valueInoutParamTypes = GPParamTypes(.valueInout)
     /// ECHO_MEMREF and TOUCH_PAGES: MEMREF_INOUT, NONE, NONE, NONE (0x0007).
     public static let memrefInoutParamTypes = GPParamTypes(.memrefInout)
+    /// TA_TO_TA_MEMREF param types: MEMREF_INPUT, VALUE_INOUT, MEMREF_INOUT, NONE (0x0735).
+    public static let taToTAMemrefParamTypes = GPParamTypes(.memrefInput, .valueInout, .memrefInout)
     /// CLIENT_IDENTITY param types: VALUE_OUTPUT, MEMREF_OUTPUT, NONE, NONE (0x0062).
     public static let identityParamTypes = GPParamTypes(.valueOutput, .memrefOutput)
     /// The byte SHM_ROUNDTRIP writes into the RPC shared memory.
@@ -153,6 +159,11 @@ public enum TestTA {
                 params[0] = .memref(m)
                 return .success
 
+            case .taToTAMemref:
+                guard params.types == TestTA.taToTAMemrefParamTypes, let u = params.memref(0), u.size == 16,
+                      let m = params.memref(2) else { return .badParameters }
+                return await taToTAMemref(TEEUUID(octets: Array(u.bytes.prefix(16))), command: params.value(1).a, m, &params, context)
+
             case .clientIdentity:
                 guard params.types == TestTA.identityParamTypes, let m = params.memref(1) else { return .badParameters }
                 guard m.capacity >= 16 else { params.setMemrefSize(1, 16); return .shortBuffer }
@@ -227,6 +238,20 @@ public enum TestTA {
             } catch {
                 return error == .itemNotFound ? .success : error
             }
+        }
+
+        private func taToTAMemref(_ target: TEEUUID, command: UInt32, _ m: TAMemref, _ params: inout TAParams,
+                                  _ context: any TAContext) async -> TEEResult {
+            var open = TAParams.empty
+            let session: TASessionHandle
+            do { session = try await context.openSession(ta: target, params: &open) } catch { return error }
+            var inner = TAParams(types: GPParamTypes(.memrefInout), .memref(m))
+            var result = TEEResult.success
+            do { try await context.invoke(session, command: command, params: &inner) } catch { result = error }
+            await context.closeSession(session)
+            if let back = inner.memref(0) { params[2] = .memref(back) }
+            params.setValue(1, TAValue(a: result.rawValue, b: params.value(1).b))
+            return .success
         }
 
         private func taToTA(_ params: inout TAParams, _ context: any TAContext) async -> TEEResult {

@@ -65,13 +65,28 @@ struct DaemonGuest: Sendable {
     let threads: GuestThreads
 }
 
-/// What one user's guests hold together: secure threads in use (lock-free on the call path).
+/// What one user's guests hold together: secure threads in use, and how many of its attached
+/// guests hold none (lock-free on the call path). Fairness between the user's guests: every
+/// attached guest holding no thread keeps one of the user's threads reserved, so a guest issuing
+/// calls back to back can take all but those and never starves another guest's next call.
 final class UserBudget: Sendable {
     let secureThreads = Atomic<Int>(0)
-    /// Takes a secure thread when fewer than `limit` are in use.
-    func take(limit: Int) -> Bool {
+    /// Attached guests of this user holding no secure thread (each keeps one reserved).
+    let idleGuests = Atomic<Int>(0)
+
+    /// A guest of this user attached (it holds nothing yet).
+    func attach() { idleGuests.wrappingAdd(1, ordering: .relaxed) }
+    /// A guest that held `held` threads detached: they are free again.
+    func detach(held: Int) {
+        if held > 0 { secureThreads.wrappingSubtract(held, ordering: .relaxed) } else { idleGuests.wrappingSubtract(1, ordering: .relaxed) }
+    }
+
+    /// Takes a secure thread for a guest holding `mine`: when fewer than `limit` are in use, minus
+    /// one reserved for each other guest holding none (a guest holding none uses its own reserve).
+    func take(limit: Int, mine: Int = 0) -> Bool {
+        let reserved = mine == 0 ? 0 : min(max(0, idleGuests.load(ordering: .relaxed)), limit)
         var cur = secureThreads.load(ordering: .relaxed)
-        while cur < limit {
+        while cur < limit - reserved {
             let (done, now) = secureThreads.compareExchange(expected: cur, desired: cur + 1, ordering: .acquiringAndReleasing)
             if done { return true }
             cur = now
@@ -148,6 +163,7 @@ public final class Daemon: Sendable {
             let u = UserBudget(); b[g.credentials.uid] = u; return u
         }
         let held = GuestThreads()
+        budget.attach()
         guests.withLock { $0[g.id.raw] = DaemonGuest(space: space, credentials: g.credentials, budget: budget, threads: held) }
         config.logger.info("guest attached", metadata: ["guest": "\(g.id.raw)", "peer": "\(g.credentials)",
                                                         "exe": "\(g.executable ?? "-")"])
@@ -165,11 +181,11 @@ public final class Daemon: Sendable {
         let fn = frame.function
         let std = fn == .callWithArg || fn == .callWithRPCArg || fn == .callWithRegdArg
         if std {
-            guard budget.take(limit: limit) else {
+            guard budget.take(limit: limit, mine: held.held.load(ordering: .relaxed)) else {
                 throttle.throttled.wrappingAdd(1, ordering: .relaxed)
                 return RegisterFrame(a0: UInt64(SMCReturn.ethreadLimit.rawValue))
             }
-            held.held.wrappingAdd(1, ordering: .relaxed)
+            if held.held.wrappingAdd(1, ordering: .relaxed).oldValue == 0 { budget.idleGuests.wrappingSubtract(1, ordering: .relaxed) }
         }
         let out = platform.trap(frame, guest: guest, vcpu: vcpu)
         guard std || fn == .returnFromRPC else { return out }
@@ -180,7 +196,11 @@ public final class Daemon: Sendable {
         var cur = held.held.load(ordering: .relaxed)
         while cur > 0 {
             let (done, now) = held.held.compareExchange(expected: cur, desired: cur - 1, ordering: .acquiringAndReleasing)
-            if done { budget.secureThreads.wrappingSubtract(1, ordering: .relaxed); break }
+            if done {
+                budget.secureThreads.wrappingSubtract(1, ordering: .relaxed)
+                if cur == 1 { budget.idleGuests.wrappingAdd(1, ordering: .relaxed) }
+                break
+            }
             cur = now
         }
         return out
@@ -215,8 +235,7 @@ public final class Daemon: Sendable {
         stack.setStorageNamespace(id, nil)
         if let g = guests.withLock({ $0.removeValue(forKey: id.raw) }) {
             // Its secure threads are free again: give them back to its user.
-            let held = g.threads.held.exchange(0, ordering: .acquiringAndReleasing)
-            if held > 0 { g.budget.secureThreads.wrappingSubtract(held, ordering: .relaxed) }
+            g.budget.detach(held: g.threads.held.exchange(0, ordering: .acquiringAndReleasing))
         }
         detachReasons.withLock { $0["\(reason)", default: 0] += 1 }
         config.logger.info("guest detached", metadata: ["guest": "\(id.raw)", "reason": "\(reason)"])
@@ -260,6 +279,7 @@ public final class Daemon: Sendable {
             "max_handshaking": config.maxHandshaking, "max_handshaking_per_user": config.maxHandshakingPerUser,
             "max_vcpu_threads": config.maxVCPUThreads, "max_vcpus_per_user": config.maxVCPUsPerUser,
             "max_secure_threads_per_user": config.maxSecureThreadsPerUser, "secure_threads_per_guest": config.threads,
+            "secure_threads_reserved_per_idle_guest": 1,
         ]
         if let t = config.idleTimeout { l["idle_timeout_s"] = Double(t.components.seconds) + Double(t.components.attoseconds) / 1e18 }
         return l

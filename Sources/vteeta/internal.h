@@ -29,6 +29,8 @@ __attribute__((noreturn)) void vt_panic(TEE_Result code);
 void vt_arena_init(size_t bytes);
 /* 1 if [p, p+n) lies inside the arena, the TA stack or the TA image (writable: rw segments). */
 int vt_owned_memory(uintptr_t p, size_t n, int write);
+/* 1 if [p, p+n) lies inside one mapping of tee_map_zi. */
+int vt_mapped_memory(uintptr_t p, size_t n);
 /* Records the TA image's segments and the entry stack for vt_owned_memory. */
 void vt_note_region(uintptr_t start, size_t n, int writable);
 /* Base64 decode for binary-block properties; returns the decoded length or -1. */

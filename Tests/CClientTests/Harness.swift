@@ -13,8 +13,11 @@ enum CHarness {
     static let packageRoot: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().path
 
-    /// The build directory holding this test binary and the dynamic library products.
+    /// The build directory holding this test binary and the dynamic library products; under a
+    /// sanitizer build, VTEE_CLIENT_LIBS names a plain build's (a C program cannot load libraries
+    /// that call a sanitizer runtime it does not have; the daemon in this process stays sanitized).
     static var buildDir: String {
+        if let d = ProcessInfo.processInfo.environment["VTEE_CLIENT_LIBS"], !d.isEmpty { return d }
         var buf = [CChar](repeating: 0, count: 4096)
         let n = readlink("/proc/self/exe", &buf, buf.count - 1)
         let me = n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]

@@ -242,6 +242,44 @@ import Machine
         #expect(r3 == .success)
     }
 
+    @Test func aCallOnABusySingleInstanceTAWaitsThroughNotificationUntilTheOwnerReleasesIt() throws {
+        // OP-TEE's condvar on a busy TA: the second caller sleeps in the normal world on
+        // NOTIFICATION wait (NOTIF_SYNC_VALUE_BASE + its thread id) and the owner's release sends
+        // that value; no FOREIGN_INTR polling.
+        let nw = try world()
+        let (_, _, a) = nw.open(TestTAs.shared)
+        let (_, _, b) = nw.open(TestTAs.shared)
+        func untilCmd(_ s: UInt32, _ cmd: UInt32) -> (RegisterFrame, PA) {
+            let pa = nw.pages()
+            nw.writeArg(pa, MsgArg(cmd: .invokeCommand, function: cmd, session: s, params: [.value(.valueOutput)]))
+            var f = nw.world.smc(nw.callFrame(pa))
+            while f.ret.isRPC && f.ret.rpcFunction != .cmd { f = nw.world.smc(nw.serve(f)) }
+            return (f, pa)
+        }
+        func rpcArg(_ f: RegisterFrame) -> MsgArg? {
+            nw.lock.withLock { $0.rpcArgs[RegisterFrame.join(f.a1, f.a2)] }.flatMap { nw.readArg($0) }
+        }
+        // A holds the instance, suspended at GET_TIME.
+        let (fa, paA) = untilCmd(a, 2)
+        #expect(rpcArg(fa)?.cmd.rawValue == RPCCommand.getTime.rawValue)
+        // B finds it busy and waits on its own notification value.
+        let (fb, paB) = untilCmd(b, 1)
+        let wait = try #require(rpcArg(fb))
+        let key = UInt64(SecureWorld.syncNotificationBase) + fb.a3
+        #expect(wait.cmd.rawValue == RPCCommand.notification.rawValue)
+        #expect(wait.params[0].a == RPCNotification.wait.rawValue && wait.params[0].b == key)
+        #expect(!nw.lock.withLock { $0.rpcFunctions.contains(UInt32(RPCFunction.foreignInterrupt.rawValue)) })
+        // A finishes; its release sends B's value before A's call returns.
+        #expect(nw.complete(nw.world.smc(nw.serve(fa))).ret == .ok)
+        #expect(nw.readArg(paA)?.ret == .success)
+        #expect(nw.lock.withLock { $0.notified.contains(key) })
+        // B wakes, takes the instance and counts second.
+        #expect(nw.complete(nw.world.smc(nw.serve(fb))).ret == .ok)
+        let back = nw.readArg(paB, params: 1)
+        #expect(back?.ret == .success && back?.params[0].a == 2)
+        #expect(nw.world.stats(clientID: 1)?.threadsBusy == 0)
+    }
+
     @Test func multiSessionKeepAliveInstanceIsSharedAndSurvives() throws {
         let nw = try world()
         let (_, _, a) = nw.open(TestTAs.shared)

@@ -34,11 +34,11 @@ struct LoadingMachine {
     let taDir: String
     let log = RunnerLog()
 
-    init(key: TAVerificationKey? = try? TAVerificationKey.development) throws {
-        taDir = SDK.temporaryDirectory("tadir")
+    init(key: TAVerificationKey? = try? TAVerificationKey.development, storageRoot: String? = nil, taDir: String? = nil) throws {
+        self.taDir = taDir ?? SDK.temporaryDirectory("tadir")
         var c = StackConfig()
-        c.storageRoot = SDK.temporaryDirectory("storage")
-        c.taDirectory = taDir
+        c.storageRoot = storageRoot ?? SDK.temporaryDirectory("storage")
+        c.taDirectory = self.taDir
         c.taKey = key
         c.taRunner = log.runner
         stack = try VTEEStack(config: c)
@@ -78,6 +78,46 @@ struct LoadingMachine {
         // A built-in TA keeps working beside the loaded one.
         let b = try m.guest.context.openSession(BuiltinTAs.helloWorld.uuid)
         b.close()
+    }
+
+    @Test func aLowerTAVersionThanOneAlreadyLoadedIsRefusedAsOPTEEsTaVerDbDoes() throws {
+        let storage = SDK.temporaryDirectory("storage")
+        var m = try LoadingMachine(storageRoot: storage)
+        func install(_ v: UInt32) throws {
+            try m.install(try SignedTAImage.sign(elf: Self.elf, uuid: Self.uuid, taVersion: v, key: .development), as: Self.uuid)
+        }
+        try install(2)
+        #expect(m.openError(Self.uuid) == nil)
+        // Version 1 after 2: rollback, ACCESS_CONFLICT with origin TEE, and nothing reaches the runner.
+        try install(1)
+        #expect(m.openError(Self.uuid) == TEEError(.accessConflict, origin: .tee))
+        #expect(m.log.count == 1)
+        // The same version loads again; a higher one loads and raises the floor.
+        try install(2)
+        #expect(m.openError(Self.uuid) == nil)
+        try install(3)
+        #expect(m.openError(Self.uuid) == nil)
+        try install(2)
+        #expect(m.openError(Self.uuid) == TEEError(.accessConflict, origin: .tee))
+        #expect(m.log.count == 3)
+        // The database is in secure storage: a restarted stack on the same storage still refuses.
+        let dir = m.taDir
+        m.shutdown()
+        m = try LoadingMachine(storageRoot: storage, taDir: dir)
+        defer { m.shutdown() }
+        #expect(m.openError(Self.uuid) == TEEError(.accessConflict, origin: .tee))
+        #expect(m.log.count == 0)
+        try install(3)
+        #expect(m.openError(Self.uuid) == nil)
+    }
+
+    @Test func anImageClaimingTheNilUUIDIsRefused() throws {
+        // The nil UUID names the core's own store (ta_ver.db): no TA may claim it.
+        let m = try LoadingMachine()
+        defer { m.shutdown() }
+        try m.install(try SignedTAImage.sign(elf: Self.elf, uuid: .zero, key: .development), as: .zero)
+        #expect(m.openError(.zero) == TEEError(.security, origin: .tee))
+        #expect(m.log.count == 0)
     }
 
     @Test func anUnsignedELFIsRefusedWithSecurityAndNeverRuns() throws {

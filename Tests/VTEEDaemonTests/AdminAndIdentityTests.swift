@@ -98,3 +98,41 @@ import Synchronization
     #expect(trap(call, g1, 1) == rpc)                                        // and its thread is free again
     #expect(budget.secureThreads.load(ordering: .relaxed) == 2 && throttle.throttled.load(ordering: .relaxed) == 1)
 }
+
+/// Fairness between one user's guests: a guest issuing std calls back to back takes all of its
+/// user's secure threads but the one kept for each other attached guest holding none, so that
+/// guest's call is admitted and completes while the flood goes on (before: the flood took the
+/// user's whole share and the second guest was answered ETHREAD_LIMIT until the flood ended).
+@Test func aGuestFloodingCallsCannotStarveAnotherGuestOfItsUser() throws {
+    let reached = Atomic<Int>(0)
+    var b = PlatformBuilder()
+    try b.register(FunctionService(name: "scripted OS", range: .trustedOS) { f, _ in
+        reached.wrappingAdd(1, ordering: .relaxed)
+        if f.function == .returnFromRPC { return .frame(RegisterFrame(a0: UInt64(SMCReturn.ok.rawValue))) }
+        return .frame(RegisterFrame(a0: UInt64(SMCReturn.rpc(.foreignInterrupt).rawValue), a3: 1))
+    })
+    let platform = b.build()
+    let budget = UserBudget(), throttle = ThrottleCounter()
+    let flooder = GuestThreads(), other = GuestThreads()
+    budget.attach(); budget.attach()                                          // two guests of one user, idle
+    func trap(_ f: RegisterFrame, _ g: GuestThreads, _ id: UInt32) -> UInt64 {
+        Daemon.trap(f, guest: GuestID(id), vcpu: 0, platform: platform, budget: budget, held: g, limit: 4, throttle: throttle).a0
+    }
+    let call = RegisterFrame(.callWithArg, a2: 0x1000), resume = RegisterFrame(.returnFromRPC, a3: 1)
+    let rpc = UInt64(SMCReturn.rpc(.foreignInterrupt).rawValue), ok = UInt64(SMCReturn.ok.rawValue)
+    let limited = UInt64(SMCReturn.ethreadLimit.rawValue)
+    // The flood: every call suspends in an RPC and keeps its thread; 3 of the 4 are admitted.
+    let flood = (0..<10).map { _ in trap(call, flooder, 1) }
+    #expect(flood.filter { $0 == rpc }.count == 3 && flood.filter { $0 == limited }.count == 7)
+    // The other guest's call gets the reserved thread and completes, the flood still going on.
+    for round in 0..<3 {
+        #expect(trap(call, other, 2) == rpc, "round \(round): the second guest was starved")
+        #expect(trap(call, flooder, 1) == limited)                            // the flood cannot take it meanwhile
+        #expect(trap(resume, other, 2) == ok)
+        #expect(trap(call, flooder, 1) == limited)                            // nor once it is free again
+    }
+    // When a flooding call completes, the flood may use that thread again (nothing is lost).
+    #expect(trap(resume, flooder, 1) == ok)
+    #expect(trap(call, flooder, 1) == rpc)
+    #expect(budget.secureThreads.load(ordering: .relaxed) == 3 && budget.idleGuests.load(ordering: .relaxed) == 1)
+}
