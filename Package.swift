@@ -115,7 +115,7 @@ let package = Package(
         .testTarget(name: "NormalWorldTests", dependencies: ["CAllocCount", "NormalWorld", "SignedTA", "TAAPI", "TEEClient", "Supplicant", "SecureWorld", "TrustedApps", "Machine", "TEEABI"], swiftSettings: strict),
         .testTarget(name: "MediatorTests", dependencies: ["Mediator", "Platform", "MediatedPlatform", "CAllocCount", "SecureWorld", "TrustedApps", "NormalWorld", "TEEClient", "Supplicant", "Machine", "TEEABI"], swiftSettings: strict),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Machine", "TEEABI"], swiftSettings: strict),
-        .testTarget(name: "TAHostTests", dependencies: ["TAHost", "TADevKit", "VTEEKit", "TEEClient", "TrustedApps", "SecureWorld", "Machine", "TEEABI"], swiftSettings: strict),
+        .testTarget(name: "TAHostTests", dependencies: ["TAHost", "TADevKit", "VTEEKit", "VTEEBench", "TEEClient", "TrustedApps", "SecureWorld", "Machine", "TEEABI"], swiftSettings: strict),
         .testTarget(name: "TACryptoTests", dependencies: ["TACrypto", .product(name: "BigInt", package: "BigInt")], swiftSettings: strict),
         .testTarget(name: "TASDKTests", dependencies: ["TADevKit", "SignedTA", "VTEEKit", "TAAPI", "SecureWorld", "TrustedApps", "NormalWorld", "TEEClient", "Supplicant", "Machine", "TEEABI"],
                     exclude: ["CTAs"], swiftSettings: strict),

@@ -82,6 +82,8 @@ enum Engine {
     case mac(AESMAC)
     case cipher(AESCipher)
     case ae(AESAE)
+    /// TEE_DigestExtract: what is left of the finished digest.
+    case extract([UInt8])
 }
 
 /// One GP operation.
@@ -358,6 +360,8 @@ public struct CryptoSession {
         guard cls == expected else { throw .badParameters }
         guard op.handleState & OpConst.flagInitialized != 0, var engine = op.engine else { throw .badState }
         if cls != OpConst.classDigest { guard op.state == OpConst.stateActive else { throw .badState } }
+        // After TEE_DigestExtract only more extraction (or a reset) is allowed.
+        if op.state == OpConst.stateExtracting && kind != .digestExtract { throw .badState }
         if kind == .aeEncryptFinal { guard op.mode == OpConst.encrypt else { throw .badParameters } }
         if kind == .aeDecryptFinal { guard op.mode == OpConst.decrypt else { throw .badParameters } }
         var out = CryptoOutput(data: [])
@@ -370,7 +374,10 @@ public struct CryptoSession {
             d.update(input)
             out.data = d.finalize(); isFinal = true
         case (.digestExtract, .digest(let d)):
-            out.data = d.finalize(); isFinal = true
+            let all = d.finalize()
+            out.data = Array(all.prefix(outCapacity)); engine = .extract(Array(all.dropFirst(out.data.count)))
+        case (.digestExtract, .extract(let rest)):
+            out.data = Array(rest.prefix(outCapacity)); engine = .extract(Array(rest.dropFirst(out.data.count)))
         case (.cipherUpdate, .cipher(var c)):
             out.data = try c.update(input); engine = .cipher(c)
         case (.cipherFinal, .cipher(var c)):

@@ -5,8 +5,10 @@
 /// object rules, state machine and SHORT_BUFFER sizes checked inside the TA, a key kept in secure
 /// storage, and every misuse GP makes a panic ending the instance with TARGET_DEAD.
 import Foundation
+import Logging
 import TEEABI
 import TEEClient
+import VTEEBench
 import Testing
 
 private func hex(_ s: String) -> [UInt8] {
@@ -244,14 +246,14 @@ extension ProcessTATests {
             #expect(keys.checks == 30)
             let state = try ta.battery(.state)
             #expect(state.failed == 0, "state check \(state.failed) failed")
-            #expect(state.checks == 41)
+            #expect(state.checks == 44)
             let persist = try ta.battery(.persist)
             #expect(persist.failed == 0, "persistent-key check \(persist.failed) failed")
             #expect(persist.checks == 15)
         }
     }
 
-    @Test(arguments: 1...11) func everyMisuseGPMakesAPanicEndsTheInstance(_ which: UInt32) throws {
+    @Test(arguments: 1...12) func everyMisuseGPMakesAPanicEndsTheInstance(_ which: UInt32) throws {
         let stack = try TAStack()
         defer { stack.shutdown() }
         let s = try stack.context.openSession(TAFixtures.cryptoUUID)
@@ -275,5 +277,19 @@ extension ProcessTATests {
             #expect(op.params[1].buffer + op.params[2].buffer == run.output)
             #expect(run.output.count == 4096 + 16)
         }
+    }
+}
+
+extension ProcessTATests {
+    @Test func benchMeasuresTheCTAInvokeAndAESGCMKeys() throws {
+        var o = BenchOptions(workDirectory: NSTemporaryDirectory() + "vtee-ctabench-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(atPath: o.workDirectory) }
+        o.cTADirectory = try TAFixtures.taDirectory.get()
+        o.iterationsOverride = 5
+        var report = BenchReport()
+        try Bench.cTA(o, logger: Logger(label: "test"), into: &report)
+        #expect((report.latencies["ta_c_invoke_ns"]?.samples ?? 0) == 5)
+        #expect((report.latencies["ta_aes_gcm_4k_ns"]?.median ?? 0) > 0)
+        #expect(report.table.contains("ta_aes_gcm_4k_ns"))
     }
 }
