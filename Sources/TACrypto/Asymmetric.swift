@@ -193,7 +193,8 @@ public struct AsymmetricAlgorithms: AsymmetricBackend {
                 guard em == (try RSAPadding.pkcs1v15SignEncode(digest: digest, hash: h, k: k.k)) else { throw .signatureInvalid }
                 return
             }
-            let salt = params[AsymID.rsaPSSSaltLength].flatMap(valueAttribute).map(Int.init)
+            // GP: the salt length is TEE_ATTR_RSA_PSS_SALT_LENGTH, else the digest's length (both ways).
+            let salt = params[AsymID.rsaPSSSaltLength].flatMap(valueAttribute).map(Int.init) ?? h.length
             let emLen = (k.bits - 1 + 7) / 8
             guard RSAPadding.pssVerify(digest: digest, em: Array(em.suffix(emLen)), leading: Array(em.dropLast(emLen)),
                                        saltLength: salt, modBits: k.bits, hash: h) else { throw .signatureInvalid }

@@ -107,6 +107,10 @@ func value(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UIn
         #expect(throws: TACryptoError.signatureInvalid) {
             try b.verify(algorithm: pss, key: key, params: [AsymID.rsaPSSSaltLength: value(20)], digest: d256, signature: theirPSS)
         }
+        // Without the attribute the salt is the digest's length on both sides, as GP says.
+        let salt20 = try b.sign(algorithm: pss, key: key, params: [AsymID.rsaPSSSaltLength: value(20)], digest: d256)
+        try b.verify(algorithm: pss, key: key, params: [AsymID.rsaPSSSaltLength: value(20)], digest: d256, signature: salt20)
+        #expect(throws: TACryptoError.signatureInvalid) { try b.verify(algorithm: pss, key: key, params: [:], digest: d256, signature: salt20) }
         var bad = theirPSS; bad[100] ^= 4
         #expect(throws: TACryptoError.signatureInvalid) { try b.verify(algorithm: pss, key: key, params: [:], digest: d256, signature: bad) }
     }
