@@ -453,21 +453,27 @@ public struct CryptoSession {
             guard let v = params.first(where: { $0.id == id }) else { throw .badParameters }
             return Int(v.a)
         }
+        // An output length the derived object cannot hold is refused before any work is done.
+        func length(_ id: UInt32) throws(TACryptoError) -> Int {
+            let n = try value(id)
+            guard n * 8 <= Int(target.maxSize) else { throw .badParameters }
+            return n
+        }
         let secret: [UInt8]
         switch op.algorithm & 0xFFFF_00FF {
         case Alg.hkdfBase:
             guard let kind = DigestKind(index: op.algorithm >> 12 & 0xF) else { throw .notSupported }
             // OP-TEE's extension ids and GP 1.3.1's are both accepted.
-            let length = params.contains { $0.id == Attr.gpKDFKeySize } ? try value(Attr.gpKDFKeySize) : try value(Attr.hkdfOKMLength)
+            let okm = params.contains { $0.id == Attr.gpKDFKeySize } ? try length(Attr.gpKDFKeySize) : try length(Attr.hkdfOKMLength)
             secret = try KDF.hkdf(kind, ikm: key.attribute(Attr.hkdfIKM)?.bytes ?? [], salt: ref(Attr.hkdfSalt) + ref(Attr.gpHKDFSalt),
-                                  info: ref(Attr.hkdfInfo) + ref(Attr.gpHKDFInfo), length: length)
+                                  info: ref(Attr.hkdfInfo) + ref(Attr.gpHKDFInfo), length: okm)
         case Alg.concatKDFBase:
             guard let kind = DigestKind(index: op.algorithm >> 12 & 0xF) else { throw .notSupported }
             secret = try KDF.concat(kind, z: key.attribute(Attr.concatZ)?.bytes ?? [], otherInfo: ref(Attr.concatOtherInfo),
-                                    length: try value(Attr.concatDKMLength))
+                                    length: try length(Attr.concatDKMLength))
         case Alg.pbkdf2SHA1 & 0xFFFF_00FF where op.algorithm == Alg.pbkdf2SHA1:
             secret = try KDF.pbkdf2SHA1(password: key.attribute(Attr.pbkdf2Password)?.bytes ?? [], salt: ref(Attr.pbkdf2Salt),
-                                        iterations: try value(Attr.pbkdf2Iterations), length: try value(Attr.pbkdf2DKMLength))
+                                        iterations: try value(Attr.pbkdf2Iterations), length: try length(Attr.pbkdf2DKMLength))
         default:
             var p: [UInt32: [UInt8]] = [:]
             for at in params { p[at.id] = at.bigEndianBytes }
