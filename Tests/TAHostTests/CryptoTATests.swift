@@ -301,6 +301,15 @@ extension ProcessTATests {
         #expect(Array(op.params[2].buffer.prefix(op.params[2].size)) == run.output)
     }
 
+    @Test func cryptoCallsWorkInTADestroyEntryPoint() throws {
+        let stack = try TAStack()
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(TAFixtures.cryptoUUID)
+        s.close()
+        #expect(stack.runner.processCount == 0)
+        #expect(stack.logs.all.contains { $0.1.contains("destroy: crypto ok") })
+    }
+
     @Test func benchMeasuresTheCTAInvokeAndAESGCMKeys() throws {
         var o = BenchOptions(workDirectory: NSTemporaryDirectory() + "vtee-ctabench-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(atPath: o.workDirectory) }
