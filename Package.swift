@@ -59,7 +59,7 @@ let package = Package(
         .target(name: "TADevKit", dependencies: ["SignedTA"], resources: [.embedInCode("kit")], swiftSettings: strict),
         .target(name: "TAAPI", dependencies: ["TEEABI"], swiftSettings: strict),
         .target(name: "SecureWorld", dependencies: ["TEEABI", "TAAPI", "Machine", "SignedTA", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
-        .target(name: "TrustedApps", dependencies: ["TAAPI", "TEEABI", .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto")], swiftSettings: strict),
+        .target(name: "TrustedApps", dependencies: ["TAAPI", "TEEABI", "TACrypto", .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto")], swiftSettings: strict),
         .target(name: "Mediator", dependencies: ["TEEABI", "Machine", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .target(name: "Platform", dependencies: ["TEEABI", "Machine", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .target(name: "NormalWorld", dependencies: ["TEEABI", "Machine", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
