@@ -143,6 +143,19 @@ public struct CryptoSession {
     var next: UInt32 = 1
     /// Most objects plus operations an instance may hold (OUT_OF_MEMORY beyond).
     public static let handleLimit = 4096
+    /// Most attribute bytes (objects' and operations' keys together) an instance may hold in the
+    /// secure world (OUT_OF_MEMORY beyond): a TA cannot make the secure world hold unbounded memory.
+    public static let byteLimit = 64 << 20
+
+    /// Attribute bytes held now (objects and operation keys).
+    var heldBytes: Int {
+        objects.values.reduce(0) { $0 + $1.byteCount } + operations.values.reduce(0) { $0 + ($1.key1?.byteCount ?? 0) + ($1.key2?.byteCount ?? 0) }
+    }
+
+    /// OUT_OF_MEMORY when `extra` more bytes would pass the limit.
+    private func admit(_ extra: Int) throws(TACryptoError) {
+        guard extra <= 0 || heldBytes + extra <= Self.byteLimit else { throw .outOfMemory }
+    }
 
     /// An empty session using `backend` for asymmetric algorithms.
     public init(backend: any AsymmetricBackend = NoAsymmetricBackend()) { self.backend = backend }
@@ -166,6 +179,7 @@ public struct CryptoSession {
 
     /// Registers an object restored from storage (a persistent object's key).
     public mutating func adopt(_ o: CryptoObject) throws(TACryptoError) -> UInt32 {
+        try admit(o.byteCount)
         let h = try newHandle()
         objects[h] = o
         return h
@@ -180,7 +194,9 @@ public struct CryptoSession {
     /// Replaces object `h` through `body`.
     public mutating func withObject<R>(_ h: UInt32, _ body: (inout CryptoObject) throws(TACryptoError) -> R) throws(TACryptoError) -> R {
         guard var o = objects[h] else { throw .badParameters }
+        let before = o.byteCount
         let r = try body(&o)
+        try admit(o.byteCount - before)
         objects[h] = o
         return r
     }
@@ -288,6 +304,7 @@ public struct CryptoSession {
             guard o2.size == op.key1?.size else { throw .badParameters }
             op.key2 = o2
         }
+        try admit((op.key1?.byteCount ?? 0) + (op.key2?.byteCount ?? 0))
         op.handleState |= OpConst.flagKeySet
         op.handleState &= ~OpConst.flagInitialized
         op.engine = nil
@@ -300,6 +317,7 @@ public struct CryptoSession {
         let d = try operation(dst)
         guard s.algorithm == d.algorithm, s.mode == d.mode else { throw .badParameters }
         guard s.keySize <= d.maxKeySize else { throw .badParameters }
+        try admit((s.key1?.byteCount ?? 0) + (s.key2?.byteCount ?? 0))
         var copy = s
         copy = CryptoOperation(algorithm: d.algorithm, mode: d.mode, maxKeySize: d.maxKeySize, rule: d.rule,
                                handleState: s.handleState, state: s.state, key1: s.key1, key2: s.key2, engine: s.engine)

@@ -330,6 +330,8 @@ struct AESAE {
     var plaintext: [UInt8] = []
     var stream: CTRStream?
     var started = false
+    /// Most AAD plus payload one AE operation keeps for its tag (OUT_OF_MEMORY beyond).
+    static let messageLimit = 64 << 20
 
     init(kind: Kind, encrypting: Bool, key: [UInt8], nonce: [UInt8], tagBits: Int, aadLength: Int, payloadLength: Int) throws(TACryptoError) {
         self.kind = kind; self.encrypting = encrypting; keyBytes = key
@@ -373,6 +375,7 @@ struct AESAE {
     mutating func updateAAD(_ d: [UInt8]) throws(TACryptoError) {
         guard !started else { throw .badState }
         if kind == .ccm { guard aad.count + d.count <= aadLength else { throw .badParameters } }
+        guard aad.count + d.count + plaintext.count <= Self.messageLimit else { throw .outOfMemory }
         aad += d
     }
 
@@ -380,6 +383,7 @@ struct AESAE {
         if kind == .ccm {
             guard aad.count == aadLength, plaintext.count + input.count <= payloadLength else { throw .badParameters }
         }
+        guard aad.count + plaintext.count + input.count <= Self.messageLimit else { throw .outOfMemory }
         if !started { started = true; stream = CTRStream(aes: aes, counter: try firstCounter(), width: kind == .gcm ? 4 : 16) }
         guard var s = stream else { throw .badState }
         let out = try s.apply(input)

@@ -281,6 +281,26 @@ extension ProcessTATests {
 }
 
 extension ProcessTATests {
+    @Test func aGP11TACallsTheCryptoAPIThroughItsUInt32Twins() throws {
+        let stack = try TAStack()
+        defer { stack.shutdown() }
+        let s11 = try stack.context.openSession(TAFixtures.crypto11UUID)
+        defer { s11.close() }
+        let abc = Array("abc".utf8)
+        var op = TEEOperation([.tempInput(abc), .tempOutput([UInt8](repeating: 0, count: 32)),
+                               .tempOutput([UInt8](repeating: 0, count: 64)), .valueOutput()])
+        try s11.invoke(0, &op)
+        #expect(op.params[3].value.a == 0, "GP 1.1 check \(op.params[3].value.a) failed")
+        #expect(op.params[3].value.b == 16)
+        #expect(op.params[1].buffer == hex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"))
+        // The same AES-GCM through the GP 1.3 entry points gives the same bytes.
+        let s = try stack.context.openSession(TAFixtures.cryptoUUID)
+        defer { s.close() }
+        let run = try CryptoTA(session: s).run(A.gcm, A.encrypt, key: sp38aKey, iv: [UInt8](repeating: 0, count: 12), extra: 128, data: abc)
+        #expect(run.result == 0)
+        #expect(Array(op.params[2].buffer.prefix(op.params[2].size)) == run.output)
+    }
+
     @Test func benchMeasuresTheCTAInvokeAndAESGCMKeys() throws {
         var o = BenchOptions(workDirectory: NSTemporaryDirectory() + "vtee-ctabench-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(atPath: o.workDirectory) }

@@ -25,6 +25,7 @@ enum TAFixtures {
     static let coreUUID = try! TEEUUID("c0de0001-7ee0-4a11-8b5d-000000000001")
     static let cryptoUUID = try! TEEUUID("c0de0002-7ee0-4a11-8b5d-000000000002")
     static let benchUUID = try! TEEUUID("c0de00be-7ee0-4a11-8b5d-0000000000be")
+    static let crypto11UUID = try! TEEUUID("c0de0003-7ee0-4a11-8b5d-000000000003")
     static var benchSource: String { (#filePath as NSString).deletingLastPathComponent + "/../../Benchmarks/CTAs/bench" }
 
     struct CommandError: Error, CustomStringConvertible { var description: String }
@@ -53,7 +54,7 @@ enum TAFixtures {
             try FileManager.default.copyItem(atPath: sourceRoot, toPath: src)
             // The bench C TA (vtee bench's ta_c_invoke_ns / ta_aes_gcm_4k_ns) is built the same way.
             try FileManager.default.copyItem(atPath: benchSource, toPath: src + "/bench")
-            for (name, uuid) in [("core", coreUUID), ("crypto", cryptoUUID), ("bench", benchUUID)] {
+            for (name, uuid) in [("core", coreUUID), ("crypto", cryptoUUID), ("crypto11", crypto11UUID), ("bench", benchUUID)] {
                 try run(["make", "-s", "-C", src + "/" + name, "TA_DEV_KIT_DIR=" + kit])
                 try FileManager.default.copyItem(atPath: "\(src)/\(name)/\(uuid).ta", toPath: "\(tas)/\(uuid).ta")
             }
