@@ -162,10 +162,11 @@ public struct AsymmetricAlgorithms: AsymmetricBackend {
             if algorithm & 0x0000_0F00 == 0x800 {
                 return try k.privateOp(try RSAPadding.pkcs1v15SignEncode(digest: digest, hash: h, k: k.k))
             }
-            let salt = try params[AsymID.rsaPSSSaltLength].map { (b) throws(TACryptoError) -> Int in
+            var salt = h.length
+            if let b = params[AsymID.rsaPSSSaltLength] {
                 guard let v = valueAttribute(b) else { throw .badParameters }
-                return Int(v)
-            } ?? h.length
+                salt = Int(v)
+            }
             return try k.privateOp(try RSAPadding.pssEncode(digest: digest, saltLength: salt, modBits: k.bits, hash: h))
         case 0x7000_0031: return try FiniteField.dsaSign(key: key, digest: digest, hashID: (algorithm >> 12) & 0xF)
         case 0x7000_0041, 0x7000_0042: return try ECCurve.of(key).sign(key: key, digest: digest)
