@@ -74,9 +74,16 @@ extension ProcessTA {
         }
     }
 
-    /// Serves a request when no entry-point context exists (TA_DestroyEntryPoint): log lines only.
+    /// Serves a request when no entry-point context exists (TA_DestroyEntryPoint): log lines and
+    /// the crypto and arithmetic requests (they need no client; a TA frees its operations there).
     func serveWithoutContext(_ p: TAProcess) {
-        if Int(p.ctl.pointee.req) == VTEE_REQ_LOG { logLine(p) } else { reply(p, .badState) }
+        let req = Int(p.ctl.pointee.req)
+        switch req {
+        case VTEE_REQ_LOG: logLine(p)
+        case VTEE_REQ_CRYPTO_OBJ_ALLOC...VTEE_REQ_CRYPTO_LAST: crypto(p, req)
+        case VTEE_REQ_BIGINT_FIRST...VTEE_REQ_BIGINT_LAST: bigInt(p, req)
+        default: reply(p, .badState)
+        }
     }
 
     private func logLine(_ p: TAProcess) {
