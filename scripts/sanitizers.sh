@@ -17,7 +17,7 @@ case "$kind" in
     thread)
         scratch=.build-tsan
         filter=(--filter "${TSAN_SUITES:-TransportTests|MachineTests|MediatorTests|NormalWorldTests|VTEEDaemonTests}")
-        export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$(pwd)/scripts/tsan.supp"
+        export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:print_suppressions=1:suppressions=$(pwd)/scripts/tsan.supp"
         ;;
     address)
         scratch=.build-asan

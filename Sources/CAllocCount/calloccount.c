@@ -16,6 +16,22 @@ static __thread unsigned long long thread_allocs __attribute__((tls_model("initi
 
 unsigned long long vtee_thread_alloc_count(void) { return thread_allocs; }
 
+/* Under AddressSanitizer or ThreadSanitizer the sanitizer owns malloc: an interposer here would
+ * run instrumented before the sanitizer is initialised (TSan crashes in its own start-up) and
+ * would hide every heap block from it. Such builds count nothing and say so. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define VTEE_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define VTEE_SANITIZED 1
+#endif
+#endif
+
+#ifdef VTEE_SANITIZED
+int vtee_alloc_counting(void) { return 0; }
+#else
+int vtee_alloc_counting(void) { return 1; }
+
 void *malloc(size_t size) { thread_allocs++; return __libc_malloc(size); }
 void *calloc(size_t n, size_t size) { thread_allocs++; return __libc_calloc(n, size); }
 void *realloc(void *p, size_t size) { thread_allocs++; return __libc_realloc(p, size); }
@@ -34,3 +50,4 @@ int posix_memalign(void **out, size_t alignment, size_t size) {
     *out = p;
     return 0;
 }
+#endif

@@ -98,12 +98,12 @@ extension SecureThread {
         var bindings = ParamBindings()
         var ta: TAParams
         switch copyIn(a, first: 2, count: n - 2, &bindings) {
-        case let .failure(e): release(bindings); finish(a, e, .tee, "OPEN_SESSION params"); return
+        case let .failure(e): await release(bindings); finish(a, e, .tee, "OPEN_SESSION params"); return
         case let .success(p): ta = p
         }
         let (r, origin, s) = await world.openSession(uuid: meta.ta, client: client, params: &ta, call: self, parent: nil)
         copyOut(ta, a, first: 2, bindings)
-        release(bindings)
+        await release(bindings)
         if let s { a.session = s.id }
         finish(a, r, origin, "OPEN_SESSION \(meta.ta)")
     }
@@ -112,7 +112,7 @@ extension SecureThread {
         var bindings = ParamBindings()
         var ta: TAParams
         switch copyIn(a, first: 0, count: n, &bindings) {
-        case let .failure(e): release(bindings); finish(a, e, .tee, "INVOKE params"); return
+        case let .failure(e): await release(bindings); finish(a, e, .tee, "INVOKE params"); return
         case let .success(p): ta = p
         }
         let sid = a.session
@@ -121,7 +121,7 @@ extension SecureThread {
             s = c
         } else {
             guard let found = partition.state.withLock({ $0.sessions[sid] }) else {
-                release(bindings); finish(a, .badParameters, .tee, "INVOKE unknown session \(hex(sid))"); return
+                await release(bindings); finish(a, .badParameters, .tee, "INVOKE unknown session \(hex(sid))"); return
             }
             s = found
             lastSession = found
@@ -130,7 +130,7 @@ extension SecureThread {
         let (r, origin) = await world.invoke(s, command: a.function, params: &ta, call: self)
         clearInflight()
         copyOut(ta, a, first: 0, bindings)
-        release(bindings)
+        await release(bindings)
         finish(a, r, origin, "INVOKE \(hex(sid)) cmd \(a.function)")
     }
 
@@ -230,9 +230,15 @@ extension SecureThread {
         }
     }
 
-    /// Drops the registered-shm references params took.
-    func release(_ bindings: ParamBindings) {
-        for i in 0..<bindings.count { if let c = bindings[i].shmCookie { partition.unuseSHM(c) } }
+    /// Drops the registered-shm references params took, waking an UNREGISTER_SHM that waited for
+    /// the last of them.
+    func release(_ bindings: ParamBindings) async {
+        for i in 0..<bindings.count {
+            if let c = bindings[i].shmCookie {
+                let wake = partition.unuseSHM(c)
+                if !wake.isEmpty { await wakeUnregister(wake) }
+            }
+        }
     }
 
     // MARK: Shared memory
@@ -254,18 +260,22 @@ extension SecureThread {
     }
 
     /// UNREGISTER_SHM: BAD_PARAMETERS for a cookie that is not registered; while calls still use
-    /// the shm, the command waits for the last one (OP-TEE waits on a condvar) by yielding to the
-    /// normal world with FOREIGN_INTR, never blocking the secure world. No new user may take it
-    /// meanwhile.
+    /// the shm, the command waits for the last one as OP-TEE waits on a condvar: in the normal
+    /// world, on RPC NOTIFICATION wait of this thread's value, which the last user's call sends
+    /// (FOREIGN_INTR yields when this thread has no value, or a wait ends without one). No new
+    /// user may take the shm meanwhile.
     private func unregisterSHM(_ a: MsgArgView, _ n: Int) async -> TEEResult {
         guard n == 1, let p = a.param(0) else { return .badParameters }
         let cookie = p.shmRef
+        let key = world.syncNotificationKey(self)
         enum Step { case done(TEEResult), wait }
         while true {
             let step = partition.state.withLock { s -> Step in
                 guard var e = s.shms[cookie] else { return .done(.badParameters) }
+                if let key, let i = e.waiters.firstIndex(of: key) { e.waiters.remove(at: i) }
                 guard e.users == 0 else {
                     e.unregistering = true
+                    if let key { e.waiters.append(key) }
                     s.shms[cookie] = e
                     return .wait
                 }
@@ -274,8 +284,22 @@ extension SecureThread {
             }
             switch step {
             case let .done(r): return r
-            case .wait: guard await foreignInterrupt() else { return .busy }
+            case .wait:
+                guard let key else {
+                    guard await foreignInterrupt() else { return .busy }
+                    continue
+                }
+                let (r, _, _) = await rpcCommand(.notification, [.value(.valueInput, a: RPCNotification.wait.rawValue, b: UInt64(key))])
+                if r == .communication { return .busy }
+                if r != .success { guard await foreignInterrupt() else { return .busy } }
             }
+        }
+    }
+
+    /// Wakes UNREGISTER_SHM calls waiting for a shm this call stopped using (RPC NOTIFICATION send).
+    func wakeUnregister(_ keys: [UInt32]) async {
+        for k in keys {
+            _ = await rpcCommand(.notification, [.value(.valueInput, a: RPCNotification.send.rawValue, b: UInt64(k))])
         }
     }
 }

@@ -14,6 +14,8 @@ struct RegisteredSHM: Sendable {
     var users: Int = 0
     /// UNREGISTER_SHM is waiting for the last user: no new call may take it.
     var unregistering = false
+    /// Notification values of the UNREGISTER_SHM calls waiting; the last user's call sends them.
+    var waiters: [UInt32] = []
 }
 
 /// The state of a secure thread's slot (the state machine free -> running <-> suspended).
@@ -212,12 +214,17 @@ final class Partition: @unchecked Sendable {
         }
     }
 
-    /// Drops a reference taken with `useSHM`.
-    func unuseSHM(_ cookie: UInt64) {
-        state.withLock { s in
-            guard var e = s.shms[cookie] else { return }
+    /// Drops a reference taken with `useSHM`; returns the notification values of the
+    /// UNREGISTER_SHM calls to wake when this was the last user (empty otherwise: no allocation).
+    @discardableResult
+    func unuseSHM(_ cookie: UInt64) -> [UInt32] {
+        state.withLock { s -> [UInt32] in
+            guard var e = s.shms[cookie] else { return [] }
             e.users = max(0, e.users - 1)
+            var wake: [UInt32] = []
+            if e.users == 0 && !e.waiters.isEmpty { wake = e.waiters; e.waiters = [] }
             s.shms[cookie] = e
+            return wake
         }
     }
 }

@@ -139,8 +139,13 @@ extension SecureThread {
     func run() async -> SMCReturn {
         let r = await execute()
         if r == .ok { copyBack() }
+        // The argument's shm is done with once the results are in it; a waiting UNREGISTER_SHM
+        // is woken while this call can still make RPCs.
+        if let c = setup.regdCookie {
+            let wake = partition.unuseSHM(c)
+            if !wake.isEmpty { await wakeUnregister(wake) }
+        }
         await endOfCall()
-        if let c = setup.regdCookie { partition.unuseSHM(c) }
         setup = CallSetup()
         return r
     }
@@ -277,15 +282,15 @@ extension SecureThread {
         return p
     }
 
-    /// The RPC param naming `size` bytes at the start of a buffer from `allocSharedMemory`: a TMEM
-    /// by physical address when the buffer is one piece, else RMEM(cookie, offset 0) as OP-TEE
-    /// sends memrefs into non-contiguous shm (a TMEM address would name only the first page).
-    func rpcMemref(_ type: MsgParamType, buffer: NSBuffer, cookie: UInt64, size: UInt64) -> MsgParam {
+    /// The RPC param naming `size` bytes at `offset` of a buffer from `allocSharedMemory`: a TMEM
+    /// by physical address when the buffer is one piece, else RMEM(cookie, offset) as OP-TEE
+    /// sends memrefs into non-contiguous shm (a TMEM address would name only one page).
+    func rpcMemref(_ type: MsgParamType, buffer: NSBuffer, cookie: UInt64, offset: Int = 0, size: UInt64) -> MsgParam {
         if buffer.segments.count <= 1 {
-            return .tmem(type, bufPtr: buffer.address(at: 0)?.raw ?? 0, size: size, shmRef: cookie)
+            return .tmem(type, bufPtr: buffer.address(at: offset)?.raw ?? 0, size: size, shmRef: cookie)
         }
         let rmem = MsgParamType(rawValue: type.rawValue - 4) ?? .rmemInout
-        return .rmem(rmem, offset: 0, size: size, shmRef: cookie)
+        return .rmem(rmem, offset: UInt64(offset), size: size, shmRef: cookie)
     }
 
     /// RPC SHM_FREE of a buffer from `allocSharedMemory`.

@@ -73,17 +73,17 @@ struct RPCFileSystem: REEFileSystem {
         let (buf, cookie) = try await call.payloadBuffer(size: size)
         var params: [MsgParam] = [.value(.valueInput, a: op.rawValue, b: b, c: c)]
         let view = call.world.ns.view
-        let base = buf.address(at: 0)?.raw ?? 0
         var failure: TEEResult? = nil
+        // TMEM by address in a one-piece buffer, RMEM(cookie, offset) in a page-list one.
         if let input {
             do { try buf.write(view, offset: 0, input) } catch { failure = error }
-            params.append(.tmem(.tmemInput, bufPtr: base, size: UInt64(input.count), shmRef: cookie))
+            params.append(call.rpcMemref(.tmemInput, buffer: buf, cookie: cookie, size: UInt64(input.count)))
         } else if output > 0 {
-            params.append(.tmem(.tmemOutput, bufPtr: base, size: UInt64(output), shmRef: cookie))
+            params.append(call.rpcMemref(.tmemOutput, buffer: buf, cookie: cookie, size: UInt64(output)))
         }
         if let second, let i = input {
             do { try buf.write(view, offset: i.count, second) } catch { failure = error }
-            params.append(.tmem(.tmemInput, bufPtr: buf.address(at: i.count)?.raw ?? 0, size: UInt64(second.count), shmRef: cookie))
+            params.append(call.rpcMemref(.tmemInput, buffer: buf, cookie: cookie, offset: i.count, size: UInt64(second.count)))
         }
         if valueOut { params.append(.value(.valueOutput)) }
         if let f = failure { throw f }

@@ -109,6 +109,30 @@ struct TARunContext: TAContext {
 
     var storage: any TAStorage { FSRPCStorage(call: call, ta: taUUID) }
 
+    @concurrent func invokeSupplicantPlugin(_ plugin: TEEUUID, command: UInt32, subCommand: UInt32, data: [UInt8]) async throws(TEEResult) -> [UInt8] {
+        // OP-TEE's tee_invoke_supp_plugin_rpc: the UUID's octets as four little-endian words,
+        // the data in an application payload buffer (MEMREF_INOUT), out_len back in value[2].b.
+        let o = plugin.octets
+        func word(_ i: Int) -> UInt64 { (0..<4).reduce(UInt64(0)) { $0 | UInt64(o[i + $1]) << (8 * UInt64($1)) } }
+        var params: [MsgParam] = [.value(.valueInput, a: 0, b: word(0), c: word(4)),
+                                  .value(.valueInput, a: word(8), b: word(12), c: UInt64(command)),
+                                  .value(.valueInout, a: UInt64(subCommand), b: 0, c: 0)]
+        var payload: (buffer: NSBuffer, cookie: UInt64)? = nil
+        if data.isEmpty {
+            params.append(.tmem(.tmemInout, bufPtr: 0, size: 0, shmRef: 0))
+        } else {
+            let p = try await call.payloadBuffer(size: data.count)
+            try p.buffer.write(world.ns.view, offset: 0, data)
+            params.append(call.rpcMemref(.tmemInout, buffer: p.buffer, cookie: p.cookie, size: UInt64(data.count)))
+            payload = p
+        }
+        let (r, back, _) = await call.rpcCommand(.suppPlugin, params)
+        guard r == .success else { throw r }
+        let outLength = back.count > 2 ? Int(clamping: back[2].b) : 0
+        guard let p = payload, outLength > 0 else { return [] }
+        return (try? p.buffer.read(world.ns.view, offset: 0, count: min(outLength, data.count))) ?? []
+    }
+
     @concurrent func openSession(ta: TEEUUID, params: inout TAParams) async throws(TEEResult) -> TASessionHandle {
         try await openSession(ta: ta, params: &params, cancellationTimeout: Self.infiniteTimeout)
     }

@@ -235,8 +235,11 @@ extension SecureWorld {
             log.warning("TA \(uuid) refused at LOAD_TA: the nil UUID names the core's own storage")
             return .failure(.security)
         }
+        // A legacy image carries no version: OP-TEE checks only bootstrap images.
         do throws(TEEResult) {
-            try await FSRPCStorage(call: call, ta: .zero).admitTAVersion(uuid, version: verified.header.taVersion)
+            if verified.header.imageType == SignedTAHeader.bootstrapType {
+                try await FSRPCStorage(call: call, ta: .zero).admitTAVersion(uuid, version: verified.header.taVersion)
+            }
         } catch {
             log.warning("TA \(uuid) refused at LOAD_TA: ta_version \(verified.header.taVersion) (ta_ver.db): \(error)")
             return .failure(error)

@@ -162,10 +162,11 @@ public struct AsymmetricAlgorithms: AsymmetricBackend {
             if algorithm & 0x0000_0F00 == 0x800 {
                 return try k.privateOp(try RSAPadding.pkcs1v15SignEncode(digest: digest, hash: h, k: k.k))
             }
-            let salt = try params[AsymID.rsaPSSSaltLength].map { (b) throws(TACryptoError) -> Int in
+            var salt = h.length
+            if let b = params[AsymID.rsaPSSSaltLength] {
                 guard let v = valueAttribute(b) else { throw .badParameters }
-                return Int(v)
-            } ?? h.length
+                salt = Int(v)
+            }
             return try k.privateOp(try RSAPadding.pssEncode(digest: digest, saltLength: salt, modBits: k.bits, hash: h))
         case 0x7000_0031: return try FiniteField.dsaSign(key: key, digest: digest, hashID: (algorithm >> 12) & 0xF)
         case 0x7000_0041, 0x7000_0042: return try ECCurve.of(key).sign(key: key, digest: digest)
@@ -193,7 +194,8 @@ public struct AsymmetricAlgorithms: AsymmetricBackend {
                 guard em == (try RSAPadding.pkcs1v15SignEncode(digest: digest, hash: h, k: k.k)) else { throw .signatureInvalid }
                 return
             }
-            let salt = params[AsymID.rsaPSSSaltLength].flatMap(valueAttribute).map(Int.init)
+            // GP: the salt length is TEE_ATTR_RSA_PSS_SALT_LENGTH, else the digest's length (both ways).
+            let salt = params[AsymID.rsaPSSSaltLength].flatMap(valueAttribute).map(Int.init) ?? h.length
             let emLen = (k.bits - 1 + 7) / 8
             guard RSAPadding.pssVerify(digest: digest, em: Array(em.suffix(emLen)), leading: Array(em.dropLast(emLen)),
                                        saltLength: salt, modBits: k.bits, hash: h) else { throw .signatureInvalid }

@@ -27,11 +27,18 @@ public protocol AsymmetricBackend: Sendable {
 public struct NoAsymmetricBackend: AsymmetricBackend {
     /// The backend that supports nothing.
     public init() {}
+    /// Refuses: no algorithm (`supports` answers false).
     public func supports(algorithm: UInt32, element: UInt32) -> Bool { false }
+    /// Refuses: no algorithm (`generate` answers NOT_SUPPORTED).
     public func generate(type: UInt32, bits: Int, params: [UInt32: [UInt8]]) throws(TACryptoError) -> [UInt32: [UInt8]] { throw .notSupported }
+    /// Refuses: no algorithm (`encrypt` answers NOT_SUPPORTED).
     public func encrypt(algorithm: UInt32, key: [UInt32: [UInt8]], params: [UInt32: [UInt8]], data: [UInt8]) throws(TACryptoError) -> [UInt8] { throw .notSupported }
+    /// Refuses: no algorithm (`decrypt` answers NOT_SUPPORTED).
     public func decrypt(algorithm: UInt32, key: [UInt32: [UInt8]], params: [UInt32: [UInt8]], data: [UInt8]) throws(TACryptoError) -> [UInt8] { throw .notSupported }
+    /// Refuses: no algorithm (`sign` answers NOT_SUPPORTED).
     public func sign(algorithm: UInt32, key: [UInt32: [UInt8]], params: [UInt32: [UInt8]], digest: [UInt8]) throws(TACryptoError) -> [UInt8] { throw .notSupported }
+    /// Refuses: no algorithm (`verify` answers NOT_SUPPORTED).
     public func verify(algorithm: UInt32, key: [UInt32: [UInt8]], params: [UInt32: [UInt8]], digest: [UInt8], signature: [UInt8]) throws(TACryptoError) { throw .notSupported }
+    /// Refuses: no algorithm (`deriveSharedSecret` answers NOT_SUPPORTED).
     public func deriveSharedSecret(algorithm: UInt32, key: [UInt32: [UInt8]], params: [UInt32: [UInt8]]) throws(TACryptoError) -> [UInt8] { throw .notSupported }
 }

@@ -117,9 +117,13 @@ enum KDF {
         return out.withUnsafeBytes { Array($0) }
     }
 
-    /// PKCS #5 PBKDF2 with HMAC-SHA1 (swift-crypto's KDF.Insecure.PBKDF2; any iteration count ≥ 1).
+    /// Most PBKDF2 iterations one call may ask for (2^24, RFC 6070's largest vector): the secure
+    /// thread that runs the derivation cannot be interrupted, so a TA may not hold it for minutes.
+    static let maxPBKDF2Iterations = 1 << 24
+
+    /// PKCS #5 PBKDF2 with HMAC-SHA1 (swift-crypto's KDF.Insecure.PBKDF2; 1 ... 2^24 iterations).
     static func pbkdf2SHA1(password: [UInt8], salt: [UInt8], iterations: Int, length: Int) throws(TACryptoError) -> [UInt8] {
-        guard iterations > 0, length > 0 else { throw .badParameters }
+        guard iterations > 0, iterations <= maxPBKDF2Iterations, length > 0 else { throw .badParameters }
         do {
             let k = try KDF_PBKDF2.deriveKey(from: password, salt: salt, using: .insecureSHA1, outputByteCount: length,
                                              unsafeUncheckedRounds: iterations)

@@ -93,6 +93,9 @@ public struct CryptoObject: Sendable {
         initialized = true
     }
 
+    /// Bytes its attributes hold (for the instance's memory limit).
+    public var byteCount: Int { attributes.reduce(0) { $0 + $1.bytes.count + 16 } }
+
     /// The attribute `id`, if present.
     public func attribute(_ id: UInt32) -> TAAttribute? { attributes.first { $0.id == id } }
 

@@ -82,6 +82,8 @@ enum Engine {
     case mac(AESMAC)
     case cipher(AESCipher)
     case ae(AESAE)
+    /// TEE_DigestExtract: what is left of the finished digest.
+    case extract([UInt8])
 }
 
 /// One GP operation.
@@ -141,6 +143,19 @@ public struct CryptoSession {
     var next: UInt32 = 1
     /// Most objects plus operations an instance may hold (OUT_OF_MEMORY beyond).
     public static let handleLimit = 4096
+    /// Most attribute bytes (objects' and operations' keys together) an instance may hold in the
+    /// secure world (OUT_OF_MEMORY beyond): a TA cannot make the secure world hold unbounded memory.
+    public static let byteLimit = 64 << 20
+
+    /// Attribute bytes held now (objects and operation keys).
+    var heldBytes: Int {
+        objects.values.reduce(0) { $0 + $1.byteCount } + operations.values.reduce(0) { $0 + ($1.key1?.byteCount ?? 0) + ($1.key2?.byteCount ?? 0) }
+    }
+
+    /// OUT_OF_MEMORY when `extra` more bytes would pass the limit.
+    private func admit(_ extra: Int) throws(TACryptoError) {
+        guard extra <= 0 || heldBytes + extra <= Self.byteLimit else { throw .outOfMemory }
+    }
 
     /// An empty session using `backend` for asymmetric algorithms.
     public init(backend: any AsymmetricBackend = NoAsymmetricBackend()) { self.backend = backend }
@@ -164,6 +179,7 @@ public struct CryptoSession {
 
     /// Registers an object restored from storage (a persistent object's key).
     public mutating func adopt(_ o: CryptoObject) throws(TACryptoError) -> UInt32 {
+        try admit(o.byteCount)
         let h = try newHandle()
         objects[h] = o
         return h
@@ -178,7 +194,9 @@ public struct CryptoSession {
     /// Replaces object `h` through `body`.
     public mutating func withObject<R>(_ h: UInt32, _ body: (inout CryptoObject) throws(TACryptoError) -> R) throws(TACryptoError) -> R {
         guard var o = objects[h] else { throw .badParameters }
+        let before = o.byteCount
         let r = try body(&o)
+        try admit(o.byteCount - before)
         objects[h] = o
         return r
     }
@@ -286,6 +304,7 @@ public struct CryptoSession {
             guard o2.size == op.key1?.size else { throw .badParameters }
             op.key2 = o2
         }
+        try admit((op.key1?.byteCount ?? 0) + (op.key2?.byteCount ?? 0))
         op.handleState |= OpConst.flagKeySet
         op.handleState &= ~OpConst.flagInitialized
         op.engine = nil
@@ -298,6 +317,7 @@ public struct CryptoSession {
         let d = try operation(dst)
         guard s.algorithm == d.algorithm, s.mode == d.mode else { throw .badParameters }
         guard s.keySize <= d.maxKeySize else { throw .badParameters }
+        try admit((s.key1?.byteCount ?? 0) + (s.key2?.byteCount ?? 0))
         var copy = s
         copy = CryptoOperation(algorithm: d.algorithm, mode: d.mode, maxKeySize: d.maxKeySize, rule: d.rule,
                                handleState: s.handleState, state: s.state, key1: s.key1, key2: s.key2, engine: s.engine)
@@ -358,6 +378,8 @@ public struct CryptoSession {
         guard cls == expected else { throw .badParameters }
         guard op.handleState & OpConst.flagInitialized != 0, var engine = op.engine else { throw .badState }
         if cls != OpConst.classDigest { guard op.state == OpConst.stateActive else { throw .badState } }
+        // After TEE_DigestExtract only more extraction (or a reset) is allowed.
+        if op.state == OpConst.stateExtracting && kind != .digestExtract { throw .badState }
         if kind == .aeEncryptFinal { guard op.mode == OpConst.encrypt else { throw .badParameters } }
         if kind == .aeDecryptFinal { guard op.mode == OpConst.decrypt else { throw .badParameters } }
         var out = CryptoOutput(data: [])
@@ -370,7 +392,10 @@ public struct CryptoSession {
             d.update(input)
             out.data = d.finalize(); isFinal = true
         case (.digestExtract, .digest(let d)):
-            out.data = d.finalize(); isFinal = true
+            let all = d.finalize()
+            out.data = Array(all.prefix(outCapacity)); engine = .extract(Array(all.dropFirst(out.data.count)))
+        case (.digestExtract, .extract(let rest)):
+            out.data = Array(rest.prefix(outCapacity)); engine = .extract(Array(rest.dropFirst(out.data.count)))
         case (.cipherUpdate, .cipher(var c)):
             out.data = try c.update(input); engine = .cipher(c)
         case (.cipherFinal, .cipher(var c)):
@@ -428,21 +453,27 @@ public struct CryptoSession {
             guard let v = params.first(where: { $0.id == id }) else { throw .badParameters }
             return Int(v.a)
         }
+        // An output length the derived object cannot hold is refused before any work is done.
+        func length(_ id: UInt32) throws(TACryptoError) -> Int {
+            let n = try value(id)
+            guard n * 8 <= Int(target.maxSize) else { throw .badParameters }
+            return n
+        }
         let secret: [UInt8]
         switch op.algorithm & 0xFFFF_00FF {
         case Alg.hkdfBase:
             guard let kind = DigestKind(index: op.algorithm >> 12 & 0xF) else { throw .notSupported }
             // OP-TEE's extension ids and GP 1.3.1's are both accepted.
-            let length = params.contains { $0.id == Attr.gpKDFKeySize } ? try value(Attr.gpKDFKeySize) : try value(Attr.hkdfOKMLength)
+            let okm = params.contains { $0.id == Attr.gpKDFKeySize } ? try length(Attr.gpKDFKeySize) : try length(Attr.hkdfOKMLength)
             secret = try KDF.hkdf(kind, ikm: key.attribute(Attr.hkdfIKM)?.bytes ?? [], salt: ref(Attr.hkdfSalt) + ref(Attr.gpHKDFSalt),
-                                  info: ref(Attr.hkdfInfo) + ref(Attr.gpHKDFInfo), length: length)
+                                  info: ref(Attr.hkdfInfo) + ref(Attr.gpHKDFInfo), length: okm)
         case Alg.concatKDFBase:
             guard let kind = DigestKind(index: op.algorithm >> 12 & 0xF) else { throw .notSupported }
             secret = try KDF.concat(kind, z: key.attribute(Attr.concatZ)?.bytes ?? [], otherInfo: ref(Attr.concatOtherInfo),
-                                    length: try value(Attr.concatDKMLength))
+                                    length: try length(Attr.concatDKMLength))
         case Alg.pbkdf2SHA1 & 0xFFFF_00FF where op.algorithm == Alg.pbkdf2SHA1:
             secret = try KDF.pbkdf2SHA1(password: key.attribute(Attr.pbkdf2Password)?.bytes ?? [], salt: ref(Attr.pbkdf2Salt),
-                                        iterations: try value(Attr.pbkdf2Iterations), length: try value(Attr.pbkdf2DKMLength))
+                                        iterations: try value(Attr.pbkdf2Iterations), length: try length(Attr.pbkdf2DKMLength))
         default:
             var p: [UInt32: [UInt8]] = [:]
             for at in params { p[at.id] = at.bigEndianBytes }

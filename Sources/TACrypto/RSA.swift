@@ -156,8 +156,8 @@ enum RSAPadding {
         return masked + hh + [0xBC]
     }
 
-    /// EMSA-PSS verification; `saltLength` nil accepts any salt length (as the spec's recovery allows).
-    static func pssVerify(digest: [UInt8], em: [UInt8], leading: [UInt8], saltLength: Int?, modBits: Int, hash: HashKind) -> Bool {
+    /// EMSA-PSS verification (RFC 8017 9.1.2) with the expected salt length.
+    static func pssVerify(digest: [UInt8], em: [UInt8], leading: [UInt8], saltLength: Int, modBits: Int, hash: HashKind) -> Bool {
         let h = hash.length, emBits = modBits - 1, emLen = (emBits + 7) / 8
         guard digest.count == h, em.count == emLen, leading.allSatisfy({ $0 == 0 }), emLen >= h + 2, em.last == 0xBC else { return false }
         let maskedDB = Array(em.prefix(emLen - h - 1)), hh = Array(em[(emLen - h - 1)..<(emLen - 1)])
@@ -167,7 +167,7 @@ enum RSAPadding {
         db[0] &= UInt8(0xFF >> (8 * emLen - emBits))
         guard let one = db.firstIndex(where: { $0 != 0 }), db[one] == 1 else { return false }
         let salt = Array(db[(one + 1)...])
-        if let saltLength, salt.count != saltLength { return false }
+        guard salt.count == saltLength else { return false }
         guard let check = try? hash.hash([UInt8](repeating: 0, count: 8) + digest + salt) else { return false }
         return check == hh
     }

@@ -103,10 +103,10 @@ struct CTRStream {
 }
 
 /// GP cipher modes over AES.
-enum CipherMode { case ecb, cbc, ctr, cts, xts }
+public enum CipherMode: Sendable { case ecb, cbc, ctr, cts, xts }
 
-/// A running AES cipher operation (after TEE_CipherInit).
-struct AESCipher {
+/// A running AES cipher operation (after TEE_CipherInit); also the built-in aes TA's cipher.
+public struct AESCipher {
     let mode: CipherMode
     let encrypting: Bool
     let aes: AESKey
@@ -116,7 +116,9 @@ struct AESCipher {
     /// XTS: the second key's encryption of the IV, advanced per block.
     var tweak: [UInt8] = []
 
-    init(mode: CipherMode, encrypting: Bool, key: [UInt8], key2: [UInt8], iv: [UInt8]) throws(TACryptoError) {
+    /// A cipher in `mode` with `key` (and XTS's `key2`) from `iv` (none for ECB, 16 bytes otherwise);
+    /// badParameters for a key or IV the mode refuses.
+    public init(mode: CipherMode, encrypting: Bool, key: [UInt8], key2: [UInt8], iv: [UInt8]) throws(TACryptoError) {
         self.mode = mode; self.encrypting = encrypting
         aes = try AESKey(key)
         switch mode {
@@ -140,7 +142,15 @@ struct AESCipher {
         }
     }
 
-    mutating func update(_ input: [UInt8]) throws(TACryptoError) -> [UInt8] {
+    /// Bytes an update of `count` input bytes produces (TEE_CipherUpdate's required length).
+    public func outputCount(forInput count: Int) -> Int {
+        if mode == .ctr { return count }
+        let total = pending.count + count
+        return total - holdBack(total)
+    }
+
+    /// TEE_CipherUpdate: ciphers `input`, continuing the stream (whole blocks only for the block modes).
+    public mutating func update(_ input: [UInt8]) throws(TACryptoError) -> [UInt8] {
         if mode == .ctr, var s = ctrStream {
             let out = try s.apply(input); ctrStream = s; return out
         }
@@ -197,7 +207,7 @@ struct AESCipher {
 
     /// TEE_CipherDoFinal: the rest of the stream. BAD_PARAMETERS when a NOPAD mode ends mid-block
     /// or CTS/XTS have less than one block.
-    mutating func final(_ input: [UInt8]) throws(TACryptoError) -> [UInt8] {
+    public mutating func final(_ input: [UInt8]) throws(TACryptoError) -> [UInt8] {
         switch mode {
         case .ctr: return try update(input)
         case .ecb, .cbc:
@@ -314,9 +324,11 @@ struct AESMAC {
 }
 
 /// Authenticated encryption: AES-GCM (tag from swift-crypto's AES.GCM over the whole message,
-/// payload streamed with the GCM counter) and AES-CCM (SP 800-38C over the AES block).
-struct AESAE {
-    enum Kind { case gcm, ccm }
+/// payload streamed with the GCM counter) and AES-CCM (SP 800-38C over the AES block); also the
+/// built-in aes TA's.
+public struct AESAE {
+    /// The AE algorithm.
+    public enum Kind: Sendable { case gcm, ccm }
     let kind: Kind
     let encrypting: Bool
     let keyBytes: [UInt8]
@@ -330,8 +342,12 @@ struct AESAE {
     var plaintext: [UInt8] = []
     var stream: CTRStream?
     var started = false
+    /// Most AAD plus payload one AE operation keeps for its tag (OUT_OF_MEMORY beyond).
+    static let messageLimit = 64 << 20
 
-    init(kind: Kind, encrypting: Bool, key: [UInt8], nonce: [UInt8], tagBits: Int, aadLength: Int, payloadLength: Int) throws(TACryptoError) {
+    /// TEE_AEInit: notSupported for a tag length or GCM nonce GP/swift-crypto refuse, badParameters for a CCM
+    /// nonce outside 7...13 bytes or a payload its length field cannot carry.
+    public init(kind: Kind, encrypting: Bool, key: [UInt8], nonce: [UInt8], tagBits: Int, aadLength: Int, payloadLength: Int) throws(TACryptoError) {
         self.kind = kind; self.encrypting = encrypting; keyBytes = key
         aes = try AESKey(key)
         self.nonce = nonce
@@ -346,6 +362,8 @@ struct AESAE {
         case .ccm:
             guard tagLength >= 4, tagLength <= 16, tagLength % 2 == 0 else { throw .notSupported }
             guard nonce.count >= 7, nonce.count <= 13 else { throw .badParameters }
+            let q = 15 - nonce.count
+            guard q >= 8 || UInt64(payloadLength) >> UInt64(8 * q) == 0, aadLength >= 0, aadLength < 0xFFFF_FFFF else { throw .badParameters }
         }
     }
 
@@ -370,16 +388,20 @@ struct AESAE {
         } catch { throw .generic }
     }
 
-    mutating func updateAAD(_ d: [UInt8]) throws(TACryptoError) {
+    /// TEE_AEUpdateAAD (only before the first payload byte).
+    public mutating func updateAAD(_ d: [UInt8]) throws(TACryptoError) {
         guard !started else { throw .badState }
         if kind == .ccm { guard aad.count + d.count <= aadLength else { throw .badParameters } }
+        guard aad.count + d.count + plaintext.count <= Self.messageLimit else { throw .outOfMemory }
         aad += d
     }
 
-    mutating func update(_ input: [UInt8]) throws(TACryptoError) -> [UInt8] {
+    /// TEE_AEUpdate: the payload's output so far.
+    public mutating func update(_ input: [UInt8]) throws(TACryptoError) -> [UInt8] {
         if kind == .ccm {
             guard aad.count == aadLength, plaintext.count + input.count <= payloadLength else { throw .badParameters }
         }
+        guard aad.count + plaintext.count + input.count <= Self.messageLimit else { throw .outOfMemory }
         if !started { started = true; stream = CTRStream(aes: aes, counter: try firstCounter(), width: kind == .gcm ? 4 : 16) }
         guard var s = stream else { throw .badState }
         let out = try s.apply(input)
@@ -415,7 +437,7 @@ struct AESAE {
     }
 
     /// TEE_AEEncryptFinal: the rest of the ciphertext and the tag.
-    mutating func encryptFinal(_ input: [UInt8]) throws(TACryptoError) -> ([UInt8], [UInt8]) {
+    public mutating func encryptFinal(_ input: [UInt8]) throws(TACryptoError) -> ([UInt8], [UInt8]) {
         if kind == .gcm && !started {
             // One call through swift-crypto for a message given whole.
             let (c, t) = try gcmSeal(input, aad: aad)
@@ -426,7 +448,7 @@ struct AESAE {
     }
 
     /// TEE_AEDecryptFinal: the rest of the plaintext; macInvalid when `tag` does not verify.
-    mutating func decryptFinal(_ input: [UInt8], tag: [UInt8]) throws(TACryptoError) -> [UInt8] {
+    public mutating func decryptFinal(_ input: [UInt8], tag: [UInt8]) throws(TACryptoError) -> [UInt8] {
         guard tag.count == tagLength else { throw .macInvalid }
         let out = try update(input)
         let expected = Array(try fullTag().prefix(tagLength))

@@ -83,11 +83,14 @@ public final class TEEDevice: Sendable {
     let socketPath: String?
     /// Storage override for vtee's own supplicant (tests); nil: VTEE_STORAGE or the default.
     let storagePath: String?
+    /// Plugin directory override for vtee's own supplicant (tests); nil: VTEE_PLUGIN_DIR.
+    let pluginPath: String?
 
     /// A device reaching user memory through `memory`, attaching to `socket` (default: VTEE_SOCKET);
-    /// vtee's own supplicant stores under `storage` (default: VTEE_STORAGE).
-    public init(memory: any UserMemory, socket: String? = nil, storage: String? = nil) {
-        self.memory = memory; self.socketPath = socket; self.storagePath = storage
+    /// vtee's own supplicant stores under `storage` (default: VTEE_STORAGE) and loads the plugins of
+    /// `plugins` (default: VTEE_PLUGIN_DIR).
+    public init(memory: any UserMemory, socket: String? = nil, storage: String? = nil, plugins: String? = nil) {
+        self.memory = memory; self.socketPath = socket; self.storagePath = storage; self.pluginPath = plugins
     }
 
     /// Runs `body` on the state after dropping whatever a parent process left (fork).
@@ -111,7 +114,7 @@ public final class TEEDevice: Sendable {
         let have = try withState { s throws(TEEIoctlError) -> Bool in s.guest != nil }
         if !have {
             let g = try GuestConnection(socket: socketPath ?? DeviceEnvironment.value(DeviceEnvironment.socket) ?? DeviceEnvironment.defaultSocket,
-                                        storage: storagePath)
+                                        storage: storagePath, plugins: pluginPath)
             let extra: GuestConnection? = try withState { s throws(TEEIoctlError) -> GuestConnection? in
                 if s.guest == nil { s.guest = g; return nil }
                 return g   // another thread attached meanwhile

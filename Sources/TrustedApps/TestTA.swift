@@ -48,6 +48,10 @@ public enum TestTA {
         /// octets, RFC 4122 order), [1] VALUE_INOUT in a = command, out a = the target's result,
         /// [2] MEMREF_INOUT handed to the target as its [0] MEMREF_INOUT and copied back.
         case taToTAMemref = 13
+        /// tee_invoke_supp_plugin through the supplicant: [0] VALUE_INOUT a = plugin cmd, b =
+        /// sub_cmd (out b: bytes the plugin returned); [1] MEMREF_INOUT data (out: the plugin's
+        /// output); [2] MEMREF_INPUT the plugin's UUID (16 octets). The plugin's result otherwise.
+        case supplicantPlugin = 14
     }
 
     /// NOP_VALUES param types: VALUE_INOUT x4 (0x3333).
@@ -64,6 +68,8 @@ public enum TestTA {
     public static let taToTAMemrefParamTypes = GPParamTypes(.memrefInput, .valueInout, .memrefInout)
     /// CLIENT_IDENTITY param types: VALUE_OUTPUT, MEMREF_OUTPUT, NONE, NONE (0x0062).
     public static let identityParamTypes = GPParamTypes(.valueOutput, .memrefOutput)
+    /// SUPP_PLUGIN param types: VALUE_INOUT, MEMREF_INOUT, MEMREF_INPUT, NONE (0x0573).
+    public static let pluginParamTypes = GPParamTypes(.valueInout, .memrefInout, .memrefInput)
     /// The byte SHM_ROUNDTRIP writes into the RPC shared memory.
     public static let shmFill: UInt8 = 0x5A
     /// Page size TOUCH_PAGES walks by.
@@ -178,6 +184,20 @@ public enum TestTA {
                 params.setValue(0, TAValue(a: context.client.login.rawValue, b: 0))
                 params.setMemref(1, bytes: context.client.uuid.octets)
                 return .success
+            case .supplicantPlugin:
+                guard params.types == TestTA.pluginParamTypes, let data = params.memref(1), let id = params.memref(2),
+                      id.size == 16, id.bytes.count >= 16 else { return .badParameters }
+                let v = params.value(0)
+                let input = Array(data.bytes.prefix(Swift.max(0, Swift.min(data.size, data.bytes.count))))
+                do {
+                    let out = try await context.invokeSupplicantPlugin(TEEUUID(octets: Array(id.bytes.prefix(16))), command: v.a,
+                                                                       subCommand: v.b, data: input)
+                    params.setValue(0, TAValue(a: v.a, b: UInt32(out.count)))
+                    var back = data.bytes
+                    back.replaceSubrange(0..<out.count, with: out)
+                    params.setMemref(1, bytes: back, size: out.count)
+                    return .success
+                } catch { return error }
             case .touchPages:
                 guard params.types == TestTA.memrefInoutParamTypes, var m = takeMemref(&params, 0) else { return .badParameters }
                 let n = m.isNull ? 0 : Swift.max(0, Swift.min(m.size, m.bytes.count))

@@ -17,6 +17,8 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("max-guests"), help: "Guests to attach at once to one daemon for guests_max.") var maxGuests: Int = 1000
     @Option(name: .customLong("c-client"), help: "C bench client built by `scripts/c-bench.sh --build OUT`: adds c_invoke_ns (a NOP invoke through libteec.so).")
     var cClient: String?
+    @Option(name: .customLong("c-ta-dir"), help: "Directory with the bench C TA built by `scripts/c-ta-bench.sh DIR`: adds ta_c_invoke_ns and ta_aes_gcm_4k_ns.")
+    var cTADir: String?
 
     func validate() throws {
         if let t = threadsPerGuest, !(1...16).contains(t) { throw ValidationError("--threads-per-guest must be 1...16") }
@@ -32,6 +34,7 @@ struct BenchCommand: ParsableCommand {
         o.quick = quick
         o.guestExecutable = Self.ownExecutable()
         o.cClient = cClient
+        o.cTADirectory = cTADir
         o.threadsPerGuest = threadsPerGuest
         o.idleGuests = idleGuests
         o.maxGuestsToTry = maxGuests

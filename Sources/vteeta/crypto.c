@@ -23,7 +23,7 @@ typedef struct {
 
 /* Step kinds of VTEE_REQ_CRYPTO_OP_STEP (TACrypto's CryptoStep). */
 enum { ST_DIGEST_UPDATE = 1, ST_DIGEST_FINAL = 2, ST_CIPHER_UPDATE = 3, ST_CIPHER_FINAL = 4, ST_MAC_UPDATE = 5,
-       ST_MAC_COMPUTE = 6, ST_MAC_COMPARE = 7, ST_AE_AAD = 8, ST_AE_UPDATE = 9, ST_AE_ENC_FINAL = 10, ST_AE_DEC_FINAL = 11 };
+       ST_MAC_COMPUTE = 6, ST_MAC_COMPARE = 7, ST_AE_AAD = 8, ST_AE_UPDATE = 9, ST_AE_ENC_FINAL = 10, ST_AE_DEC_FINAL = 11, ST_DIGEST_EXTRACT = 12 };
 
 static TEE_Result allow(TEE_Result r, const TEE_Result *allowed, size_t n) {
     if (r == TEE_SUCCESS) return r;
@@ -178,6 +178,13 @@ VTEETA_API TEE_Result TEE_DigestDoFinal(TEE_OperationHandle operation, const voi
     if (!hashLen) TEE_Panic(TEE_ERROR_BAD_PARAMETERS);
     if (chunkLen > MAX_DATA) { feed(operation, ST_DIGEST_UPDATE, chunk, chunkLen); chunkLen = 0; }
     return ALLOW(step(operation, ST_DIGEST_FINAL, chunk, chunkLen, hash, hashLen, NULL, 0, NULL, NULL), TEE_ERROR_SHORT_BUFFER);
+}
+
+/* GP 1.3.1: the digest in pieces; the first call finishes it, later ones continue (no SHORT_BUFFER). */
+VTEETA_API TEE_Result TEE_DigestExtract(TEE_OperationHandle operation, void *hash, size_t *hashLen) {
+    if (!hashLen) TEE_Panic(TEE_ERROR_BAD_PARAMETERS);
+    must(step(operation, ST_DIGEST_EXTRACT, NULL, 0, hash, hashLen, NULL, 0, NULL, NULL));
+    return TEE_SUCCESS;
 }
 
 static void init_iv(TEE_OperationHandle operation, const void *IV, size_t IVLen) {

@@ -80,7 +80,7 @@ import Testing
                                  seconds: 120)
         let want: Set<String> = ["teepriv0_opens_as_optee", "client_session", "storage_roundtrip_served_by_this_supplicant",
                                  "application_shm_served_by_this_supplicant", "payload_buffers_freed", "second_supplicant_ebusy",
-                                 "own_supplicant_serves_after_detach"]
+                                 "plugin_served_by_this_supplicant", "own_supplicant_serves_after_detach"]
         let missing = want.subtracting(CHarness.passedChecks(r))
         #expect(missing.isEmpty, "checks that did not pass: \(missing.sorted())\n\(r.output)")
         #expect(r.status == 0 && CHarness.summary(r)?.failed == 0, "\(r.output)")

@@ -134,19 +134,35 @@ import Machine
         var f = nw.world.smc(nw.callFrame(argPA))
         while f.ret.isRPC && !(f.ret.rpcFunction == .cmd) { f = nw.world.smc(nw.serve(f)) }
         #expect(f.ret.rpcFunction == .cmd)
-        // UNREGISTER waits (yielding with FOREIGN_INTR, never blocking the secure world) ...
+        // UNREGISTER waits in the normal world (NOTIFICATION wait on 64 + its thread id, as
+        // OP-TEE's condvar; never blocking the secure world) ...
         let uPA = nw.pages()
         nw.writeArg(uPA, MsgArg(cmd: .unregisterSHM, params: [.rmem(.rmemInput, offset: 0, size: 0, shmRef: 9)]))
-        var u = nw.world.smc(nw.callFrame(uPA))
-        #expect(u.ret == .rpc(.foreignInterrupt))
+        func untilCmd(_ start: RegisterFrame) -> RegisterFrame {
+            var g = start
+            while g.ret.isRPC && g.ret.rpcFunction != .cmd { g = nw.world.smc(nw.serve(g)) }
+            return g
+        }
+        func rpcArg(_ g: RegisterFrame) -> MsgArg? {
+            nw.lock.withLock { $0.rpcArgs[RegisterFrame.join(g.a1, g.a2)] }.flatMap { nw.readArg($0) }
+        }
+        var u = untilCmd(nw.world.smc(nw.callFrame(uPA)))
+        let key = UInt64(SecureWorld.syncNotificationBase) + u.a3
+        var w = try #require(rpcArg(u))
+        #expect(w.cmd.rawValue == RPCCommand.notification.rawValue && w.params[0].a == RPCNotification.wait.rawValue && w.params[0].b == key)
         // ... no new call may take the shm meanwhile ...
         #expect(nw.invoke(s, Cmd.echo, params: [.rmem(.rmemInput, offset: 0, size: 1, shmRef: 9),
                                                   .rmem(.rmemOutput, offset: 0, size: 1, shmRef: 9)])?.ret == .badParameters)
-        u = nw.world.smc(nw.serve(u))
-        #expect(u.ret == .rpc(.foreignInterrupt))
-        // ... and completes once the last user is done.
+        // ... a wake that is not the last user's just waits again ...
+        u = untilCmd(nw.world.smc(nw.serve(u)))
+        w = try #require(rpcArg(u))
+        #expect(w.cmd.rawValue == RPCCommand.notification.rawValue && w.params[0].b == key)
+        #expect(!nw.lock.withLock { $0.notified.contains(key) })
+        // ... and completes once the last user is done, which sends its value.
         f = nw.complete(nw.world.smc(nw.serve(f)))
         #expect(f.ret == .ok)
+        #expect(nw.lock.withLock { $0.notified.contains(key) })
+        #expect(!nw.lock.withLock { $0.rpcFunctions.contains(RPCFunction.foreignInterrupt.rawValue) })
         u = nw.complete(nw.world.smc(nw.serve(u)))
         #expect(u.ret == .ok && nw.readArg(uPA)?.ret == .success)
         #expect(nw.world.stats(clientID: 1)?.registeredSHM == 0)

@@ -58,6 +58,30 @@ func value(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UIn
         #expect(throws: TACryptoError.signatureInvalid) { try b.verify(algorithm: alg, key: key, params: [:], digest: digest, signature: Array(published.dropLast())) }
     }
 
+    /// RFC 6979 A.2.6 (P-384, SHA-384) and A.2.7 (P-521, SHA-256): the published signatures of
+    /// "sample" verify under the published public keys, and not for another message.
+    @Test(arguments: [
+        (AsymID.curveP384, true,
+         "EC3A4E415B4E19A4568618029F427FA5DA9A8BC4AE92E02E06AAE5286B300C64DEF8F0EA9055866064A254515480BC13",
+         "8015D9B72D7D57244EA8EF9AC0C621896708A59367F9DFB9F54CA84B3F1C9DB1288B231C3AE0D4FE7344FD2533264720",
+         "94EDBB92A5ECB8AAD4736E56C691916B3F88140666CE9FA73D64C4EA95AD133C81A648152E44ACF96E36DD1E80FABE46"
+            + "99EF4AEB15F178CEA1FE40DB2603138F130E740A19624526203B6351D0A3A94FA329C145786E679E7B82C71A38628AC8"),
+        (AsymID.curveP521, false,
+         "01894550D0785932E00EAA23B694F213F8C3121F86DC97A04E5A7167DB4E5BCD371123D46E45DB6B5D5370A7F20FB633155D38FFA16D2BD761DCAC474B9A2F5023A4",
+         "00493101C962CD4D2FDDF782285E64584139C2F91B47F87FF82354D6630F746A28A0DB25741B5B34A828008B22ACC23F924FAAFBD4D33F81EA66956DFEAA2BFDFCF5",
+         "01511BB4D675114FE266FC4372B87682BAECC01D3CC62CF2303C92B3526012659D16876E25C7C1E57648F23B73564D67F61C6F14D527D54972810421E7D87589E1A7"
+            + "004A171143A83163D6DF460AAF61522695F207A58B95C0644D87E52AA1A347916E4F7A72930B1BC06DBE22CE3F58264AFD23704CBB63B29B931F7DE6C9D949A7ECFC"),
+    ])
+    func ecdsa_verifies_the_rfc6979_signatures_on_p384_and_p521(curve: UInt32, sha384: Bool, ux: String, uy: String, rs: String) throws {
+        let key = [AsymID.eccCurve: value(curve), AsymID.eccPublicX: hex(ux), AsymID.eccPublicY: hex(uy)]
+        let msg = Array("sample".utf8)
+        let digest = sha384 ? Array(SHA384.hash(data: msg)) : Array(SHA256.hash(data: msg))
+        let alg: UInt32 = sha384 ? 0x7000_4042 : 0x7000_3042
+        try b.verify(algorithm: alg, key: key, params: [:], digest: digest, signature: hex(rs))
+        let other = sha384 ? Array(SHA384.hash(data: Array("test".utf8))) : Array(SHA256.hash(data: Array("test".utf8)))
+        #expect(throws: TACryptoError.signatureInvalid) { try b.verify(algorithm: alg, key: key, params: [:], digest: other, signature: hex(rs)) }
+    }
+
     @Test(arguments: [(AsymID.curveP256, 256), (AsymID.curveP384, 384), (AsymID.curveP521, 521)])
     func generated_ec_keys_sign_verify_and_agree(curve: UInt32, bits: Int) throws {
         let a = try b.generate(type: AsymID.ecdsaKeyPair, bits: bits, params: [AsymID.eccCurve: value(curve)])
@@ -107,6 +131,10 @@ func value(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UIn
         #expect(throws: TACryptoError.signatureInvalid) {
             try b.verify(algorithm: pss, key: key, params: [AsymID.rsaPSSSaltLength: value(20)], digest: d256, signature: theirPSS)
         }
+        // Without the attribute the salt is the digest's length on both sides, as GP says.
+        let salt20 = try b.sign(algorithm: pss, key: key, params: [AsymID.rsaPSSSaltLength: value(20)], digest: d256)
+        try b.verify(algorithm: pss, key: key, params: [AsymID.rsaPSSSaltLength: value(20)], digest: d256, signature: salt20)
+        #expect(throws: TACryptoError.signatureInvalid) { try b.verify(algorithm: pss, key: key, params: [:], digest: d256, signature: salt20) }
         var bad = theirPSS; bad[100] ^= 4
         #expect(throws: TACryptoError.signatureInvalid) { try b.verify(algorithm: pss, key: key, params: [:], digest: d256, signature: bad) }
     }

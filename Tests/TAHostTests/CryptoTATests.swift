@@ -5,8 +5,10 @@
 /// object rules, state machine and SHORT_BUFFER sizes checked inside the TA, a key kept in secure
 /// storage, and every misuse GP makes a panic ending the instance with TARGET_DEAD.
 import Foundation
+import Logging
 import TEEABI
 import TEEClient
+import VTEEBench
 import Testing
 
 private func hex(_ s: String) -> [UInt8] {
@@ -244,14 +246,14 @@ extension ProcessTATests {
             #expect(keys.checks == 30)
             let state = try ta.battery(.state)
             #expect(state.failed == 0, "state check \(state.failed) failed")
-            #expect(state.checks == 41)
+            #expect(state.checks == 44)
             let persist = try ta.battery(.persist)
             #expect(persist.failed == 0, "persistent-key check \(persist.failed) failed")
             #expect(persist.checks == 15)
         }
     }
 
-    @Test(arguments: 1...11) func everyMisuseGPMakesAPanicEndsTheInstance(_ which: UInt32) throws {
+    @Test(arguments: 1...12) func everyMisuseGPMakesAPanicEndsTheInstance(_ which: UInt32) throws {
         let stack = try TAStack()
         defer { stack.shutdown() }
         let s = try stack.context.openSession(TAFixtures.cryptoUUID)
@@ -275,5 +277,48 @@ extension ProcessTATests {
             #expect(op.params[1].buffer + op.params[2].buffer == run.output)
             #expect(run.output.count == 4096 + 16)
         }
+    }
+}
+
+extension ProcessTATests {
+    @Test func aGP11TACallsTheCryptoAPIThroughItsUInt32Twins() throws {
+        let stack = try TAStack()
+        defer { stack.shutdown() }
+        let s11 = try stack.context.openSession(TAFixtures.crypto11UUID)
+        defer { s11.close() }
+        let abc = Array("abc".utf8)
+        var op = TEEOperation([.tempInput(abc), .tempOutput([UInt8](repeating: 0, count: 32)),
+                               .tempOutput([UInt8](repeating: 0, count: 64)), .valueOutput()])
+        try s11.invoke(0, &op)
+        #expect(op.params[3].value.a == 0, "GP 1.1 check \(op.params[3].value.a) failed")
+        #expect(op.params[3].value.b == 16)
+        #expect(op.params[1].buffer == hex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"))
+        // The same AES-GCM through the GP 1.3 entry points gives the same bytes.
+        let s = try stack.context.openSession(TAFixtures.cryptoUUID)
+        defer { s.close() }
+        let run = try CryptoTA(session: s).run(A.gcm, A.encrypt, key: sp38aKey, iv: [UInt8](repeating: 0, count: 12), extra: 128, data: abc)
+        #expect(run.result == 0)
+        #expect(Array(op.params[2].buffer.prefix(op.params[2].size)) == run.output)
+    }
+
+    @Test func cryptoCallsWorkInTADestroyEntryPoint() throws {
+        let stack = try TAStack()
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(TAFixtures.cryptoUUID)
+        s.close()
+        #expect(stack.runner.processCount == 0)
+        #expect(stack.logs.all.contains { $0.1.contains("destroy: crypto ok") })
+    }
+
+    @Test func benchMeasuresTheCTAInvokeAndAESGCMKeys() throws {
+        var o = BenchOptions(workDirectory: NSTemporaryDirectory() + "vtee-ctabench-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(atPath: o.workDirectory) }
+        o.cTADirectory = try TAFixtures.taDirectory.get()
+        o.iterationsOverride = 5
+        var report = BenchReport()
+        try Bench.cTA(o, logger: Logger(label: "test"), into: &report)
+        #expect((report.latencies["ta_c_invoke_ns"]?.samples ?? 0) == 5)
+        #expect((report.latencies["ta_aes_gcm_4k_ns"]?.median ?? 0) > 0)
+        #expect(report.table.contains("ta_aes_gcm_4k_ns"))
     }
 }

@@ -158,6 +158,19 @@ extension ProcessTATests {
         #expect(Self.operate(s, alg: 0x7000_2131, mode: G.verify, type: G.dsaPub, bits: 1024, key: dsaPub, data: sha1, out: dsaSig.1).0 == 0)
         var badSig = dsaSig.1; badSig[39] ^= 1
         #expect(Self.operate(s, alg: 0x7000_2131, mode: G.verify, type: G.dsaPub, bits: 1024, key: dsaPub, data: sha1, out: badSig).0 == G.signatureInvalid)
+        // What no library here provides is refused up front (TEE_IsAlgorithmSupported).
+        func supported(_ alg: UInt32, _ element: UInt32) -> UInt32 {
+            var op = TEEOperation([.valueInput(a: alg, b: element)])
+            do { try s.invoke(2, &op) } catch { return error.result.rawValue }
+            return 0
+        }
+        let notSupported: UInt32 = 0xFFFF_000A
+        #expect(supported(0x7000_6043, 0x300) == 0)                 // Ed25519 on curve 25519
+        #expect(supported(0x7000_3042, 3) == 0)                     // ECDSA on P-256
+        #expect(supported(0x7000_1042, 1) == notSupported)          // ECDSA on P-192: swift-crypto has no P-192
+        #expect(supported(0x8000_0042, 2) == notSupported)          // ECDH on P-224
+        #expect(supported(0x6031_0230, 0) == notSupported)          // OAEP with SHA-224
+        #expect(supported(0x7000_6045, 0) == notSupported)          // SM2 DSA
         s.close()
         #expect(runner.processCount == 0)
     }

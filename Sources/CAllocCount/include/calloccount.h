@@ -8,4 +8,8 @@
  * made by the calling thread since it started. */
 unsigned long long vtee_thread_alloc_count(void);
 
+/* 1 when allocations are counted; 0 in a sanitizer build (the sanitizer owns malloc, nothing is
+ * interposed and the count stays 0: allocation tests skip themselves). */
+int vtee_alloc_counting(void);
+
 #endif

@@ -15,7 +15,7 @@ enum {
     CMD_NOP = 0, CMD_MEMREF_TOUCH = 1, CMD_MEMORY = 2, CMD_PROPS = 3, CMD_TIME = 4, CMD_CANCEL_MASK = 5,
     CMD_STORAGE = 6, CMD_TA2TA = 7, CMD_PANIC = 8, CMD_SEGV = 9, CMD_ABORT = 10, CMD_EXIT = 11,
     CMD_SPIN = 12, CMD_OPEN_FILE = 13, CMD_SOCKET = 14, CMD_LOG = 15, CMD_HEAP_LIMIT = 16, CMD_STACK = 17,
-    CMD_WAIT_CANCEL = 18, CMD_SHARE = 19, CMD_CLIENT = 20, CMD_EXTENSIONS = 21
+    CMD_WAIT_CANCEL = 18, CMD_SHARE = 19, CMD_CLIENT = 20, CMD_EXTENSIONS = 21, CMD_SUPP_PLUGIN = 22
 };
 
 #define CHECK(n, cond) do { if (!(cond)) return (n); } while (0)
@@ -385,6 +385,17 @@ TEE_Result TA_InvokeCommandEntryPoint(void *ctx, uint32_t cmd, uint32_t types, T
         p[0].value.a = id.login;
         p[0].value.b = memcmp(&id.uuid, &self_uuid, sizeof self_uuid) == 0;
         return TEE_SUCCESS;
+    }
+    case CMD_SUPP_PLUGIN: {
+        /* tee_invoke_supp_plugin on the tests' plugin (test_plugin.c): [0] VALUE_INOUT a = plugin
+         * command, out b = out_len; [1] MEMREF_INOUT the data, its size set to out_len. */
+        static const TEE_UUID plugin = { 0x7e57c0de, 0x0000, 0x4000, { 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf0, 0x0d } };
+        if (types != TEE_PARAM_TYPES(TEE_PARAM_TYPE_VALUE_INOUT, TEE_PARAM_TYPE_MEMREF_INOUT, 0, 0)) return TEE_ERROR_BAD_PARAMETERS;
+        size_t out = 0;
+        TEE_Result r = tee_invoke_supp_plugin(&plugin, p[0].value.a, 0, p[1].memref.buffer, p[1].memref.size, &out);
+        p[0].value.b = (uint32_t)out;
+        if (r == TEE_SUCCESS) p[1].memref.size = out;
+        return r;
     }
     default: return TEE_ERROR_NOT_SUPPORTED;
     }

@@ -258,6 +258,15 @@ static uint32_t state_battery(void) {
     CHECK(40, TEE_AllocateOperation(&op, TEE_ALG_AES_CBC_NOPAD, TEE_MODE_ENCRYPT, 100) == TEE_ERROR_NOT_SUPPORTED);
     CHECK(41, TEE_AllocateOperation(&op, 0x12345678, TEE_MODE_ENCRYPT, 128) == TEE_ERROR_NOT_SUPPORTED && op == TEE_HANDLE_NULL);
     TEE_FreeTransientObject(k);
+    /* DigestExtract: the digest in pieces (10 + 22 bytes = SHA-256(abc)). */
+    uint8_t ex[32];
+    CHECK(42, TEE_AllocateOperation(&op, TEE_ALG_SHA256, TEE_MODE_DIGEST, 0) == TEE_SUCCESS);
+    TEE_DigestUpdate(op, "abc", 3);
+    n = 10;
+    CHECK(43, TEE_DigestExtract(op, ex, &n) == TEE_SUCCESS && n == 10);
+    n = 40;
+    CHECK(44, TEE_DigestExtract(op, ex + 10, &n) == TEE_SUCCESS && n == 22 && ex[0] == 0xba && ex[31] == 0xad);
+    TEE_FreeOperation(op);
     return 0;
 }
 
@@ -428,6 +437,11 @@ static TEE_Result misuse(uint32_t which) {
         TEE_AllocateOperation(&op, TEE_ALG_SHA256, TEE_MODE_DIGEST, 0);
         { TEE_OperationHandle o2; TEE_AllocateOperation(&o2, TEE_ALG_SHA1, TEE_MODE_DIGEST, 0); TEE_CopyOperation(o2, op); }
         break;
+    case 12: /* DigestUpdate after DigestExtract. */
+        TEE_AllocateOperation(&op, TEE_ALG_SHA256, TEE_MODE_DIGEST, 0);
+        TEE_DigestExtract(op, buf, &n);
+        TEE_DigestUpdate(op, "a", 1);
+        break;
     default:
         return TEE_ERROR_BAD_PARAMETERS;
     }
@@ -454,7 +468,14 @@ static TEE_Result gcm_4k(struct gcm_session *s, TEE_Param p[4]) {
 }
 
 TEE_Result TA_CreateEntryPoint(void) { return TEE_SUCCESS; }
-void TA_DestroyEntryPoint(void) {}
+/* Crypto works in TA_DestroyEntryPoint too (a TA frees what it holds there). */
+void TA_DestroyEntryPoint(void) {
+    TEE_OperationHandle op;
+    if (TEE_AllocateOperation(&op, TEE_ALG_SHA256, TEE_MODE_DIGEST, 0) == TEE_SUCCESS) {
+        TEE_FreeOperation(op);
+        IMSG("destroy: crypto ok");
+    }
+}
 
 TEE_Result TA_OpenSessionEntryPoint(uint32_t types, TEE_Param params[4], void **ctx) {
     static struct gcm_session s;

@@ -181,6 +181,10 @@ TEE_Result TA_InvokeCommandEntryPoint(void *s __unused, uint32_t cmd, uint32_t t
 	switch (cmd) {
 	case TA_ASYM_CMD_OPERATE: return operate(types, p);
 	case TA_ASYM_CMD_GENERATE: return generate(types, p);
+	case TA_ASYM_CMD_SUPPORTED:
+		if (types != TEE_PARAM_TYPES(TEE_PARAM_TYPE_VALUE_INPUT, TEE_PARAM_TYPE_NONE, TEE_PARAM_TYPE_NONE, TEE_PARAM_TYPE_NONE))
+			return TEE_ERROR_BAD_PARAMETERS;
+		return TEE_IsAlgorithmSupported(p[0].value.a, p[0].value.b);
 	default: return TEE_ERROR_NOT_SUPPORTED;
 	}
 }

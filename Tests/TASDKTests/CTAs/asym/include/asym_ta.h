@@ -18,4 +18,7 @@
  * list); p2 MEMREF_OUTPUT every attribute of the new key (attribute list). */
 #define TA_ASYM_CMD_GENERATE 1
 
+/* p0 VALUE_INPUT a = algorithm, b = element (curve): the result of TEE_IsAlgorithmSupported. */
+#define TA_ASYM_CMD_SUPPORTED 2
+
 #endif
