@@ -30,6 +30,7 @@ declare -A forbidden=(
     [vteeta]="*"
     [vtee-ta-host]="*"
     [TAHostShim]="*"
+    [TACrypto]="*"
     [TAHost]="SecureWorld Mediator Platform NormalWorld TEEClient Supplicant Transport VTEEKit vtee TrustedApps"
     [CAllocCount]=""
     [MediatedPlatform]="SecureWorld TrustedApps NormalWorld TEEClient Supplicant Transport VTEEKit VTEEDaemon VTEEDemo VTEEAttack VTEEBench vtee"

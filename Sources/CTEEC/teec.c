@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tee_client_api.h"
@@ -23,6 +24,7 @@
 #define MAX_DEVICES 10
 #define SHM_FLAG_BUFFER_ALLOCED 0x1u
 #define SHM_FLAG_SHADOW_BUFFER_ALLOCED 0x2u
+#define SHM_FLAG_FD_SHADOW 0x4u
 #define OPEN_ARG_BYTES (sizeof(struct tee_ioctl_open_session_arg) + TEEC_CONFIG_PAYLOAD_REF_COUNT * sizeof(struct tee_ioctl_param))
 #define INVOKE_ARG_BYTES (sizeof(struct tee_ioctl_invoke_arg) + TEEC_CONFIG_PAYLOAD_REF_COUNT * sizeof(struct tee_ioctl_param))
 
@@ -150,13 +152,55 @@ TEEC_Result TEEC_RegisterSharedMemory(TEEC_Context *ctx, TEEC_SharedMemory *shm)
 	return TEEC_SUCCESS;
 }
 
+/* Moves len bytes between buf and the file at off (pread when !to_file, pwrite otherwise);
+ * bytes past the end of a file that shrank read as zeros. */
+static void fd_transfer(int fd, char *buf, size_t len, off_t off, int to_file)
+{
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = to_file ? pwrite(fd, buf + done, len - done, off + (off_t)done)
+				    : pread(fd, buf + done, len - done, off + (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	if (!to_file && done < len)
+		memset(buf + done, 0, len - done);
+}
+
+/* The memory of `fd` (a memfd, tmpfs or regular file: what its own mmap shows) as shared memory
+ * of its whole size, as libteec's REGISTER_FD import of a dma-buf. The process's memory is not
+ * guest RAM, so the TA works on a guest-RAM shadow copied from the descriptor before each call
+ * (INPUT memory) and back to it after (OUTPUT memory); buffer stays NULL as libteec leaves it. */
 TEEC_Result TEEC_RegisterSharedMemoryFileDescriptor(TEEC_Context *ctx, TEEC_SharedMemory *shm, int fd)
 {
 	if (!ctx || !shm || fd < 0)
 		return TEEC_ERROR_BAD_PARAMETERS;
-	/* vtee's /dev/tee0 imports no dma-buf descriptors (TEE_IOC_SHM_REGISTER_FD is not in the
-	 * Linux 6.1 uapi it emulates). */
-	return TEEC_ERROR_NOT_SUPPORTED;
+	if (!shm->flags || (shm->flags & ~(uint32_t)(TEEC_MEM_INPUT | TEEC_MEM_OUTPUT)))
+		return TEEC_ERROR_BAD_PARAMETERS;
+	struct stat st;
+	if (vtee_dev_key_of_fd(fd) >= 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0)
+		return TEEC_ERROR_BAD_PARAMETERS;
+	int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (own < 0)
+		return TEEC_ERROR_BAD_PARAMETERS;
+	size_t s = (size_t)st.st_size;
+	int id = -1;
+	void *p = alloc_mapped(ctx, s, &id);
+	if (!p) {
+		close(own);
+		return TEEC_ERROR_OUT_OF_MEMORY;
+	}
+	shm->buffer = NULL;
+	shm->size = s;
+	shm->imp.id = id;
+	shm->imp.alloced_size = s;
+	shm->imp.shadow_buffer = p;
+	shm->imp.registered_fd = own;
+	shm->imp.flags = SHM_FLAG_SHADOW_BUFFER_ALLOCED | SHM_FLAG_FD_SHADOW;
+	return TEEC_SUCCESS;
 }
 
 void TEEC_ReleaseSharedMemory(TEEC_SharedMemory *shm)
@@ -201,6 +245,10 @@ static uint64_t memref_attr(uint32_t flags)
 /* Copies the caller's bytes of a registered buffer into its shadow (before a call). */
 static void shadow_in(TEEC_SharedMemory *shm, size_t off, size_t len)
 {
+	if ((shm->imp.flags & SHM_FLAG_FD_SHADOW) && len) {
+		fd_transfer(shm->imp.registered_fd, (char *)shm->imp.shadow_buffer + off, len, (off_t)off, 0);
+		return;
+	}
 	if ((shm->imp.flags & SHM_FLAG_SHADOW_BUFFER_ALLOCED) && shm->buffer && len)
 		memcpy((char *)shm->imp.shadow_buffer + off, (char *)shm->buffer + off, len);
 }
@@ -208,6 +256,10 @@ static void shadow_in(TEEC_SharedMemory *shm, size_t off, size_t len)
 /* Copies the shadow back into the caller's buffer (after a call). */
 static void shadow_out(TEEC_SharedMemory *shm, size_t off, size_t len)
 {
+	if ((shm->imp.flags & SHM_FLAG_FD_SHADOW) && len) {
+		fd_transfer(shm->imp.registered_fd, (char *)shm->imp.shadow_buffer + off, len, (off_t)off, 1);
+		return;
+	}
 	if ((shm->imp.flags & SHM_FLAG_SHADOW_BUFFER_ALLOCED) && shm->buffer && len)
 		memcpy((char *)shm->buffer + off, (char *)shm->imp.shadow_buffer + off, len);
 }

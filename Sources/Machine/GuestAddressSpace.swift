@@ -1,4 +1,9 @@
 /// A guest's stage-2 table: IPA page -> PA page with a type, plus pin counts.
+///
+/// Lock-free on the call path (issue 10: at most one lock per layer per call): every entry and
+/// every pin count is an atomic word, so translations (a vCPU's loads and stores), pins and the
+/// mediator's write-back check take no lock; only stage-2 changes (map, unmap, setType) take
+/// `writer`, to serialize one another.
 import Synchronization
 import TEEABI
 
@@ -16,7 +21,9 @@ public enum GuestLayout: Sendable {
 
 /// One guest's address space. Guest-side accesses (`read`, `write`) obey page types;
 /// hypervisor-side calls (`translate`, `pin`) are what a mediator uses.
-public final class GuestAddressSpace: Sendable {
+public final class GuestAddressSpace: @unchecked Sendable {
+    // @unchecked: `entries` and `pins` are buffers of atomics, allocated once in init and freed in
+    // deinit; every access goes through the atomics.
     /// Whose address space this is.
     public let id: GuestID
     /// The physical memory its RAM lives in.
@@ -30,14 +37,16 @@ public final class GuestAddressSpace: Sendable {
     /// The IPA window the table covers: [ramBase, ramBase + windowPages pages).
     public let windowPages: Int
 
-    private struct State {
-        // entries[i] for IPA page basePage + i: PA page number << 2 | type, or 0 when unmapped.
-        var entries: [UInt64]
-        var pins: [UInt64: Int] = [:]   // PA page number -> count
-        var pinned = 0
-    }
-    private let state: Mutex<State>
+    /// entries[i] for IPA page basePage + i: PA page number << 2 | type, or 0 when unmapped.
+    private let entries: UnsafeMutablePointer<Atomic<UInt64>>
+    /// pins[j] for PA page (region's first page + j): pin count.
+    private let pins: UnsafeMutablePointer<Atomic<Int>>
+    /// Pins held in total, with multiplicity.
+    private let pinnedTotal = Atomic<Int>(0)
+    /// Serializes stage-2 changes with one another (readers never take it).
+    private let writer = Mutex<Void>(())
     private let basePage: UInt64
+    private let regionFirstPage: UInt64
 
     /// Creates RAM of `pages` pages for guest `id` in `memory` (memfd-backed) and maps it.
     /// The table window is twice the RAM, so the guest has unmapped IPA space to remap into.
@@ -63,12 +72,31 @@ public final class GuestAddressSpace: Sendable {
             var rng = SplitMix64(seed: seed ^ (UInt64(id.raw) &* 0x9E37_79B9_7F4A_7C15))
             order.shuffle(using: &rng)
         }
-        var entries = [UInt64](repeating: 0, count: region.pages * 2)
         let first = region.basePA.page.number
-        for i in 0..<region.pages {
-            entries[i] = (first + order[i]) << 2 | UInt64(PageType.ramReadWrite.rawValue)
+        regionFirstPage = first
+        // Sound: both buffers are allocated here for exactly windowPages / region.pages words,
+        // every word is initialized before use, and they are freed only in deinit.
+        entries = UnsafeMutablePointer<Atomic<UInt64>>.allocate(capacity: region.pages * 2)
+        for i in 0..<region.pages * 2 {
+            (entries + i).initialize(to: Atomic<UInt64>(i < region.pages ? (first + order[i]) << 2 | UInt64(PageType.ramReadWrite.rawValue) : 0))
         }
-        state = Mutex(State(entries: entries))
+        pins = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: max(1, region.pages))
+        for j in 0..<max(1, region.pages) { (pins + j).initialize(to: Atomic<Int>(0)) }
+    }
+
+    deinit {
+        // Sound: allocated and initialized in init for these counts; nobody holds the space any more.
+        entries.deinitialize(count: windowPages)
+        entries.deallocate()
+        pins.deinitialize(count: max(1, ramPages))
+        pins.deallocate()
+    }
+
+    /// The pin counter of PA page `pa` (a page of this guest's region), or nil.
+    @inline(__always)
+    private func pinIndex(_ pa: PAPage) -> Int? {
+        guard pa.number >= regionFirstPage, pa.number - regionFirstPage < UInt64(ramPages) else { return nil }
+        return Int(pa.number - regionFirstPage)
     }
 
     /// Drops the guest's RAM from the physical address space (guest destroyed).
@@ -91,7 +119,7 @@ public final class GuestAddressSpace: Sendable {
     /// The mapping of one page, if any.
     public func entry(_ page: IPAPage) -> (pa: PAPage, type: PageType)? {
         guard let i = index(page) else { return nil }
-        return state.withLock { Self.decode($0.entries[i]) }.map { (pa: $0.0, type: $0.1) }
+        return Self.decode(entries[i].load(ordering: .acquiring)).map { (pa: $0.0, type: $0.1) }
     }
 
     /// Translates for the hypervisor: the page must be mapped RAM (writable when `write`).
@@ -143,7 +171,8 @@ public final class GuestAddressSpace: Sendable {
     /// Runs `body` over `count` bytes at `ipa` in place (a vCPU's loads and stores, no copy), for
     /// building or reading an argument where it lives. The range must lie in one page (guest RAM
     /// of one page is contiguous in the region); the page must be mapped RAM, read-write when
-    /// `write`. The pointer must not escape `body`.
+    /// `write`. The pointer must not escape `body`. Inlinable: callers get a specialized copy.
+    @inlinable
     public func withBytes<R, E: Error>(_ ipa: IPA, count: Int, write: Bool = true,
                                       _ body: (UnsafeMutableRawBufferPointer) throws(E) -> R) throws(PhysicalAccessError<E>) -> R {
         guard count >= 0, ipa.pageOffset + count <= pageSize else { throw .memory(.overflow) }
@@ -172,32 +201,35 @@ public final class GuestAddressSpace: Sendable {
     /// Pins the page behind `page` and returns its PA page. It must be RAM, and read-write when
     /// `writable`. The PA page stays pinned (and so keeps its backing for the pin holder) even if
     /// the guest later unmaps or remaps the IPA page.
+    /// A pin taken while the guest remaps the page concurrently holds the backing it read, as if
+    /// it came just before the remap.
     public func pin(_ page: IPAPage, writable: Bool) throws(MemoryError) -> PAPage {
         guard let i = index(page) else { throw .unmapped(page.address) }
-        return try state.withLock { (s) throws(MemoryError) -> PAPage in
-            guard let (pa, type) = Self.decode(s.entries[i]) else { throw .unmapped(page.address) }
-            if type == .foreign || (writable && type == .ramReadOnly) { throw .wrongType(page.address, type) }
-            // Read then set (no in-place modify): allocation-free in debug builds too.
-            let held = s.pins[pa.number] ?? 0
-            s.pins[pa.number] = held + 1
-            s.pinned += 1
-            return pa
-        }
+        guard let (pa, type) = Self.decode(entries[i].load(ordering: .acquiring)) else { throw .unmapped(page.address) }
+        if type == .foreign || (writable && type == .ramReadOnly) { throw .wrongType(page.address, type) }
+        guard let j = pinIndex(pa) else { throw .notGuestRAM(pa) }
+        pins[j].wrappingAdd(1, ordering: .acquiringAndReleasing)
+        pinnedTotal.wrappingAdd(1, ordering: .relaxed)
+        return pa
     }
 
     /// Releases one pin on `page`.
     public func unpin(_ page: PAPage) throws(MemoryError) {
-        try state.withLock { (s) throws(MemoryError) in
-            guard let c = s.pins[page.number], c > 0 else { throw .notPinned(page) }
-            if c == 1 { s.pins[page.number] = nil } else { s.pins[page.number] = c - 1 }
-            s.pinned -= 1
+        guard let j = pinIndex(page) else { throw .notPinned(page) }
+        var c = pins[j].load(ordering: .relaxed)
+        while true {
+            guard c > 0 else { throw .notPinned(page) }
+            let (done, now) = pins[j].compareExchange(expected: c, desired: c - 1, ordering: .acquiringAndReleasing)
+            if done { break }
+            c = now
         }
+        pinnedTotal.wrappingSubtract(1, ordering: .relaxed)
     }
 
     /// Pins currently held on this guest's pages (counted with multiplicity).
-    public var pinnedPages: Int { state.withLock { $0.pinned } }
+    public var pinnedPages: Int { pinnedTotal.load(ordering: .relaxed) }
     /// Pin count of one PA page.
-    public func pinCount(_ page: PAPage) -> Int { state.withLock { $0.pins[page.number] ?? 0 } }
+    public func pinCount(_ page: PAPage) -> Int { pinIndex(page).map { pins[$0].load(ordering: .acquiring) } ?? 0 }
 
     /// True when `page` is still mapped read-write RAM and backed by `expected` (checked before writing back).
     public func isWritable(_ page: IPAPage, backedBy expected: PAPage) -> Bool {
@@ -206,10 +238,11 @@ public final class GuestAddressSpace: Sendable {
     }
 
     /// Runs `body` over `count` bytes at `offset` of guest page `page` only if the page is mapped
-    /// read-write RAM backed by `expected` (a page the caller pinned). The stage-2 lock is held
-    /// across the check and `body`, so every byte `body` writes lands in a page that is RAM
-    /// read-write with that backing at the time of the write. False (nothing run) otherwise.
-    /// With `unpinning`, one pin on `expected` is released in the same lock hold, written or not
+    /// read-write RAM backed by `expected` (a page the caller pinned), checked right before
+    /// `body` runs. No lock: the write takes effect as of the check (Xen's copy-back also checks
+    /// the p2m type when it maps the page and then writes); `expected` stays pinned meanwhile, so
+    /// its backing is the guest's own RAM throughout. False (nothing run) otherwise.
+    /// With `unpinning`, one pin on `expected` is released afterwards, written or not
     /// (a caller's last touch of a page it pinned for one call).
     public func withWritablePage(_ page: IPAPage, backedBy expected: PAPage, offset: Int, count: Int, unpinning: Bool = false,
                                  _ body: (UnsafeMutableRawBufferPointer) -> Void) -> Bool {
@@ -218,19 +251,12 @@ public final class GuestAddressSpace: Sendable {
             if unpinning { try? unpin(expected) }
             return false
         }
-        return state.withLock { s -> Bool in
-            defer {
-                if unpinning, let c = s.pins[expected.number], c > 0 {
-                    if c == 1 { s.pins[expected.number] = nil } else { s.pins[expected.number] = c - 1 }
-                    s.pinned -= 1
-                }
-            }
-            guard let (backing, type) = Self.decode(s.entries[i]), type == .ramReadWrite, backing == expected else { return false }
-            do {
-                try memory.withBytes(pa, count: count, world: .nonSecure) { (b: UnsafeMutableRawBufferPointer) throws(Never) in body(b) }
-                return true
-            } catch { return false }
-        }
+        defer { if unpinning { try? unpin(expected) } }
+        guard let (backing, type) = Self.decode(entries[i].load(ordering: .acquiring)), type == .ramReadWrite, backing == expected else { return false }
+        do {
+            try memory.withBytes(pa, count: count, world: .nonSecure) { (b: UnsafeMutableRawBufferPointer) throws(Never) in body(b) }
+            return true
+        } catch { return false }
     }
 
     // MARK: - Stage-2 changes (the guest balloons, remaps, or maps MMIO)
@@ -238,15 +264,15 @@ public final class GuestAddressSpace: Sendable {
     /// Removes the mapping of `page`.
     public func unmap(_ page: IPAPage) {
         guard let i = index(page) else { return }
-        state.withLock { $0.entries[i] = 0 }
+        writer.withLock { _ in entries[i].store(0, ordering: .releasing) }
     }
 
     /// Changes the type of a mapped page (RAM rw <-> ro, or foreign).
     public func setType(_ page: IPAPage, _ type: PageType) throws(MemoryError) {
         guard let i = index(page) else { throw .unmapped(page.address) }
-        try state.withLock { (s) throws(MemoryError) in
-            guard let (pa, _) = Self.decode(s.entries[i]) else { throw .unmapped(page.address) }
-            s.entries[i] = pa.number << 2 | UInt64(type.rawValue)
+        try writer.withLock { (_) throws(MemoryError) in
+            guard let (pa, _) = Self.decode(entries[i].load(ordering: .acquiring)) else { throw .unmapped(page.address) }
+            entries[i].store(pa.number << 2 | UInt64(type.rawValue), ordering: .releasing)
         }
     }
 
@@ -256,7 +282,7 @@ public final class GuestAddressSpace: Sendable {
         guard pa.number >= region.basePA.page.number, pa.number < region.basePA.page.number + UInt64(region.pages) else {
             throw .notGuestRAM(pa)
         }
-        state.withLock { $0.entries[i] = pa.number << 2 | UInt64(type.rawValue) }
+        writer.withLock { _ in entries[i].store(pa.number << 2 | UInt64(type.rawValue), ordering: .releasing) }
     }
 
     /// Makes `page` point at the same backing as `source` (the guest remaps its RAM).

@@ -45,7 +45,7 @@ public final class Region: @unchecked Sendable {
     public let kind: RegionKind
     /// memfd backing, when the region can be handed to another process.
     public let fd: Int32?
-    let base: UnsafeMutableRawPointer
+    @usableFromInline let base: UnsafeMutableRawPointer
     let ownsMapping: Bool
 
     /// Size in bytes.
@@ -87,7 +87,7 @@ public final class Region: @unchecked Sendable {
     }
 
     /// Pointer to `count` bytes at `pa`, after checking the range lies inside this region.
-    @inline(__always)
+    @inlinable @inline(__always)
     func pointer(_ pa: PA, _ count: Int) -> UnsafeMutableRawPointer? {
         guard pa.raw >= basePA.raw, count >= 0 else { return nil }
         let off = pa.raw - basePA.raw
@@ -182,7 +182,7 @@ public final class PhysicalMemory: Sendable {
     public var regionCount: Int { state.withLock { $0.regions.count } }
 
     /// Resolves `count` bytes at `pa` for `world` to a region (range wholly inside one region).
-    @inline(__always)
+    @inlinable @inline(__always)
     func resolve(_ pa: PA, _ count: Int, _ world: World) throws(MemoryError) -> (Region, UnsafeMutableRawPointer) {
         guard count >= 0, pa.adding(UInt64(count)) != nil else { throw .overflow }
         guard let r = region(containing: pa) else { throw .outOfRange(pa, count: count) }
@@ -232,7 +232,9 @@ public final class PhysicalMemory: Sendable {
     }
 
     /// Runs `body` over `count` bytes at `pa` in place (no copy), for codecs that decode or
-    /// encode directly in memory. The pointer must not escape `body`.
+    /// encode directly in memory. The pointer must not escape `body`. Inlinable, so every caller
+    /// gets a specialized copy (no generic metadata lookup per access).
+    @inlinable
     public func withBytes<R, E: Error>(_ pa: PA, count: Int, world: World,
                                       _ body: (UnsafeMutableRawBufferPointer) throws(E) -> R) throws(PhysicalAccessError<E>) -> R {
         let r: Region, p: UnsafeMutableRawPointer

@@ -92,6 +92,8 @@ public final class OPTEEDriver: Sendable {
     public let osRevision: (major: UInt32, minor: UInt32)
     /// Whether ENABLE_ASYNC_NOTIF succeeded.
     public let asyncNotificationsEnabled: Bool
+    /// ENABLE_SHM_CACHE succeeded at probe (RPC arguments stay cached in the secure world).
+    public let shmCacheEnabled: Bool
     /// The queue to the supplicant.
     public let supplicant: SupplicantChannel
     /// FIFO admission to secure threads.
@@ -101,6 +103,12 @@ public final class OPTEEDriver: Sendable {
         var handle: SharedMemoryHandle
         var backing: GuestBuffer?      // owned pages, freed on release
         var pageList: GuestBuffer?     // list kept alive while the secure world may use it
+        /// Calls in flight naming it in a memref param (Linux's tee_shm reference count).
+        var users = 0
+        /// Released while in use: no new call may name it; the last user lets it go.
+        var releasing = false
+        /// The releaser waiting for the last user, if it still waits (nil: the last user frees).
+        var releaser: Waiter? = nil
     }
     private let shms = Mutex<[UInt64: ShmRecord]>([:])
     private let nextCookie = Atomic<UInt64>(1)
@@ -157,6 +165,8 @@ public final class OPTEEDriver: Sendable {
         } else {
             asyncNotificationsEnabled = false
         }
+        shmCacheEnabled = configuration.enableSHMCache
+            && SMCReturn(rawValue: u32(fast(RegisterFrame(.enableSHMCache)).a0)) == .ok
         // Argument pages for the calls in flight (one per secure thread, at most 16), reserved
         // untouched; more concurrent calls than that take a fresh page each.
         var want = min(16, max(1, threadCount ?? 4))
@@ -186,6 +196,8 @@ public final class OPTEEDriver: Sendable {
     public var statistics: DriverStatistics { counters.snapshot }
     /// Shared memory objects the driver tracks now (client, kernel and supplicant).
     public var sharedMemoryCount: Int { shms.withLock { $0.count } }
+    /// Releases waiting now for the last call that uses their shared memory.
+    public var releasesWaiting: Int { shms.withLock { t in t.values.reduce(0) { $0 + ($1.releaser != nil ? 1 : 0) } } }
     /// Callers blocked in NOTIFICATION waits now.
     public var notificationWaiters: Int { notifications.waiting }
 
@@ -277,16 +289,67 @@ public final class OPTEEDriver: Sendable {
         try release(id: shm.id)
     }
 
-    /// Releases shared memory by id (see `release(_:)`); unknown ids, and the driver's own
-    /// memory for the secure world, are `.badParameters`.
+    /// Releases shared memory by id (see `release(_:)`); unknown ids, memory already being
+    /// released, and the driver's own memory for the secure world, are `.badParameters`.
+    /// Memory a call in flight still names is not freed under it: no new call may name it, and
+    /// the release waits (at most `configuration.releaseWait`) for the last such call to end;
+    /// past that bound it returns and the last call frees the memory when it ends.
     public func release(id: UInt64) throws(DriverError) {
-        guard let rec = shms.withLock({ s -> ShmRecord? in
-            guard let r = s[id], r.handle.kind != .kernel else { return nil }
-            return s.removeValue(forKey: id)
-        }) else {
+        enum Step { case unknown, now(ShmRecord), wait(Waiter) }
+        let step: Step = shms.withLock { s in
+            guard var r = s[id], r.handle.kind != .kernel, !r.releasing else { return .unknown }
+            if r.users == 0 { s.removeValue(forKey: id); return .now(r) }
+            let w = Waiter(clock: clock)
+            r.releasing = true; r.releaser = w
+            s[id] = r
+            return .wait(w)
+        }
+        switch step {
+        case .unknown:
             log.debug("release of unknown shared memory", metadata: ["id": "\(id)"])
             throw .badParameters
+        case let .now(rec):
+            dispose(rec)
+        case let .wait(w):
+            _ = w.wait(configuration.releaseWait)
+            // Ours to free if the last user is gone; else the last user frees it.
+            let rec: ShmRecord? = shms.withLock { s in
+                guard var r = s[id], r.releasing else { return nil }
+                if r.users == 0 { return s.removeValue(forKey: id) }
+                r.releaser = nil
+                s[id] = r
+                return nil
+            }
+            if let rec { dispose(rec) } else { log.debug("release waits for a call still using the memory", metadata: ["id": "\(id)"]) }
         }
+    }
+
+    /// Ends the calls' hold on the shared memory in `held` (0: none): the last user of memory
+    /// being released wakes the releaser, or frees it when the releaser stopped waiting.
+    private func endUse(_ held: InlineArray<4, UInt64>) {
+        var free = InlineArray<4, ShmRecord?>(repeating: nil)
+        var wake = InlineArray<4, Waiter?>(repeating: nil)
+        shms.withLock { table in
+            for i in 0..<4 {
+                let id = held[i]
+                guard id != 0, var r = table[id] else { continue }
+                r.users -= 1
+                if r.users == 0 && r.releasing {
+                    if let w = r.releaser { wake[i] = w; table[id] = r } else { free[i] = table.removeValue(forKey: id) }
+                } else {
+                    table[id] = r
+                }
+            }
+        }
+        for i in 0..<4 {
+            wake[i]?.signal()
+            if let r = free[i] { dispose(r) }
+        }
+    }
+
+    /// UNREGISTER_SHM when registered, then frees the pages the driver owns for it.
+    private func dispose(_ rec: ShmRecord) {
+        let id = rec.handle.id
         if rec.handle.registered {
             if let out = try? unregister(cookie: id, force: false), out != .success {
                 log.debug("UNREGISTER_SHM refused", metadata: ["id": "\(id)", "ret": "\(out)"])
@@ -349,6 +412,15 @@ public final class OPTEEDriver: Sendable {
     public func shutdown() {
         guard !shutDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
         if asyncNotificationsEnabled { _ = try? call(.stopAsyncNotif, numParams: 0, queued: true, force: true) { _ in } }
+        if shmCacheEnabled {
+            // DISABLE_SHM_CACHE hands back one cached RPC argument per call until none is left
+            // (Linux's optee_disable_shm_cache); bounded: a secure world has a few threads.
+            for _ in 0..<256 {
+                let r = trapOnFreeVCPU(RegisterFrame(.disableSHMCache))
+                guard SMCReturn(rawValue: UInt32(truncatingIfNeeded: r.a0)) == .ok else { break }
+                _ = freeKernelMemory(RegisterFrame.join(r.a1, r.a2))
+            }
+        }
         regdRetired.store(true, ordering: .releasing)
         for (page, cookie) in regd.load()?.pages ?? [] {
             _ = try? unregister(cookie: cookie, force: true)
@@ -375,15 +447,23 @@ public final class OPTEEDriver: Sendable {
                 if let l = temps[i].list { allocator.free(l) }
             }
         }
-        // The shared memory every memref names, looked up under one lock for the whole request.
+        // The shared memory every memref names, looked up under one lock for the whole request;
+        // each is held for the call (a release waits for it, as OP-TEE's reg-shm release does).
         var records = InlineArray<4, ShmRecord?>(repeating: nil)
+        var held = InlineArray<4, UInt64>(repeating: 0)
         var anyMemref = false
         for i in 0..<n { if case .memref = params[i] { anyMemref = true } }
         if anyMemref {
             shms.withLock { table in
-                for i in 0..<n { if case let .memref(_, shm, _, _) = params[i] { records[i] = table[shm.id] } }
+                for i in 0..<n {
+                    guard case let .memref(_, shm, _, _) = params[i], var r = table[shm.id], !r.releasing else { continue }
+                    r.users += 1
+                    table[shm.id] = r
+                    records[i] = r; held[i] = shm.id
+                }
             }
         }
+        defer { if anyMemref { endUse(held) } }
         // Guest pages first (temporary buffers, page lists), then the argument in place.
         for i in 0..<n {
             switch params[i] {
@@ -396,7 +476,9 @@ public final class OPTEEDriver: Sendable {
                     encoded[i] = .tmem(dir.tmemType, bufPtr: 0, size: 0, shmRef: 0)
                     continue
                 }
-                let data = try allocator.allocate(bytes: bytes.count)
+                // An input buffer is overwritten right away: no zeroing first (the secure world
+                // reads only `size` bytes). An output-only buffer starts zeroed.
+                let data = try allocator.allocate(pages: (bytes.count + pageSize - 1) / pageSize, zeroed: !dir.isInput)
                 temps[i].data = data; temps[i].capacity = bytes.count
                 if dir.isInput { do { try space.write(data.base, bytes) } catch { throw .communication } }
                 let (list, ptr) = try PageListBuilder.build(address: data.base, size: bytes.count, allocator: allocator)
@@ -508,17 +590,17 @@ public final class OPTEEDriver: Sendable {
             }
         }
 
-        let start = clock.now()
+        // No clock read on an uncontended call: the queue times its own waits, and the
+        // ETHREAD_LIMIT deadline is set at the first retry, less what the queue already waited.
         var record = QueueRecord(arrival: 0, grant: 0, waitedNanos: 0, threadLimitRetries: 0)
         if queued {
-            guard let t = callQueue.enter(timeout: configuration.threadWait) else {
+            guard let t = callQueue.enterTimed(timeout: configuration.threadWait) else {
                 log.debug("no secure thread in time")
                 throw .busy
             }
-            record.arrival = t.arrival; record.grant = t.grant
+            record.arrival = t.arrival; record.grant = t.grant; record.waitedNanos = t.waitedNanos
         }
         defer { if queued { callQueue.leave() } }
-        record.waitedNanos = clock.now() - start
         counters.bump(counters.stdCalls)
 
         var frame: RegisterFrame
@@ -530,7 +612,8 @@ public final class OPTEEDriver: Sendable {
             let (hi, lo) = RegisterFrame.split(base.raw)
             frame = RegisterFrame(rpcArgSize > 0 ? .callWithRPCArg : .callWithArg, a1: hi, a2: lo, a3: UInt64(OPTEEIdentity.shmCached))
         }
-        let deadline = start &+ UInt64(max(0, min(configuration.threadWait, 1e9)) * 1e9)
+        let waitBudget = UInt64(max(0, min(configuration.threadWait, 1e9)) * 1e9)
+        var deadline: UInt64? = nil
 
         // The argument is built, passed and read in place: one translation of its page per call.
         let r: Result<CallOutcome?, DriverError>
@@ -550,8 +633,10 @@ public final class OPTEEDriver: Sendable {
                         counters.bump(counters.threadLimitHits)
                         record.threadLimitRetries += 1
                         let w0 = clock.now()
-                        guard w0 < deadline else { return .failure(.busy) }
-                        callQueue.waitForCompletion(timeout: min(0.05, Double(deadline - w0) / 1e9))
+                        let end = deadline ?? w0 &+ (waitBudget > record.waitedNanos ? waitBudget - record.waitedNanos : 0)
+                        deadline = end
+                        guard w0 < end else { return .failure(.busy) }
+                        callQueue.waitForCompletion(timeout: min(0.05, Double(end - w0) / 1e9))
                         record.waitedNanos += clock.now() - w0
                         continue
                     }

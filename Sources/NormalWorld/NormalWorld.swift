@@ -66,6 +66,9 @@ public struct DriverConfiguration: Sendable {
     public var vcpus: Int
     /// Longest a call waits for a free secure thread (call queue / ETHREAD_LIMIT), in seconds.
     public var threadWait: Double
+    /// Longest a release of shared memory waits for the calls still using it, in seconds (then
+    /// the last of them frees it when it ends).
+    public var releaseWait: Double = 10
     /// Longest a NOTIFICATION wait blocks for its matching send, in seconds.
     public var notificationWait: Double
     /// Longest an attached supplicant may take to answer one request, in seconds.
@@ -81,6 +84,11 @@ public struct DriverConfiguration: Sendable {
     /// Pre-register argument pages and use CALL_WITH_REGD_ARG (as Linux does with its
     /// registered msg-arg cache) when the RPC argument is offered. Off by default.
     public var useRegisteredArguments: Bool
+    /// ENABLE_SHM_CACHE at probe, as Linux's optee driver does: the secure world keeps the RPC
+    /// argument each thread allocated with RPC_ALLOC, so an RPC costs one round trip instead of
+    /// three (ALLOC, CMD, FREE); the driver hands the cached buffers back with DISABLE_SHM_CACHE
+    /// at shutdown.
+    public var enableSHMCache = true
     /// Logger for debug-level accounting of bad input.
     public var logger: Logger
     /// The host's clock (every wait and SUSPEND, GET_TIME) and process identity.

@@ -106,6 +106,8 @@ public final class SupplicantChannel: Sendable {
     public func isCurrent(_ c: SupplicantConnection) -> Bool {
         state.withLock { $0.attached && $0.generation == c.generation }
     }
+    /// Requests queued and not yet taken by a supplicant (tests use it to order a race).
+    public var waitingRequests: Int { state.withLock { $0.queue.count } }
     /// Requests that ended with COMMUNICATION because nobody answered in time.
     public var timeouts: Int { state.withLock { $0.timeouts } }
 

@@ -76,6 +76,12 @@ public final class CallQueue: Sendable {
 
     /// Takes a slot, waiting at most `seconds`. Returns (arrival, grant) tickets, or nil on timeout.
     public func enter(timeout seconds: Double) -> (arrival: UInt64, grant: UInt64)? {
+        enterTimed(timeout: seconds).map { (arrival: $0.arrival, grant: $0.grant) }
+    }
+
+    /// `enter`, also telling how long the caller slept in the queue (0 when a slot was free: the
+    /// clock is read only by callers that wait, so an uncontended call reads no clock).
+    public func enterTimed(timeout seconds: Double) -> (arrival: UInt64, grant: UInt64, waitedNanos: UInt64)? {
         enum Step { case granted(UInt64, UInt64), wait(Waiter, UInt64) }
         let step: Step = state.withLock { s in
             let arrival = s.nextArrival; s.nextArrival += 1
@@ -95,12 +101,13 @@ public final class CallQueue: Sendable {
             return .wait(w, arrival)
         }
         switch step {
-        case let .granted(a, g): return (a, g)
+        case let .granted(a, g): return (a, g, 0)
         case let .wait(w, arrival):
+            let t0 = clock.now()
             if w.wait(seconds) {
                 let grant = w.grant.load(ordering: .acquiring)
                 recycle(w)
-                return (arrival, grant)
+                return (arrival, grant, clock.now() &- t0)
             }
             let gaveUp: Bool = state.withLock { s in
                 if let i = s.waiters.firstIndex(where: { $0 === w }) {
@@ -116,7 +123,7 @@ public final class CallQueue: Sendable {
             _ = w.wait(86_400)
             let grant = w.grant.load(ordering: .acquiring)
             recycle(w)
-            return (arrival, grant)
+            return (arrival, grant, clock.now() &- t0)
         }
     }
 

@@ -70,10 +70,9 @@ extension SecureThread {
         case .unregisterSHM:
             finish(a, await unregisterSHM(a, n), .tee, "UNREGISTER_SHM")
         case .doBottomHalf, .stopAsyncNotif:
-            guard partition.asyncNotifEnabled.load(ordering: .relaxed) else {
-                world.countSMC(.ebadcmd, partition, "\(command) without async notifications"); return .ebadcmd
-            }
-            finish(a, .success, .tee, "")
+            // Asynchronous notification is not advertised (no source raises one), as OP-TEE
+            // without CFG_CORE_ASYNC_NOTIF: these commands are unknown.
+            world.countSMC(.ebadcmd, partition, "\(command) without async notifications"); return .ebadcmd
         default:
             world.countSMC(.ebadcmd, partition, "unknown message command \(command)")
             return .ebadcmd
@@ -99,12 +98,12 @@ extension SecureThread {
         var bindings = ParamBindings()
         var ta: TAParams
         switch copyIn(a, first: 2, count: n - 2, &bindings) {
-        case let .failure(e): release(bindings); finish(a, e, .tee, "OPEN_SESSION params"); return
+        case let .failure(e): await release(bindings); finish(a, e, .tee, "OPEN_SESSION params"); return
         case let .success(p): ta = p
         }
         let (r, origin, s) = await world.openSession(uuid: meta.ta, client: client, params: &ta, call: self, parent: nil)
         copyOut(ta, a, first: 2, bindings)
-        release(bindings)
+        await release(bindings)
         if let s { a.session = s.id }
         finish(a, r, origin, "OPEN_SESSION \(meta.ta)")
     }
@@ -113,7 +112,7 @@ extension SecureThread {
         var bindings = ParamBindings()
         var ta: TAParams
         switch copyIn(a, first: 0, count: n, &bindings) {
-        case let .failure(e): release(bindings); finish(a, e, .tee, "INVOKE params"); return
+        case let .failure(e): await release(bindings); finish(a, e, .tee, "INVOKE params"); return
         case let .success(p): ta = p
         }
         let sid = a.session
@@ -122,7 +121,7 @@ extension SecureThread {
             s = c
         } else {
             guard let found = partition.state.withLock({ $0.sessions[sid] }) else {
-                release(bindings); finish(a, .badParameters, .tee, "INVOKE unknown session \(hex(sid))"); return
+                await release(bindings); finish(a, .badParameters, .tee, "INVOKE unknown session \(hex(sid))"); return
             }
             s = found
             lastSession = found
@@ -131,7 +130,7 @@ extension SecureThread {
         let (r, origin) = await world.invoke(s, command: a.function, params: &ta, call: self)
         clearInflight()
         copyOut(ta, a, first: 0, bindings)
-        release(bindings)
+        await release(bindings)
         finish(a, r, origin, "INVOKE \(hex(sid)) cmd \(a.function)")
     }
 
@@ -144,7 +143,8 @@ extension SecureThread {
         var ta = TAParams(types: GPParamTypes(rawValue: 0))
         // TEE_PARAM_TYPES, one nibble per param.
         var packed: UInt32 = 0
-        let cfg = world.config
+        // Two fields, not the whole config (copying it retains its closure and key).
+        let maxMemrefBytes = world.config.maxMemrefBytes, maxSHMPages = world.config.maxSHMPages
         for i in 0..<count {
             guard let p = a.param(first + i) else { return .failure(.badParameters) }
             var b = ParamBinding()
@@ -168,9 +168,9 @@ extension SecureThread {
                     ta[i] = .memref(TAMemref(bytes: [], capacity: 0, isNull: true))
                     continue
                 }
-                guard size <= UInt64(cfg.maxMemrefBytes) else { return .failure(.outOfMemory) }
+                guard size <= UInt64(maxMemrefBytes) else { return .failure(.outOfMemory) }
                 if attr.isNoncontig {
-                    do { b.buffer = try world.ns.walkPageList(bufPtr: bufPtr, size: size, maxPages: cfg.maxSHMPages) }
+                    do { b.buffer = try world.ns.walkPageList(bufPtr: bufPtr, size: size, maxPages: maxSHMPages) }
                     catch { return .failure(error) }
                 } else {
                     guard let buf = world.ns.contiguous(PA(bufPtr), count: Int(size)) else { return .failure(.badParameters) }
@@ -185,15 +185,19 @@ extension SecureThread {
                 guard !o, end <= UInt64(shm.size), let buf = shm.slice(offset: Int(offs), count: Int(size)) else {
                     return .failure(.security)
                 }
-                guard size <= UInt64(cfg.maxMemrefBytes) else { return .failure(.outOfMemory) }
+                guard size <= UInt64(maxMemrefBytes) else { return .failure(.outOfMemory) }
                 b.buffer = buf
             }
             guard let buf = b.buffer else { return .failure(.badParameters) }
-            let bytes: [UInt8]
+            // One buffer, filled in place (zeroes for OUTPUT): no intermediate arrays.
+            var bytes = [UInt8](repeating: 0, count: buf.size)
             if t.isInput {
-                do { bytes = try buf.read(world.ns.view, offset: 0, count: buf.size) } catch { return .failure(error) }
-            } else {
-                bytes = [UInt8](repeating: 0, count: buf.size)
+                let view = world.ns.view
+                // Sound: the pointer covers exactly `bytes` and does not escape the closure.
+                let r: Result<Void, TEEResult> = bytes.withUnsafeMutableBytes { raw in
+                    do throws(TEEResult) { try buf.read(view, offset: 0, into: raw); return .success(()) } catch { return .failure(error) }
+                }
+                if case let .failure(e) = r { return .failure(e) }
             }
             ta[i] = .memref(TAMemref(bytes: bytes, capacity: buf.size))
         }
@@ -213,7 +217,11 @@ extension SecureThread {
             case let .memref(m) where b.type.isMemref:
                 if let buf = b.buffer {
                     let n = max(0, min(m.size, buf.size, m.bytes.count))
-                    if n > 0 { try? buf.write(world.ns.view, offset: 0, Array(m.bytes[0..<n])) }
+                    if n > 0 {
+                        let view = world.ns.view
+                        // Sound: n <= m.bytes.count; the pointer does not escape the closure.
+                        m.bytes.withUnsafeBytes { raw in _ = try? buf.write(view, offset: 0, from: UnsafeRawBufferPointer(rebasing: raw[0..<n])) }
+                    }
                 }
                 p.memrefSize = UInt64(max(0, m.size))
             default:
@@ -222,9 +230,15 @@ extension SecureThread {
         }
     }
 
-    /// Drops the registered-shm references params took.
-    func release(_ bindings: ParamBindings) {
-        for i in 0..<bindings.count { if let c = bindings[i].shmCookie { partition.unuseSHM(c) } }
+    /// Drops the registered-shm references params took, waking an UNREGISTER_SHM that waited for
+    /// the last of them.
+    func release(_ bindings: ParamBindings) async {
+        for i in 0..<bindings.count {
+            if let c = bindings[i].shmCookie {
+                let wake = partition.unuseSHM(c)
+                if !wake.isEmpty { await wakeUnregister(wake) }
+            }
+        }
     }
 
     // MARK: Shared memory
@@ -246,18 +260,22 @@ extension SecureThread {
     }
 
     /// UNREGISTER_SHM: BAD_PARAMETERS for a cookie that is not registered; while calls still use
-    /// the shm, the command waits for the last one (OP-TEE waits on a condvar) by yielding to the
-    /// normal world with FOREIGN_INTR, never blocking the secure world. No new user may take it
-    /// meanwhile.
+    /// the shm, the command waits for the last one as OP-TEE waits on a condvar: in the normal
+    /// world, on RPC NOTIFICATION wait of this thread's value, which the last user's call sends
+    /// (FOREIGN_INTR yields when this thread has no value, or a wait ends without one). No new
+    /// user may take the shm meanwhile.
     private func unregisterSHM(_ a: MsgArgView, _ n: Int) async -> TEEResult {
         guard n == 1, let p = a.param(0) else { return .badParameters }
         let cookie = p.shmRef
+        let key = world.syncNotificationKey(self)
         enum Step { case done(TEEResult), wait }
         while true {
             let step = partition.state.withLock { s -> Step in
                 guard var e = s.shms[cookie] else { return .done(.badParameters) }
+                if let key, let i = e.waiters.firstIndex(of: key) { e.waiters.remove(at: i) }
                 guard e.users == 0 else {
                     e.unregistering = true
+                    if let key { e.waiters.append(key) }
                     s.shms[cookie] = e
                     return .wait
                 }
@@ -266,8 +284,22 @@ extension SecureThread {
             }
             switch step {
             case let .done(r): return r
-            case .wait: guard await foreignInterrupt() else { return .busy }
+            case .wait:
+                guard let key else {
+                    guard await foreignInterrupt() else { return .busy }
+                    continue
+                }
+                let (r, _, _) = await rpcCommand(.notification, [.value(.valueInput, a: RPCNotification.wait.rawValue, b: UInt64(key))])
+                if r == .communication { return .busy }
+                if r != .success { guard await foreignInterrupt() else { return .busy } }
             }
+        }
+    }
+
+    /// Wakes UNREGISTER_SHM calls waiting for a shm this call stopped using (RPC NOTIFICATION send).
+    func wakeUnregister(_ keys: [UInt32]) async {
+        for k in keys {
+            _ = await rpcCommand(.notification, [.value(.valueInput, a: RPCNotification.send.rawValue, b: UInt64(k))])
         }
     }
 }

@@ -14,6 +14,8 @@ struct RegisteredSHM: Sendable {
     var users: Int = 0
     /// UNREGISTER_SHM is waiting for the last user: no new call may take it.
     var unregistering = false
+    /// Notification values of the UNREGISTER_SHM calls waiting; the last user's call sends them.
+    var waiters: [UInt32] = []
 }
 
 /// The state of a secure thread's slot (the state machine free -> running <-> suspended).
@@ -31,8 +33,6 @@ final class Partition: @unchecked Sendable {
     let destroyed = Atomic<Bool>(false)
     /// ENABLE_SHM_CACHE is in force.
     let shmCache = Atomic<Bool>(false)
-    /// ENABLE_ASYNC_NOTIF was received.
-    let asyncNotifEnabled = Atomic<Bool>(false)
 
     struct State: Sendable {
         var sessions: [UInt32: Session] = [:]
@@ -44,6 +44,10 @@ final class Partition: @unchecked Sendable {
         var counters = SecureWorldCounters()
     }
     let state: Mutex<State>
+    /// RPC returns by function and RPC_CMD by command (raw values below 32), counted without the
+    /// VM's lock: an RPC takes no lock for its statistics. Larger values go to `state.counters`.
+    let rpcFunctionCounts: InlineArray<32, Atomic<Int>> = InlineArray { _ in Atomic<Int>(0) }
+    let rpcCommandCounts: InlineArray<32, Atomic<Int>> = InlineArray { _ in Atomic<Int>(0) }
 
     init(clientID: UInt64, threads: Int, world: SecureWorld) {
         self.clientID = clientID
@@ -80,7 +84,8 @@ final class Partition: @unchecked Sendable {
     /// command must then unwind instead of waiting for an answer nobody will send).
     func suspend(_ t: SecureThread, rpc: RPCFunction) -> Bool {
         guard !destroyed.load(ordering: .sequentiallyConsistent) else { return false }
-        state.withLock { $0.counters.rpcFunctions[rpc, default: 0] += 1 }
+        if rpc.rawValue < 32 { rpcFunctionCounts[Int(rpc.rawValue)].wrappingAdd(1, ordering: .relaxed) }
+        else { state.withLock { $0.counters.rpcFunctions[rpc, default: 0] += 1 } }
         t.slot.store(SlotState.suspended.rawValue, ordering: .sequentiallyConsistent)
         if destroyed.load(ordering: .sequentiallyConsistent) {
             // Teardown started between the two checks: whoever claims the thread back unwinds it.
@@ -135,7 +140,7 @@ final class Partition: @unchecked Sendable {
         state.withLock { _ -> DisableResult in
             guard allThreadsFree else { return .busy }
             for t in threads {
-                let c: UInt64? = t.box.withLock { b in
+                let c: UInt64? = t.shared.withLock { b in
                     guard let a = b.rpcArg, !a.supplied else { return nil }
                     b.rpcArg = nil
                     return a.cookie
@@ -180,7 +185,22 @@ final class Partition: @unchecked Sendable {
     }
 
     /// Counts an RPC command.
-    func countRPC(_ c: RPCCommand) { state.withLock { $0.counters.rpcCommands[c, default: 0] += 1 } }
+    func countRPC(_ c: RPCCommand) {
+        if c.rawValue < 32 { rpcCommandCounts[Int(c.rawValue)].wrappingAdd(1, ordering: .relaxed) }
+        else { state.withLock { $0.counters.rpcCommands[c, default: 0] += 1 } }
+    }
+
+    /// This VM's counters: the locked ones plus the atomic RPC counts.
+    func counters() -> SecureWorldCounters {
+        var c = state.withLock { $0.counters }
+        for i in 0..<32 {
+            let f = rpcFunctionCounts[i].load(ordering: .relaxed)
+            if f > 0 { c.rpcFunctions[RPCFunction(rawValue: UInt32(i)), default: 0] += f }
+            let k = rpcCommandCounts[i].load(ordering: .relaxed)
+            if k > 0 { c.rpcCommands[RPCCommand(rawValue: UInt32(i)), default: 0] += k }
+        }
+        return c
+    }
 
     // MARK: Registered shm
 
@@ -194,12 +214,17 @@ final class Partition: @unchecked Sendable {
         }
     }
 
-    /// Drops a reference taken with `useSHM`.
-    func unuseSHM(_ cookie: UInt64) {
-        state.withLock { s in
-            guard var e = s.shms[cookie] else { return }
+    /// Drops a reference taken with `useSHM`; returns the notification values of the
+    /// UNREGISTER_SHM calls to wake when this was the last user (empty otherwise: no allocation).
+    @discardableResult
+    func unuseSHM(_ cookie: UInt64) -> [UInt32] {
+        state.withLock { s -> [UInt32] in
+            guard var e = s.shms[cookie] else { return [] }
             e.users = max(0, e.users - 1)
+            var wake: [UInt32] = []
+            if e.users == 0 && !e.waiters.isEmpty { wake = e.waiters; e.waiters = [] }
             s.shms[cookie] = e
+            return wake
         }
     }
 }

@@ -23,6 +23,11 @@ import Synchronization
 import TAAPI
 import TEEABI
 import Machine
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// What the normal world answered to an RPC: the registers of RETURN_FROM_RPC, or abort when the
 /// VM is gone and the command must unwind.
@@ -69,14 +74,30 @@ struct JobQueue {
     var isEmpty: Bool { head >= jobs.count }
 }
 
+/// The calling OS thread's id (pthread_self), naming which thread drains a secure thread now.
+@inline(__always) func currentOSThread() -> UInt {
+    #if canImport(Glibc)
+    UInt(pthread_self())
+    #else
+    UInt(bitPattern: pthread_self())
+    #endif
+}
+
 /// One secure thread of a VM's pool, which is also the record of the std call it runs (reused
 /// by every call). The partition decides who owns it (`slot`: free -> running <-> suspended);
-/// the owner posts commands and RPC answers and drains it. Handoff state sits behind one lock,
-/// which is also the job queue's.
+/// the owner posts commands and RPC answers and drains it.
+///
+/// No lock on the call path (issue 10: at most one lock per layer per call, and the partition
+/// lookup is the secure world's one). The handoff state is owned, not locked: only the vCPU that
+/// won `slot` touches it, and the task touches it only while that vCPU drains it on its own OS
+/// thread, so every access is ordered by program order on that thread or by the slot's
+/// acquire/release when ownership moves to another vCPU (RETURN_FROM_RPC). A job enqueued by the
+/// draining OS thread itself (a continuation resumed by `start`, `resume` or the command) goes
+/// to the owner's own queue; only a job posted by another OS thread (a TA that awaited something
+/// outside the secure world) takes `shared`'s lock. Flags other threads set (teardown) are atomics.
 final class SecureThread: TaskExecutor, @unchecked Sendable {
-    // @unchecked: `setup`, `buffer` and `payload` are written by the vCPU that owns the thread
-    // (it won `slot`) before it posts a command, and otherwise only by the thread's own task; the
-    // post and every resume go through `box`'s lock, which orders the two.
+    // @unchecked: the owner-side vars below (`setup`, `buffer`, `payload`, `lastSession` and the
+    // handoff state) follow the ownership discipline above; the rest is atomics or under `shared`.
     /// Thread id as the normal world sees it in a3.
     let index: Int
     unowned let world: SecureWorld
@@ -98,34 +119,48 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
     /// finds it without the partition's lock (checked against its closed flag).
     var lastSession: Session?
 
-    struct Box {
+    // MARK: Handoff state (owner side, see above)
+
+    /// Jobs enqueued by the draining OS thread itself.
+    private var localJobs = JobQueue()
+    /// The task, parked until the next command.
+    private var commandWaiter: UnsafeContinuation<Bool, Never>?
+    /// The command, parked at an RPC until its answer.
+    private var rpcWaiter: UnsafeContinuation<RPCReply, Never>?
+    /// How the current drain ends, once known.
+    private var exit: ThreadExit?
+    /// The task exists.
+    private var started = false
+    /// A command was posted before the task parked.
+    private var commandPending = false
+    /// When the current drain started (ns of the world's clock; FOREIGN_INTR ticks).
+    private(set) var enteredAt: UInt64 = 0
+
+    // MARK: Cross-thread state
+
+    /// The OS thread draining this thread now (0: none); compared only with the caller's own id.
+    private let drainer = Atomic<UInt>(0)
+    /// The VM is going away: every RPC answers abort at once.
+    private let aborting = Atomic<Bool>(false)
+    /// The task must end instead of taking another command.
+    private let stopping = Atomic<Bool>(false)
+    /// No vCPU will drain this thread again (its VM is gone): jobs go to the global executor,
+    /// so a command still awaiting something (a storage lock) unwinds and lets go of it.
+    private let orphaned = Atomic<Bool>(false)
+    /// Jobs waiting in `shared.jobs` (posted by other OS threads).
+    private let foreignJobs = Atomic<Int>(0)
+
+    /// What other threads may touch: jobs they post, the cached RPC argument (read by
+    /// DISABLE_SHM_CACHE) and what keeps an orphaned command's world alive.
+    struct Shared {
         var jobs = JobQueue()
-        /// The task, parked until the next command.
-        var commandWaiter: UnsafeContinuation<Bool, Never>?
-        /// The command, parked at an RPC until its answer.
-        var rpcWaiter: UnsafeContinuation<RPCReply, Never>?
-        /// How the current drain ends, once known.
-        var exit: ThreadExit?
-        /// The task exists.
-        var started = false
-        /// A command was posted before the task parked.
-        var commandPending = false
-        /// The VM is going away: every RPC answers abort at once.
-        var aborting = false
-        /// The task must end instead of taking another command.
-        var stopping = false
-        /// No vCPU will drain this thread again (its VM is gone): jobs go to the global executor,
-        /// so a command still awaiting something (a storage lock) unwinds and lets go of it.
-        var orphaned = false
+        /// The RPC argument buffer of the cache (RPC_ALLOC'd).
+        var rpcArg: RPCArgBuffer?
         /// While an orphaned command unwinds on the global executor, its world and partition
         /// (otherwise only unowned here) stay alive; dropped when the task ends.
         var keepAlive: (world: SecureWorld, partition: Partition)?
-        /// When the current drain started (ns of the world's clock; FOREIGN_INTR ticks).
-        var enteredAt: UInt64 = 0
-        /// The RPC argument buffer of the cache (RPC_ALLOC'd).
-        var rpcArg: RPCArgBuffer?
     }
-    let box = Mutex(Box())
+    let shared = Mutex(Shared())
 
     init(index: Int, world: SecureWorld, partition: Partition) {
         self.index = index; self.world = world; self.partition = partition
@@ -155,9 +190,15 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
 
     func enqueue(_ job: consuming ExecutorJob) {
         let j = UnownedJob(job)
-        let orphan = box.withLock { b -> Bool in
-            if b.orphaned { return true }
-            b.jobs.push(j)
+        // The draining thread itself (the owner, in program order with its drain): no lock.
+        if !orphaned.load(ordering: .acquiring), drainer.load(ordering: .relaxed) == currentOSThread() {
+            localJobs.push(j)
+            return
+        }
+        let orphan = shared.withLock { s -> Bool in
+            if orphaned.load(ordering: .acquiring) { return true }
+            s.jobs.push(j)
+            foreignJobs.wrappingAdd(1, ordering: .releasing)
             return false
         }
         if orphan { globalConcurrentExecutor.enqueue(ExecutorJob(j)) }
@@ -168,80 +209,92 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
     /// Posts the command prepared in `call` and wakes the task (creating it on first use). The
     /// caller owns the thread and drains it next.
     func start(now: UInt64) {
-        let (waiter, create) = box.withLock { b -> (UnsafeContinuation<Bool, Never>?, Bool) in
-            b.enteredAt = now
-            b.exit = nil
-            if let w = b.commandWaiter { b.commandWaiter = nil; return (w, false) }
-            b.commandPending = true
-            if b.started { return (nil, false) }
-            b.started = true
-            return (nil, true)
+        drainer.store(currentOSThread(), ordering: .relaxed)
+        enteredAt = now
+        exit = nil
+        if let w = commandWaiter {
+            commandWaiter = nil
+            w.resume(returning: true)
+            return
         }
-        if create { Task(executorPreference: self) { await self.serve() } }
-        waiter?.resume(returning: true)
+        commandPending = true
+        if !started {
+            started = true
+            Task(executorPreference: self) { await self.serve() }
+        }
     }
 
     /// Resumes a command suspended at an RPC with the normal world's answer.
     func resume(_ reply: RPCReply, now: UInt64) {
+        drainer.store(currentOSThread(), ordering: .relaxed)
+        enteredAt = now
         // A continuation whose RPC was not delivered yet (posted while the thread was parked
         // after an external await) is not the one this answer is for: leave it for the next drain.
-        let c = box.withLock { b -> UnsafeContinuation<RPCReply, Never>? in
-            b.enteredAt = now
-            guard b.exit == nil else { return nil }
-            let c = b.rpcWaiter; b.rpcWaiter = nil; return c
-        }
-        c?.resume(returning: reply)
+        guard exit == nil, let c = rpcWaiter else { return }
+        rpcWaiter = nil
+        c.resume(returning: reply)
     }
 
     /// Runs queued jobs on the calling thread until the command suspends at an RPC or ends. An
     /// empty queue with no exit means the TA awaits something outside the secure world: the
     /// thread yields to the normal world with FOREIGN_INTR at once.
     func drain() -> ThreadExit {
-        enum Step { case job(UnownedJob), exit(ThreadExit?) }
+        drainer.store(currentOSThread(), ordering: .relaxed)
+        defer { drainer.store(0, ordering: .relaxed) }
         while true {
-            let step = box.withLock { b -> Step in
-                if let j = b.jobs.pop() { return .job(j) }
-                let e = b.exit; b.exit = nil
-                return .exit(e)
+            if let j = localJobs.pop() {
+                j.runSynchronously(on: asUnownedTaskExecutor())
+                continue
             }
-            switch step {
-            case let .job(j): j.runSynchronously(on: asUnownedTaskExecutor())
-            case let .exit(e): return e ?? .rpc(a0: SMCReturn.rpc(.foreignInterrupt).rawValue, a1: 0, a2: 0)
+            if foreignJobs.load(ordering: .acquiring) > 0 {
+                shared.withLock { s in
+                    while let j = s.jobs.pop() { localJobs.push(j) }
+                    foreignJobs.store(0, ordering: .relaxed)
+                }
+                if !localJobs.isEmpty { continue }
             }
+            let e = exit
+            exit = nil
+            return e ?? .rpc(a0: SMCReturn.rpc(.foreignInterrupt).rawValue, a1: 0, a2: 0)
         }
     }
 
-    /// Ends the task: the next time it would take a command it returns. Drains what is queued on
-    /// the calling thread (the VM is gone, nobody else will). Returns how the last drain ended.
-    /// From now on the thread's remaining work (unwinding an aborted command, ending the task)
-    /// runs on the global executor: no vCPU drains it any more.
+    /// Ends the task: the next time it would take a command it returns. From now on the thread's
+    /// remaining work (unwinding an aborted command, ending the task) runs on the global
+    /// executor: no vCPU drains it any more. Called by the owner.
     /// `keepAlive`: hold the world and the partition until the task ends (false only from the
     /// world's deinit, for idle threads whose task ends without touching either).
     func stop(keepAlive: Bool = true) {
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        aborting.store(true, ordering: .sequentiallyConsistent)
         let owners: (world: SecureWorld, partition: Partition)? = keepAlive ? (world, partition) : nil
-        let (w, queued) = box.withLock { b -> (UnsafeContinuation<Bool, Never>?, [UnownedJob]) in
-            b.stopping = true; b.aborting = true; b.orphaned = true
-            if b.started && b.keepAlive == nil { b.keepAlive = owners }
-            var queued: [UnownedJob] = []
-            while let j = b.jobs.pop() { queued.append(j) }
-            let w = b.commandWaiter; b.commandWaiter = nil
-            return (w, queued)
+        let hadTask = started
+        var queued: [UnownedJob] = []
+        shared.withLock { s in
+            orphaned.store(true, ordering: .sequentiallyConsistent)
+            if hadTask && s.keepAlive == nil { s.keepAlive = owners }
+            while let j = s.jobs.pop() { queued.append(j) }
+            foreignJobs.store(0, ordering: .relaxed)
         }
+        while let j = localJobs.pop() { queued.append(j) }
+        drainer.store(0, ordering: .relaxed)
+        let w = commandWaiter
+        commandWaiter = nil
         for j in queued { globalConcurrentExecutor.enqueue(ExecutorJob(j)) }
         w?.resume(returning: false)
     }
 
     /// Asks the task to end after the command it runs now (its VM is being destroyed).
-    func requestStop() { box.withLock { $0.stopping = true; $0.aborting = true } }
+    func requestStop() {
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        aborting.store(true, ordering: .sequentiallyConsistent)
+    }
 
     /// Marks the thread as aborting (its VM is being destroyed).
-    func setAborting() { box.withLock { $0.aborting = true } }
-    var isAborting: Bool { box.withLock { $0.aborting } }
+    func setAborting() { aborting.store(true, ordering: .sequentiallyConsistent) }
+    var isAborting: Bool { aborting.load(ordering: .sequentiallyConsistent) }
 
-    /// When the current drain started (ns of the world's clock).
-    var enteredAt: UInt64 { box.withLock { $0.enteredAt } }
-
-    // MARK: Task side
+    // MARK: Task side (runs inside the owner's drain, or on the global executor once orphaned)
 
     /// The thread's task: takes commands until stopped.
     private func serve() async {
@@ -249,20 +302,16 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
         while await nextCommand(publishing: exit) {
             exit = .done(a0: await run().rawValue)
         }
-        box.withLock { $0.keepAlive = nil }
+        shared.withLock { $0.keepAlive = nil }
     }
 
     /// Publishes how the previous command ended and parks until the next one (false: stop).
-    private func nextCommand(publishing exit: ThreadExit?) async -> Bool {
+    private func nextCommand(publishing done: ThreadExit?) async -> Bool {
         await withUnsafeContinuation { (c: UnsafeContinuation<Bool, Never>) in
-            let now: Bool? = box.withLock { b in
-                if let exit { b.exit = exit }
-                if b.stopping { return false }
-                if b.commandPending { b.commandPending = false; return true }
-                b.commandWaiter = c
-                return nil
-            }
-            if let now { c.resume(returning: now) }
+            if let done { exit = done }
+            if stopping.load(ordering: .sequentiallyConsistent) { c.resume(returning: false); return }
+            if commandPending { commandPending = false; c.resume(returning: true); return }
+            commandWaiter = c
         }
     }
 
@@ -270,12 +319,9 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
     /// Returns the normal world's answer (or abort).
     func rpc(_ a0: UInt32, _ a1: UInt64 = 0, _ a2: UInt64 = 0) async -> RPCReply {
         await withUnsafeContinuation { (c: UnsafeContinuation<RPCReply, Never>) in
-            let abort: Bool = box.withLock { b in
-                if b.aborting { return true }
-                b.exit = .rpc(a0: a0, a1: a1, a2: a2); b.rpcWaiter = c
-                return false
-            }
-            if abort { c.resume(returning: .abort) }
+            if aborting.load(ordering: .sequentiallyConsistent) { c.resume(returning: .abort); return }
+            exit = .rpc(a0: a0, a1: a1, a2: a2)
+            rpcWaiter = c
         }
     }
 }

@@ -54,7 +54,9 @@ public struct SecureWorldConfig: Sendable {
     public var maxMemrefBytes: Int
     /// Highest client id VM_CREATED accepts.
     public var maxClientID: UInt64
-    /// Highest notification value (EXCHANGE_CAPABILITIES a2); TA keys above it are BAD_PARAMETERS.
+    /// Highest notification value the normal world accepts (Linux's default without async
+    /// notification: 255). Values from `SecureWorld.syncNotificationBase` up are the secure
+    /// threads' own (a call waiting for a busy TA); a TA may use the values below it.
     public var maxNotificationValue: UInt32
     /// Kept for source compatibility; unused: a drain never polls. A TA that awaits something
     /// outside the secure world makes the thread yield with FOREIGN_INTR at once.
@@ -124,6 +126,12 @@ public struct SecureWorldCounters: Hashable, Sendable {
     }
 }
 
+extension SecureWorld {
+    /// OP-TEE's NOTIF_SYNC_VALUE_BASE (with its async range 0..63): a secure thread waits on
+    /// this + its thread id; TA-raised notification keys stay below it.
+    public static let syncNotificationBase: UInt32 = 64
+}
+
 /// The OP-TEE-compatible secure world: fast calls, std calls on per-VM pools of secure threads,
 /// RPCs to the normal world, sessions, registered shared memory and the TA runtime.
 public final class SecureWorld: SMCEntry, Sendable {
@@ -144,7 +152,13 @@ public final class SecureWorld: SMCEntry, Sendable {
     static let shardCount = 64
     /// The partition of the no-hypervisor mode (set once at the end of init).
     private let implicitRef = AtomicLazyReference<Partition>()
-    private var implicit: Partition? { implicitRef.load() }
+    /// The implicit partition; read only without virtualization (with it, the lazy reference's
+    /// generic load is skipped on every call).
+    private var implicit: Partition? { config.virtualization ? nil : implicitRef.load() }
+    /// One bit per created client id up to `createdBitsLimit`: a fast call checks that its VM
+    /// exists with one atomic load, without the shard lock or a retain of the partition.
+    private let createdBits: InlineArray<1024, Atomic<UInt64>> = InlineArray { _ in Atomic<UInt64>(0) }
+    static let createdBitsLimit: UInt64 = 1024 * 64
     /// Errors that belong to no partition, and counters of destroyed partitions.
     let globalCounters = Mutex(SecureWorldCounters())
     /// Source of unique call tokens (instance ownership).
@@ -202,7 +216,7 @@ public final class SecureWorld: SMCEntry, Sendable {
     public var counters: SecureWorldCounters {
         var c = globalCounters.withLock { $0 }
         let parts = implicit.map { [$0] } ?? shards.flatMap { $0.map.withLock { Array($0.values) } }
-        for p in parts { c.merge(p.state.withLock { $0.counters }) }
+        for p in parts { c.merge(p.counters()) }
         return c
     }
 
@@ -210,6 +224,19 @@ public final class SecureWorld: SMCEntry, Sendable {
     public var clients: [UInt64] {
         if let i = implicit { return [i.clientID] }
         return shards.flatMap { $0.map.withLock { Array($0.keys) } }.sorted()
+    }
+
+    /// True when VM `clientID` was created and not destroyed (ids past the bitmap: by lookup).
+    func isCreated(_ clientID: UInt64) -> Bool {
+        guard clientID < Self.createdBitsLimit else { return partition(for: clientID) != nil }
+        return createdBits[Int(clientID >> 6)].load(ordering: .acquiring) & (1 << (clientID & 63)) != 0
+    }
+
+    private func markCreated(_ clientID: UInt64, _ on: Bool) {
+        guard clientID < Self.createdBitsLimit else { return }
+        let bit: UInt64 = 1 << (clientID & 63)
+        if on { createdBits[Int(clientID >> 6)].bitwiseOr(bit, ordering: .releasing) }
+        else { createdBits[Int(clientID >> 6)].bitwiseAnd(~bit, ordering: .releasing) }
     }
 
     func partition(for clientID: UInt64) -> Partition? {
@@ -243,18 +270,12 @@ public final class SecureWorld: SMCEntry, Sendable {
         let client = frame.a7
         // With virtualization, a fast call from a VM that was not created gets ENOTAVAIL
         // (OP-TEE's virt_set_guest); the hypervisor (0) is always served.
-        var part: Partition? = nil
-        if config.virtualization {
-            if client != 0 {
-                guard let p = partition(for: client) else {
-                    countSMC(.enotavail, nil, "fast call \(frame.function) from unknown client \(client)")
-                    return ret(.enotavail)
-                }
-                part = p
-            }
-        } else {
-            part = implicit
+        if config.virtualization && client != 0 && !isCreated(client) {
+            countSMC(.enotavail, nil, "fast call \(frame.function) from unknown client \(client)")
+            return ret(.enotavail)
         }
+        // The identity calls need no partition; the rest look it up (not on a hot path).
+        var part: Partition? { config.virtualization ? (client != 0 ? partition(for: client) : nil) : implicit }
         switch frame.function {
         case .callsCount:
             out.a0 = config.virtualization ? Self.callsCountValue : Self.callsCountValue - 2
@@ -276,10 +297,13 @@ public final class SecureWorld: SMCEntry, Sendable {
                 countSMC(.enotavail, part, "unknown non-secure capabilities \(hex(frame.a1))")
                 return ret(.enotavail)
             }
-            var caps: SecureCapabilities = [.dynamicSHM, .memrefNull, .rpcArg, .asyncNotif]
+            // No ASYNC_NOTIF: nothing in this secure world raises an asynchronous notification
+            // (OP-TEE advertises it only with CFG_CORE_ASYNC_NOTIF and a source), so a2 (the
+            // highest async value) stays 0 and the normal world keeps its default of 255.
+            var caps: SecureCapabilities = [.dynamicSHM, .memrefNull, .rpcArg]
             if config.virtualization { caps.insert(.virtualization) }
             out.a1 = UInt64(caps.rawValue)
-            out.a2 = UInt64(config.maxNotificationValue)
+            out.a2 = 0
             out.a3 = UInt64(OPTEEIdentity.rpcMaxNumParams)
             return ret(.ok)
         case .disableSHMCache:
@@ -305,13 +329,6 @@ public final class SecureWorld: SMCEntry, Sendable {
             return ret(vmCreated(guest: frame.a1, caller: client))
         case .vmDestroyed where config.virtualization:
             return ret(vmDestroyed(guest: frame.a1, caller: client))
-        case .enableAsyncNotif:
-            part?.asyncNotifEnabled.store(true, ordering: .releasing)
-            return ret(.ok)
-        case .getAsyncNotifValue:
-            // No asynchronous event source yet: nothing is ever pending.
-            out.a1 = 0; out.a2 = 0
-            return ret(.ok)
         default:
             countSMC(.unknownFunction, part, "unknown fast call \(frame.function)")
             return ret(.unknownFunction)
@@ -326,6 +343,7 @@ public final class SecureWorld: SMCEntry, Sendable {
         let created: Bool = shard(guest).map.withLock { m in
             if m[guest] != nil { return false }
             m[guest] = Partition(clientID: guest, threads: config.threadsPerVM, world: self)
+            markCreated(guest, true)
             return true
         }
         if !created { countSMC(.enotavail, nil, "VM_CREATED for existing VM \(guest)"); return .enotavail }
@@ -335,11 +353,16 @@ public final class SecureWorld: SMCEntry, Sendable {
 
     private func vmDestroyed(guest: UInt64, caller: UInt64) -> SMCReturn {
         guard caller == 0 else { countSMC(.enotavail, nil, "VM_DESTROYED from client \(caller)"); return .enotavail }
-        guard let p = shard(guest).map.withLock({ $0.removeValue(forKey: guest) }) else {
+        guard let p = shard(guest).map.withLock({ m -> Partition? in
+            let p = m.removeValue(forKey: guest)
+            if p != nil { markCreated(guest, false) }
+            return p
+        }) else {
             countSMC(.enotavail, nil, "VM_DESTROYED for unknown VM \(guest)"); return .enotavail
         }
         teardown(p)
-        globalCounters.withLock { $0.merge(p.state.withLock { $0.counters }) }
+        let pc = p.counters()
+        globalCounters.withLock { $0.merge(pc) }
         log.debug("VM \(guest) destroyed")
         return .ok
     }

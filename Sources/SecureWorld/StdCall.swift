@@ -139,8 +139,13 @@ extension SecureThread {
     func run() async -> SMCReturn {
         let r = await execute()
         if r == .ok { copyBack() }
+        // The argument's shm is done with once the results are in it; a waiting UNREGISTER_SHM
+        // is woken while this call can still make RPCs.
+        if let c = setup.regdCookie {
+            let wake = partition.unuseSHM(c)
+            if !wake.isEmpty { await wakeUnregister(wake) }
+        }
         await endOfCall()
-        if let c = setup.regdCookie { partition.unuseSHM(c) }
         setup = CallSetup()
         return r
     }
@@ -179,7 +184,7 @@ extension SecureThread {
         // Only a call that allocated an RPC argument can have one to free (the cache is switched
         // only while every thread is free), so a call without RPCs takes no lock here.
         guard setup.allocatedRPCArg, !partition.shmCacheEnabled || isAborting else { return }
-        let cached = box.withLock { b -> RPCArgBuffer? in let a = b.rpcArg; b.rpcArg = nil; return a }
+        let cached = shared.withLock { b -> RPCArgBuffer? in let a = b.rpcArg; b.rpcArg = nil; return a }
         if let a = cached, !a.supplied, a.cookie != 0 {
             let (h, l) = RegisterFrame.split(a.cookie)
             _ = await rpc(SMCReturn.rpc(.free).rawValue, h, l)
@@ -222,7 +227,7 @@ extension SecureThread {
         case let .registered(b): return RPCArgBuffer(buffer: b, cookie: 0, supplied: true)
         case .none: break
         }
-        if let c = box.withLock({ $0.rpcArg }) { return c }
+        if let c = shared.withLock({ $0.rpcArg }) { return c }
         let reply = await rpc(SMCReturn.rpc(.alloc).rawValue, UInt64(rpcArgSize), 0)
         if reply.aborted { return nil }
         let pa = RegisterFrame.join(reply.a1, reply.a2)
@@ -237,7 +242,7 @@ extension SecureThread {
         }
         let a = RPCArgBuffer(buffer: buf, cookie: cookie, supplied: false)
         setup.allocatedRPCArg = true
-        box.withLock { $0.rpcArg = a }
+        shared.withLock { $0.rpcArg = a }
         return a
     }
 
@@ -277,15 +282,15 @@ extension SecureThread {
         return p
     }
 
-    /// The RPC param naming `size` bytes at the start of a buffer from `allocSharedMemory`: a TMEM
-    /// by physical address when the buffer is one piece, else RMEM(cookie, offset 0) as OP-TEE
-    /// sends memrefs into non-contiguous shm (a TMEM address would name only the first page).
-    func rpcMemref(_ type: MsgParamType, buffer: NSBuffer, cookie: UInt64, size: UInt64) -> MsgParam {
+    /// The RPC param naming `size` bytes at `offset` of a buffer from `allocSharedMemory`: a TMEM
+    /// by physical address when the buffer is one piece, else RMEM(cookie, offset) as OP-TEE
+    /// sends memrefs into non-contiguous shm (a TMEM address would name only one page).
+    func rpcMemref(_ type: MsgParamType, buffer: NSBuffer, cookie: UInt64, offset: Int = 0, size: UInt64) -> MsgParam {
         if buffer.segments.count <= 1 {
-            return .tmem(type, bufPtr: buffer.address(at: 0)?.raw ?? 0, size: size, shmRef: cookie)
+            return .tmem(type, bufPtr: buffer.address(at: offset)?.raw ?? 0, size: size, shmRef: cookie)
         }
         let rmem = MsgParamType(rawValue: type.rawValue - 4) ?? .rmemInout
-        return .rmem(rmem, offset: 0, size: size, shmRef: cookie)
+        return .rmem(rmem, offset: UInt64(offset), size: size, shmRef: cookie)
     }
 
     /// RPC SHM_FREE of a buffer from `allocSharedMemory`.

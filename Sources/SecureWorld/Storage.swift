@@ -73,17 +73,17 @@ struct RPCFileSystem: REEFileSystem {
         let (buf, cookie) = try await call.payloadBuffer(size: size)
         var params: [MsgParam] = [.value(.valueInput, a: op.rawValue, b: b, c: c)]
         let view = call.world.ns.view
-        let base = buf.address(at: 0)?.raw ?? 0
         var failure: TEEResult? = nil
+        // TMEM by address in a one-piece buffer, RMEM(cookie, offset) in a page-list one.
         if let input {
             do { try buf.write(view, offset: 0, input) } catch { failure = error }
-            params.append(.tmem(.tmemInput, bufPtr: base, size: UInt64(input.count), shmRef: cookie))
+            params.append(call.rpcMemref(.tmemInput, buffer: buf, cookie: cookie, size: UInt64(input.count)))
         } else if output > 0 {
-            params.append(.tmem(.tmemOutput, bufPtr: base, size: UInt64(output), shmRef: cookie))
+            params.append(call.rpcMemref(.tmemOutput, buffer: buf, cookie: cookie, size: UInt64(output)))
         }
         if let second, let i = input {
             do { try buf.write(view, offset: i.count, second) } catch { failure = error }
-            params.append(.tmem(.tmemInput, bufPtr: buf.address(at: i.count)?.raw ?? 0, size: UInt64(second.count), shmRef: cookie))
+            params.append(call.rpcMemref(.tmemInput, buffer: buf, cookie: cookie, offset: i.count, size: UInt64(second.count)))
         }
         if valueOut { params.append(.value(.valueOutput)) }
         if let f = failure { throw f }
@@ -263,7 +263,8 @@ struct TAStore: Sendable {
     func objectPath(_ file: UInt64) -> String { dir + "/o" + String(file, radix: 16) }
 
     static func checkID(_ id: [UInt8]) throws(TEEResult) {
-        guard !id.isEmpty, id.count <= 64 else { throw .badParameters }
+        // A 0-byte id is valid (GP and OP-TEE allow objectIDLen 0).
+        guard id.count <= 64 else { throw .badParameters }
     }
 
     // MARK: whole files
@@ -467,13 +468,87 @@ struct FSRPCStorage: TAStorage {
         }, body)
     }
 
-    func read(id: [UInt8]) async throws(TEEResult) -> [UInt8] { try await run { s throws(TEEResult) in try await s.read(id) } }
-    func write(id: [UInt8], data: [UInt8], overwrite: Bool) async throws(TEEResult) {
+    @concurrent func read(id: [UInt8]) async throws(TEEResult) -> [UInt8] { try await run { s throws(TEEResult) in try await s.read(id) } }
+    @concurrent func write(id: [UInt8], data: [UInt8], overwrite: Bool) async throws(TEEResult) {
         try await run { s throws(TEEResult) in try await s.write(id, data, overwrite: overwrite) }
     }
-    func delete(id: [UInt8]) async throws(TEEResult) { try await run { s throws(TEEResult) in try await s.delete(id) } }
-    func rename(from: [UInt8], to: [UInt8]) async throws(TEEResult) {
+    @concurrent func delete(id: [UInt8]) async throws(TEEResult) { try await run { s throws(TEEResult) in try await s.delete(id) } }
+    @concurrent func rename(from: [UInt8], to: [UInt8]) async throws(TEEResult) {
         try await run { s throws(TEEResult) in try await s.rename(from, to) }
     }
-    func list() async throws(TEEResult) -> [[UInt8]] { try await run { s throws(TEEResult) in try await s.list() } }
+    @concurrent func list() async throws(TEEResult) -> [[UInt8]] { try await run { s throws(TEEResult) in try await s.list() } }
+}
+
+// MARK: TA version database (rollback protection of loaded TAs)
+
+/// OP-TEE's `ta_ver.db`: the highest ta_version of each TA UUID this client has loaded,
+/// `{u32 db_version, u32 n}` then n x `{uuid[16] (RFC 4122 octets), u32 version}`, little
+/// endian. It lives in the client's secure storage as an object of the core (the nil UUID), as
+/// OP-TEE keeps it in secure storage owned by the core.
+struct TAVersionDB: Equatable {
+    /// Object id of the database in the core's store.
+    static let objectID = Array("ta_ver.db".utf8)
+    /// db_version this code writes.
+    static let formatVersion: UInt32 = 0
+    /// Entries kept at most (a TA UUID per entry); more is OUT_OF_MEMORY at load.
+    static let maxEntries = 4096
+
+    var entries: [(uuid: TEEUUID, version: UInt32)] = []
+
+    static func == (l: TAVersionDB, r: TAVersionDB) -> Bool {
+        l.entries.count == r.entries.count && zip(l.entries, r.entries).allSatisfy { $0.uuid == $1.uuid && $0.version == $1.version }
+    }
+
+    init() {}
+
+    /// Parses a stored database; a malformed one is CORRUPT_OBJECT.
+    init(decoding b: [UInt8]) throws(TEEResult) {
+        guard b.count >= 8 else { throw .corruptObject }
+        let n = Int(ByteCodec.u32(b, 4))
+        guard n <= Self.maxEntries, b.count == 8 + n * 20 else { throw .corruptObject }
+        for i in 0..<n {
+            let o = 8 + i * 20
+            entries.append((TEEUUID(octets: Array(b[o..<o + 16])), ByteCodec.u32(b, o + 16)))
+        }
+    }
+
+    /// The stored form.
+    var encoded: [UInt8] {
+        var out = ByteCodec.le32(Self.formatVersion) + ByteCodec.le32(UInt32(entries.count))
+        for e in entries { out += e.uuid.octets + ByteCodec.le32(e.version) }
+        return out
+    }
+
+    /// OP-TEE's check_update_version: a version below the recorded one is a rollback
+    /// (ACCESS_CONFLICT); a higher one is recorded; an equal one changes nothing. True when the
+    /// database changed.
+    mutating func admit(_ uuid: TEEUUID, version: UInt32) throws(TEEResult) -> Bool {
+        if let i = entries.firstIndex(where: { $0.uuid == uuid }) {
+            if version < entries[i].version { throw .accessConflict }
+            if version == entries[i].version { return false }
+            entries[i].version = version
+            return true
+        }
+        guard entries.count < Self.maxEntries else { throw .outOfMemory }
+        entries.append((uuid, version))
+        return true
+    }
+}
+
+extension FSRPCStorage {
+    /// Checks a verified TA's ta_version against the client's `ta_ver.db` and records it, in one
+    /// locked step of the core's store (`ta` must be the nil UUID). ACCESS_CONFLICT on a rollback.
+    func admitTAVersion(_ uuid: TEEUUID, version: UInt32) async throws(TEEResult) {
+        try await run { s throws(TEEResult) in
+            var db = TAVersionDB()
+            do throws(TEEResult) {
+                db = try TAVersionDB(decoding: try await s.read(TAVersionDB.objectID))
+            } catch {
+                guard error == .itemNotFound else { throw error }
+            }
+            if try db.admit(uuid, version: version) {
+                try await s.write(TAVersionDB.objectID, db.encoded, overwrite: true)
+            }
+        }
+    }
 }

@@ -25,9 +25,37 @@ final class TAInstance: @unchecked Sendable {
     }
     let state = Mutex(State())
 
+    /// Notification keys of the calls waiting for this instance to be free, oldest first
+    /// (OP-TEE's tee_ta_cv); `waiterCount` lets a release without waiters skip the lock.
+    private let waiters = Mutex<[UInt32]>([])
+    private let waiterCount = Atomic<Int>(0)
+
     init(descriptor: TADescriptor) {
         self.descriptor = descriptor
         self.ta = descriptor.make()
+    }
+
+    /// Queues a call that will wait on notification `key` until the instance is released.
+    func addWaiter(_ key: UInt32) {
+        waiters.withLock { w in w.append(key); waiterCount.store(w.count, ordering: .releasing) }
+    }
+
+    /// Drops a waiter that got the instance (or gave up); nothing if a release already took it.
+    func removeWaiter(_ key: UInt32) {
+        waiters.withLock { w in
+            if let i = w.firstIndex(of: key) { w.remove(at: i) }
+            waiterCount.store(w.count, ordering: .releasing)
+        }
+    }
+
+    /// The oldest waiter's key, taken off the queue; nil when nobody waits.
+    func takeWaiter() -> UInt32? {
+        guard waiterCount.load(ordering: .acquiring) > 0 else { return nil }
+        return waiters.withLock { w -> UInt32? in
+            let k = w.isEmpty ? nil : w.removeFirst()
+            waiterCount.store(w.count, ordering: .releasing)
+            return k
+        }
     }
 
     enum Acquire { case ok, busy, reentrant, dead }
@@ -42,6 +70,13 @@ final class TAInstance: @unchecked Sendable {
             if done { return .ok }
             w = now
         }
+    }
+
+    /// True when nobody owns the instance (it may be taken by the next `tryAcquire`), or it
+    /// died (the next `tryAcquire` answers dead): either way a waiter need not sleep.
+    var tryAcquireWouldSucceed: Bool {
+        let w = word.load(ordering: .acquiring)
+        return w & (Self.deadBit | Self.destroyedBit) != 0 || w & Self.ownerMask == 0
     }
 
     func releaseOwner() {
@@ -88,6 +123,9 @@ final class Session: @unchecked Sendable {
     let live = Mutex(Live())
     /// Mirrors `live.closed`, readable without the lock (a thread's cached session is checked with it).
     let closedFlag = Atomic<Bool>(false)
+    /// A TA-to-TA session: world-clock nanoseconds after which the command in flight sees its
+    /// cancellation flag (the caller's cancellationRequestTimeout; 0: none).
+    let cancelDeadline = Atomic<UInt64>(0)
 
     init(id: UInt32, instance: TAInstance, client: TAClientIdentity, taState: AnyObject?) {
         self.id = id; self.instance = instance; self.client = client; self.taState = taState
@@ -95,22 +133,59 @@ final class Session: @unchecked Sendable {
 }
 
 extension SecureWorld {
-    /// Runs `body` while owning `inst`. A busy instance makes the thread yield with FOREIGN_INTR
-    /// and retry (never blocking in the secure world); re-entering from the same call is BUSY.
+    /// Runs `body` while owning `inst`. A busy instance makes the call wait through RPC
+    /// NOTIFICATION (as OP-TEE's condvar on a busy TA) until the owner releases it; re-entering
+    /// from the same call is BUSY.
     func withInstance<R>(_ inst: TAInstance, call: StdCall,
                          _ body: () async -> R) async -> Result<R, TEEResult> {
         while true {
             switch inst.tryAcquire(call.token) {
             case .ok:
                 let r = await body()
-                inst.releaseOwner()
+                await release(inst, call: call)
                 return .success(r)
             case .reentrant: return .failure(.busy)
             case .dead: return .failure(.targetDead)
             case .busy:
-                guard await call.foreignInterrupt() else { return .failure(.targetDead) }
+                guard await waitForInstance(inst, call: call) else { return .failure(.targetDead) }
             }
         }
+    }
+
+    /// The notification value a call on `call`'s thread waits on: OP-TEE's
+    /// NOTIF_SYNC_VALUE_BASE + thread id, above the values TAs may use; nil past the range.
+    func syncNotificationKey(_ call: StdCall) -> UInt32? {
+        let k = UInt64(SecureWorld.syncNotificationBase) + UInt64(call.index)
+        return k <= UInt64(config.maxNotificationValue) ? UInt32(k) : nil
+    }
+
+    /// The instance is owned by another call: queue this one and wait in the normal world on
+    /// its notification key (RPC NOTIFICATION wait) until a release sends it. A spurious or
+    /// timed-out wake just retries. False when the VM is going away.
+    func waitForInstance(_ inst: TAInstance, call: StdCall) async -> Bool {
+        guard let key = syncNotificationKey(call) else { return await call.foreignInterrupt() }
+        inst.addWaiter(key)
+        // Released between the failed try and the queueing: the release may not have seen us.
+        if inst.tryAcquireWouldSucceed {
+            inst.removeWaiter(key)
+            return true
+        }
+        let (r, _, _) = await call.rpcCommand(.notification, [.value(.valueInput, a: RPCNotification.wait.rawValue, b: UInt64(key))])
+        inst.removeWaiter(key)
+        switch r {
+        case .communication: return false
+        case .success: return true
+        default:
+            // The normal world refused or timed the wait out: yield once so a retry cannot spin.
+            return await call.foreignInterrupt()
+        }
+    }
+
+    /// Gives `inst` back and wakes the oldest waiter (RPC NOTIFICATION send on its key).
+    func release(_ inst: TAInstance, call: StdCall) async {
+        inst.releaseOwner()
+        guard let key = inst.takeWaiter() else { return }
+        _ = await call.rpcCommand(.notification, [.value(.valueInput, a: RPCNotification.send.rawValue, b: UInt64(key))])
     }
 
     /// Records a TA panic: the instance dies, its sessions answer TARGET_DEAD from now on.
@@ -152,6 +227,23 @@ extension SecureWorld {
             log.warning("TA \(uuid) refused at LOAD_TA: \(error)")
             return .failure(error.teeResult)
         }
+        // OP-TEE's rollback check (ta_ver.db, after the signature): an image whose ta_version is
+        // below one this client already loaded for the UUID is refused with ACCESS_CONFLICT; a
+        // higher one is recorded. The database is an object of the core (nil UUID) in the
+        // client's secure storage, so a TA may not claim the nil UUID.
+        guard uuid != .zero else {
+            log.warning("TA \(uuid) refused at LOAD_TA: the nil UUID names the core's own storage")
+            return .failure(.security)
+        }
+        // A legacy image carries no version: OP-TEE checks only bootstrap images.
+        do throws(TEEResult) {
+            if verified.header.imageType == SignedTAHeader.bootstrapType {
+                try await FSRPCStorage(call: call, ta: .zero).admitTAVersion(uuid, version: verified.header.taVersion)
+            }
+        } catch {
+            log.warning("TA \(uuid) refused at LOAD_TA: ta_version \(verified.header.taVersion) (ta_ver.db): \(error)")
+            return .failure(error)
+        }
         let d: TADescriptor
         do throws(TEEResult) { d = try loader(uuid, verified.elf) } catch { return .failure(error) }
         guard d.uuid == uuid else { return .failure(.security) }
@@ -160,7 +252,7 @@ extension SecureWorld {
 
     /// OPEN_SESSION (from the normal world, or TA-to-TA when `parent` is set).
     func openSession(uuid: TEEUUID, client: TAClientIdentity, params: inout TAParams, call: StdCall,
-                     parent: Session?) async -> (TEEResult, TEEOrigin, Session?) {
+                     parent: Session?, cancelDeadline: UInt64 = 0) async -> (TEEResult, TEEOrigin, Session?) {
         let p = call.partition
         let desc: TADescriptor
         switch await descriptor(for: uuid, call: call) {
@@ -195,7 +287,7 @@ extension SecureWorld {
             if case let .err(e) = pick { return (e, .tee, nil) }
             return (.generic, .tee, nil)
         }
-        let ctx = TARunContext(call: call, subject: .opening(OpeningSession(client: client, uuid: uuid)))
+        let ctx = TARunContext(call: call, subject: .opening(OpeningSession(client: client, uuid: uuid, cancelDeadline: cancelDeadline)))
         var local = params
         let outcome: Result<(TEEResult, TEEOrigin, AnyObject?), TEEResult> = await withInstance(inst, call: call) {
             do {
@@ -265,19 +357,21 @@ extension SecureWorld {
         while true {
             switch inst.tryAcquire(call.token) {
             case .ok:
-                defer { inst.releaseOwner() }
+                let out: (TEEResult, TEEOrigin)
                 do {
                     let r = try await inst.ta.invoke(command: command, params: &params, sessionState: session.taState, context: ctx)
-                    return (r, .trustedApp)
+                    out = (r, .trustedApp)
                 } catch {
                     panic(inst, call.partition, error)
-                    return (.targetDead, .tee)
+                    out = (.targetDead, .tee)
                 }
+                await release(inst, call: call)
+                return out
             case .reentrant: return (.busy, .tee)
             case .dead: return (.targetDead, .tee)
             case .busy:
-                // Never block in the secure world: yield to the normal world and retry.
-                guard await call.foreignInterrupt() else { return (.targetDead, .tee) }
+                // Never block in the secure world: wait in the normal world for the owner's release.
+                guard await waitForInstance(inst, call: call) else { return (.targetDead, .tee) }
             }
         }
     }

@@ -16,7 +16,7 @@ public enum SignedTAError: Error, Equatable, Sendable, CustomStringConvertible {
     case truncated
     /// The first word is not 0x4F545348 ("HSTO").
     case badMagic(UInt32)
-    /// Image type other than 1 (bootstrap): legacy, encrypted and subkey images are not loaded.
+    /// Image type other than 0 (legacy) or 1 (bootstrap): encrypted and subkey images are not loaded.
     case unsupportedImageType(UInt32)
     /// Not an RSA signature algorithm with SHA-256, SHA-384 or SHA-512.
     case unsupportedAlgorithm(UInt32)
@@ -32,6 +32,8 @@ public enum SignedTAError: Error, Equatable, Sendable, CustomStringConvertible {
     case badSignature
     /// The image is signed for another UUID than the one requested.
     case uuidMismatch(signed: TEEUUID, requested: TEEUUID)
+    /// A legacy image whose ELF has no readable `.ta_head` section (the only place its UUID is).
+    case noTAHead
     /// The key could not be read or is not a usable RSA key (at least 2048 bits).
     case badKey(String)
 
@@ -43,7 +45,7 @@ public enum SignedTAError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .truncated: "image truncated"
         case let .badMagic(m): "bad magic 0x\(String(m, radix: 16))"
-        case let .unsupportedImageType(t): "unsupported image type \(t) (only bootstrap images, type 1, are loaded)"
+        case let .unsupportedImageType(t): "unsupported image type \(t) (only legacy, type 0, and bootstrap, type 1, images are loaded)"
         case let .unsupportedAlgorithm(a): "unsupported signature algorithm 0x\(String(a, radix: 16))"
         case let .badHashSize(h): "hash size \(h) does not match the algorithm"
         case let .badSignatureSize(s): "signature size \(s) does not match the key"
@@ -51,6 +53,7 @@ public enum SignedTAError: Error, Equatable, Sendable, CustomStringConvertible {
         case .digestMismatch: "digest does not match the image (tampered)"
         case .badSignature: "signature does not verify with the trusted key"
         case let .uuidMismatch(s, r): "image signed for \(s), requested \(r)"
+        case .noTAHead: "legacy image without a readable .ta_head section"
         case let .badKey(why): "bad key: \(why)"
         }
     }
@@ -94,6 +97,9 @@ public struct SignedTAHeader: Equatable, Sendable {
     public static let magic: UInt32 = 0x4F54_5348
     /// Image type of a signed bootstrap TA.
     public static let bootstrapType: UInt32 = 1
+    /// Image type of a legacy TA (OP-TEE's SHDR_TA): the ELF follows the signature directly and
+    /// its UUID is the one in the ELF's `ta_head`; it carries no ta_version.
+    public static let legacyType: UInt32 = 0
     /// Bytes of `struct shdr` before the digest.
     public static let fixedSize = 20
     /// Bytes of `struct shdr_bootstrap_ta`.
@@ -109,7 +115,8 @@ public struct SignedTAHeader: Equatable, Sendable {
     public var digest: [UInt8]
     /// The RSA signature stored in the header.
     public var signature: [UInt8]
-    /// The UUID the image is signed for.
+    /// The UUID the image is signed for (bootstrap header; the nil UUID for a legacy image,
+    /// whose UUID is its ELF's `ta_head`).
     public var uuid: TEEUUID
     /// ta_version of the bootstrap header.
     public var taVersion: UInt32
@@ -123,16 +130,17 @@ public struct SignedTAHeader: Equatable, Sendable {
         guard magic == Self.magic else { throw .badMagic(magic) }
         let type = le32(image, 4), size = le32(image, 8), algo = le32(image, 12)
         let hashSize = Int(le16(image, 16)), sigSize = Int(le16(image, 18))
-        guard type == bootstrapType else { throw .unsupportedImageType(type) }
+        guard type == bootstrapType || type == legacyType else { throw .unsupportedImageType(type) }
         let boot = fixedSize + hashSize + sigSize
-        let payload = boot + bootstrapSize
+        let payload = type == legacyType ? boot : boot + bootstrapSize
         guard image.count >= payload else { throw .truncated }
         guard image.count - payload == Int(size) else { throw .sizeMismatch }
+        let legacy = type == legacyType
         return SignedTAHeader(imageType: type, imageSize: size, algorithm: algo,
                              digest: Array(image[fixedSize..<fixedSize + hashSize]),
                              signature: Array(image[fixedSize + hashSize..<boot]),
-                             uuid: TEEUUID(octets: Array(image[boot..<boot + 16])),
-                             taVersion: le32(image, boot + 16), payloadOffset: payload)
+                             uuid: legacy ? .zero : TEEUUID(octets: Array(image[boot..<boot + 16])),
+                             taVersion: legacy ? 0 : le32(image, boot + 16), payloadOffset: payload)
     }
 
     static func le32(_ b: [UInt8], _ o: Int) -> UInt32 {
@@ -224,15 +232,19 @@ public struct VerifiedTA: Sendable {
 public enum SignedTAImage {
     /// Wraps an ELF into a signed bootstrap image for `uuid`, as OP-TEE's sign_encrypt.py does.
     public static func sign(elf: [UInt8], uuid: TEEUUID, taVersion: UInt32 = 0, key: TASigningKey,
-                            algorithm: TASignatureAlgorithm = .pssSHA256) throws(SignedTAError) -> [UInt8] {
+                            algorithm: TASignatureAlgorithm = .pssSHA256, legacy: Bool = false) throws(SignedTAError) -> [UInt8] {
         guard elf.count <= Int(UInt32.max) else { throw .sizeMismatch }
         let sigSize = key.key.keySizeInBits / 8
         var fixed: [UInt8] = []
-        put32(&fixed, SignedTAHeader.magic); put32(&fixed, SignedTAHeader.bootstrapType)
+        put32(&fixed, SignedTAHeader.magic); put32(&fixed, legacy ? SignedTAHeader.legacyType : SignedTAHeader.bootstrapType)
         put32(&fixed, UInt32(elf.count)); put32(&fixed, algorithm.rawValue)
         put16(&fixed, UInt16(algorithm.hashSize)); put16(&fixed, UInt16(sigSize))
-        var boot = uuid.octets
-        put32(&boot, taVersion)
+        // A legacy image (OP-TEE's old signer, `legacy: true`) has no bootstrap header.
+        var boot: [UInt8] = []
+        if !legacy {
+            boot = uuid.octets
+            put32(&boot, taVersion)
+        }
         let signature: [UInt8]
         let digest: [UInt8]
         do {
@@ -263,7 +275,9 @@ public enum SignedTAImage {
         guard let algorithm = TASignatureAlgorithm(rawValue: h.algorithm) else { throw .unsupportedAlgorithm(h.algorithm) }
         guard h.digest.count == algorithm.hashSize else { throw .badHashSize(UInt16(h.digest.count)) }
         guard h.signature.count == key.signatureSize else { throw .badSignatureSize(UInt16(h.signature.count)) }
-        let signed = Array(image[0..<SignedTAHeader.fixedSize]) + Array(image[h.payloadOffset - SignedTAHeader.bootstrapSize..<image.count])
+        let legacy = h.imageType == SignedTAHeader.legacyType
+        let signedFrom = legacy ? h.payloadOffset : h.payloadOffset - SignedTAHeader.bootstrapSize
+        let signed = Array(image[0..<SignedTAHeader.fixedSize]) + Array(image[signedFrom..<image.count])
         let sig = _RSA.Signing.RSASignature(rawRepresentation: h.signature)
         let valid: Bool
         switch algorithm {
@@ -281,12 +295,69 @@ public enum SignedTAImage {
             valid = key.key.isValidSignature(sig, for: d, padding: algorithm.padding)
         }
         guard valid else { throw .badSignature }
-        guard h.uuid == uuid else { throw .uuidMismatch(signed: h.uuid, requested: uuid) }
-        return VerifiedTA(header: h, elf: Array(image[h.payloadOffset...]))
+        let elf = Array(image[h.payloadOffset...])
+        // A legacy image names its UUID only inside the signed ELF (ta_head), as OP-TEE's loader
+        // then checks it; a bootstrap image in its signed header.
+        let claimed: TEEUUID
+        if legacy {
+            guard let u = TAHeadReader.uuid(inELF: elf) else { throw .noTAHead }
+            claimed = u
+        } else {
+            claimed = h.uuid
+        }
+        guard claimed == uuid else { throw .uuidMismatch(signed: claimed, requested: uuid) }
+        return VerifiedTA(header: h, elf: elf)
     }
 
     static func put32(_ b: inout [UInt8], _ v: UInt32) {
         b += [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF), UInt8((v >> 16) & 0xFF), UInt8(v >> 24)]
     }
     static func put16(_ b: inout [UInt8], _ v: UInt16) { b += [UInt8(v & 0xFF), UInt8(v >> 8)] }
+}
+
+/// Reads the UUID of a TA ELF's `ta_head` (section `.ta_head`: TEE_UUID in native byte order,
+/// first of the 32-byte header), for legacy images. ELF64 little endian only (the hosts vtee
+/// builds TAs for); every offset is bounds-checked, anything malformed is nil.
+enum TAHeadReader {
+    static func uuid(inELF e: [UInt8]) -> TEEUUID? {
+        guard e.count >= 64, e[0] == 0x7F, e[1] == 0x45, e[2] == 0x4C, e[3] == 0x46, e[4] == 2, e[5] == 1 else { return nil }
+        guard let shoff = u64(e, 0x28), let shentsize = u16(e, 0x3A), let shnum = u16(e, 0x3C),
+              let shstrndx = u16(e, 0x3E), shentsize >= 64, shstrndx < shnum, shoff <= UInt64(e.count) else { return nil }
+        func section(_ i: Int) -> (name: Int, type: UInt32, offset: Int, size: Int)? {
+            let (base, o) = Int(shoff).addingReportingOverflow(i * Int(shentsize))
+            guard !o, let name = u32(e, base), let type = u32(e, base + 4),
+                  let off = u64(e, base + 0x18), let size = u64(e, base + 0x20),
+                  off <= UInt64(e.count), size <= UInt64(e.count) - off else { return nil }
+            return (Int(name), type, Int(off), Int(size))
+        }
+        guard let strtab = section(Int(shstrndx)) else { return nil }
+        let want = Array(".ta_head".utf8) + [0]
+        for i in 0..<Int(shnum) {
+            guard let s = section(i) else { return nil }
+            let n = strtab.offset + s.name
+            guard s.name < strtab.size, n + want.count <= e.count else { continue }
+            guard Array(e[n..<n + want.count]) == want else { continue }
+            // SHT_NOBITS (8) has no bytes in the file.
+            guard s.type != 8, s.size >= 16, let tl = u32(e, s.offset), let tm = u16(e, s.offset + 4),
+                  let th = u16(e, s.offset + 6) else { return nil }
+            var o: [UInt8] = [UInt8(tl >> 24), UInt8((tl >> 16) & 0xFF), UInt8((tl >> 8) & 0xFF), UInt8(tl & 0xFF),
+                              UInt8(tm >> 8), UInt8(tm & 0xFF), UInt8(th >> 8), UInt8(th & 0xFF)]
+            o += e[(s.offset + 8)..<(s.offset + 16)]
+            return TEEUUID(octets: o)
+        }
+        return nil
+    }
+
+    private static func u16(_ b: [UInt8], _ o: Int) -> UInt16? {
+        guard o >= 0, o <= b.count - 2 else { return nil }
+        return UInt16(b[o]) | UInt16(b[o + 1]) << 8
+    }
+    private static func u32(_ b: [UInt8], _ o: Int) -> UInt32? {
+        guard o >= 0, o <= b.count - 4 else { return nil }
+        return (0..<4).reduce(UInt32(0)) { $0 | UInt32(b[o + $1]) << (8 * UInt32($1)) }
+    }
+    private static func u64(_ b: [UInt8], _ o: Int) -> UInt64? {
+        guard o >= 0, o <= b.count - 8 else { return nil }
+        return (0..<8).reduce(UInt64(0)) { $0 | UInt64(b[o + $1]) << (8 * UInt64($1)) }
+    }
 }

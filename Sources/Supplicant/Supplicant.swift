@@ -12,6 +12,9 @@ public struct SupplicantConfiguration: Sendable {
     public var storageDirectory: String
     /// Directory of `<uuid>.ta` files (tee-supplicant's `-t`); nil: LOAD_TA finds nothing.
     public var taDirectory: String?
+    /// Directory of tee-supplicant plugins (tee-supplicant's `-p`); nil: none, SUPP_PLUGIN
+    /// requests answer ITEM_NOT_FOUND. `VTEE_PLUGIN_DIR` sets it for C programs' own supplicant.
+    public var pluginDirectory: String? = nil
     /// Serving threads started at once.
     public var threads: Int
     /// Most serving threads; more are started while every one is busy (as tee-supplicant does).
@@ -58,6 +61,8 @@ public final class Supplicant: Sendable {
     public let configuration: SupplicantConfiguration
     /// The REE file system.
     public let store: FileStore
+    /// The plugins of `configuration.pluginDirectory`, loaded once at start-up.
+    public let plugins: SupplicantPlugins
     private let connection = Mutex<SupplicantConnection?>(nil)
     private let running = Atomic<Bool>(false)
     private let alive = Atomic<Int>(0)
@@ -69,6 +74,7 @@ public final class Supplicant: Sendable {
     public init(driver: OPTEEDriver, configuration: SupplicantConfiguration) throws(TEEResult) {
         self.driver = driver; self.configuration = configuration
         self.store = try FileStore(directory: configuration.storageDirectory, logger: configuration.logger)
+        self.plugins = SupplicantPlugins(directory: configuration.pluginDirectory, logger: configuration.logger)
     }
 
     /// Requests answered so far.
@@ -131,6 +137,7 @@ public final class Supplicant: Sendable {
         case .fs: result = fs(&params)
         case .shmAlloc: result = shmAlloc(&params)
         case .shmFree: result = shmFree(params)
+        case .suppPlugin: result = plugin(&params)
         default: result = .notSupported
         }
         if result != .success && result != .itemNotFound && result != .shortBuffer {
@@ -207,6 +214,25 @@ public final class Supplicant: Sendable {
         } catch {
             return error
         }
+    }
+
+    /// SUPP_PLUGIN as tee-supplicant's plugin_process: [0] VALUE_INPUT (0 = invoke, UUID d1, d2),
+    /// [1] VALUE_INPUT (d3, d4, cmd), [2] VALUE_INOUT (sub_cmd; out: out_len), [3] MEMREF_INOUT
+    /// data; the UUID's octets are the four words in little-endian order.
+    private func plugin(_ p: inout [SupplicantParam]) -> TEEResult {
+        guard p.count == 4, case .value(.valueInput, _, _, _) = p[0], case .value(.valueInput, _, _, _) = p[1],
+              case let .value(.valueInout, subCmd, _, c2) = p[2], case let .memref(t, data, size) = p[3], t == .tmemInout || t == .rmemInout
+        else { return .badParameters }
+        let v0 = p[0].values, v1 = p[1].values
+        let words = [v0.b, v0.c, v1.a, v1.b].map { UInt32(truncatingIfNeeded: $0) }
+        let octets = words.flatMap { w in (0..<4).map { UInt8(truncatingIfNeeded: w >> (8 * UInt32($0))) } }
+        guard v0.a == 0 else { return .notSupported }   // OPTEE_RPC_SUPP_PLUGIN_INVOKE is the only operation
+        var bytes = data
+        let (r, outLength) = plugins.invoke(TEEUUID(octets: octets), command: UInt32(truncatingIfNeeded: v1.c),
+                                            subCommand: UInt32(truncatingIfNeeded: subCmd), data: &bytes)
+        p[2] = .value(.valueInout, a: subCmd, b: UInt64(outLength), c: c2)
+        p[3] = .memref(t, data: bytes, size: size)
+        return r
     }
 
     private func shmAlloc(_ p: inout [SupplicantParam]) -> TEEResult {

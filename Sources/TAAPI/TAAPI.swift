@@ -207,12 +207,44 @@ public protocol TAContext: Sendable {
     func roundTripSharedMemory(size: Int, type: RPCShmType, fill: UInt8) async throws(TEEResult) -> [UInt8]
     /// The TA's private persistent storage.
     var storage: any TAStorage { get }
+    /// tee_invoke_supp_plugin: runs command `command` / `subCommand` of the normal world's
+    /// supplicant plugin `plugin` (RPC SUPP_PLUGIN) on `data`; returns the plugin's output (the
+    /// first out_len bytes of the buffer, at most `data.count`) or throws its result.
+    func invokeSupplicantPlugin(_ plugin: TEEUUID, command: UInt32, subCommand: UInt32, data: [UInt8]) async throws(TEEResult) -> [UInt8]
     /// Opens a session on another TA (TA-to-TA), with login TRUSTED_APP and this TA as client.
     func openSession(ta: TEEUUID, params: inout TAParams) async throws(TEEResult) -> TASessionHandle
     /// Invokes a command in a TA-to-TA session.
     func invoke(_ session: TASessionHandle, command: UInt32, params: inout TAParams) async throws(TEEResult)
     /// Closes a TA-to-TA session.
     func closeSession(_ session: TASessionHandle) async
+    /// TEE_OpenTASession with its cancellationRequestTimeout: once `cancellationTimeout`
+    /// milliseconds have passed (`TAContext.infiniteTimeout`: never) the opened TA sees its
+    /// cancellation flag raised, as OP-TEE's session cancel time does.
+    func openSession(ta: TEEUUID, params: inout TAParams, cancellationTimeout: UInt32) async throws(TEEResult) -> TASessionHandle
+    /// TEE_InvokeTACommand with its cancellationRequestTimeout (see the open form).
+    func invoke(_ session: TASessionHandle, command: UInt32, params: inout TAParams, cancellationTimeout: UInt32) async throws(TEEResult)
+}
+
+extension TAContext {
+    /// GP's TEE_TIMEOUT_INFINITE: no cancellation request timeout.
+    public static var infiniteTimeout: UInt32 { 0xFFFF_FFFF }
+
+    /// Contexts that keep no time (tests, tools) ignore the timeout.
+    public func openSession(ta: TEEUUID, params: inout TAParams, cancellationTimeout: UInt32) async throws(TEEResult) -> TASessionHandle {
+        try await openSession(ta: ta, params: &params)
+    }
+
+    /// Contexts that keep no time (tests, tools) ignore the timeout.
+    public func invoke(_ session: TASessionHandle, command: UInt32, params: inout TAParams, cancellationTimeout: UInt32) async throws(TEEResult) {
+        try await invoke(session, command: command, params: &params)
+    }
+}
+
+extension TAContext {
+    /// Contexts without a supplicant route (test doubles) have no plugins.
+    public func invokeSupplicantPlugin(_ plugin: TEEUUID, command: UInt32, subCommand: UInt32, data: [UInt8]) async throws(TEEResult) -> [UInt8] {
+        throw .notSupported
+    }
 }
 
 /// A session this TA opened on another TA.

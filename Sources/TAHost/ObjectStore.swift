@@ -3,6 +3,7 @@
 // stream). Handles, positions and GP's sharing rules (ACCESS_CONFLICT) live here, in the secure
 // world, so they hold across every instance (process) of a TA. Secure world.
 import TAAPI
+import TACrypto
 import Synchronization
 import TAChannel
 import TEEABI
@@ -141,28 +142,43 @@ extension ProcessTA {
             let flags = UInt32(truncatingIfNeeded: arg(p, 1))
             let o = try await load(store, id)
             let h = try runner.objects.open(key(id), flags: flags, exclusive: false)
+            // The key's attributes go to the instance's crypto state, not to the TA: it gets a handle.
+            let keyHandle: UInt32
+            do {
+                let attrs = try TAAttribute.decode(o.attributes)
+                keyHandle = try cryptoState.adopt(CryptoObject(stored: o.type, size: o.objectSize, maxSize: o.maxObjectSize,
+                                                         usage: o.usage, attributes: attrs))
+            } catch {
+                runner.objects.close(key(id), h)
+                throw error == .outOfMemory ? .outOfMemory : .corruptObject
+            }
             handles.open[h] = .init(id: id, flags: flags, position: 0)
-            guard writeRequestBytes(p, o.attributes) else { throw .outOfMemory }
-            setArg(p, 0, UInt64(h)); info(p, o); setArg(p, 5, UInt64(o.attributes.count))
+            setArg(p, 0, UInt64(h)); info(p, o); setArg(p, 5, UInt64(keyHandle))
         case VTEE_REQ_OBJ_CREATE:
-            let idLen = arg(p, 0), alen = arg(p, 2), dlen = arg(p, 3)
-            guard idLen <= 64, alen <= UInt64(Int32.max), dlen <= UInt64(Int32.max),
+            // arg 2: the crypto object whose key the new object takes (0: a pure data object).
+            let idLen = arg(p, 0), source = UInt32(truncatingIfNeeded: arg(p, 2)), dlen = arg(p, 3)
+            guard idLen <= 64, dlen <= UInt64(Int32.max),
                   let id = requestBytes(p, count: idLen),
-                  let attrs = requestBytes(p, offset: Int(idLen), count: alen),
-                  let data = requestBytes(p, offset: Int(idLen + alen), count: dlen) else { throw .badParameters }
+                  let data = requestBytes(p, offset: Int(idLen), count: dlen) else { throw .badParameters }
             let flags = UInt32(truncatingIfNeeded: arg(p, 1))
             var o = StoredObject()
-            o.type = UInt32(truncatingIfNeeded: arg(p, 4)); o.objectSize = UInt32(truncatingIfNeeded: arg(p, 5))
-            o.maxObjectSize = UInt32(truncatingIfNeeded: arg(p, 6)); o.usage = UInt32(truncatingIfNeeded: arg(p, 7))
-            o.attributes = attrs; o.data = data
+            var keyObject = CryptoObject(stored: o.type, size: 0, maxSize: 0, usage: o.usage, attributes: [])
+            if source != 0 {
+                guard let src = try? cryptoState.object(source), src.initialized else { throw .badParameters }
+                keyObject = src
+                o.type = src.type; o.objectSize = src.size; o.maxObjectSize = src.maxSize; o.usage = src.usage
+                o.attributes = TAAttribute.encode(src.attributes)
+            }
+            o.data = data
             let k = key(id)
             // Creating over an open object conflicts, with or without OVERWRITE (as OP-TEE).
             let h = try runner.objects.open(k, flags: flags, exclusive: true)
             do { try await store.write(id: id, data: o.encoded(), overwrite: flags & 0x400 != 0) } catch {
                 runner.objects.close(k, h); throw error
             }
+            guard let keyHandle = try? cryptoState.adopt(keyObject) else { runner.objects.close(k, h); throw .outOfMemory }
             handles.open[h] = .init(id: id, flags: flags, position: 0)
-            setArg(p, 0, UInt64(h))
+            setArg(p, 0, UInt64(h)); setArg(p, 1, UInt64(keyHandle))
         case VTEE_REQ_OBJ_CLOSE:
             let (h, o) = try handle(p)
             handles.open[h] = nil

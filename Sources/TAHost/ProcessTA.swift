@@ -10,6 +10,7 @@ import Logging
 import TAAPI
 import Synchronization
 import TAChannel
+import TACrypto
 import TAHostShim
 import TEEABI
 
@@ -30,6 +31,8 @@ public struct TAProcessConfig: Sendable {
     /// Extra environment passed to TA processes (the only variables they get besides
     /// VTEE_TA_WAIT_DEBUGGER and VTEE_TA_RUNTIME taken from this process).
     public var environment: [String] = []
+    /// The asymmetric algorithms C TAs get through the GP crypto API.
+    public var asymmetricBackend: any AsymmetricBackend = AsymmetricAlgorithms()
 
     /// A configuration running `hostExecutable`.
     public init(hostExecutable: String) { self.hostExecutable = hostExecutable }
@@ -110,12 +113,15 @@ final class ProcessTA: TrustedApplication, @unchecked Sendable {
     var process: TAProcess?
     var nextSession: UInt32 = 1
     var handles = ObjectHandles()
+    /// The instance's GP crypto objects and operations (keys stay in the secure world).
+    var cryptoState: CryptoSession
     var log: Logger
 
     init(runner: TAProcessRunner, uuid: TEEUUID, elf: [UInt8]) {
         self.runner = runner; self.uuid = uuid; self.elf = elf
         log = runner.config.logger
         log[metadataKey: "ta"] = "\(uuid)"
+        cryptoState = CryptoSession(backend: runner.config.asymmetricBackend)
     }
 
     deinit {
@@ -185,6 +191,7 @@ final class ProcessTA: TrustedApplication, @unchecked Sendable {
         finish(p)
         runner.objects.closeAll(handles.all, ta: uuid)
         handles = ObjectHandles()
+        cryptoState = CryptoSession(backend: runner.config.asymmetricBackend)
     }
 
     func openSession(params: inout TAParams, context: any TAContext) async throws -> (TEEResult, sessionState: AnyObject?) {
@@ -350,6 +357,7 @@ final class ProcessTA: TrustedApplication, @unchecked Sendable {
         finish(p)
         runner.objects.closeAll(handles.all, ta: uuid)
         handles = ObjectHandles()
+        cryptoState = CryptoSession(backend: runner.config.asymmetricBackend)
         switch end {
         case .panicked: log.info("TA process \(p.pid) panicked: \(end)")
         default: log.warning("TA process \(p.pid) died: \(end)")

@@ -46,17 +46,44 @@ extension ProcessTA {
                 let t = try await context.reeTime()
                 setArg(p, 0, t.seconds); setArg(p, 1, t.nanos); reply(p, .success)
             } catch { reply(p, error) }
+        case VTEE_REQ_SUPP_PLUGIN: await supplicantPlugin(p, context: context)
         case VTEE_REQ_PTIME_GET: persistentTimeGet(p)
         case VTEE_REQ_PTIME_SET: persistentTimeSet(p)
         case VTEE_REQ_TA_OPEN, VTEE_REQ_TA_INVOKE, VTEE_REQ_TA_CLOSE: await taToTA(p, req, context: context)
         case VTEE_REQ_OBJ_OPEN...VTEE_REQ_OBJ_PEEK: await storage(p, req, context: context)
+        case VTEE_REQ_CRYPTO_OBJ_ALLOC...VTEE_REQ_CRYPTO_LAST: crypto(p, req)
+        case VTEE_REQ_BIGINT_FIRST...VTEE_REQ_BIGINT_LAST: bigInt(p, req)
         default: reply(p, .notSupported)
         }
     }
 
-    /// Serves a request when no entry-point context exists (TA_DestroyEntryPoint): log lines only.
+    /// SUPP_PLUGIN (tee_invoke_supp_plugin): req_uuid the plugin, args[0] cmd, [1] sub_cmd, [2] the
+    /// data's length in the request area; the plugin's output comes back there, args[3] its length.
+    private func supplicantPlugin(_ p: TAProcess, context: any TAContext) async {
+        setArg(p, 3, 0)
+        guard let data = requestBytes(p, count: arg(p, 2)) else { reply(p, .badParameters); return }
+        let plugin = withUnsafeBytes(of: p.ctl.pointee.req_uuid) { TEEUUID(octets: Array($0)) }
+        do {
+            let out = try await context.invokeSupplicantPlugin(plugin, command: UInt32(truncatingIfNeeded: arg(p, 0)),
+                                                               subCommand: UInt32(truncatingIfNeeded: arg(p, 1)), data: data)
+            guard writeRequestBytes(p, out) else { reply(p, .shortBuffer); return }
+            setArg(p, 3, UInt64(out.count))
+            reply(p, .success)
+        } catch {
+            reply(p, error)
+        }
+    }
+
+    /// Serves a request when no entry-point context exists (TA_DestroyEntryPoint): log lines and
+    /// the crypto and arithmetic requests (they need no client; a TA frees its operations there).
     func serveWithoutContext(_ p: TAProcess) {
-        if Int(p.ctl.pointee.req) == VTEE_REQ_LOG { logLine(p) } else { reply(p, .badState) }
+        let req = Int(p.ctl.pointee.req)
+        switch req {
+        case VTEE_REQ_LOG: logLine(p)
+        case VTEE_REQ_CRYPTO_OBJ_ALLOC...VTEE_REQ_CRYPTO_LAST: crypto(p, req)
+        case VTEE_REQ_BIGINT_FIRST...VTEE_REQ_BIGINT_LAST: bigInt(p, req)
+        default: reply(p, .badState)
+        }
     }
 
     private func logLine(_ p: TAProcess) {
@@ -93,8 +120,8 @@ extension ProcessTA {
 
     // MARK: TA-to-TA
 
-    /// TA_OPEN: req_uuid, params in req_params/request area, args[0] timeout; answers args[1] = session.
-    /// TA_INVOKE: args[1] session, args[2] command. TA_CLOSE: args[1] session.
+    /// TA_OPEN: req_uuid, params in req_params/request area, args[0] cancellationRequestTimeout;
+    /// answers args[1] = session. TA_INVOKE: args[0] timeout, args[1] session, args[2] command. TA_CLOSE: args[1] session.
     private func taToTA(_ p: TAProcess, _ req: Int, context: any TAContext) async {
         if req == VTEE_REQ_TA_CLOSE {
             await context.closeSession(TASessionHandle(id: UInt32(truncatingIfNeeded: arg(p, 1))))
@@ -121,16 +148,19 @@ extension ProcessTA {
             }
         }
         var params = TAParams(types: types, params: list)
+        // args[0]: the caller's cancellationRequestTimeout in ms (TEE_TIMEOUT_INFINITE: none).
+        let timeout = UInt32(truncatingIfNeeded: arg(p, 0))
         var result: TEEResult = .success
         var origin: TEEOrigin = .trustedApp
         do {
             if req == VTEE_REQ_TA_OPEN {
                 let target = withUnsafeBytes(of: p.ctl.pointee.req_uuid) { TEEUUID(octets: Array($0)) }
-                let h = try await context.openSession(ta: target, params: &params)
+                let h = try await context.openSession(ta: target, params: &params, cancellationTimeout: timeout)
                 setArg(p, 1, UInt64(h.id))
             } else {
                 try await context.invoke(TASessionHandle(id: UInt32(truncatingIfNeeded: arg(p, 1))),
-                                         command: UInt32(truncatingIfNeeded: arg(p, 2)), params: &params)
+                                         command: UInt32(truncatingIfNeeded: arg(p, 2)), params: &params,
+                                         cancellationTimeout: timeout)
             }
         } catch {
             result = error

@@ -72,9 +72,42 @@ extension TEELogin {
     }
 }
 
+/// A caller-owned buffer that TEEC_RegisterSharedMemory shares with the TA (TEEC_SharedMemory's
+/// `buffer`): the caller keeps reading and writing it; calls see its contents and update it.
+public final class TEEBuffer: Sendable {
+    private let storage: Mutex<[UInt8]>
+    /// A buffer holding `bytes`.
+    public init(_ bytes: [UInt8]) { storage = Mutex(bytes) }
+    /// A zeroed buffer of `count` bytes.
+    public convenience init(count: Int) { self.init([UInt8](repeating: 0, count: max(0, count))) }
+    /// The current contents (the caller's view).
+    public var bytes: [UInt8] {
+        get { storage.withLock { $0 } }
+        set { storage.withLock { $0 = newValue } }
+    }
+    /// Bytes in the buffer.
+    public var count: Int { storage.withLock { $0.count } }
+    /// `count` bytes at `offset` (clamped to the buffer).
+    func slice(_ offset: Int, _ count: Int) -> [UInt8] {
+        storage.withLock { b in
+            let lo = min(max(0, offset), b.count), hi = min(b.count, lo + max(0, count))
+            return Array(b[lo..<hi])
+        }
+    }
+    /// Writes `bytes` at `offset` (clamped to the buffer: it never grows).
+    func update(_ offset: Int, _ bytes: [UInt8]) {
+        storage.withLock { b in
+            let lo = min(max(0, offset), b.count), n = min(bytes.count, b.count - lo)
+            if n > 0 { b.replaceSubrange(lo..<lo + n, with: bytes.prefix(n)) }
+        }
+    }
+}
+
 /// TEEC_SharedMemory: memory in guest RAM shared with the TA, allocated (TEEC_AllocateSharedMemory)
-/// or registered from a client buffer (TEEC_RegisterSharedMemory, kept as a shadow copy, as libteec
-/// does when it cannot register the caller's pages).
+/// or registered from a caller's buffer (TEEC_RegisterSharedMemory). In process the caller's memory
+/// is never guest RAM, so a registered buffer always has a shadow in guest RAM, copied in before
+/// each call that uses it (INPUT memory) and out after it (OUTPUT memory), as libteec does with
+/// its shadow buffers.
 public final class TEESharedMemory: Sendable {
     /// TEEC_MEM_INPUT / TEEC_MEM_OUTPUT flags.
     public struct Flags: OptionSet, Sendable, Hashable {
@@ -86,6 +119,8 @@ public final class TEESharedMemory: Sendable {
         public static let input = Flags(rawValue: 1)
         /// TEEC_MEM_OUTPUT: the TA writes it.
         public static let output = Flags(rawValue: 2)
+        /// True for what GP allows: INPUT, OUTPUT or both, and no other bit.
+        public var isValid: Bool { !isEmpty && isSubset(of: [.input, .output]) }
     }
     /// Requested size in bytes.
     public let size: Int
@@ -93,11 +128,26 @@ public final class TEESharedMemory: Sendable {
     public let flags: Flags
     /// The driver's handle.
     public let handle: SharedMemoryHandle
+    /// The caller's buffer this memory shadows (TEEC_RegisterSharedMemory), nil when allocated.
+    public let shared: TEEBuffer?
     let context: TEEContext
     private let released = Atomic<Bool>(false)
 
-    init(context: TEEContext, handle: SharedMemoryHandle, size: Int, flags: Flags) {
-        self.context = context; self.handle = handle; self.size = size; self.flags = flags
+    init(context: TEEContext, handle: SharedMemoryHandle, size: Int, flags: Flags, shared: TEEBuffer? = nil) {
+        self.context = context; self.handle = handle; self.size = size; self.flags = flags; self.shared = shared
+    }
+
+    /// Before a call: the caller's bytes of the window go to the shadow (INPUT memory only).
+    func copyIn(offset: Int, size: Int) throws(TEEError) {
+        guard let b = shared, flags.contains(.input), size > 0 else { return }
+        try write(b.slice(offset, size), at: offset)
+    }
+    /// After a call: what the TA left in the window goes back to the caller (OUTPUT memory only;
+    /// `size` is the smaller of the window and what the TA reported).
+    func copyOut(offset: Int, size: Int) {
+        guard let b = shared, flags.contains(.output), size > 0, !isReleased,
+              let bytes = try? read(offset: offset, count: min(size, self.size - offset)) else { return }
+        b.update(offset, bytes)
     }
 
     /// The current contents (what the TA wrote, for outputs).
@@ -265,8 +315,13 @@ public struct TEEOperation: Sendable {
             case let .valueOutput(a, b): out.append(.value(.output, a: UInt64(a), b: UInt64(b)))
             case let .valueInout(a, b): out.append(.value(.inout, a: UInt64(a), b: UInt64(b)))
             case let .tempInput(b): out.append(.tmem(.input, bytes: b))
-            case let .tempOutput(b, _): out.append(.tmem(.output, bytes: b))
-            case let .tempInout(b, _): out.append(.tmem(.inout, bytes: b))
+            case let .tempOutput(b, s):
+                // GP: a NULL buffer (empty) with a nonzero size is BAD_PARAMETERS.
+                guard !b.isEmpty || s == 0 else { throw TEEError(.badParameters, origin: .api) }
+                out.append(.tmem(.output, bytes: b))
+            case let .tempInout(b, s):
+                guard !b.isEmpty || s == 0 else { throw TEEError(.badParameters, origin: .api) }
+                out.append(.tmem(.inout, bytes: b))
             case let .whole(shm, _):
                 try Self.check(shm, context)
                 let dir: ParamDirection
@@ -299,6 +354,45 @@ public struct TEEOperation: Sendable {
         }
     }
 
+    /// True when a memref names registered memory shadowing a caller's buffer.
+    var usesRegisteredBuffers: Bool {
+        for i in 0..<params.count {
+            switch params[i] {
+            case let .whole(shm, _), let .partialInput(shm, _, _), let .partialOutput(shm, _, _), let .partialInout(shm, _, _):
+                if shm.shared != nil { return true }
+            default: break
+            }
+        }
+        return false
+    }
+
+    /// Copies each registered buffer's window into its shadow before the call.
+    func copyIn() throws(TEEError) {
+        for i in 0..<params.count {
+            switch params[i] {
+            case let .whole(shm, _) where shm.shared != nil: try shm.copyIn(offset: 0, size: shm.size)
+            case let .partialInput(shm, o, s) where shm.shared != nil, let .partialInout(shm, o, s) where shm.shared != nil:
+                try shm.copyIn(offset: o, size: s)
+            default: break
+            }
+        }
+    }
+
+    /// Copies what the TA wrote back into each registered buffer after the call (`before`: the
+    /// params as sent, for the window sizes).
+    func copyOut(sent before: [TEEParameter]) {
+        for i in 0..<min(params.count, before.count) {
+            switch (before[i], params[i]) {
+            case let (.whole(shm, _), .whole(_, s)) where shm.shared != nil:
+                shm.copyOut(offset: 0, size: min(shm.size, s))
+            case let (.partialOutput(shm, o, s0), .partialOutput(_, _, s)) where shm.shared != nil,
+                 let (.partialInout(shm, o, s0), .partialInout(_, _, s)) where shm.shared != nil:
+                shm.copyOut(offset: o, size: min(s0, s))
+            default: break
+            }
+        }
+    }
+
     /// Writes the call's outputs back into the params (values, sizes, temporary buffers).
     mutating func apply(_ results: DriverParamResults) {
         for i in 0..<min(results.count, params.count) {
@@ -311,7 +405,9 @@ public struct TEEOperation: Sendable {
             case let (.tempInout(buf, _), .tmem(bytes, size)):
                 var b = buf; b.replaceSubrange(0..<min(bytes.count, b.count), with: bytes.prefix(b.count))
                 params[i] = .tempInout(b, size: size)
-            case let (.whole(shm, _), .memref(size)): params[i] = .whole(shm, size: size)
+            case let (.whole(shm, _), .memref(size)) where shm.flags.contains(.output):
+                // GP: a WHOLE memref's size is updated only for OUTPUT memory.
+                params[i] = .whole(shm, size: size)
             case let (.partialOutput(shm, o, _), .memref(size)): params[i] = .partialOutput(shm, offset: o, size: size)
             case let (.partialInout(shm, o, _), .memref(size)): params[i] = .partialInout(shm, offset: o, size: size)
             default: break
@@ -357,6 +453,9 @@ public final class TEEContext: Sendable {
         guard !state.withLock({ $0.finalized }) else { throw TEEError(.badState, origin: .api) }
         let client = try login.clientUUID(host.identity)
         let params = try operation.driverParams(context: self)
+        // Only calls using registered buffers keep the params as sent (a copy-on-write copy).
+        let sent = operation.usesRegisteredBuffers ? operation.params : nil
+        if sent != nil { try operation.copyIn() }
         let token = operation.cancellation
         if let token, !token.begin(session: 0) { throw TEEError(.cancel, origin: .api) }
         defer { token?.end() }
@@ -364,6 +463,7 @@ public final class TEEContext: Sendable {
         do { r = try driver.openSession(uuid: uuid, login: login.method, clientUUID: client, params: params, cancelID: token?.id ?? 0) }
         catch { throw TEEError(error) }
         operation.apply(r.params)
+        if let sent { operation.copyOut(sent: sent) }
         guard r.ret == .success else { throw TEEError(r.ret, origin: r.origin) }
         state.withLock { _ = $0.sessions.insert(r.session) }
         return TEESession(context: self, id: r.session)
@@ -376,16 +476,30 @@ public final class TEEContext: Sendable {
     }
 
     /// TEEC_AllocateSharedMemory (size 0 counts as 8 bytes of backing, as libteec does).
+    /// Flags 0 or with bits other than INPUT and OUTPUT are BAD_PARAMETERS (origin API).
     public func allocateSharedMemory(size: Int, flags: TEESharedMemory.Flags = [.input, .output]) throws(TEEError) -> TEESharedMemory {
-        guard size >= 0 else { throw TEEError(.badParameters, origin: .api) }
+        try allocate(size: size, flags: flags, shared: nil)
+    }
+
+    private func allocate(size: Int, flags: TEESharedMemory.Flags, shared: TEEBuffer?) throws(TEEError) -> TEESharedMemory {
+        guard size >= 0, flags.isValid else { throw TEEError(.badParameters, origin: .api) }
         let h: SharedMemoryHandle
         do { h = try driver.allocateSharedMemory(size: max(size, 8)) } catch { throw TEEError(error) }
-        let shm = TEESharedMemory(context: self, handle: h, size: size, flags: flags)
+        let shm = TEESharedMemory(context: self, handle: h, size: size, flags: flags, shared: shared)
         state.withLock { $0.shms[h.id] = shm }
         return shm
     }
 
-    /// TEEC_RegisterSharedMemory of `buffer`: a registered shadow holding a copy of it.
+    /// TEEC_RegisterSharedMemory of the caller's `buffer`: calls read it (INPUT) and write it
+    /// (OUTPUT) through a guest-RAM shadow synchronised around each call; flags as for allocation.
+    public func registerSharedMemory(_ buffer: TEEBuffer, flags: TEESharedMemory.Flags = [.input, .output]) throws(TEEError) -> TEESharedMemory {
+        let shm = try allocate(size: buffer.count, flags: flags, shared: buffer)
+        do throws(TEEError) { try shm.write(buffer.bytes) } catch { shm.release(); throw error }
+        return shm
+    }
+
+    /// Shared memory holding a copy of `buffer` (allocate, then write): the caller's array is a
+    /// value, so later changes on either side are not seen by the other (`TEEBuffer` shares).
     public func registerSharedMemory(_ buffer: [UInt8], flags: TEESharedMemory.Flags = [.input, .output]) throws(TEEError) -> TEESharedMemory {
         let shm = try allocateSharedMemory(size: buffer.count, flags: flags)
         do throws(TEEError) { try shm.write(buffer) } catch { shm.release(); throw error }
@@ -427,6 +541,9 @@ public final class TEESession: Sendable {
     /// `operation` even when the TA returns an error, as libteec does.
     public func invoke(_ command: UInt32, _ operation: inout TEEOperation) throws(TEEError) {
         let params = try operation.driverParams(context: context)
+        // Only calls using registered buffers keep the params as sent (a copy-on-write copy).
+        let sent = operation.usesRegisteredBuffers ? operation.params : nil
+        if sent != nil { try operation.copyIn() }
         let token = operation.cancellation
         if let token, !token.begin(session: id) { throw TEEError(.cancel, origin: .api) }
         defer { token?.end() }
@@ -434,6 +551,7 @@ public final class TEESession: Sendable {
         do { r = try context.driver.invoke(session: id, function: command, params: params, cancelID: token?.id ?? 0) }
         catch { throw TEEError(error) }
         operation.apply(r.params)
+        if let sent { operation.copyOut(sent: sent) }
         guard r.ret == .success else { throw TEEError(r.ret, origin: r.origin) }
     }
 

@@ -81,9 +81,17 @@ public final class TEEDevice: Sendable {
     let memory: any UserMemory
     /// Socket override (tests); nil: VTEE_SOCKET or the default.
     let socketPath: String?
+    /// Storage override for vtee's own supplicant (tests); nil: VTEE_STORAGE or the default.
+    let storagePath: String?
+    /// Plugin directory override for vtee's own supplicant (tests); nil: VTEE_PLUGIN_DIR.
+    let pluginPath: String?
 
-    /// A device reaching user memory through `memory`, attaching to `socket` (default: VTEE_SOCKET).
-    public init(memory: any UserMemory, socket: String? = nil) { self.memory = memory; self.socketPath = socket }
+    /// A device reaching user memory through `memory`, attaching to `socket` (default: VTEE_SOCKET);
+    /// vtee's own supplicant stores under `storage` (default: VTEE_STORAGE) and loads the plugins of
+    /// `plugins` (default: VTEE_PLUGIN_DIR).
+    public init(memory: any UserMemory, socket: String? = nil, storage: String? = nil, plugins: String? = nil) {
+        self.memory = memory; self.socketPath = socket; self.storagePath = storage; self.pluginPath = plugins
+    }
 
     /// Runs `body` on the state after dropping whatever a parent process left (fork).
     func withState<R>(_ body: (inout State) throws(TEEIoctlError) -> R) throws(TEEIoctlError) -> R {
@@ -105,20 +113,33 @@ public final class TEEDevice: Sendable {
     public func openContext(privileged: Bool) throws(TEEIoctlError) -> Int64 {
         let have = try withState { s throws(TEEIoctlError) -> Bool in s.guest != nil }
         if !have {
-            let g = try GuestConnection(socket: socketPath ?? DeviceEnvironment.value(DeviceEnvironment.socket) ?? DeviceEnvironment.defaultSocket)
+            let g = try GuestConnection(socket: socketPath ?? DeviceEnvironment.value(DeviceEnvironment.socket) ?? DeviceEnvironment.defaultSocket,
+                                        storage: storagePath, plugins: pluginPath)
             let extra: GuestConnection? = try withState { s throws(TEEIoctlError) -> GuestConnection? in
                 if s.guest == nil { s.guest = g; return nil }
                 return g   // another thread attached meanwhile
             }
             extra?.close()
         }
-        return try withState { s throws(TEEIoctlError) -> Int64 in
-            guard s.guest != nil else { throw .noEntry }
+        let (id, guest) = try withState { s throws(TEEIoctlError) -> (Int64, GuestConnection) in
+            guard let g = s.guest else { throw .noEntry }
             let id = s.nextContext
             s.nextContext += 1
             s.contexts[id] = Context(privileged: privileged)
-            return ObjectKind.context.key(id)
+            return (id, g)
         }
+        if privileged {
+            // As Linux's optee_open: the context that opens the supplicant device is the
+            // supplicant from then on (requests queue for its SUPPL_RECV, vtee's own supplicant
+            // steps aside now, not at the first RECV, so no request of a call made after this
+            // open can reach vtee's own supplicant); a second open while it is open is EBUSY.
+            do { _ = try attachSupplicant(context: id, guest: guest) } catch {
+                _ = try? withState { s throws(TEEIoctlError) in s.contexts[id] = nil }
+                detachIfIdle()
+                throw error
+            }
+        }
+        return ObjectKind.context.key(id)
     }
 
     /// The last descriptor of context `key` was closed (tee_release): its sessions are closed;
@@ -206,6 +227,10 @@ public final class TEEDevice: Sendable {
     public var sharedMemoryObjects: Int { (try? withState { s throws(TEEIoctlError) in s.shms.count }) ?? 0 }
     /// Contexts open now (tests).
     public var contexts: Int { (try? withState { s throws(TEEIoctlError) in s.contexts.count }) ?? 0 }
+    /// The context key of the attached external supplicant (the open /dev/teepriv0), if any (tests).
+    public var supplicantContext: Int64? {
+        (try? withState { s throws(TEEIoctlError) in s.supplicant.context.map { ObjectKind.context.key($0) } }) ?? nil
+    }
     /// True while this process is attached to the daemon (tests).
     public var isAttached: Bool { (try? withState { s throws(TEEIoctlError) in s.guest != nil }) ?? false }
 }

@@ -18,6 +18,8 @@ public enum DeviceEnvironment {
     public static let storage = "VTEE_STORAGE"
     /// VTEE_TA_DIR: directory of `<uuid>.ta` files vtee's own supplicant loads.
     public static let taDirectory = "VTEE_TA_DIR"
+    /// VTEE_PLUGIN_DIR: directory of tee-supplicant plugins vtee's own supplicant loads (as `-p`).
+    public static let pluginDirectory = "VTEE_PLUGIN_DIR"
     /// VTEE_GUEST_PAGES: guest RAM in 4 KiB pages (default 2048: 8 MiB for buffers and shm).
     public static let guestPages = "VTEE_GUEST_PAGES"
     /// The socket used when VTEE_SOCKET is unset.
@@ -43,7 +45,10 @@ final class GuestConnection: Sendable {
     /// Bytes of RAM.
     let ramBytes: Int
 
-    init(socket: String) throws(TEEIoctlError) {
+    /// Attaches to the daemon at `socket`; vtee's own supplicant stores under `storage`
+    /// (default: VTEE_STORAGE or the user's data directory) and loads the plugins of `plugins`
+    /// (default: VTEE_PLUGIN_DIR; none when unset).
+    init(socket: String, storage: String? = nil, plugins: String? = nil) throws(TEEIoctlError) {
         let pages = DeviceEnvironment.value(DeviceEnvironment.guestPages).flatMap { Int($0) }.map { min(max($0, 64), 1 << 18) } ?? 2048
         let client: TransportClient
         do { client = try TransportClient.connect(socketPath: socket, ramPages: pages, vcpus: 4) }
@@ -55,9 +60,10 @@ final class GuestConnection: Sendable {
         let driver: OPTEEDriver
         do { driver = try OPTEEDriver(space: space, conduit: client.conduit, configuration: DriverConfiguration(vcpus: 4)) }
         catch { client.close(); throw .invalid }
-        var config = SupplicantConfiguration(storageDirectory: DeviceEnvironment.value(DeviceEnvironment.storage)
+        var config = SupplicantConfiguration(storageDirectory: storage ?? DeviceEnvironment.value(DeviceEnvironment.storage)
                                              ?? SupplicantConfiguration.defaultStorageDirectory)
         config.taDirectory = DeviceEnvironment.value(DeviceEnvironment.taDirectory)
+        config.pluginDirectory = plugins ?? DeviceEnvironment.value(DeviceEnvironment.pluginDirectory)
         let supplicant: Supplicant
         do { supplicant = try Supplicant(driver: driver, configuration: config) }
         catch { driver.shutdown(); client.close(); throw .noMemory }

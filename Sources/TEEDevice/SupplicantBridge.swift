@@ -1,6 +1,6 @@
-/// /dev/teepriv0's supplicant ioctls (SUPPL_RECV / SUPPL_SEND), as Linux's supp.c: the first
-/// teepriv0 context that receives becomes the supplicant; vtee's own supplicant steps aside until
-/// that context closes. Requests carry shm ids, offsets and sizes (params_to_supp), so an external
+/// /dev/teepriv0's supplicant ioctls (SUPPL_RECV / SUPPL_SEND), as Linux's supp.c: the teepriv0
+/// context that opened first is the supplicant (optee_open); vtee's own supplicant steps aside
+/// from that open until that context closes. Requests carry shm ids, offsets and sizes (params_to_supp), so an external
 /// tee-supplicant finds each buffer among the shared memory it allocated itself (SHM_ALLOC RPC ->
 /// TEE_IOC_SHM_ALLOC on teepriv0 + mmap).
 import NormalWorld
@@ -22,7 +22,7 @@ extension TEEDevice {
     /// How long one wait on the channel lasts before checking that the context is still open.
     static let receiveSlice = 0.2
 
-    /// TEE_IOC_SUPPL_RECV: attaches on first use (EBUSY when another context is the supplicant),
+    /// TEE_IOC_SUPPL_RECV (the context is the supplicant since its open; EBUSY for any other),
     /// waits for a request and writes it as func, num_params and params (a META param with the
     /// request id first when the caller offered one).
     func supplicantReceive(context: Int64, guest: GuestConnection, _ argument: UInt64) throws(TEEIoctlError) -> Int32 {
@@ -34,7 +34,16 @@ extension TEEDevice {
         while request == nil {
             let current = try withState { s throws(TEEIoctlError) -> Bool in s.supplicant.context == context && s.supplicant.connection == conn }
             guard current else { throw .interrupted }
-            request = guest.driver.supplicant.receive(conn, timeout: Self.receiveSlice)
+            guard let r = guest.driver.supplicant.receive(conn, timeout: Self.receiveSlice) else { continue }
+            if r.command == .shmFree, let id = r.params.first?.values.b,
+               try withState({ s throws(TEEIoctlError) -> Bool in s.supplicant.deviceID[id] == nil }) {
+                // Not memory this supplicant allocated: memory vtee's own supplicant allocated for a
+                // call that was running when this one opened. Its owner frees it (nothing leaks);
+                // an id nobody allocated is BAD_PARAMETERS from there.
+                guest.driver.supplicant.reply(conn, guest.supplicant.serve(r))
+                continue
+            }
+            request = r
         }
         guard let req = request else { throw .interrupted }
         let meta = offered.first.map { $0.attr & LinuxTEE.ParamAttr.metaBit != 0 } ?? false
@@ -137,7 +146,7 @@ extension TEEDevice {
     }
 
     /// Makes `context` the supplicant (vtee's own stops serving), or EBUSY when another is.
-    private func attachSupplicant(context: Int64, guest: GuestConnection) throws(TEEIoctlError) -> SupplicantConnection {
+    func attachSupplicant(context: Int64, guest: GuestConnection) throws(TEEIoctlError) -> SupplicantConnection {
         let existing = try withState { s throws(TEEIoctlError) -> SupplicantConnection? in
             if let c = s.supplicant.context, c != context { throw .busy }
             return s.supplicant.connection

@@ -7,8 +7,9 @@ import TEEABI
 /// AUTHENC for CCM/GCM. Multi-instance (flags 0); one cipher context per session.
 ///
 /// Where OP-TEE's libutee would panic the TA (SET_IV without PREPARE, an IV of the wrong size,
-/// an IV for ECB, CIPHER before SET_IV), this TA throws `TAPanic`, so the client sees
-/// TARGET_DEAD as on OP-TEE.
+/// an IV for ECB, SET_IV on a CCM/GCM operation, CIPHER before SET_IV, AUTHENC without PREPARE,
+/// on a CBC/CTR/ECB operation or in the direction PREPARE did not choose), this TA throws
+/// `TAPanic`, so the client sees TARGET_DEAD as on OP-TEE.
 public enum AESTA {
     /// TA_AES_UUID: 5dbac793-f574-4871-8ad3-04331ec17f24.
     public static let uuid = TEEUUID.teec(0x5DBA_C793, 0xF574, 0x4871, [0x8A, 0xD3, 0x04, 0x33, 0x1E, 0xC1, 0x7F, 0x24])
@@ -20,7 +21,8 @@ public enum AESTA {
         case prepare = 0
         /// SET_KEY: [0] key (MEMREF_INPUT), exactly the prepared key size.
         case setKey = 1
-        /// SET_IV: [0] IV (MEMREF_INPUT): 16 bytes for CBC/CTR, none for ECB; ignored for CCM/GCM.
+        /// SET_IV: [0] IV (MEMREF_INPUT): 16 bytes for CBC/CTR, none for ECB; a CCM/GCM operation
+        /// panics (TEE_CipherInit on an AE operation).
         case setIV = 2
         /// CIPHER: [0] input (MEMREF_INPUT), [1] output (MEMREF_OUTPUT, at least the input size).
         case cipher = 3
@@ -87,7 +89,7 @@ public enum AESTA {
             case .setKey: return try setKey(&params, s)
             case .setIV: return try setIV(&params, s)
             case .cipher: return try cipher(&params, s)
-            case .authenc: return authenc(&params, s)
+            case .authenc: return try authenc(&params, s)
             }
         }
 
@@ -121,8 +123,10 @@ public enum AESTA {
         private func setIV(_ params: inout TAParams, _ s: Session) throws -> TEEResult {
             guard params.types == AESTA.bufferParamTypes, let ivRef = params.memref(0) else { return .badParameters }
             guard var op = s.operation else { throw TAPanic(code: 0, "TEE_CipherInit on a null operation") }
-            // CCM/GCM take their nonce in AUTHENC; SET_IV is accepted and has no effect there.
-            if op.algorithm.isAuthenticated { return .success }
+            // TEE_CipherInit on an operation of class AE panics in libutee.
+            guard !op.algorithm.isAuthenticated else {
+                throw TAPanic(code: 0, "TEE_CipherInit on an \(op.algorithm) (authenticated encryption) operation")
+            }
             guard let cipher = AESStreamCipher(algorithm: op.algorithm, encrypting: op.encrypting,
                                                key: op.key, iv: ivRef.input) else {
                 throw TAPanic(code: TEEResult.badParameters.rawValue, "TEE_CipherInit: IV not valid for \(op.algorithm)")
@@ -151,20 +155,28 @@ public enum AESTA {
             return .success
         }
 
-        private func authenc(_ params: inout TAParams, _ s: Session) -> TEEResult {
+        private func authenc(_ params: inout TAParams, _ s: Session) throws -> TEEResult {
             guard params.types == AESTA.authencParamTypes,
                   let input = params.memref(0), let out = params.memref(1), let tagRef = params.memref(3) else {
                 return .badParameters
             }
-            guard let op = s.operation else { return .badState }
-            guard op.algorithm.isAuthenticated else { return .badState }
-            let encrypt = params.value(2).a != 0
-            guard encrypt == op.encrypting else { return .badState }
-            guard AESAuthenticatedCipher.isValidTagLength(tagRef.size, for: op.algorithm) else { return .notSupported }
-            guard out.size >= input.size else {
-                params.setMemrefSize(1, input.size)
-                return .shortBuffer
+            // The C TA calls TEE_AEInit on the session's operation: a null handle or an
+            // operation that is not AE panics in libutee.
+            guard let op = s.operation else { throw TAPanic(code: 0, "TEE_AEInit on a null operation") }
+            guard op.algorithm.isAuthenticated else {
+                throw TAPanic(code: 0, "TEE_AEInit on a \(op.algorithm) operation (not authenticated encryption)")
             }
+            let encrypt = params.value(2).a != 0
+            guard AESAuthenticatedCipher.isValidTagLength(tagRef.size, for: op.algorithm) else { return .notSupported }
+            // TEE_AEEncryptFinal on a decrypting operation (or DecryptFinal on an encrypting one)
+            // panics with BAD_PARAMETERS.
+            guard encrypt == op.encrypting else {
+                throw TAPanic(code: TEEResult.badParameters.rawValue,
+                              encrypt ? "TEE_AEEncryptFinal on a decrypt operation" : "TEE_AEDecryptFinal on an encrypt operation")
+            }
+            // The C TA finals into its own buffer and returns SHORT_BUFFER without touching
+            // params[1].size.
+            guard out.size >= input.size else { return .shortBuffer }
             do {
                 if encrypt {
                     let (c, t) = try AESAuthenticatedCipher.seal(op.algorithm, key: op.key, nonce: AESTA.authencNonce,

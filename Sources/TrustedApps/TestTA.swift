@@ -44,6 +44,14 @@ public enum TestTA {
         /// [0] VALUE_OUTPUT: a = login method; [1] MEMREF_OUTPUT (16 bytes): the client UUID the
         /// secure world was given for this session (what the mediator or daemon decided).
         case clientIdentity = 12
+        /// TA to TA with a memref, to any TA (Swift or C): [0] MEMREF_INPUT the target's UUID (16
+        /// octets, RFC 4122 order), [1] VALUE_INOUT in a = command, out a = the target's result,
+        /// [2] MEMREF_INOUT handed to the target as its [0] MEMREF_INOUT and copied back.
+        case taToTAMemref = 13
+        /// tee_invoke_supp_plugin through the supplicant: [0] VALUE_INOUT a = plugin cmd, b =
+        /// sub_cmd (out b: bytes the plugin returned); [1] MEMREF_INOUT data (out: the plugin's
+        /// output); [2] MEMREF_INPUT the plugin's UUID (16 octets). The plugin's result otherwise.
+        case supplicantPlugin = 14
     }
 
     /// NOP_VALUES param types: VALUE_INOUT x4 (0x3333).
@@ -56,8 +64,12 @@ public enum TestTA {
     public static let valueInoutParamTypes = GPParamTypes(.valueInout)
     /// ECHO_MEMREF and TOUCH_PAGES: MEMREF_INOUT, NONE, NONE, NONE (0x0007).
     public static let memrefInoutParamTypes = GPParamTypes(.memrefInout)
+    /// TA_TO_TA_MEMREF param types: MEMREF_INPUT, VALUE_INOUT, MEMREF_INOUT, NONE (0x0735).
+    public static let taToTAMemrefParamTypes = GPParamTypes(.memrefInput, .valueInout, .memrefInout)
     /// CLIENT_IDENTITY param types: VALUE_OUTPUT, MEMREF_OUTPUT, NONE, NONE (0x0062).
     public static let identityParamTypes = GPParamTypes(.valueOutput, .memrefOutput)
+    /// SUPP_PLUGIN param types: VALUE_INOUT, MEMREF_INOUT, MEMREF_INPUT, NONE (0x0573).
+    public static let pluginParamTypes = GPParamTypes(.valueInout, .memrefInout, .memrefInput)
     /// The byte SHM_ROUNDTRIP writes into the RPC shared memory.
     public static let shmFill: UInt8 = 0x5A
     /// Page size TOUCH_PAGES walks by.
@@ -148,10 +160,23 @@ public enum TestTA {
             case .echoMemref:
                 guard params.types == TestTA.memrefInoutParamTypes, var m = takeMemref(&params, 0) else { return .badParameters }
                 let n = m.isNull ? 0 : Swift.max(0, Swift.min(m.size, m.bytes.count))
-                m.bytes[0..<n].reverse()
+                // Reversed in a local array (one uniqueness check, not one per element as through
+                // a slice or the memref's property).
+                var bytes = m.bytes
+                m.bytes = []
+                if n == bytes.count { bytes.reverse() } else {
+                    var i = 0, j = n - 1
+                    while i < j { bytes.swapAt(i, j); i += 1; j -= 1 }
+                }
+                m.bytes = bytes
                 m.size = n
                 params[0] = .memref(m)
                 return .success
+
+            case .taToTAMemref:
+                guard params.types == TestTA.taToTAMemrefParamTypes, let u = params.memref(0), u.size == 16,
+                      let m = params.memref(2) else { return .badParameters }
+                return await taToTAMemref(TEEUUID(octets: Array(u.bytes.prefix(16))), command: params.value(1).a, m, &params, context)
 
             case .clientIdentity:
                 guard params.types == TestTA.identityParamTypes, let m = params.memref(1) else { return .badParameters }
@@ -159,6 +184,20 @@ public enum TestTA {
                 params.setValue(0, TAValue(a: context.client.login.rawValue, b: 0))
                 params.setMemref(1, bytes: context.client.uuid.octets)
                 return .success
+            case .supplicantPlugin:
+                guard params.types == TestTA.pluginParamTypes, let data = params.memref(1), let id = params.memref(2),
+                      id.size == 16, id.bytes.count >= 16 else { return .badParameters }
+                let v = params.value(0)
+                let input = Array(data.bytes.prefix(Swift.max(0, Swift.min(data.size, data.bytes.count))))
+                do {
+                    let out = try await context.invokeSupplicantPlugin(TEEUUID(octets: Array(id.bytes.prefix(16))), command: v.a,
+                                                                       subCommand: v.b, data: input)
+                    params.setValue(0, TAValue(a: v.a, b: UInt32(out.count)))
+                    var back = data.bytes
+                    back.replaceSubrange(0..<out.count, with: out)
+                    params.setMemref(1, bytes: back, size: out.count)
+                    return .success
+                } catch { return error }
             case .touchPages:
                 guard params.types == TestTA.memrefInoutParamTypes, var m = takeMemref(&params, 0) else { return .badParameters }
                 let n = m.isNull ? 0 : Swift.max(0, Swift.min(m.size, m.bytes.count))
@@ -227,6 +266,20 @@ public enum TestTA {
             } catch {
                 return error == .itemNotFound ? .success : error
             }
+        }
+
+        private func taToTAMemref(_ target: TEEUUID, command: UInt32, _ m: TAMemref, _ params: inout TAParams,
+                                  _ context: any TAContext) async -> TEEResult {
+            var open = TAParams.empty
+            let session: TASessionHandle
+            do { session = try await context.openSession(ta: target, params: &open) } catch { return error }
+            var inner = TAParams(types: GPParamTypes(.memrefInout), .memref(m))
+            var result = TEEResult.success
+            do { try await context.invoke(session, command: command, params: &inner) } catch { result = error }
+            await context.closeSession(session)
+            if let back = inner.memref(0) { params[2] = .memref(back) }
+            params.setValue(1, TAValue(a: result.rawValue, b: params.value(1).b))
+            return .success
         }
 
         private func taToTA(_ params: inout TAParams, _ context: any TAContext) async -> TEEResult {

@@ -33,6 +33,9 @@ public struct BenchOptions: Sendable {
     /// A C bench client (Benchmarks/CClients/teec_nop_bench.c linked against libteec.so, built by
     /// `scripts/c-bench.sh --build OUT`): when set, c_invoke_ns is measured through the same daemon.
     public var cClient: String?
+    /// A directory holding the bench C TA (Benchmarks/CTAs/bench, built by `scripts/c-ta-bench.sh
+    /// OUT`): when set, ta_c_invoke_ns and ta_aes_gcm_4k_ns are measured in a TA process.
+    public var cTADirectory: String?
     /// Guests for the idle-memory figure.
     public var idleGuests = 1000
     /// Guests attached at once to one daemon for `guests_max`.
@@ -134,6 +137,10 @@ public enum Bench {
         try idleMemory(options, logger: logger, into: &report)
         say("in-process latencies")
         try inProcess(options, logger: logger, into: &report)
+        if options.cTADirectory != nil {
+            say("C TA process latencies")
+            try cTA(options, logger: logger, into: &report)
+        }
         say("daemon path and transport floor")
         try daemonPath(options, logger: logger, into: &report)
         if let i = report.latencies["invoke_ns"], let f = report.latencies["transport_floor_ns"],
@@ -261,6 +268,37 @@ public enum Bench {
         })
 
         try storage(ctx, o, into: &r)
+    }
+
+    /// UUID of the bench C TA (Benchmarks/CTAs/bench).
+    public static let cTAUUID = TEEUUID(octets: [0xc0, 0xde, 0x00, 0xbe, 0x7e, 0xe0, 0x4a, 0x11, 0x8b, 0x5d, 0, 0, 0, 0, 0, 0xbe])
+
+    /// ta_c_invoke_ns (a NOP invoke into a C TA in its own process, through the whole in-process
+    /// stack) and ta_aes_gcm_4k_ns (the same TA encrypting 4 KiB with AES-GCM through the GP API,
+    /// the crypto running in the secure world's TACrypto): the TA comes from `cTADirectory`.
+    public static func cTA(_ o: BenchOptions, logger: Logger, into r: inout BenchReport) throws(BenchError) {
+        guard let dir = o.cTADirectory else { return }
+        let stack: VTEEStack
+        let g: GuestStack
+        do {
+            var sc = stackConfig(o, "cta", logger: logger)
+            sc.taDirectory = dir
+            stack = try VTEEStack(config: sc)
+            g = try stack.addGuest(GuestID(0))
+        } catch { throw .setup("C TA stack: \(error)") }
+        defer { stack.removeGuest(g) }
+        let s: TEESession
+        do { s = try g.context.openSession(cTAUUID) } catch { throw .call("open the bench C TA", error) }
+        defer { s.close() }
+        var nop = TEEOperation([.valueInout(a: 1, b: 0)])
+        r.latencies["ta_c_invoke_ns"] = BenchStat(try sampleLatency(warmup: o.warmup(500), samples: o.iterations(10_000)) { () throws(BenchError) in
+            do throws(TEEError) { try s.invoke(0, &nop) } catch { throw .call("ta_c_invoke_ns", error) }
+        })
+        var gcm = TEEOperation([.tempInput([UInt8](repeating: 0x5A, count: 4096)), .tempOutput([UInt8](repeating: 0, count: 4096)),
+                                .tempOutput([UInt8](repeating: 0, count: 16))])
+        r.latencies["ta_aes_gcm_4k_ns"] = BenchStat(try sampleLatency(warmup: o.warmup(100), samples: o.iterations(5_000)) { () throws(BenchError) in
+            do throws(TEEError) { try s.invoke(1, &gcm) } catch { throw .call("ta_aes_gcm_4k_ns", error) }
+        })
     }
 
     /// storage_write_4k_ns, storage_read_4k_ns: secure_storage WRITE_RAW / READ_RAW of a 4 KiB object

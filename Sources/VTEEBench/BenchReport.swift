@@ -70,7 +70,8 @@ public struct BenchReport: Sendable {
 
     /// The keys every run reports, in the issue's order.
     public static let latencyKeys = ["fast_call_ns", "invoke_ns", "invoke_tmem4k_ns", "invoke_regshm1m_ns", "rpc_extra_ns",
-                                     "open_close_ns", "daemon_invoke_ns", "transport_floor_ns", "storage_write_4k_ns", "storage_read_4k_ns"]
+                                     "open_close_ns", "daemon_invoke_ns", "transport_floor_ns", "storage_write_4k_ns", "storage_read_4k_ns",
+                                     "ta_c_invoke_ns", "ta_aes_gcm_4k_ns"]
     /// Targets of issue 7 (ns, or the unit of the key), where one exists.
     public static let targets: [String: Double] = [
         "fast_call_ns": 100, "invoke_ns": 1500, "invoke_tmem4k_ns": 2500, "rpc_extra_ns": 1000,

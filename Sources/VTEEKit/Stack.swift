@@ -42,6 +42,8 @@ public struct StackConfig: Sendable {
     /// Directory the guests' supplicants load `<uuid>.ta` from (`--ta-dir`; default
     /// `SupplicantConfiguration.defaultTADirectory`: $VTEE_TA_DIR or <data>/vtee/ta).
     public var taDirectory: String? = SupplicantConfiguration.defaultTADirectory
+    /// Directory the guests' supplicants load tee-supplicant plugins from; nil (default): none.
+    public var pluginDirectory: String? = nil
     /// The key loaded TAs must be signed with (`--ta-key`); default: the development key.
     public var taKey: TAVerificationKey? = try? TAVerificationKey.development
     /// Runs the ELF of a verified TA image; default: the TA process runner (`defaultTARunner`); nil: loaded TAs cannot run.
@@ -172,9 +174,10 @@ public final class VTEEStack: Sendable {
         }
         let supplicant: Supplicant
         do {
-            supplicant = try Supplicant(driver: driver, configuration: SupplicantConfiguration(
-                storageDirectory: config.storageRoot + "/guest-\(id.raw)", taDirectory: config.taDirectory,
-                logger: config.logger))
+            var sc = SupplicantConfiguration(storageDirectory: config.storageRoot + "/guest-\(id.raw)",
+                                             taDirectory: config.taDirectory, logger: config.logger)
+            sc.pluginDirectory = config.pluginDirectory
+            supplicant = try Supplicant(driver: driver, configuration: sc)
         } catch {
             driver.shutdown(); mediator.destroyGuest(id); space.removeRAM()
             throw StackError.supplicant(error)

@@ -17,6 +17,8 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("max-guests"), help: "Guests to attach at once to one daemon for guests_max.") var maxGuests: Int = 1000
     @Option(name: .customLong("c-client"), help: "C bench client built by `scripts/c-bench.sh --build OUT`: adds c_invoke_ns (a NOP invoke through libteec.so).")
     var cClient: String?
+    @Option(name: .customLong("c-ta-dir"), help: "Directory with the bench C TA built by `scripts/c-ta-bench.sh DIR`: adds ta_c_invoke_ns and ta_aes_gcm_4k_ns.")
+    var cTADir: String?
 
     func validate() throws {
         if let t = threadsPerGuest, !(1...16).contains(t) { throw ValidationError("--threads-per-guest must be 1...16") }
@@ -32,6 +34,7 @@ struct BenchCommand: ParsableCommand {
         o.quick = quick
         o.guestExecutable = Self.ownExecutable()
         o.cClient = cClient
+        o.cTADirectory = cTADir
         o.threadsPerGuest = threadsPerGuest
         o.idleGuests = idleGuests
         o.maxGuestsToTry = maxGuests
@@ -81,6 +84,39 @@ struct BenchGuestCommand: ParsableCommand {
         case let .success(r): print(r.json)
         case let .failure(e):
             FileHandle.standardError.write(Data("vtee bench-guest: \(e)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+}
+
+/// `vtee bench-loop` (hidden): one in-process loop of `vtee bench` alone, for profilers
+/// (`perf record`, `valgrind --tool=callgrind`); prints the loop's median and p99 in ns.
+struct BenchLoopCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-loop", abstract: "Run one in-process bench loop alone (for profilers).", shouldDisplay: false)
+
+    @Argument(help: "fast_call, invoke, tmem4k, rpc or open_close.") var loop: String
+    @Option(help: "Timed calls.") var count: Int = 100_000
+    @Option(help: "Untimed calls first.") var warmup: Int = 1_000
+
+    func validate() throws {
+        guard BenchLoopKind(rawValue: loop) != nil else {
+            throw ValidationError("loop must be one of \(BenchLoopKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard (1...100_000_000).contains(count) else { throw ValidationError("--count must be 1...100000000") }
+        guard (0...10_000_000).contains(warmup) else { throw ValidationError("--warmup must be 0...10000000") }
+    }
+
+    func run() throws {
+        guard let kind = BenchLoopKind(rawValue: loop) else { throw ExitCode(2) }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vtee-bench-loop-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        do {
+            let s = try Bench.loop(kind, count: count, warmup: warmup, workDirectory: dir)
+            print("\(kind.rawValue) median \(Int(s.median.rounded())) ns p99 \(Int(s.p99.rounded())) ns (\(s.samples) samples)")
+        } catch {
+            FileHandle.standardError.write(Data("vtee bench-loop: \(error)\n".utf8))
             throw ExitCode(2)
         }
     }

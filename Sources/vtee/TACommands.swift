@@ -66,7 +66,8 @@ struct TAVerifyCommand: ParsableCommand {
             let v = try SignedTAImage.verify([UInt8](bytes), expecting: u, key: trusted)
             let h = v.header
             print("\(file): OK")
-            print("  uuid \(h.uuid)  ta_version \(h.taVersion)  img_type \(h.imageType)")
+            let legacy = h.imageType == SignedTAHeader.legacyType
+            print("  uuid \(legacy ? u : h.uuid)\(legacy ? " (ELF ta_head)" : "")  ta_version \(h.taVersion)  img_type \(h.imageType)")
             print("  algo 0x\(String(h.algorithm, radix: 16))  hash \(h.digest.count) bytes  signature \(h.signature.count) bytes")
             print("  ELF \(v.elf.count) bytes at offset \(h.payloadOffset)\(trusted.isDevelopmentKey ? "  (signed with the DEVELOPMENT key)" : "")")
         } catch {

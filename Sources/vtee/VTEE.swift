@@ -9,7 +9,7 @@ struct VTEE: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vtee",
         abstract: "A virtual, OP-TEE-compatible TrustZone stack: guests, mediator, secure world.",
-        subcommands: [DemoCommand.self, TACommand.self, DevkitCommand.self, ServeCommand.self, ClientCommand.self, InvokeCommand.self, StatsCommand.self, DecodeCommand.self, ABICommand.self, AttackCommand.self, BenchCommand.self, BenchGuestCommand.self, StorageTortureCommand.self]
+        subcommands: [DemoCommand.self, TACommand.self, DevkitCommand.self, ServeCommand.self, ClientCommand.self, InvokeCommand.self, StatsCommand.self, DecodeCommand.self, ABICommand.self, AttackCommand.self, BenchCommand.self, BenchGuestCommand.self, BenchLoopCommand.self, StorageTortureCommand.self]
     )
 
     /// Entry point: a peer that hangs up must show as an error code on a socket call, never kill

@@ -211,9 +211,25 @@ VTEETA_API TEE_Result TEE_CacheClean(char *buf, size_t len) { (void)buf; (void)l
 VTEETA_API TEE_Result TEE_CacheFlush(char *buf, size_t len) { (void)buf; (void)len; return TEE_SUCCESS; }
 VTEETA_API TEE_Result TEE_CacheInvalidate(char *buf, size_t len) { (void)buf; (void)len; return TEE_SUCCESS; }
 
-/* Supplicant plugins: vtee's supplicant loads none, so no plugin UUID is known. */
+/* Supplicant plugins: RPC SUPP_PLUGIN through the secure world to the normal world's supplicant;
+ * the data goes through the request area, at most out_len bytes (capped at len) come back. */
 VTEETA_API TEE_Result tee_invoke_supp_plugin(const TEE_UUID *uuid, uint32_t cmd, uint32_t sub_cmd, void *buf, size_t len, size_t *outlen) {
-    (void)uuid; (void)cmd; (void)sub_cmd; (void)buf; (void)len;
-    if (outlen) *outlen = 0;
-    return TEE_ERROR_NOT_SUPPORTED;
+    if (!uuid || (len && !buf) || (!len && buf)) return TEE_ERROR_BAD_PARAMETERS;
+    if (len > VTEE_CH_REQ_BYTES) return TEE_ERROR_OUT_OF_MEMORY;
+    uint8_t *u = vt_ctl->req_uuid;
+    u[0] = (uint8_t)(uuid->timeLow >> 24); u[1] = (uint8_t)(uuid->timeLow >> 16);
+    u[2] = (uint8_t)(uuid->timeLow >> 8); u[3] = (uint8_t)uuid->timeLow;
+    u[4] = (uint8_t)(uuid->timeMid >> 8); u[5] = (uint8_t)uuid->timeMid;
+    u[6] = (uint8_t)(uuid->timeHiAndVersion >> 8); u[7] = (uint8_t)uuid->timeHiAndVersion;
+    memcpy(u + 8, uuid->clockSeqAndNode, 8);
+    vt_ctl->req_args[0] = cmd;
+    vt_ctl->req_args[1] = sub_cmd;
+    vt_ctl->req_args[2] = len;
+    vt_ctl->req_args[3] = 0;
+    if (len) memcpy(vt_req_area, buf, len);
+    TEE_Result r = vt_request(VTEE_REQ_SUPP_PLUGIN);
+    size_t out = (size_t)vt_ctl->req_args[3];
+    if (outlen) *outlen = out;
+    if (r == TEE_SUCCESS && len && out) memcpy(buf, vt_req_area, out < len ? out : len);
+    return r;
 }

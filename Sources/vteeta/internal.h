@@ -29,8 +29,15 @@ __attribute__((noreturn)) void vt_panic(TEE_Result code);
 void vt_arena_init(size_t bytes);
 /* 1 if [p, p+n) lies inside the arena, the TA stack or the TA image (writable: rw segments). */
 int vt_owned_memory(uintptr_t p, size_t n, int write);
+/* 1 if [p, p+n) lies inside one mapping of tee_map_zi. */
+int vt_mapped_memory(uintptr_t p, size_t n);
 /* Records the TA image's segments and the entry stack for vt_owned_memory. */
 void vt_note_region(uintptr_t start, size_t n, int writable);
 /* Base64 decode for binary-block properties; returns the decoded length or -1. */
 long vt_base64_decode(const char *in, uint8_t *out, size_t cap);
+/* The secure world's crypto object behind a TA object handle (0: not an object handle). */
+uint32_t vt_object_key(TEE_ObjectHandle h, int *persistent);
+/* Writes `n` attributes in the channel's attribute form into out[0..cap); returns the length,
+ * SIZE_MAX when they do not fit (panics on a NULL buffer with a length, as libutee). */
+size_t vt_attrs_encode(const TEE_Attribute *attrs, uint32_t n, uint8_t *out, size_t cap);
 #endif

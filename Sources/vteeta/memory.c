@@ -14,6 +14,9 @@ struct blk { uint32_t magic; uint32_t used; size_t size; };
 
 static uint8_t *arena;
 static size_t arena_size;
+/* A used block's `used` holds the allocation generation (>= 1); tee_user_mem_mark_heap starts a
+ * new one, tee_user_mem_check_heap counts the live blocks of the generations since. */
+static uint32_t alloc_gen = 1, mark_gen = 1;
 /* What TEE_Malloc(0) returns: not NULL, never dereferenced, ignored by TEE_Free. */
 static uint8_t null_sized_block[16] __attribute__((aligned(16)));
 #define TEE_NULL_SIZED_VA ((void *)null_sized_block)
@@ -55,7 +58,7 @@ static void *arena_alloc(size_t size) {
             *rest = (struct blk){ BLK_MAGIC, 0, b->size - size - HDR };
             b->size = size;
         }
-        b->used = 1;
+        b->used = alloc_gen;
         return (uint8_t *)b + HDR;
     }
     return NULL;
@@ -124,6 +127,7 @@ static int inside(uintptr_t p, size_t n, uintptr_t start, size_t len) {
 
 int vt_owned_memory(uintptr_t p, size_t n, int write) {
     if (arena && inside(p, n, (uintptr_t)arena, arena_size)) return 1;
+    if (vt_mapped_memory(p, n)) return 1;
     for (int i = 0; i < nregions; i++)
         if (inside(p, n, regions[i].start, regions[i].n)) return !write || regions[i].writable;
     return 0;
@@ -152,3 +156,21 @@ VTEETA_API TEE_Result TEE_CheckMemoryAccessRights(uint32_t accessFlags, void *bu
 static const void *instance_data;
 VTEETA_API void TEE_SetInstanceData(const void *instanceData) { instance_data = instanceData; }
 VTEETA_API const void *TEE_GetInstanceData(void) { return instance_data; }
+
+/* MARK: heap accounting (OP-TEE's tee_user_mem_mark_heap / tee_user_mem_check_heap) */
+
+/* Marks the heap: blocks allocated from now on are what the next check counts. */
+VTEETA_API void tee_user_mem_mark_heap(void) {
+    if (alloc_gen < UINT32_MAX) alloc_gen++;
+    mark_gen = alloc_gen;
+}
+
+/* The number of TEE_Malloc/TEE_Realloc blocks allocated since the last mark (since the
+ * process started without one) that are still live: a TA's leak check. */
+VTEETA_API size_t tee_user_mem_check_heap(void) {
+    size_t n = 0;
+    if (!arena) return 0;
+    for (struct blk *b = (struct blk *)arena; b; b = next_blk(b))
+        if (b->used >= mark_gen) n++;
+    return n;
+}

@@ -1,26 +1,25 @@
-/* libvteeta trusted storage: transient objects (as far as storage needs them: allocate,
- * populate, attributes, copy, restrict, reset, free), persistent objects, their data streams
- * and enumerators. Persistent handles, positions and the sharing rules live in the secure
- * world (requests over the channel); a handle here caches the object's attributes. Results a
- * function may not return by GP panic, as OP-TEE's libutee does. TA world. */
+/* libvteeta objects and trusted storage: transient objects (allocate, populate, generate,
+ * attributes, copy, restrict, reset, free), persistent objects, their data streams and
+ * enumerators. Object contents (keys) live in the secure world's crypto state (TACrypto, the
+ * VTEE_REQ_CRYPTO_OBJ_* requests) and persistent handles, positions and the sharing rules in its
+ * object store: a handle here names both. Results a function may not return by GP panic, as
+ * OP-TEE's libutee does. TA world. */
 #define _GNU_SOURCE
 #include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define TEE_USAGE_EXTRACTABLE 0x00000001u
 #define OBJ_MAGIC 0x4f424a48u
 
-struct attr { uint32_t id, a, b; uint32_t len; uint8_t *buf; };
+/* A GP object handle of the TA. Its contents (type, sizes, usage, attributes: the key) live in
+ * the secure world's crypto state under `key`; a persistent object also has a storage handle. */
 struct obj {
     uint32_t magic;
     int persistent;
-    uint32_t remote;          /* the secure world's handle (persistent objects) */
+    uint32_t remote;          /* the secure world's storage handle (persistent objects) */
+    uint32_t key;             /* the secure world's crypto object (every object) */
     uint32_t flags;           /* TEE_DATA_FLAG_* it was opened with */
-    TEE_ObjectInfo info;
-    struct attr *attrs;
-    uint32_t nattrs;
 };
 
 static struct obj *objects[256];
@@ -43,17 +42,19 @@ static struct obj *obj_new(void) {
     return NULL;
 }
 
-static void attrs_clear(struct obj *o) {
-    for (uint32_t i = 0; i < o->nattrs; i++) { if (o->attrs[i].buf) memset(o->attrs[i].buf, 0, o->attrs[i].len); free(o->attrs[i].buf); }
-    free(o->attrs);
-    o->attrs = NULL; o->nattrs = 0;
-}
-
+/* Drops the handle and the secure world's crypto object behind it. */
 static void obj_free(struct obj *o) {
-    attrs_clear(o);
+    if (o->key) { vt_ctl->req_args[0] = o->key; vt_request(VTEE_REQ_CRYPTO_OBJ_FREE); }
     for (size_t i = 0; i < 256; i++) if (objects[i] == o) objects[i] = NULL;
     o->magic = 0;
     free(o);
+}
+
+uint32_t vt_object_key(TEE_ObjectHandle h, int *persistent) {
+    struct obj *o = obj_of(h);
+    if (!o) return 0;
+    if (persistent) *persistent = o->persistent;
+    return o->key;
 }
 
 /* Result check as libutee does it: anything outside `allowed` panics. */
@@ -62,6 +63,7 @@ static TEE_Result allow(TEE_Result r, const TEE_Result *allowed, size_t n) {
     for (size_t i = 0; i < n; i++) if (allowed[i] == r) return r;
     TEE_Panic(r);
 }
+static void vt_must(TEE_Result r) { if (r != TEE_SUCCESS) TEE_Panic(r); }
 #define ALLOW(r, ...) allow((r), (const TEE_Result[]){ __VA_ARGS__ }, sizeof((const TEE_Result[]){ __VA_ARGS__ }) / sizeof(TEE_Result))
 
 /* MARK: attributes */
@@ -80,69 +82,26 @@ VTEETA_API void TEE_InitValueAttribute(TEE_Attribute *attr, uint32_t attributeID
     attr->content.value.b = b;
 }
 
-static int attrs_set(struct obj *o, const TEE_Attribute *attrs, uint32_t n) {
-    struct attr *list = calloc(n ? n : 1, sizeof *list);
-    if (!list) return 0;
-    for (uint32_t i = 0; i < n; i++) {
-        list[i].id = attrs[i].attributeID;
-        if (attrs[i].attributeID & TEE_ATTR_FLAG_VALUE) {
-            list[i].a = attrs[i].content.value.a; list[i].b = attrs[i].content.value.b;
-        } else {
-            size_t len = attrs[i].content.ref.length;
-            if (len > UINT32_MAX || (len && !attrs[i].content.ref.buffer)) { o->attrs = list; o->nattrs = i; return 0; }
-            list[i].len = (uint32_t)len;
-            list[i].buf = malloc(len ? len : 1);
-            if (!list[i].buf) { o->attrs = list; o->nattrs = i; return 0; }
-            if (len) memcpy(list[i].buf, attrs[i].content.ref.buffer, len);
-        }
-    }
-    attrs_clear(o);
-    o->attrs = list; o->nattrs = n;
-    return 1;
-}
-
-static struct attr *attr_find(struct obj *o, uint32_t id) {
-    for (uint32_t i = 0; i < o->nattrs; i++) if (o->attrs[i].id == id) return &o->attrs[i];
-    return NULL;
-}
-
-/* Serialized attributes (opaque to the secure world): count, then {id, a, b, len, bytes}. */
-static size_t attrs_size(const struct obj *o) {
-    size_t n = 4;
-    for (uint32_t i = 0; i < o->nattrs; i++) n += 16 + o->attrs[i].len;
-    return n;
-}
-
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 
-static void attrs_write(const struct obj *o, uint8_t *out) {
-    put32(out, o->nattrs);
+size_t vt_attrs_encode(const TEE_Attribute *attrs, uint32_t n, uint8_t *out, size_t cap) {
+    if (n > 64 || (n && !attrs)) TEE_Panic(TEE_ERROR_BAD_PARAMETERS);
+    if (cap < 4) return SIZE_MAX;
+    put32(out, n);
     size_t off = 4;
-    for (uint32_t i = 0; i < o->nattrs; i++) {
-        put32(out + off, o->attrs[i].id); put32(out + off + 4, o->attrs[i].a);
-        put32(out + off + 8, o->attrs[i].b); put32(out + off + 12, o->attrs[i].len);
-        if (o->attrs[i].len) memcpy(out + off + 16, o->attrs[i].buf, o->attrs[i].len);
-        off += 16 + o->attrs[i].len;
-    }
-}
-
-static int attrs_read(struct obj *o, const uint8_t *in, size_t n) {
-    if (n < 4) return n == 0;
-    uint32_t count = get32(in);
-    if (count > 64) return 0;
-    TEE_Attribute tmp[64];
-    size_t off = 4;
-    for (uint32_t i = 0; i < count; i++) {
-        if (n - off < 16) return 0;
-        uint32_t len = get32(in + off + 12);
-        if (n - off - 16 < len) return 0;
-        tmp[i].attributeID = get32(in + off);
-        if (tmp[i].attributeID & TEE_ATTR_FLAG_VALUE) { tmp[i].content.value.a = get32(in + off + 4); tmp[i].content.value.b = get32(in + off + 8); }
-        else { tmp[i].content.ref.buffer = (void *)(uintptr_t)(in + off + 16); tmp[i].content.ref.length = len; }
+    for (uint32_t i = 0; i < n; i++) {
+        int value = (attrs[i].attributeID & TEE_ATTR_FLAG_VALUE) != 0;
+        size_t len = value ? 0 : attrs[i].content.ref.length;
+        if (!value && len && !attrs[i].content.ref.buffer) TEE_Panic(TEE_ERROR_BAD_PARAMETERS);
+        if (len > UINT32_MAX || cap - off < 16 || cap - off - 16 < len) return SIZE_MAX;
+        put32(out + off, attrs[i].attributeID);
+        put32(out + off + 4, value ? attrs[i].content.value.a : 0);
+        put32(out + off + 8, value ? attrs[i].content.value.b : 0);
+        put32(out + off + 12, (uint32_t)len);
+        if (len) memcpy(out + off + 16, attrs[i].content.ref.buffer, len);
         off += 16 + len;
     }
-    return attrs_set(o, tmp, count);
+    return off;
 }
 
 /* MARK: transient objects */
@@ -153,64 +112,60 @@ VTEETA_API TEE_Result TEE_AllocateTransientObject(uint32_t objectType, uint32_t 
     if (objectType == TEE_TYPE_DATA) return TEE_ERROR_NOT_SUPPORTED;
     struct obj *o = obj_new();
     if (!o) return TEE_ERROR_OUT_OF_MEMORY;
-    o->info.objectType = objectType;
-    o->info.maxObjectSize = maxObjectSize;
-    o->info.objectUsage = TEE_USAGE_DEFAULT;
+    vt_ctl->req_args[0] = objectType;
+    vt_ctl->req_args[1] = maxObjectSize;
+    TEE_Result r = ALLOW(vt_request(VTEE_REQ_CRYPTO_OBJ_ALLOC), TEE_ERROR_NOT_SUPPORTED, TEE_ERROR_OUT_OF_MEMORY);
+    if (r != TEE_SUCCESS) { obj_free(o); return r; }
+    o->key = (uint32_t)vt_ctl->req_args[0];
     *object = (TEE_ObjectHandle)(void *)o;
     return TEE_SUCCESS;
 }
 
-VTEETA_API void TEE_FreeTransientObject(TEE_ObjectHandle object) {
-    if (!object) return;
+static struct obj *transient_of(TEE_ObjectHandle object) {
     struct obj *o = obj_of(object);
     if (!o || o->persistent) TEE_Panic(TEE_ERROR_BAD_PARAMETERS);
-    obj_free(o);
+    return o;
+}
+
+VTEETA_API void TEE_FreeTransientObject(TEE_ObjectHandle object) {
+    if (!object) return;
+    obj_free(transient_of(object));
 }
 
 VTEETA_API void TEE_ResetTransientObject(TEE_ObjectHandle object) {
     if (!object) return;
-    struct obj *o = obj_of(object);
-    if (!o || o->persistent) TEE_Panic(TEE_ERROR_BAD_PARAMETERS);
-    attrs_clear(o);
-    o->info.handleFlags &= ~TEE_HANDLE_FLAG_INITIALIZED;
-    o->info.objectSize = 0;
+    struct obj *o = transient_of(object);
+    vt_ctl->req_args[0] = o->key;
+    vt_must(vt_request(VTEE_REQ_CRYPTO_OBJ_RESET));
 }
 
 VTEETA_API TEE_Result TEE_PopulateTransientObject(TEE_ObjectHandle object, const TEE_Attribute *attrs, uint32_t attrCount) {
-    struct obj *o = obj_of(object);
-    if (!o || o->persistent || (o->info.handleFlags & TEE_HANDLE_FLAG_INITIALIZED)) TEE_Panic(TEE_ERROR_BAD_PARAMETERS);
+    struct obj *o = transient_of(object);
     if (attrCount && !attrs) TEE_Panic(TEE_ERROR_BAD_PARAMETERS);
     if (attrCount > 64) return TEE_ERROR_BAD_PARAMETERS;
-    uint32_t size = 0;
-    for (uint32_t i = 0; i < attrCount; i++)
-        if (attrs[i].attributeID == TEE_ATTR_SECRET_VALUE) {
-            if (attrs[i].content.ref.length * 8 > o->info.maxObjectSize) TEE_Panic(TEE_ERROR_BAD_PARAMETERS);
-            size = (uint32_t)attrs[i].content.ref.length * 8;
-        }
-    if (!attrs_set(o, attrs, attrCount)) return TEE_ERROR_OUT_OF_MEMORY;
-    o->info.objectSize = size;
-    o->info.handleFlags |= TEE_HANDLE_FLAG_INITIALIZED;
-    return TEE_SUCCESS;
+    size_t n = vt_attrs_encode(attrs, attrCount, vt_req_area, VTEE_CH_REQ_BYTES);
+    if (n == SIZE_MAX) return TEE_ERROR_BAD_PARAMETERS;
+    vt_ctl->req_args[0] = o->key;
+    vt_ctl->req_args[1] = n;
+    return ALLOW(vt_request(VTEE_REQ_CRYPTO_OBJ_POPULATE), TEE_ERROR_BAD_PARAMETERS);
+}
+
+VTEETA_API TEE_Result TEE_GenerateKey(TEE_ObjectHandle object, uint32_t keySize, const TEE_Attribute *params, uint32_t paramCount) {
+    struct obj *o = transient_of(object);
+    size_t n = vt_attrs_encode(params, paramCount, vt_req_area, VTEE_CH_REQ_BYTES);
+    if (n == SIZE_MAX) TEE_Panic(TEE_ERROR_BAD_PARAMETERS);
+    vt_ctl->req_args[0] = o->key;
+    vt_ctl->req_args[1] = keySize;
+    vt_ctl->req_args[2] = n;
+    return ALLOW(vt_request(VTEE_REQ_CRYPTO_OBJ_GENERATE), TEE_ERROR_BAD_PARAMETERS, TEE_ERROR_NOT_SUPPORTED, TEE_ERROR_OUT_OF_MEMORY);
 }
 
 VTEETA_API TEE_Result TEE_CopyObjectAttributes1(TEE_ObjectHandle destObject, TEE_ObjectHandle srcObject) {
-    struct obj *d = obj_of(destObject), *s = obj_of(srcObject);
-    if (!d || !s || d->persistent || (d->info.handleFlags & TEE_HANDLE_FLAG_INITIALIZED) ||
-        !(s->info.handleFlags & TEE_HANDLE_FLAG_INITIALIZED)) TEE_Panic(TEE_ERROR_BAD_PARAMETERS);
-    if (d->info.objectType != s->info.objectType && s->info.objectType != TEE_TYPE_DATA) return TEE_ERROR_BAD_PARAMETERS;
-    if (s->info.objectSize > d->info.maxObjectSize) return TEE_ERROR_BAD_PARAMETERS;
-    TEE_Attribute tmp[64];
-    uint32_t n = s->nattrs > 64 ? 64 : s->nattrs;
-    for (uint32_t i = 0; i < n; i++) {
-        tmp[i].attributeID = s->attrs[i].id;
-        if (s->attrs[i].id & TEE_ATTR_FLAG_VALUE) { tmp[i].content.value.a = s->attrs[i].a; tmp[i].content.value.b = s->attrs[i].b; }
-        else { tmp[i].content.ref.buffer = s->attrs[i].buf; tmp[i].content.ref.length = s->attrs[i].len; }
-    }
-    if (!attrs_set(d, tmp, n)) return TEE_ERROR_OUT_OF_MEMORY;
-    d->info.objectSize = s->info.objectSize;
-    d->info.objectUsage &= s->info.objectUsage;
-    d->info.handleFlags |= TEE_HANDLE_FLAG_INITIALIZED;
-    return TEE_SUCCESS;
+    struct obj *d = transient_of(destObject), *s = obj_of(srcObject);
+    if (!s) TEE_Panic(TEE_ERROR_BAD_PARAMETERS);
+    vt_ctl->req_args[0] = d->key;
+    vt_ctl->req_args[1] = s->key;
+    return ALLOW(vt_request(VTEE_REQ_CRYPTO_OBJ_COPY), TEE_ERROR_CORRUPT_OBJECT, TEE_ERROR_STORAGE_NOT_AVAILABLE);
 }
 
 VTEETA_API void TEE_CopyObjectAttributes(TEE_ObjectHandle destObject, TEE_ObjectHandle srcObject) {
@@ -221,36 +176,46 @@ VTEETA_API void TEE_CopyObjectAttributes(TEE_ObjectHandle destObject, TEE_Object
 VTEETA_API TEE_Result TEE_RestrictObjectUsage1(TEE_ObjectHandle object, uint32_t objectUsage) {
     struct obj *o = obj_of(object);
     if (!o) TEE_Panic(TEE_ERROR_BAD_PARAMETERS);
-    o->info.objectUsage &= objectUsage;
-    return TEE_SUCCESS;
+    vt_ctl->req_args[0] = o->key;
+    vt_ctl->req_args[1] = objectUsage;
+    return ALLOW(vt_request(VTEE_REQ_CRYPTO_OBJ_RESTRICT), TEE_ERROR_CORRUPT_OBJECT, TEE_ERROR_STORAGE_NOT_AVAILABLE);
 }
 
 VTEETA_API void TEE_RestrictObjectUsage(TEE_ObjectHandle object, uint32_t objectUsage) {
-    (void)TEE_RestrictObjectUsage1(object, objectUsage);
+    TEE_Result r = TEE_RestrictObjectUsage1(object, objectUsage);
+    if (r != TEE_SUCCESS) TEE_Panic(r);
 }
 
+/* GP: a secret attribute of a non-extractable object, a wrong kind of attribute or an empty
+ * object panic; a missing attribute is ITEM_NOT_FOUND; a short buffer reports the size. */
 VTEETA_API TEE_Result TEE_GetObjectBufferAttribute(TEE_ObjectHandle object, uint32_t attributeID, void *buffer, size_t *size) {
     struct obj *o = obj_of(object);
-    if (!o || !size || !(o->info.handleFlags & TEE_HANDLE_FLAG_INITIALIZED) || (attributeID & TEE_ATTR_FLAG_VALUE))
-        TEE_Panic(TEE_ERROR_BAD_PARAMETERS);
-    if (!(attributeID & TEE_ATTR_FLAG_PUBLIC) && !(o->info.objectUsage & TEE_USAGE_EXTRACTABLE)) TEE_Panic(TEE_ERROR_ACCESS_DENIED);
-    struct attr *a = attr_find(o, attributeID);
-    if (!a) return TEE_ERROR_ITEM_NOT_FOUND;
-    if (!buffer || *size < a->len) { *size = a->len; return TEE_ERROR_SHORT_BUFFER; }
-    if (a->len) memcpy(buffer, a->buf, a->len);
-    *size = a->len;
+    if (!o || !size || (attributeID & TEE_ATTR_FLAG_VALUE)) TEE_Panic(TEE_ERROR_BAD_PARAMETERS);
+    size_t cap = buffer ? *size : 0;
+    vt_ctl->req_args[0] = o->key;
+    vt_ctl->req_args[1] = attributeID;
+    vt_ctl->req_args[2] = 0;
+    vt_ctl->req_args[3] = cap > VTEE_CH_REQ_BYTES ? VTEE_CH_REQ_BYTES : cap;
+    TEE_Result r = ALLOW(vt_request(VTEE_REQ_CRYPTO_OBJ_GET_ATTR), TEE_ERROR_ITEM_NOT_FOUND, TEE_ERROR_SHORT_BUFFER);
+    if (r == TEE_ERROR_SHORT_BUFFER) { *size = (size_t)vt_ctl->req_args[2]; return r; }
+    if (r != TEE_SUCCESS) return r;
+    size_t n = (size_t)vt_ctl->req_args[1];
+    if (n > cap) TEE_Panic(TEE_ERROR_COMMUNICATION);
+    if (n) memcpy(buffer, vt_req_area, n);
+    *size = n;
     return TEE_SUCCESS;
 }
 
 VTEETA_API TEE_Result TEE_GetObjectValueAttribute(TEE_ObjectHandle object, uint32_t attributeID, uint32_t *a, uint32_t *b) {
     struct obj *o = obj_of(object);
-    if (!o || !(o->info.handleFlags & TEE_HANDLE_FLAG_INITIALIZED) || !(attributeID & TEE_ATTR_FLAG_VALUE))
-        TEE_Panic(TEE_ERROR_BAD_PARAMETERS);
-    if (!(attributeID & TEE_ATTR_FLAG_PUBLIC) && !(o->info.objectUsage & TEE_USAGE_EXTRACTABLE)) TEE_Panic(TEE_ERROR_ACCESS_DENIED);
-    struct attr *at = attr_find(o, attributeID);
-    if (!at) return TEE_ERROR_ITEM_NOT_FOUND;
-    if (a) *a = at->a;
-    if (b) *b = at->b;
+    if (!o || !(attributeID & TEE_ATTR_FLAG_VALUE)) TEE_Panic(TEE_ERROR_BAD_PARAMETERS);
+    vt_ctl->req_args[0] = o->key;
+    vt_ctl->req_args[1] = attributeID;
+    vt_ctl->req_args[2] = 1;
+    TEE_Result r = ALLOW(vt_request(VTEE_REQ_CRYPTO_OBJ_GET_ATTR), TEE_ERROR_ITEM_NOT_FOUND);
+    if (r != TEE_SUCCESS) return r;
+    if (a) *a = (uint32_t)vt_ctl->req_args[1];
+    if (b) *b = (uint32_t)vt_ctl->req_args[2];
     return TEE_SUCCESS;
 }
 
@@ -259,14 +224,22 @@ VTEETA_API TEE_Result TEE_GetObjectValueAttribute(TEE_ObjectHandle object, uint3
 VTEETA_API TEE_Result TEE_GetObjectInfo1(TEE_ObjectHandle object, TEE_ObjectInfo *objectInfo) {
     struct obj *o = obj_of(object);
     if (!o || !objectInfo) TEE_Panic(TEE_ERROR_BAD_PARAMETERS);
+    memset(objectInfo, 0, sizeof *objectInfo);
+    vt_ctl->req_args[0] = o->key;
+    vt_must(vt_request(VTEE_REQ_CRYPTO_OBJ_INFO));
+    objectInfo->objectType = (uint32_t)vt_ctl->req_args[1];
+    objectInfo->objectSize = (uint32_t)vt_ctl->req_args[2];
+    objectInfo->maxObjectSize = (uint32_t)vt_ctl->req_args[3];
+    objectInfo->objectUsage = (uint32_t)vt_ctl->req_args[4];
+    if (vt_ctl->req_args[5]) objectInfo->handleFlags |= TEE_HANDLE_FLAG_INITIALIZED;
     if (o->persistent) {
         vt_ctl->req_args[0] = o->remote;
         TEE_Result r = ALLOW(vt_request(VTEE_REQ_OBJ_INFO), TEE_ERROR_CORRUPT_OBJECT, TEE_ERROR_STORAGE_NOT_AVAILABLE);
         if (r != TEE_SUCCESS) return r;
-        o->info.dataSize = (size_t)vt_ctl->req_args[6];
-        o->info.dataPosition = (size_t)vt_ctl->req_args[7];
+        objectInfo->dataSize = (size_t)vt_ctl->req_args[6];
+        objectInfo->dataPosition = (size_t)vt_ctl->req_args[7];
+        objectInfo->handleFlags = TEE_HANDLE_FLAG_PERSISTENT | TEE_HANDLE_FLAG_INITIALIZED | (o->flags & ~TEE_DATA_FLAG_OVERWRITE);
     }
-    *objectInfo = o->info;
     return TEE_SUCCESS;
 }
 
@@ -311,20 +284,8 @@ VTEETA_API TEE_Result TEE_OpenPersistentObject(uint32_t storageID, const void *o
     if (r != TEE_SUCCESS) { obj_free(o); return r; }
     o->persistent = 1;
     o->remote = (uint32_t)vt_ctl->req_args[0];
+    o->key = (uint32_t)vt_ctl->req_args[5];
     o->flags = flags;
-    o->info.objectType = (uint32_t)vt_ctl->req_args[1];
-    o->info.objectSize = (uint32_t)vt_ctl->req_args[2];
-    o->info.maxObjectSize = (uint32_t)vt_ctl->req_args[3];
-    o->info.objectUsage = (uint32_t)vt_ctl->req_args[4];
-    o->info.dataSize = (size_t)vt_ctl->req_args[6];
-    o->info.handleFlags = TEE_HANDLE_FLAG_PERSISTENT | TEE_HANDLE_FLAG_INITIALIZED | (flags & ~TEE_DATA_FLAG_OVERWRITE);
-    uint64_t alen = vt_ctl->req_args[5];
-    if (alen > VTEE_CH_REQ_BYTES || !attrs_read(o, vt_req_area, (size_t)alen)) {
-        vt_ctl->req_args[0] = o->remote;
-        vt_request(VTEE_REQ_OBJ_CLOSE);
-        obj_free(o);
-        return TEE_ERROR_CORRUPT_OBJECT;
-    }
     *object = (TEE_ObjectHandle)(void *)o;
     return TEE_SUCCESS;
 }
@@ -339,47 +300,27 @@ VTEETA_API TEE_Result TEE_CreatePersistentObject(uint32_t storageID, const void 
     struct obj *src = NULL;
     if (attributes) {
         src = obj_of(attributes);
-        if (!src || !(src->info.handleFlags & TEE_HANDLE_FLAG_INITIALIZED)) TEE_Panic(TEE_ERROR_BAD_PARAMETERS);
+        if (!src) TEE_Panic(TEE_ERROR_BAD_PARAMETERS);
+        vt_ctl->req_args[0] = src->key;
+        vt_must(vt_request(VTEE_REQ_CRYPTO_OBJ_INFO));
+        if (!vt_ctl->req_args[5]) TEE_Panic(TEE_ERROR_BAD_PARAMETERS);
     }
     if (!storage_known(storageID)) return TEE_ERROR_ITEM_NOT_FOUND;
-    size_t alen = src ? attrs_size(src) : 0;
-    if (alen > VTEE_CH_REQ_BYTES - objectIDLen || initialDataLen > VTEE_CH_REQ_BYTES - objectIDLen - alen)
-        return TEE_ERROR_OUT_OF_MEMORY;
+    if (initialDataLen > VTEE_CH_REQ_BYTES - objectIDLen) return TEE_ERROR_OUT_OF_MEMORY;
     struct obj *o = obj_new();
     if (!o) return TEE_ERROR_OUT_OF_MEMORY;
     if (objectIDLen) memcpy(vt_req_area, objectID, objectIDLen);
-    if (src) attrs_write(src, vt_req_area + objectIDLen);
-    if (initialDataLen) memcpy(vt_req_area + objectIDLen + alen, initialData, initialDataLen);
-    uint32_t type = src ? src->info.objectType : TEE_TYPE_DATA;
+    if (initialDataLen) memcpy(vt_req_area + objectIDLen, initialData, initialDataLen);
     vt_ctl->req_args[0] = objectIDLen; vt_ctl->req_args[1] = flags;
-    vt_ctl->req_args[2] = alen; vt_ctl->req_args[3] = initialDataLen;
-    vt_ctl->req_args[4] = type;
-    vt_ctl->req_args[5] = src ? src->info.objectSize : 0;
-    vt_ctl->req_args[6] = src ? src->info.maxObjectSize : 0;
-    vt_ctl->req_args[7] = src ? src->info.objectUsage : TEE_USAGE_DEFAULT;
+    vt_ctl->req_args[2] = src ? src->key : 0; vt_ctl->req_args[3] = initialDataLen;
     TEE_Result r = ALLOW(vt_request(VTEE_REQ_OBJ_CREATE), TEE_ERROR_ITEM_NOT_FOUND, TEE_ERROR_ACCESS_CONFLICT,
                          TEE_ERROR_OUT_OF_MEMORY, TEE_ERROR_STORAGE_NO_SPACE, TEE_ERROR_CORRUPT_OBJECT,
                          TEE_ERROR_STORAGE_NOT_AVAILABLE);
     if (r != TEE_SUCCESS) { obj_free(o); return r; }
     o->persistent = 1;
     o->remote = (uint32_t)vt_ctl->req_args[0];
+    o->key = (uint32_t)vt_ctl->req_args[1];
     o->flags = flags;
-    o->info.objectType = type;
-    o->info.objectSize = src ? src->info.objectSize : 0;
-    o->info.maxObjectSize = src ? src->info.maxObjectSize : 0;
-    o->info.objectUsage = src ? src->info.objectUsage : TEE_USAGE_DEFAULT;
-    o->info.dataSize = initialDataLen;
-    o->info.handleFlags = TEE_HANDLE_FLAG_PERSISTENT | TEE_HANDLE_FLAG_INITIALIZED | (flags & ~TEE_DATA_FLAG_OVERWRITE);
-    if (src) {
-        TEE_Attribute tmp[64];
-        uint32_t n = src->nattrs > 64 ? 64 : src->nattrs;
-        for (uint32_t i = 0; i < n; i++) {
-            tmp[i].attributeID = src->attrs[i].id;
-            if (src->attrs[i].id & TEE_ATTR_FLAG_VALUE) { tmp[i].content.value.a = src->attrs[i].a; tmp[i].content.value.b = src->attrs[i].b; }
-            else { tmp[i].content.ref.buffer = src->attrs[i].buf; tmp[i].content.ref.length = src->attrs[i].len; }
-        }
-        attrs_set(o, tmp, n);
-    }
     if (object) *object = (TEE_ObjectHandle)(void *)o;
     else TEE_CloseObject((TEE_ObjectHandle)(void *)o);
     return TEE_SUCCESS;

@@ -436,6 +436,73 @@ import TrustedApps
     }
 }
 
+/// TEEClient's GP semantics where libteec and the GP specification define them.
+@Suite struct TEEClientGPSemanticsTests {
+    @Test func sharedMemoryFlagsZeroOrUnknownBitsAreBadParameters() throws {
+        let stack = try Stack()
+        defer { stack.shutdown() }
+        let bad = TEEError(.badParameters, origin: .api)
+        #expect(throws: bad) { try stack.context.allocateSharedMemory(size: 16, flags: []) }
+        #expect(throws: bad) { try stack.context.allocateSharedMemory(size: 16, flags: .init(rawValue: 4)) }
+        #expect(throws: bad) { try stack.context.allocateSharedMemory(size: 16, flags: [.input, .init(rawValue: 0x100)]) }
+        #expect(throws: bad) { try stack.context.registerSharedMemory(TEEBuffer(count: 16), flags: []) }
+        #expect(throws: bad) { try stack.context.registerSharedMemory([1, 2], flags: .init(rawValue: 0x8000_0000)) }
+        // Nothing was allocated for the refused calls; valid flags still work.
+        #expect(try stack.context.allocateSharedMemory(size: 16, flags: .output).size == 16)
+    }
+
+    @Test func aNullTemporaryBufferWithASizeIsBadParameters() throws {
+        let stack = try Stack()
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(TestTA.uuid)
+        let bad = TEEError(.badParameters, origin: .api)
+        var out = TEEOperation([.tempOutput([], size: 16)])
+        #expect(throws: bad) { try s.invoke(TestTA.Command.echoMemref.rawValue, &out) }
+        var inout_ = TEEOperation([.tempInout([], size: 1)])
+        #expect(throws: bad) { try s.invoke(TestTA.Command.echoMemref.rawValue, &inout_) }
+        // A NULL buffer of size 0 is still MEMREF_NULL, which the TA accepts.
+        var null = TEEOperation([.tempInout([], size: 0)])
+        try s.invoke(TestTA.Command.echoMemref.rawValue, &null)
+        #expect(null[0].size == 0)
+    }
+
+    @Test func aWholeMemrefSizeIsWrittenBackOnlyForOutputMemory() throws {
+        let stack = try Stack()
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(TestTA.uuid)
+        // ECHO_MEMREF wants MEMREF_INOUT: with input-only memory the TA refuses, and the size the
+        // caller set stays as it was (libteec writes a WHOLE size back only for OUTPUT memory).
+        let inOnly = try stack.context.allocateSharedMemory(size: 32, flags: .input)
+        var op = TEEOperation([.whole(inOnly, size: 5)])
+        #expect(throws: TEEError(.badParameters, origin: .trustedApp)) { try s.invoke(TestTA.Command.echoMemref.rawValue, &op) }
+        #expect(op[0].size == 5)
+        // With output memory the TA's size comes back.
+        let both = try stack.context.allocateSharedMemory(size: 32, flags: [.input, .output])
+        var op2 = TEEOperation([.whole(both, size: 5)])
+        try s.invoke(TestTA.Command.echoMemref.rawValue, &op2)
+        #expect(op2[0].size == 32)
+    }
+
+    @Test func registeredMemorySharesTheCallersBufferAcrossCalls() throws {
+        let stack = try Stack()
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(TestTA.uuid)
+        let buffer = TEEBuffer([1, 2, 3, 4, 5, 6, 7, 8])
+        let shm = try stack.context.registerSharedMemory(buffer, flags: [.input, .output])
+        // The caller changes its buffer after registering: the TA sees the new bytes, and what the
+        // TA writes lands in the caller's buffer without any read of the shared memory.
+        buffer.bytes = [10, 20, 30, 40, 50, 60, 70, 80]
+        var whole = TEEOperation([.whole(shm)])
+        try s.invoke(TestTA.Command.echoMemref.rawValue, &whole)
+        #expect(buffer.bytes == [80, 70, 60, 50, 40, 30, 20, 10])
+        // A partial window touches only its bytes of the caller's buffer.
+        buffer.bytes = [1, 2, 3, 4, 5, 6, 7, 8]
+        var part = TEEOperation([.partialInout(shm, offset: 2, size: 4)])
+        try s.invoke(TestTA.Command.echoMemref.rawValue, &part)
+        #expect(buffer.bytes == [1, 2, 6, 5, 4, 3, 7, 8])
+    }
+}
+
 @Suite struct ClientIdentityTests {
     /// The client names the identity it is given (TEEABI's naming), not whatever it guesses.
     @Test func loginsNameTheGivenProcessIdentity() throws {

@@ -81,8 +81,13 @@ func pattern(_ n: Int, _ seed: UInt8) -> [UInt8] { (0..<n).map { UInt8(truncatin
         try await r.run { s throws(TEEResult) in try await s.delete(Array("renamed".utf8)) }
         #expect(await outcome { () async throws(TEEResult) in try await r.run { s throws(TEEResult) in try await s.delete(Array("renamed".utf8)) } } == .itemNotFound)
         #expect(try await r.list() == ["big", "empty"])
-        // Ids: empty or longer than TEE_OBJECT_ID_MAX_LEN are refused.
-        #expect(await outcome { () async throws(TEEResult) in try await r.write("", [1]) } == .badParameters)
+        // Ids: a 0-byte id is valid (GP, OP-TEE; issue 12 item 9: this asserted BAD_PARAMETERS
+        // before); one longer than TEE_OBJECT_ID_MAX_LEN is refused.
+        try await r.write("", [1, 2])
+        #expect(try await r.read("") == [1, 2])
+        #expect(try await r.list() == ["", "big", "empty"])
+        try await r.run { s throws(TEEResult) in try await s.delete([]) }
+        #expect(await outcome { () async throws(TEEResult) in try await r.read("") } == .itemNotFound)
         #expect(await outcome { () async throws(TEEResult) in try await r.write(String(repeating: "x", count: 65), [1]) } == .badParameters)
         // Everything survives a reboot of the secure world; replaced versions left no files behind.
         let after = r.rebooted()
@@ -474,5 +479,27 @@ final class Collected: Sendable {
         _ = try FileDeviceState(directory: d)
         FileManager.default.createFile(atPath: d + "/huk", contents: Data([1, 2, 3]))
         #expect(throws: DeviceStateError.self) { _ = try FileDeviceState(directory: d) }
+    }
+}
+
+@Suite struct TAVersionDBTests {
+    @Test func theDatabaseHasOPTEEsLayoutAndAdmitsOnlyNonDecreasingVersions() throws {
+        let a = try TEEUUID("11111111-2222-3333-4444-555555555555"), b = try TEEUUID("66666666-2222-3333-4444-555555555555")
+        var db = TAVersionDB()
+        #expect(try db.admit(a, version: 3) == true)
+        #expect(try db.admit(b, version: 0) == true)
+        #expect(try db.admit(a, version: 3) == false)
+        #expect(throws: TEEResult.accessConflict) { _ = try db.admit(a, version: 2) }
+        #expect(try db.admit(a, version: 7) == true)
+        // {u32 db_version, u32 n} then n x {uuid octets, u32 version}, little endian.
+        let bytes = db.encoded
+        #expect(bytes.count == 8 + 2 * 20)
+        #expect(Array(bytes[0..<8]) == [0, 0, 0, 0, 2, 0, 0, 0])
+        #expect(Array(bytes[8..<24]) == a.octets && Array(bytes[24..<28]) == [7, 0, 0, 0])
+        #expect(try TAVersionDB(decoding: bytes) == db)
+        // A truncated or inflated database is CORRUPT_OBJECT, never a silent reset.
+        #expect(throws: TEEResult.corruptObject) { _ = try TAVersionDB(decoding: Array(bytes.dropLast())) }
+        var inflated = bytes; inflated[4] = 0xFF
+        #expect(throws: TEEResult.corruptObject) { _ = try TAVersionDB(decoding: inflated) }
     }
 }

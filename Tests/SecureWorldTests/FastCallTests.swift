@@ -17,14 +17,16 @@ import Machine
         #expect(nw.world.smc(RegisterFrame(.callsCount)).a0 == 14)
     }
 
-    @Test func exchangeCapabilitiesAdvertisesDynamicSHMMemrefNullRPCArgAsyncNotifAndVirtualization() throws {
+    @Test func exchangeCapabilitiesAdvertisesDynamicSHMMemrefNullRPCArgAndVirtualizationButNoAsyncNotif() throws {
         let nw = try RawNormalWorld()
         let r = nw.world.smc(RegisterFrame(.exchangeCapabilities))
         #expect(r.ret == .ok)
         let caps = SecureCapabilities(rawValue: UInt32(r.a1))
-        #expect(caps == [.dynamicSHM, .memrefNull, .rpcArg, .asyncNotif, .virtualization])
+        // Nothing raises an asynchronous notification, so it is not advertised (OP-TEE without
+        // CFG_CORE_ASYNC_NOTIF) and a2 carries no async value range.
+        #expect(caps == [.dynamicSHM, .memrefNull, .rpcArg, .virtualization])
         #expect(r.a3 == 4)
-        #expect(r.a2 == 255)
+        #expect(r.a2 == 0)
         // Unknown non-secure capability bits: ENOTAVAIL.
         #expect(nw.world.smc(RegisterFrame(.exchangeCapabilities, a1: 0x10)).ret == .enotavail)
         let plain = SecureWorld(memory: nw.memory, config: .init(virtualization: false), tas: [])
@@ -33,14 +35,16 @@ import Machine
         #expect(plain.smc(RegisterFrame(.callsCount)).a0 == 12)
     }
 
-    @Test func threadCountAndAsyncNotifCallsAnswer() throws {
+    @Test func threadCountAnswersAndAsyncNotifCallsAreUnknownWithoutAnAsyncSource() throws {
         let nw = try RawNormalWorld(config: .init(threadsPerVM: 3))
         let r = nw.world.smc(RegisterFrame(.getThreadCount))
         #expect(r.ret == .ok && r.a1 == 3)
         #expect(nw.createVM(1) == .ok)
-        #expect(nw.world.smc(RegisterFrame(.enableAsyncNotif, a7: 1)).ret == .ok)
-        let v = nw.world.smc(RegisterFrame(.getAsyncNotifValue, a7: 1))
-        #expect(v.ret == .ok && v.a2 & 1 == 0)
+        #expect(nw.world.smc(RegisterFrame(.enableAsyncNotif, a7: 1)).ret == .unknownFunction)
+        #expect(nw.world.smc(RegisterFrame(.getAsyncNotifValue, a7: 1)).ret == .unknownFunction)
+        // The yielding DO_BOTTOM_HALF is refused too.
+        let bh = nw.call(MsgArg(cmd: .doBottomHalf))
+        #expect(bh.frame.ret == .ebadcmd)
     }
 
     @Test func shmCacheEnableDisableHandsBackCachedRPCArgCookies() throws {

@@ -162,6 +162,31 @@ import Machine
         #expect((back?.params[0].b ?? 0) < 1_000_000)
     }
 
+    @Test func fsRPCPayloadsInAPageListBufferGoOutAsRmemAndRoundTrip() throws {
+        // OP-TEE names memrefs into non-contiguous shm by RMEM(cookie, offset): a TMEM address
+        // names only one page. The normal world here hands out page lists in descending order.
+        let (nw, s) = try world()
+        nw.lock.withLock { $0.noncontigSHM = true }
+        func mem(_ b: [UInt8], out: Bool = false, size: Int? = nil) -> MsgParam {
+            let p = nw.pages(20)
+            if !out { nw.write(p, b) }
+            return .tmem(out ? .tmemOutput : .tmemInput, bufPtr: p.raw, size: UInt64(size ?? b.count), shmRef: 1)
+        }
+        let data = (0..<20_000).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) }
+        #expect(nw.invoke(s, Cmd.put, params: [mem([7]), mem(data), .value(.valueInput, a: 0)])?.ret == .success)
+        let out = mem([], out: true, size: 20_000)
+        let get = nw.invoke(s, Cmd.get, params: [mem([7]), out])
+        #expect(get?.ret == .success && get?.params[1].size == 20_000)
+        let same = nw.read(PA(out.bufPtr), 20_000) == data
+        #expect(same, "the object did not round-trip")
+        // A rename sends two names in one buffer: the second at its offset.
+        #expect(nw.invoke(s, Cmd.rename, params: [mem([7]), mem([8])])?.ret == .success)
+        #expect(nw.invoke(s, Cmd.get, params: [mem([8]), mem([], out: true, size: 20_000)])?.ret == .success)
+        // The multi-page payloads went out as RMEM (a one-page payload is one piece: TMEM).
+        let attrs = nw.lock.withLock { $0.fsMemrefAttrs }
+        #expect(attrs.contains { $0.type?.isRmem == true }, "\(attrs)")
+    }
+
     @Test func storageWriteReadListRenameDeleteOverFSRPC() throws {
         let (nw, s) = try world()
         func mem(_ b: [UInt8], out: Bool = false, size: Int? = nil) -> MsgParam {

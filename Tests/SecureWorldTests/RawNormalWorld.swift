@@ -46,6 +46,8 @@ final class RawNormalWorld: @unchecked Sendable {
         var rpcCommands: [UInt32] = []
         var rpcFunctions: [UInt32] = []
         var noncontigSHM = false
+        /// Attributes of every memref param of the FS RPCs served.
+        var fsMemrefAttrs: [MsgAttr] = []
         var allocAnswer: ((Int) -> (pa: UInt64, cookie: UInt64))? = nil
         /// TA images LOAD_TA can deliver, by UUID.
         var taImages: [TEEUUID: [UInt8]] = [:]
@@ -169,7 +171,8 @@ final class RawNormalWorld: @unchecked Sendable {
             let n = (size + pageSize - 1) / pageSize
             let nc = lock.withLock { $0.noncontigSHM } && n > 1
             if nc {
-                let ps = (0..<n).map { _ in pages() }
+                // Pages in descending order: never one piece, so only the page list reaches them.
+                let ps = Array((0..<n).map { _ in pages() }.reversed())
                 let bp = pageList(ps)
                 let cookie = 0x5000 + UInt64(ps[0].raw >> 12)
                 lock.withLock { $0.rpcShmPages[cookie] = ps }
@@ -215,18 +218,46 @@ final class RawNormalWorld: @unchecked Sendable {
         write(pa, a.encoded())
     }
 
-    private func cstr(_ p: MsgParam) -> String {
-        let b = read(PA(p.bufPtr), Int(p.size))
+    private func cstr(_ p: MsgParam, _ pages: [PA]?) -> String {
+        let b = readMemref(p, Int(p.size), pages)
         return String(decoding: b.prefix { $0 != 0 }, as: UTF8.self)
+    }
+
+    /// The pieces (address, length) of `n` bytes of an RPC memref: TMEM by address in one piece,
+    /// RMEM(cookie, offset) page by page through `pages`, the page list of the SHM_ALLOC buffer
+    /// the cookie names.
+    private func memrefPieces(_ p: MsgParam, _ n: Int, _ pages: [PA]?) -> [(PA, Int)] {
+        guard p.attr.type?.isRmem ?? false else { return [(PA(p.bufPtr), n)] }
+        let ps = pages ?? []
+        var out: [(PA, Int)] = []
+        var off = Int(p.a), left = n
+        while left > 0, off / pageSize < ps.count {
+            let k = min(left, pageSize - off % pageSize)
+            out.append((PA(ps[off / pageSize].raw + UInt64(off % pageSize)), k))
+            off += k; left -= k
+        }
+        return out
+    }
+
+    private func readMemref(_ p: MsgParam, _ n: Int, _ pages: [PA]?) -> [UInt8] {
+        memrefPieces(p, n, pages).flatMap { read($0.0, $0.1) }
+    }
+
+    private func writeMemref(_ p: MsgParam, _ b: [UInt8], _ pages: [PA]?) {
+        var rest = b[...]
+        for (pa, k) in memrefPieces(p, b.count, pages) { write(pa, Array(rest.prefix(k))); rest = rest.dropFirst(k) }
     }
 
     /// The supplicant's file operations over `MemFS`.
     func serveFS(_ a: inout MsgArg) -> TEEResult {
         guard let op = RPCFSOperation(rawValue: a.params[0].a) else { return .badParameters }
+        let attrs = a.params.dropFirst().map(\.attr).filter { $0.type?.isValue == false }
+        let refs = a.params.map(\.shmRef)
+        let pl: [[PA]?] = lock.withLock { s in s.fsMemrefAttrs += attrs; return refs.map { s.rpcShmPages[$0] } }
         return lock.withLock { s -> TEEResult in
             switch op {
             case .open, .create:
-                let path = cstr(a.params[1])
+                let path = cstr(a.params[1], pl[1])
                 if op == .open && s.fs.files[path] == nil { return .itemNotFound }
                 if op == .create { s.fs.files[path] = [] }
                 let fd = s.fs.next; s.fs.next += 1
@@ -238,12 +269,12 @@ final class RawNormalWorld: @unchecked Sendable {
                 guard let p = s.fs.fds[a.params[0].b], let f = s.fs.files[p] else { return .badParameters }
                 let off = Int(a.params[0].c), want = Int(a.params[1].size)
                 let data = off < f.count ? Array(f[off..<min(f.count, off + want)]) : []
-                write(PA(a.params[1].bufPtr), data)
+                writeMemref(a.params[1], data, pl[1])
                 a.params[1].size = UInt64(data.count)
             case .write:
                 guard let p = s.fs.fds[a.params[0].b], var f = s.fs.files[p] else { return .badParameters }
                 let off = Int(a.params[0].c)
-                let data = read(PA(a.params[1].bufPtr), Int(a.params[1].size))
+                let data = readMemref(a.params[1], Int(a.params[1].size), pl[1])
                 if f.count < off + data.count { f += [UInt8](repeating: 0, count: off + data.count - f.count) }
                 f.replaceSubrange(off..<off + data.count, with: data)
                 s.fs.files[p] = f
@@ -251,14 +282,14 @@ final class RawNormalWorld: @unchecked Sendable {
                 guard let p = s.fs.fds[a.params[0].b], let f = s.fs.files[p] else { return .badParameters }
                 s.fs.files[p] = Array(f.prefix(Int(a.params[0].c)))
             case .remove:
-                if s.fs.files.removeValue(forKey: cstr(a.params[1])) == nil { return .itemNotFound }
+                if s.fs.files.removeValue(forKey: cstr(a.params[1], pl[1])) == nil { return .itemNotFound }
             case .rename:
-                let old = cstr(a.params[1]), new = cstr(a.params[2])
+                let old = cstr(a.params[1], pl[1]), new = cstr(a.params[2], pl[2])
                 guard let f = s.fs.files[old] else { return .itemNotFound }
                 if a.params[0].b == 0 && s.fs.files[new] != nil { return .accessConflict }
                 s.fs.files[new] = f; s.fs.files[old] = nil
             case .opendir:
-                let dir = cstr(a.params[1]) + "/"
+                let dir = cstr(a.params[1], pl[1]) + "/"
                 let names = s.fs.files.keys.filter { $0.hasPrefix(dir) }.map { String($0.dropFirst(dir.count)) }.sorted()
                 if names.isEmpty { return .itemNotFound }
                 let id = s.fs.next; s.fs.next += 1
@@ -272,7 +303,7 @@ final class RawNormalWorld: @unchecked Sendable {
                 let n = names.removeFirst()
                 s.fs.dirs[a.params[0].b] = names
                 let b = Array(n.utf8) + [0]
-                write(PA(a.params[1].bufPtr), b)
+                writeMemref(a.params[1], b, pl[1])
                 a.params[1].size = UInt64(b.count)
             }
             return .success

@@ -134,19 +134,35 @@ import Machine
         var f = nw.world.smc(nw.callFrame(argPA))
         while f.ret.isRPC && !(f.ret.rpcFunction == .cmd) { f = nw.world.smc(nw.serve(f)) }
         #expect(f.ret.rpcFunction == .cmd)
-        // UNREGISTER waits (yielding with FOREIGN_INTR, never blocking the secure world) ...
+        // UNREGISTER waits in the normal world (NOTIFICATION wait on 64 + its thread id, as
+        // OP-TEE's condvar; never blocking the secure world) ...
         let uPA = nw.pages()
         nw.writeArg(uPA, MsgArg(cmd: .unregisterSHM, params: [.rmem(.rmemInput, offset: 0, size: 0, shmRef: 9)]))
-        var u = nw.world.smc(nw.callFrame(uPA))
-        #expect(u.ret == .rpc(.foreignInterrupt))
+        func untilCmd(_ start: RegisterFrame) -> RegisterFrame {
+            var g = start
+            while g.ret.isRPC && g.ret.rpcFunction != .cmd { g = nw.world.smc(nw.serve(g)) }
+            return g
+        }
+        func rpcArg(_ g: RegisterFrame) -> MsgArg? {
+            nw.lock.withLock { $0.rpcArgs[RegisterFrame.join(g.a1, g.a2)] }.flatMap { nw.readArg($0) }
+        }
+        var u = untilCmd(nw.world.smc(nw.callFrame(uPA)))
+        let key = UInt64(SecureWorld.syncNotificationBase) + u.a3
+        var w = try #require(rpcArg(u))
+        #expect(w.cmd.rawValue == RPCCommand.notification.rawValue && w.params[0].a == RPCNotification.wait.rawValue && w.params[0].b == key)
         // ... no new call may take the shm meanwhile ...
         #expect(nw.invoke(s, Cmd.echo, params: [.rmem(.rmemInput, offset: 0, size: 1, shmRef: 9),
                                                   .rmem(.rmemOutput, offset: 0, size: 1, shmRef: 9)])?.ret == .badParameters)
-        u = nw.world.smc(nw.serve(u))
-        #expect(u.ret == .rpc(.foreignInterrupt))
-        // ... and completes once the last user is done.
+        // ... a wake that is not the last user's just waits again ...
+        u = untilCmd(nw.world.smc(nw.serve(u)))
+        w = try #require(rpcArg(u))
+        #expect(w.cmd.rawValue == RPCCommand.notification.rawValue && w.params[0].b == key)
+        #expect(!nw.lock.withLock { $0.notified.contains(key) })
+        // ... and completes once the last user is done, which sends its value.
         f = nw.complete(nw.world.smc(nw.serve(f)))
         #expect(f.ret == .ok)
+        #expect(nw.lock.withLock { $0.notified.contains(key) })
+        #expect(!nw.lock.withLock { $0.rpcFunctions.contains(RPCFunction.foreignInterrupt.rawValue) })
         u = nw.complete(nw.world.smc(nw.serve(u)))
         #expect(u.ret == .ok && nw.readArg(uPA)?.ret == .success)
         #expect(nw.world.stats(clientID: 1)?.registeredSHM == 0)
@@ -240,6 +256,44 @@ import Machine
         #expect(nw.close(s1) == .success)
         let (r3, _, _) = nw.open(TestTAs.single)
         #expect(r3 == .success)
+    }
+
+    @Test func aCallOnABusySingleInstanceTAWaitsThroughNotificationUntilTheOwnerReleasesIt() throws {
+        // OP-TEE's condvar on a busy TA: the second caller sleeps in the normal world on
+        // NOTIFICATION wait (NOTIF_SYNC_VALUE_BASE + its thread id) and the owner's release sends
+        // that value; no FOREIGN_INTR polling.
+        let nw = try world()
+        let (_, _, a) = nw.open(TestTAs.shared)
+        let (_, _, b) = nw.open(TestTAs.shared)
+        func untilCmd(_ s: UInt32, _ cmd: UInt32) -> (RegisterFrame, PA) {
+            let pa = nw.pages()
+            nw.writeArg(pa, MsgArg(cmd: .invokeCommand, function: cmd, session: s, params: [.value(.valueOutput)]))
+            var f = nw.world.smc(nw.callFrame(pa))
+            while f.ret.isRPC && f.ret.rpcFunction != .cmd { f = nw.world.smc(nw.serve(f)) }
+            return (f, pa)
+        }
+        func rpcArg(_ f: RegisterFrame) -> MsgArg? {
+            nw.lock.withLock { $0.rpcArgs[RegisterFrame.join(f.a1, f.a2)] }.flatMap { nw.readArg($0) }
+        }
+        // A holds the instance, suspended at GET_TIME.
+        let (fa, paA) = untilCmd(a, 2)
+        #expect(rpcArg(fa)?.cmd.rawValue == RPCCommand.getTime.rawValue)
+        // B finds it busy and waits on its own notification value.
+        let (fb, paB) = untilCmd(b, 1)
+        let wait = try #require(rpcArg(fb))
+        let key = UInt64(SecureWorld.syncNotificationBase) + fb.a3
+        #expect(wait.cmd.rawValue == RPCCommand.notification.rawValue)
+        #expect(wait.params[0].a == RPCNotification.wait.rawValue && wait.params[0].b == key)
+        #expect(!nw.lock.withLock { $0.rpcFunctions.contains(UInt32(RPCFunction.foreignInterrupt.rawValue)) })
+        // A finishes; its release sends B's value before A's call returns.
+        #expect(nw.complete(nw.world.smc(nw.serve(fa))).ret == .ok)
+        #expect(nw.readArg(paA)?.ret == .success)
+        #expect(nw.lock.withLock { $0.notified.contains(key) })
+        // B wakes, takes the instance and counts second.
+        #expect(nw.complete(nw.world.smc(nw.serve(fb))).ret == .ok)
+        let back = nw.readArg(paB, params: 1)
+        #expect(back?.ret == .success && back?.params[0].a == 2)
+        #expect(nw.world.stats(clientID: 1)?.threadsBusy == 0)
     }
 
     @Test func multiSessionKeepAliveInstanceIsSharedAndSurvives() throws {

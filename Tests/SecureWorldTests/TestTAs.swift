@@ -150,6 +150,8 @@ final class MainTA: TrustedApplication {
 final class CounterTA: TrustedApplication {
     var counter: UInt32 = 0
     func invoke(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) async throws -> TEEResult {
+        // Command 2 holds the instance across an RPC (GET_TIME) before counting.
+        if command == 2 { _ = try await context.reeTime() }
         counter &+= 1
         if command == 0 { var v = params.value(0); v.a &+= 1; params.setValue(0, v) }
         else { params.setValue(0, TAValue(a: counter)) }

@@ -6,12 +6,13 @@ import Foundation
 import TAHost
 import TEEABI
 import TEEClient
+import TrustedApps
 import Testing
 
 private enum Cmd: UInt32 {
     case nop = 0, memrefTouch = 1, memory = 2, props = 3, time = 4, cancelMask = 5, storage = 6, ta2ta = 7
     case panic = 8, segv = 9, abort = 10, exit = 11, spin = 12, openFile = 13, socket = 14, log = 15
-    case heapLimit = 16, stack = 17, waitCancel = 18, client = 20
+    case heapLimit = 16, stack = 17, waitCancel = 18, client = 20, extensions = 21
 }
 
 private func invoke(_ s: TEESession, _ c: Cmd, _ params: [TEEParameter] = []) throws(TEEError) -> TEEOperation {
@@ -205,6 +206,35 @@ private func taProcesses(_ uuid: TEEUUID) -> [Int32] {
         let op = try invoke(s, .ta2ta, [.valueOutput()])
         #expect(op.params[0].value.a == 0, "first failing TA-to-TA check")
         s.close()
+        #expect(stack.runner.processCount == 0)
+    }
+
+    @Test func opteeExtensionsUUIDFromStrMapZIAndHeapAccountingBehaveAsLibutees() throws {
+        let stack = try TAStack()
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(uuid)
+        defer { s.close() }
+        let op = try invoke(s, .extensions, [.valueOutput()])
+        #expect(op.params[0].value.a == 0, "first failing extensions check")
+        // dhex_dump's line reached the secure world's log.
+        #expect(stack.logs.all.contains { $0.1.contains("76 74 65 65") }, "\(stack.logs.all.map(\.1))")
+    }
+
+    @Test func aSwiftBuiltInTACallsACTAWithAMemrefItsProcessSeesAndWritesBack() throws {
+        // Swift TA (vtee.test TA_TO_TA_MEMREF) -> C TA (core MEMREF_TOUCH: writes byte 0 only).
+        let stack = try TAStack()
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(TestTA.uuid)
+        defer { s.close() }
+        let payload = [UInt8](repeating: 0x11, count: 5000)
+        var op = TEEOperation([.tempInput(uuid.octets), .valueInout(a: Cmd.memrefTouch.rawValue, b: 0), .tempInout(payload)])
+        try s.invoke(TestTA.Command.taToTAMemref.rawValue, &op)
+        #expect(op.params[1].value.a == TEEResult.success.rawValue)
+        #expect(op.params[2].buffer == [0xAA] + [UInt8](repeating: 0x11, count: 4999))
+        // A C TA's refusal reaches the Swift TA as the C TA's result.
+        var bad = TEEOperation([.tempInput(uuid.octets), .valueInout(a: Cmd.nop.rawValue, b: 0), .tempInout([1])])
+        try s.invoke(TestTA.Command.taToTAMemref.rawValue, &bad)
+        #expect(bad.params[1].value.a == TEEResult.badParameters.rawValue)
         #expect(stack.runner.processCount == 0)
     }
 

@@ -23,6 +23,10 @@ enum TAFixtures {
     static var sourceRoot: String { (#filePath as NSString).deletingLastPathComponent + "/../TAs" }
 
     static let coreUUID = try! TEEUUID("c0de0001-7ee0-4a11-8b5d-000000000001")
+    static let cryptoUUID = try! TEEUUID("c0de0002-7ee0-4a11-8b5d-000000000002")
+    static let benchUUID = try! TEEUUID("c0de00be-7ee0-4a11-8b5d-0000000000be")
+    static let crypto11UUID = try! TEEUUID("c0de0003-7ee0-4a11-8b5d-000000000003")
+    static var benchSource: String { (#filePath as NSString).deletingLastPathComponent + "/../../Benchmarks/CTAs/bench" }
 
     struct CommandError: Error, CustomStringConvertible { var description: String }
 
@@ -48,7 +52,9 @@ enum TAFixtures {
             try FileManager.default.createDirectory(atPath: tas, withIntermediateDirectories: true)
             _ = try TADevKit.export(to: kit, vtee: buildDirectory + "/vtee", runtimeLibrary: buildDirectory + "/libvteeta.so")
             try FileManager.default.copyItem(atPath: sourceRoot, toPath: src)
-            for (name, uuid) in [("core", coreUUID)] {
+            // The bench C TA (vtee bench's ta_c_invoke_ns / ta_aes_gcm_4k_ns) is built the same way.
+            try FileManager.default.copyItem(atPath: benchSource, toPath: src + "/bench")
+            for (name, uuid) in [("core", coreUUID), ("crypto", cryptoUUID), ("crypto11", crypto11UUID), ("bench", benchUUID)] {
                 try run(["make", "-s", "-C", src + "/" + name, "TA_DEV_KIT_DIR=" + kit])
                 try FileManager.default.copyItem(atPath: "\(src)/\(name)/\(uuid).ta", toPath: "\(tas)/\(uuid).ta")
             }
@@ -87,7 +93,7 @@ final class TAStack: @unchecked Sendable {
     let storage: String
     var context: TEEContext { guest.context }
 
-    init(entryBound: Duration? = nil, cancelGrace: Duration = .seconds(2)) throws {
+    init(entryBound: Duration? = nil, cancelGrace: Duration = .seconds(2), pluginDirectory: String? = nil) throws {
         let taDir = try TAFixtures.taDirectory.get()
         var cfg = TAProcessConfig(hostExecutable: TAFixtures.buildDirectory + "/vtee-ta-host")
         cfg.entryBound = entryBound
@@ -100,6 +106,7 @@ final class TAStack: @unchecked Sendable {
         var sc = StackConfig()
         sc.storageRoot = storage
         sc.taDirectory = taDir
+        sc.pluginDirectory = pluginDirectory
         sc.taRunner = { uuid, elf throws(TEEResult) in try runner.load(uuid: uuid, elf: elf) }
         stack = try VTEEStack(config: sc)
         guest = try stack.addGuest(GuestID(1))

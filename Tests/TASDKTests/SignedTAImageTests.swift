@@ -41,7 +41,7 @@ import Testing
     @Test func everyRefusalIsSecurityAtTheGPBoundary() {
         let all: [SignedTAError] = [.truncated, .badMagic(0), .unsupportedImageType(2), .unsupportedAlgorithm(1),
                                     .badHashSize(1), .badSignatureSize(1), .sizeMismatch, .digestMismatch, .badSignature,
-                                    .uuidMismatch(signed: .zero, requested: Self.uuid)]
+                                    .uuidMismatch(signed: .zero, requested: Self.uuid), .noTAHead]
         #expect(all.allSatisfy { $0.teeResult == .security })
     }
 
@@ -56,5 +56,29 @@ import Testing
         let reread = try TAVerificationKey(pem: pub)
         #expect(pub.contains("BEGIN PUBLIC KEY") && reread.isDevelopmentKey)
         #expect(throws: SignedTAError.self) { try TAVerificationKey(pem: "not a key") }
+    }
+
+    @Test func malformedELFsInLegacyImagesAreRefusedWithoutCrashing() throws {
+        // The legacy path reads the UUID out of the ELF: hostile section tables must only ever
+        // be refused (noTAHead), never read out of bounds.
+        let key = try TASigningKey.generate(bits: 2048)
+        var elf = [UInt8](repeating: 0, count: 512)
+        elf[0] = 0x7F; elf[1] = 0x45; elf[2] = 0x4C; elf[3] = 0x46; elf[4] = 2; elf[5] = 1
+        func put(_ v: UInt64, _ o: Int, _ n: Int) { for i in 0..<n { elf[o + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt64(i))) } }
+        let cases: [(UInt64, UInt64, UInt64, UInt64)] = [   // shoff, shentsize, shnum, shstrndx
+            (UInt64.max, 64, 2, 1), (UInt64(Int.max), 64, 2, 1), (500, 64, 2, 1), (64, 64, 0xFFFF, 0xFFFE),
+            (64, 0, 2, 1), (64, 64, 2, 5), (0, 64, 1, 0), (448, 64, 1, 0),
+        ]
+        for (i, c) in cases.enumerated() {
+            put(c.0, 0x28, 8); put(c.1, 0x3A, 2); put(c.2, 0x3C, 2); put(c.3, 0x3E, 2)
+            let image = try SignedTAImage.sign(elf: elf, uuid: .zero, key: key, legacy: true)
+            #expect(throws: SignedTAError.noTAHead, "case \(i)") {
+                try SignedTAImage.verify(image, expecting: Self.uuid, key: key.verificationKey)
+            }
+        }
+        for n in [0, 4, 16, 63, 64] {
+            let image = try SignedTAImage.sign(elf: Array(elf.prefix(n)), uuid: .zero, key: key, legacy: true)
+            #expect(throws: SignedTAError.noTAHead) { try SignedTAImage.verify(image, expecting: Self.uuid, key: key.verificationKey) }
+        }
     }
 }

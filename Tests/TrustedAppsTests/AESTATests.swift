@@ -170,7 +170,6 @@ import Testing
         let message = Array("TestCCMMessage".utf8)
         #expect(try await prepare(h, algo.rawValue, 16, 1) == .success)
         #expect(try await setKey(h, Self.key) == .success)
-        #expect(try await setIV(h, [UInt8](repeating: 0, count: 12)) == .success)  // the newer host sends a nonce; ignored
         let (r1, p1) = try await authenc(h, message, encrypt: true, tag: [UInt8](repeating: 0, count: 16))
         #expect(r1 == .success)
         let ct = p1.outBytes(1), tag = p1.outBytes(3)
@@ -222,21 +221,40 @@ import Testing
         #expect(try await authenc(h, p.outBytes(1), encrypt: false, tag: Array(p.outBytes(3).prefix(8))).0 == .notSupported)
     }
 
-    @Test func authencWithSmallOutputAnswersShortBufferWithTheSize() async throws {
+    @Test func authencWithSmallOutputAnswersShortBufferAndLeavesTheSizeAsTheCTADoes() async throws {
+        // Issue 12 item 9: the C TA finals into its own buffer, so params[1].size stays as the
+        // client sent it (this test asserted the opposite before).
         let h = try await TAHarness(BuiltinTAs.aes)
         _ = try await prepare(h, 4, 16, 1)
         let (r, p) = try await authenc(h, Array(0..<40), encrypt: true, tag: [UInt8](repeating: 0, count: 16), outSize: 39)
         #expect(r == .shortBuffer)
-        #expect(p.memref(1)?.size == 40)
+        #expect(p.memref(1)?.size == 39)
     }
 
-    @Test func authencWithoutPrepareOrOnAStreamCipherAnswersBadState() async throws {
-        let h = try await TAHarness(BuiltinTAs.aes)
-        #expect(try await authenc(h, [1], encrypt: true, tag: [UInt8](repeating: 0, count: 16)).0 == .badState)
-        _ = try await prepare(h, 2, 16, 1)
-        #expect(try await authenc(h, [1], encrypt: true, tag: [UInt8](repeating: 0, count: 16)).0 == .badState)
-        _ = try await prepare(h, 4, 16, 0)
-        #expect(try await authenc(h, [1], encrypt: true, tag: [UInt8](repeating: 0, count: 16)).0 == .badState)
+    @Test func authencWithoutPrepareOnAStreamCipherOrInTheWrongDirectionPanicsAsLibuteeDoes() async throws {
+        // Issue 12 item 9: TEE_AEInit on a null or non-AE operation and TEE_AEEncryptFinal on a
+        // decrypt operation panic in libutee (these answered BAD_STATE before).
+        let tag = [UInt8](repeating: 0, count: 16)
+        let none = try await TAHarness(BuiltinTAs.aes)
+        await #expect(throws: TAPanic.self) { _ = try await authenc(none, [1], encrypt: true, tag: tag) }
+        let ctr = try await TAHarness(BuiltinTAs.aes)
+        _ = try await prepare(ctr, 2, 16, 1)
+        await #expect(throws: TAPanic.self) { _ = try await authenc(ctr, [1], encrypt: true, tag: tag) }
+        let dec = try await TAHarness(BuiltinTAs.aes)
+        _ = try await prepare(dec, 4, 16, 0)
+        await #expect(throws: TAPanic.self) { _ = try await authenc(dec, [1], encrypt: true, tag: tag) }
+        let enc = try await TAHarness(BuiltinTAs.aes)
+        _ = try await prepare(enc, 3, 16, 1)
+        await #expect(throws: TAPanic.self) { _ = try await authenc(enc, [1], encrypt: false, tag: tag) }
+    }
+
+    @Test func setIVOnAnAuthenticatedOperationPanicsAsLibuteeDoes() async throws {
+        // TEE_CipherInit on a CCM/GCM operation panics (SET_IV was accepted and ignored before).
+        for algo: UInt32 in [3, 4] {
+            let h = try await TAHarness(BuiltinTAs.aes)
+            _ = try await prepare(h, algo, 16, 1)
+            await #expect(throws: TAPanic.self) { _ = try await setIV(h, [UInt8](repeating: 0, count: 12)) }
+        }
     }
 
     // MARK: errors

@@ -35,7 +35,7 @@ import Testing
         #expect(AESTA.Command.allCases.map(\.rawValue) == [0, 1, 2, 3, 4])
         #expect(AESTA.Algorithm.allCases.map(\.rawValue) == [0, 1, 2, 3, 4])
         #expect(AESTA.Mode.encode.rawValue == 1 && AESTA.Mode.decode.rawValue == 0)
-        #expect(TestTA.Command.allCases.map(\.rawValue) == Array(0...12))
+        #expect(TestTA.Command.allCases.map(\.rawValue) == Array(0...14))
     }
 
     @Test func packedParamTypesMatchTheTsv() {

@@ -150,7 +150,7 @@ import Testing
 
     @Test func unknownCommandAnswersNotSupported() async throws {
         let h = try await harness()
-        #expect(try await h.invoke(13, .empty).0 == .notSupported)
+        #expect(try await h.invoke(15, .empty).0 == .notSupported)
         #expect(try await h.invoke(UInt32.max, .empty).0 == .notSupported)
     }
 }

@@ -27,7 +27,9 @@ import Testing
         let dir = Self.tempDir(); defer { try? FileManager.default.removeItem(atPath: dir) }
         let r = try Bench.run(Self.smokeOptions(dir))
         let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.json.utf8)) as? [String: Any])
-        for k in BenchReport.latencyKeys {
+        // ta_c_invoke_ns / ta_aes_gcm_4k_ns need a built C TA (cTADirectory, unset here):
+        // TAHostTests' CryptoTATests runs that phase.
+        for k in BenchReport.latencyKeys where !k.hasPrefix("ta_") {
             let v = (obj[k] as? NSNumber)?.doubleValue
             #expect(v != nil, "missing \(k)")
         }

@@ -30,12 +30,60 @@ enum {
 /* Requests (TA -> SW). */
 enum {
     VTEE_REQ_LOG = 1, VTEE_REQ_REE_TIME = 2, VTEE_REQ_PTIME_GET = 3, VTEE_REQ_PTIME_SET = 4,
+    VTEE_REQ_SUPP_PLUGIN = 5, /* req_uuid = plugin, args[0] cmd, [1] sub_cmd, [2] len (data in the area); out: args[3] out_len */
     VTEE_REQ_TA_OPEN = 10, VTEE_REQ_TA_INVOKE = 11, VTEE_REQ_TA_CLOSE = 12,
     VTEE_REQ_OBJ_OPEN = 20, VTEE_REQ_OBJ_CREATE = 21, VTEE_REQ_OBJ_CLOSE = 22,
     VTEE_REQ_OBJ_READ = 23, VTEE_REQ_OBJ_WRITE = 24, VTEE_REQ_OBJ_TRUNC = 25,
     VTEE_REQ_OBJ_SEEK = 26, VTEE_REQ_OBJ_RENAME = 27, VTEE_REQ_OBJ_DELETE = 28,
-    VTEE_REQ_OBJ_INFO = 29, VTEE_REQ_OBJ_LIST = 30, VTEE_REQ_OBJ_PEEK = 31
+    VTEE_REQ_OBJ_INFO = 29, VTEE_REQ_OBJ_LIST = 30, VTEE_REQ_OBJ_PEEK = 31,
+    /* GP crypto (TACrypto in the secure world), 40..69. Scalars in req_args (a0..a7), bytes at
+     * the start of the request area; "attrs" is the attribute encoding (u32 LE count, then per
+     * attribute u32 id, a, b, length and the bytes). Handles are the secure world's numbers.
+     *  OBJ_ALLOC a0 type, a1 maxSize -> a0 object      OBJ_FREE/OBJ_RESET a0 object
+     *  OBJ_POPULATE a0 object, a1 attrs length           OBJ_INFO a0 -> a1 type, a2 size, a3 maxSize,
+     *  OBJ_RESTRICT a0 object, a1 usage                     a4 usage, a5 initialized
+     *  OBJ_GET_ATTR a0 object, a1 id, a2 value?, a3 capacity -> buffer: area, a1 length (SHORT_BUFFER:
+     *    a2 needed); value: a1 a, a2 b             OBJ_COPY a0 dst, a1 src
+     *  OBJ_GENERATE a0 object, a1 bits, a2 attrs length (the optional parameters)
+     *  OP_ALLOC a0 algorithm, a1 mode, a2 maxKeySize -> a0 operation   OP_FREE/OP_RESET a0
+     *  OP_INFO a0 -> area: 8 words of TEE_OperationInfo then TEE_OperationInfoMultiple, a1 words
+     *  OP_SET_KEY a0 operation, a1 key object (0: none), a2 key2, a3 1 for SetOperationKey2
+     *  OP_COPY a0 dst, a1 src      OP_INIT a0, a1 IV length (IV in the area)
+     *  AE_INIT a0, a1 nonce length, a2 tag bits, a3 AAD length, a4 payload length
+     *  OP_STEP a0, a1 step (TACrypto's CryptoStep), a2 input length, a3 output capacity, a4 tag
+     *    length (compare: the tag follows the input) or tag capacity -> output then tag in the
+     *    area, a2 output length, a4 tag length (SHORT_BUFFER: a2 / a4 needed)
+     *  DERIVE a0 operation, a1 derived object, a2 attrs length
+     *  ASYM a0 operation, a1 attrs length, a2 input length, a3 signature length, a4 output
+     *    capacity (area: attrs, input, signature) -> output, a2 length
+     *  RANDOM a0 length -> area    SUPPORTED a0 algorithm, a1 element (SUCCESS or NOT_SUPPORTED)
+     * A persistent object's key: OBJ_CREATE a2 is the key object to store (0: data only) and
+     * answers a1 = the new handle's key object; OBJ_OPEN answers a5 = its key object. */
+    VTEE_REQ_CRYPTO_OBJ_ALLOC = 40, VTEE_REQ_CRYPTO_OBJ_FREE = 41, VTEE_REQ_CRYPTO_OBJ_RESET = 42,
+    VTEE_REQ_CRYPTO_OBJ_POPULATE = 43, VTEE_REQ_CRYPTO_OBJ_INFO = 44, VTEE_REQ_CRYPTO_OBJ_RESTRICT = 45,
+    VTEE_REQ_CRYPTO_OBJ_GET_ATTR = 46, VTEE_REQ_CRYPTO_OBJ_COPY = 47, VTEE_REQ_CRYPTO_OBJ_GENERATE = 48,
+    VTEE_REQ_CRYPTO_OP_ALLOC = 49, VTEE_REQ_CRYPTO_OP_FREE = 50, VTEE_REQ_CRYPTO_OP_INFO = 51,
+    VTEE_REQ_CRYPTO_OP_RESET = 52, VTEE_REQ_CRYPTO_OP_SET_KEY = 53, VTEE_REQ_CRYPTO_OP_COPY = 54,
+    VTEE_REQ_CRYPTO_OP_INIT = 55, VTEE_REQ_CRYPTO_AE_INIT = 56, VTEE_REQ_CRYPTO_OP_STEP = 57,
+    VTEE_REQ_CRYPTO_DERIVE = 58, VTEE_REQ_CRYPTO_ASYM = 59, VTEE_REQ_CRYPTO_RANDOM = 60,
+    VTEE_REQ_CRYPTO_SUPPORTED = 61, VTEE_REQ_CRYPTO_LAST = 69
+    /* 70..89: the TEE_BigInt API (crypto2). */
 };
+
+/* TEE_BigInt arithmetic (TA -> SW, 70..89; computed by TACrypto.BigIntArith). Operand i
+ * (i < 4) is req_args[i] = byte length | (1 << 63 if negative), its big-endian magnitude
+ * packed after the previous one from the request area's start; req_args[6] is the scalar
+ * argument (shift width, primality confidence). The reply packs result j the same way in
+ * req_args[j] and the area, and a scalar result in req_args[7]. */
+enum {
+    VTEE_REQ_BIGINT_ADD = 70, VTEE_REQ_BIGINT_SUB = 71, VTEE_REQ_BIGINT_MUL = 72,
+    VTEE_REQ_BIGINT_DIV = 73, VTEE_REQ_BIGINT_MOD = 74, VTEE_REQ_BIGINT_ADDMOD = 75,
+    VTEE_REQ_BIGINT_SUBMOD = 76, VTEE_REQ_BIGINT_MULMOD = 77, VTEE_REQ_BIGINT_INVMOD = 78,
+    VTEE_REQ_BIGINT_EXPMOD = 79, VTEE_REQ_BIGINT_EGCD = 80, VTEE_REQ_BIGINT_PRIME = 81,
+    VTEE_REQ_BIGINT_SHIFTR = 82, VTEE_REQ_BIGINT_RELPRIME = 83,
+    VTEE_REQ_BIGINT_FIRST = 70, VTEE_REQ_BIGINT_LAST = 89
+};
+#define VTEE_BIGINT_NEGATIVE (1ull << 63)
 
 /* Fixed file descriptors of a TA process. */
 #define VTEE_TA_FD_CHANNEL 3

@@ -39,6 +39,7 @@ static void check(const char *name, int ok, const char *fmt, ...)
 #define RPC_FS 2
 #define RPC_SHM_ALLOC 6
 #define RPC_SHM_FREE 7
+#define RPC_PLUGIN 12
 #define TEEC_SUCCESS 0
 #define TEEC_ERROR_BAD_PARAMETERS 0xFFFF0006u
 #define TEEC_ERROR_ITEM_NOT_FOUND 0xFFFF0008u
@@ -57,7 +58,8 @@ static int handles[64];   /* fd -> file index + 1 */
 static int dirs[16];      /* dir handle -> next file index + 1 */
 
 static int priv_fd = -1;
-static long served[16];
+/* Atomic: the loop thread counts, the main thread reads after its calls return. */
+static _Atomic long served[16];
 
 static struct shm *shm_by_id(uint64_t id)
 {
@@ -223,6 +225,38 @@ static uint32_t shm_free(struct tee_ioctl_param *p)
 	return TEEC_SUCCESS;
 }
 
+/* SUPP_PLUGIN as tee-supplicant's plugin_process, with one plugin built in: UUID
+ * 7e57c0de-0000-4000-8000-00000000beef, command 0 upper-cases the data (out_len = in_len). */
+static const uint8_t own_plugin[16] = { 0x7e, 0x57, 0xc0, 0xde, 0x00, 0x00, 0x40, 0x00, 0x80, 0, 0, 0, 0, 0, 0xbe, 0xef };
+
+static uint32_t plugin(struct tee_ioctl_param *p, uint32_t n)
+{
+	if (n != 4 || (p[0].attr & TEE_IOCTL_PARAM_ATTR_TYPE_MASK) != TEE_IOCTL_PARAM_ATTR_TYPE_VALUE_INPUT ||
+	    (p[1].attr & TEE_IOCTL_PARAM_ATTR_TYPE_MASK) != TEE_IOCTL_PARAM_ATTR_TYPE_VALUE_INPUT ||
+	    (p[2].attr & TEE_IOCTL_PARAM_ATTR_TYPE_MASK) != TEE_IOCTL_PARAM_ATTR_TYPE_VALUE_INOUT ||
+	    (p[3].attr & TEE_IOCTL_PARAM_ATTR_TYPE_MASK) != TEE_IOCTL_PARAM_ATTR_TYPE_MEMREF_INOUT)
+		return TEEC_ERROR_BAD_PARAMETERS;
+	uint32_t words[4] = { (uint32_t)p[0].b, (uint32_t)p[0].c, (uint32_t)p[1].a, (uint32_t)p[1].b };
+	uint8_t uuid[16];
+	for (int i = 0; i < 16; i++)
+		uuid[i] = (uint8_t)(words[i / 4] >> (8 * (i % 4)));
+	if (p[0].a != 0)
+		return TEEC_ERROR_NOT_SUPPORTED;
+	if (memcmp(uuid, own_plugin, 16) != 0)
+		return TEEC_ERROR_ITEM_NOT_FOUND;
+	size_t sz = 0;
+	uint8_t *m = memref(&p[3], &sz);
+	if (!m && p[3].b)
+		return TEEC_ERROR_BAD_PARAMETERS;
+	if (p[1].c != 0)
+		return TEEC_ERROR_NOT_SUPPORTED;
+	for (size_t i = 0; i < sz; i++)
+		if (m[i] >= 'a' && m[i] <= 'z')
+			m[i] = (uint8_t)(m[i] - 'a' + 'A');
+	p[2].b = sz;
+	return TEEC_SUCCESS;
+}
+
 static int loop_exit_errno;
 
 /* tee-supplicant's loop: RECV with a meta param offered, serve, SEND the same params back. */
@@ -251,6 +285,7 @@ static void *supplicant_loop(void *unused)
 		case RPC_SHM_ALLOC: ret = np >= 1 ? shm_alloc(&p[0]) : TEEC_ERROR_BAD_PARAMETERS; break;
 		case RPC_SHM_FREE: ret = np >= 1 ? shm_free(&p[0]) : TEEC_ERROR_BAD_PARAMETERS; break;
 		case RPC_LOAD_TA: ret = TEEC_ERROR_ITEM_NOT_FOUND; break;
+		case RPC_PLUGIN: ret = plugin(p, np); break;
 		default: ret = TEEC_ERROR_NOT_SUPPORTED; break;
 		}
 		if (func < 16)
@@ -291,7 +326,12 @@ int main(void)
 	memset(&v, 0, sizeof(v));
 	check("teepriv0_opens_as_optee", priv_fd >= 0 && ioctl(priv_fd, TEE_IOC_VERSION, &v) == 0 && v.impl_id == TEE_IMPL_ID_OPTEE,
 	      "fd=%d errno=%d", priv_fd, errno);
+	/* As Linux's optee_open: the open made this context the supplicant, so a second open of
+	 * the supplicant device is EBUSY, and every request from here on waits for this loop (none
+	 * can reach vtee's own supplicant, however late the loop thread starts). */
+	errno = 0;
 	int second = open("/dev/teepriv0", O_RDWR);
+	check("second_supplicant_ebusy", second == -1 && errno == EBUSY, "fd=%d errno=%d", second, errno);
 	pthread_t t;
 	pthread_create(&t, NULL, supplicant_loop, NULL);
 
@@ -310,20 +350,41 @@ int main(void)
 	rc = invoke_value_in(fd, o.arg.session, 2 /* SHM_ROUNDTRIP */, 5000, 0, &ret);
 	check("application_shm_served_by_this_supplicant", rc == 0 && ret == 0 && served[RPC_SHM_ALLOC] > 0 && served[RPC_SHM_FREE] > 0,
 	      "rc=%d ret=0x%x alloc=%ld free=%ld", rc, ret, served[RPC_SHM_ALLOC], served[RPC_SHM_FREE]);
-	printf("value served fs=%ld shm_alloc=%ld shm_free=%ld\n", served[RPC_FS], served[RPC_SHM_ALLOC], served[RPC_SHM_FREE]);
+
+	/* A TA's tee_invoke_supp_plugin reaches this supplicant's plugin, its data in shared memory
+	 * this supplicant allocated (found by shm id), the client's data in the client's own shm. */
+	struct tee_ioctl_shm_alloc_data sa = { 4096, 0, -1 };
+	int shm_fd = ioctl(fd, TEE_IOC_SHM_ALLOC, &sa);
+	uint8_t *shm = shm_fd >= 0 ? mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, shm_fd, 0) : MAP_FAILED;
+	if (shm_fd >= 0)
+		close(shm_fd);
+	if (shm != MAP_FAILED) {
+		memcpy(shm, "hello plugin", 12);
+		memcpy(shm + 64, own_plugin, 16);
+		struct { struct tee_ioctl_invoke_arg arg; struct tee_ioctl_param params[4]; } x;
+		memset(&x, 0, sizeof(x));
+		x.arg.func = 14; /* SUPPLICANT_PLUGIN */
+		x.arg.session = o.arg.session;
+		x.arg.num_params = 4;
+		x.params[0].attr = TEE_IOCTL_PARAM_ATTR_TYPE_VALUE_INOUT;
+		x.params[1] = (struct tee_ioctl_param){ TEE_IOCTL_PARAM_ATTR_TYPE_MEMREF_INOUT, 0, 12, (uint64_t)sa.id };
+		x.params[2] = (struct tee_ioctl_param){ TEE_IOCTL_PARAM_ATTR_TYPE_MEMREF_INPUT, 64, 16, (uint64_t)sa.id };
+		struct tee_ioctl_buf_data xb = { (uintptr_t)&x, sizeof(x) };
+		long before_plugin = served[RPC_PLUGIN];
+		rc = ioctl(fd, TEE_IOC_INVOKE, &xb);
+		check("plugin_served_by_this_supplicant", rc == 0 && x.arg.ret == 0 && served[RPC_PLUGIN] == before_plugin + 1 &&
+		      x.params[0].b == 12 && x.params[1].b == 12 && memcmp(shm, "HELLO PLUGIN", 12) == 0,
+		      "rc=%d ret=0x%x plugin=%ld out=%llu data=%.12s", rc, x.arg.ret, served[RPC_PLUGIN],
+		      (unsigned long long)x.params[0].b, (const char *)shm);
+		munmap(shm, 4096);
+	} else {
+		check("plugin_served_by_this_supplicant", 0, "shm alloc/mmap failed errno=%d", errno);
+	}
+	printf("value served fs=%ld shm_alloc=%ld shm_free=%ld plugin=%ld\n", served[RPC_FS], served[RPC_SHM_ALLOC],
+	       served[RPC_SHM_FREE], served[RPC_PLUGIN]);
 	int live = 0;
 	for (int i = 0; i < 64; i++) live += shms[i].used;
 	check("payload_buffers_freed", live == 0, "%d left", live);
-
-	/* A second supplicant on teepriv0 while one is attached: EBUSY at its first RECV. */
-	uint8_t raw[8 + 32];
-	memset(raw, 0, sizeof(raw));
-	((struct tee_iocl_supp_recv_arg *)raw)->num_params = 1;
-	struct tee_ioctl_buf_data bd2 = { (uintptr_t)raw, sizeof(raw) };
-	errno = 0;
-	rc = ioctl(second, TEE_IOC_SUPPL_RECV, &bd2);
-	check("second_supplicant_ebusy", rc == -1 && errno == EBUSY, "rc=%d errno=%d", rc, errno);
-	close(second);
 
 	/* The supplicant leaves: its blocked RECV ends, and vtee's own supplicant serves again
 	 * (application shared memory; its storage is another REE FS, which the secure world's

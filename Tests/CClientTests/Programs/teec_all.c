@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -217,6 +218,59 @@ static void test_registered_shm(TEEC_Session *s)
 	check("register_flags_zero_bad_parameters", TEEC_RegisterSharedMemory(&ctx, &bad) == TEEC_ERROR_BAD_PARAMETERS, "");
 	bad.flags = 0x10;
 	check("register_unknown_flag_bad_parameters", TEEC_RegisterSharedMemory(&ctx, &bad) == TEEC_ERROR_BAD_PARAMETERS, "");
+}
+
+/* TEEC_RegisterSharedMemoryFileDescriptor: the memory behind a memfd is the shared memory; the
+ * caller keeps using its own mapping of the descriptor. */
+static void test_register_fd(TEEC_Session *s)
+{
+	int fd = memfd_create("teec-shm", MFD_CLOEXEC);
+	char *map = fd >= 0 && ftruncate(fd, 8192) == 0 ? mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+	if (map == MAP_FAILED) { check("register_fd", 0, "memfd/mmap failed"); if (fd >= 0) close(fd); return; }
+	memcpy(map + 4096, "file-backed!", 12);
+	TEEC_SharedMemory shm;
+	memset(&shm, 0, sizeof(shm));
+	shm.flags = TEEC_MEM_INPUT | TEEC_MEM_OUTPUT;
+	TEEC_Result r = TEEC_RegisterSharedMemoryFileDescriptor(&ctx, &shm, fd);
+	check("register_fd", r == TEEC_SUCCESS && shm.size == 8192 && shm.buffer == NULL, "r=0x%x size=%zu", r, shm.size);
+	if (r == TEEC_SUCCESS) {
+		/* The TA reverses a window that starts in the second page: the caller's own mapping of
+		 * the descriptor shows it, and the bytes around it are untouched. */
+		map[4095] = 'X';
+		map[4108] = 'Y';
+		TEEC_Operation op;
+		memset(&op, 0, sizeof(op));
+		op.paramTypes = TEEC_PARAM_TYPES(TEEC_MEMREF_PARTIAL_INOUT, TEEC_NONE, TEEC_NONE, TEEC_NONE);
+		op.params[0].memref.parent = &shm;
+		op.params[0].memref.offset = 4096;
+		op.params[0].memref.size = 12;
+		r = TEEC_InvokeCommand(s, TEST_ECHO, &op, NULL);
+		check("register_fd_ta_writes_the_descriptors_memory",
+		      r == TEEC_SUCCESS && memcmp(map + 4096, "!dekcab-elif", 12) == 0 && map[4095] == 'X' && map[4108] == 'Y',
+		      "r=0x%x got=%.12s", r, map + 4096);
+		/* Changes the caller makes through its mapping reach the TA at the next call. */
+		memcpy(map, "abc", 3);
+		op.paramTypes = TEEC_PARAM_TYPES(TEEC_MEMREF_PARTIAL_INOUT, TEEC_NONE, TEEC_NONE, TEEC_NONE);
+		op.params[0].memref.offset = 0;
+		op.params[0].memref.size = 3;
+		r = TEEC_InvokeCommand(s, TEST_ECHO, &op, NULL);
+		check("register_fd_ta_reads_the_callers_changes", r == TEEC_SUCCESS && memcmp(map, "cba", 3) == 0,
+		      "r=0x%x got=%.3s", r, map);
+		TEEC_ReleaseSharedMemory(&shm);
+	}
+	TEEC_SharedMemory bad;
+	memset(&bad, 0, sizeof(bad));
+	check("register_fd_flags_zero_bad_parameters", TEEC_RegisterSharedMemoryFileDescriptor(&ctx, &bad, fd) == TEEC_ERROR_BAD_PARAMETERS, "");
+	bad.flags = TEEC_MEM_INPUT;
+	check("register_fd_negative_bad_parameters", TEEC_RegisterSharedMemoryFileDescriptor(&ctx, &bad, -1) == TEEC_ERROR_BAD_PARAMETERS, "");
+	int pipefd[2];
+	if (pipe(pipefd) == 0) {
+		check("register_fd_pipe_bad_parameters", TEEC_RegisterSharedMemoryFileDescriptor(&ctx, &bad, pipefd[0]) == TEEC_ERROR_BAD_PARAMETERS, "");
+		close(pipefd[0]);
+		close(pipefd[1]);
+	}
+	munmap(map, 8192);
+	close(fd);
 }
 
 static void test_random(void)
@@ -486,6 +540,7 @@ int main(void)
 		test_temp_memrefs(&test);
 		test_allocated_shm(&test);
 		test_registered_shm(&test);
+		test_register_fd(&test);
 		test_rpcs(&test);
 		test_cancellation(&test);
 		test_two_contexts(&test);

@@ -15,7 +15,7 @@ enum {
     CMD_NOP = 0, CMD_MEMREF_TOUCH = 1, CMD_MEMORY = 2, CMD_PROPS = 3, CMD_TIME = 4, CMD_CANCEL_MASK = 5,
     CMD_STORAGE = 6, CMD_TA2TA = 7, CMD_PANIC = 8, CMD_SEGV = 9, CMD_ABORT = 10, CMD_EXIT = 11,
     CMD_SPIN = 12, CMD_OPEN_FILE = 13, CMD_SOCKET = 14, CMD_LOG = 15, CMD_HEAP_LIMIT = 16, CMD_STACK = 17,
-    CMD_WAIT_CANCEL = 18, CMD_SHARE = 19, CMD_CLIENT = 20
+    CMD_WAIT_CANCEL = 18, CMD_SHARE = 19, CMD_CLIENT = 20, CMD_EXTENSIONS = 21, CMD_SUPP_PLUGIN = 22
 };
 
 #define CHECK(n, cond) do { if (!(cond)) return (n); } while (0)
@@ -217,6 +217,16 @@ static uint32_t storage_battery(void) {
     CHECK(31, TEE_OpenPersistentObject(TEE_STORAGE_PRIVATE, id, 5, TEE_DATA_FLAG_ACCESS_READ | TEE_DATA_FLAG_ACCESS_WRITE_META, &h) == TEE_SUCCESS);
     CHECK(32, TEE_ReadObjectData(h, buf, sizeof buf, &n) == TEE_SUCCESS && n == 4 && memcmp(buf, "hell", 4) == 0);
     CHECK(33, TEE_CloseAndDeletePersistentObject1(h) == TEE_SUCCESS);
+    /* A 0-byte object id is valid (GP: objectIDLen may be 0; OP-TEE accepts it). */
+    if (TEE_OpenPersistentObject(TEE_STORAGE_PRIVATE, NULL, 0, TEE_DATA_FLAG_ACCESS_WRITE_META, &h) == TEE_SUCCESS)
+        TEE_CloseAndDeletePersistentObject1(h);
+    CHECK(34, TEE_CreatePersistentObject(TEE_STORAGE_PRIVATE, NULL, 0, TEE_DATA_FLAG_ACCESS_READ, TEE_HANDLE_NULL,
+                                         "empty id", 8, &h) == TEE_SUCCESS);
+    TEE_CloseObject(h);
+    CHECK(35, TEE_OpenPersistentObject(TEE_STORAGE_PRIVATE, "", 0, TEE_DATA_FLAG_ACCESS_READ | TEE_DATA_FLAG_ACCESS_WRITE_META, &h) == TEE_SUCCESS);
+    CHECK(36, TEE_ReadObjectData(h, buf, sizeof buf, &n) == TEE_SUCCESS && n == 8 && memcmp(buf, "empty id", 8) == 0);
+    CHECK(37, TEE_CloseAndDeletePersistentObject1(h) == TEE_SUCCESS);
+    CHECK(38, TEE_OpenPersistentObject(TEE_STORAGE_PRIVATE, NULL, 0, TEE_DATA_FLAG_ACCESS_READ, &h) == TEE_ERROR_ITEM_NOT_FOUND);
     return 0;
 }
 
@@ -253,6 +263,63 @@ static uint32_t ta2ta_battery(void) {
     /* No such TA. */
     TEE_UUID none = { 0xdeadbeef, 0, 0, { 0 } };
     CHECK(11, TEE_OpenTASession(&none, TEE_TIMEOUT_INFINITE, 0, NULL, &s, &origin) == TEE_ERROR_ITEM_NOT_FOUND && origin == 3);
+    /* cancellationRequestTimeout: once it passes, the called TA sees its cancellation flag. A C TA
+     * waiting with cancellation unmasked returns CANCEL; vtee.test LONG_RUN (10 s of work polling
+     * the flag) stops early with CANCEL. */
+    CHECK(12, TEE_OpenTASession(&self_uuid, TEE_TIMEOUT_INFINITE, 0, NULL, &s, &origin) == TEE_SUCCESS);
+    memset(p, 0, sizeof p);
+    CHECK(13, TEE_InvokeTACommand(s, 20, CMD_WAIT_CANCEL, TEE_PARAM_TYPES(TEE_PARAM_TYPE_VALUE_OUTPUT, 0, 0, 0), p, &origin) == TEE_ERROR_CANCEL &&
+              p[0].value.a == 1);
+    /* The timeout covered that command only: the next one runs uncancelled. */
+    memset(p, 0, sizeof p);
+    p[0].value.a = 5;
+    CHECK(14, TEE_InvokeTACommand(s, TEE_TIMEOUT_INFINITE, CMD_NOP, TEE_PARAM_TYPES(TEE_PARAM_TYPE_VALUE_INOUT, 0, 0, 0), p, &origin) == TEE_SUCCESS && p[0].value.a == 6);
+    TEE_CloseTASession(s);
+    CHECK(15, TEE_OpenTASession(&swift_test_ta, TEE_TIMEOUT_INFINITE, 0, NULL, &s, &origin) == TEE_SUCCESS);
+    memset(p, 0, sizeof p);
+    p[0].value.a = 10000;
+    CHECK(16, TEE_InvokeTACommand(s, 20, 6, TEE_PARAM_TYPES(TEE_PARAM_TYPE_VALUE_INOUT, 0, 0, 0), p, &origin) == TEE_ERROR_CANCEL);
+    TEE_CloseTASession(s);
+    return 0;
+}
+
+/* OP-TEE's libutee extensions outside the GP API. */
+static uint32_t extensions_battery(void) {
+    TEE_UUID u;
+    memset(&u, 0x55, sizeof u);
+    CHECK(1, tee_uuid_from_str(&u, "c0de0001-7EE0-4a11-8b5d-000000000001") == TEE_SUCCESS);
+    CHECK(2, memcmp(&u, &self_uuid, sizeof u) == 0);
+    CHECK(3, tee_uuid_from_str(&u, "c0de0001-7ee0-4a11-8b5d-00000000000") == TEE_ERROR_BAD_PARAMETERS);
+    CHECK(4, tee_uuid_from_str(&u, "c0de0001-7ee0-4a11-8b5d-0000000000012") == TEE_ERROR_BAD_PARAMETERS);
+    CHECK(5, tee_uuid_from_str(&u, "c0de0001x7ee0-4a11-8b5d-000000000001") == TEE_ERROR_BAD_PARAMETERS);
+    CHECK(6, tee_uuid_from_str(&u, "g0de0001-7ee0-4a11-8b5d-000000000001") == TEE_ERROR_BAD_PARAMETERS);
+    CHECK(7, memcmp(&u, &self_uuid, sizeof u) == 0);
+    /* tee_map_zi: zeroed memory of the TA's own, unmapped only as a whole. */
+    uint8_t *m = tee_map_zi(10000, 0);
+    CHECK(8, m != NULL);
+    int zero = 1;
+    for (size_t i = 0; i < 10000; i++) zero &= m[i] == 0;
+    CHECK(9, zero);
+    memset(m, 0x77, 10000);
+    CHECK(10, TEE_CheckMemoryAccessRights(TEE_MEMORY_ACCESS_READ | TEE_MEMORY_ACCESS_WRITE, m, 10000) == TEE_SUCCESS);
+    CHECK(11, tee_unmap(m + 4096, 4096) == TEE_ERROR_BAD_PARAMETERS);
+    CHECK(12, tee_unmap(m, 100000) == TEE_ERROR_BAD_PARAMETERS);
+    CHECK(13, tee_unmap(m, 10000) == TEE_SUCCESS);
+    CHECK(14, tee_unmap(m, 10000) == TEE_ERROR_BAD_PARAMETERS);
+    CHECK(15, tee_map_zi(0, 0) == NULL && tee_map_zi(4096, TEE_MEMORY_ACCESS_WRITE) == NULL);
+    uint8_t *shared = tee_map_zi(1, TEE_MEMORY_ACCESS_ANY_OWNER);
+    CHECK(16, shared != NULL && tee_unmap(shared, 1) == TEE_SUCCESS);
+    /* Heap accounting: blocks allocated since the mark and still live. */
+    tee_user_mem_mark_heap();
+    CHECK(17, tee_user_mem_check_heap() == 0);
+    void *a = TEE_Malloc(100, 0), *b = TEE_Malloc(200, 0);
+    CHECK(18, a && b && tee_user_mem_check_heap() == 2);
+    TEE_Free(a);
+    CHECK(19, tee_user_mem_check_heap() == 1);
+    TEE_Free(b);
+    CHECK(20, tee_user_mem_check_heap() == 0);
+    /* dhex_dump (DHEXDUMP at debug level): lines reach the log. */
+    dhex_dump(__func__, __LINE__, TRACE_ERROR, "vtee", 4);
     return 0;
 }
 
@@ -288,6 +355,7 @@ TEE_Result TA_InvokeCommandEntryPoint(void *ctx, uint32_t cmd, uint32_t types, T
     }
     case CMD_STORAGE: p[0].value.a = storage_battery(); return TEE_SUCCESS;
     case CMD_TA2TA: p[0].value.a = ta2ta_battery(); return TEE_SUCCESS;
+    case CMD_EXTENSIONS: p[0].value.a = extensions_battery(); return TEE_SUCCESS;
     case CMD_PANIC: TEE_Panic(types == TEE_PARAM_TYPES(TEE_PARAM_TYPE_VALUE_INPUT, 0, 0, 0) ? p[0].value.a : 0xBAD);
     case CMD_SEGV: *(volatile int *)(uintptr_t)8 = 1; return TEE_ERROR_GENERIC;
     case CMD_ABORT: abort();
@@ -317,6 +385,17 @@ TEE_Result TA_InvokeCommandEntryPoint(void *ctx, uint32_t cmd, uint32_t types, T
         p[0].value.a = id.login;
         p[0].value.b = memcmp(&id.uuid, &self_uuid, sizeof self_uuid) == 0;
         return TEE_SUCCESS;
+    }
+    case CMD_SUPP_PLUGIN: {
+        /* tee_invoke_supp_plugin on the tests' plugin (test_plugin.c): [0] VALUE_INOUT a = plugin
+         * command, out b = out_len; [1] MEMREF_INOUT the data, its size set to out_len. */
+        static const TEE_UUID plugin = { 0x7e57c0de, 0x0000, 0x4000, { 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf0, 0x0d } };
+        if (types != TEE_PARAM_TYPES(TEE_PARAM_TYPE_VALUE_INOUT, TEE_PARAM_TYPE_MEMREF_INOUT, 0, 0)) return TEE_ERROR_BAD_PARAMETERS;
+        size_t out = 0;
+        TEE_Result r = tee_invoke_supp_plugin(&plugin, p[0].value.a, 0, p[1].memref.buffer, p[1].memref.size, &out);
+        p[0].value.b = (uint32_t)out;
+        if (r == TEE_SUCCESS) p[1].memref.size = out;
+        return r;
     }
     default: return TEE_ERROR_NOT_SUPPORTED;
     }

@@ -1,0 +1,3 @@
+global-incdirs-y += .
+srcs-y += bench_ta.c
+cflags-bench_ta.c-y += -Wno-unused-parameter

@@ -1,0 +1,151 @@
+/// Message digests and HMAC over swift-crypto, as copyable values (TEE_CopyOperation copies
+/// them), and the KDFs built on them (HKDF and PBKDF2 from swift-crypto, NIST concat KDF as the
+/// counter construction over the library digest). Secure world.
+import Crypto
+import _CryptoExtras
+
+/// The digests swift-crypto 3.12 provides (GP's index: TEE_ALG_<digest> & 0xF).
+enum DigestKind: UInt32, Sendable {
+    case md5 = 1, sha1 = 2, sha256 = 4, sha384 = 5, sha512 = 6
+
+    /// The kind for GP's digest index; nil for SHA-224, SM3 and SHA3 (not in swift-crypto 3.12).
+    init?(index: UInt32) { self.init(rawValue: index) }
+
+    /// Output length in bytes.
+    var length: Int {
+        switch self { case .md5: 16; case .sha1: 20; case .sha256: 32; case .sha384: 48; case .sha512: 64 }
+    }
+}
+
+/// A running digest.
+struct Digest {
+    enum State {
+        case md5(Insecure.MD5), sha1(Insecure.SHA1), sha256(SHA256), sha384(SHA384), sha512(SHA512)
+    }
+    var state: State
+    let kind: DigestKind
+
+    init(_ kind: DigestKind) {
+        self.kind = kind
+        switch kind {
+        case .md5: state = .md5(.init())
+        case .sha1: state = .sha1(.init())
+        case .sha256: state = .sha256(.init())
+        case .sha384: state = .sha384(.init())
+        case .sha512: state = .sha512(.init())
+        }
+    }
+
+    mutating func update(_ d: [UInt8]) {
+        switch state {
+        case var .md5(h): h.update(data: d); state = .md5(h)
+        case var .sha1(h): h.update(data: d); state = .sha1(h)
+        case var .sha256(h): h.update(data: d); state = .sha256(h)
+        case var .sha384(h): h.update(data: d); state = .sha384(h)
+        case var .sha512(h): h.update(data: d); state = .sha512(h)
+        }
+    }
+
+    func finalize() -> [UInt8] {
+        switch state {
+        case let .md5(h): Array(h.finalize())
+        case let .sha1(h): Array(h.finalize())
+        case let .sha256(h): Array(h.finalize())
+        case let .sha384(h): Array(h.finalize())
+        case let .sha512(h): Array(h.finalize())
+        }
+    }
+
+    static func hash(_ kind: DigestKind, _ d: [UInt8]) -> [UInt8] {
+        var h = Digest(kind); h.update(d); return h.finalize()
+    }
+}
+
+/// A running HMAC.
+struct HMACState {
+    enum State {
+        case md5(HMAC<Insecure.MD5>), sha1(HMAC<Insecure.SHA1>), sha256(HMAC<SHA256>), sha384(HMAC<SHA384>), sha512(HMAC<SHA512>)
+    }
+    var state: State
+
+    init(_ kind: DigestKind, key: [UInt8]) {
+        let k = SymmetricKey(data: key)
+        switch kind {
+        case .md5: state = .md5(.init(key: k))
+        case .sha1: state = .sha1(.init(key: k))
+        case .sha256: state = .sha256(.init(key: k))
+        case .sha384: state = .sha384(.init(key: k))
+        case .sha512: state = .sha512(.init(key: k))
+        }
+    }
+
+    mutating func update(_ d: [UInt8]) {
+        switch state {
+        case var .md5(h): h.update(data: d); state = .md5(h)
+        case var .sha1(h): h.update(data: d); state = .sha1(h)
+        case var .sha256(h): h.update(data: d); state = .sha256(h)
+        case var .sha384(h): h.update(data: d); state = .sha384(h)
+        case var .sha512(h): h.update(data: d); state = .sha512(h)
+        }
+    }
+
+    func finalize() -> [UInt8] {
+        switch state {
+        case let .md5(h): Array(h.finalize())
+        case let .sha1(h): Array(h.finalize())
+        case let .sha256(h): Array(h.finalize())
+        case let .sha384(h): Array(h.finalize())
+        case let .sha512(h): Array(h.finalize())
+        }
+    }
+}
+
+/// The key-derivation functions of OP-TEE's extensions.
+enum KDF {
+    /// RFC 5869 HKDF (swift-crypto's HKDF<H>); an absent salt is HashLen zeros, as the RFC says.
+    static func hkdf(_ kind: DigestKind, ikm: [UInt8], salt: [UInt8], info: [UInt8], length: Int) throws(TACryptoError) -> [UInt8] {
+        guard length > 0, length <= 255 * kind.length else { throw .badParameters }
+        let k = SymmetricKey(data: ikm)
+        let out: SymmetricKey
+        switch kind {
+        case .md5: out = HKDF<Insecure.MD5>.deriveKey(inputKeyMaterial: k, salt: salt, info: info, outputByteCount: length)
+        case .sha1: out = HKDF<Insecure.SHA1>.deriveKey(inputKeyMaterial: k, salt: salt, info: info, outputByteCount: length)
+        case .sha256: out = HKDF<SHA256>.deriveKey(inputKeyMaterial: k, salt: salt, info: info, outputByteCount: length)
+        case .sha384: out = HKDF<SHA384>.deriveKey(inputKeyMaterial: k, salt: salt, info: info, outputByteCount: length)
+        case .sha512: out = HKDF<SHA512>.deriveKey(inputKeyMaterial: k, salt: salt, info: info, outputByteCount: length)
+        }
+        return out.withUnsafeBytes { Array($0) }
+    }
+
+    /// Most PBKDF2 iterations one call may ask for (2^24, RFC 6070's largest vector): the secure
+    /// thread that runs the derivation cannot be interrupted, so a TA may not hold it for minutes.
+    static let maxPBKDF2Iterations = 1 << 24
+
+    /// PKCS #5 PBKDF2 with HMAC-SHA1 (swift-crypto's KDF.Insecure.PBKDF2; 1 ... 2^24 iterations).
+    static func pbkdf2SHA1(password: [UInt8], salt: [UInt8], iterations: Int, length: Int) throws(TACryptoError) -> [UInt8] {
+        guard iterations > 0, iterations <= maxPBKDF2Iterations, length > 0 else { throw .badParameters }
+        do {
+            let k = try KDF_PBKDF2.deriveKey(from: password, salt: salt, using: .insecureSHA1, outputByteCount: length,
+                                             unsafeUncheckedRounds: iterations)
+            return k.withUnsafeBytes { Array($0) }
+        } catch { throw .generic }
+    }
+
+    /// NIST SP 800-56A concatenation KDF: Hash(counter_32be || Z || OtherInfo) for counter 1, 2, ...
+    static func concat(_ kind: DigestKind, z: [UInt8], otherInfo: [UInt8], length: Int) throws(TACryptoError) -> [UInt8] {
+        guard length > 0, length <= 0xFFFF * kind.length else { throw .badParameters }
+        var out: [UInt8] = []
+        var counter: UInt32 = 1
+        while out.count < length {
+            var h = Digest(kind)
+            h.update([UInt8(counter >> 24), UInt8(counter >> 16 & 0xFF), UInt8(counter >> 8 & 0xFF), UInt8(counter & 0xFF)])
+            h.update(z); h.update(otherInfo)
+            out += h.finalize()
+            counter += 1
+        }
+        return Array(out.prefix(length))
+    }
+}
+
+/// swift-crypto's PBKDF2 (in _CryptoExtras as KDF.Insecure.PBKDF2).
+typealias KDF_PBKDF2 = _CryptoExtras.KDF.Insecure.PBKDF2

@@ -1,0 +1,3 @@
+global-incdirs-y += .
+srcs-y += crypto_ta.c
+cflags-crypto_ta.c-y += -Wno-unused-parameter
