@@ -129,7 +129,7 @@ let package = Package(
         .testTarget(name: "VTEEDaemonTests", dependencies: ["TEEClientRemote", "VTEEDaemon", "VTEEDemo", "VTEEKit", "TEEABI", "TEEClient", "NormalWorld", "TrustedApps", "Transport", "CShim", "Platform", "Machine"], swiftSettings: strict),
         .testTarget(name: "VTEEDemoTests", dependencies: ["VTEEDemo", "VTEEKit"], swiftSettings: strict),
         .testTarget(name: "VTEEAttackTests", dependencies: ["VTEEAttack", "MediatedPlatform", "TrustedApps", "TEEABI"], swiftSettings: strict),
-        .testTarget(name: "VTEEBenchTests", dependencies: ["VTEEBench", "VTEEKit", "TEEClient", "TrustedApps", "Machine", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .testTarget(name: "VTEEBenchTests", dependencies: ["VTEEBench", "CAllocCount", "VTEEKit", "TEEClient", "TrustedApps", "Machine", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "CClientTests", dependencies: ["VTEEDaemon", "VTEEKit", "TEEDevice", "TEEABI"], exclude: ["Programs"], swiftSettings: strict),
     ]
 )

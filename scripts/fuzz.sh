@@ -6,6 +6,7 @@
 # .build-fuzz/corpus/<TARGET>. Exits non-zero on any crash, leak, timeout or sanitizer report.
 # Usage: scripts/fuzz.sh TARGET SECONDS [extra libFuzzer flags...]
 #        scripts/fuzz.sh --list            (the fuzz targets)
+#        scripts/fuzz.sh --build           (builds every target, then FUZZ_NO_BUILD=1 runs them)
 #        FUZZ_NO_BUILD=1 scripts/fuzz.sh ...   (reuse the last build)
 #        FUZZ_TIMEOUT=S (default 30): one input running longer is a failure (raise it on a loaded host)
 set -euo pipefail
@@ -13,13 +14,17 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 targets() { sed -nE 's/.*executableTarget\(name: "([A-Za-z0-9]+Fuzz)".*/\1/p' Package.swift; }
 if [[ "${1:-}" == "--list" ]]; then targets; exit 0; fi
+scratch=.build-fuzz
+export VTEE_FUZZ=1
+build=(swift build --scratch-path "$scratch" -c debug --sanitize=address -Xswiftc -sanitize-coverage=edge,indirect-calls,trace-cmp,inline-8bit-counters,pc-table)
+if [[ "${1:-}" == "--build" ]]; then
+    for t in $(targets); do "${build[@]}" --product "$t"; done
+    exit 0
+fi
 if [[ $# -lt 2 ]]; then echo "usage: $0 TARGET SECONDS [libFuzzer flags]  (targets: $(targets | tr '\n' ' '))" >&2; exit 2; fi
 target=$1; seconds=$2; shift 2
 targets | grep -qx "$target" || { echo "no fuzz target $target (have: $(targets | tr '\n' ' '))" >&2; exit 2; }
 
-scratch=.build-fuzz
-export VTEE_FUZZ=1
-build=(swift build --scratch-path "$scratch" -c debug --sanitize=address -Xswiftc -sanitize-coverage=edge,indirect-calls,trace-cmp,inline-8bit-counters,pc-table)
 if [[ -z "${FUZZ_NO_BUILD:-}" ]]; then
     "${build[@]}" --product "$target"
 fi

@@ -6,7 +6,7 @@
 # Usage: scripts/sanitizers.sh thread    ThreadSanitizer over the concurrent suites (TSAN_SUITES)
 #        scripts/sanitizers.sh address   AddressSanitizer + LeakSanitizer over the whole suite
 #        SAN_STEP=build|test             only that half (CI times them apart)
-# Suppressions (each narrow, with its reason): scripts/tsan.supp.
+# Suppressions (each narrow, with its reason): scripts/tsan.supp, scripts/asan.supp, scripts/lsan.supp.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -22,7 +22,8 @@ case "$kind" in
     address)
         scratch=.build-asan
         filter=()
-        export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1"
+        export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:suppressions=$(pwd)/scripts/asan.supp"
+        export LSAN_OPTIONS="print_suppressions=1:suppressions=$(pwd)/scripts/lsan.supp"
         ;;
     *) echo "usage: $0 thread|address" >&2; exit 2 ;;
 esac

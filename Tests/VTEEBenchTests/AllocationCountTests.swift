@@ -1,9 +1,10 @@
 /// The bench's allocation counter: it sees the allocations a call makes on the calling thread and
 /// nothing else, so `invoke_allocations` means what it says.
+import CAllocCount
 import Testing
 import VTEEBench
 
-@Suite struct AllocationCounting {
+@Suite(.enabled(if: vtee_alloc_counting() != 0, "a sanitizer build owns malloc: nothing to count")) struct AllocationCounting {
     @Test func aCallThatAllocatesIsCountedAndOneThatDoesNotIsZero() throws {
         nonisolated(unsafe) var sink: [[UInt8]] = []
         sink.reserveCapacity(64)
