@@ -154,6 +154,9 @@ public final class TransportServer: Sendable {
     private let wakeFD: Int32
     private let stopping = Atomic<Bool>(false)
     private let loopEnded = Atomic<Bool>(false)
+    /// Test seam: run on the accept thread when connections wait to be accepted, before it accepts
+    /// them (a test holds it to make a burst of connections arrive at once, as on a loaded host).
+    let beforeAccept = Mutex<(@Sendable () -> Void)?>(nil)
     private let liveGuests = Atomic<Int>(0)
     private let handshaking = Atomic<Int>(0)
     private let rejectedCount = Atomic<Int>(0)
@@ -267,7 +270,10 @@ public final class TransportServer: Sendable {
             }
             if pfds[0].revents != 0 { vtee_eventfd_drain(wakeFD) }
             if stopping.load(ordering: .acquiring) { break }
-            if pfds[1].revents != 0 { acceptAll(&conns, &serial) }
+            if pfds[1].revents != 0 {
+                if let gate = beforeAccept.withLock({ $0 }) { gate() }
+                acceptAll(&conns, &serial)
+            }
             for p in pfds.dropFirst(2) where p.revents != 0 {
                 if var c = conns[p.fd] {
                     let keep = service(&c)
@@ -332,12 +338,23 @@ public final class TransportServer: Sendable {
             // Handshakes have their own small bound, apart from the guest limit: per user, then
             // overall. When full, the OLDEST handshake of the user holding the most gives way, so
             // silent connections of one user cannot keep anyone else from saying HELLO.
-            let mine = conns.values.filter { $0.guest == nil && $0.credentials.uid == uid }
+            // A burst accepted in one go (a loaded host wakes this thread late) may hold HELLOs
+            // already waiting in their sockets: read them before anyone is made to give way, so a
+            // guest that did say HELLO is never dropped as silent.
+            var mine = conns.values.filter { $0.guest == nil && $0.credentials.uid == uid }
+            if mine.count >= limits.maxHandshakingPerUser {
+                serviceHandshakes(&conns) { $0.credentials.uid == uid }
+                mine = conns.values.filter { $0.guest == nil && $0.credentials.uid == uid }
+            }
             if mine.count >= limits.maxHandshakingPerUser, let oldest = mine.min(by: { $0.serial < $1.serial }) {
                 drop(oldest, reject: .tooManyHandshakes, message: "uid \(uid) has \(mine.count) connections without HELLO")
                 conns[oldest.fd] = nil
             }
-            let waiting = conns.values.filter { $0.guest == nil }
+            var waiting = conns.values.filter { $0.guest == nil }
+            if waiting.count >= limits.maxHandshaking {
+                serviceHandshakes(&conns) { _ in true }
+                waiting = conns.values.filter { $0.guest == nil }
+            }
             if waiting.count >= limits.maxHandshaking {
                 let byUser = Dictionary(grouping: waiting, by: { $0.credentials.uid })
                 if let most = byUser.values.max(by: { $0.count < $1.count }), let oldest = most.min(by: { $0.serial < $1.serial }) {
@@ -347,6 +364,15 @@ public final class TransportServer: Sendable {
             }
             handshaking.wrappingAdd(1, ordering: .relaxed)
             conns[fd] = c
+        }
+    }
+
+    /// Reads what the handshaking connections chosen by `which` have sent (non-blocking), so a
+    /// HELLO already in a socket attaches its guest before the handshake bound is applied.
+    private func serviceHandshakes(_ conns: inout [Int32: Connection], _ which: (Connection) -> Bool) {
+        for fd in conns.keys {
+            guard var c = conns[fd], c.guest == nil, which(c) else { continue }
+            conns[fd] = service(&c) ? c : nil
         }
     }
 

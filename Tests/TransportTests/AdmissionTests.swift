@@ -3,6 +3,7 @@
 // out; attached guests and vCPU threads are bounded per user; an idle guest is detached.
 // Time is the server's injected clock: no test waits for a deadline to pass.
 import CShim
+import Dispatch
 import Machine
 import Synchronization
 import TEEABI
@@ -30,6 +31,34 @@ struct AdmissionTests {
         #expect(server.stats.handshaking <= TransportLimits().maxHandshakingPerUser)
         #expect(silent.first?.seesHangUp() == true)
         #expect(server.stats.guests == 1)
+    }
+
+    @Test("a burst of guests of one user that all said HELLO, accepted at once, all attach (none dropped as silent)")
+    func helloBurstOfOneUserAllAttach() throws {
+        let path = tempSocketPath("burst")
+        let server = try TransportServer(socketPath: path, limits: testLimits(maxGuests: 8), memory: PhysicalMemory(),
+                                         delegate: RecordingDelegate())
+        defer { server.stop() }
+        // Hold the accept thread (as a loaded host does) until every guest has connected and sent
+        // its whole HELLO: the server then accepts more handshakes of this user than its bound.
+        let release = DispatchSemaphore(value: 0)
+        server.beforeAccept.withLock { $0 = { _ = release.wait(timeout: .now() + .seconds(10)) } }
+        let n = TransportLimits().maxHandshakingPerUser + 2
+        var guests: [RawGuest] = []
+        for _ in 0..<n {
+            let raw = try #require(RawGuest(path: path))
+            let ram = sealedMemfd(4096), mb = sealedMemfd(4096)
+            #expect(raw.send(helloBytes(pages: 1, vcpus: 1), fds: [ram, mb]))
+            close(ram); close(mb)
+            guests.append(raw)
+        }
+        server.beforeAccept.withLock { $0 = nil }
+        release.signal()
+        for (i, g) in guests.enumerated() {
+            let reply = g.receive()
+            if case .welcome? = reply {} else { Issue.record("guest \(i) of \(n) got \(String(describing: reply)), not WELCOME") }
+        }
+        #expect(eventually { server.stats.guests == n })
     }
 }
 

@@ -70,9 +70,23 @@ import Glibc
         let dir = Self.tempDir(); defer { try? FileManager.default.removeItem(atPath: dir) }
         let d = try Daemon(config: DaemonConfig(socketPath: dir + "/s", storage: dir + "/store")); defer { d.stop() }
         let workloads = ["hello_world", "random", "hotp", "aes", "secure_storage", "rpc", "hello_world", "aes"]
-        let procs = try workloads.map { try Self.spawn(["client", "--socket", dir + "/s", "--workload", $0, "--count", "2"]) }
+        // Each process's output is kept, so a failure names what the failing guest printed.
+        let procs = try workloads.enumerated().map { i, w in
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: Self.vteeBinary)
+            p.arguments = ["client", "--socket", dir + "/s", "--workload", w, "--count", "2"]
+            FileManager.default.createFile(atPath: dir + "/out-\(i)", contents: nil)
+            p.standardOutput = FileHandle(forWritingAtPath: dir + "/out-\(i)")
+            p.standardError = p.standardOutput
+            try p.run()
+            return p
+        }
         let codes = procs.map { Self.wait($0, seconds: 120) }
-        #expect(codes.allSatisfy { $0 == 0 }, "exit codes \(codes)")
+        let failed = codes.indices.filter { codes[$0] != 0 }.map { i in
+            "\(workloads[i]) (exit \(codes[i].map(String.init) ?? "killed")): " +
+                ((try? String(contentsOfFile: dir + "/out-\(i)", encoding: .utf8)) ?? "").suffix(600)
+        }
+        #expect(failed.isEmpty, "exit codes \(codes); failed guests printed: \(failed)")
         #expect(Self.eventually(10) { Self.totals(d)["guests"] == 0 })
         let t = Self.totals(d)
         #expect(t["sessions"] == 0 && t["pinned_pages"] == 0 && t["shm_buffers"] == 0 && t["calls_in_flight"] == 0, "\(t)")
