@@ -230,15 +230,17 @@ struct ServerClientTests {
         defer { client.close() }
         let answer = Mutex<RegisterFrame?>(nil)
         let done = Atomic<Bool>(false)
-        DispatchQueue.global().async {
+        // Own threads, not the global queue: its few workers (one per core) may all be held by
+        // other tests' blocking work under load, and the call would wait for them, not for the daemon.
+        #expect(spawnThread(name: "test-call") {
             let r = client.conduit.trap(RegisterFrame(a0: 1), vcpu: 0)
             answer.withLock { $0 = r }
             done.store(true, ordering: .releasing)
-        }
+        })
         #expect(eventually { entered.load(ordering: .acquiring) })
         #expect(server.attachedGuests.first?.callsInFlight == 1)
         let stopper = Atomic<Bool>(false)
-        DispatchQueue.global().async { _ = server.stop(); stopper.store(true, ordering: .releasing) }
+        #expect(spawnThread(name: "test-stop") { _ = server.stop(); stopper.store(true, ordering: .releasing) })
         #expect(eventually { access(path, F_OK) != 0 })
         release.signal()
         #expect(eventually { done.load(ordering: .acquiring) && stopper.load(ordering: .acquiring) })
