@@ -61,6 +61,10 @@ extension ProcessTATests {
         var values: [ArithValue] = [], i = 0
         while i + 3 <= out.count {
             let n = Int(out[i + 1]) << 8 | Int(out[i + 2])
+            // A malformed answer fails this test; it must not trap and take the whole run down.
+            guard i + 3 + n <= out.count else {
+                Issue.record("\(fn): value at \(i) claims \(n) bytes, \(out.count - i - 3) left"); break
+            }
             values.append(ArithValue(negative: out[i] == 0xFF, magnitude: Array(out[(i + 3)..<(i + 3 + n)])))
             i += 3 + n
         }
