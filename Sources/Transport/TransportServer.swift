@@ -615,6 +615,7 @@ public final class TransportServer: Sendable {
                 && vtee_cas_u32(slot.state, MailboxState.request.rawValue, MailboxState.busy.rawValue) != 0 {
                 g.inFlight.wrappingAdd(1, ordering: .relaxed)
                 let request = slot.readFrame()
+                vtee_publish_cpu(slot.serverCPU)
                 let response = g.handler(request, vcpu)
                 slot.writeFrame(response)
                 vtee_store_seqcst_u32(slot.state, MailboxState.response.rawValue)
@@ -625,7 +626,9 @@ public final class TransportServer: Sendable {
                 idle = 0
                 continue
             }
-            if idle < spinLimit { vtee_spin_step(UInt32(truncatingIfNeeded: idle)); idle += 1; continue }
+            if idle < spinLimit {
+                idle += Int(vtee_spin_wait_step(UInt32(truncatingIfNeeded: idle), slot.serverCPU, slot.clientCPU)); continue
+            }
             vtee_store_seqcst_u32(slot.serverWaiting, 1)
             let again = vtee_load_seqcst_u32(slot.state)
             if again != MailboxState.request.rawValue && !g.stopping.load(ordering: .acquiring) {
