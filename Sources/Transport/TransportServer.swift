@@ -606,6 +606,8 @@ public final class TransportServer: Sendable {
         guard let slot = g.mailbox.slot(vcpu) else { vcpuEnded(g); return }
         let spinLimit = limits.spinIterations
         let slice = limits.serverIdleSlice.nanoseconds
+        // lastActive only feeds the idle timeout: without one, no clock read per call.
+        let tracksIdle = limits.idleTimeout != nil
         // Spin only right after a call (the next one tends to follow at once); an idle vCPU
         // sleeps on the futex and stays asleep across timeouts, so idle guests cost no CPU.
         var idle = spinLimit
@@ -620,7 +622,7 @@ public final class TransportServer: Sendable {
                 slot.writeFrame(response)
                 vtee_store_seqcst_u32(slot.state, MailboxState.response.rawValue)
                 if vtee_load_seqcst_u32(slot.clientWaiting) != 0 { slot.wake() }
-                g.lastActive.store(clock(), ordering: .releasing)
+                if tracksIdle { g.lastActive.store(clock(), ordering: .releasing) }
                 g.inFlight.wrappingSubtract(1, ordering: .releasing)
                 g.calls.wrappingAdd(1, ordering: .relaxed)
                 idle = 0
