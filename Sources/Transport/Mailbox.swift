@@ -11,6 +11,8 @@ import TEEABI
 /// | 0 | 4 | state: 0 idle, 1 request, 2 response, 3 closed, 4 busy (the daemon took the request) |
 /// | 4 | 4 | server waiting (1 while the daemon's vCPU thread is in or entering futex wait) |
 /// | 8 | 4 | client waiting (1 while the guest's caller is in or entering futex wait) |
+/// | 12 | 4 | server CPU hint (cpu + 1 the daemon's vCPU thread last ran on; 0 unknown) |
+/// | 16 | 4 | client CPU hint (cpu + 1 the guest's caller last ran on; 0 unknown) |
 /// | 64 | 64 | the register frame a0..a7, request in, response out |
 public enum MailboxLayout {
     /// Bytes per vCPU slot (two cache lines: doorbell words, then the frame).
@@ -75,6 +77,9 @@ struct MailboxSlot: @unchecked Sendable {
     let state: UnsafeMutablePointer<UInt32>
     let serverWaiting: UnsafeMutablePointer<UInt32>
     let clientWaiting: UnsafeMutablePointer<UInt32>
+    /// Spin-wait hints only (see vtee_spin_wait_step): which CPU each side last ran on.
+    let serverCPU: UnsafeMutablePointer<UInt32>
+    let clientCPU: UnsafeMutablePointer<UInt32>
     let frame: UnsafeMutablePointer<UInt64>
 
     init(mapping: MailboxMapping, index: Int) {
@@ -85,6 +90,8 @@ struct MailboxSlot: @unchecked Sendable {
         state = s.assumingMemoryBound(to: UInt32.self)
         serverWaiting = (s + 4).assumingMemoryBound(to: UInt32.self)
         clientWaiting = (s + 8).assumingMemoryBound(to: UInt32.self)
+        serverCPU = (s + 12).assumingMemoryBound(to: UInt32.self)
+        clientCPU = (s + 16).assumingMemoryBound(to: UInt32.self)
         frame = (s + MailboxLayout.frameOffset).assumingMemoryBound(to: UInt64.self)
     }
 

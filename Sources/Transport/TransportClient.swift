@@ -227,12 +227,13 @@ public final class MailboxConduit: Conduit, Sendable {
             return fail()
         }
         if vtee_load_seqcst_u32(slot.serverWaiting) != 0 { slot.wake() }
+        vtee_publish_cpu(slot.clientCPU)
 
         let request = MailboxState.request.rawValue, busy = MailboxState.busy.rawValue
         var spins = 0
         var s = vtee_load_acquire_u32(slot.state)
         while (s == request || s == busy) && spins < spinLimit {
-            vtee_spin_step(UInt32(truncatingIfNeeded: spins)); spins += 1
+            spins += Int(vtee_spin_wait_step(UInt32(truncatingIfNeeded: spins), slot.clientCPU, slot.serverCPU))
             s = vtee_load_acquire_u32(slot.state)
         }
         while s == request || s == busy {

@@ -632,6 +632,8 @@ public final class TransportServer: Sendable {
         guard let slot = g.mailbox.slot(vcpu) else { vcpuEnded(g); return }
         let spinLimit = limits.spinIterations
         let slice = limits.serverIdleSlice.nanoseconds
+        // lastActive only feeds the idle timeout: without one, no clock read per call.
+        let tracksIdle = limits.idleTimeout != nil
         // Spin only right after a call (the next one tends to follow at once); an idle vCPU
         // sleeps on the futex and stays asleep across timeouts, so idle guests cost no CPU.
         var idle = spinLimit
@@ -641,17 +643,20 @@ public final class TransportServer: Sendable {
                 && vtee_cas_u32(slot.state, MailboxState.request.rawValue, MailboxState.busy.rawValue) != 0 {
                 g.inFlight.wrappingAdd(1, ordering: .relaxed)
                 let request = slot.readFrame()
+                vtee_publish_cpu(slot.serverCPU)
                 let response = g.handler(request, vcpu)
                 slot.writeFrame(response)
                 vtee_store_seqcst_u32(slot.state, MailboxState.response.rawValue)
                 if vtee_load_seqcst_u32(slot.clientWaiting) != 0 { slot.wake() }
-                g.lastActive.store(clock(), ordering: .releasing)
+                if tracksIdle { g.lastActive.store(clock(), ordering: .releasing) }
                 g.inFlight.wrappingSubtract(1, ordering: .releasing)
                 g.calls.wrappingAdd(1, ordering: .relaxed)
                 idle = 0
                 continue
             }
-            if idle < spinLimit { vtee_spin_step(UInt32(truncatingIfNeeded: idle)); idle += 1; continue }
+            if idle < spinLimit {
+                idle += Int(vtee_spin_wait_step(UInt32(truncatingIfNeeded: idle), slot.serverCPU, slot.clientCPU)); continue
+            }
             vtee_store_seqcst_u32(slot.serverWaiting, 1)
             let again = vtee_load_seqcst_u32(slot.state)
             if again != MailboxState.request.rawValue && !g.stopping.load(ordering: .acquiring) {

@@ -14,7 +14,7 @@ import TrustedApps
 public struct BenchGuestArguments: Sendable {
     /// The daemon's guest socket.
     public var socket: String
-    /// The echo transport server's socket (transport_floor_ns).
+    /// The echo transport server's socket (transport_floor_ns); empty: no floor loop.
     public var echoSocket: String
     /// Timed calls of each loop.
     public var iterations: Int
@@ -81,6 +81,8 @@ public func runBenchGuest(_ a: BenchGuestArguments) -> Result<BenchGuestResult, 
         fast = BenchStat(try sampleLatency(warmup: a.warmup, samples: a.iterations) { _ = conduit.trap(rev, vcpu: 0) })
     } catch let e as BenchError { return .failure(e) } catch { return .failure(.setup("\(error)")) }
 
+    // No echo server (a profile of the daemon path alone, e.g. against `vtee serve`): no floor.
+    if a.echoSocket.isEmpty { return .success(BenchGuestResult(invoke: invoke, floor: BenchStat(median: 0, p99: 0, samples: 0), fastCall: fast)) }
     let client: TransportClient
     do { client = try TransportClient.connect(socketPath: a.echoSocket, ramPages: 1, vcpus: 1) } catch {
         return .failure(.setup("echo connect: \(error)"))

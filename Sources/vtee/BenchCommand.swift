@@ -68,7 +68,7 @@ struct BenchGuestCommand: ParsableCommand {
         commandName: "bench-guest", abstract: "Guest loop of vtee bench (internal).", shouldDisplay: false)
 
     @Option(help: "Daemon socket.") var socket: String
-    @Option(name: .customLong("echo-socket"), help: "Echo transport server socket.") var echoSocket: String
+    @Option(name: .customLong("echo-socket"), help: "Echo transport server socket (empty: skip the floor loop).") var echoSocket: String = ""
     @Option(help: "Timed calls per loop.") var iterations: Int = 20_000
     @Option(help: "Untimed calls before each loop.") var warmup: Int = 1_000
     @Option(help: "Supplicant storage directory.") var storage: String

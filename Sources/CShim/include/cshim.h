@@ -118,9 +118,14 @@ static inline void vtee_cpu_relax(void) {
 #endif
 }
 
-/// One step of a spin-wait: a CPU pause, and every 16th step a sched_yield so that a spinner
-/// never keeps a runnable peer (possibly the very thread it waits for) off an oversubscribed core.
-void vtee_spin_step(uint32_t step);
+/// Publishes the CPU the calling thread runs on (cpu + 1) in `word` (a mailbox slot's hint).
+void vtee_publish_cpu(uint32_t *word);
+
+/// One step of a mailbox spin-wait: republishes the caller's CPU in `mine`; yields when `peer`
+/// (the CPU the awaited side last ran on) is the caller's own or the host has one CPU; else a
+/// CPU pause, with a yield every 256th step (every 16th when the peer's CPU is unknown). Returns
+/// the steps to count toward the spin budget: 16 for a yield, 1 for a pause.
+uint32_t vtee_spin_wait_step(uint32_t step, uint32_t *mine, const uint32_t *peer);
 
 // MARK: - Test helper: a guest process written in C
 
