@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/tee.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,23 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int passed, failed;
-
-static void check(const char *name, int ok, const char *fmt, ...)
-{
-	if (ok) {
-		printf("ok %s\n", name);
-		passed++;
-		return;
-	}
-	va_list ap;
-	va_start(ap, fmt);
-	printf("FAIL %s: ", name);
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-	failed++;
-}
+#include "check.h"
 
 /* An ioctl expected to fail with `want`. */
 static void expect_errno(const char *name, int fd, unsigned long req, void *arg, int want)

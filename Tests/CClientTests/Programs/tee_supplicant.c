@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <linux/tee.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,23 +16,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static int passed, failed;
-
-static void check(const char *name, int ok, const char *fmt, ...)
-{
-	if (ok) {
-		printf("ok %s\n", name);
-		passed++;
-		return;
-	}
-	va_list ap;
-	va_start(ap, fmt);
-	printf("FAIL %s: ", name);
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-	failed++;
-}
+#include "check.h"
 
 #define RPC_LOAD_TA 0
 #define RPC_FS 2

@@ -8,23 +8,7 @@
 
 #include <tee_client_api.h>
 
-static int passed, failed;
-
-static void check(const char *name, int ok, const char *fmt, ...)
-{
-	if (ok) {
-		printf("ok %s\n", name);
-		passed++;
-		return;
-	}
-	va_list ap;
-	va_start(ap, fmt);
-	printf("FAIL %s: ", name);
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-	failed++;
-}
+#include "check.h"
 
 /* Tests/TASDKTests/CTAs/hello_world (GP 1.1 compat layout) and Tests/TAs/core (GP 1.3; the test
  * builds it under UUID c0de0c11-... so its processes are told apart from other tests'). */

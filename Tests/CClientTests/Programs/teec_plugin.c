@@ -2,29 +2,12 @@
  * 14, SUPPLICANT_PLUGIN: the TA's tee_invoke_supp_plugin) served by whoever is the supplicant:
  * vtee's own, loading test_plugin.c's library from VTEE_PLUGIN_DIR. With the argument "absent"
  * it checks instead that no plugin is loaded. Prints "ok"/"FAIL" lines and a summary. */
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <tee_client_api.h>
 
-static int passed, failed;
-
-static void check(const char *name, int ok, const char *fmt, ...)
-{
-	if (ok) {
-		printf("ok %s\n", name);
-		passed++;
-		return;
-	}
-	va_list ap;
-	va_start(ap, fmt);
-	printf("FAIL %s: ", name);
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-	failed++;
-}
+#include "check.h"
 
 static const TEEC_UUID test_ta = { 0x7e57c0de, 0x0000, 0x4000, { 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01 } };
 static const uint8_t plugin_uuid[16] = { 0x7e, 0x57, 0xc0, 0xde, 0x00, 0x00, 0x40, 0x00, 0x80, 0, 0, 0, 0, 0, 0xf0, 0x0d };
