@@ -17,44 +17,45 @@ enum DigestKind: UInt32, Sendable {
     }
 }
 
+/// A running hash computation (a digest or an HMAC): absorbs bytes, then gives its output.
+/// A value: copying it copies the state, as TEE_CopyOperation needs.
+protocol RunningHash {
+    mutating func update(_ d: [UInt8])
+    func finalize() -> [UInt8]
+}
+
+/// swift-crypto's hash function `H` as a running digest.
+private struct RunningDigest<H: HashFunction>: RunningHash {
+    var h = H()
+    mutating func update(_ d: [UInt8]) { h.update(data: d) }
+    func finalize() -> [UInt8] { Array(h.finalize()) }
+}
+
+/// swift-crypto's HMAC over `H` as a running MAC.
+private struct RunningHMAC<H: HashFunction>: RunningHash {
+    var h: HMAC<H>
+    mutating func update(_ d: [UInt8]) { h.update(data: d) }
+    func finalize() -> [UInt8] { Array(h.finalize()) }
+}
+
 /// A running digest.
 struct Digest {
-    enum State {
-        case md5(Insecure.MD5), sha1(Insecure.SHA1), sha256(SHA256), sha384(SHA384), sha512(SHA512)
-    }
-    var state: State
+    private var state: any RunningHash
     let kind: DigestKind
 
     init(_ kind: DigestKind) {
         self.kind = kind
         switch kind {
-        case .md5: state = .md5(.init())
-        case .sha1: state = .sha1(.init())
-        case .sha256: state = .sha256(.init())
-        case .sha384: state = .sha384(.init())
-        case .sha512: state = .sha512(.init())
+        case .md5: state = RunningDigest<Insecure.MD5>()
+        case .sha1: state = RunningDigest<Insecure.SHA1>()
+        case .sha256: state = RunningDigest<SHA256>()
+        case .sha384: state = RunningDigest<SHA384>()
+        case .sha512: state = RunningDigest<SHA512>()
         }
     }
 
-    mutating func update(_ d: [UInt8]) {
-        switch state {
-        case var .md5(h): h.update(data: d); state = .md5(h)
-        case var .sha1(h): h.update(data: d); state = .sha1(h)
-        case var .sha256(h): h.update(data: d); state = .sha256(h)
-        case var .sha384(h): h.update(data: d); state = .sha384(h)
-        case var .sha512(h): h.update(data: d); state = .sha512(h)
-        }
-    }
-
-    func finalize() -> [UInt8] {
-        switch state {
-        case let .md5(h): Array(h.finalize())
-        case let .sha1(h): Array(h.finalize())
-        case let .sha256(h): Array(h.finalize())
-        case let .sha384(h): Array(h.finalize())
-        case let .sha512(h): Array(h.finalize())
-        }
-    }
+    mutating func update(_ d: [UInt8]) { state.update(d) }
+    func finalize() -> [UInt8] { state.finalize() }
 
     static func hash(_ kind: DigestKind, _ d: [UInt8]) -> [UInt8] {
         var h = Digest(kind); h.update(d); return h.finalize()
@@ -63,41 +64,21 @@ struct Digest {
 
 /// A running HMAC.
 struct HMACState {
-    enum State {
-        case md5(HMAC<Insecure.MD5>), sha1(HMAC<Insecure.SHA1>), sha256(HMAC<SHA256>), sha384(HMAC<SHA384>), sha512(HMAC<SHA512>)
-    }
-    var state: State
+    private var state: any RunningHash
 
     init(_ kind: DigestKind, key: [UInt8]) {
         let k = SymmetricKey(data: key)
         switch kind {
-        case .md5: state = .md5(.init(key: k))
-        case .sha1: state = .sha1(.init(key: k))
-        case .sha256: state = .sha256(.init(key: k))
-        case .sha384: state = .sha384(.init(key: k))
-        case .sha512: state = .sha512(.init(key: k))
+        case .md5: state = RunningHMAC<Insecure.MD5>(h: .init(key: k))
+        case .sha1: state = RunningHMAC<Insecure.SHA1>(h: .init(key: k))
+        case .sha256: state = RunningHMAC<SHA256>(h: .init(key: k))
+        case .sha384: state = RunningHMAC<SHA384>(h: .init(key: k))
+        case .sha512: state = RunningHMAC<SHA512>(h: .init(key: k))
         }
     }
 
-    mutating func update(_ d: [UInt8]) {
-        switch state {
-        case var .md5(h): h.update(data: d); state = .md5(h)
-        case var .sha1(h): h.update(data: d); state = .sha1(h)
-        case var .sha256(h): h.update(data: d); state = .sha256(h)
-        case var .sha384(h): h.update(data: d); state = .sha384(h)
-        case var .sha512(h): h.update(data: d); state = .sha512(h)
-        }
-    }
-
-    func finalize() -> [UInt8] {
-        switch state {
-        case let .md5(h): Array(h.finalize())
-        case let .sha1(h): Array(h.finalize())
-        case let .sha256(h): Array(h.finalize())
-        case let .sha384(h): Array(h.finalize())
-        case let .sha512(h): Array(h.finalize())
-        }
-    }
+    mutating func update(_ d: [UInt8]) { state.update(d) }
+    func finalize() -> [UInt8] { state.finalize() }
 }
 
 /// The key-derivation functions of OP-TEE's extensions.
