@@ -207,24 +207,24 @@ VTEETA_API TEE_Result TEE_GetPropertyAsString(TEE_PropSetHandle h, const char *n
     return copy_string(s, valueBuffer, valueBufferLen);
 }
 
-VTEETA_API TEE_Result TEE_GetPropertyAsBool(TEE_PropSetHandle h, const char *name, bool *value) {
+/* The fixed-size getters' shared body: property `name` of set `h`, which must have type `type`,
+ * copied into `value` (`size` bytes). A NULL `value` panics, as libutee does. */
+static TEE_Result get_fixed(TEE_PropSetHandle h, const char *name, uint32_t type, void *value, size_t size) {
     if (!value) TEE_Panic(TEE_ERROR_BAD_PARAMETERS);
     struct prop p;
     TEE_Result r = lookup(h, name, &p);
     if (r != TEE_SUCCESS) return r;
-    if (p.type != PROP_BOOL) return TEE_ERROR_BAD_FORMAT;
-    *value = *(const bool *)p.value;
+    if (p.type != type) return TEE_ERROR_BAD_FORMAT;
+    memcpy(value, p.value, size);
     return TEE_SUCCESS;
 }
 
+VTEETA_API TEE_Result TEE_GetPropertyAsBool(TEE_PropSetHandle h, const char *name, bool *value) {
+    return get_fixed(h, name, PROP_BOOL, value, sizeof *value);
+}
+
 VTEETA_API TEE_Result TEE_GetPropertyAsU32(TEE_PropSetHandle h, const char *name, uint32_t *value) {
-    if (!value) TEE_Panic(TEE_ERROR_BAD_PARAMETERS);
-    struct prop p;
-    TEE_Result r = lookup(h, name, &p);
-    if (r != TEE_SUCCESS) return r;
-    if (p.type != PROP_U32) return TEE_ERROR_BAD_FORMAT;
-    *value = *(const uint32_t *)p.value;
-    return TEE_SUCCESS;
+    return get_fixed(h, name, PROP_U32, value, sizeof *value);
 }
 
 VTEETA_API TEE_Result TEE_GetPropertyAsU64(TEE_PropSetHandle h, const char *name, uint64_t *value) {
@@ -239,23 +239,11 @@ VTEETA_API TEE_Result TEE_GetPropertyAsU64(TEE_PropSetHandle h, const char *name
 }
 
 VTEETA_API TEE_Result TEE_GetPropertyAsUUID(TEE_PropSetHandle h, const char *name, TEE_UUID *value) {
-    if (!value) TEE_Panic(TEE_ERROR_BAD_PARAMETERS);
-    struct prop p;
-    TEE_Result r = lookup(h, name, &p);
-    if (r != TEE_SUCCESS) return r;
-    if (p.type != PROP_UUID) return TEE_ERROR_BAD_FORMAT;
-    *value = *(const TEE_UUID *)p.value;
-    return TEE_SUCCESS;
+    return get_fixed(h, name, PROP_UUID, value, sizeof *value);
 }
 
 VTEETA_API TEE_Result TEE_GetPropertyAsIdentity(TEE_PropSetHandle h, const char *name, TEE_Identity *value) {
-    if (!value) TEE_Panic(TEE_ERROR_BAD_PARAMETERS);
-    struct prop p;
-    TEE_Result r = lookup(h, name, &p);
-    if (r != TEE_SUCCESS) return r;
-    if (p.type != PROP_IDENTITY) return TEE_ERROR_BAD_FORMAT;
-    *value = *(const TEE_Identity *)p.value;
-    return TEE_SUCCESS;
+    return get_fixed(h, name, PROP_IDENTITY, value, sizeof *value);
 }
 
 long vt_base64_decode(const char *in, uint8_t *out, size_t cap) {
