@@ -1,6 +1,7 @@
 // The host-services seam: a manual clock ends waits only when told, signals end them at once,
 // and the system clock's waits are bounded by their deadline.
 import Dispatch
+import Foundation
 import Machine
 import Synchronization
 import Testing
@@ -12,7 +13,7 @@ import Testing
         let outcome = Mutex<Bool?>(nil)
         let ended = DispatchSemaphore(value: 0)
         let deadline = clock.deadline(after: 2)
-        DispatchQueue.global().async { let r = clock.wait(event, until: deadline); outcome.withLock { $0 = r }; ended.signal() }
+        Thread.detachNewThread { let r = clock.wait(event, until: deadline); outcome.withLock { $0 = r }; ended.signal() }
         #expect(clock.waitForSleepers(1))
         clock.advance(seconds: 1.999)
         #expect(ended.wait(timeout: .now()) == .timedOut)   // one nanosecond short: still waiting
@@ -29,7 +30,7 @@ import Testing
         #expect(clock.wait(event, seconds: 5))                 // pending signal: no time passes
         let outcome = Mutex<Bool?>(nil)
         let ended = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async { let r = clock.wait(event, seconds: 5); outcome.withLock { $0 = r }; ended.signal() }
+        Thread.detachNewThread { let r = clock.wait(event, seconds: 5); outcome.withLock { $0 = r }; ended.signal() }
         #expect(clock.waitForSleepers(1))
         event.signal()
         #expect(ended.wait(timeout: .now() + 10) == .success)
@@ -49,7 +50,7 @@ import Testing
         let clock = SystemClock.shared
         #expect(!clock.wait(HostEvent(), until: clock.now()))  // a deadline already reached: no wait
         let event = HostEvent()
-        DispatchQueue.global().async { event.signal() }
+        Thread.detachNewThread { event.signal() }
         #expect(clock.wait(event, seconds: 30))                // the signal, well inside the bound
     }
 

@@ -4,6 +4,7 @@
 // mediator has completed A, a call B of the same guest may be given T and suspend in an RPC:
 // B's RETURN_FROM_RPC must reach B, not be refused because A (still in flight) matches first.
 import Dispatch
+import Foundation
 import Machine
 import Mediator
 import Synchronization
@@ -85,9 +86,11 @@ final class OneThreadSecureWorld: SMCEntry, Sendable {
     try #require(a.a0 == rpc && a.a3 == 1)
     let aDone = Mutex<RegisterFrame?>(nil)
     let group = DispatchGroup()
-    DispatchQueue.global().async(group: group) {
+    group.enter()
+    Thread.detachNewThread {
         let out = mediator.handle(RegisterFrame(.returnFromRPC, a3: 1), guest: space.id, vcpu: 0)
         aDone.withLock { $0 = out }
+        group.leave()
     }
     defer { secure.releaseFirstResume.signal(); _ = group.wait(timeout: .now() + .seconds(10)) }
     try #require(secure.firstResumeEntered.wait(timeout: .now() + .seconds(10)) == .success)

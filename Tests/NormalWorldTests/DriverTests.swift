@@ -85,7 +85,7 @@ import Testing
         // ... but only once: the next wait lasts exactly its bound on the host clock.
         let timedOut = Atomic<Bool>(false)
         let ended = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async { timedOut.store(!table.wait(key: 5, timeout: 0.05), ordering: .relaxed); ended.signal() }
+        Thread.detachNewThread { timedOut.store(!table.wait(key: 5, timeout: 0.05), ordering: .relaxed); ended.signal() }
         #expect(clock.waitForSleepers(1))
         clock.advance(seconds: 0.049)
         #expect(ended.wait(timeout: .now()) == .timedOut)  // not before its bound
@@ -95,7 +95,7 @@ import Testing
         #expect(didTimeOut)
         let woke = Atomic<Bool>(false)
         let done = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
+        Thread.detachNewThread {
             woke.store(table.wait(key: 9, timeout: 5), ordering: .relaxed); done.signal()
         }
         #expect(waitUntil { table.waiting > 0 })
@@ -124,7 +124,7 @@ import Testing
         }
         let result = Mutex<TEEResult?>(nil)
         let ended = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
+        Thread.detachNewThread {
             let r = d.supplicant.call(.fs, [.value(.valueInput, a: 0, b: 0, c: 0)], served: 1, absent: 0.05)
             result.withLock { $0 = r.result }; ended.signal()
         }
@@ -142,7 +142,7 @@ import Testing
         #expect(ch.attach() == nil)
         let got = Mutex<SupplicantResponse?>(nil)
         let done = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
+        Thread.detachNewThread {
             let r = ch.call(.fs, [], served: 5, absent: 5)
             got.withLock { $0 = r }; done.signal()
         }
@@ -266,7 +266,7 @@ import Testing
         #expect(q.enter(timeout: 1) != nil)
         let gaveUp = Atomic<Bool>(false)
         let ended = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async { gaveUp.store(q.enter(timeout: 0.02) == nil, ordering: .relaxed); ended.signal() }
+        Thread.detachNewThread { gaveUp.store(q.enter(timeout: 0.02) == nil, ordering: .relaxed); ended.signal() }
         #expect(clock.waitForSleepers(1))
         #expect(q.queued == 1)
         clock.advance(seconds: 0.02)
@@ -285,7 +285,7 @@ import Testing
         let first = try #require(q.enter(timeout: 1))
         let second = Mutex<(arrival: UInt64, grant: UInt64)?>(nil)
         let ended = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async { let t = q.enter(timeout: 5); second.withLock { $0 = t }; ended.signal() }
+        Thread.detachNewThread { let t = q.enter(timeout: 5); second.withLock { $0 = t }; ended.signal() }
         #expect(clock.waitForSleepers(1))
         q.leave()
         #expect(ended.wait(timeout: .now() + 10) == .success)

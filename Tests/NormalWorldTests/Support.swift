@@ -91,14 +91,17 @@ func runOnThreads(_ n: Int, seconds: Double = 60, _ body: @escaping @Sendable (I
     return group.wait(timeout: .now() + .milliseconds(Int(seconds * 1000))) == .success
 }
 
-/// Polls `condition`, yielding the CPU between looks, for at most `seconds` (a safety bound, not
+/// Polls `condition` (a few quick looks, then 1 ms blocked between looks) for at most `seconds` (a safety bound, not
 /// a timing assumption); true once it holds.
 @discardableResult
 func waitUntil(_ seconds: Double = 10, _ condition: () -> Bool) -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
+    let tick = DispatchSemaphore(value: 0)
+    var looks = 0
     while !condition() {
         if Date() > deadline { return false }
-        sched_yield()
+        looks += 1   // a few quick looks, then block 1 ms per look instead of spinning the CPU away
+        if looks < 64 { sched_yield() } else { _ = tick.wait(timeout: .now() + .milliseconds(1)) }
     }
     return true
 }

@@ -1,5 +1,6 @@
 import CShim
 import Dispatch
+import Foundation
 import Machine
 import Synchronization
 import TEEABI
@@ -126,7 +127,7 @@ struct DaemonDeathTests {
         let slot = try #require(mb.slot(0))
         let conduit = MailboxConduit(mailbox: mb, connection: connection, tuning: testLimits())
         let result = Mutex<RegisterFrame?>(nil)
-        DispatchQueue.global().async {
+        Thread.detachNewThread {
             let r = conduit.trap(RegisterFrame(a0: 0x3200_0004), vcpu: 0)
             result.withLock { $0 = r }
         }

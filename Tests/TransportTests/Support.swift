@@ -21,13 +21,17 @@ func tempSocketPath(_ tag: String) -> String {
     return dir + "/\(tag).sock"
 }
 
-/// Polls `condition`, yielding the CPU between looks, for up to `seconds` (a safety bound, not a
-/// timing assumption); true once it holds.
+/// Polls `condition` for up to `seconds` (a safety bound, not a timing assumption); true once it
+/// holds. After a few quick looks it blocks 1 ms between looks instead of spinning, so a waiting
+/// test leaves the CPU (and libdispatch's worker pool) to the threads it is waiting for.
 func eventually(seconds: Double = 5, _ condition: () -> Bool) -> Bool {
     let deadline = monotonicNanos() + Int64(seconds * 1e9)
+    let tick = DispatchSemaphore(value: 0)
+    var looks = 0
     while monotonicNanos() < deadline {
         if condition() { return true }
-        sched_yield()
+        looks += 1
+        if looks < 64 { sched_yield() } else { _ = tick.wait(timeout: .now() + .milliseconds(1)) }
     }
     return condition()
 }

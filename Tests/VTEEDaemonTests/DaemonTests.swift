@@ -59,7 +59,8 @@ import Glibc
     /// Polls `cond`, yielding the CPU between looks, until true or `seconds` pass (a safety bound).
     static func eventually(_ seconds: Double, _ cond: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline { if cond() { return true }; sched_yield() }
+        let tick = DispatchSemaphore(value: 0)   // blocks 1 ms between looks: no CPU spun away
+        while Date() < deadline { if cond() { return true }; _ = tick.wait(timeout: .now() + .milliseconds(1)) }
         return cond()
     }
 

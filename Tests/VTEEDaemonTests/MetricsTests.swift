@@ -15,8 +15,7 @@ import Glibc
         let m = DaemonMetrics(daemon: d)
         let r = try runClient(socket: d.config.socketPath, workload: "rpc", count: 1)
         #expect(r.ok)
-        let deadline = Date().addingTimeInterval(10)
-        while (d.statsObject()["totals"] as? [String: Int])?["guests"] != 0 && Date() < deadline { sched_yield() }
+        _ = DaemonTests.eventually(10) { (d.statsObject()["totals"] as? [String: Int])?["guests"] == 0 }
         let text = m.scrape()
         #expect(text.contains("vtee_std_calls_total"))
         #expect(text.contains("vtee_rpcs_total{kind=\"cmd:get_time\"} 1"), "\(text)")
