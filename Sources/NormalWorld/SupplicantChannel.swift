@@ -164,6 +164,14 @@ public final class SupplicantChannel: Sendable {
 
     // MARK: driver side
 
+    /// Queues a request that did not come from this guest's secure-world calls (a request another
+    /// process of the user forwarded to this process's tee-supplicant) and waits at most `served`
+    /// seconds with a supplicant attached, `absent` without: the answer, or COMMUNICATION.
+    public func submit(_ command: RPCCommand, _ params: [SupplicantParam], windows: [SupplicantWindow?],
+                       served: Double, absent: Double) -> SupplicantResponse {
+        call(command, params, windows: windows, served: served, absent: absent)
+    }
+
     /// Queues a request and waits for its answer: at most `served` seconds with a supplicant
     /// attached, `absent` seconds without one. Failure is COMMUNICATION, never a hang.
     func call(_ command: RPCCommand, _ params: [SupplicantParam], windows: [SupplicantWindow?] = [],
