@@ -167,6 +167,14 @@ public final class SupplicantChannel: Sendable {
 
     // MARK: driver side
 
+    /// Queues a request that did not come from this guest's secure-world calls (a request another
+    /// process of the user forwarded to this process's tee-supplicant) and waits for it under the
+    /// same rules as `call`: withdrawn (COMMUNICATION) if not taken within the bound, else answered.
+    public func submit(_ command: RPCCommand, _ params: [SupplicantParam], windows: [SupplicantWindow?],
+                       served: Double, absent: Double) -> SupplicantResponse {
+        call(command, params, windows: windows, served: served, absent: absent)
+    }
+
     /// Queues a request and waits for its answer. A request no supplicant took within the bound
     /// (`served` seconds with a supplicant attached, `absent` without one) is withdrawn and fails
     /// with COMMUNICATION: it never runs. A request a supplicant took is waited for until it

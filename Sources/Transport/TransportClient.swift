@@ -123,6 +123,8 @@ public final class TransportClient: Sendable {
             throw .rejected(reason: reason, message: "BYE during handshake")
         case .hello:
             throw .protocolViolation("HELLO from the daemon")
+        default:
+            throw .protocolViolation("\(reply.type) during the handshake")
         }
     }
 
@@ -134,6 +136,17 @@ public final class TransportClient: Sendable {
 
     /// The kernel's view of the daemon process (SO_PEERCRED).
     public var daemonCredentials: PeerCredentials? { connection.peerCredentials }
+
+    /// Sends a control message after the handshake (the shared-supplicant messages); false when
+    /// the socket is closed or would not take it whole.
+    public func sendControl(_ m: ControlMessage) -> Bool { connection.send(m) }
+
+    /// The next control message from the daemon after the handshake and the descriptor that came
+    /// with it (SUPP_PEER, SUPP_CONNECTED 0), waiting up to `timeout`: nil when none came in time.
+    /// One reader at a time; the caller owns a descriptor returned.
+    public func receiveControl(timeout: Duration) throws(TransportError) -> (message: ControlMessage, descriptor: Int32?)? {
+        try connection.receiveAfterHandshake(timeout: timeout)
+    }
 }
 
 /// The guest's socket to the daemon: handshake reads, liveness checks, BYE.
@@ -151,6 +164,7 @@ final class ClientConnection: Sendable {
     }
 
     deinit {
+        for f in pending.withLock({ $0.fds }) { closeFD(f) }
         if !fdClosed.load(ordering: .relaxed) { closeFD(fd) }
         closeFD(daemonPidFD)
     }
@@ -199,6 +213,58 @@ final class ClientConnection: Sendable {
             }
             buffer += chunk.prefix(n)
         }
+    }
+
+    /// Bytes and descriptors read after the handshake and not yet decoded.
+    private let pending = Mutex<(bytes: [UInt8], fds: [Int32])>(([], []))
+
+    /// One whole message (and its descriptor) read after the handshake; nil on timeout.
+    func receiveAfterHandshake(timeout: Duration) throws(TransportError) -> (message: ControlMessage, descriptor: Int32?)? {
+        let deadline = monotonicNanos() + timeout.nanoseconds
+        var chunk = [UInt8](repeating: 0, count: Wire.headerSize + Wire.maxPayload)
+        while true {
+            let decoded = try pending.withLock { p throws(TransportError) -> (message: ControlMessage, descriptor: Int32?)? in
+                let got: (message: ControlMessage, consumed: Int)?
+                do { got = try ControlMessage.decode(p.bytes) } catch { throw .protocolViolation("\(error)") }
+                guard let (m, used) = got else {
+                    guard p.bytes.count < Wire.headerSize + Wire.maxPayload else { throw .protocolViolation("oversized message") }
+                    return nil
+                }
+                p.bytes.removeFirst(used)
+                var fd: Int32? = nil
+                switch m {
+                case .supplicantPeer, .supplicantConnected(errno: 0):
+                    if !p.fds.isEmpty { fd = p.fds.removeFirst() }
+                default: break
+                }
+                return (m, fd)
+            }
+            if let d = decoded { return d }
+            guard !fdClosed.load(ordering: .acquiring) else { throw .disconnected }
+            let left = deadline - monotonicNanos()
+            guard left > 0 else { return nil }
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let r = poll(&p, 1, Int32(min(left / 1_000_000 + 1, 100)))
+            if r < 0 { if errno == EINTR { continue }; throw .host(errno: errno, what: "poll") }
+            if r == 0 { continue }
+            var fds: [Int32] = [-1, -1]
+            var nfds: Int32 = 0, trunc: Int32 = 0
+            let n = chunk.withUnsafeMutableBytes { vtee_recv_with_fds(fd, $0.baseAddress, $0.count, &fds, 2, &nfds, &trunc, 1) }
+            let got = Array(fds.prefix(Int(max(0, nfds))))
+            if n == 0 { for f in got { closeFD(f) }; throw .disconnected }
+            if n < 0 {
+                if errno == EAGAIN || errno == EINTR { continue }
+                throw .host(errno: errno, what: "recvmsg")
+            }
+            pending.withLock { $0.bytes += chunk.prefix(n); $0.fds += got }
+        }
+    }
+
+    /// Sends one whole message (no descriptors); false when closed or cut short.
+    func send(_ m: ControlMessage) -> Bool {
+        guard !fdClosed.load(ordering: .acquiring) else { return false }
+        let bytes = m.encode()
+        return bytes.withUnsafeBytes { vtee_send_with_fds(fd, $0.baseAddress, $0.count, nil, 0, 0) } == bytes.count
     }
 
     /// True (and remembered) when the daemon hung up.

@@ -165,6 +165,8 @@ public final class TransportServer: Sendable {
     private let vcpuThreads = Atomic<Int>(0)
     private let clock: TransportClock
     private let guests = Mutex<[UInt32: AttachedGuest]>([:])
+    /// The shared tee-supplicants by uid and their outstanding channel offers (accept thread).
+    private let routes = Mutex(SupplicantRoutes())
 
     /// Listens on `socketPath` (created with `mode`; a stale socket file there is replaced) and
     /// starts the accept thread. Guest RAM is adopted into `memory`.
@@ -246,6 +248,8 @@ public final class TransportServer: Sendable {
         var buffer: [UInt8] = []
         var fds: [Int32] = []
         var guest: AttachedGuest?
+        /// The writer of the bytes read last (SCM_CREDENTIALS).
+        var lastSender: vtee_sender_t?
     }
 
     private func runLoop() {
@@ -289,7 +293,7 @@ public final class TransportServer: Sendable {
             }
             // Idle guests: no call running and none for longer than the idle timeout.
             if let idle = limits.idleTimeout?.nanoseconds {
-                for (fd, c) in conns {
+                for (fd, c) in conns where !routes.withLock({ $0.isSupplicant(fd) }) {
                     guard let g = c.guest, g.inFlight.load(ordering: .acquiring) == 0,
                           t - g.lastActive.load(ordering: .acquiring) >= idle else { continue }
                     logger.info("transport: idle guest detached", metadata: ["guest": "\(g.handle.id.raw)"])
@@ -397,6 +401,7 @@ public final class TransportServer: Sendable {
                 for f in received { closeFD(f) }
                 return leave(c, .disconnected)
             }
+            c.lastSender = from
             // Before HELLO every byte must come from one process, the one the guest will be.
             if c.guest == nil {
                 guard from.present != 0, from.pid > 0 else {
@@ -437,8 +442,15 @@ public final class TransportServer: Sendable {
                 case let .bye(reason):
                     logger.debug("transport: guest said goodbye", metadata: ["reason": "\(reason)"])
                     return leave(c, .goodbye)
-                case .welcome, .reject:
+                case .welcome, .reject, .supplicantStatus, .supplicantPeer, .supplicantConnected:
                     return fault(c, .malformed, "\(msg.type) is daemon-to-guest")
+                case .supplicantAttach, .supplicantDetach, .supplicantConnect, .supplicantPeerAck:
+                    guard let g = c.guest else { return fault(c, .malformed, "\(msg.type) before HELLO") }
+                    // SO_PASSCRED names the writer of these bytes: it must still be the guest's user.
+                    if let from = c.lastSender, from.present != 0, from.uid != g.handle.credentials.uid {
+                        return fault(c, .unidentified, "\(msg.type) from uid \(from.uid), the guest is uid \(g.handle.credentials.uid)")
+                    }
+                    supplicantMessage(msg, from: c.fd, uid: g.handle.credentials.uid, pid: g.handle.credentials.pid)
                 }
             }
         }
@@ -615,15 +627,68 @@ public final class TransportServer: Sendable {
     }
 
     private func closeConnection(_ c: Connection) {
+        // Before the descriptor number can be reused: its offers go, and a supplicant's waiting
+        // clients learn there is none.
+        for o in routes.withLock({ $0.closed(fd: c.fd) }) {
+            closeFD(o.clientEnd)
+            if o.client != c.fd { send(o.client, .supplicantConnected(errno: UInt32(ENOENT))) }
+        }
         for f in c.fds { closeFD(f) }
         closeFD(c.fd)
     }
 
     @discardableResult
-    private func send(_ fd: Int32, _ m: ControlMessage) -> Bool {
+    private func send(_ fd: Int32, _ m: ControlMessage, descriptor: Int32? = nil) -> Bool {
         let bytes = m.encode()
-        let n = bytes.withUnsafeBytes { vtee_send_with_fds(fd, $0.baseAddress, $0.count, nil, 0, 1) }
+        let fds: [Int32] = descriptor.map { [$0] } ?? []
+        let n = bytes.withUnsafeBytes { b in fds.withUnsafeBufferPointer { f in
+            vtee_send_with_fds(fd, b.baseAddress, b.count, f.baseAddress, Int32(f.count), 1)
+        } }
         return n == bytes.count
+    }
+
+    // MARK: - Shared tee-supplicant routing
+
+    /// One supplicant message of attached connection `fd` (uid and pid as the kernel named them
+    /// at HELLO). Answers go out at once; no call waits here.
+    private func supplicantMessage(_ m: ControlMessage, from fd: Int32, uid: UInt32, pid: Int32) {
+        switch m {
+        case .supplicantAttach:
+            let ok = routes.withLock { $0.attach(uid: uid, fd: fd) }
+            logger.info("transport: shared supplicant attach", metadata: ["uid": "\(uid)", "pid": "\(pid)", "ok": "\(ok)"])
+            send(fd, .supplicantStatus(errno: ok ? 0 : UInt32(EBUSY)))
+        case .supplicantDetach:
+            for o in routes.withLock({ $0.detach(fd: fd) }) {
+                closeFD(o.clientEnd)
+                send(o.client, .supplicantConnected(errno: UInt32(ENOENT)))
+            }
+            logger.info("transport: shared supplicant detach", metadata: ["uid": "\(uid)", "pid": "\(pid)"])
+        case .supplicantConnect:
+            guard let s = routes.withLock({ $0.route(uid: uid, fd: fd) }) else {
+                send(fd, .supplicantConnected(errno: UInt32(ENOENT))); return
+            }
+            var pair: [Int32] = [-1, -1]
+            guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+                send(fd, .supplicantConnected(errno: UInt32(errno))); return
+            }
+            let token = routes.withLock { $0.offer(client: fd, to: s, clientEnd: pair[0]) }
+            let sent = send(s, .supplicantPeer(token: token, pid: UInt32(bitPattern: pid), uid: uid), descriptor: pair[1])
+            closeFD(pair[1])
+            if !sent, let o = routes.withLock({ $0.acknowledge(token: token, from: s) }) {
+                // The supplicant cannot be reached (gone, or not reading): the client falls back.
+                closeFD(o.clientEnd)
+                send(fd, .supplicantConnected(errno: UInt32(ENOENT)))
+            }
+        case let .supplicantPeerAck(token, accepted):
+            guard let o = routes.withLock({ $0.acknowledge(token: token, from: fd) }) else {
+                logger.debug("transport: stray supplicant ack", metadata: ["token": "\(token)", "pid": "\(pid)"]); return
+            }
+            if accepted { send(o.client, .supplicantConnected(errno: 0), descriptor: o.clientEnd) }
+            else { send(o.client, .supplicantConnected(errno: UInt32(ENOENT))) }
+            closeFD(o.clientEnd)
+        default:
+            break
+        }
     }
 
     // MARK: - vCPU threads
