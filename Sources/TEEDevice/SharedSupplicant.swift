@@ -115,6 +115,9 @@ final class DaemonLink: Sendable {
         var gone = false
         var attachAnswer: UInt32?
         var connectAnswer: (errno: UInt32, fd: Int32?)?
+        /// The daemon said the uid has no supplicant and has not said SUPP_AVAILABLE since: serve
+        /// locally without asking (no round trip per request while nobody serves the uid).
+        var knownAbsent = false
     }
     private let client: TransportClient
     private let server: SharedSupplicantServer
@@ -122,6 +125,8 @@ final class DaemonLink: Sendable {
     /// One exchange (attach or connect) at a time.
     private let exchange = Mutex(0)
     private let answered = HostEvent()
+    /// Signalled after each message the reader handled.
+    private let progress = HostEvent()
     private let ended = HostEvent()
     /// Bound of one exchange with the daemon (it answers at once; a supplicant's ACK is one hop more).
     static let exchangeSeconds = 5.0
@@ -153,6 +158,7 @@ final class DaemonLink: Sendable {
                 let stale = state.withLock { s -> Int32? in
                     let old = s.connectAnswer?.fd
                     s.connectAnswer = (e, fd)
+                    if e == UInt32(ENOENT) { s.knownAbsent = true }
                     return old
                 }
                 if let f = stale { _ = Glibc.close(f) }
@@ -165,11 +171,14 @@ final class DaemonLink: Sendable {
                     if !taken { _ = Glibc.close(f) }
                 }
                 _ = client.sendControl(.supplicantPeerAck(token: token, accepted: taken))
+            case .supplicantAvailable:
+                state.withLock { $0.knownAbsent = false }
             case .bye, .reject:
                 state.withLock { $0.stopping = true }
             default:
                 break
             }
+            progress.signal()
         }
         let stale = state.withLock { s -> Int32? in
             s.gone = true
@@ -214,8 +223,18 @@ final class DaemonLink: Sendable {
         _ = client.sendControl(.supplicantDetach)
     }
 
-    /// SUPP_CONNECT: a channel to the uid's supplicant, or nil when there is none.
+    /// SUPP_CONNECT: a channel to the uid's supplicant, or nil when there is none (known without
+    /// asking after an ENOENT, until the daemon says SUPP_AVAILABLE).
     func connect() -> Int32? {
+        if state.withLock({ $0.knownAbsent }) {
+            // A SUPP_AVAILABLE may be in the socket already (the daemon sends it before the new
+            // supplicant's open returns): let the reader take what is there first.
+            let deadline = SystemClock.shared.deadline(after: 1)
+            while state.withLock({ $0.knownAbsent && !$0.gone }) && client.controlInputWaiting {
+                if !SystemClock.shared.wait(progress, until: deadline) { break }
+            }
+            if state.withLock({ $0.knownAbsent }) { return nil }
+        }
         guard ensureReader() else { return nil }
         return exchange.withLock { _ -> Int32? in
             let stale = state.withLock { s -> Int32? in defer { s.connectAnswer = nil }; return s.connectAnswer?.fd }

@@ -442,7 +442,7 @@ public final class TransportServer: Sendable {
                 case let .bye(reason):
                     logger.debug("transport: guest said goodbye", metadata: ["reason": "\(reason)"])
                     return leave(c, .goodbye)
-                case .welcome, .reject, .supplicantStatus, .supplicantPeer, .supplicantConnected:
+                case .welcome, .reject, .supplicantStatus, .supplicantPeer, .supplicantConnected, .supplicantAvailable:
                     return fault(c, .malformed, "\(msg.type) is daemon-to-guest")
                 case .supplicantAttach, .supplicantDetach, .supplicantConnect, .supplicantPeerAck:
                     guard let g = c.guest else { return fault(c, .malformed, "\(msg.type) before HELLO") }
@@ -631,7 +631,7 @@ public final class TransportServer: Sendable {
         // clients learn there is none.
         for o in routes.withLock({ $0.closed(fd: c.fd) }) {
             closeFD(o.clientEnd)
-            if o.client != c.fd { send(o.client, .supplicantConnected(errno: UInt32(ENOENT))) }
+            if o.client != c.fd { answerNone(o.client, uid: o.uid) }
         }
         for f in c.fds { closeFD(f) }
         closeFD(c.fd)
@@ -656,16 +656,23 @@ public final class TransportServer: Sendable {
         case .supplicantAttach:
             let ok = routes.withLock { $0.attach(uid: uid, fd: fd) }
             logger.info("transport: shared supplicant attach", metadata: ["uid": "\(uid)", "pid": "\(pid)", "ok": "\(ok)"])
+            // The uid's processes that were told there is none ask again from their next request:
+            // told before the supplicant's open returns, so a call made after it is routed.
+            if ok { for c in routes.withLock({ $0.takeToldAbsent(uid: uid) }) where c != fd { send(c, .supplicantAvailable) } }
             send(fd, .supplicantStatus(errno: ok ? 0 : UInt32(EBUSY)))
         case .supplicantDetach:
             for o in routes.withLock({ $0.detach(fd: fd) }) {
                 closeFD(o.clientEnd)
-                send(o.client, .supplicantConnected(errno: UInt32(ENOENT)))
+                answerNone(o.client, uid: uid)
             }
             logger.info("transport: shared supplicant detach", metadata: ["uid": "\(uid)", "pid": "\(pid)"])
         case .supplicantConnect:
             guard let s = routes.withLock({ $0.route(uid: uid, fd: fd) }) else {
-                send(fd, .supplicantConnected(errno: UInt32(ENOENT))); return
+                // None (ENOENT, remembered by the client until SUPP_AVAILABLE), or one with too
+                // many offers outstanding (EAGAIN: this request is served locally, the next asks again).
+                if routes.withLock({ $0.supplicants[uid] }) == nil { answerNone(fd, uid: uid) }
+                else { send(fd, .supplicantConnected(errno: UInt32(EAGAIN))) }
+                return
             }
             var pair: [Int32] = [-1, -1]
             guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
@@ -677,18 +684,25 @@ public final class TransportServer: Sendable {
             if !sent, let o = routes.withLock({ $0.acknowledge(token: token, from: s) }) {
                 // The supplicant cannot be reached (gone, or not reading): the client falls back.
                 closeFD(o.clientEnd)
-                send(fd, .supplicantConnected(errno: UInt32(ENOENT)))
+                send(fd, .supplicantConnected(errno: UInt32(EAGAIN)))
             }
         case let .supplicantPeerAck(token, accepted):
             guard let o = routes.withLock({ $0.acknowledge(token: token, from: fd) }) else {
                 logger.debug("transport: stray supplicant ack", metadata: ["token": "\(token)", "pid": "\(pid)"]); return
             }
             if accepted { send(o.client, .supplicantConnected(errno: 0), descriptor: o.clientEnd) }
-            else { send(o.client, .supplicantConnected(errno: UInt32(ENOENT))) }
+            else { send(o.client, .supplicantConnected(errno: UInt32(EAGAIN))) }
             closeFD(o.clientEnd)
         default:
             break
         }
+    }
+
+    /// SUPP_CONNECTED ENOENT to client `fd` of `uid`, which then serves locally without asking
+    /// until SUPP_AVAILABLE.
+    private func answerNone(_ fd: Int32, uid: UInt32) {
+        routes.withLock { $0.noteAbsent(uid: uid, fd: fd) }
+        send(fd, .supplicantConnected(errno: UInt32(ENOENT)))
     }
 
     // MARK: - vCPU threads

@@ -92,6 +92,21 @@ import Glibc
         #expect(CHarness.eventually(10) { CHarness.totals(d)["guests"] == 0 }, "\(CHarness.totals(d))")
     }
 
+    @Test func aClientStartedBeforeTheSupplicantIsServedByItOnceItAttaches() throws {
+        let s = try Self.prepare(); defer { try? FileManager.default.removeItem(atPath: s.dir) }
+        let d = try Daemon(config: DaemonConfig(socketPath: s.dir + "/s", storage: s.dir + "/store")); defer { d.stop() }
+        let c = try CHarness.start(s.client, ["before"], environment: s.env)
+        #expect(CHarness.eventually(60) { c.lines.contains("value waiting") }, "\(c.output)")
+        let sup = try Self.startSupplicant(s)
+        c.input.fileHandleForWriting.write(Data("go\n".utf8))
+        #expect(c.finish(seconds: 120) == 0, "\(c.output)")
+        let checks = CHarness.passedChecks(CHarness.Run(status: 0, output: c.output))
+        #expect(checks.isSuperset(of: ["served_by_own_supplicant", "plugin_served_by_shared_supplicant"]), "\(c.output)")
+        sup.closeInput()
+        #expect(sup.finish(seconds: 60) == 0, "\(sup.output)")
+        #expect(CHarness.eventually(10) { CHarness.totals(d)["guests"] == 0 }, "\(CHarness.totals(d))")
+    }
+
     /// Reads one frame with a bound (nil: the channel ended).
     static func readFrame(_ sock: ChannelSocket) throws -> ChannelFrame? {
         let deadline = DispatchTime.now() + 60

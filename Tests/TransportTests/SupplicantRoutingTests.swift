@@ -14,7 +14,7 @@ struct SupplicantRoutingTests {
             .supplicantAttach, .supplicantDetach, .supplicantConnect, .supplicantStatus(errno: UInt32(EBUSY)),
             .supplicantPeer(token: 0x1122_3344_5566_7788, pid: 4242, uid: 1000),
             .supplicantPeerAck(token: 9, accepted: true), .supplicantPeerAck(token: 9, accepted: false),
-            .supplicantConnected(errno: 0), .supplicantConnected(errno: UInt32(ENOENT)),
+            .supplicantConnected(errno: 0), .supplicantConnected(errno: UInt32(ENOENT)), .supplicantAvailable,
         ]
         for m in messages {
             let bytes = m.encode()
@@ -74,7 +74,7 @@ struct SupplicantRoutingTests {
         let v9 = r.acknowledge(token: t + 100, from: 10)
         #expect(v9 == nil)  // a token never issued
         let v10 = r.acknowledge(token: t, from: 10)
-        #expect(v10 == SupplicantRoutes.Offer(client: 20, supplicant: 10, clientEnd: 30))
+        #expect(v10 == SupplicantRoutes.Offer(client: 20, supplicant: 10, clientEnd: 30, uid: 1000))
         let v11 = r.acknowledge(token: t, from: 10)
         #expect(v11 == nil)        // taken already
     }
@@ -103,5 +103,22 @@ struct SupplicantRoutingTests {
         #expect(gone.map(\.clientEnd) == [30])
         for i in 0..<SupplicantRoutes.maxOffersPerSupplicant { _ = r.offer(client: 21, to: 10, clientEnd: Int32(100 + i)) }
         #expect(r.route(uid: 1000, fd: 21) == nil)
+    }
+
+    @Test("clients told there is no supplicant learn of the next one of their uid only, once")
+    func clientsToldAbsentLearnOfTheNextSupplicant() {
+        var r = SupplicantRoutes()
+        r.noteAbsent(uid: 1000, fd: 20)
+        r.noteAbsent(uid: 1000, fd: 21)
+        r.noteAbsent(uid: 1001, fd: 22)
+        let gone = r.closed(fd: 21)                      // a client that left is not told
+        #expect(gone.isEmpty)
+        let ok = r.attach(uid: 1000, fd: 10)
+        #expect(ok)
+        let told = r.takeToldAbsent(uid: 1000)
+        #expect(told == [20])
+        let again = r.takeToldAbsent(uid: 1000)
+        #expect(again.isEmpty)
+        #expect(r.toldAbsent == [1001: [22]])             // another user's client waits for its own
     }
 }
