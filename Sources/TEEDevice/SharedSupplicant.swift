@@ -473,7 +473,7 @@ final class SharedSupplicantClient: Sendable {
             }
             windows.append(ChannelWindow(shm: w.shm, shmSize: UInt64(h.size), offset: UInt64(w.offset)))
         }
-        guard let answer = c.call(req.command.rawValue, req.params, windows, seconds: driver.configuration.supplicantWait) else {
+        guard let answer = c.call(req.command.rawValue, req.params, windows) else {
             return nil   // nothing reached the supplicant: served here
         }
         forwarded.wrappingAdd(1, ordering: .relaxed)
@@ -524,9 +524,14 @@ final class ClientChannel: Sendable {
 
     var isOpen: Bool { state.withLock { $0.open } }
 
-    /// Sends a request and waits at most `seconds` for its answer: the reply; a COMMUNICATION
-    /// reply when the channel died meanwhile or the bound passed; nil when it could not be sent.
-    func call(_ command: UInt32, _ params: [SupplicantParam], _ windows: [ChannelWindow?], seconds: Double) -> ChannelFrame? {
+    /// Sends a request and waits for its answer: the reply; a COMMUNICATION reply when the channel
+    /// died first; nil when it could not be sent (nothing reached the supplicant). As the driver
+    /// does for a request its own supplicant took (Linux's optee_supp_thread_req), a request the
+    /// supplicant has is never abandoned while the channel lives: the serving side answers
+    /// COMMUNICATION itself when its tee-supplicant did not take it within the driver's bound, and
+    /// giving up earlier would let an FS write or rename still run after the secure world moved on.
+    /// `checkEvery` is how often the wait looks at the channel.
+    func call(_ command: UInt32, _ params: [SupplicantParam], _ windows: [ChannelWindow?], checkEvery: Double = 1) -> ChannelFrame? {
         let slot = Slot()
         let id: UInt64? = state.withLock { s in
             guard s.open else { return nil }
@@ -541,10 +546,10 @@ final class ClientChannel: Sendable {
             state.withLock { _ = $0.slots.removeValue(forKey: id) }
             return nil
         }
-        if !SystemClock.shared.wait(slot.event, seconds: seconds) {
-            state.withLock { _ = $0.slots.removeValue(forKey: id) }
-            return slot.answer.withLock { $0 } ?? communication
+        while !SystemClock.shared.wait(slot.event, seconds: checkEvery) {
+            if !isOpen { break }   // closed: its reader signals every slot; this is the backstop
         }
+        state.withLock { _ = $0.slots.removeValue(forKey: id) }
         return slot.answer.withLock { $0 } ?? communication
     }
 

@@ -234,7 +234,7 @@ import Glibc
                 _ = peer.write(.reply(id: id, result: 0, params: p.map { _ in .value(.valueOutput, a: 77, b: 0, c: 0) }))
             }
         }
-        let first = Self.background { ch.call(2, params, [nil], seconds: 30) }
+        let first = Self.background { ch.call(2, params, [nil]) }
         guard case let .reply(_, result, got)?? = first else { Issue.record("no answer: \(String(describing: first))"); return }
         #expect(result == 0 && SharedSupplicantClient.merge(params, got) == [.value(.valueInout, a: 77, b: 0, c: 0)])
         // A reply to an id never issued: the channel closes, the waiting call gets COMMUNICATION.
@@ -244,12 +244,12 @@ import Glibc
                 _ = peer.write(.reply(id: 999, result: 0, params: params))
             }
         }
-        let second = Self.background { ch.call(2, params, [nil], seconds: 30) }
+        let second = Self.background { ch.call(2, params, [nil]) }
         guard case let .reply(_, r2, _)?? = second else { Issue.record("no answer: \(String(describing: second))"); return }
         #expect(r2 == TEEResult.communication.rawValue)
         #expect(CHarness.eventually(10) { !ch.isOpen })
         // A closed channel sends nothing: the request is served locally (nil).
-        #expect(ch.call(2, params, [nil], seconds: 1) == nil)
+        #expect(ch.call(2, params, [nil]) == nil)
         // A reply whose shape differs from the request is not merged.
         #expect(SharedSupplicantClient.merge(params, [.memref(.tmemOutput, data: [], size: 0)]) == nil)
     }
