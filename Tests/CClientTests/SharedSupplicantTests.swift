@@ -169,6 +169,22 @@ import Glibc
         header[8] = 0xFF; header[9] = 0xFF; header[10] = 0xFF; header[11] = 0x7F
         #expect(throws: ChannelWireError.tooLarge) { try ChannelFrame.payloadLength(header: Array(header.prefix(16))) }
         raw.finish()
+        // On the daemon socket: a forged ACK changes nothing (a channel is still handed out) ...
+        #expect(guest.sendControl(.supplicantPeerAck(token: 0xDEAD_BEEF, accepted: true)))
+        let again = try Self.channel(guest)
+        again.finish()
+        // ... and a guest that sends the daemon's own messages is thrown out.
+        #expect(guest.sendControl(.supplicantStatus(errno: 0)))
+        var thrownOut = false
+        let deadline = DispatchTime.now() + 30
+        while !thrownOut && DispatchTime.now() < deadline {
+            do {
+                if case let .reject(reason, _)? = try guest.receiveControl(timeout: .milliseconds(200))?.message {
+                    thrownOut = reason == RejectReason.malformed.rawValue
+                }
+            } catch { thrownOut = true }
+        }
+        #expect(thrownOut)
         // The supplicant still serves the user's processes.
         let c = try CHarness.run(s.client, ["storage"], environment: s.env, seconds: 120)
         #expect(CHarness.passedChecks(c).isSuperset(of: ["storage_roundtrip", "plugin_served_by_shared_supplicant"]), "\(c.output)")
@@ -193,6 +209,28 @@ import Glibc
             let n = try ChannelFrame.payloadLength(header: Array(b.prefix(16)))
             #expect(try ChannelFrame.decode(header: Array(b.prefix(16)), payload: Array(b.dropFirst(16))) == f && n == b.count - 16)
         }
+    }
+
+    @Test func anyBytesDecodeToAFrameOrATypedError() {
+        // A fixed-seed generator: mutations of valid frames and random headers, never a crash.
+        var x: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt64 { x ^= x << 13; x ^= x >> 7; x ^= x << 17; return x }
+        let seeds = [ChannelFrame.request(id: 3, command: 2, params: [.value(.valueInput, a: 1, b: 2, c: 3), .memref(.tmemInout, data: [1, 2, 3, 4], size: 4)],
+                                          windows: [nil, ChannelWindow(shm: 2, shmSize: 64, offset: 8)]).encode(),
+                     ChannelFrame.reply(id: 3, result: 0, params: [.memref(.tmemOutput, data: nil, size: 0)]).encode(),
+                     ChannelFrame.free(shm: 7).encode()]
+        var decoded = 0
+        for i in 0..<20_000 {
+            var b = seeds[i % seeds.count]
+            for _ in 0..<(1 + Int(next() % 4)) { b[Int(next() % UInt64(b.count))] = UInt8(truncatingIfNeeded: next()) }
+            let h = Array(b.prefix(16)), p = Array(b.dropFirst(16))
+            if let f = try? ChannelFrame.decode(header: h, payload: p) {
+                decoded += 1
+                let again = f.encode()   // whatever decodes encodes back to a frame that decodes the same
+                #expect((try? ChannelFrame.decode(header: Array(again.prefix(16)), payload: Array(again.dropFirst(16)))) == f)
+            }
+        }
+        #expect(decoded > 0)
     }
 
     @Test func malformedFramesAreTypedErrors() {
