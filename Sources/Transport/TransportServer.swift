@@ -167,6 +167,8 @@ public final class TransportServer: Sendable {
     private let guests = Mutex<[UInt32: AttachedGuest]>([:])
     /// The shared tee-supplicants by uid and their outstanding channel offers (accept thread).
     private let routes = Mutex(SupplicantRoutes())
+    /// Ids of the guests attached as their uid's shared supplicant (stats).
+    private let supplicantGuestIDs = Mutex<Set<UInt32>>([])
 
     /// Listens on `socketPath` (created with `mode`; a stale socket file there is replaced) and
     /// starts the accept thread. Guest RAM is adopted into `memory`.
@@ -224,6 +226,9 @@ public final class TransportServer: Sendable {
     /// Wakes the accept thread so it checks deadlines and idle guests now (after a test moved
     /// the injected clock).
     public func poke() { if !stopping.load(ordering: .acquiring) { vtee_eventfd_signal(wakeFD) } }
+
+    /// Ids of the guests serving as their uid's shared tee-supplicant.
+    public var sharedSupplicantGuests: Set<UInt32> { supplicantGuestIDs.withLock { $0 } }
 
     /// The attached guests, by id.
     public var attachedGuests: [GuestSummary] {
@@ -450,7 +455,7 @@ public final class TransportServer: Sendable {
                     if let from = c.lastSender, from.present != 0, from.uid != g.handle.credentials.uid {
                         return fault(c, .unidentified, "\(msg.type) from uid \(from.uid), the guest is uid \(g.handle.credentials.uid)")
                     }
-                    supplicantMessage(msg, from: c.fd, uid: g.handle.credentials.uid, pid: g.handle.credentials.pid)
+                    supplicantMessage(msg, from: c.fd, guest: g.handle.id.raw, uid: g.handle.credentials.uid, pid: g.handle.credentials.pid)
                 }
             }
         }
@@ -629,6 +634,7 @@ public final class TransportServer: Sendable {
     private func closeConnection(_ c: Connection) {
         // Before the descriptor number can be reused: its offers go, and a supplicant's waiting
         // clients learn there is none.
+        if let g = c.guest { supplicantGuestIDs.withLock { _ = $0.remove(g.handle.id.raw) } }
         for o in routes.withLock({ $0.closed(fd: c.fd) }) {
             closeFD(o.clientEnd)
             if o.client != c.fd { answerNone(o.client, uid: o.uid) }
@@ -651,16 +657,18 @@ public final class TransportServer: Sendable {
 
     /// One supplicant message of attached connection `fd` (uid and pid as the kernel named them
     /// at HELLO). Answers go out at once; no call waits here.
-    private func supplicantMessage(_ m: ControlMessage, from fd: Int32, uid: UInt32, pid: Int32) {
+    private func supplicantMessage(_ m: ControlMessage, from fd: Int32, guest: UInt32, uid: UInt32, pid: Int32) {
         switch m {
         case .supplicantAttach:
             let ok = routes.withLock { $0.attach(uid: uid, fd: fd) }
+            if ok { supplicantGuestIDs.withLock { _ = $0.insert(guest) } }
             logger.info("transport: shared supplicant attach", metadata: ["uid": "\(uid)", "pid": "\(pid)", "ok": "\(ok)"])
             // The uid's processes that were told there is none ask again from their next request:
             // told before the supplicant's open returns, so a call made after it is routed.
             if ok { for c in routes.withLock({ $0.takeToldAbsent(uid: uid) }) where c != fd { send(c, .supplicantAvailable) } }
             send(fd, .supplicantStatus(errno: ok ? 0 : UInt32(EBUSY)))
         case .supplicantDetach:
+            supplicantGuestIDs.withLock { _ = $0.remove(guest) }
             for o in routes.withLock({ $0.detach(fd: fd) }) {
                 closeFD(o.clientEnd)
                 answerNone(o.client, uid: uid)

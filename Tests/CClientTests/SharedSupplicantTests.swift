@@ -47,6 +47,9 @@ import Glibc
         config.socketMode = 0o666   // another user's process may attach too
         let d = try Daemon(config: config); defer { d.stop() }
         let sup = try Self.startSupplicant(s)
+        // The daemon's stats name the guest that serves as the user's supplicant.
+        let rows = d.statsObject()["guests"] as? [[String: Any]] ?? []
+        #expect(rows.filter { $0["shared_supplicant"] as? Bool == true }.count == 1, "\(rows)")
         let c = try CHarness.run(s.client, ["storage"], environment: s.env, seconds: 120)
         #expect(c.status == 0 && CHarness.summary(c)?.failed == 0, "\(c.output)")
         #expect(CHarness.passedChecks(c).isSuperset(of: ["client_session", "storage_roundtrip", "plugin_served_by_shared_supplicant"]),
