@@ -168,8 +168,8 @@ public final class SupplicantChannel: Sendable {
     // MARK: driver side
 
     /// Queues a request that did not come from this guest's secure-world calls (a request another
-    /// process of the user forwarded to this process's tee-supplicant), with `call`'s bounds: the
-    /// answer, or COMMUNICATION.
+    /// process of the user forwarded to this process's tee-supplicant) and waits for it under the
+    /// same rules as `call`: withdrawn (COMMUNICATION) if not taken within the bound, else answered.
     public func submit(_ command: RPCCommand, _ params: [SupplicantParam], windows: [SupplicantWindow?],
                        served: Double, absent: Double) -> SupplicantResponse {
         call(command, params, windows: windows, served: served, absent: absent)
