@@ -1,5 +1,6 @@
 /// The daemon's shared-supplicant messages and routing table: one supplicant per uid, a client is
 /// offered only to its own uid's supplicant, and a forged or stale answer changes nothing.
+import Machine
 import Testing
 @testable import Transport
 #if canImport(Glibc)
@@ -120,5 +121,84 @@ struct SupplicantRoutingTests {
         let again = r.takeToldAbsent(uid: 1000)
         #expect(again.isEmpty)
         #expect(r.toldAbsent == [1001: [22]])             // another user's client waits for its own
+    }
+}
+
+/// The routing on a live server: guests of this process (one uid) attach, connect and hang up.
+@Suite("Shared supplicant routing on a live server", .serialized)
+struct SupplicantServerRoutingTests {
+    /// The next control message within `seconds` (nil: none).
+    static func next(_ c: TransportClient, seconds: Double = 5) -> (message: ControlMessage, descriptor: Int32?)? {
+        let deadline = monotonicNanos() + Int64(seconds * 1e9)
+        while monotonicNanos() < deadline {
+            if let m = try? c.receiveControl(timeout: .milliseconds(50)) { return m }
+        }
+        return nil
+    }
+
+    @Test("one supplicant per uid, a channel that joins client and supplicant, no idling, and ENOENT then SUPP_AVAILABLE")
+    func attachConnectLeaveAndAttachAgain() throws {
+        let path = tempSocketPath("supp")
+        let clock = AdmissionLimitTests.FakeClock()
+        var limits = testLimits()
+        limits.idleTimeout = .seconds(60)
+        let delegate = RecordingDelegate()
+        let server = try TransportServer(socketPath: path, limits: limits, memory: PhysicalMemory(), delegate: delegate, clock: clock.clock)
+        defer { server.stop() }
+        let s = try TransportClient.connect(socketPath: path, ramPages: 1, vcpus: 1)
+        defer { s.close() }
+        let c = try TransportClient.connect(socketPath: path, ramPages: 1, vcpus: 1)
+        defer { c.close() }
+        #expect(s.sendControl(.supplicantAttach))
+        #expect(Self.next(s)?.message == .supplicantStatus(errno: 0))
+        #expect(c.sendControl(.supplicantAttach))
+        #expect(Self.next(c)?.message == .supplicantStatus(errno: UInt32(EBUSY)))
+        #expect(server.sharedSupplicantGuests.count == 1)
+
+        // CONNECT: the supplicant gets an end with the client's pid, ACKs, the client gets the other.
+        #expect(c.sendControl(.supplicantConnect))
+        let peer = try #require(Self.next(s))
+        guard case let .supplicantPeer(token, pid, uid) = peer.message, let sEnd = peer.descriptor else {
+            Issue.record("expected SUPP_PEER with a descriptor, got \(peer)"); return
+        }
+        defer { close(sEnd) }
+        #expect(pid == UInt32(getpid()) && uid == geteuid())
+        #expect(s.sendControl(.supplicantPeerAck(token: token, accepted: true)))
+        let answer = try #require(Self.next(c))
+        guard case .supplicantConnected(0) = answer.message, let cEnd = answer.descriptor else {
+            Issue.record("expected SUPP_CONNECTED 0 with a descriptor, got \(answer)"); return
+        }
+        defer { close(cEnd) }
+        var byte: UInt8 = 0x5A
+        #expect(write(cEnd, &byte, 1) == 1)
+        var got: UInt8 = 0
+        #expect(read(sEnd, &got, 1) == 1 && got == 0x5A)
+
+        // Past the idle timeout the client is detached, the supplicant (which makes no calls) is not.
+        let clientID = try #require(delegate.handles.last?.id)
+        clock.advance(.seconds(70))
+        server.poke()
+        #expect(eventually { delegate.reason(of: clientID) == .idle })
+        #expect(s.isConnected && server.sharedSupplicantGuests.count == 1)
+
+        // The supplicant leaves: a client is told ENOENT, and SUPP_AVAILABLE when the next attaches.
+        s.close()
+        #expect(eventually { server.sharedSupplicantGuests.isEmpty })
+        let c2 = try TransportClient.connect(socketPath: path, ramPages: 1, vcpus: 1)
+        defer { c2.close() }
+        #expect(c2.sendControl(.supplicantConnect))
+        #expect(Self.next(c2)?.message == .supplicantConnected(errno: UInt32(ENOENT)))
+        let s2 = try TransportClient.connect(socketPath: path, ramPages: 1, vcpus: 1)
+        defer { s2.close() }
+        #expect(s2.sendControl(.supplicantAttach))
+        #expect(Self.next(c2)?.message == .supplicantAvailable)
+        #expect(Self.next(s2)?.message == .supplicantStatus(errno: 0))
+        // A refused channel: the client is told to serve this request itself.
+        #expect(c2.sendControl(.supplicantConnect))
+        let offer = try #require(Self.next(s2))
+        guard case let .supplicantPeer(t2, _, _) = offer.message else { Issue.record("\(offer)"); return }
+        if let f = offer.descriptor { close(f) }
+        #expect(s2.sendControl(.supplicantPeerAck(token: t2, accepted: false)))
+        #expect(Self.next(c2)?.message == .supplicantConnected(errno: UInt32(EAGAIN)))
     }
 }
