@@ -129,9 +129,12 @@ final class GuestSlot: Sendable {
     /// One phase word per call slot (see `CallPhase`): how a call's completion is handed from
     /// the vCPU that owns it to the next holder of `state`'s lock without taking that lock.
     let calls: [CallSlotPhase]
+    /// The same objects unretained (held by `calls` for the slot's life), for the call path.
+    let phases: [Unmanaged<CallSlotPhase>]
 
     init(callSlots: Int) {
         calls = (0..<max(1, callSlots)).map { _ in CallSlotPhase() }
+        phases = calls.map { Unmanaged.passUnretained($0) }
     }
 }
 

@@ -140,7 +140,7 @@ extension Mediator {
             }
             r.calls[idx] = c
             slot.calls[c.slot].word.store(CallPhase.inFlight, ordering: .relaxed)
-            return .send(PreparedCall(callID: c.id, frame: s, unlocked: UnlockedCompletion(c, space: r.space)))
+            return .send(PreparedCall(callID: c.id, frame: s, unlocked: UnlockedCompletion(c, space: r.space, slot: slot)))
         }
         switch prep {
         case let .answer(f): return f

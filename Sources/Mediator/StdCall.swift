@@ -17,23 +17,28 @@ struct PreparedCall: Sendable {
 /// vCPU in flight owns the call slot (its argument pin and private page) until it marks the
 /// slot done, so it needs nothing from the guest's record to complete an INVOKE or CANCEL.
 struct UnlockedCompletion: Sendable {
-    var callSlot: Int
-    var space: GuestAddressSpace
+    // Unretained: the guest's record holds `space` strongly until this call is reaped, and a
+    // call is reaped only after its vCPU marks it done, after its last use of `space`.
+    let space: Unmanaged<GuestAddressSpace>
+    // Unretained: the mediator owns its guest slots' phase objects for its whole life, and the
+    // completing vCPU is inside a call of that mediator.
+    let phase: Unmanaged<CallSlotPhase>
     var location: ArgLocation
     var privatePage: PAPage
     var argBytes: Int
     var numParams: Int
     var valueOutputs: ParamSet
     var sizeOutputs: ParamSet
-    var tempBuffers: [SharedBuffer]
+    /// The call's temporary buffers (nil when it has none, as a NOP invoke: no array to retain).
+    var tempBuffers: [SharedBuffer]?
 
     /// The part of `c` copy-back reads, when `c`'s completion books nothing in the guest's record.
-    init?(_ c: CallRecord, space: GuestAddressSpace) {
+    init?(_ c: CallRecord, space: GuestAddressSpace, slot: GuestSlot) {
         guard c.cmd == .invokeCommand || c.cmd == .cancel, c.registering == nil, c.unregistering == nil,
-              !c.opening, c.closing == nil, c.argumentPinned else { return nil }
-        callSlot = c.slot; self.space = space; location = c.location; privatePage = c.privatePage
+              !c.opening, c.closing == nil, c.argumentPinned, c.slot >= 0, c.slot < slot.calls.count else { return nil }
+        self.space = .passUnretained(space); phase = slot.phases[c.slot]; location = c.location; privatePage = c.privatePage
         argBytes = c.argBytes; numParams = c.numParams; valueOutputs = c.valueOutputs; sizeOutputs = c.sizeOutputs
-        tempBuffers = c.tempBuffers
+        tempBuffers = c.tempBuffers.isEmpty ? nil : c.tempBuffers
     }
 }
 
@@ -134,12 +139,14 @@ extension Mediator {
             return .answer(RegisterFrame(a0: UInt64(SMCReturn.ok.rawValue)))
         }
         // 4. Record the call, give its slot to this vCPU, and hand the secure world the private copy.
-        r.calls.append(call)
-        guestSlot.calls[slot].word.store(CallPhase.inFlight, ordering: .relaxed)
+        let unlocked = UnlockedCompletion(call, space: r.space, slot: guestSlot)
+        let callID = call.id
+        r.calls.append(consume call)
+        guestSlot.phases[slot]._withUnsafeGuaranteedRef { $0.word.store(CallPhase.inFlight, ordering: .relaxed) }
         let (hi, lo) = RegisterFrame.split(priv.address.raw)
-        return .send(PreparedCall(callID: call.id, frame: RegisterFrame(.callWithArg, a1: hi, a2: lo,
-                                                                      a3: UInt64(OPTEEIdentity.shmCached), a7: guest.clientID),
-                                  unlocked: UnlockedCompletion(call, space: r.space)))
+        return .send(PreparedCall(callID: callID, frame: RegisterFrame(.callWithArg, a1: hi, a2: lo,
+                                                                     a3: UInt64(OPTEEIdentity.shmCached), a7: guest.clientID),
+                                  unlocked: unlocked))
     }
 
     /// True for the commands a guest may issue.
@@ -370,18 +377,25 @@ extension Mediator {
     /// and marks the slot done; the next holder of the lock reaps the record (`reap`). nil when
     /// destroy orphaned the call first: it then completes through the lock.
     func completeUnlocked(_ callID: UInt64, _ current: RegisterFrame, _ u: UnlockedCompletion, slot: GuestSlot, guest: GuestID) -> RegisterFrame? {
-        guard u.callSlot < slot.calls.count else { return nil }
-        let phase = slot.calls[u.callSlot]
+        u.phase._withUnsafeGuaranteedRef { phase in
+            u.space._withUnsafeGuaranteedRef { space in
+                completeUnlocked(callID, current, u, phase: phase, space: space, slot: slot, guest: guest)
+            }
+        }
+    }
+
+    func completeUnlocked(_ callID: UInt64, _ current: RegisterFrame, _ u: UnlockedCompletion, phase: CallSlotPhase,
+                          space: GuestAddressSpace, slot: GuestSlot, guest: GuestID) -> RegisterFrame? {
         guard phase.word.compareExchange(expected: CallPhase.inFlight, desired: CallPhase.completing, ordering: .acquiring).exchanged else {
             return nil
         }
         let ret = SMCReturn(rawValue: UInt32(truncatingIfNeeded: current.a0))
         let page = u.location.page
         let wrote = ret == .ok
-            && writeBack(u.space, page, offset: u.location.offset, bytes: u.argBytes, numParams: u.numParams, opening: false,
+            && writeBack(space, page, offset: u.location.offset, bytes: u.argBytes, numParams: u.numParams, opening: false,
                          values: u.valueOutputs, sizes: u.sizeOutputs, privatePage: u.privatePage) != nil
-        if !wrote { unpinUnlocked(u.space, page) }
-        for b in u.tempBuffers { for p in b.pages { unpinUnlocked(u.space, p) } }
+        if !wrote { unpinUnlocked(space, page) }
+        if let temps = u.tempBuffers { for b in temps { for p in b.pages { unpinUnlocked(space, p) } } }
         counters.completedCalls.add(1, ordering: .relaxed)
         // Sequentially consistent with destroy's store of `live` and its scan of the phases.
         phase.word.store(CallPhase.done, ordering: .sequentiallyConsistent)
@@ -414,9 +428,9 @@ extension Mediator {
         guard !r.dying else { return }
         var i = 0
         while i < r.calls.count {
-            let c = r.calls[i]
-            if c.inFlight, c.slot < slot.calls.count, slot.calls[c.slot].word.load(ordering: .acquiring) == CallPhase.done {
-                r.calls.remove(at: i)
+            let k = r.calls[i].slot
+            if r.calls[i].inFlight, k < slot.calls.count, slot.calls[k].word.load(ordering: .acquiring) == CallPhase.done {
+                let c = r.calls.remove(at: i)
                 reapDone(&r, c, deferPages: false)
             } else {
                 i += 1
