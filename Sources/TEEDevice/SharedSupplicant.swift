@@ -115,6 +115,9 @@ final class DaemonLink: Sendable {
         var gone = false
         var attachAnswer: UInt32?
         var connectAnswer: (errno: UInt32, fd: Int32?)?
+        /// The daemon said the uid has no supplicant and has not said SUPP_AVAILABLE since: serve
+        /// locally without asking (no round trip per request while nobody serves the uid).
+        var knownAbsent = false
     }
     private let client: TransportClient
     private let server: SharedSupplicantServer
@@ -122,6 +125,8 @@ final class DaemonLink: Sendable {
     /// One exchange (attach or connect) at a time.
     private let exchange = Mutex(0)
     private let answered = HostEvent()
+    /// Signalled after each message the reader handled.
+    private let progress = HostEvent()
     private let ended = HostEvent()
     /// Bound of one exchange with the daemon (it answers at once; a supplicant's ACK is one hop more).
     static let exchangeSeconds = 5.0
@@ -153,6 +158,7 @@ final class DaemonLink: Sendable {
                 let stale = state.withLock { s -> Int32? in
                     let old = s.connectAnswer?.fd
                     s.connectAnswer = (e, fd)
+                    if e == UInt32(ENOENT) { s.knownAbsent = true }
                     return old
                 }
                 if let f = stale { _ = Glibc.close(f) }
@@ -165,11 +171,14 @@ final class DaemonLink: Sendable {
                     if !taken { _ = Glibc.close(f) }
                 }
                 _ = client.sendControl(.supplicantPeerAck(token: token, accepted: taken))
+            case .supplicantAvailable:
+                state.withLock { $0.knownAbsent = false }
             case .bye, .reject:
                 state.withLock { $0.stopping = true }
             default:
                 break
             }
+            progress.signal()
         }
         let stale = state.withLock { s -> Int32? in
             s.gone = true
@@ -214,8 +223,18 @@ final class DaemonLink: Sendable {
         _ = client.sendControl(.supplicantDetach)
     }
 
-    /// SUPP_CONNECT: a channel to the uid's supplicant, or nil when there is none.
+    /// SUPP_CONNECT: a channel to the uid's supplicant, or nil when there is none (known without
+    /// asking after an ENOENT, until the daemon says SUPP_AVAILABLE).
     func connect() -> Int32? {
+        if state.withLock({ $0.knownAbsent }) {
+            // A SUPP_AVAILABLE may be in the socket already (the daemon sends it before the new
+            // supplicant's open returns): let the reader take what is there first.
+            let deadline = SystemClock.shared.deadline(after: 1)
+            while state.withLock({ $0.knownAbsent && !$0.gone }) && client.controlInputWaiting {
+                if !SystemClock.shared.wait(progress, until: deadline) { break }
+            }
+            if state.withLock({ $0.knownAbsent }) { return nil }
+        }
         guard ensureReader() else { return nil }
         return exchange.withLock { _ -> Int32? in
             let stale = state.withLock { s -> Int32? in defer { s.connectAnswer = nil }; return s.connectAnswer?.fd }
@@ -454,7 +473,7 @@ final class SharedSupplicantClient: Sendable {
             }
             windows.append(ChannelWindow(shm: w.shm, shmSize: UInt64(h.size), offset: UInt64(w.offset)))
         }
-        guard let answer = c.call(req.command.rawValue, req.params, windows, seconds: driver.configuration.supplicantWait) else {
+        guard let answer = c.call(req.command.rawValue, req.params, windows) else {
             return nil   // nothing reached the supplicant: served here
         }
         forwarded.wrappingAdd(1, ordering: .relaxed)
@@ -505,9 +524,14 @@ final class ClientChannel: Sendable {
 
     var isOpen: Bool { state.withLock { $0.open } }
 
-    /// Sends a request and waits at most `seconds` for its answer: the reply; a COMMUNICATION
-    /// reply when the channel died meanwhile or the bound passed; nil when it could not be sent.
-    func call(_ command: UInt32, _ params: [SupplicantParam], _ windows: [ChannelWindow?], seconds: Double) -> ChannelFrame? {
+    /// Sends a request and waits for its answer: the reply; a COMMUNICATION reply when the channel
+    /// died first; nil when it could not be sent (nothing reached the supplicant). As the driver
+    /// does for a request its own supplicant took (Linux's optee_supp_thread_req), a request the
+    /// supplicant has is never abandoned while the channel lives: the serving side answers
+    /// COMMUNICATION itself when its tee-supplicant did not take it within the driver's bound, and
+    /// giving up earlier would let an FS write or rename still run after the secure world moved on.
+    /// `checkEvery` is how often the wait looks at the channel.
+    func call(_ command: UInt32, _ params: [SupplicantParam], _ windows: [ChannelWindow?], checkEvery: Double = 1) -> ChannelFrame? {
         let slot = Slot()
         let id: UInt64? = state.withLock { s in
             guard s.open else { return nil }
@@ -522,10 +546,10 @@ final class ClientChannel: Sendable {
             state.withLock { _ = $0.slots.removeValue(forKey: id) }
             return nil
         }
-        if !SystemClock.shared.wait(slot.event, seconds: seconds) {
-            state.withLock { _ = $0.slots.removeValue(forKey: id) }
-            return slot.answer.withLock { $0 } ?? communication
+        while !SystemClock.shared.wait(slot.event, seconds: checkEvery) {
+            if !isOpen { break }   // closed: its reader signals every slot; this is the backstop
         }
+        state.withLock { _ = $0.slots.removeValue(forKey: id) }
         return slot.answer.withLock { $0 } ?? communication
     }
 

@@ -12,6 +12,8 @@ public struct SupplicantRoutes: Sendable {
         public let supplicant: Int32
         /// The client's end of the channel, held by the daemon until the supplicant takes its end.
         public let clientEnd: Int32
+        /// The uid of both.
+        public var uid: UInt32 = 0
     }
     /// Supplicant connection by uid.
     public private(set) var supplicants: [UInt32: Int32] = [:]
@@ -20,6 +22,9 @@ public struct SupplicantRoutes: Sendable {
     /// Outstanding offers by token.
     public private(set) var offers: [UInt64: Offer] = [:]
     private var nextToken: UInt64 = 1
+    /// Client connections told ENOENT, by uid: they serve locally without asking again until
+    /// SUPP_AVAILABLE, which they get when a supplicant of their uid attaches.
+    public private(set) var toldAbsent: [UInt32: Set<Int32>] = [:]
     /// Most offers one supplicant may have outstanding (a supplicant that never answers cannot
     /// make the table grow).
     public static let maxOffersPerSupplicant = 64
@@ -33,6 +38,17 @@ public struct SupplicantRoutes: Sendable {
         if let s = supplicants[uid] { return s == fd }
         supplicants[uid] = fd; uidOf[fd] = uid
         return true
+    }
+
+    /// The connections of `uid` to tell SUPP_AVAILABLE now that it has a supplicant (taken: they
+    /// will ask again).
+    public mutating func takeToldAbsent(uid: UInt32) -> [Int32] {
+        Array(toldAbsent.removeValue(forKey: uid) ?? []).sorted()
+    }
+
+    /// Client `fd` of `uid` was answered ENOENT: it learns of the next supplicant of its uid.
+    public mutating func noteAbsent(uid: UInt32, fd: Int32) {
+        toldAbsent[uid, default: []].insert(fd)
     }
 
     /// Connection `fd` stops serving (SUPP_DETACH or it closed): the offers it held, whose clients
@@ -51,6 +67,10 @@ public struct SupplicantRoutes: Sendable {
     /// client ends and answers ENOENT to the clients still connected: those other than `fd`).
     public mutating func closed(fd: Int32) -> [Offer] {
         var dropped: [Offer] = []
+        for uid in Array(toldAbsent.keys) {
+            toldAbsent[uid]?.remove(fd)
+            if toldAbsent[uid]?.isEmpty == true { toldAbsent[uid] = nil }
+        }
         for (token, o) in offers where o.client == fd { offers[token] = nil; dropped.append(o) }
         return dropped + detach(fd: fd)
     }
@@ -68,7 +88,7 @@ public struct SupplicantRoutes: Sendable {
     public mutating func offer(client fd: Int32, to supplicant: Int32, clientEnd: Int32) -> UInt64 {
         let token = nextToken
         nextToken &+= 1
-        offers[token] = Offer(client: fd, supplicant: supplicant, clientEnd: clientEnd)
+        offers[token] = Offer(client: fd, supplicant: supplicant, clientEnd: clientEnd, uid: uidOf[supplicant] ?? 0)
         return token
     }
 

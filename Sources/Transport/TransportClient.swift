@@ -143,10 +143,13 @@ public final class TransportClient: Sendable {
 
     /// The next control message from the daemon after the handshake and the descriptor that came
     /// with it (SUPP_PEER, SUPP_CONNECTED 0), waiting up to `timeout`: nil when none came in time.
-    /// One reader at a time; the caller owns a descriptor returned.
+    /// One reader at a time; the caller owns a descriptor returned (see `controlInputWaiting`).
     public func receiveControl(timeout: Duration) throws(TransportError) -> (message: ControlMessage, descriptor: Int32?)? {
         try connection.receiveAfterHandshake(timeout: timeout)
     }
+
+    /// True when the daemon sent something `receiveControl` has not returned yet.
+    public var controlInputWaiting: Bool { connection.inputWaiting() }
 }
 
 /// The guest's socket to the daemon: handshake reads, liveness checks, BYE.
@@ -258,6 +261,14 @@ final class ClientConnection: Sendable {
             }
             pending.withLock { $0.bytes += chunk.prefix(n); $0.fds += got }
         }
+    }
+
+    /// Bytes buffered or readable on the socket (not consumed).
+    func inputWaiting() -> Bool {
+        if pending.withLock({ !$0.bytes.isEmpty }) { return true }
+        guard !fdClosed.load(ordering: .acquiring) else { return false }
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, 0) > 0 && p.revents & Int16(POLLIN) != 0
     }
 
     /// Sends one whole message (no descriptors); false when closed or cut short.

@@ -167,6 +167,8 @@ public final class TransportServer: Sendable {
     private let guests = Mutex<[UInt32: AttachedGuest]>([:])
     /// The shared tee-supplicants by uid and their outstanding channel offers (accept thread).
     private let routes = Mutex(SupplicantRoutes())
+    /// Ids of the guests attached as their uid's shared supplicant (stats).
+    private let supplicantGuestIDs = Mutex<Set<UInt32>>([])
 
     /// Listens on `socketPath` (created with `mode`; a stale socket file there is replaced) and
     /// starts the accept thread. Guest RAM is adopted into `memory`.
@@ -224,6 +226,9 @@ public final class TransportServer: Sendable {
     /// Wakes the accept thread so it checks deadlines and idle guests now (after a test moved
     /// the injected clock).
     public func poke() { if !stopping.load(ordering: .acquiring) { vtee_eventfd_signal(wakeFD) } }
+
+    /// Ids of the guests serving as their uid's shared tee-supplicant.
+    public var sharedSupplicantGuests: Set<UInt32> { supplicantGuestIDs.withLock { $0 } }
 
     /// The attached guests, by id.
     public var attachedGuests: [GuestSummary] {
@@ -442,7 +447,7 @@ public final class TransportServer: Sendable {
                 case let .bye(reason):
                     logger.debug("transport: guest said goodbye", metadata: ["reason": "\(reason)"])
                     return leave(c, .goodbye)
-                case .welcome, .reject, .supplicantStatus, .supplicantPeer, .supplicantConnected:
+                case .welcome, .reject, .supplicantStatus, .supplicantPeer, .supplicantConnected, .supplicantAvailable:
                     return fault(c, .malformed, "\(msg.type) is daemon-to-guest")
                 case .supplicantAttach, .supplicantDetach, .supplicantConnect, .supplicantPeerAck:
                     guard let g = c.guest else { return fault(c, .malformed, "\(msg.type) before HELLO") }
@@ -450,7 +455,7 @@ public final class TransportServer: Sendable {
                     if let from = c.lastSender, from.present != 0, from.uid != g.handle.credentials.uid {
                         return fault(c, .unidentified, "\(msg.type) from uid \(from.uid), the guest is uid \(g.handle.credentials.uid)")
                     }
-                    supplicantMessage(msg, from: c.fd, uid: g.handle.credentials.uid, pid: g.handle.credentials.pid)
+                    supplicantMessage(msg, from: c.fd, guest: g.handle.id.raw, uid: g.handle.credentials.uid, pid: g.handle.credentials.pid)
                 }
             }
         }
@@ -629,9 +634,10 @@ public final class TransportServer: Sendable {
     private func closeConnection(_ c: Connection) {
         // Before the descriptor number can be reused: its offers go, and a supplicant's waiting
         // clients learn there is none.
+        if let g = c.guest { supplicantGuestIDs.withLock { _ = $0.remove(g.handle.id.raw) } }
         for o in routes.withLock({ $0.closed(fd: c.fd) }) {
             closeFD(o.clientEnd)
-            if o.client != c.fd { send(o.client, .supplicantConnected(errno: UInt32(ENOENT))) }
+            if o.client != c.fd { answerNone(o.client, uid: o.uid) }
         }
         for f in c.fds { closeFD(f) }
         closeFD(c.fd)
@@ -651,21 +657,30 @@ public final class TransportServer: Sendable {
 
     /// One supplicant message of attached connection `fd` (uid and pid as the kernel named them
     /// at HELLO). Answers go out at once; no call waits here.
-    private func supplicantMessage(_ m: ControlMessage, from fd: Int32, uid: UInt32, pid: Int32) {
+    private func supplicantMessage(_ m: ControlMessage, from fd: Int32, guest: UInt32, uid: UInt32, pid: Int32) {
         switch m {
         case .supplicantAttach:
             let ok = routes.withLock { $0.attach(uid: uid, fd: fd) }
+            if ok { supplicantGuestIDs.withLock { _ = $0.insert(guest) } }
             logger.info("transport: shared supplicant attach", metadata: ["uid": "\(uid)", "pid": "\(pid)", "ok": "\(ok)"])
+            // The uid's processes that were told there is none ask again from their next request:
+            // told before the supplicant's open returns, so a call made after it is routed.
+            if ok { for c in routes.withLock({ $0.takeToldAbsent(uid: uid) }) where c != fd { send(c, .supplicantAvailable) } }
             send(fd, .supplicantStatus(errno: ok ? 0 : UInt32(EBUSY)))
         case .supplicantDetach:
+            supplicantGuestIDs.withLock { _ = $0.remove(guest) }
             for o in routes.withLock({ $0.detach(fd: fd) }) {
                 closeFD(o.clientEnd)
-                send(o.client, .supplicantConnected(errno: UInt32(ENOENT)))
+                answerNone(o.client, uid: uid)
             }
             logger.info("transport: shared supplicant detach", metadata: ["uid": "\(uid)", "pid": "\(pid)"])
         case .supplicantConnect:
             guard let s = routes.withLock({ $0.route(uid: uid, fd: fd) }) else {
-                send(fd, .supplicantConnected(errno: UInt32(ENOENT))); return
+                // None (ENOENT, remembered by the client until SUPP_AVAILABLE), or one with too
+                // many offers outstanding (EAGAIN: this request is served locally, the next asks again).
+                if routes.withLock({ $0.supplicants[uid] }) == nil { answerNone(fd, uid: uid) }
+                else { send(fd, .supplicantConnected(errno: UInt32(EAGAIN))) }
+                return
             }
             var pair: [Int32] = [-1, -1]
             guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
@@ -677,18 +692,25 @@ public final class TransportServer: Sendable {
             if !sent, let o = routes.withLock({ $0.acknowledge(token: token, from: s) }) {
                 // The supplicant cannot be reached (gone, or not reading): the client falls back.
                 closeFD(o.clientEnd)
-                send(fd, .supplicantConnected(errno: UInt32(ENOENT)))
+                send(fd, .supplicantConnected(errno: UInt32(EAGAIN)))
             }
         case let .supplicantPeerAck(token, accepted):
             guard let o = routes.withLock({ $0.acknowledge(token: token, from: fd) }) else {
                 logger.debug("transport: stray supplicant ack", metadata: ["token": "\(token)", "pid": "\(pid)"]); return
             }
             if accepted { send(o.client, .supplicantConnected(errno: 0), descriptor: o.clientEnd) }
-            else { send(o.client, .supplicantConnected(errno: UInt32(ENOENT))) }
+            else { send(o.client, .supplicantConnected(errno: UInt32(EAGAIN))) }
             closeFD(o.clientEnd)
         default:
             break
         }
+    }
+
+    /// SUPP_CONNECTED ENOENT to client `fd` of `uid`, which then serves locally without asking
+    /// until SUPP_AVAILABLE.
+    private func answerNone(_ fd: Int32, uid: UInt32) {
+        routes.withLock { $0.noteAbsent(uid: uid, fd: fd) }
+        send(fd, .supplicantConnected(errno: UInt32(ENOENT)))
     }
 
     // MARK: - vCPU threads

@@ -22,7 +22,9 @@
 /// a channel to my uid's supplicant, please); SUPP_PEER `{token u64, pid u32, uid u32}` plus one
 /// descriptor (daemon -> supplicant: a channel end for client `pid`); SUPP_PEER_ACK `{token u64,
 /// accepted u32, flags u32 = 0}` (supplicant -> daemon); SUPP_CONNECTED `{errno u32}` plus one
-/// descriptor when errno is 0 (daemon -> guest: the other channel end, or ENOENT).
+/// descriptor when errno is 0 (daemon -> guest: the other channel end; ENOENT: the uid has no
+/// supplicant, serve locally until SUPP_AVAILABLE; EAGAIN: serve this request locally);
+/// SUPP_AVAILABLE `{flags u32 = 0}` (daemon -> guest told ENOENT: the uid has a supplicant now).
 
 /// Wire constants.
 public enum Wire {
@@ -64,6 +66,8 @@ public enum MessageType: UInt16, Sendable {
     case supplicantPeerAck = 10
     /// Daemon -> guest: the answer to SUPP_CONNECT (one descriptor when errno is 0).
     case supplicantConnected = 11
+    /// Daemon -> guest told ENOENT: its uid has a supplicant now.
+    case supplicantAvailable = 12
 }
 
 /// Why the daemon refused or dropped a guest (REJECT.reason, BYE.reason).
@@ -148,6 +152,8 @@ public enum ControlMessage: Equatable, Sendable {
     case supplicantPeerAck(token: UInt64, accepted: Bool)
     /// The answer to SUPP_CONNECT: 0 (the descriptor travels with it) or an errno (ENOENT: none).
     case supplicantConnected(errno: UInt32)
+    /// The uid has a supplicant now (to a guest told ENOENT).
+    case supplicantAvailable
 
     /// The type code of this message.
     public var type: MessageType {
@@ -163,6 +169,7 @@ public enum ControlMessage: Equatable, Sendable {
         case .supplicantPeer: .supplicantPeer
         case .supplicantPeerAck: .supplicantPeerAck
         case .supplicantConnected: .supplicantConnected
+        case .supplicantAvailable: .supplicantAvailable
         }
     }
 
@@ -185,7 +192,7 @@ public enum ControlMessage: Equatable, Sendable {
             p.putLE(reason); p.putLE(UInt32(text.count)); p += text
         case let .bye(reason):
             p.putLE(reason)
-        case .supplicantAttach, .supplicantDetach, .supplicantConnect:
+        case .supplicantAttach, .supplicantDetach, .supplicantConnect, .supplicantAvailable:
             p.putLE(UInt32(0))
         case let .supplicantStatus(e), let .supplicantConnected(e):
             p.putLE(e)
@@ -237,10 +244,15 @@ public enum ControlMessage: Equatable, Sendable {
         case .bye:
             guard p.count == 4 else { throw .badLength(type, Int(length)) }
             msg = .bye(reason: p.getLE(0))
-        case .supplicantAttach, .supplicantDetach, .supplicantConnect:
+        case .supplicantAttach, .supplicantDetach, .supplicantConnect, .supplicantAvailable:
             guard p.count == 4 else { throw .badLength(type, Int(length)) }
             guard p.getLE(0) as UInt32 == 0 else { throw .reservedNotZero }
-            msg = type == .supplicantAttach ? .supplicantAttach : type == .supplicantDetach ? .supplicantDetach : .supplicantConnect
+            switch type {
+            case .supplicantAttach: msg = .supplicantAttach
+            case .supplicantDetach: msg = .supplicantDetach
+            case .supplicantConnect: msg = .supplicantConnect
+            default: msg = .supplicantAvailable
+            }
         case .supplicantStatus, .supplicantConnected:
             guard p.count == 4 else { throw .badLength(type, Int(length)) }
             msg = type == .supplicantStatus ? .supplicantStatus(errno: p.getLE(0)) : .supplicantConnected(errno: p.getLE(0))

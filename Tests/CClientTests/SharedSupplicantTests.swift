@@ -47,6 +47,9 @@ import Glibc
         config.socketMode = 0o666   // another user's process may attach too
         let d = try Daemon(config: config); defer { d.stop() }
         let sup = try Self.startSupplicant(s)
+        // The daemon's stats name the guest that serves as the user's supplicant.
+        let rows = d.statsObject()["guests"] as? [[String: Any]] ?? []
+        #expect(rows.filter { $0["shared_supplicant"] as? Bool == true }.count == 1, "\(rows)")
         let c = try CHarness.run(s.client, ["storage"], environment: s.env, seconds: 120)
         #expect(c.status == 0 && CHarness.summary(c)?.failed == 0, "\(c.output)")
         #expect(CHarness.passedChecks(c).isSuperset(of: ["client_session", "storage_roundtrip", "plugin_served_by_shared_supplicant"]),
@@ -89,6 +92,21 @@ import Glibc
         #expect(CHarness.passedChecks(CHarness.Run(status: 0, output: c.output)).isSuperset(of: ["call_fails_when_supplicant_dies", "next_call_served_by_own_supplicant"]),
                 "\(c.output)")
         #expect(c.output.contains("ret=0xffff000e"), "the stalled call ends with TEE_ERROR_COMMUNICATION: \(c.output)")
+        #expect(CHarness.eventually(10) { CHarness.totals(d)["guests"] == 0 }, "\(CHarness.totals(d))")
+    }
+
+    @Test func aClientStartedBeforeTheSupplicantIsServedByItOnceItAttaches() throws {
+        let s = try Self.prepare(); defer { try? FileManager.default.removeItem(atPath: s.dir) }
+        let d = try Daemon(config: DaemonConfig(socketPath: s.dir + "/s", storage: s.dir + "/store")); defer { d.stop() }
+        let c = try CHarness.start(s.client, ["before"], environment: s.env)
+        #expect(CHarness.eventually(60) { c.lines.contains("value waiting") }, "\(c.output)")
+        let sup = try Self.startSupplicant(s)
+        c.input.fileHandleForWriting.write(Data("go\n".utf8))
+        #expect(c.finish(seconds: 120) == 0, "\(c.output)")
+        let checks = CHarness.passedChecks(CHarness.Run(status: 0, output: c.output))
+        #expect(checks.isSuperset(of: ["served_by_own_supplicant", "plugin_served_by_shared_supplicant"]), "\(c.output)")
+        sup.closeInput()
+        #expect(sup.finish(seconds: 60) == 0, "\(sup.output)")
         #expect(CHarness.eventually(10) { CHarness.totals(d)["guests"] == 0 }, "\(CHarness.totals(d))")
     }
 
@@ -154,6 +172,22 @@ import Glibc
         header[8] = 0xFF; header[9] = 0xFF; header[10] = 0xFF; header[11] = 0x7F
         #expect(throws: ChannelWireError.tooLarge) { try ChannelFrame.payloadLength(header: Array(header.prefix(16))) }
         raw.finish()
+        // On the daemon socket: a forged ACK changes nothing (a channel is still handed out) ...
+        #expect(guest.sendControl(.supplicantPeerAck(token: 0xDEAD_BEEF, accepted: true)))
+        let again = try Self.channel(guest)
+        again.finish()
+        // ... and a guest that sends the daemon's own messages is thrown out.
+        #expect(guest.sendControl(.supplicantStatus(errno: 0)))
+        var thrownOut = false
+        let deadline = DispatchTime.now() + 30
+        while !thrownOut && DispatchTime.now() < deadline {
+            do {
+                if case let .reject(reason, _)? = try guest.receiveControl(timeout: .milliseconds(200))?.message {
+                    thrownOut = reason == RejectReason.malformed.rawValue
+                }
+            } catch { thrownOut = true }
+        }
+        #expect(thrownOut)
         // The supplicant still serves the user's processes.
         let c = try CHarness.run(s.client, ["storage"], environment: s.env, seconds: 120)
         #expect(CHarness.passedChecks(c).isSuperset(of: ["storage_roundtrip", "plugin_served_by_shared_supplicant"]), "\(c.output)")
@@ -178,6 +212,28 @@ import Glibc
             let n = try ChannelFrame.payloadLength(header: Array(b.prefix(16)))
             #expect(try ChannelFrame.decode(header: Array(b.prefix(16)), payload: Array(b.dropFirst(16))) == f && n == b.count - 16)
         }
+    }
+
+    @Test func anyBytesDecodeToAFrameOrATypedError() {
+        // A fixed-seed generator: mutations of valid frames and random headers, never a crash.
+        var x: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt64 { x ^= x << 13; x ^= x >> 7; x ^= x << 17; return x }
+        let seeds = [ChannelFrame.request(id: 3, command: 2, params: [.value(.valueInput, a: 1, b: 2, c: 3), .memref(.tmemInout, data: [1, 2, 3, 4], size: 4)],
+                                          windows: [nil, ChannelWindow(shm: 2, shmSize: 64, offset: 8)]).encode(),
+                     ChannelFrame.reply(id: 3, result: 0, params: [.memref(.tmemOutput, data: nil, size: 0)]).encode(),
+                     ChannelFrame.free(shm: 7).encode()]
+        var decoded = 0
+        for i in 0..<20_000 {
+            var b = seeds[i % seeds.count]
+            for _ in 0..<(1 + Int(next() % 4)) { b[Int(next() % UInt64(b.count))] = UInt8(truncatingIfNeeded: next()) }
+            let h = Array(b.prefix(16)), p = Array(b.dropFirst(16))
+            if let f = try? ChannelFrame.decode(header: h, payload: p) {
+                decoded += 1
+                let again = f.encode()   // whatever decodes encodes back to a frame that decodes the same
+                #expect((try? ChannelFrame.decode(header: Array(again.prefix(16)), payload: Array(again.dropFirst(16)))) == f)
+            }
+        }
+        #expect(decoded > 0)
     }
 
     @Test func malformedFramesAreTypedErrors() {
@@ -219,7 +275,7 @@ import Glibc
                 _ = peer.write(.reply(id: id, result: 0, params: p.map { _ in .value(.valueOutput, a: 77, b: 0, c: 0) }))
             }
         }
-        let first = Self.background { ch.call(2, params, [nil], seconds: 30) }
+        let first = Self.background { ch.call(2, params, [nil]) }
         guard case let .reply(_, result, got)?? = first else { Issue.record("no answer: \(String(describing: first))"); return }
         #expect(result == 0 && SharedSupplicantClient.merge(params, got) == [.value(.valueInout, a: 77, b: 0, c: 0)])
         // A reply to an id never issued: the channel closes, the waiting call gets COMMUNICATION.
@@ -229,12 +285,12 @@ import Glibc
                 _ = peer.write(.reply(id: 999, result: 0, params: params))
             }
         }
-        let second = Self.background { ch.call(2, params, [nil], seconds: 30) }
+        let second = Self.background { ch.call(2, params, [nil]) }
         guard case let .reply(_, r2, _)?? = second else { Issue.record("no answer: \(String(describing: second))"); return }
         #expect(r2 == TEEResult.communication.rawValue)
         #expect(CHarness.eventually(10) { !ch.isOpen })
         // A closed channel sends nothing: the request is served locally (nil).
-        #expect(ch.call(2, params, [nil], seconds: 1) == nil)
+        #expect(ch.call(2, params, [nil]) == nil)
         // A reply whose shape differs from the request is not merged.
         #expect(SharedSupplicantClient.merge(params, [.memref(.tmemOutput, data: [], size: 0)]) == nil)
     }

@@ -1,5 +1,6 @@
 /// The daemon's shared-supplicant messages and routing table: one supplicant per uid, a client is
 /// offered only to its own uid's supplicant, and a forged or stale answer changes nothing.
+import Machine
 import Testing
 @testable import Transport
 #if canImport(Glibc)
@@ -14,7 +15,7 @@ struct SupplicantRoutingTests {
             .supplicantAttach, .supplicantDetach, .supplicantConnect, .supplicantStatus(errno: UInt32(EBUSY)),
             .supplicantPeer(token: 0x1122_3344_5566_7788, pid: 4242, uid: 1000),
             .supplicantPeerAck(token: 9, accepted: true), .supplicantPeerAck(token: 9, accepted: false),
-            .supplicantConnected(errno: 0), .supplicantConnected(errno: UInt32(ENOENT)),
+            .supplicantConnected(errno: 0), .supplicantConnected(errno: UInt32(ENOENT)), .supplicantAvailable,
         ]
         for m in messages {
             let bytes = m.encode()
@@ -74,7 +75,7 @@ struct SupplicantRoutingTests {
         let v9 = r.acknowledge(token: t + 100, from: 10)
         #expect(v9 == nil)  // a token never issued
         let v10 = r.acknowledge(token: t, from: 10)
-        #expect(v10 == SupplicantRoutes.Offer(client: 20, supplicant: 10, clientEnd: 30))
+        #expect(v10 == SupplicantRoutes.Offer(client: 20, supplicant: 10, clientEnd: 30, uid: 1000))
         let v11 = r.acknowledge(token: t, from: 10)
         #expect(v11 == nil)        // taken already
     }
@@ -103,5 +104,101 @@ struct SupplicantRoutingTests {
         #expect(gone.map(\.clientEnd) == [30])
         for i in 0..<SupplicantRoutes.maxOffersPerSupplicant { _ = r.offer(client: 21, to: 10, clientEnd: Int32(100 + i)) }
         #expect(r.route(uid: 1000, fd: 21) == nil)
+    }
+
+    @Test("clients told there is no supplicant learn of the next one of their uid only, once")
+    func clientsToldAbsentLearnOfTheNextSupplicant() {
+        var r = SupplicantRoutes()
+        r.noteAbsent(uid: 1000, fd: 20)
+        r.noteAbsent(uid: 1000, fd: 21)
+        r.noteAbsent(uid: 1001, fd: 22)
+        let gone = r.closed(fd: 21)                      // a client that left is not told
+        #expect(gone.isEmpty)
+        let ok = r.attach(uid: 1000, fd: 10)
+        #expect(ok)
+        let told = r.takeToldAbsent(uid: 1000)
+        #expect(told == [20])
+        let again = r.takeToldAbsent(uid: 1000)
+        #expect(again.isEmpty)
+        #expect(r.toldAbsent == [1001: [22]])             // another user's client waits for its own
+    }
+}
+
+/// The routing on a live server: guests of this process (one uid) attach, connect and hang up.
+@Suite("Shared supplicant routing on a live server", .serialized)
+struct SupplicantServerRoutingTests {
+    /// The next control message within `seconds` (nil: none).
+    static func next(_ c: TransportClient, seconds: Double = 5) -> (message: ControlMessage, descriptor: Int32?)? {
+        let deadline = monotonicNanos() + Int64(seconds * 1e9)
+        while monotonicNanos() < deadline {
+            if let m = try? c.receiveControl(timeout: .milliseconds(50)) { return m }
+        }
+        return nil
+    }
+
+    @Test("one supplicant per uid, a channel that joins client and supplicant, no idling, and ENOENT then SUPP_AVAILABLE")
+    func attachConnectLeaveAndAttachAgain() throws {
+        let path = tempSocketPath("supp")
+        let clock = AdmissionLimitTests.FakeClock()
+        var limits = testLimits()
+        limits.idleTimeout = .seconds(60)
+        let delegate = RecordingDelegate()
+        let server = try TransportServer(socketPath: path, limits: limits, memory: PhysicalMemory(), delegate: delegate, clock: clock.clock)
+        defer { server.stop() }
+        let s = try TransportClient.connect(socketPath: path, ramPages: 1, vcpus: 1)
+        defer { s.close() }
+        let c = try TransportClient.connect(socketPath: path, ramPages: 1, vcpus: 1)
+        defer { c.close() }
+        #expect(s.sendControl(.supplicantAttach))
+        #expect(Self.next(s)?.message == .supplicantStatus(errno: 0))
+        #expect(c.sendControl(.supplicantAttach))
+        #expect(Self.next(c)?.message == .supplicantStatus(errno: UInt32(EBUSY)))
+        #expect(server.sharedSupplicantGuests.count == 1)
+
+        // CONNECT: the supplicant gets an end with the client's pid, ACKs, the client gets the other.
+        #expect(c.sendControl(.supplicantConnect))
+        let peer = try #require(Self.next(s))
+        guard case let .supplicantPeer(token, pid, uid) = peer.message, let sEnd = peer.descriptor else {
+            Issue.record("expected SUPP_PEER with a descriptor, got \(peer)"); return
+        }
+        defer { close(sEnd) }
+        #expect(pid == UInt32(getpid()) && uid == geteuid())
+        #expect(s.sendControl(.supplicantPeerAck(token: token, accepted: true)))
+        let answer = try #require(Self.next(c))
+        guard case .supplicantConnected(0) = answer.message, let cEnd = answer.descriptor else {
+            Issue.record("expected SUPP_CONNECTED 0 with a descriptor, got \(answer)"); return
+        }
+        defer { close(cEnd) }
+        var byte: UInt8 = 0x5A
+        #expect(write(cEnd, &byte, 1) == 1)
+        var got: UInt8 = 0
+        #expect(read(sEnd, &got, 1) == 1 && got == 0x5A)
+
+        // Past the idle timeout the client is detached, the supplicant (which makes no calls) is not.
+        let clientID = try #require(delegate.handles.last?.id)
+        clock.advance(.seconds(70))
+        server.poke()
+        #expect(eventually { delegate.reason(of: clientID) == .idle })
+        #expect(s.isConnected && server.sharedSupplicantGuests.count == 1)
+
+        // The supplicant leaves: a client is told ENOENT, and SUPP_AVAILABLE when the next attaches.
+        s.close()
+        #expect(eventually { server.sharedSupplicantGuests.isEmpty })
+        let c2 = try TransportClient.connect(socketPath: path, ramPages: 1, vcpus: 1)
+        defer { c2.close() }
+        #expect(c2.sendControl(.supplicantConnect))
+        #expect(Self.next(c2)?.message == .supplicantConnected(errno: UInt32(ENOENT)))
+        let s2 = try TransportClient.connect(socketPath: path, ramPages: 1, vcpus: 1)
+        defer { s2.close() }
+        #expect(s2.sendControl(.supplicantAttach))
+        #expect(Self.next(c2)?.message == .supplicantAvailable)
+        #expect(Self.next(s2)?.message == .supplicantStatus(errno: 0))
+        // A refused channel: the client is told to serve this request itself.
+        #expect(c2.sendControl(.supplicantConnect))
+        let offer = try #require(Self.next(s2))
+        guard case let .supplicantPeer(t2, _, _) = offer.message else { Issue.record("\(offer)"); return }
+        if let f = offer.descriptor { close(f) }
+        #expect(s2.sendControl(.supplicantPeerAck(token: t2, accepted: false)))
+        #expect(Self.next(c2)?.message == .supplicantConnected(errno: UInt32(EAGAIN)))
     }
 }

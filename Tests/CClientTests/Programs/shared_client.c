@@ -10,6 +10,8 @@
  *              `local nobody` first becomes uid/gid 65534 (run as root): another user's process is
  *              never routed to this user's supplicant.
  *   second   - open("/dev/teepriv0") while another process of the user is the supplicant: EBUSY.
+ *   before   - a plugin call served by its own supplicant, "value waiting", then (after a line on
+ *              stdin: the test started the user's supplicant meanwhile) one the shared one serves.
  * Prints "ok"/"FAIL" lines, "value" lines and a summary; exits 1 on any failure. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -121,6 +123,16 @@ int main(int argc, char **argv)
 		      "rc=%d ret=0x%x data=%s", rc, ret, out);
 		rc = plugin_call(fd, session, shared_plugin, &ret, out);
 		check("next_call_served_by_own_supplicant", rc == 0 && ret == TEEC_ERROR_ITEM_NOT_FOUND, "rc=%d ret=0x%x", rc, ret);
+	} else if (strcmp(mode, "before") == 0) {
+		int rc = plugin_call(fd, session, shared_plugin, &ret, out);
+		check("served_by_own_supplicant", rc == 0 && ret == TEEC_ERROR_ITEM_NOT_FOUND, "rc=%d ret=0x%x", rc, ret);
+		printf("value waiting\n");
+		char line[8];
+		if (!fgets(line, sizeof(line), stdin))
+			line[0] = 0;
+		rc = plugin_call(fd, session, shared_plugin, &ret, out);
+		check("plugin_served_by_shared_supplicant", rc == 0 && ret == 0 && strcmp(out, "HELLO PLUGIN") == 0,
+		      "rc=%d ret=0x%x data=%s", rc, ret, out);
 	} else if (strcmp(mode, "local") == 0) {
 		int rc = plugin_call(fd, session, shared_plugin, &ret, out);
 		check("served_by_own_supplicant", rc == 0 && ret == TEEC_ERROR_ITEM_NOT_FOUND, "rc=%d ret=0x%x", rc, ret);
