@@ -444,14 +444,20 @@ final class SharedSupplicantClient: Sendable {
 
     init(link: DaemonLink, driver: OPTEEDriver) { self.link = link; self.driver = driver }
 
+    /// Held while a channel is asked for, so concurrent requests share one channel.
+    private let connecting = Mutex(0)
+
     /// The open channel, or a new one when the uid has a supplicant.
     private func current() -> ClientChannel? {
         if let c = channel.withLock({ $0 }), c.isOpen { return c }
-        guard let fd = link.connect() else { return nil }
-        let c = ClientChannel(socket: ChannelSocket(fd: fd))
-        channel.withLock { $0 = c }
-        Thread.detachNewThread { c.run() }
-        return c
+        return connecting.withLock { _ -> ClientChannel? in
+            if let c = channel.withLock({ $0 }), c.isOpen { return c }
+            guard let fd = link.connect() else { return nil }
+            let c = ClientChannel(socket: ChannelSocket(fd: fd))
+            channel.withLock { $0 = c }
+            Thread.detachNewThread { c.run() }
+            return c
+        }
     }
 
     /// Serves `req` through the shared supplicant: its answer, or nil to serve it here (SHM_ALLOC:
