@@ -316,6 +316,9 @@ final class ServedChannel: Sendable {
     static let maxInService = 16
     /// Most mirrors one client may hold.
     static let maxMirrors = 64
+    /// Most bytes of mirrors one client may hold (one RPC buffer's limit: a LOAD_TA of the largest
+    /// TA the channel carries still fits).
+    static let maxMirrorBytes = UInt64(SupplicantChannelWire.maxData)
 
     init(socket: ChannelSocket, clientPID: Int32, driver: OPTEEDriver, server: SharedSupplicantServer) {
         self.socket = socket; self.clientPID = clientPID; self.driver = driver; self.server = server
@@ -409,7 +412,11 @@ final class ServedChannel: Sendable {
     private func mirror(of w: ChannelWindow) -> Result<Mirror, MirrorFailure> {
         mirrors.withLock { m -> Result<Mirror, MirrorFailure> in
             if let x = m[w.shm] { return x.size == w.shmSize ? .success(x) : .failure(MirrorFailure(result: .badParameters)) }
-            guard m.count < Self.maxMirrors else { return .failure(MirrorFailure(result: .outOfMemory)) }
+            // One client cannot take the serving guest's RAM from the others: a bounded count and size.
+            let held = m.values.reduce(UInt64(0)) { $0 + $1.size }
+            guard m.count < Self.maxMirrors, held + w.shmSize <= Self.maxMirrorBytes else {
+                return .failure(MirrorFailure(result: .outOfMemory))
+            }
             let r = driver.supplicant.submit(.shmAlloc, [.value(.valueInout, a: RPCShmType.application.rawValue, b: w.shmSize, c: 0)],
                                              windows: [nil], served: driver.configuration.supplicantWait,
                                              absent: driver.configuration.supplicantAbsentWait)

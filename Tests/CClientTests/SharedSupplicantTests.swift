@@ -160,6 +160,11 @@ import Glibc
         #expect(served?.id == 5 && served?.result == TEEResult.itemNotFound.rawValue, "\(String(describing: served))")
         // The same client shm with another size is refused.
         #expect(try reply(to: .request(id: 6, command: 2, params: open, windows: [nil, ChannelWindow(shm: 5, shmSize: 8192, offset: 0), nil])).map { $0.id == 6 && $0.result == bad } == true)
+        // A client's mirrors are bounded in all (4096 bytes held + 4 MiB more is past the budget).
+        let oom = TEEResult.outOfMemory.rawValue
+        #expect(try reply(to: .request(id: 7, command: 2, params: open,
+                                       windows: [nil, ChannelWindow(shm: 9, shmSize: UInt64(SupplicantChannelWire.maxData), offset: 0), nil]))
+            .map { $0.id == 7 && $0.result == oom } == true)
         // A reply sent to the supplicant (answering a request it never made): the channel closes.
         #expect(sock.write(.reply(id: 5, result: 0, params: open)))
         #expect(try Self.readFrame(sock) == nil)
