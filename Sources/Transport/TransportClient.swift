@@ -33,11 +33,44 @@ public final class TransportClient: Sendable {
     }
 
     /// Connects to the daemon at `socketPath`, hands over fresh RAM of `ramPages` pages and a
-    /// mailbox for `vcpus` vCPUs, and waits (up to `timeout`) for WELCOME.
+    /// mailbox for `vcpus` vCPUs, and waits (up to `timeout`) for WELCOME. A connection the
+    /// daemon pushed out of its handshake (REJECT tooManyHandshakes: this process was paused
+    /// between connect and HELLO while newer connections of its user arrived) is retried, at most
+    /// `handshakeRetries` more times, each attempt a fresh connection.
     public static func connect(socketPath: String, ramPages: Int, vcpus: Int, timeout: Duration = .seconds(5),
                                tuning: TransportLimits = TransportLimits()) throws(TransportError) -> TransportClient {
+        try connect(socketPath: socketPath, ramPages: ramPages, vcpus: vcpus, timeout: timeout, tuning: tuning, beforeHello: nil)
+    }
+
+    /// Extra attempts after a REJECT tooManyHandshakes.
+    static let handshakeRetries = 4
+
+    /// `connect`, with a test seam run after each attempt connected and before it says HELLO
+    /// (its argument: the attempt, from 0).
+    static func connect(socketPath: String, ramPages: Int, vcpus: Int, timeout: Duration, tuning: TransportLimits,
+                        beforeHello: ((Int) -> Void)?) throws(TransportError) -> TransportClient {
         guard ramPages > 0, ramPages <= 1 << 24 else { throw .invalidArgument("ramPages \(ramPages)") }
         guard vcpus > 0, vcpus <= 1024 else { throw .invalidArgument("vcpus \(vcpus)") }
+        var attempt = 0
+        while true {
+            do {
+                return try attach(socketPath: socketPath, ramPages: ramPages, vcpus: vcpus, timeout: timeout, tuning: tuning) {
+                    beforeHello?(attempt)
+                }
+            } catch {
+                guard case let .rejected(reason, _) = error, reason == RejectReason.tooManyHandshakes.rawValue,
+                      attempt < handshakeRetries else { throw error }
+                attempt += 1
+                // A short pause, longer each time, so a burst of this user's connections can drain.
+                var ts = timespec(tv_sec: 0, tv_nsec: 2_000_000 * attempt)
+                _ = nanosleep(&ts, nil)
+            }
+        }
+    }
+
+    /// One attempt: a fresh connection, RAM and mailbox, HELLO, and the daemon's answer.
+    private static func attach(socketPath: String, ramPages: Int, vcpus: Int, timeout: Duration, tuning: TransportLimits,
+                               beforeHello: () -> Void) throws(TransportError) -> TransportClient {
         let ramFD = vtee_memfd_create_sealed("vtee-guest-ram", UInt64(ramPages) * UInt64(pageSize))
         guard ramFD >= 0 else { throw .host(errno: errno, what: "memfd_create (RAM)") }
         var ramOwned = true
@@ -50,6 +83,7 @@ public final class TransportClient: Sendable {
         let sock = vtee_unix_connect_timeout(socketPath, Int32(clamping: timeout.nanoseconds / 1_000_000))
         guard sock >= 0 else { throw .host(errno: errno, what: "connect \(socketPath)") }
         let connection = ClientConnection(fd: sock)
+        beforeHello()
 
         let hello = ControlMessage.hello(version: UInt32(Wire.version), ramPages: UInt32(ramPages), vcpus: UInt32(vcpus)).encode()
         let fds: [Int32] = [ramFD, mbFD]
