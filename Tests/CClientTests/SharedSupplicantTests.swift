@@ -130,6 +130,27 @@ import Glibc
         throw TEEResult.communication
     }
 
+    @Test func aRequestIdAlreadyInServiceIsRefusedAndTheHeldRequestEndsWithTheSupplicant() throws {
+        let s = try Self.prepare(); defer { try? FileManager.default.removeItem(atPath: s.dir) }
+        let d = try Daemon(config: DaemonConfig(socketPath: s.dir + "/s", storage: s.dir + "/store")); defer { d.stop() }
+        let sup = try Self.startSupplicant(s, stall: true)
+        defer { sup.signal(SIGKILL); _ = sup.finish(seconds: 30) }
+        let guest = try TransportClient.connect(socketPath: s.dir + "/s", ramPages: 64, vcpus: 1); defer { guest.close() }
+        let sock = try Self.channel(guest)
+        defer { sock.finish() }
+        // Request 1 (a plugin request) is held by the stalling supplicant ...
+        #expect(sock.write(.request(id: 1, command: 12, params: [.value(.valueInput, a: 0, b: 0, c: 0)], windows: [nil])))
+        #expect(CHarness.eventually(60) { sup.lines.contains("value stalled") }, "\(sup.output)")
+        // ... so another request with id 1 is refused without being served, and answered at once.
+        #expect(sock.write(.request(id: 1, command: 2, params: [.value(.valueInput, a: 2, b: 0, c: 0)], windows: [nil])))
+        guard case let .reply(id, result, _)? = try Self.readFrame(sock) else { Issue.record("no reply"); return }
+        #expect(id == 1 && result == TEEResult.badParameters.rawValue)
+        // The supplicant dies with request 1 in service: the channel ends (its client would see COMMUNICATION).
+        sup.signal(SIGKILL)
+        #expect(try Self.readFrame(sock) == nil)
+        _ = d
+    }
+
     @Test func hostileFramesOnTheChannelGetADefinedAnswerAndTheSupplicantKeepsServing() throws {
         let s = try Self.prepare(); defer { try? FileManager.default.removeItem(atPath: s.dir) }
         let d = try Daemon(config: DaemonConfig(socketPath: s.dir + "/s", storage: s.dir + "/store")); defer { d.stop() }
