@@ -4,6 +4,7 @@
 /// by the client's own supplicant; a second supplicant of the user is EBUSY; hostile frames on the
 /// channel get a defined answer and the supplicant keeps serving.
 import Foundation
+import Machine
 import NormalWorld
 import Synchronization
 import TEEABI
@@ -286,38 +287,71 @@ import Glibc
         return box.withLock { $0 }
     }
 
-    @Test func aReplyGoesToTheRequestThatOwnsItsIdAndAForeignReplyClosesTheChannel() throws {
-        var pair: [Int32] = [-1, -1]
-        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0)
-        let ch = ClientChannel(socket: ChannelSocket(fd: pair[0]))
+    /// A client channel on one end of a socketpair (its reader running) and the supplicant's end.
+    static func pair(clock: any HostClock = SystemClock.shared) -> (ClientChannel, ChannelSocket) {
+        var fds: [Int32] = [-1, -1]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+        let ch = ClientChannel(socket: ChannelSocket(fd: fds[0]), clock: clock)
         Thread.detachNewThread { ch.run() }
-        let peer = ChannelSocket(fd: pair[1])
+        return (ch, ChannelSocket(fd: fds[1]))
+    }
+
+    /// The next request the supplicant's end reads (bounded).
+    static func request(_ peer: ChannelSocket) -> UInt64? {
+        let deadline = DispatchTime.now() + 30
+        guard case let .request(id, _, _, _)? = try? peer.read(stop: { DispatchTime.now() > deadline }) else { return nil }
+        return id
+    }
+
+    @Test func aRequestTheSupplicantHoldsIsWaitedForUntilItAnswersHoweverLongAndAForeignReplyChangesNothing() throws {
+        let clock = ManualClock()
+        let (ch, peer) = Self.pair(clock: clock)
         defer { peer.finish() }
         let params: [SupplicantParam] = [.value(.valueInout, a: 1, b: 0, c: 0)]
-        // The supplicant answers the request it got: the caller sees that answer.
+        let answer = Mutex<ChannelFrame??>(nil)
+        let done = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
-            let deadline = DispatchTime.now() + 30
-            if case let .request(id, _, p, _)? = try? peer.read(stop: { DispatchTime.now() > deadline }) {
-                _ = peer.write(.reply(id: id, result: 0, params: p.map { _ in .value(.valueOutput, a: 77, b: 0, c: 0) }))
-            }
+            let r = ch.call(2, params, [nil])
+            answer.withLock { $0 = .some(r) }
+            done.signal()
         }
-        let first = Self.background { ch.call(2, params, [nil]) }
-        guard case let .reply(_, result, got)?? = first else { Issue.record("no answer: \(String(describing: first))"); return }
-        #expect(result == 0 && SharedSupplicantClient.merge(params, got) == [.value(.valueInout, a: 77, b: 0, c: 0)])
-        // A reply to an id never issued: the channel closes, the waiting call gets COMMUNICATION.
-        Thread.detachNewThread {
-            let deadline = DispatchTime.now() + 30
-            if case .request? = try? peer.read(stop: { DispatchTime.now() > deadline }) {
-                _ = peer.write(.reply(id: 999, result: 0, params: params))
-            }
-        }
-        let second = Self.background { ch.call(2, params, [nil]) }
-        guard case let .reply(_, r2, _)?? = second else { Issue.record("no answer: \(String(describing: second))"); return }
-        #expect(r2 == TEEResult.communication.rawValue)
+        let id = try #require(Self.request(peer))
+        // An hour passes while the supplicant holds the request: the client still waits (giving up
+        // would let the supplicant run it after the secure world moved on).
+        #expect(clock.waitForSleepers(1))
+        clock.advance(seconds: 3600)
+        #expect(clock.waitForSleepers(1))
+        #expect(answer.withLock { $0 } == nil)
+        // A reply to a request it never made: no new request goes to this supplicant, the held one
+        // is still waited for ...
+        #expect(peer.write(.reply(id: id + 100, result: 0, params: params)))
         #expect(CHarness.eventually(10) { !ch.isOpen })
-        // A closed channel sends nothing: the request is served locally (nil).
-        #expect(ch.call(2, params, [nil]) == nil)
+        #expect(ch.call(2, params, [nil]) == nil)   // nothing sent: served locally
+        #expect(answer.withLock { $0 } == nil)
+        // ... and gets its own answer.
+        #expect(peer.write(.reply(id: id, result: 0, params: [.value(.valueOutput, a: 77, b: 0, c: 0)])))
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        guard case let .reply(rid, result, got)?? = answer.withLock({ $0 }) else { Issue.record("no answer"); return }
+        #expect(rid == id && result == 0 && SharedSupplicantClient.merge(params, got) == [.value(.valueInout, a: 77, b: 0, c: 0)])
         // A reply whose shape differs from the request is not merged.
         #expect(SharedSupplicantClient.merge(params, [.memref(.tmemOutput, data: [], size: 0)]) == nil)
+    }
+
+    @Test func aSupplicantThatLeavesEndsTheRequestsItHeldWithCommunication() throws {
+        let (ch, peer) = Self.pair()
+        let params: [SupplicantParam] = [.value(.valueInput, a: 1, b: 0, c: 0)]
+        let answer = Mutex<ChannelFrame??>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            let r = ch.call(2, params, [nil])
+            answer.withLock { $0 = .some(r) }
+            done.signal()
+        }
+        #expect(Self.request(peer) != nil)
+        peer.finish()   // the supplicant process is gone
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        guard case let .reply(_, result, _)?? = answer.withLock({ $0 }) else { Issue.record("no answer"); return }
+        #expect(result == TEEResult.communication.rawValue)
+        #expect(!ch.isOpen)
     }
 }
