@@ -126,6 +126,31 @@ final class GuestSlot: Sendable {
     let state = Mutex<GuestRecord?>(nil)
     /// True from the guest's addition until its destruction starts; written under `state`'s lock.
     let live = Atomic<Bool>(false)
+    /// One phase word per call slot (see `CallPhase`): how a call's completion is handed from
+    /// the vCPU that owns it to the next holder of `state`'s lock without taking that lock.
+    let calls: [CallSlotPhase]
+    /// The same objects unretained (held by `calls` for the slot's life), for the call path.
+    let phases: [Unmanaged<CallSlotPhase>]
+
+    init(callSlots: Int) {
+        calls = (0..<max(1, callSlots)).map { _ in CallSlotPhase() }
+        phases = calls.map { Unmanaged.passUnretained($0) }
+    }
+}
+
+/// Phases of one call slot's word. Written under the guest's lock except two transitions the
+/// vCPU owning the call makes without it: `inFlight -> completing` (it now owns the slot's
+/// argument and private page for copy-back) and `completing -> done` (copy-back is over and
+/// the call's guest pins are released; the record waits to be reaped under the lock).
+/// Destroy turns `inFlight` into `orphaned` under the lock, so a call still in the secure world
+/// completes through the lock and the last one sends VM_DESTROYED.
+enum CallPhase {
+    static let idle: UInt64 = 0, inFlight: UInt64 = 1, completing: UInt64 = 2, done: UInt64 = 3, orphaned: UInt64 = 4
+}
+
+/// The phase word of one call slot.
+final class CallSlotPhase: Sendable {
+    let word = Atomic<UInt64>(CallPhase.idle)
 }
 
 /// Maps the login method of a guest's OPEN_SESSION to the client UUID the secure world sees,
@@ -139,6 +164,8 @@ public final class Mediator: Sendable {
     let config: MediatorConfig
     let allocator: PageAllocator
     let slots: [GuestSlot]
+    /// The same slots unretained (held by `slots` for the mediator's life), for the trap path.
+    let slotRefs: [Unmanaged<GuestSlot>]
     /// Effective calls-in-flight limit (config capped by the secure thread count).
     public let callsInFlightLimit: Int
     /// Secure capabilities reported at start (before masking).
@@ -162,13 +189,16 @@ public final class Mediator: Sendable {
         do { region = try memory.addRegion(kind: .hypervisor, pages: max(16, pages)) }
         catch { throw MediatorError.memory(error) }
         allocator = PageAllocator(region: region)
-        slots = (0..<max(1, config.maxGuests)).map { _ in GuestSlot() }
         let tc = secureWorld.smc(RegisterFrame(.getThreadCount))
+        let limit: Int
         if tc.a0 == 0, tc.a1 > 0 {
-            callsInFlightLimit = max(1, min(config.callsInFlight, Int(clamping: tc.a1)))
+            limit = max(1, min(config.callsInFlight, Int(clamping: tc.a1)))
         } else {
-            callsInFlightLimit = max(1, config.callsInFlight)
+            limit = max(1, config.callsInFlight)
         }
+        callsInFlightLimit = limit
+        slots = (0..<max(1, config.maxGuests)).map { _ in GuestSlot(callSlots: limit) }
+        slotRefs = slots.map { Unmanaged.passUnretained($0) }
         let caps = secureWorld.smc(RegisterFrame(.exchangeCapabilities))
         secureCapabilities = caps.a0 == 0 ? SecureCapabilities(rawValue: UInt32(truncatingIfNeeded: caps.a1)) : []
     }
@@ -222,11 +252,23 @@ public final class Mediator: Sendable {
             guard var r = rec.take() else { return false }
             defer { rec = r }
             guard !r.dying else { return false }
+            reap(&r, slot)
             r.dying = true
-            slot.live.store(false, ordering: .releasing)
+            // Sequentially consistent with a completing call's `completing -> done` and its load
+            // of `live`: either this scan sees `done`, or that call sees `live` false and comes
+            // to the lock to reap itself (and sends VM_DESTROYED if it is the last).
+            slot.live.store(false, ordering: .sequentiallyConsistent)
             var keep: [CallRecord] = []
             for c in r.calls {
-                if c.inFlight { keep.append(c) } else { releaseCall(&r, c, deferPages: true) }
+                guard c.inFlight else { releaseCall(&r, c, deferPages: true); continue }
+                let phase = slot.calls[c.slot]
+                let (orphaned, now) = phase.word.compareExchange(expected: CallPhase.inFlight, desired: CallPhase.orphaned,
+                                                             ordering: .sequentiallyConsistent)
+                if !orphaned, now == CallPhase.done {
+                    reapDone(&r, c, deferPages: true)
+                } else {
+                    keep.append(c)   // orphaned (completes through the lock) or completing (reaps itself)
+                }
             }
             r.calls = keep
             for (_, b) in r.shm { releaseBuffer(&r, b, deferPages: true) }
@@ -259,7 +301,9 @@ public final class Mediator: Sendable {
     public func stats(_ id: GuestID) -> MediatorGuestStats? {
         guard let slot = slot(id) else { return nil }
         return slot.state.withLock { rec -> MediatorGuestStats? in
-            guard let r = rec else { return nil }
+            guard var r = rec.take() else { return nil }
+            defer { rec = r }
+            reap(&r, slot)
             var kinds: [String: Int] = [:]
             for (k, v) in r.rpcCounts { kinds[k] = v }
             return MediatorGuestStats(callsInFlight: r.calls.count, callsSuspended: r.calls.filter { !$0.inFlight }.count,
@@ -282,10 +326,15 @@ public final class Mediator: Sendable {
     /// One trapped OP-TEE call from `guest`'s vCPU `vcpu`; returns the frame the guest sees.
     /// The guest's a7 is always replaced by its client id.
     public func handle(_ frame: RegisterFrame, guest: GuestID, vcpu: Int) -> RegisterFrame {
-        guard let slot = slot(guest) else {
+        let i = Int(guest.raw)
+        guard i < slotRefs.count else {
             counters.bump(.unknownGuest)
             return RegisterFrame(a0: UInt64(SMCReturn.unknownFunction.rawValue))
         }
+        return slotRefs[i]._withUnsafeGuaranteedRef { handle(frame, slot: $0, guest: guest, vcpu: vcpu) }
+    }
+
+    func handle(_ frame: RegisterFrame, slot: GuestSlot, guest: GuestID, vcpu: Int) -> RegisterFrame {
         let f = frame.function
         guard frame.a0 >> 32 == 0, !f.isSMC64 else {
             counters.bump(.blockedFastCalls)

@@ -139,13 +139,14 @@ extension Mediator {
                 break
             }
             r.calls[idx] = c
-            return .send(PreparedCall(callID: c.id, frame: s))
+            slot.calls[c.slot].word.store(CallPhase.inFlight, ordering: .relaxed)
+            return .send(PreparedCall(callID: c.id, frame: s, unlocked: UnlockedCompletion(c, space: r.space, slot: slot)))
         }
         switch prep {
         case let .answer(f): return f
         case let .send(call):
             let out = secure.smc(call.frame)
-            return complete(call.callID, out, slot: slot, guest: guest)
+            return complete(call, out, slot: slot, guest: guest)
         }
     }
 

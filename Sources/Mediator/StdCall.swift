@@ -8,6 +8,38 @@ import TEEABI
 struct PreparedCall: Sendable {
     var callID: UInt64
     var frame: RegisterFrame
+    /// What completion needs to finish the call without the guest's lock; nil for commands
+    /// whose completion books sessions or buffers (they complete under the lock).
+    var unlocked: UnlockedCompletion?
+}
+
+/// A copy, taken under the guest's lock when the call is sent, of what copy-back reads: the
+/// vCPU in flight owns the call slot (its argument pin and private page) until it marks the
+/// slot done, so it needs nothing from the guest's record to complete an INVOKE or CANCEL.
+struct UnlockedCompletion: Sendable {
+    // Unretained: the guest's record holds `space` strongly until this call is reaped, and a
+    // call is reaped only after its vCPU marks it done, after its last use of `space`.
+    let space: Unmanaged<GuestAddressSpace>
+    // Unretained: the mediator owns its guest slots' phase objects for its whole life, and the
+    // completing vCPU is inside a call of that mediator.
+    let phase: Unmanaged<CallSlotPhase>
+    var location: ArgLocation
+    var privatePage: PAPage
+    var argBytes: Int
+    var numParams: Int
+    var valueOutputs: ParamSet
+    var sizeOutputs: ParamSet
+    /// The call's temporary buffers (nil when it has none, as a NOP invoke: no array to retain).
+    var tempBuffers: [SharedBuffer]?
+
+    /// The part of `c` copy-back reads, when `c`'s completion books nothing in the guest's record.
+    init?(_ c: CallRecord, space: GuestAddressSpace, slot: GuestSlot) {
+        guard c.cmd == .invokeCommand || c.cmd == .cancel, c.registering == nil, c.unregistering == nil,
+              !c.opening, c.closing == nil, c.argumentPinned, c.slot >= 0, c.slot < slot.calls.count else { return nil }
+        self.space = .passUnretained(space); phase = slot.phases[c.slot]; location = c.location; privatePage = c.privatePage
+        argBytes = c.argBytes; numParams = c.numParams; valueOutputs = c.valueOutputs; sizeOutputs = c.sizeOutputs
+        tempBuffers = c.tempBuffers.isEmpty ? nil : c.tempBuffers
+    }
 }
 
 /// The outcome of preparing: send a frame to the secure world, or answer the guest directly.
@@ -20,9 +52,14 @@ extension Mediator {
     /// Runs `body` on the guest's record under its lock; a guest that is gone or dying gets
     /// ENOTAVAIL (counted) without `body` running. The record is reached in place (optional
     /// chaining on the slot's storage), never copied out and back.
+    /// Calls that completed without the lock since the last holder are reaped first.
     func withLiveGuest(_ slot: GuestSlot, _ body: (inout GuestRecord) -> Preparation) -> Preparation {
         slot.state.withLock { (rec: inout GuestRecord?) -> Preparation in
-            let p = rec?.inPlace { (r: inout GuestRecord) -> Preparation? in r.dying ? nil : body(&r) } ?? nil
+            let p = rec?.inPlace { (r: inout GuestRecord) -> Preparation? in
+                guard !r.dying else { return nil }
+                reap(&r, slot)
+                return body(&r)
+            } ?? nil
             guard let p else {
                 counters.bump(.unknownGuest)
                 return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
@@ -32,12 +69,12 @@ extension Mediator {
     }
 
     func stdCall(_ frame: RegisterFrame, slot: GuestSlot, guest: GuestID, vcpu: Int) -> RegisterFrame {
-        let prep = withLiveGuest(slot) { r in prepare(frame, &r, guest: guest, vcpu: vcpu) }
+        let prep = withLiveGuest(slot) { r in prepare(frame, &r, guest: guest, vcpu: vcpu, slot: slot) }
         switch prep {
         case let .answer(f): return f
         case let .send(call):
             let out = secure.smc(call.frame)
-            return complete(call.callID, out, slot: slot, guest: guest)
+            return complete(call, out, slot: slot, guest: guest)
         }
     }
 
@@ -48,7 +85,7 @@ extension Mediator {
     /// buffer), into the call slot's private page. Nothing past the argument is read, and the
     /// guest's memory is not read again: validation and translation work in place on the copy
     /// through `MsgArgView`.
-    func prepare(_ frame: RegisterFrame, _ r: inout GuestRecord, guest: GuestID, vcpu: Int) -> Preparation {
+    func prepare(_ frame: RegisterFrame, _ r: inout GuestRecord, guest: GuestID, vcpu: Int, slot guestSlot: GuestSlot) -> Preparation {
         guard r.calls.count < callsInFlightLimit, let slot = r.freeSlots.popLast() else {
             counters.bump(.limitReached); r.refused += 1
             log.debug("calls in flight limit", metadata: ["guest": "\(guest.raw)"])
@@ -101,11 +138,15 @@ extension Mediator {
             releaseCall(&r, call, deferPages: false)
             return .answer(RegisterFrame(a0: UInt64(SMCReturn.ok.rawValue)))
         }
-        // 4. Record the call and hand the secure world the private copy.
-        r.calls.append(call)
+        // 4. Record the call, give its slot to this vCPU, and hand the secure world the private copy.
+        let unlocked = UnlockedCompletion(call, space: r.space, slot: guestSlot)
+        let callID = call.id
+        r.calls.append(consume call)
+        guestSlot.phases[slot]._withUnsafeGuaranteedRef { $0.word.store(CallPhase.inFlight, ordering: .relaxed) }
         let (hi, lo) = RegisterFrame.split(priv.address.raw)
-        return .send(PreparedCall(callID: call.id, frame: RegisterFrame(.callWithArg, a1: hi, a2: lo,
-                                                                      a3: UInt64(OPTEEIdentity.shmCached), a7: guest.clientID)))
+        return .send(PreparedCall(callID: callID, frame: RegisterFrame(.callWithArg, a1: hi, a2: lo,
+                                                                     a3: UInt64(OPTEEIdentity.shmCached), a7: guest.clientID),
+                                  unlocked: unlocked))
     }
 
     /// True for the commands a guest may issue.
@@ -279,9 +320,15 @@ extension Mediator {
 
     /// Takes the secure world's answer for call `callID`: an RPC (translated for the guest) or a
     /// completion (copy-back, bookkeeping, release).
-    func complete(_ callID: UInt64, _ out: RegisterFrame, slot: GuestSlot, guest: GuestID) -> RegisterFrame {
+    /// An INVOKE or CANCEL that completes (no RPC) takes no lock: see `completeUnlocked`.
+    func complete(_ call: PreparedCall, _ out: RegisterFrame, slot: GuestSlot, guest: GuestID) -> RegisterFrame {
+        let callID = call.callID
         var current = out
         while true {
+            if let u = call.unlocked, !SMCReturn(rawValue: UInt32(truncatingIfNeeded: current.a0)).isRPC,
+               let f = completeUnlocked(callID, current, u, slot: slot, guest: guest) {
+                return f
+            }
             let after = slot.state.withLock { (rec: inout GuestRecord?) -> After in
                 rec?.inPlace { (r: inout GuestRecord) -> After in completeLocked(callID, current, &r, guest: guest) }
                     ?? .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
@@ -325,6 +372,82 @@ extension Mediator {
         return .answer(RegisterFrame(a0: UInt64(ret.rawValue)))
     }
 
+    /// Completes call `callID` without the guest's lock: takes the slot (`inFlight ->
+    /// completing`), copies back, releases the argument's and temporary buffers' guest pins,
+    /// and marks the slot done; the next holder of the lock reaps the record (`reap`). nil when
+    /// destroy orphaned the call first: it then completes through the lock.
+    func completeUnlocked(_ callID: UInt64, _ current: RegisterFrame, _ u: UnlockedCompletion, slot: GuestSlot, guest: GuestID) -> RegisterFrame? {
+        u.phase._withUnsafeGuaranteedRef { phase in
+            u.space._withUnsafeGuaranteedRef { space in
+                completeUnlocked(callID, current, u, phase: phase, space: space, slot: slot, guest: guest)
+            }
+        }
+    }
+
+    func completeUnlocked(_ callID: UInt64, _ current: RegisterFrame, _ u: UnlockedCompletion, phase: CallSlotPhase,
+                          space: GuestAddressSpace, slot: GuestSlot, guest: GuestID) -> RegisterFrame? {
+        guard phase.word.compareExchange(expected: CallPhase.inFlight, desired: CallPhase.completing, ordering: .acquiring).exchanged else {
+            return nil
+        }
+        let ret = SMCReturn(rawValue: UInt32(truncatingIfNeeded: current.a0))
+        let page = u.location.page
+        let wrote = ret == .ok
+            && writeBack(space, page, offset: u.location.offset, bytes: u.argBytes, numParams: u.numParams, opening: false,
+                         values: u.valueOutputs, sizes: u.sizeOutputs, privatePage: u.privatePage) != nil
+        if !wrote { unpinUnlocked(space, page) }
+        if let temps = u.tempBuffers { for b in temps { for p in b.pages { unpinUnlocked(space, p) } } }
+        counters.completedCalls.add(1, ordering: .relaxed)
+        // Sequentially consistent with destroy's store of `live` and its scan of the phases.
+        phase.word.store(CallPhase.done, ordering: .sequentiallyConsistent)
+        if !slot.live.load(ordering: .sequentiallyConsistent) {
+            // Destroy began and may not have seen `done`: reap this call under the lock; the
+            // last call of a dying guest sends VM_DESTROYED.
+            let last = slot.state.withLock { (rec: inout GuestRecord?) -> Bool in
+                rec?.inPlace { (r: inout GuestRecord) -> Bool in
+                    guard let idx = r.callIndex(id: callID) else { return false }
+                    let c = r.calls.remove(at: idx)
+                    reapDone(&r, c, deferPages: r.dying)
+                    return r.dying && r.calls.isEmpty
+                } ?? false
+            }
+            if last { finalizeDestroy(slot, guest) }
+        }
+        return RegisterFrame(a0: UInt64(ret.rawValue))
+    }
+
+    func unpinUnlocked(_ space: GuestAddressSpace, _ p: PinnedPage) {
+        do { try space.unpin(p.pa) } catch {
+            log.debug("unpin of an unpinned page", metadata: ["page": "\(p.pa)"])
+        }
+    }
+
+    /// Reaps, under the guest's lock, every call whose vCPU marked it done without the lock:
+    /// books its released pins, frees its temporary list pages and gives its slot back. A dying
+    /// guest's calls are reaped by destroy or by their own completion, never here.
+    func reap(_ r: inout GuestRecord, _ slot: GuestSlot) {
+        guard !r.dying else { return }
+        var i = 0
+        while i < r.calls.count {
+            let k = r.calls[i].slot
+            if r.calls[i].inFlight, k < slot.calls.count, slot.calls[k].word.load(ordering: .acquiring) == CallPhase.done {
+                let c = r.calls.remove(at: i)
+                reapDone(&r, c, deferPages: false)
+            } else {
+                i += 1
+            }
+        }
+    }
+
+    /// The record side of a call completed by `completeUnlocked` (its guest pins already released).
+    func reapDone(_ r: inout GuestRecord, _ c: CallRecord, deferPages: Bool) {
+        r.pinned -= 1
+        for b in c.tempBuffers {
+            r.pinned -= b.pages.count
+            for l in b.listPages { freePage(&r, l, deferPages: deferPages) }
+        }
+        r.freeSlots.append(c.slot)
+    }
+
     /// Completion: copy back the allowed fields, update sessions and buffers, release the call.
     func finishCall(_ c: CallRecord, ret: SMCReturn, _ r: inout GuestRecord) {
         var call = c
@@ -338,28 +461,9 @@ extension Mediator {
     /// across the whole write. Then books sessions and registrations: a registration that
     /// succeeded moves to the guest's table.
     func copyBack(_ call: inout CallRecord, _ r: inout GuestRecord) {
-        let page = call.location.page, offset = call.location.offset, bytes = call.argBytes, n = call.numParams
-        let opening = call.cmd == .openSession, values = call.valueOutputs, sizes = call.sizeOutputs
-        let space = r.space
-        let header: (ret: TEEResult, session: UInt32)? = withMediatorBytes(call.privatePage, count: bytes) { b -> (TEEResult, UInt32)? in
-            guard let priv = try? MsgArgView(b) else { return nil }
-            // The call's last touch of its argument page: the pin goes in the same stage-2 lock hold.
-            writeGuest(space, page, offset: offset, count: bytes, unpinning: true) { guest in
-                guest.ret = priv.ret
-                guest.retOrigin = priv.retOrigin
-                if opening { guest.session = priv.session }
-                guard !(values.isEmpty && sizes.isEmpty) else { return }
-                for i in 0..<n {
-                    guard let g = guest.param(i), let p = priv.param(i) else { break }
-                    if values.contains(i) {
-                        g.valueA = p.valueA; g.valueB = p.valueB; g.valueC = p.valueC
-                    } else if sizes.contains(i) {
-                        g.memrefSize = p.memrefSize
-                    }
-                }
-            }
-            return (priv.ret, priv.session)
-        } ?? nil
+        let header = writeBack(r.space, call.location.page, offset: call.location.offset, bytes: call.argBytes,
+                               numParams: call.numParams, opening: call.cmd == .openSession,
+                               values: call.valueOutputs, sizes: call.sizeOutputs, privatePage: call.privatePage)
         if header != nil {
             call.argumentPinned = false
             r.pinned -= 1
@@ -383,5 +487,32 @@ extension Mediator {
         default:
             break
         }
+    }
+
+    /// The guest-visible half of copy-back (needs no guest record): writes the allowed fields
+    /// from the private copy into the guest's argument and releases the argument's pin in the
+    /// same stage-2 check. Returns the copy's ret and session; nil when the private copy was
+    /// unreadable (then the guest page was not touched and stays pinned).
+    func writeBack(_ space: GuestAddressSpace, _ page: PinnedPage, offset: Int, bytes: Int, numParams n: Int, opening: Bool,
+                   values: ParamSet, sizes: ParamSet, privatePage: PAPage) -> (ret: TEEResult, session: UInt32)? {
+        withMediatorBytes(privatePage, count: bytes) { b -> (TEEResult, UInt32)? in
+            guard let priv = try? MsgArgView(b) else { return nil }
+            // The call's last touch of its argument page: the pin goes in the same stage-2 lock hold.
+            writeGuest(space, page, offset: offset, count: bytes, unpinning: true) { guest in
+                guest.ret = priv.ret
+                guest.retOrigin = priv.retOrigin
+                if opening { guest.session = priv.session }
+                guard !(values.isEmpty && sizes.isEmpty) else { return }
+                for i in 0..<n {
+                    guard let g = guest.param(i), let p = priv.param(i) else { break }
+                    if values.contains(i) {
+                        g.valueA = p.valueA; g.valueB = p.valueB; g.valueC = p.valueC
+                    } else if sizes.contains(i) {
+                        g.memrefSize = p.memrefSize
+                    }
+                }
+            }
+            return (priv.ret, priv.session)
+        } ?? nil
     }
 }

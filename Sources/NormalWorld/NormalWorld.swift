@@ -71,7 +71,8 @@ public struct DriverConfiguration: Sendable {
     public var releaseWait: Double = 10
     /// Longest a NOTIFICATION wait blocks for its matching send, in seconds.
     public var notificationWait: Double
-    /// Longest an attached supplicant may take to answer one request, in seconds.
+    /// Longest a request waits for an attached supplicant to take it, in seconds (then it is
+    /// withdrawn: COMMUNICATION). One the supplicant took is waited for until answered or detached.
     public var supplicantWait: Double
     /// Longest a request waits when no supplicant is attached, in seconds.
     public var supplicantAbsentWait: Double

@@ -92,6 +92,7 @@ public final class SupplicantChannel: Sendable {
         var inService: [UInt64: Pending] = [:]
         var nextID: UInt64 = 1
         var timeouts = 0
+        var overdue = 0
     }
     private let state = Mutex(State())
     private let available = HostEvent()
@@ -108,8 +109,10 @@ public final class SupplicantChannel: Sendable {
     }
     /// Requests queued and not yet taken by a supplicant (tests use it to order a race).
     public var waitingRequests: Int { state.withLock { $0.queue.count } }
-    /// Requests that ended with COMMUNICATION because nobody answered in time.
+    /// Requests withdrawn with COMMUNICATION because no supplicant took them in time.
     public var timeouts: Int { state.withLock { $0.timeouts } }
+    /// Requests still in a supplicant's hands when their bound passed (waited for, not abandoned).
+    public var overdue: Int { state.withLock { $0.overdue } }
 
     // MARK: supplicant side
 
@@ -164,8 +167,21 @@ public final class SupplicantChannel: Sendable {
 
     // MARK: driver side
 
-    /// Queues a request and waits for its answer: at most `served` seconds with a supplicant
-    /// attached, `absent` seconds without one. Failure is COMMUNICATION, never a hang.
+    /// Queues a request that did not come from this guest's secure-world calls (a request another
+    /// process of the user forwarded to this process's tee-supplicant) and waits for it under the
+    /// same rules as `call`: withdrawn (COMMUNICATION) if not taken within the bound, else answered.
+    public func submit(_ command: RPCCommand, _ params: [SupplicantParam], windows: [SupplicantWindow?],
+                       served: Double, absent: Double) -> SupplicantResponse {
+        call(command, params, windows: windows, served: served, absent: absent)
+    }
+
+    /// Queues a request and waits for its answer. A request no supplicant took within the bound
+    /// (`served` seconds with a supplicant attached, `absent` without one) is withdrawn and fails
+    /// with COMMUNICATION: it never runs. A request a supplicant took is waited for until it
+    /// answers or detaches (then COMMUNICATION), as Linux's optee_supp_thread_req does: giving
+    /// up on it would let it still run (an FS rename or write) after the secure world moved on,
+    /// e.g. after the store's lock went to another guest, whose staged directory it would
+    /// then rename away or overwrite.
     func call(_ command: RPCCommand, _ params: [SupplicantParam], windows: [SupplicantWindow?] = [],
               served: Double, absent: Double) -> SupplicantResponse {
         let (p, bound): (Pending, Double) = state.withLock { s in
@@ -176,18 +192,29 @@ public final class SupplicantChannel: Sendable {
         }
         available.signal()
         var answered = p.done.wait(bound)
-        if !answered && bound == absent && absent < served {
-            // A supplicant that attached meanwhile and took the request gets its full bound.
-            let taken = state.withLock { $0.inService[p.request.id] != nil }
-            if taken { answered = p.done.wait(served - absent) }
-        }
-        if !answered {
-            state.withLock { s in
-                s.queue.removeAll { $0 === p }
-                s.inService[p.request.id] = nil
-                s.timeouts += 1
+        let slice = max(served, absent, 0.1)
+        var late = false
+        while !answered {
+            enum Where { case withdrawn, inService, ended }
+            let at: Where = state.withLock { s in
+                if let i = s.queue.firstIndex(where: { $0 === p }) {
+                    s.queue.remove(at: i)
+                    s.timeouts += 1
+                    return .withdrawn
+                }
+                guard s.inService[p.request.id] != nil else { return .ended }
+                if !late { late = true; s.overdue += 1 }
+                return .inService
             }
-            p.finish(SupplicantResponse(id: p.request.id, result: .communication, params: params))
+            switch at {
+            case .withdrawn:
+                p.finish(SupplicantResponse(id: p.request.id, result: .communication, params: params))
+                answered = true
+            case .inService, .ended:
+                // In service (a slow disk, a starved supplicant): its answer or its detach ends the
+                // wait. Ended between the timeout and the lock: its signal is on its way.
+                answered = p.done.wait(slice)
+            }
         }
         return p.response.withLock { $0 } ?? SupplicantResponse(id: p.request.id, result: .communication, params: params)
     }

@@ -23,6 +23,9 @@ public struct SupplicantConfiguration: Sendable {
     public var pollInterval: Double
     /// Test hook run before each request is served (e.g. to stall a request, then kill).
     public var willServe: (@Sendable (SupplicantRequest) -> Void)?
+    /// Serves a request elsewhere first (the user's shared tee-supplicant): its answer, or nil
+    /// to serve it here. Called for every request (SHM_FREE included, so mirrors can go).
+    public var forward: (@Sendable (SupplicantRequest) -> SupplicantResponse?)? = nil
     /// Logger.
     public var logger: Logger
 
@@ -101,7 +104,7 @@ public final class Supplicant: Sendable {
             // As tee-supplicant: when nobody else is left waiting, start another server thread.
             if stillIdle == 0 { spawn(c, growing: true) }
             configuration.willServe?(req)
-            let resp = serve(req)
+            let resp = configuration.forward?(req) ?? serve(req)
             served.wrappingAdd(1, ordering: .relaxed)
             driver.supplicant.reply(c, resp)
         }

@@ -38,6 +38,12 @@ final class GuestConnection: Sendable {
     let client: TransportClient
     let driver: OPTEEDriver
     let supplicant: Supplicant
+    /// The SUPP_* conversation with the daemon (serving as, or finding, the uid's shared supplicant).
+    let link: DaemonLink
+    /// The serving side: channels of this uid's other processes while /dev/teepriv0 is open here.
+    let sharedServer: SharedSupplicantServer
+    /// The client side: forwards this guest's supplicant requests to the uid's shared supplicant.
+    let sharedClient: SharedSupplicantClient
     /// The RAM memfd (mmap offsets are RAM offsets: the guest layout is the identity).
     let ramFD: Int32
     /// IPA of RAM byte 0.
@@ -64,17 +70,24 @@ final class GuestConnection: Sendable {
                                              ?? SupplicantConfiguration.defaultStorageDirectory)
         config.taDirectory = DeviceEnvironment.value(DeviceEnvironment.taDirectory)
         config.pluginDirectory = plugins ?? DeviceEnvironment.value(DeviceEnvironment.pluginDirectory)
+        let server = SharedSupplicantServer(driver: driver)
+        let link = DaemonLink(client: client, server: server)
+        let shared = SharedSupplicantClient(link: link, driver: driver)
+        config.forward = { [shared] req in shared.forward(req) }
         let supplicant: Supplicant
         do { supplicant = try Supplicant(driver: driver, configuration: config) }
         catch { driver.shutdown(); client.close(); throw .noMemory }
         _ = supplicant.start()
         self.client = client; self.driver = driver; self.supplicant = supplicant
+        self.link = link; self.sharedServer = server; self.sharedClient = shared
         self.ramFD = fd; self.ramBase = client.ramBase.raw; self.ramBytes = client.ram.byteCount
     }
 
     /// Detaches from the daemon (the last context of the process closed).
     func close() {
         supplicant.stop()
+        sharedClient.close()
+        link.stop()
         driver.shutdown()
         client.close()
     }

@@ -160,6 +160,12 @@ extension TEEDevice {
             return true
         }
         guard kept else { guest.driver.supplicant.detach(c); throw .busy }
+        // One supplicant per user, as one per machine on Linux: the daemon refuses a second
+        // process of this uid (EBUSY); from here on it routes the uid's other processes here.
+        if let e = guest.link.attach() {
+            supplicantDetached(context: context)
+            throw e
+        }
         return c
     }
 
@@ -172,6 +178,7 @@ extension TEEDevice {
             return (c, g)
         }
         guard let (c, g) = got ?? nil else { return }
+        g.link.detach()
         g.driver.supplicant.detach(c)
         _ = g.supplicant.start()
     }

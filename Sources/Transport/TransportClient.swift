@@ -33,11 +33,44 @@ public final class TransportClient: Sendable {
     }
 
     /// Connects to the daemon at `socketPath`, hands over fresh RAM of `ramPages` pages and a
-    /// mailbox for `vcpus` vCPUs, and waits (up to `timeout`) for WELCOME.
+    /// mailbox for `vcpus` vCPUs, and waits (up to `timeout`) for WELCOME. A connection the
+    /// daemon pushed out of its handshake (REJECT tooManyHandshakes: this process was paused
+    /// between connect and HELLO while newer connections of its user arrived) is retried, at most
+    /// `handshakeRetries` more times, each attempt a fresh connection.
     public static func connect(socketPath: String, ramPages: Int, vcpus: Int, timeout: Duration = .seconds(5),
                                tuning: TransportLimits = TransportLimits()) throws(TransportError) -> TransportClient {
+        try connect(socketPath: socketPath, ramPages: ramPages, vcpus: vcpus, timeout: timeout, tuning: tuning, beforeHello: nil)
+    }
+
+    /// Extra attempts after a REJECT tooManyHandshakes.
+    static let handshakeRetries = 4
+
+    /// `connect`, with a test seam run after each attempt connected and before it says HELLO
+    /// (its argument: the attempt, from 0).
+    static func connect(socketPath: String, ramPages: Int, vcpus: Int, timeout: Duration, tuning: TransportLimits,
+                        beforeHello: ((Int) -> Void)?) throws(TransportError) -> TransportClient {
         guard ramPages > 0, ramPages <= 1 << 24 else { throw .invalidArgument("ramPages \(ramPages)") }
         guard vcpus > 0, vcpus <= 1024 else { throw .invalidArgument("vcpus \(vcpus)") }
+        var attempt = 0
+        while true {
+            do {
+                return try attach(socketPath: socketPath, ramPages: ramPages, vcpus: vcpus, timeout: timeout, tuning: tuning) {
+                    beforeHello?(attempt)
+                }
+            } catch {
+                guard case let .rejected(reason, _) = error, reason == RejectReason.tooManyHandshakes.rawValue,
+                      attempt < handshakeRetries else { throw error }
+                attempt += 1
+                // A short pause, longer each time, so a burst of this user's connections can drain.
+                var ts = timespec(tv_sec: 0, tv_nsec: 2_000_000 * attempt)
+                _ = nanosleep(&ts, nil)
+            }
+        }
+    }
+
+    /// One attempt: a fresh connection, RAM and mailbox, HELLO, and the daemon's answer.
+    private static func attach(socketPath: String, ramPages: Int, vcpus: Int, timeout: Duration, tuning: TransportLimits,
+                               beforeHello: () -> Void) throws(TransportError) -> TransportClient {
         let ramFD = vtee_memfd_create_sealed("vtee-guest-ram", UInt64(ramPages) * UInt64(pageSize))
         guard ramFD >= 0 else { throw .host(errno: errno, what: "memfd_create (RAM)") }
         var ramOwned = true
@@ -50,6 +83,7 @@ public final class TransportClient: Sendable {
         let sock = vtee_unix_connect_timeout(socketPath, Int32(clamping: timeout.nanoseconds / 1_000_000))
         guard sock >= 0 else { throw .host(errno: errno, what: "connect \(socketPath)") }
         let connection = ClientConnection(fd: sock)
+        beforeHello()
 
         let hello = ControlMessage.hello(version: UInt32(Wire.version), ramPages: UInt32(ramPages), vcpus: UInt32(vcpus)).encode()
         let fds: [Int32] = [ramFD, mbFD]
@@ -89,6 +123,8 @@ public final class TransportClient: Sendable {
             throw .rejected(reason: reason, message: "BYE during handshake")
         case .hello:
             throw .protocolViolation("HELLO from the daemon")
+        default:
+            throw .protocolViolation("\(reply.type) during the handshake")
         }
     }
 
@@ -100,6 +136,20 @@ public final class TransportClient: Sendable {
 
     /// The kernel's view of the daemon process (SO_PEERCRED).
     public var daemonCredentials: PeerCredentials? { connection.peerCredentials }
+
+    /// Sends a control message after the handshake (the shared-supplicant messages); false when
+    /// the socket is closed or would not take it whole.
+    public func sendControl(_ m: ControlMessage) -> Bool { connection.send(m) }
+
+    /// The next control message from the daemon after the handshake and the descriptor that came
+    /// with it (SUPP_PEER, SUPP_CONNECTED 0), waiting up to `timeout`: nil when none came in time.
+    /// One reader at a time; the caller owns a descriptor returned (see `controlInputWaiting`).
+    public func receiveControl(timeout: Duration) throws(TransportError) -> (message: ControlMessage, descriptor: Int32?)? {
+        try connection.receiveAfterHandshake(timeout: timeout)
+    }
+
+    /// True when the daemon sent something `receiveControl` has not returned yet.
+    public var controlInputWaiting: Bool { connection.inputWaiting() }
 }
 
 /// The guest's socket to the daemon: handshake reads, liveness checks, BYE.
@@ -117,6 +167,7 @@ final class ClientConnection: Sendable {
     }
 
     deinit {
+        for f in pending.withLock({ $0.fds }) { closeFD(f) }
         if !fdClosed.load(ordering: .relaxed) { closeFD(fd) }
         closeFD(daemonPidFD)
     }
@@ -165,6 +216,66 @@ final class ClientConnection: Sendable {
             }
             buffer += chunk.prefix(n)
         }
+    }
+
+    /// Bytes and descriptors read after the handshake and not yet decoded.
+    private let pending = Mutex<(bytes: [UInt8], fds: [Int32])>(([], []))
+
+    /// One whole message (and its descriptor) read after the handshake; nil on timeout.
+    func receiveAfterHandshake(timeout: Duration) throws(TransportError) -> (message: ControlMessage, descriptor: Int32?)? {
+        let deadline = monotonicNanos() + timeout.nanoseconds
+        var chunk = [UInt8](repeating: 0, count: Wire.headerSize + Wire.maxPayload)
+        while true {
+            let decoded = try pending.withLock { p throws(TransportError) -> (message: ControlMessage, descriptor: Int32?)? in
+                let got: (message: ControlMessage, consumed: Int)?
+                do { got = try ControlMessage.decode(p.bytes) } catch { throw .protocolViolation("\(error)") }
+                guard let (m, used) = got else {
+                    guard p.bytes.count < Wire.headerSize + Wire.maxPayload else { throw .protocolViolation("oversized message") }
+                    return nil
+                }
+                p.bytes.removeFirst(used)
+                var fd: Int32? = nil
+                switch m {
+                case .supplicantPeer, .supplicantConnected(errno: 0):
+                    if !p.fds.isEmpty { fd = p.fds.removeFirst() }
+                default: break
+                }
+                return (m, fd)
+            }
+            if let d = decoded { return d }
+            guard !fdClosed.load(ordering: .acquiring) else { throw .disconnected }
+            let left = deadline - monotonicNanos()
+            guard left > 0 else { return nil }
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let r = poll(&p, 1, Int32(min(left / 1_000_000 + 1, 100)))
+            if r < 0 { if errno == EINTR { continue }; throw .host(errno: errno, what: "poll") }
+            if r == 0 { continue }
+            var fds: [Int32] = [-1, -1]
+            var nfds: Int32 = 0, trunc: Int32 = 0
+            let n = chunk.withUnsafeMutableBytes { vtee_recv_with_fds(fd, $0.baseAddress, $0.count, &fds, 2, &nfds, &trunc, 1) }
+            let got = Array(fds.prefix(Int(max(0, nfds))))
+            if n == 0 { for f in got { closeFD(f) }; throw .disconnected }
+            if n < 0 {
+                if errno == EAGAIN || errno == EINTR { continue }
+                throw .host(errno: errno, what: "recvmsg")
+            }
+            pending.withLock { $0.bytes += chunk.prefix(n); $0.fds += got }
+        }
+    }
+
+    /// Bytes buffered or readable on the socket (not consumed).
+    func inputWaiting() -> Bool {
+        if pending.withLock({ !$0.bytes.isEmpty }) { return true }
+        guard !fdClosed.load(ordering: .acquiring) else { return false }
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, 0) > 0 && p.revents & Int16(POLLIN) != 0
+    }
+
+    /// Sends one whole message (no descriptors); false when closed or cut short.
+    func send(_ m: ControlMessage) -> Bool {
+        guard !fdClosed.load(ordering: .acquiring) else { return false }
+        let bytes = m.encode()
+        return bytes.withUnsafeBytes { vtee_send_with_fds(fd, $0.baseAddress, $0.count, nil, 0, 0) } == bytes.count
     }
 
     /// True (and remembered) when the daemon hung up.

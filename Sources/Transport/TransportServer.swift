@@ -165,6 +165,10 @@ public final class TransportServer: Sendable {
     private let vcpuThreads = Atomic<Int>(0)
     private let clock: TransportClock
     private let guests = Mutex<[UInt32: AttachedGuest]>([:])
+    /// The shared tee-supplicants by uid and their outstanding channel offers (accept thread).
+    private let routes = Mutex(SupplicantRoutes())
+    /// Ids of the guests attached as their uid's shared supplicant (stats).
+    private let supplicantGuestIDs = Mutex<Set<UInt32>>([])
 
     /// Listens on `socketPath` (created with `mode`; a stale socket file there is replaced) and
     /// starts the accept thread. Guest RAM is adopted into `memory`.
@@ -223,6 +227,9 @@ public final class TransportServer: Sendable {
     /// the injected clock).
     public func poke() { if !stopping.load(ordering: .acquiring) { vtee_eventfd_signal(wakeFD) } }
 
+    /// Ids of the guests serving as their uid's shared tee-supplicant.
+    public var sharedSupplicantGuests: Set<UInt32> { supplicantGuestIDs.withLock { $0 } }
+
     /// The attached guests, by id.
     public var attachedGuests: [GuestSummary] {
         guests.withLock { g in
@@ -246,6 +253,8 @@ public final class TransportServer: Sendable {
         var buffer: [UInt8] = []
         var fds: [Int32] = []
         var guest: AttachedGuest?
+        /// The writer of the bytes read last (SCM_CREDENTIALS).
+        var lastSender: vtee_sender_t?
     }
 
     private func runLoop() {
@@ -289,7 +298,7 @@ public final class TransportServer: Sendable {
             }
             // Idle guests: no call running and none for longer than the idle timeout.
             if let idle = limits.idleTimeout?.nanoseconds {
-                for (fd, c) in conns {
+                for (fd, c) in conns where !routes.withLock({ $0.isSupplicant(fd) }) {
                     guard let g = c.guest, g.inFlight.load(ordering: .acquiring) == 0,
                           t - g.lastActive.load(ordering: .acquiring) >= idle else { continue }
                     logger.info("transport: idle guest detached", metadata: ["guest": "\(g.handle.id.raw)"])
@@ -397,6 +406,7 @@ public final class TransportServer: Sendable {
                 for f in received { closeFD(f) }
                 return leave(c, .disconnected)
             }
+            c.lastSender = from
             // Before HELLO every byte must come from one process, the one the guest will be.
             if c.guest == nil {
                 guard from.present != 0, from.pid > 0 else {
@@ -437,8 +447,15 @@ public final class TransportServer: Sendable {
                 case let .bye(reason):
                     logger.debug("transport: guest said goodbye", metadata: ["reason": "\(reason)"])
                     return leave(c, .goodbye)
-                case .welcome, .reject:
+                case .welcome, .reject, .supplicantStatus, .supplicantPeer, .supplicantConnected, .supplicantAvailable:
                     return fault(c, .malformed, "\(msg.type) is daemon-to-guest")
+                case .supplicantAttach, .supplicantDetach, .supplicantConnect, .supplicantPeerAck:
+                    guard let g = c.guest else { return fault(c, .malformed, "\(msg.type) before HELLO") }
+                    // SO_PASSCRED names the writer of these bytes: it must still be the guest's user.
+                    if let from = c.lastSender, from.present != 0, from.uid != g.handle.credentials.uid {
+                        return fault(c, .unidentified, "\(msg.type) from uid \(from.uid), the guest is uid \(g.handle.credentials.uid)")
+                    }
+                    supplicantMessage(msg, from: c.fd, guest: g.handle.id.raw, uid: g.handle.credentials.uid, pid: g.handle.credentials.pid)
                 }
             }
         }
@@ -615,15 +632,85 @@ public final class TransportServer: Sendable {
     }
 
     private func closeConnection(_ c: Connection) {
+        // Before the descriptor number can be reused: its offers go, and a supplicant's waiting
+        // clients learn there is none.
+        if let g = c.guest { supplicantGuestIDs.withLock { _ = $0.remove(g.handle.id.raw) } }
+        for o in routes.withLock({ $0.closed(fd: c.fd) }) {
+            closeFD(o.clientEnd)
+            if o.client != c.fd { answerNone(o.client, uid: o.uid) }
+        }
         for f in c.fds { closeFD(f) }
         closeFD(c.fd)
     }
 
     @discardableResult
-    private func send(_ fd: Int32, _ m: ControlMessage) -> Bool {
+    private func send(_ fd: Int32, _ m: ControlMessage, descriptor: Int32? = nil) -> Bool {
         let bytes = m.encode()
-        let n = bytes.withUnsafeBytes { vtee_send_with_fds(fd, $0.baseAddress, $0.count, nil, 0, 1) }
+        let fds: [Int32] = descriptor.map { [$0] } ?? []
+        let n = bytes.withUnsafeBytes { b in fds.withUnsafeBufferPointer { f in
+            vtee_send_with_fds(fd, b.baseAddress, b.count, f.baseAddress, Int32(f.count), 1)
+        } }
         return n == bytes.count
+    }
+
+    // MARK: - Shared tee-supplicant routing
+
+    /// One supplicant message of attached connection `fd` (uid and pid as the kernel named them
+    /// at HELLO). Answers go out at once; no call waits here.
+    private func supplicantMessage(_ m: ControlMessage, from fd: Int32, guest: UInt32, uid: UInt32, pid: Int32) {
+        switch m {
+        case .supplicantAttach:
+            let ok = routes.withLock { $0.attach(uid: uid, fd: fd) }
+            if ok { supplicantGuestIDs.withLock { _ = $0.insert(guest) } }
+            logger.info("transport: shared supplicant attach", metadata: ["uid": "\(uid)", "pid": "\(pid)", "ok": "\(ok)"])
+            // The uid's processes that were told there is none ask again from their next request:
+            // told before the supplicant's open returns, so a call made after it is routed.
+            if ok { for c in routes.withLock({ $0.takeToldAbsent(uid: uid) }) where c != fd { send(c, .supplicantAvailable) } }
+            send(fd, .supplicantStatus(errno: ok ? 0 : UInt32(EBUSY)))
+        case .supplicantDetach:
+            supplicantGuestIDs.withLock { _ = $0.remove(guest) }
+            for o in routes.withLock({ $0.detach(fd: fd) }) {
+                closeFD(o.clientEnd)
+                answerNone(o.client, uid: uid)
+            }
+            logger.info("transport: shared supplicant detach", metadata: ["uid": "\(uid)", "pid": "\(pid)"])
+        case .supplicantConnect:
+            guard let s = routes.withLock({ $0.route(uid: uid, fd: fd) }) else {
+                // None (ENOENT, remembered by the client until SUPP_AVAILABLE), or one with too
+                // many offers outstanding (EAGAIN: this request is served locally, the next asks again).
+                if routes.withLock({ $0.supplicants[uid] }) == nil { answerNone(fd, uid: uid) }
+                else { send(fd, .supplicantConnected(errno: UInt32(EAGAIN))) }
+                return
+            }
+            var pair: [Int32] = [-1, -1]
+            guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+                send(fd, .supplicantConnected(errno: UInt32(errno))); return
+            }
+            let token = routes.withLock { $0.offer(client: fd, to: s, clientEnd: pair[0]) }
+            let sent = send(s, .supplicantPeer(token: token, pid: UInt32(bitPattern: pid), uid: uid), descriptor: pair[1])
+            closeFD(pair[1])
+            if !sent, let o = routes.withLock({ $0.acknowledge(token: token, from: s) }) {
+                // The supplicant cannot be reached (gone, or not reading): the client falls back.
+                closeFD(o.clientEnd)
+                send(fd, .supplicantConnected(errno: UInt32(EAGAIN)))
+            }
+        case let .supplicantPeerAck(token, accepted):
+            guard let o = routes.withLock({ $0.acknowledge(token: token, from: fd) }) else {
+                logger.debug("transport: stray supplicant ack", metadata: ["token": "\(token)", "pid": "\(pid)"]); return
+            }
+            if accepted { send(o.client, .supplicantConnected(errno: 0), descriptor: o.clientEnd) }
+            else { send(o.client, .supplicantConnected(errno: UInt32(EAGAIN))) }
+            closeFD(o.clientEnd)
+        default:
+            break
+        }
+    }
+
+    /// SUPP_CONNECTED ENOENT to client `fd` of `uid`, which then serves locally without asking
+    /// until SUPP_AVAILABLE.
+    private func answerNone(_ fd: Int32, uid: UInt32) {
+        routes.withLock { $0.noteAbsent(uid: uid, fd: fd) }
+        send(fd, .supplicantConnected(errno: UInt32(ENOENT)))
     }
 
     // MARK: - vCPU threads

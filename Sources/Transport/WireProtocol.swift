@@ -14,6 +14,17 @@
 /// Payloads: HELLO (guest -> daemon, carries the RAM and mailbox memfds as SCM_RIGHTS)
 /// `{version u32, ramPages u32, vcpus u32, flags u32 = 0}`; WELCOME `{guestID u32, vcpus u32,
 /// ramBase u64}`; REJECT `{reason u32, length u32, UTF-8 message}`; BYE `{reason u32}`.
+///
+/// The shared tee-supplicant (docs/SHARED-SUPPLICANT.md), on an attached connection only:
+/// SUPP_ATTACH `{flags u32 = 0}` and SUPP_DETACH `{flags u32 = 0}` (guest -> daemon: this process
+/// serves / stops serving its uid's supplicant requests); SUPP_STATUS `{errno u32}` (daemon ->
+/// guest: the answer to SUPP_ATTACH, 0 or EBUSY); SUPP_CONNECT `{flags u32 = 0}` (guest -> daemon:
+/// a channel to my uid's supplicant, please); SUPP_PEER `{token u64, pid u32, uid u32}` plus one
+/// descriptor (daemon -> supplicant: a channel end for client `pid`); SUPP_PEER_ACK `{token u64,
+/// accepted u32, flags u32 = 0}` (supplicant -> daemon); SUPP_CONNECTED `{errno u32}` plus one
+/// descriptor when errno is 0 (daemon -> guest: the other channel end; ENOENT: the uid has no
+/// supplicant, serve locally until SUPP_AVAILABLE; EAGAIN: serve this request locally);
+/// SUPP_AVAILABLE `{flags u32 = 0}` (daemon -> guest told ENOENT: the uid has a supplicant now).
 
 /// Wire constants.
 public enum Wire {
@@ -41,6 +52,22 @@ public enum MessageType: UInt16, Sendable {
     case reject = 3
     /// Either way: orderly goodbye.
     case bye = 4
+    /// Guest -> daemon: this process has /dev/teepriv0 open and serves its uid's other processes.
+    case supplicantAttach = 5
+    /// Guest -> daemon: it stopped serving (closed /dev/teepriv0).
+    case supplicantDetach = 6
+    /// Daemon -> guest: the answer to SUPP_ATTACH (0, or EBUSY when the uid has one).
+    case supplicantStatus = 7
+    /// Guest -> daemon: give me a channel to my uid's supplicant.
+    case supplicantConnect = 8
+    /// Daemon -> supplicant: a new client channel (one descriptor).
+    case supplicantPeer = 9
+    /// Supplicant -> daemon: the channel of `token` is taken (or refused).
+    case supplicantPeerAck = 10
+    /// Daemon -> guest: the answer to SUPP_CONNECT (one descriptor when errno is 0).
+    case supplicantConnected = 11
+    /// Daemon -> guest told ENOENT: its uid has a supplicant now.
+    case supplicantAvailable = 12
 }
 
 /// Why the daemon refused or dropped a guest (REJECT.reason, BYE.reason).
@@ -111,6 +138,22 @@ public enum ControlMessage: Equatable, Sendable {
     case reject(reason: UInt32, message: String)
     /// Goodbye.
     case bye(reason: UInt32)
+    /// This process serves its uid's supplicant requests.
+    case supplicantAttach
+    /// This process stopped serving them.
+    case supplicantDetach
+    /// The answer to SUPP_ATTACH: 0 or an errno (EBUSY).
+    case supplicantStatus(errno: UInt32)
+    /// A channel to my uid's supplicant, please.
+    case supplicantConnect
+    /// A channel end (the descriptor travels with it) for client process `pid` of `uid`.
+    case supplicantPeer(token: UInt64, pid: UInt32, uid: UInt32)
+    /// The channel of `token` is taken (`accepted`) or refused.
+    case supplicantPeerAck(token: UInt64, accepted: Bool)
+    /// The answer to SUPP_CONNECT: 0 (the descriptor travels with it) or an errno (ENOENT: none).
+    case supplicantConnected(errno: UInt32)
+    /// The uid has a supplicant now (to a guest told ENOENT).
+    case supplicantAvailable
 
     /// The type code of this message.
     public var type: MessageType {
@@ -119,6 +162,14 @@ public enum ControlMessage: Equatable, Sendable {
         case .welcome: .welcome
         case .reject: .reject
         case .bye: .bye
+        case .supplicantAttach: .supplicantAttach
+        case .supplicantDetach: .supplicantDetach
+        case .supplicantStatus: .supplicantStatus
+        case .supplicantConnect: .supplicantConnect
+        case .supplicantPeer: .supplicantPeer
+        case .supplicantPeerAck: .supplicantPeerAck
+        case .supplicantConnected: .supplicantConnected
+        case .supplicantAvailable: .supplicantAvailable
         }
     }
 
@@ -141,6 +192,14 @@ public enum ControlMessage: Equatable, Sendable {
             p.putLE(reason); p.putLE(UInt32(text.count)); p += text
         case let .bye(reason):
             p.putLE(reason)
+        case .supplicantAttach, .supplicantDetach, .supplicantConnect, .supplicantAvailable:
+            p.putLE(UInt32(0))
+        case let .supplicantStatus(e), let .supplicantConnected(e):
+            p.putLE(e)
+        case let .supplicantPeer(token, pid, uid):
+            p.putLE(token); p.putLE(pid); p.putLE(uid)
+        case let .supplicantPeerAck(token, accepted):
+            p.putLE(token); p.putLE(UInt32(accepted ? 1 : 0)); p.putLE(UInt32(0))
         }
         var out: [UInt8] = []
         out.reserveCapacity(Wire.headerSize + p.count)
@@ -185,6 +244,27 @@ public enum ControlMessage: Equatable, Sendable {
         case .bye:
             guard p.count == 4 else { throw .badLength(type, Int(length)) }
             msg = .bye(reason: p.getLE(0))
+        case .supplicantAttach, .supplicantDetach, .supplicantConnect, .supplicantAvailable:
+            guard p.count == 4 else { throw .badLength(type, Int(length)) }
+            guard p.getLE(0) as UInt32 == 0 else { throw .reservedNotZero }
+            switch type {
+            case .supplicantAttach: msg = .supplicantAttach
+            case .supplicantDetach: msg = .supplicantDetach
+            case .supplicantConnect: msg = .supplicantConnect
+            default: msg = .supplicantAvailable
+            }
+        case .supplicantStatus, .supplicantConnected:
+            guard p.count == 4 else { throw .badLength(type, Int(length)) }
+            msg = type == .supplicantStatus ? .supplicantStatus(errno: p.getLE(0)) : .supplicantConnected(errno: p.getLE(0))
+        case .supplicantPeer:
+            guard p.count == 16 else { throw .badLength(type, Int(length)) }
+            msg = .supplicantPeer(token: p.getLE(0), pid: p.getLE(8), uid: p.getLE(12))
+        case .supplicantPeerAck:
+            guard p.count == 16 else { throw .badLength(type, Int(length)) }
+            let accepted: UInt32 = p.getLE(8)
+            guard accepted <= 1 else { throw .badLength(type, Int(length)) }
+            guard p.getLE(12) as UInt32 == 0 else { throw .reservedNotZero }
+            msg = .supplicantPeerAck(token: p.getLE(0), accepted: accepted == 1)
         }
         return (msg, total)
     }

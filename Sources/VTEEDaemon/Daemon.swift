@@ -293,6 +293,7 @@ public final class Daemon: Sendable {
         var totals = ["guests": 0, "calls_in_flight": 0, "sessions": 0, "shm_buffers": 0, "pinned_pages": 0]
         var rpcs: [String: Int] = [:]
         var busy = 0
+        let suppliers = server.withLock { $0?.sharedSupplicantGuests } ?? []
         for (id, g) in current.sorted(by: { $0.key < $1.key }) {
             let gid = GuestID(id)
             guard let m = stack.mediator.stats(gid) else { continue }
@@ -301,7 +302,7 @@ public final class Daemon: Sendable {
             rows.append(["id": Int(id), "pid": Int(g.credentials.pid), "uid": Int(g.credentials.uid),
                          "calls_in_flight": m.callsInFlight + m.callsSuspended, "sessions": m.sessions,
                          "shm_buffers": m.shmBuffers, "pinned_pages": m.pinnedPages, "mediator_bytes": m.mediatorBytes,
-                         "secure_sessions": sw?.sessions ?? 0])
+                         "secure_sessions": sw?.sessions ?? 0, "shared_supplicant": suppliers.contains(id)])
             totals["guests", default: 0] += 1
             totals["calls_in_flight", default: 0] += m.callsInFlight + m.callsSuspended
             totals["sessions", default: 0] += m.sessions

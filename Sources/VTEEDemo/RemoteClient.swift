@@ -19,11 +19,14 @@ public struct ClientRunReport: Sendable {
     public var calls: Int
     /// RPCs served.
     public var rpcs: Int
+    /// Supplicant requests withdrawn unserved at their bound (COMMUNICATION), and requests still
+    /// being served when their bound passed (waited for): what a slow or starved supplicant did.
+    public var supplicantWithdrawn = 0, supplicantOverdue = 0
     /// True when every step of every round passed.
     public var ok: Bool { guestSteps.allSatisfy { $0.allSatisfy(\.ok) } }
-    /// JSON: {"ok", "rounds":[[{"name","ok","detail"}]], "calls", "rpcs"}.
+    /// JSON: {"ok", "rounds":[[{"name","ok","detail"}]], "calls", "rpcs", "supplicant_withdrawn", "supplicant_overdue"}.
     public var json: String {
-        jsonString(["ok": ok, "calls": calls, "rpcs": rpcs,
+        jsonString(["ok": ok, "calls": calls, "rpcs": rpcs, "supplicant_withdrawn": supplicantWithdrawn, "supplicant_overdue": supplicantOverdue,
                     "rounds": guestSteps.map { $0.map { ["name": $0.name, "ok": $0.ok, "detail": $0.detail] as [String: Any] } }])
     }
 }
@@ -51,7 +54,10 @@ public func runClient(socket: String, workload: String, count: Int) throws -> Cl
         rounds.append(DemoWorkload(context: context, log: LatencyLog()).run(only: workload == "all" ? nil : workload))
     }
     let s = context.driver.statistics
-    return ClientRunReport(guestSteps: rounds, calls: s.stdCalls, rpcs: s.rpcFunctions.values.reduce(0, +))
+    var r = ClientRunReport(guestSteps: rounds, calls: s.stdCalls, rpcs: s.rpcFunctions.values.reduce(0, +))
+    r.supplicantWithdrawn = context.driver.supplicant.timeouts
+    r.supplicantOverdue = context.driver.supplicant.overdue
+    return r
 }
 
 /// One parameter of `vtee invoke`.

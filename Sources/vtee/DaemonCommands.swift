@@ -101,7 +101,9 @@ struct ClientCommand: ParsableCommand {
             for (i, round) in r.guestSteps.enumerated() {
                 for s in round { print("round \(i + 1)  \(s.ok ? "ok    " : "FAILED")  \(s.name)  \(s.detail)") }
             }
-            print("\(r.calls) std calls, \(r.rpcs) RPCs: \(r.ok ? "all steps ok" : "FAILED")")
+            let slow = r.supplicantWithdrawn + r.supplicantOverdue > 0
+                ? " (supplicant: \(r.supplicantWithdrawn) request(s) withdrawn unserved, \(r.supplicantOverdue) served past the bound)" : ""
+            print("\(r.calls) std calls, \(r.rpcs) RPCs: \(r.ok ? "all steps ok" : "FAILED")\(slow)")
         }
         if !r.ok { throw ExitCode.failure }
     }

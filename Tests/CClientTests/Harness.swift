@@ -68,6 +68,52 @@ enum CHarness {
         return Run(status: status, output: text)
     }
 
+    /// A program running in the background (a supplicant process): its output goes to a file,
+    /// its stdin is a pipe the test closes to end it.
+    final class Background: @unchecked Sendable {
+        // @unchecked: the Process and handles are used from the test's thread only; `done` is a semaphore.
+        let process = Process()
+        let outPath: String
+        let input = Pipe()
+        let done = DispatchSemaphore(value: 0)
+        init(outPath: String) { self.outPath = outPath }
+        /// What it printed so far.
+        var output: String { (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "" }
+        var lines: [String] { output.split(separator: "\n").map(String.init) }
+        /// Ends its stdin (a `serve` supplicant then prints its counts and exits).
+        func closeInput() { try? input.fileHandleForWriting.close() }
+        /// Waits at most `seconds` for it to exit (killed past that): its exit status, nil if killed.
+        func finish(seconds: Double) -> Int32? {
+            if done.wait(timeout: .now() + seconds) == .timedOut {
+                kill(process.processIdentifier, SIGKILL)
+                done.wait()
+                return nil
+            }
+            return process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus
+        }
+        /// Sends `signal` now.
+        func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+    }
+
+    /// Starts `path` in the background with extra environment (see `Background`).
+    static func start(_ path: String, _ arguments: [String] = [], environment: [String: String] = [:]) throws -> Background {
+        let b = Background(outPath: tempDir() + "/out")
+        FileManager.default.createFile(atPath: b.outPath, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: b.outPath))
+        b.process.executableURL = URL(fileURLWithPath: path)
+        b.process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        b.process.environment = env
+        b.process.standardOutput = handle
+        b.process.standardError = handle
+        b.process.standardInput = b.input
+        b.process.terminationHandler = { [done = b.done] _ in done.signal() }
+        try b.process.run()
+        try? handle.close()
+        return b
+    }
+
     /// Installs the libraries and header with scripts/install-libteec.sh into `prefix`.
     static func install(prefix: String) throws -> Run {
         try run("/bin/bash", [packageRoot + "/scripts/install-libteec.sh", prefix, buildDir], seconds: 60)

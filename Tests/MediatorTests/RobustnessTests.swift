@@ -137,3 +137,42 @@ private struct Machine2 {
     }
     #expect(m.destroyAllClean())
 }
+
+/// A guest destroyed while its vCPUs are completing invokes without the guest lock (slot
+/// phases inFlight -> completing -> done, reaped later under the lock): whichever side of the
+/// handshake each call falls on, nothing is left behind and VM_DESTROYED is sent exactly once.
+@Test func destroyRacingLockFreeCompletionsLeavesNothingAndSendsVMDestroyedOnce() throws {
+    for round in 0..<40 {
+        let m = try Machine2(guests: 1)
+        let g = m.guests[0]
+        let s = try #require(m.open(g))
+        let started = DispatchSemaphore(value: 0), finished = DispatchSemaphore(value: 0)
+        let wrong = Mutex<[String]>([])
+        for vcpu in 0..<2 {
+            Thread.detachNewThread {
+                var signalled = false
+                for i in 0..<2000 {
+                    let arg = MsgArg(cmd: .invokeCommand, function: TestTA.Command.nopValues.rawValue, session: s,
+                                     params: (0..<4).map { .value(.valueInout, a: UInt64(i + $0), b: 1) })
+                    let (out, back) = g.call(arg, page: 1 + vcpu, vcpu: vcpu)
+                    if i == 20 && !signalled { started.signal(); signalled = true }
+                    guard out.a0 == 0 else { break }   // the guest is gone: ENOTAVAIL
+                    if back?.ret != .success || back?.params.first?.a != UInt64(i + 1) {
+                        wrong.withLock { $0.append("round \(round) vcpu \(vcpu) call \(i): \(String(describing: back?.ret))") }
+                    }
+                }
+                if !signalled { started.signal() }
+                finished.signal()
+            }
+        }
+        // Destroy once both vCPUs are well into their loops, while calls are in flight.
+        for _ in 0..<2 { #expect(started.wait(timeout: .now() + 30) == .success) }
+        m.mediator.destroyGuest(g.id)
+        for _ in 0..<2 { #expect(finished.wait(timeout: .now() + 30) == .success) }
+        #expect(wrong.withLock { $0 } == [])
+        #expect(m.mediator.totals.guestsDestroyed == 1, "round \(round)")
+        #expect(m.mediator.stats(g.id) == nil && g.space.pinnedPages == 0, "round \(round)")
+        #expect(m.secure.stats(clientID: g.id.clientID) == nil, "round \(round)")
+        #expect(m.mediator.freeMediatorPages == m.free, "round \(round)")
+    }
+}

@@ -154,6 +154,55 @@ import Testing
         #expect(ch.receive(conn, timeout: 0) == nil)       // nothing left to take
         #expect(ch.attach() != nil)                        // a new supplicant may attach
     }
+
+    /// A request the supplicant has taken is never given up on: answering the secure world
+    /// COMMUNICATION while the supplicant still runs it (a rename stalled on a slow disk) let the
+    /// rename land after the store's lock had passed to another guest, renaming that guest's
+    /// staged directory away (its commit: ITEM_NOT_FOUND) -- the load flake of round 3.
+    @Test func aRequestTheSupplicantIsServingIsWaitedForPastItsBoundNotAbandoned() throws {
+        let clock = ManualClock()
+        let ch = SupplicantChannel(clock: clock)
+        guard let conn = ch.attach() else { Issue.record("attach"); return }
+        let got = Mutex<SupplicantResponse?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let rename: [SupplicantParam] = [.value(.valueInput, a: RPCFSOperation.rename.rawValue, b: 1, c: 0)]
+        Thread.detachNewThread {
+            let r = ch.call(.fs, rename, served: 10, absent: 0.5)
+            got.withLock { $0 = r }; done.signal()
+        }
+        guard let req = ch.receive(conn, timeout: 10) else { Issue.record("receive"); return }   // in service now
+        #expect(clock.waitForSleepers(1))
+        clock.advance(seconds: 10)                         // its bound passes while the supplicant works on it
+        // The driver either gave up (ended: the old behaviour) or noticed it is still being served.
+        #expect(waitUntil { ch.overdue == 1 || got.withLock { $0 } != nil })
+        #expect(got.withLock { $0 } == nil, "the driver answered \(String(describing: got.withLock { $0?.result })) while the supplicant was still serving the request")
+        clock.advance(seconds: 60)                         // much later still: waited for, not abandoned
+        ch.reply(conn, SupplicantResponse(id: req.id, result: .success, params: rename))
+        #expect(done.wait(timeout: .now() + 10) == .success)
+        #expect(got.withLock { $0?.result } == .success, "the supplicant's own answer reaches the secure world")
+        #expect(ch.timeouts == 0)
+    }
+
+    /// A request no supplicant took within its bound is withdrawn: it fails COMMUNICATION and is
+    /// never served afterwards (so it cannot run behind the secure world's back either).
+    @Test func aRequestNoSupplicantTookIsWithdrawnAtItsBoundAndNeverServed() throws {
+        let clock = ManualClock()
+        let ch = SupplicantChannel(clock: clock)
+        guard let conn = ch.attach() else { Issue.record("attach"); return }
+        let got = Mutex<SupplicantResponse?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            let r = ch.call(.fs, [], served: 10, absent: 0.5)
+            got.withLock { $0 = r }; done.signal()
+        }
+        #expect(waitUntil { ch.waitingRequests == 1 })
+        #expect(clock.waitForSleepers(1))
+        clock.advance(seconds: 10)
+        #expect(done.wait(timeout: .now() + 10) == .success)
+        #expect(got.withLock { $0?.result } == .communication)
+        #expect(ch.timeouts == 1)
+        #expect(ch.receive(conn, timeout: 0) == nil, "a withdrawn request reached the supplicant")
+    }
 }
 
 

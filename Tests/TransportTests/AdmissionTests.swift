@@ -60,6 +60,29 @@ struct AdmissionTests {
         }
         #expect(eventually { server.stats.guests == n })
     }
+
+    @Test("a guest paused between connect and HELLO, pushed out by newer handshakes of its user, retries and attaches")
+    func pushedOutHandshakeIsRetried() throws {
+        let path = tempSocketPath("retry")
+        var limits = testLimits(maxGuests: 4)
+        limits.maxHandshakingPerUser = 1
+        let server = try TransportServer(socketPath: path, limits: limits, memory: PhysicalMemory(), delegate: RecordingDelegate())
+        defer { server.stop() }
+        var intruders: [RawGuest] = []
+        var pushedOut = false
+        let guest = try TransportClient.connect(socketPath: path, ramPages: 1, vcpus: 1, timeout: .seconds(5), tuning: TransportLimits()) { attempt in
+            guard attempt == 0 else { return }
+            // Paused before HELLO while another connection of this user arrives: with a bound of
+            // one handshake per user, this one is the oldest and gives way.
+            if let r = RawGuest(path: path) { intruders.append(r) }
+            pushedOut = eventually { server.stats.rejected >= 1 }
+        }
+        defer { guest.close() }
+        #expect(pushedOut, "the first attempt was never pushed out: the test proves nothing")
+        #expect(guest.conduit.trap(RegisterFrame(a0: 7), vcpu: 0).a0 == 8)
+        #expect(server.stats.guests == 1)
+        #expect(intruders.count == 1)
+    }
 }
 
 @Suite("Transport: per-user limits, idle timeout and handshake deadline on an injected clock")

@@ -2,7 +2,11 @@
  * optee_client's tee-supplicant issues them) serving SHM_ALLOC, SHM_FREE and FS requests from an
  * in-memory file store, while the main thread's client on /dev/tee0 makes the secure world use
  * storage. Run under LD_PRELOAD=libvtee-preload.so. Prints "ok"/"FAIL" lines, "value" lines and a
- * summary; exits 1 on any failure. */
+ * summary; exits 1 on any failure.
+ * `tee_supplicant serve [stall]`: only the supplicant, serving the user's other processes (the
+ * shared supplicant): prints "value ready", serves until stdin ends, then prints its served counts.
+ * With `stall`, a plugin request is never answered (it prints "value stalled" and blocks), so a
+ * test can kill the supplicant while a client's call waits on it. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -241,6 +245,7 @@ static uint32_t plugin(struct tee_ioctl_param *p, uint32_t n)
 }
 
 static int loop_exit_errno;
+static int stall_plugin;
 
 /* tee-supplicant's loop: RECV with a meta param offered, serve, SEND the same params back. */
 static void *supplicant_loop(void *unused)
@@ -268,7 +273,14 @@ static void *supplicant_loop(void *unused)
 		case RPC_SHM_ALLOC: ret = np >= 1 ? shm_alloc(&p[0]) : TEEC_ERROR_BAD_PARAMETERS; break;
 		case RPC_SHM_FREE: ret = np >= 1 ? shm_free(&p[0]) : TEEC_ERROR_BAD_PARAMETERS; break;
 		case RPC_LOAD_TA: ret = TEEC_ERROR_ITEM_NOT_FOUND; break;
-		case RPC_PLUGIN: ret = plugin(p, np); break;
+		case RPC_PLUGIN:
+			if (stall_plugin) {
+				printf("value stalled\n");
+				for (;;)
+					pause();
+			}
+			ret = plugin(p, np);
+			break;
 		default: ret = TEEC_ERROR_NOT_SUPPORTED; break;
 		}
 		if (func < 16)
@@ -301,9 +313,34 @@ static int invoke_value_in(int fd, uint32_t session, uint32_t func, uint64_t a, 
 	return rc;
 }
 
-int main(void)
+/* The shared supplicant: serve the user's other processes until stdin ends. */
+static int serve(int stall)
+{
+	stall_plugin = stall;
+	priv_fd = open("/dev/teepriv0", O_RDWR);
+	check("teepriv0_opens_as_optee", priv_fd >= 0, "fd=%d errno=%d", priv_fd, errno);
+	if (priv_fd < 0)
+		return 1;
+	pthread_t t;
+	pthread_create(&t, NULL, supplicant_loop, NULL);
+	printf("value ready\n");
+	char c;
+	while (read(0, &c, 1) > 0)
+		;
+	printf("value served fs=%ld shm_alloc=%ld shm_free=%ld plugin=%ld\n", served[RPC_FS], served[RPC_SHM_ALLOC],
+	       served[RPC_SHM_FREE], served[RPC_PLUGIN]);
+	close(priv_fd);
+	pthread_join(t, NULL);
+	check("loop_ends_at_close", 1, "");
+	printf("summary passed=%d failed=%d\n", passed, failed);
+	return failed ? 1 : 0;
+}
+
+int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 1 && strcmp(argv[1], "serve") == 0)
+		return serve(argc > 2 && strcmp(argv[2], "stall") == 0);
 	priv_fd = open("/dev/teepriv0", O_RDWR);
 	struct tee_ioctl_version_data v;
 	memset(&v, 0, sizeof(v));
