@@ -164,6 +164,8 @@ public final class Mediator: Sendable {
     let config: MediatorConfig
     let allocator: PageAllocator
     let slots: [GuestSlot]
+    /// The same slots unretained (held by `slots` for the mediator's life), for the trap path.
+    let slotRefs: [Unmanaged<GuestSlot>]
     /// Effective calls-in-flight limit (config capped by the secure thread count).
     public let callsInFlightLimit: Int
     /// Secure capabilities reported at start (before masking).
@@ -196,6 +198,7 @@ public final class Mediator: Sendable {
         }
         callsInFlightLimit = limit
         slots = (0..<max(1, config.maxGuests)).map { _ in GuestSlot(callSlots: limit) }
+        slotRefs = slots.map { Unmanaged.passUnretained($0) }
         let caps = secureWorld.smc(RegisterFrame(.exchangeCapabilities))
         secureCapabilities = caps.a0 == 0 ? SecureCapabilities(rawValue: UInt32(truncatingIfNeeded: caps.a1)) : []
     }
@@ -323,10 +326,15 @@ public final class Mediator: Sendable {
     /// One trapped OP-TEE call from `guest`'s vCPU `vcpu`; returns the frame the guest sees.
     /// The guest's a7 is always replaced by its client id.
     public func handle(_ frame: RegisterFrame, guest: GuestID, vcpu: Int) -> RegisterFrame {
-        guard let slot = slot(guest) else {
+        let i = Int(guest.raw)
+        guard i < slotRefs.count else {
             counters.bump(.unknownGuest)
             return RegisterFrame(a0: UInt64(SMCReturn.unknownFunction.rawValue))
         }
+        return slotRefs[i]._withUnsafeGuaranteedRef { handle(frame, slot: $0, guest: guest, vcpu: vcpu) }
+    }
+
+    func handle(_ frame: RegisterFrame, slot: GuestSlot, guest: GuestID, vcpu: Int) -> RegisterFrame {
         let f = frame.function
         guard frame.a0 >> 32 == 0, !f.isSMC64 else {
             counters.bump(.blockedFastCalls)
