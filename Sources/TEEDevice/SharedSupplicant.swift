@@ -25,17 +25,14 @@ final class ChannelSocket: Sendable {
     /// True once closed (writes then fail); held during writes so frames never interleave and the
     /// descriptor is never closed under a writer.
     private let closed = Mutex(false)
-    /// Longest one write may block on a peer that does not read.
-    static let sendTimeoutSeconds = 10
 
     /// Adopts `fd` (a connected stream socket).
-    init(fd: Int32) {
-        self.fd = fd
-        var tv = timeval(tv_sec: Self.sendTimeoutSeconds, tv_usec: 0)
-        _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    }
+    init(fd: Int32) { self.fd = fd }
 
-    /// Writes a whole frame; false (and the channel shut down) when it could not.
+    /// Writes a whole frame; false (and the channel shut down) when it could not. No time bound:
+    /// a write blocks while the peer lives and does not read (a stopped supplicant stalls its
+    /// clients, as on Linux; giving up would leave the frames already sent in its hands), and
+    /// fails at once when the peer is gone.
     func write(_ frame: ChannelFrame) -> Bool {
         let bytes = frame.encode()
         let ok = closed.withLock { isClosed -> Bool in
@@ -316,6 +313,9 @@ final class ServedChannel: Sendable {
     static let maxInService = 16
     /// Most mirrors one client may hold.
     static let maxMirrors = 64
+    /// Most bytes of mirrors one client may hold (one RPC buffer's limit: a LOAD_TA of the largest
+    /// TA the channel carries still fits).
+    static let maxMirrorBytes = UInt64(SupplicantChannelWire.maxData)
 
     init(socket: ChannelSocket, clientPID: Int32, driver: OPTEEDriver, server: SharedSupplicantServer) {
         self.socket = socket; self.clientPID = clientPID; self.driver = driver; self.server = server
@@ -409,7 +409,11 @@ final class ServedChannel: Sendable {
     private func mirror(of w: ChannelWindow) -> Result<Mirror, MirrorFailure> {
         mirrors.withLock { m -> Result<Mirror, MirrorFailure> in
             if let x = m[w.shm] { return x.size == w.shmSize ? .success(x) : .failure(MirrorFailure(result: .badParameters)) }
-            guard m.count < Self.maxMirrors else { return .failure(MirrorFailure(result: .outOfMemory)) }
+            // One client cannot take the serving guest's RAM from the others: a bounded count and size.
+            let held = m.values.reduce(UInt64(0)) { $0 + $1.size }
+            guard m.count < Self.maxMirrors, held + w.shmSize <= Self.maxMirrorBytes else {
+                return .failure(MirrorFailure(result: .outOfMemory))
+            }
             let r = driver.supplicant.submit(.shmAlloc, [.value(.valueInout, a: RPCShmType.application.rawValue, b: w.shmSize, c: 0)],
                                              windows: [nil], served: driver.configuration.supplicantWait,
                                              absent: driver.configuration.supplicantAbsentWait)
@@ -444,14 +448,20 @@ final class SharedSupplicantClient: Sendable {
 
     init(link: DaemonLink, driver: OPTEEDriver) { self.link = link; self.driver = driver }
 
+    /// Held while a channel is asked for, so concurrent requests share one channel.
+    private let connecting = Mutex(0)
+
     /// The open channel, or a new one when the uid has a supplicant.
     private func current() -> ClientChannel? {
         if let c = channel.withLock({ $0 }), c.isOpen { return c }
-        guard let fd = link.connect() else { return nil }
-        let c = ClientChannel(socket: ChannelSocket(fd: fd))
-        channel.withLock { $0 = c }
-        Thread.detachNewThread { c.run() }
-        return c
+        return connecting.withLock { _ -> ClientChannel? in
+            if let c = channel.withLock({ $0 }), c.isOpen { return c }
+            guard let fd = link.connect() else { return nil }
+            let c = ClientChannel(socket: ChannelSocket(fd: fd))
+            channel.withLock { $0 = c }
+            Thread.detachNewThread { c.run() }
+            return c
+        }
     }
 
     /// Serves `req` through the shared supplicant: its answer, or nil to serve it here (SHM_ALLOC:
@@ -518,9 +528,11 @@ final class ClientChannel: Sendable {
         let answer = Mutex<ChannelFrame?>(nil)
     }
     let socket: ChannelSocket
+    private let clock: any HostClock
     private let state = Mutex<(slots: [UInt64: Slot], nextID: UInt64, open: Bool)>(([:], 1, true))
 
-    init(socket: ChannelSocket) { self.socket = socket }
+    /// A channel over `socket`, timing its looks at the channel on `clock`.
+    init(socket: ChannelSocket, clock: any HostClock = SystemClock.shared) { self.socket = socket; self.clock = clock }
 
     var isOpen: Bool { state.withLock { $0.open } }
 
@@ -530,7 +542,6 @@ final class ClientChannel: Sendable {
     /// supplicant has is never abandoned while the channel lives: the serving side answers
     /// COMMUNICATION itself when its tee-supplicant did not take it within the driver's bound, and
     /// giving up earlier would let an FS write or rename still run after the secure world moved on.
-    /// `checkEvery` is how often the wait looks at the channel.
     func call(_ command: UInt32, _ params: [SupplicantParam], _ windows: [ChannelWindow?], checkEvery: Double = 1) -> ChannelFrame? {
         let slot = Slot()
         let id: UInt64? = state.withLock { s in
@@ -546,15 +557,18 @@ final class ClientChannel: Sendable {
             state.withLock { _ = $0.slots.removeValue(forKey: id) }
             return nil
         }
-        while !SystemClock.shared.wait(slot.event, seconds: checkEvery) {
-            if !isOpen { break }   // closed: its reader signals every slot; this is the backstop
-        }
+        // Only the answer or the end of the channel ends the wait: the reader signals every slot
+        // it removes, answered or left behind at the end. `checkEvery` only paces the looks.
+        while !clock.wait(slot.event, seconds: checkEvery) {}
         state.withLock { _ = $0.slots.removeValue(forKey: id) }
         return slot.answer.withLock { $0 } ?? communication
     }
 
-    /// Reads replies until the supplicant leaves or breaks the protocol; then every request still
-    /// waiting ends with COMMUNICATION.
+    /// Reads replies until the supplicant leaves; then every request still waiting ends with
+    /// COMMUNICATION. A supplicant that breaks the protocol with well-formed frames (a reply to a
+    /// request never made, a request) gets no new requests (`isOpen` turns false, the next request
+    /// opens a new channel), but the requests it holds are still waited for until it answers them
+    /// or leaves: it may still run them. Bytes that are no frame end the channel at once.
     func run() {
         while true {
             let frame: ChannelFrame?
@@ -564,18 +578,17 @@ final class ClientChannel: Sendable {
             }
             guard let f = frame else { break }
             guard case let .reply(id, _, _) = f else {
-                SharedSupplicantLog.note("supplicant channel closed: a supplicant sent a request")
-                break
+                if brokenAndDrained("a supplicant sent a request") { break }
+                continue
             }
-            let (slot, issued) = state.withLock { s in (s.slots.removeValue(forKey: id), id != 0 && id < s.nextID) }
+            let slot = state.withLock { s in s.slots.removeValue(forKey: id) }
             if let slot {
                 slot.answer.withLock { $0 = f }
                 slot.event.signal()
-            } else if !issued {
-                // A reply to a request this client never made: the supplicant is broken.
-                SharedSupplicantLog.note("supplicant channel closed: reply to request \(id), never sent")
+                if state.withLock({ !$0.open && $0.slots.isEmpty }) { break }
+            } else if brokenAndDrained("reply to request \(id), which it does not hold") {
                 break
-            }   // else: a late reply to a request that timed out, dropped
+            }
         }
         let waiting = state.withLock { s -> [Slot] in
             s.open = false
@@ -584,6 +597,12 @@ final class ClientChannel: Sendable {
         }
         socket.finish()
         for w in waiting { w.event.signal() }   // no answer: COMMUNICATION
+    }
+
+    /// Marks the channel broken (no new requests); true when no request is held any more.
+    private func brokenAndDrained(_ why: String) -> Bool {
+        SharedSupplicantLog.note("supplicant channel broken: \(why)")
+        return state.withLock { s in s.open = false; return s.slots.isEmpty }
     }
 }
 

@@ -4,6 +4,7 @@
 /// by the client's own supplicant; a second supplicant of the user is EBUSY; hostile frames on the
 /// channel get a defined answer and the supplicant keeps serving.
 import Foundation
+import Machine
 import NormalWorld
 import Synchronization
 import TEEABI
@@ -52,8 +53,8 @@ import Glibc
         #expect(rows.filter { $0["shared_supplicant"] as? Bool == true }.count == 1, "\(rows)")
         let c = try CHarness.run(s.client, ["storage"], environment: s.env, seconds: 120)
         #expect(c.status == 0 && CHarness.summary(c)?.failed == 0, "\(c.output)")
-        #expect(CHarness.passedChecks(c).isSuperset(of: ["client_session", "storage_roundtrip", "plugin_served_by_shared_supplicant"]),
-                "\(c.output)")
+        #expect(CHarness.passedChecks(c).isSuperset(of: ["client_session", "storage_roundtrip", "plugin_served_by_shared_supplicant",
+                                                         "unknown_ta_not_found"]), "\(c.output)")
         // One supplicant per user: another process's open of /dev/teepriv0 is EBUSY, and it still works as a client.
         let second = try CHarness.run(s.client, ["second"], environment: s.env, seconds: 120)
         #expect(CHarness.passedChecks(second).isSuperset(of: ["second_process_supplicant_ebusy", "client_session"]), "\(second.output)")
@@ -73,6 +74,7 @@ import Glibc
         // The supplicant process counted the client process's FS and plugin requests as its own.
         let served = sup.lines.first { $0.hasPrefix("value served ") } ?? ""
         #expect(served.contains("fs=") && !served.contains("fs=0 ") && served.hasSuffix(" plugin=1"), "\(sup.output)")
+        #expect(sup.lines.contains("value served_load_ta=1"), "the LOAD_TA of the client's unknown TA: \(sup.output)")
         // It left: the user's processes are served by their own supplicant again.
         let after = try CHarness.run(s.client, ["local"], environment: s.env, seconds: 120)
         #expect(CHarness.passedChecks(after).contains("served_by_own_supplicant"), "\(after.output)")
@@ -130,6 +132,27 @@ import Glibc
         throw TEEResult.communication
     }
 
+    @Test func aRequestIdAlreadyInServiceIsRefusedAndTheHeldRequestEndsWithTheSupplicant() throws {
+        let s = try Self.prepare(); defer { try? FileManager.default.removeItem(atPath: s.dir) }
+        let d = try Daemon(config: DaemonConfig(socketPath: s.dir + "/s", storage: s.dir + "/store")); defer { d.stop() }
+        let sup = try Self.startSupplicant(s, stall: true)
+        defer { sup.signal(SIGKILL); _ = sup.finish(seconds: 30) }
+        let guest = try TransportClient.connect(socketPath: s.dir + "/s", ramPages: 64, vcpus: 1); defer { guest.close() }
+        let sock = try Self.channel(guest)
+        defer { sock.finish() }
+        // Request 1 (a plugin request) is held by the stalling supplicant ...
+        #expect(sock.write(.request(id: 1, command: 12, params: [.value(.valueInput, a: 0, b: 0, c: 0)], windows: [nil])))
+        #expect(CHarness.eventually(60) { sup.lines.contains("value stalled") }, "\(sup.output)")
+        // ... so another request with id 1 is refused without being served, and answered at once.
+        #expect(sock.write(.request(id: 1, command: 2, params: [.value(.valueInput, a: 2, b: 0, c: 0)], windows: [nil])))
+        guard case let .reply(id, result, _)? = try Self.readFrame(sock) else { Issue.record("no reply"); return }
+        #expect(id == 1 && result == TEEResult.badParameters.rawValue)
+        // The supplicant dies with request 1 in service: the channel ends (its client would see COMMUNICATION).
+        sup.signal(SIGKILL)
+        #expect(try Self.readFrame(sock) == nil)
+        _ = d
+    }
+
     @Test func hostileFramesOnTheChannelGetADefinedAnswerAndTheSupplicantKeepsServing() throws {
         let s = try Self.prepare(); defer { try? FileManager.default.removeItem(atPath: s.dir) }
         let d = try Daemon(config: DaemonConfig(socketPath: s.dir + "/s", storage: s.dir + "/store")); defer { d.stop() }
@@ -160,6 +183,11 @@ import Glibc
         #expect(served?.id == 5 && served?.result == TEEResult.itemNotFound.rawValue, "\(String(describing: served))")
         // The same client shm with another size is refused.
         #expect(try reply(to: .request(id: 6, command: 2, params: open, windows: [nil, ChannelWindow(shm: 5, shmSize: 8192, offset: 0), nil])).map { $0.id == 6 && $0.result == bad } == true)
+        // A client's mirrors are bounded in all (4096 bytes held + 4 MiB more is past the budget).
+        let oom = TEEResult.outOfMemory.rawValue
+        #expect(try reply(to: .request(id: 7, command: 2, params: open,
+                                       windows: [nil, ChannelWindow(shm: 9, shmSize: UInt64(SupplicantChannelWire.maxData), offset: 0), nil]))
+            .map { $0.id == 7 && $0.result == oom } == true)
         // A reply sent to the supplicant (answering a request it never made): the channel closes.
         #expect(sock.write(.reply(id: 5, result: 0, params: open)))
         #expect(try Self.readFrame(sock) == nil)
@@ -260,38 +288,71 @@ import Glibc
         return box.withLock { $0 }
     }
 
-    @Test func aReplyGoesToTheRequestThatOwnsItsIdAndAForeignReplyClosesTheChannel() throws {
-        var pair: [Int32] = [-1, -1]
-        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0)
-        let ch = ClientChannel(socket: ChannelSocket(fd: pair[0]))
+    /// A client channel on one end of a socketpair (its reader running) and the supplicant's end.
+    static func pair(clock: any HostClock = SystemClock.shared) -> (ClientChannel, ChannelSocket) {
+        var fds: [Int32] = [-1, -1]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+        let ch = ClientChannel(socket: ChannelSocket(fd: fds[0]), clock: clock)
         Thread.detachNewThread { ch.run() }
-        let peer = ChannelSocket(fd: pair[1])
+        return (ch, ChannelSocket(fd: fds[1]))
+    }
+
+    /// The next request the supplicant's end reads (bounded).
+    static func request(_ peer: ChannelSocket) -> UInt64? {
+        let deadline = DispatchTime.now() + 30
+        guard case let .request(id, _, _, _)? = try? peer.read(stop: { DispatchTime.now() > deadline }) else { return nil }
+        return id
+    }
+
+    @Test func aRequestTheSupplicantHoldsIsWaitedForUntilItAnswersHoweverLongAndAForeignReplyChangesNothing() throws {
+        let clock = ManualClock()
+        let (ch, peer) = Self.pair(clock: clock)
         defer { peer.finish() }
         let params: [SupplicantParam] = [.value(.valueInout, a: 1, b: 0, c: 0)]
-        // The supplicant answers the request it got: the caller sees that answer.
+        let answer = Mutex<ChannelFrame??>(nil)
+        let done = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
-            let deadline = DispatchTime.now() + 30
-            if case let .request(id, _, p, _)? = try? peer.read(stop: { DispatchTime.now() > deadline }) {
-                _ = peer.write(.reply(id: id, result: 0, params: p.map { _ in .value(.valueOutput, a: 77, b: 0, c: 0) }))
-            }
+            let r = ch.call(2, params, [nil])
+            answer.withLock { $0 = .some(r) }
+            done.signal()
         }
-        let first = Self.background { ch.call(2, params, [nil]) }
-        guard case let .reply(_, result, got)?? = first else { Issue.record("no answer: \(String(describing: first))"); return }
-        #expect(result == 0 && SharedSupplicantClient.merge(params, got) == [.value(.valueInout, a: 77, b: 0, c: 0)])
-        // A reply to an id never issued: the channel closes, the waiting call gets COMMUNICATION.
-        Thread.detachNewThread {
-            let deadline = DispatchTime.now() + 30
-            if case .request? = try? peer.read(stop: { DispatchTime.now() > deadline }) {
-                _ = peer.write(.reply(id: 999, result: 0, params: params))
-            }
-        }
-        let second = Self.background { ch.call(2, params, [nil]) }
-        guard case let .reply(_, r2, _)?? = second else { Issue.record("no answer: \(String(describing: second))"); return }
-        #expect(r2 == TEEResult.communication.rawValue)
+        let id = try #require(Self.request(peer))
+        // An hour passes while the supplicant holds the request: the client still waits (giving up
+        // would let the supplicant run it after the secure world moved on).
+        #expect(clock.waitForSleepers(1))
+        clock.advance(seconds: 3600)
+        #expect(clock.waitForSleepers(1))
+        #expect(answer.withLock { $0 } == nil)
+        // A reply to a request it never made: no new request goes to this supplicant, the held one
+        // is still waited for ...
+        #expect(peer.write(.reply(id: id + 100, result: 0, params: params)))
         #expect(CHarness.eventually(10) { !ch.isOpen })
-        // A closed channel sends nothing: the request is served locally (nil).
-        #expect(ch.call(2, params, [nil]) == nil)
+        #expect(ch.call(2, params, [nil]) == nil)   // nothing sent: served locally
+        #expect(answer.withLock { $0 } == nil)
+        // ... and gets its own answer.
+        #expect(peer.write(.reply(id: id, result: 0, params: [.value(.valueOutput, a: 77, b: 0, c: 0)])))
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        guard case let .reply(rid, result, got)?? = answer.withLock({ $0 }) else { Issue.record("no answer"); return }
+        #expect(rid == id && result == 0 && SharedSupplicantClient.merge(params, got) == [.value(.valueInout, a: 77, b: 0, c: 0)])
         // A reply whose shape differs from the request is not merged.
         #expect(SharedSupplicantClient.merge(params, [.memref(.tmemOutput, data: [], size: 0)]) == nil)
+    }
+
+    @Test func aSupplicantThatLeavesEndsTheRequestsItHeldWithCommunication() throws {
+        let (ch, peer) = Self.pair()
+        let params: [SupplicantParam] = [.value(.valueInput, a: 1, b: 0, c: 0)]
+        let answer = Mutex<ChannelFrame??>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            let r = ch.call(2, params, [nil])
+            answer.withLock { $0 = .some(r) }
+            done.signal()
+        }
+        #expect(Self.request(peer) != nil)
+        peer.finish()   // the supplicant process is gone
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        guard case let .reply(_, result, _)?? = answer.withLock({ $0 }) else { Issue.record("no answer"); return }
+        #expect(result == TEEResult.communication.rawValue)
+        #expect(!ch.isOpen)
     }
 }

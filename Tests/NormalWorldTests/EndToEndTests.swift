@@ -259,6 +259,62 @@ import TrustedApps
         try s.invoke(TestTA.Command.storageRoundTrip.rawValue, &op)
     }
 
+    /// The load flake of round 3, driven step by step: call A's commit rename stalls in the
+    /// supplicant (a slow fsync) past the driver's bound. The old driver answered A COMMUNICATION
+    /// at the bound, A's store lock went free, the next write B staged its directory file, and
+    /// then A's abandoned rename ran: it moved B's staged dirf.tmp over dirf.db, so B's own
+    /// rename found nothing (B: ITEM_NOT_FOUND, its object never committed by B). Now A is waited
+    /// for: both writes succeed and both objects are there. Time is a ManualClock.
+    @Test func aRenameStalledPastTheDriverBoundNeverLandsInsideTheNextWriteOfTheStore() throws {
+        let clock = ManualClock()
+        enum Stall: Int { case none = 0, stalled, released }
+        let stall = Atomic<Int>(Stall.none.rawValue)
+        let renames = Atomic<Int>(0)
+        let dirfTemp = Mutex<String>("")
+        let stack = try Stack(driverConfig: { $0.host = HostServices(clock: clock, identity: .current); $0.supplicantWait = 5 },
+                              willServe: { req in
+            guard req.command == .fs, req.params.first?.values.a == RPCFSOperation.rename.rawValue else { return }
+            if renames.wrappingAdd(1, ordering: .relaxed).newValue == 1 {
+                // A's commit: stalls until the test lets it go.
+                stall.store(Stall.stalled.rawValue, ordering: .releasing)
+                waitUntil(30) { stall.load(ordering: .acquiring) == Stall.released.rawValue }
+            } else if stall.compareExchange(expected: Stall.stalled.rawValue, desired: Stall.released.rawValue,
+                                            ordering: .acquiringAndReleasing).exchanged {
+                // B's commit while A's rename is still pending (only possible if A was abandoned):
+                // let A's rename run first, as it did under load, and wait until it took B's file.
+                let tmp = dirfTemp.withLock { $0 }
+                waitUntil(30) { !FileManager.default.fileExists(atPath: tmp) }
+            }
+        })
+        defer { stack.shutdown() }
+        dirfTemp.withLock { $0 = stack.storage + "/\(SecureStorageTA.uuid)/dirf.tmp" }
+        let s = try stack.context.openSession(SecureStorageTA.uuid)
+        @Sendable func write(_ id: String) -> TEEResult {
+            var op = TEEOperation([.tempInput(Array(id.utf8)), .tempInput([UInt8](repeating: 0x5A, count: 100))])
+            do throws(TEEError) { try s.invoke(SecureStorageTA.Command.writeRaw.rawValue, &op); return .success } catch { return error.result }
+        }
+        let a = Mutex<TEEResult?>(nil)
+        let aDone = DispatchSemaphore(value: 0)
+        Thread.detachNewThread { let r = write("object-A"); a.withLock { $0 = r }; aDone.signal() }
+        #expect(waitUntil(30) { stall.load(ordering: .acquiring) == Stall.stalled.rawValue })
+        // Time passes (past the driver's bound) while A's rename is still in the supplicant.
+        #expect(waitUntil(30) {
+            clock.advance(seconds: 6)
+            return stack.driver.supplicant.overdue == 1 || a.withLock { $0 } != nil
+        })
+        if a.withLock({ $0 }) == nil {
+            stall.store(Stall.released.rawValue, ordering: .releasing)   // the slow disk catches up
+        }
+        #expect(aDone.wait(timeout: .now() + 30) == .success)
+        let b = write("object-B")
+        #expect(a.withLock { $0 } == .success, "A's write was answered although its rename was still running")
+        #expect(b == .success, "B's write lost its staged directory to A's late rename")
+        for id in ["object-A", "object-B"] {
+            var op = TEEOperation([.tempInput(Array(id.utf8)), .tempOutput([UInt8](repeating: 0, count: 100))])
+            #expect(throws: Never.self, "\(id) is not in the store") { try s.invoke(SecureStorageTA.Command.readRaw.rawValue, &op) }
+        }
+    }
+
     @Test func aStalledSupplicantRequestDoesNotBlockOthers() throws {
         let stalled = Atomic<Int>(0)          // 0 none yet, 1 stalling, 2 released
         let stack = try Stack(supplicantThreads: 1, willServe: { req in
