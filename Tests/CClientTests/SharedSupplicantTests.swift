@@ -53,8 +53,8 @@ import Glibc
         #expect(rows.filter { $0["shared_supplicant"] as? Bool == true }.count == 1, "\(rows)")
         let c = try CHarness.run(s.client, ["storage"], environment: s.env, seconds: 120)
         #expect(c.status == 0 && CHarness.summary(c)?.failed == 0, "\(c.output)")
-        #expect(CHarness.passedChecks(c).isSuperset(of: ["client_session", "storage_roundtrip", "plugin_served_by_shared_supplicant"]),
-                "\(c.output)")
+        #expect(CHarness.passedChecks(c).isSuperset(of: ["client_session", "storage_roundtrip", "plugin_served_by_shared_supplicant",
+                                                         "unknown_ta_not_found"]), "\(c.output)")
         // One supplicant per user: another process's open of /dev/teepriv0 is EBUSY, and it still works as a client.
         let second = try CHarness.run(s.client, ["second"], environment: s.env, seconds: 120)
         #expect(CHarness.passedChecks(second).isSuperset(of: ["second_process_supplicant_ebusy", "client_session"]), "\(second.output)")
@@ -74,6 +74,7 @@ import Glibc
         // The supplicant process counted the client process's FS and plugin requests as its own.
         let served = sup.lines.first { $0.hasPrefix("value served ") } ?? ""
         #expect(served.contains("fs=") && !served.contains("fs=0 ") && served.hasSuffix(" plugin=1"), "\(sup.output)")
+        #expect(sup.lines.contains("value served_load_ta=1"), "the LOAD_TA of the client's unknown TA: \(sup.output)")
         // It left: the user's processes are served by their own supplicant again.
         let after = try CHarness.run(s.client, ["local"], environment: s.env, seconds: 120)
         #expect(CHarness.passedChecks(after).contains("served_by_own_supplicant"), "\(after.output)")

@@ -116,6 +116,16 @@ int main(int argc, char **argv)
 		rc = plugin_call(fd, session, shared_plugin, &ret, out);
 		check("plugin_served_by_shared_supplicant", rc == 0 && ret == 0 && strcmp(out, "HELLO PLUGIN") == 0,
 		      "rc=%d ret=0x%x data=%s", rc, ret, out);
+		/* A TA that is not built in: the secure world asks the supplicant for it (LOAD_TA),
+		 * which has none. */
+		struct { struct tee_ioctl_open_session_arg arg; struct tee_ioctl_param params[4]; } o;
+		memset(&o, 0, sizeof(o));
+		memcpy(o.arg.uuid, test_uuid, 16);
+		o.arg.uuid[15] = 0x77;
+		o.arg.num_params = 4;
+		struct tee_ioctl_buf_data bd = { (uintptr_t)&o, sizeof(o) };
+		rc = ioctl(fd, TEE_IOC_OPEN_SESSION, &bd);
+		check("unknown_ta_not_found", rc == 0 && o.arg.ret == TEEC_ERROR_ITEM_NOT_FOUND, "rc=%d ret=0x%x", rc, o.arg.ret);
 	} else if (strcmp(mode, "stall") == 0) {
 		int rc = plugin_call(fd, session, shared_plugin, &ret, out);
 		printf("value stalled_call rc=%d ret=0x%x\n", rc, ret);

@@ -329,6 +329,7 @@ static int serve(int stall)
 		;
 	printf("value served fs=%ld shm_alloc=%ld shm_free=%ld plugin=%ld\n", served[RPC_FS], served[RPC_SHM_ALLOC],
 	       served[RPC_SHM_FREE], served[RPC_PLUGIN]);
+	printf("value served_load_ta=%ld\n", served[RPC_LOAD_TA]);
 	close(priv_fd);
 	pthread_join(t, NULL);
 	check("loop_ends_at_close", 1, "");
