@@ -18,6 +18,9 @@ let secureAsync: [SwiftSetting] = strict + [.enableUpcomingFeature("NonisolatedN
 // LLVMFuzzerRunDriver). `swift build --sanitize=fuzzer` cannot be used: it links libFuzzer's main
 // into every executable, plugin tools included.
 let fuzzing = ProcessInfo.processInfo.environment["VTEE_FUZZ"] != nil
+/// A sanitizer or fuzz build (scripts/sanitizers.sh, scripts/fuzz.sh): builds what its tests and
+/// fuzz targets need, not the benchmark harness.
+let sanitizerBuild = fuzzing || ProcessInfo.processInfo.environment["VTEE_SANITIZE"] != nil
 let fuzzSwift: [SwiftSetting] = strict + (fuzzing ? [.define("VTEE_FUZZ"), .unsafeFlags(["-sanitize=fuzzer,address"])] : [])
 let fuzzLink: [LinkerSetting] = fuzzing ? [.unsafeFlags(["-sanitize=fuzzer,address"])] : []
 /// Linker flags of the C client libraries (libteec.so, libvtee-preload.so): the Swift runtime and
@@ -101,9 +104,6 @@ let package = Package(
         .target(name: "VTEEDemo", dependencies: ["TEEClientRemote", "VTEEKit", "VTEEDaemon", "TEEABI", "Machine", "SecureWorld", "TrustedApps", "NormalWorld", "TEEClient", "Supplicant", "Transport"], swiftSettings: strict),
         .target(name: "VTEEAttack", dependencies: ["MediatedPlatform", "TEEABI", "Machine", "SecureWorld", "TrustedApps", "Mediator", "Platform"], swiftSettings: strict),
         .target(name: "VTEEBench", dependencies: ["TEEClientRemote", "VTEEKit", "VTEEDaemon", "CAllocCount", "TEEABI", "Machine", "NormalWorld", "Platform", "TEEClient", "Transport", "TrustedApps", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
-        .executableTarget(name: "VTEEBenchmarks", dependencies: ["VTEEKit", "TEEClient", "Mediator", "Platform", "SecureWorld", "TrustedApps", "Machine", "TEEABI", .product(name: "Benchmark", package: "package-benchmark")],
-                          path: "Benchmarks/VTEEBenchmarks", swiftSettings: strict,
-                          plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]),
         .executableTarget(name: "vtee", dependencies: ["VTEEKit", "VTEEDaemon", "VTEEDemo", "VTEEAttack", "VTEEBench", "TEEABI", "SignedTA", "TADevKit", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
 
         // libFuzzer targets (scripts/fuzz.sh builds them with --sanitize=fuzzer into .build-fuzz;
@@ -131,5 +131,11 @@ let package = Package(
         .testTarget(name: "VTEEAttackTests", dependencies: ["VTEEAttack", "MediatedPlatform", "TrustedApps", "TEEABI"], swiftSettings: strict),
         .testTarget(name: "VTEEBenchTests", dependencies: ["VTEEBench", "CAllocCount", "VTEEKit", "TEEClient", "TrustedApps", "Machine", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "CClientTests", dependencies: ["VTEEDaemon", "VTEEKit", "TEEDevice", "TEEABI"], exclude: ["Programs"], swiftSettings: strict),
-    ]
+    ] + (sanitizerBuild ? [] : [
+        // package-benchmark's harness (`swift package benchmark`): left out of the sanitizer and fuzz
+        // builds, which run none of it; its plugin's tools alone cost them a minute or more each.
+        .executableTarget(name: "VTEEBenchmarks", dependencies: ["VTEEKit", "TEEClient", "Mediator", "Platform", "SecureWorld", "TrustedApps", "Machine", "TEEABI", .product(name: "Benchmark", package: "package-benchmark")],
+                          path: "Benchmarks/VTEEBenchmarks", swiftSettings: strict,
+                          plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]),
+    ])
 )

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Builds one libFuzzer target (an executable target whose name ends in Fuzz) into the separate
-# scratch path .build-fuzz (VTEE_FUZZ=1: the fuzz target itself with -sanitize=fuzzer,address,
-# everything else with --sanitize=address and coverage instrumentation), then runs it for SECONDS
-# on its committed seed corpus (Fuzz/<TARGET>/seeds, read only) plus a working corpus under
-# .build-fuzz/corpus/<TARGET>. Exits non-zero on any crash, leak, timeout or sanitizer report.
+# Runs one libFuzzer target (an executable target whose name ends in Fuzz) for SECONDS on its
+# committed seed corpus (Fuzz/<TARGET>/seeds, read only) plus a working corpus under
+# .build-asan/corpus/<TARGET>. The targets live in the shared AddressSanitizer build (.build-asan,
+# scripts/asan-env.sh: the fuzz target itself with -sanitize=fuzzer,address, everything else with
+# ASan and coverage instrumentation; the ASan test suite runs from the same build).
+# Exits non-zero on any crash, leak, timeout or sanitizer report.
 # Usage: scripts/fuzz.sh TARGET SECONDS [extra libFuzzer flags...]
 #        scripts/fuzz.sh --list            (the fuzz targets)
 #        scripts/fuzz.sh --build           (builds every target, then FUZZ_NO_BUILD=1 runs them)
+#        scripts/fuzz.sh --all SECONDS     (every target, FUZZ_JOBS (default 2) at a time, from the
+#                                           last build; fails if any one fails; logs in .build-asan/artifacts)
 #        FUZZ_NO_BUILD=1 scripts/fuzz.sh ...   (reuse the last build)
 #        FUZZ_TIMEOUT=S (default 30): one input running longer is a failure (raise it on a loaded host)
 set -euo pipefail
@@ -14,11 +17,23 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 targets() { sed -nE 's/.*executableTarget\(name: "([A-Za-z0-9]+Fuzz)".*/\1/p' Package.swift; }
 if [[ "${1:-}" == "--list" ]]; then targets; exit 0; fi
-scratch=.build-fuzz
-export VTEE_FUZZ=1
-build=(swift build --scratch-path "$scratch" -c debug --sanitize=address -Xswiftc -sanitize-coverage=edge,indirect-calls,trace-cmp,inline-8bit-counters,pc-table)
+source scripts/asan-env.sh
+scratch=$asan_scratch
+build=("${asan_build[@]}")
 if [[ "${1:-}" == "--build" ]]; then
     for t in $(targets); do "${build[@]}" --product "$t"; done
+    exit 0
+fi
+if [[ "${1:-}" == "--all" ]]; then
+    [[ $# -eq 2 ]] || { echo "usage: $0 --all SECONDS" >&2; exit 2; }
+    mkdir -p "$scratch/artifacts"
+    # Each target's output goes to its own file (parallel runs would interleave); its last line
+    # (executions, exit) is printed, and the whole output of a failing one.
+    # shellcheck disable=SC2016
+    targets | FUZZ_NO_BUILD=1 xargs -P "${FUZZ_JOBS:-2}" -I'{}' bash -c '
+        out=$0/artifacts/$1.out
+        if scripts/fuzz.sh "$1" "$2" > "$out" 2>&1; then tail -1 "$out"; else cat "$out"; echo "fuzz $1: FAILED" >&2; exit 1; fi
+    ' "$scratch" '{}' "$2"
     exit 0
 fi
 if [[ $# -lt 2 ]]; then echo "usage: $0 TARGET SECONDS [libFuzzer flags]  (targets: $(targets | tr '\n' ' '))" >&2; exit 2; fi
