@@ -59,37 +59,37 @@ public struct SMCFunctionID: RawRepresentable, Hashable, Sendable, CustomStringC
     @inlinable public var hasReservedBits: Bool { rawValue & 0x00FF_0000 != 0 }
 
     // OP-TEE ids (optee_smc.h).
-    public static let callsCount = SMCFunctionID(rawValue: 0xBF00_FF00)
-    public static let callsUID = SMCFunctionID(rawValue: 0xBF00_FF01)
-    public static let callsRevision = SMCFunctionID(rawValue: 0xBF00_FF03)
-    public static let getOSUUID = SMCFunctionID(rawValue: 0xB200_0000)
-    public static let getOSRevision = SMCFunctionID(rawValue: 0xB200_0001)
-    public static let returnFromRPC = SMCFunctionID(rawValue: 0x3200_0003)
-    public static let callWithArg = SMCFunctionID(rawValue: 0x3200_0004)
-    public static let getSHMConfig = SMCFunctionID(rawValue: 0xB200_0007)
-    public static let l2ccMutex = SMCFunctionID(rawValue: 0xB200_0008)
-    public static let exchangeCapabilities = SMCFunctionID(rawValue: 0xB200_0009)
-    public static let disableSHMCache = SMCFunctionID(rawValue: 0xB200_000A)
-    public static let enableSHMCache = SMCFunctionID(rawValue: 0xB200_000B)
-    public static let bootSecondary = SMCFunctionID(rawValue: 0xB200_000C)
-    public static let vmCreated = SMCFunctionID(rawValue: 0xB200_000D)
-    public static let vmDestroyed = SMCFunctionID(rawValue: 0xB200_000E)
-    public static let getThreadCount = SMCFunctionID(rawValue: 0xB200_000F)
-    public static let enableAsyncNotif = SMCFunctionID(rawValue: 0xB200_0010)
-    public static let getAsyncNotifValue = SMCFunctionID(rawValue: 0xB200_0011)
-    public static let callWithRPCArg = SMCFunctionID(rawValue: 0x3200_0012)
-    public static let callWithRegdArg = SMCFunctionID(rawValue: 0x3200_0013)
-    public static let getProtmemConfig = SMCFunctionID(rawValue: 0xB200_0014)
+    @inlinable public static var callsCount: SMCFunctionID { SMCFunctionID(rawValue: 0xBF00_FF00) }
+    @inlinable public static var callsUID: SMCFunctionID { SMCFunctionID(rawValue: 0xBF00_FF01) }
+    @inlinable public static var callsRevision: SMCFunctionID { SMCFunctionID(rawValue: 0xBF00_FF03) }
+    @inlinable public static var getOSUUID: SMCFunctionID { SMCFunctionID(rawValue: 0xB200_0000) }
+    @inlinable public static var getOSRevision: SMCFunctionID { SMCFunctionID(rawValue: 0xB200_0001) }
+    @inlinable public static var returnFromRPC: SMCFunctionID { SMCFunctionID(rawValue: 0x3200_0003) }
+    @inlinable public static var callWithArg: SMCFunctionID { SMCFunctionID(rawValue: 0x3200_0004) }
+    @inlinable public static var getSHMConfig: SMCFunctionID { SMCFunctionID(rawValue: 0xB200_0007) }
+    @inlinable public static var l2ccMutex: SMCFunctionID { SMCFunctionID(rawValue: 0xB200_0008) }
+    @inlinable public static var exchangeCapabilities: SMCFunctionID { SMCFunctionID(rawValue: 0xB200_0009) }
+    @inlinable public static var disableSHMCache: SMCFunctionID { SMCFunctionID(rawValue: 0xB200_000A) }
+    @inlinable public static var enableSHMCache: SMCFunctionID { SMCFunctionID(rawValue: 0xB200_000B) }
+    @inlinable public static var bootSecondary: SMCFunctionID { SMCFunctionID(rawValue: 0xB200_000C) }
+    @inlinable public static var vmCreated: SMCFunctionID { SMCFunctionID(rawValue: 0xB200_000D) }
+    @inlinable public static var vmDestroyed: SMCFunctionID { SMCFunctionID(rawValue: 0xB200_000E) }
+    @inlinable public static var getThreadCount: SMCFunctionID { SMCFunctionID(rawValue: 0xB200_000F) }
+    @inlinable public static var enableAsyncNotif: SMCFunctionID { SMCFunctionID(rawValue: 0xB200_0010) }
+    @inlinable public static var getAsyncNotifValue: SMCFunctionID { SMCFunctionID(rawValue: 0xB200_0011) }
+    @inlinable public static var callWithRPCArg: SMCFunctionID { SMCFunctionID(rawValue: 0x3200_0012) }
+    @inlinable public static var callWithRegdArg: SMCFunctionID { SMCFunctionID(rawValue: 0x3200_0013) }
+    @inlinable public static var getProtmemConfig: SMCFunctionID { SMCFunctionID(rawValue: 0xB200_0014) }
 
     // Arm architecture calls answered by the platform (SMCCC 1.1+).
-    public static let smcccVersion = SMCFunctionID(rawValue: 0x8000_0000)
-    public static let smcccArchFeatures = SMCFunctionID(rawValue: 0x8000_0001)
+    @inlinable public static var smcccVersion: SMCFunctionID { SMCFunctionID(rawValue: 0x8000_0000) }
+    @inlinable public static var smcccArchFeatures: SMCFunctionID { SMCFunctionID(rawValue: 0x8000_0001) }
     // Arm TRNG (DEN0098), Standard Secure Service owner.
-    public static let trngVersion = SMCFunctionID(rawValue: 0x8400_0050)
-    public static let trngFeatures = SMCFunctionID(rawValue: 0x8400_0051)
-    public static let trngGetUUID = SMCFunctionID(rawValue: 0x8400_0052)
-    public static let trngRND32 = SMCFunctionID(rawValue: 0x8400_0053)
-    public static let trngRND64 = SMCFunctionID(rawValue: 0xC400_0053)
+    @inlinable public static var trngVersion: SMCFunctionID { SMCFunctionID(rawValue: 0x8400_0050) }
+    @inlinable public static var trngFeatures: SMCFunctionID { SMCFunctionID(rawValue: 0x8400_0051) }
+    @inlinable public static var trngGetUUID: SMCFunctionID { SMCFunctionID(rawValue: 0x8400_0052) }
+    @inlinable public static var trngRND32: SMCFunctionID { SMCFunctionID(rawValue: 0x8400_0053) }
+    @inlinable public static var trngRND64: SMCFunctionID { SMCFunctionID(rawValue: 0xC400_0053) }
 
     /// OP-TEE / SMCCC name of a known id, or nil.
     public var name: String? { Self.names[rawValue] }
