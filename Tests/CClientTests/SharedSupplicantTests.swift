@@ -297,6 +297,19 @@ import Glibc
         return (ch, ChannelSocket(fd: fds[1]))
     }
 
+    /// `ch.call(2, params)` running on its own thread: `answer` is nil until it returns.
+    final class PendingCall: Sendable {
+        let answer = Mutex<ChannelFrame??>(nil)
+        let done = DispatchSemaphore(value: 0)
+        init(_ ch: ClientChannel, _ params: [SupplicantParam]) {
+            Thread.detachNewThread { [self] in
+                let r = ch.call(2, params, [nil])
+                answer.withLock { $0 = .some(r) }
+                done.signal()
+            }
+        }
+    }
+
     /// The next request the supplicant's end reads (bounded).
     static func request(_ peer: ChannelSocket) -> UInt64? {
         let deadline = DispatchTime.now() + 30
@@ -309,30 +322,24 @@ import Glibc
         let (ch, peer) = Self.pair(clock: clock)
         defer { peer.finish() }
         let params: [SupplicantParam] = [.value(.valueInout, a: 1, b: 0, c: 0)]
-        let answer = Mutex<ChannelFrame??>(nil)
-        let done = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            let r = ch.call(2, params, [nil])
-            answer.withLock { $0 = .some(r) }
-            done.signal()
-        }
+        let pending = PendingCall(ch, params)
         let id = try #require(Self.request(peer))
         // An hour passes while the supplicant holds the request: the client still waits (giving up
         // would let the supplicant run it after the secure world moved on).
         #expect(clock.waitForSleepers(1))
         clock.advance(seconds: 3600)
         #expect(clock.waitForSleepers(1))
-        #expect(answer.withLock { $0 } == nil)
+        #expect(pending.answer.withLock { $0 } == nil)
         // A reply to a request it never made: no new request goes to this supplicant, the held one
         // is still waited for ...
         #expect(peer.write(.reply(id: id + 100, result: 0, params: params)))
         #expect(CHarness.eventually(10) { !ch.isOpen })
         #expect(ch.call(2, params, [nil]) == nil)   // nothing sent: served locally
-        #expect(answer.withLock { $0 } == nil)
+        #expect(pending.answer.withLock { $0 } == nil)
         // ... and gets its own answer.
         #expect(peer.write(.reply(id: id, result: 0, params: [.value(.valueOutput, a: 77, b: 0, c: 0)])))
-        #expect(done.wait(timeout: .now() + 30) == .success)
-        guard case let .reply(rid, result, got)?? = answer.withLock({ $0 }) else { Issue.record("no answer"); return }
+        #expect(pending.done.wait(timeout: .now() + 30) == .success)
+        guard case let .reply(rid, result, got)?? = pending.answer.withLock({ $0 }) else { Issue.record("no answer"); return }
         #expect(rid == id && result == 0 && SharedSupplicantClient.merge(params, got) == [.value(.valueInout, a: 77, b: 0, c: 0)])
         // A reply whose shape differs from the request is not merged.
         #expect(SharedSupplicantClient.merge(params, [.memref(.tmemOutput, data: [], size: 0)]) == nil)
@@ -341,17 +348,11 @@ import Glibc
     @Test func aSupplicantThatLeavesEndsTheRequestsItHeldWithCommunication() throws {
         let (ch, peer) = Self.pair()
         let params: [SupplicantParam] = [.value(.valueInput, a: 1, b: 0, c: 0)]
-        let answer = Mutex<ChannelFrame??>(nil)
-        let done = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            let r = ch.call(2, params, [nil])
-            answer.withLock { $0 = .some(r) }
-            done.signal()
-        }
+        let pending = PendingCall(ch, params)
         #expect(Self.request(peer) != nil)
         peer.finish()   // the supplicant process is gone
-        #expect(done.wait(timeout: .now() + 30) == .success)
-        guard case let .reply(_, result, _)?? = answer.withLock({ $0 }) else { Issue.record("no answer"); return }
+        #expect(pending.done.wait(timeout: .now() + 30) == .success)
+        guard case let .reply(_, result, _)?? = pending.answer.withLock({ $0 }) else { Issue.record("no answer"); return }
         #expect(result == TEEResult.communication.rawValue)
         #expect(!ch.isOpen)
     }

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "raw_tee.h"
 
 #define TEEC_ERROR_ITEM_NOT_FOUND 0xFFFF0008u
 
@@ -44,21 +45,6 @@ static int open_session(int fd, uint32_t *session)
 	int rc = ioctl(fd, TEE_IOC_OPEN_SESSION, &bd);
 	*session = o.arg.session;
 	return rc == 0 && o.arg.ret == 0 ? 0 : -1;
-}
-
-static int invoke_value_in(int fd, uint32_t session, uint32_t func, uint64_t a, uint32_t *ret)
-{
-	struct { struct tee_ioctl_invoke_arg arg; struct tee_ioctl_param params[4]; } x;
-	memset(&x, 0, sizeof(x));
-	x.arg.func = func;
-	x.arg.session = session;
-	x.arg.num_params = 4;
-	x.params[0].attr = TEE_IOCTL_PARAM_ATTR_TYPE_VALUE_INPUT;
-	x.params[0].a = a;
-	struct tee_ioctl_buf_data bd = { (uintptr_t)&x, sizeof(x) };
-	int rc = ioctl(fd, TEE_IOC_INVOKE, &bd);
-	*ret = x.arg.ret;
-	return rc;
 }
 
 /* The test TA's SUPPLICANT_PLUGIN (14): "hello plugin" through plugin `uuid`, command 0.
@@ -111,7 +97,7 @@ int main(int argc, char **argv)
 	check("client_session", fd >= 0 && open_session(fd, &session) == 0, "fd=%d errno=%d", fd, errno);
 	char out[13];
 	if (strcmp(mode, "storage") == 0) {
-		int rc = invoke_value_in(fd, session, 8 /* STORAGE_ROUNDTRIP */, 6000, &ret);
+		int rc = invoke_value_in(fd, session, 8 /* STORAGE_ROUNDTRIP */, 6000, 0, &ret);
 		check("storage_roundtrip", rc == 0 && ret == 0, "rc=%d ret=0x%x", rc, ret);
 		rc = plugin_call(fd, session, shared_plugin, &ret, out);
 		check("plugin_served_by_shared_supplicant", rc == 0 && ret == 0 && strcmp(out, "HELLO PLUGIN") == 0,

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "raw_tee.h"
 
 #define RPC_LOAD_TA 0
 #define RPC_FS 2
@@ -296,22 +297,6 @@ static void *supplicant_loop(void *unused)
 }
 
 static const uint8_t test_uuid[16] = { 0x7e, 0x57, 0xc0, 0xde, 0x00, 0x00, 0x40, 0x00, 0x80, 0, 0, 0, 0, 0, 0, 1 };
-
-static int invoke_value_in(int fd, uint32_t session, uint32_t func, uint64_t a, uint64_t b, uint32_t *ret)
-{
-	struct { struct tee_ioctl_invoke_arg arg; struct tee_ioctl_param params[4]; } x;
-	memset(&x, 0, sizeof(x));
-	x.arg.func = func;
-	x.arg.session = session;
-	x.arg.num_params = 4;
-	x.params[0].attr = TEE_IOCTL_PARAM_ATTR_TYPE_VALUE_INPUT;
-	x.params[0].a = a;
-	x.params[0].b = b;
-	struct tee_ioctl_buf_data bd = { (uintptr_t)&x, sizeof(x) };
-	int rc = ioctl(fd, TEE_IOC_INVOKE, &bd);
-	*ret = x.arg.ret;
-	return rc;
-}
 
 /* The shared supplicant: serve the user's other processes until stdin ends. */
 static int serve(int stall)
