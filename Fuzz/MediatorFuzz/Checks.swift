@@ -134,11 +134,13 @@ func mediatorFuzzOne(_ input: [UInt8]) {
             require(bed.mediator.stats(g.id) == nil, "destroyed guest left mediator state")
             require(bed.secure.inner.stats(clientID: g.id.clientID) == nil, "destroyed guest left secure-world state")
         }
-        // After every step: the secure world answers, and no PA reached the guest.
+        // After every step: the secure world answers, and no PA reached the guest. Steps 0 and 1
+        // are the guest writing its own RAM (no trap): whatever it wrote, PA-looking or not, came
+        // from the guest, so only the steps that trap are checked for leaks.
         let probe = bed.victim.trap(RegisterFrame(.callsUID))
         let uid = OPTEEIdentity.apiUID
         require(probe.a0 == UInt64(uid.0) && probe.a1 == UInt64(uid.1), "secure world stopped answering: \(probe)")
-        if alive[gi] {
+        if alive[gi] && op % 8 > 1 {
             let leaks = leakedPAs(before, snapshot(g), memory: bed.memory)
             require(leaks.isEmpty, "step \(op % 8) wrote PAs into guest RAM: \(leaks.map { hex($0) })")
         }
