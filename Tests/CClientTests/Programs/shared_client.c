@@ -31,21 +31,8 @@
 
 #define TEEC_ERROR_ITEM_NOT_FOUND 0xFFFF0008u
 
-static const uint8_t test_uuid[16] = { 0x7e, 0x57, 0xc0, 0xde, 0x00, 0x00, 0x40, 0x00, 0x80, 0, 0, 0, 0, 0, 0, 1 };
 /* tee_supplicant.c's built-in plugin (upper-cases the data). */
 static const uint8_t shared_plugin[16] = { 0x7e, 0x57, 0xc0, 0xde, 0x00, 0x00, 0x40, 0x00, 0x80, 0, 0, 0, 0, 0, 0xbe, 0xef };
-
-static int open_session(int fd, uint32_t *session)
-{
-	struct { struct tee_ioctl_open_session_arg arg; struct tee_ioctl_param params[4]; } o;
-	memset(&o, 0, sizeof(o));
-	memcpy(o.arg.uuid, test_uuid, 16);
-	o.arg.num_params = 4;
-	struct tee_ioctl_buf_data bd = { (uintptr_t)&o, sizeof(o) };
-	int rc = ioctl(fd, TEE_IOC_OPEN_SESSION, &bd);
-	*session = o.arg.session;
-	return rc == 0 && o.arg.ret == 0 ? 0 : -1;
-}
 
 /* The test TA's SUPPLICANT_PLUGIN (14): "hello plugin" through plugin `uuid`, command 0.
  * Returns the ioctl's rc; *ret the TA's result; out the data afterwards (12 bytes). */
@@ -94,7 +81,9 @@ int main(int argc, char **argv)
 	}
 	int fd = open("/dev/tee0", O_RDWR);
 	uint32_t session = 0, ret = 0;
-	check("client_session", fd >= 0 && open_session(fd, &session) == 0, "fd=%d errno=%d", fd, errno);
+	uint32_t open_ret = 0;
+	check("client_session", fd >= 0 && open_session_on(fd, test_uuid, &session, &open_ret) == 0 && open_ret == 0,
+	      "fd=%d errno=%d ret=0x%x", fd, errno, open_ret);
 	char out[13];
 	if (strcmp(mode, "storage") == 0) {
 		int rc = invoke_value_in(fd, session, 8 /* STORAGE_ROUNDTRIP */, 6000, 0, &ret);
@@ -104,14 +93,12 @@ int main(int argc, char **argv)
 		      "rc=%d ret=0x%x data=%s", rc, ret, out);
 		/* A TA that is not built in: the secure world asks the supplicant for it (LOAD_TA),
 		 * which has none. */
-		struct { struct tee_ioctl_open_session_arg arg; struct tee_ioctl_param params[4]; } o;
-		memset(&o, 0, sizeof(o));
-		memcpy(o.arg.uuid, test_uuid, 16);
-		o.arg.uuid[15] = 0x77;
-		o.arg.num_params = 4;
-		struct tee_ioctl_buf_data bd = { (uintptr_t)&o, sizeof(o) };
-		rc = ioctl(fd, TEE_IOC_OPEN_SESSION, &bd);
-		check("unknown_ta_not_found", rc == 0 && o.arg.ret == TEEC_ERROR_ITEM_NOT_FOUND, "rc=%d ret=0x%x", rc, o.arg.ret);
+		uint8_t unknown[16];
+		memcpy(unknown, test_uuid, 16);
+		unknown[15] = 0x77;
+		uint32_t unused_session = 0;
+		rc = open_session_on(fd, unknown, &unused_session, &ret);
+		check("unknown_ta_not_found", rc == 0 && ret == TEEC_ERROR_ITEM_NOT_FOUND, "rc=%d ret=0x%x", rc, ret);
 	} else if (strcmp(mode, "stall") == 0) {
 		int rc = plugin_call(fd, session, shared_plugin, &ret, out);
 		printf("value stalled_call rc=%d ret=0x%x\n", rc, ret);

@@ -296,7 +296,6 @@ static void *supplicant_loop(void *unused)
 	}
 }
 
-static const uint8_t test_uuid[16] = { 0x7e, 0x57, 0xc0, 0xde, 0x00, 0x00, 0x40, 0x00, 0x80, 0, 0, 0, 0, 0, 0, 1 };
 
 /* The shared supplicant: serve the user's other processes until stdin ends. */
 static int serve(int stall)
@@ -342,18 +341,13 @@ int main(int argc, char **argv)
 	pthread_create(&t, NULL, supplicant_loop, NULL);
 
 	int fd = open("/dev/tee0", O_RDWR);
-	struct { struct tee_ioctl_open_session_arg arg; struct tee_ioctl_param params[4]; } o;
-	memset(&o, 0, sizeof(o));
-	memcpy(o.arg.uuid, test_uuid, 16);
-	o.arg.num_params = 4;
-	struct tee_ioctl_buf_data bd = { (uintptr_t)&o, sizeof(o) };
-	int rc = ioctl(fd, TEE_IOC_OPEN_SESSION, &bd);
-	check("client_session", rc == 0 && o.arg.ret == 0, "rc=%d ret=0x%x", rc, o.arg.ret);
-	uint32_t ret = 0;
-	rc = invoke_value_in(fd, o.arg.session, 8 /* STORAGE_ROUNDTRIP */, 6000, 0, &ret);
+	uint32_t session = 0, ret = 0;
+	int rc = open_session_on(fd, test_uuid, &session, &ret);
+	check("client_session", rc == 0 && ret == 0, "rc=%d ret=0x%x", rc, ret);
+	rc = invoke_value_in(fd, session, 8 /* STORAGE_ROUNDTRIP */, 6000, 0, &ret);
 	check("storage_roundtrip_served_by_this_supplicant", rc == 0 && ret == 0 && served[RPC_FS] > 0,
 	      "rc=%d ret=0x%x fs=%ld", rc, ret, served[RPC_FS]);
-	rc = invoke_value_in(fd, o.arg.session, 2 /* SHM_ROUNDTRIP */, 5000, 0, &ret);
+	rc = invoke_value_in(fd, session, 2 /* SHM_ROUNDTRIP */, 5000, 0, &ret);
 	check("application_shm_served_by_this_supplicant", rc == 0 && ret == 0 && served[RPC_SHM_ALLOC] > 0 && served[RPC_SHM_FREE] > 0,
 	      "rc=%d ret=0x%x alloc=%ld free=%ld", rc, ret, served[RPC_SHM_ALLOC], served[RPC_SHM_FREE]);
 
@@ -370,7 +364,7 @@ int main(int argc, char **argv)
 		struct { struct tee_ioctl_invoke_arg arg; struct tee_ioctl_param params[4]; } x;
 		memset(&x, 0, sizeof(x));
 		x.arg.func = 14; /* SUPPLICANT_PLUGIN */
-		x.arg.session = o.arg.session;
+		x.arg.session = session;
 		x.arg.num_params = 4;
 		x.params[0].attr = TEE_IOCTL_PARAM_ATTR_TYPE_VALUE_INOUT;
 		x.params[1] = (struct tee_ioctl_param){ TEE_IOCTL_PARAM_ATTR_TYPE_MEMREF_INOUT, 0, 12, (uint64_t)sa.id };
@@ -398,7 +392,7 @@ int main(int argc, char **argv)
 	close(priv_fd);
 	pthread_join(t, NULL);
 	long before = served[RPC_SHM_ALLOC];
-	rc = invoke_value_in(fd, o.arg.session, 2, 5000, 0, &ret);
+	rc = invoke_value_in(fd, session, 2, 5000, 0, &ret);
 	check("own_supplicant_serves_after_detach", rc == 0 && ret == 0 && served[RPC_SHM_ALLOC] == before, "rc=%d ret=0x%x", rc, ret);
 	close(fd);
 	printf("summary passed=%d failed=%d\n", passed, failed);
