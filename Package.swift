@@ -111,7 +111,7 @@ let package = Package(
         .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport", swiftSettings: fuzzSwift),
         .executableTarget(name: "TEEABIFuzz", dependencies: ["FuzzSupport", "TEEABI"], path: "Fuzz/TEEABIFuzz", exclude: ["seeds"], swiftSettings: fuzzSwift, linkerSettings: fuzzLink),
         .executableTarget(name: "WireFuzz", dependencies: ["FuzzSupport", "Transport", "Machine", "TEEABI", "CShim", .product(name: "Logging", package: "swift-log")], path: "Fuzz/WireFuzz", exclude: ["seeds"], swiftSettings: fuzzSwift, linkerSettings: fuzzLink),
-        .executableTarget(name: "MediatorFuzz", dependencies: ["FuzzSupport", "VTEEAttack", "MediatedPlatform", "Mediator", "SecureWorld", "TrustedApps", "Machine", "TEEABI"], path: "Fuzz/MediatorFuzz", exclude: ["seeds", "open-findings"], swiftSettings: fuzzSwift, linkerSettings: fuzzLink),
+        .executableTarget(name: "MediatorFuzz", dependencies: ["FuzzSupport", "VTEEAttack", "MediatedPlatform", "Mediator", "SecureWorld", "TrustedApps", "Machine", "TEEABI"], path: "Fuzz/MediatorFuzz", exclude: ["seeds"], swiftSettings: fuzzSwift, linkerSettings: fuzzLink),
         .executableTarget(name: "SupplicantFuzz", dependencies: ["FuzzSupport", "Supplicant", "NormalWorld", "Machine", "TEEABI"], path: "Fuzz/SupplicantFuzz", exclude: ["seeds"], swiftSettings: fuzzSwift, linkerSettings: fuzzLink),
         .executableTarget(name: "TEEDeviceFuzz", dependencies: ["FuzzSupport", "TEEDevice", "CTEEDev", "VTEEDaemon", "Mediator", "TrustedApps", "TEEABI", .product(name: "Logging", package: "swift-log")], path: "Fuzz/TEEDeviceFuzz", exclude: ["seeds"], swiftSettings: fuzzSwift, linkerSettings: fuzzLink),
 
