@@ -10,8 +10,9 @@ import TEEABI
 
 /// A secure world reduced to what the mediator asks at start, one fast call, and std calls that
 /// complete in place (ret SUCCESS, session 1 for OPEN_SESSION); it allocates nothing per call.
-private struct StubSecureWorld: SMCEntry {
+private final class StubSecureWorld: SMCEntry, Sendable {
     let memory: PhysicalMemory
+    init(memory: PhysicalMemory) { self.memory = memory }
     func smc(_ f: RegisterFrame) -> RegisterFrame {
         switch f.function {
         case .getThreadCount: return RegisterFrame(a0: 0, a1: 8)

@@ -3,8 +3,9 @@ import TEEABI
 
 /// Takes an SMC register frame and returns the result frame. The secure world implements it
 /// (its only entry); the mediator is given one to reach the secure world; the guest driver is
-/// given a `Conduit` (below) that traps into the platform.
-public protocol SMCEntry: Sendable {
+/// given a `Conduit` (below) that traps into the platform. Class-bound, so the mediator calls the
+/// secure world through its witness table with no existential projection.
+public protocol SMCEntry: AnyObject, Sendable {
     /// Executes one SMC. `frame.a7` carries the client id where OP-TEE expects it.
     func smc(_ frame: RegisterFrame) -> RegisterFrame
 }

@@ -9,14 +9,32 @@ import Mediator
 import Platform
 import TEEABI
 
-/// The platform service that routes the Trusted OS range to a mediator.
-public func mediatorService(_ mediator: Mediator) -> FunctionService {
-    FunctionService(name: "OP-TEE mediator", range: .trustedOS,
-                    busy: { _ in UInt64(SMCReturn.ethreadLimit.rawValue) },
-                    failure: { _, _ in UInt64(SMCReturn.enotavail.rawValue) }) { frame, caller in
+/// The platform service that routes the Trusted OS range to a mediator: the trap entry calls
+/// `Mediator.handle` directly (no closure, no existential copy). The mediator answers every
+/// frame itself, so it never fails or asks for a retry; the codes below are for completeness.
+public final class MediatorService: PlatformService {
+    /// The mediator served.
+    public let mediator: Mediator
+    /// Name for logs.
+    public let name = "OP-TEE mediator"
+    /// The Trusted OS owners 50...63.
+    public let range = SMCServiceRange.trustedOS
+
+    /// The service of `mediator`.
+    public init(_ mediator: Mediator) { self.mediator = mediator }
+
+    /// Hands the frame to the mediator.
+    public func handle(_ frame: RegisterFrame, caller: CallerIdentity) -> ServiceOutcome {
         .frame(mediator.handle(frame, guest: caller.guest, vcpu: caller.vcpu))
     }
+    /// ENOTAVAIL.
+    public func errorCode(for failure: ServiceFailure, function: SMCFunctionID) -> UInt64 { UInt64(SMCReturn.enotavail.rawValue) }
+    /// ETHREAD_LIMIT.
+    public func busyCode(function: SMCFunctionID) -> UInt64 { UInt64(SMCReturn.ethreadLimit.rawValue) }
 }
+
+/// The platform service that routes the Trusted OS range to a mediator.
+public func mediatorService(_ mediator: Mediator) -> MediatorService { MediatorService(mediator) }
 
 /// A platform with the mediator on the Trusted OS range and the Arm TRNG.
 public func makeMediatedPlatform(mediator: Mediator) throws -> Platform {

@@ -334,6 +334,7 @@ public final class Mediator: Sendable {
         return slotRefs[i]._withUnsafeGuaranteedRef { handle(frame, slot: $0, guest: guest, vcpu: vcpu) }
     }
 
+    @inline(__always)
     func handle(_ frame: RegisterFrame, slot: GuestSlot, guest: GuestID, vcpu: Int) -> RegisterFrame {
         let f = frame.function
         guard frame.a0 >> 32 == 0, !f.isSMC64 else {
@@ -341,7 +342,13 @@ public final class Mediator: Sendable {
             return RegisterFrame(a0: UInt64(SMCReturn.unknownFunction.rawValue))
         }
         if f.isFast { return fastCall(frame, slot: slot, guest: guest) }
-        switch f {
+        return stdEntry(frame, slot: slot, guest: guest, vcpu: vcpu)
+    }
+
+    /// A yielding call: a std call started or an RPC returned from.
+    @inline(never)
+    func stdEntry(_ frame: RegisterFrame, slot: GuestSlot, guest: GuestID, vcpu: Int) -> RegisterFrame {
+        switch frame.function {
         case .callWithArg, .callWithRPCArg, .callWithRegdArg:
             counters.stdCalls.add(1, ordering: .relaxed)
             return stdCall(frame, slot: slot, guest: guest, vcpu: vcpu)
@@ -356,20 +363,30 @@ public final class Mediator: Sendable {
 
     // MARK: - Fast calls
 
+    /// A fast call. The identity calls (the hot ones: a driver's probe, `fast_call_ns`) are
+    /// forwarded inline with their arguments cleared; the rest go to `fastCallOther`.
+    @inline(__always)
     func fastCall(_ frame: RegisterFrame, slot: GuestSlot, guest: GuestID) -> RegisterFrame {
-        counters.fastCalls.add(1, ordering: .relaxed)
+        counters.fastCalls.increment(0)
         // No guest state is needed to forward a fast call: an atomic says whether the guest is live.
         guard slot.live.load(ordering: .acquiring) else {
             counters.bump(.unknownGuest)
             return RegisterFrame(a0: UInt64(SMCReturn.unknownFunction.rawValue))
         }
-        var fwd = frame
-        fwd.a7 = guest.clientID
         switch frame.function {
-        case .callsCount, .callsUID, .callsRevision, .getOSUUID, .getOSRevision:
-            fwd.a1 = 0; fwd.a2 = 0; fwd.a3 = 0; fwd.a4 = 0; fwd.a5 = 0; fwd.a6 = 0
-            let r = secure.smc(fwd)
+        case .getOSRevision, .callsCount, .callsUID, .callsRevision, .getOSUUID:
+            let r = secure.smc(RegisterFrame(a0: frame.a0, a7: guest.clientID))
             return RegisterFrame(a0: r.a0, a1: r.a1, a2: r.a2, a3: r.a3)
+        default:
+            return fastCallOther(frame, slot: slot, guest: guest)
+        }
+    }
+
+    /// Fast calls other than the identity calls: capabilities, thread count, the shm cache, and
+    /// every id the mediator blocks.
+    @inline(never)
+    func fastCallOther(_ frame: RegisterFrame, slot: GuestSlot, guest: GuestID) -> RegisterFrame {
+        switch frame.function {
         case .getThreadCount:
             let r = secure.smc(RegisterFrame(.getThreadCount, a7: guest.clientID))
             guard r.a0 == 0 else { return RegisterFrame(a0: r.a0) }
@@ -412,7 +429,9 @@ public final class Mediator: Sendable {
 
 /// Atomic counters (no lock; one cache line bounce per update at worst).
 final class Counters: Sendable {
-    let fastCalls = Atomic<Int>(0), stdCalls = Atomic<Int>(0), completedCalls = Atomic<Int>(0)
+    /// Fast calls, counted per calling thread (no locked add on the fast path; summed on read).
+    let fastCalls = ThreadCounters()
+    let stdCalls = Atomic<Int>(0), completedCalls = Atomic<Int>(0)
     let rpcs = Atomic<Int>(0), resumes = Atomic<Int>(0), guestsCreated = Atomic<Int>(0), guestsDestroyed = Atomic<Int>(0)
     let badAddress = Atomic<Int>(0), badCommand = Atomic<Int>(0), badParameters = Atomic<Int>(0)
     let limitReached = Atomic<Int>(0), resumeRejected = Atomic<Int>(0), blockedFastCalls = Atomic<Int>(0)
@@ -435,7 +454,7 @@ final class Counters: Sendable {
     }
 
     var totals: MediatorTotals {
-        MediatorTotals(fastCalls: fastCalls.load(ordering: .relaxed), stdCalls: stdCalls.load(ordering: .relaxed),
+        MediatorTotals(fastCalls: fastCalls.value(0), stdCalls: stdCalls.load(ordering: .relaxed),
                        completedCalls: completedCalls.load(ordering: .relaxed), rpcs: rpcs.load(ordering: .relaxed),
                        resumes: resumes.load(ordering: .relaxed), guestsCreated: guestsCreated.load(ordering: .relaxed),
                        guestsDestroyed: guestsDestroyed.load(ordering: .relaxed))

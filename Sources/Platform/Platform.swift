@@ -80,8 +80,9 @@ public struct SMCServiceRange: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// A service the platform delegates a range of function ids to.
-public protocol PlatformService: Sendable {
+/// A service the platform delegates a range of function ids to. Class-bound, so the trap entry
+/// calls it through its witness table with no existential copy (no retain, no value witness).
+public protocol PlatformService: AnyObject, Sendable {
     /// Name for logs and errors.
     var name: String { get }
     /// The function ids this service answers.
@@ -101,9 +102,9 @@ extension PlatformService {
     public func busyCode(function: SMCFunctionID) -> UInt64 { SMCCC.notSupported(function) }
 }
 
-/// A service made of a closure: how the composition root plugs in a mediator or a secure world
-/// without this module importing either.
-public struct FunctionService: PlatformService {
+/// A service made of a closure: how tests and tools plug in a scripted service without a type
+/// of their own (the mediator has its own service class, called without a closure).
+public final class FunctionService: PlatformService {
     /// Name for logs.
     public let name: String
     /// The ids it answers.
@@ -208,6 +209,16 @@ public struct PlatformStats: Sendable, Equatable {
 /// The trap entry: owner-range dispatch to services registered at build time.
 public final class Platform: Sendable {
     private let services: [any PlatformService]
+    /// One box per service, in registration order (kept alive by `boxes`).
+    private let boxes: [ServiceBox]
+    /// The same boxes unretained, for the trap path: the call borrows the box's `let service`
+    /// with no retain or release (the platform holds its boxes for its life).
+    private let boxRefs: [Unmanaged<ServiceBox>]
+    /// A registered service, behind a reference the trap path can borrow.
+    private final class ServiceBox: Sendable {
+        let service: any PlatformService
+        init(_ service: any PlatformService) { self.service = service }
+    }
     /// A service's claim, as plain numbers (no reference counting on the lookup).
     private struct Route: Sendable {
         let owners: ClosedRange<UInt8>, functions: ClosedRange<UInt16>, index: Int
@@ -223,13 +234,17 @@ public final class Platform: Sendable {
     private let maxRetryDelay: Duration
     private let logger: Logger
     private let pause: @Sendable (Duration) -> Void
-    private let traps = Atomic<Int>(0), arch = Atomic<Int>(0), unclaimed = Atomic<Int>(0)
+    /// Traps, counted per calling thread (no locked add on the trap path; summed by `stats`).
+    private let traps = ThreadCounters()
+    private let arch = Atomic<Int>(0), unclaimed = Atomic<Int>(0)
     private let failures = Atomic<Int>(0), retries = Atomic<Int>(0), busy = Atomic<Int>(0)
 
     init(services: [any PlatformService], maxRetries: Int, maxRetryDelay: Duration, logger: Logger,
          pause: @escaping @Sendable (Duration) -> Void) {
         self.services = services; self.maxRetries = maxRetries; self.maxRetryDelay = maxRetryDelay
         self.logger = logger; self.pause = pause
+        boxes = services.map(ServiceBox.init)
+        boxRefs = boxes.map { Unmanaged.passUnretained($0) }
         let routes = services.enumerated().map { Route(owners: $1.range.owners, functions: $1.range.functions, index: $0) }
         var table = [Int](repeating: Self.unclaimedOwner, count: 64)
         for o in 0..<64 {
@@ -246,14 +261,15 @@ public final class Platform: Sendable {
 
     /// Routing counters.
     public var stats: PlatformStats {
-        PlatformStats(traps: traps.load(ordering: .relaxed), architecture: arch.load(ordering: .relaxed),
+        PlatformStats(traps: traps.value(0), architecture: arch.load(ordering: .relaxed),
                       unclaimed: unclaimed.load(ordering: .relaxed), failures: failures.load(ordering: .relaxed),
                       retries: retries.load(ordering: .relaxed), busy: busy.load(ordering: .relaxed))
     }
 
     /// One SMC from `guest`'s vCPU `vcpu`: answered here or by the service owning the id.
+    @inline(__always)
     public func trap(_ frame: RegisterFrame, guest: GuestID, vcpu: Int) -> RegisterFrame {
-        traps.add(1, ordering: .relaxed)
+        traps.increment(0)
         let f = frame.function
         if f.owner == .arch && !f.isSMC64 && f.isFast { return architecture(frame) }
         guard let index = serviceIndex(for: f) else {
@@ -264,7 +280,7 @@ public final class Platform: Sendable {
             return out
         }
         let caller = CallerIdentity(guest: guest, vcpu: vcpu)
-        let first = services[index].handle(frame, caller: caller)
+        let first = boxRefs[index]._withUnsafeGuaranteedRef { $0.service.handle(frame, caller: caller) }
         if case let .frame(out) = first { return out }
         return settle(first, frame, caller: caller, service: index)
     }
@@ -352,6 +368,6 @@ public struct PlatformConduit: Conduit {
     public let guest: GuestID
     /// A conduit for `guest`.
     public init(platform: Platform, guest: GuestID) { self.platform = platform; self.guest = guest }
-    /// Traps from vCPU `vcpu` of the bound guest.
+    /// Traps from vCPU `vcpu` of the bound guest (the platform's trap entry, inlined here).
     public func trap(_ frame: RegisterFrame, vcpu: Int) -> RegisterFrame { platform.trap(frame, guest: guest, vcpu: vcpu) }
 }

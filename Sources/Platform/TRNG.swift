@@ -56,7 +56,7 @@ final class EntropyLedger: Sendable {
 }
 
 /// TRNG_VERSION / TRNG_FEATURES / TRNG_GET_UUID / TRNG_RND32 / TRNG_RND64 over the system CSPRNG.
-public struct TRNGService: PlatformService {
+public final class TRNGService: PlatformService {
     /// Name for logs.
     public let name = "Arm TRNG"
     /// Standard Secure Service owner, functions 0x50...0x5F.

@@ -201,6 +201,7 @@ public final class SecureWorld: SMCEntry, Sendable {
     // MARK: Entry
 
     /// Executes one SMC: the secure world's only entry.
+    @inline(__always)
     public func smc(_ frame: RegisterFrame) -> RegisterFrame {
         let f = frame.function
         if f.isFast { return fastCall(frame) }
@@ -227,6 +228,7 @@ public final class SecureWorld: SMCEntry, Sendable {
     }
 
     /// True when VM `clientID` was created and not destroyed (ids past the bitmap: by lookup).
+    @inline(__always)
     func isCreated(_ clientID: UInt64) -> Bool {
         guard clientID < Self.createdBitsLimit else { return partition(for: clientID) != nil }
         return createdBits[Int(clientID >> 6)].load(ordering: .acquiring) & (1 << (clientID & 63)) != 0
@@ -264,7 +266,35 @@ public final class SecureWorld: SMCEntry, Sendable {
 
     static let callsCountValue: UInt64 = 14
 
+    /// A fast call: the identity calls of a created VM (the hot ones: a driver's probe,
+    /// `fast_call_ns`) are answered inline, every other case by `fastCallOther`.
+    @inline(__always)
     private func fastCall(_ frame: RegisterFrame) -> RegisterFrame {
+        let client = frame.a7
+        guard !config.virtualization || client == 0 || isCreated(client) else { return fastCallOther(frame) }
+        var out = frame
+        switch frame.function {
+        case .getOSRevision:
+            out.a0 = UInt64(OPTEEIdentity.osRevisionMajor); out.a1 = UInt64(OPTEEIdentity.osRevisionMinor); out.a2 = 0
+            return out
+        case .callsUID:
+            out.setUUIDWords(OPTEEIdentity.apiUID)
+            return out
+        case .callsRevision:
+            out.a0 = UInt64(OPTEEIdentity.msgRevisionMajor); out.a1 = UInt64(OPTEEIdentity.msgRevisionMinor)
+            return out
+        case .getOSUUID:
+            out.setUUIDWords(OPTEEIdentity.osUUID)
+            return out
+        default:
+            return fastCallOther(frame)
+        }
+    }
+
+    /// Every fast call `fastCall` does not answer inline (and the identity calls again, for the
+    /// unknown-client check): capabilities, thread count, the shm cache, VM lifecycle, unknown ids.
+    @inline(never)
+    private func fastCallOther(_ frame: RegisterFrame) -> RegisterFrame {
         var out = frame
         func ret(_ r: SMCReturn) -> RegisterFrame { out.a0 = UInt64(r.rawValue); return out }
         let client = frame.a7

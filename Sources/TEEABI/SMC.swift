@@ -5,7 +5,8 @@
 public struct SMCOwner: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt8
     @inlinable public init(rawValue: UInt8) { self.rawValue = rawValue & 0x3F }
-    public static let arch = SMCOwner(rawValue: 0)
+    /// The Arm architecture owner (0): a constant, not a lazy global (read on every trap).
+    @inlinable public static var arch: SMCOwner { SMCOwner(rawValue: 0) }
     public static let cpu = SMCOwner(rawValue: 1)
     public static let sip = SMCOwner(rawValue: 2)
     public static let oem = SMCOwner(rawValue: 3)

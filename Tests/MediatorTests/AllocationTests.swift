@@ -10,8 +10,9 @@ import TEEABI
 import Testing
 
 /// Answers the mediator's start-up queries, GET_OS_REVISION, and completes std calls in place.
-private struct QuietSecureWorld: SMCEntry {
+private final class QuietSecureWorld: SMCEntry, Sendable {
     let memory: PhysicalMemory
+    init(memory: PhysicalMemory) { self.memory = memory }
     func smc(_ f: RegisterFrame) -> RegisterFrame {
         switch f.function {
         case .getThreadCount: return RegisterFrame(a0: 0, a1: 4)
