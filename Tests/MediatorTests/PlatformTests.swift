@@ -1,5 +1,9 @@
 /// Platform routing, SMCCC architecture calls, build-time registration rules, retries and TRNG.
+import Dispatch
+import Foundation
 import Machine
+import MediatedPlatform
+import Mediator
 import Platform
 import Synchronization
 import TEEABI
@@ -192,4 +196,30 @@ private func trngPlatform(_ budget: EntropyBudget, clock: TestClock, retries: In
     #expect(p.trap(RegisterFrame(a0: 0x8400_0001), guest: GuestID(0), vcpu: 0).a0 == 0x51)
     #expect(p.trap(RegisterFrame(a0: 0x8400_0030), guest: GuestID(0), vcpu: 0).a0 == 0xFFFF_FFFF)
     #expect(p.stats.unclaimed == 1)
+}
+
+/// The trap count (per calling thread, summed on read) and the mediator's fast-call count stay
+/// exact when several threads trap at once, even on one vCPU index (a hostile guest may).
+@Test func trapAndFastCallCountsAreExactUnderConcurrentTraps() throws {
+    let memory = PhysicalMemory()
+    let mediator = try Mediator(memory: memory, secureWorld: FakeSecureWorld(memory: memory))
+    let p = try makeMediatedPlatform(mediator: mediator)
+    let space = try GuestAddressSpace(memory: memory, id: GuestID(0), pages: 16)
+    try mediator.addGuest(space)
+    let before = (p.stats.traps, mediator.totals.fastCalls)
+    let threads = 6, perThread = 5_000
+    let wrong = Atomic<Int>(0)
+    let done = DispatchSemaphore(value: 0)
+    for t in 0..<threads {
+        Thread.detachNewThread {
+            for _ in 0..<perThread where p.trap(RegisterFrame(.callsUID), guest: GuestID(0), vcpu: t % 2).a0 != UInt64(OPTEEIdentity.apiUID.0) {
+                wrong.add(1, ordering: .relaxed)
+            }
+            done.signal()
+        }
+    }
+    for _ in 0..<threads { #expect(done.wait(timeout: .now() + 60) == .success) }
+    #expect(wrong.load(ordering: .relaxed) == 0)
+    #expect(p.stats.traps - before.0 == threads * perThread)
+    #expect(mediator.totals.fastCalls - before.1 == threads * perThread)
 }
