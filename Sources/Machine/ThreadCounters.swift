@@ -11,7 +11,7 @@ import Darwin
 
 /// Up to `ThreadCounters.kinds` monotonic counters, counted per thread and summed on read.
 ///
-/// A thread hashes its identity to one of 64 lines; the first thread to land on a free line
+/// A thread hashes its identity to one of 32 lines; the first thread to land on a free line
 /// claims it (compare-exchange of the line's owner word, once) and from then on is the line's
 /// only writer, so a relaxed load and store count exactly. A thread whose line another thread
 /// owns counts in a shared atomic instead (exact, only slower). Owners are never released: a
@@ -22,10 +22,16 @@ import Darwin
 public struct ThreadCounters: ~Copyable, Sendable {
     /// How many counters (kinds) one instance keeps.
     public static let kinds = 7
-    @usableFromInline static var lines: Int { 64 }
-    @usableFromInline static var lineWords: Int { 8 }
-    /// `lines` lines of `lineWords` words: word 0 is the owner thread (0: free), words 1... the counts.
-    @usableFromInline let words: InlineArray<512, Atomic<UInt>>
+    @usableFromInline static var lines: Int { 32 }
+    /// Words from one line's start to the next: a line's 8 words (64 bytes) sit at words 8...15 of
+    /// its 16, so 64 unused bytes lie before each line and after the last (words 512...519): no
+    /// 64-byte cache line holds words of two lines, or a line and the owner's other fields,
+    /// whatever the alignment of the object holding them.
+    @usableFromInline static var lineStride: Int { 16 }
+    @usableFromInline static var lineOffset: Int { 8 }
+    /// Line `l` is words `l * lineStride + lineOffset` ... `+ 7`: the first is the owner thread
+    /// (0: free), the next `kinds` the counts.
+    @usableFromInline let words: InlineArray<520, Atomic<UInt>>
     /// Counts of threads that own no line.
     @usableFromInline let shared: InlineArray<8, Atomic<Int>>
 
@@ -48,7 +54,7 @@ public struct ThreadCounters: ~Copyable, Sendable {
     @inlinable @inline(__always)
     public func increment(_ kind: Int) {
         let me = Self.currentThread()
-        let line = Int(truncatingIfNeeded: (UInt64(me) &* 0x9E37_79B9_7F4A_7C15) >> 58) &* Self.lineWords
+        let line = Int(truncatingIfNeeded: (UInt64(me) &* 0x9E37_79B9_7F4A_7C15) >> 59) &* Self.lineStride &+ Self.lineOffset
         if words[line].load(ordering: .relaxed) == me {
             let w = line &+ 1 &+ kind
             words[w].store(words[w].load(ordering: .relaxed) &+ 1, ordering: .relaxed)
@@ -72,7 +78,7 @@ public struct ThreadCounters: ~Copyable, Sendable {
     public func value(_ kind: Int) -> Int {
         var sum = shared[kind].load(ordering: .relaxed)
         for l in 0..<Self.lines {
-            sum &+= Int(bitPattern: words[l &* Self.lineWords &+ 1 &+ kind].load(ordering: .relaxed))
+            sum &+= Int(bitPattern: words[l &* Self.lineStride &+ Self.lineOffset &+ 1 &+ kind].load(ordering: .relaxed))
         }
         return sum
     }
