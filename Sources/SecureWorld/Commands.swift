@@ -134,6 +134,73 @@ extension SecureThread {
         finish(a, r, origin, "INVOKE \(hex(sid)) cmd \(a.function)")
     }
 
+    // MARK: Inline
+
+    /// Runs an INVOKE on the entering vCPU, without the thread's task, when nothing in it can
+    /// suspend: the argument came by address (no registered shm to let go of at the end), it
+    /// names no registered memory (dropping a user may owe an UNREGISTER_SHM an RPC), and its
+    /// TA runs the command synchronously (`TrustedApplication.runsSynchronously`). Returns the
+    /// SMC code with the results copied back, or nil when the call must go to the task: before
+    /// any effect (no session in the cache or the partition, instance busy or dead, an argument
+    /// this path does not take), or after the command, when the instance's release owes a
+    /// waiting call its notification (`setup.wake`; with `setup.ranInline` the task sends it and
+    /// finishes the call). Copy-in, TA entry, copy-out and copy-back are the task path's own
+    /// functions, so both paths give the same results, panics and cancellation.
+    func runInline() -> SMCReturn? {
+        guard setup.regdCookie == nil, let a = arg, a.cmd == .invokeCommand else { return nil }
+        let n = numParams
+        guard n <= 4 else { return nil }
+        for i in 0..<n {
+            guard let p = a.param(i), let t = p.attr.type, !t.isRmem else { return nil }
+        }
+        let sid = a.session
+        let s: Session
+        if let c = lastSession, c.id == sid, !c.closedFlag.load(ordering: .acquiring) {
+            s = c
+        } else {
+            guard let found = partition.state.withLock({ $0.sessions[sid] }) else { return nil }
+            s = found
+            lastSession = found
+        }
+        let inst = s.instance
+        let command = a.function
+        guard inst.tryAcquire(token) == .ok else { return nil }
+        guard inst.ta.runsSynchronously(command: command) else {
+            inst.releaseOwner()
+            setup.wake = inst.takeWaiter()
+            return nil
+        }
+        var bindings = ParamBindings()
+        var r: TEEResult, origin: TEEOrigin
+        switch copyIn(a, first: 0, count: n, &bindings) {
+        case let .failure(e):
+            (r, origin) = (e, .tee)
+        case var .success(ta):
+            setInflight(session: sid, cancelID: a.cancelID)
+            do {
+                r = try inst.ta.invokeSynchronously(command: command, params: &ta, sessionState: s.taState,
+                                                    context: TARunContext(call: self, subject: .session(s)))
+                origin = .trustedApp
+            } catch {
+                world.panic(inst, partition, error)
+                (r, origin) = (.targetDead, .tee)
+            }
+            clearInflight()
+            copyOut(ta, a, first: 0, bindings)
+        }
+        inst.releaseOwner()
+        let wake = inst.takeWaiter()
+        finish(a, r, origin, "INVOKE \(hex(sid)) cmd \(command)")
+        if let wake {
+            setup.wake = wake
+            setup.ranInline = true
+            return nil
+        }
+        copyBack()
+        setup = CallSetup()
+        return .ok
+    }
+
     // MARK: Params
 
     /// Converts message params [first, first + count) into TA params: values copied, memrefs
@@ -144,7 +211,7 @@ extension SecureThread {
         // TEE_PARAM_TYPES, one nibble per param.
         var packed: UInt32 = 0
         // Two fields, not the whole config (copying it retains its closure and key).
-        let maxMemrefBytes = world.config.maxMemrefBytes, maxSHMPages = world.config.maxSHMPages
+        let maxMemrefBytes = world.maxMemrefBytes, maxSHMPages = world.maxSHMPages
         for i in 0..<count {
             guard let p = a.param(first + i) else { return .failure(.badParameters) }
             var b = ParamBinding()
@@ -248,7 +315,7 @@ extension SecureThread {
         let cookie = p.shmRef
         guard p.attr == MsgAttr(.tmemOutput, noncontig: true), cookie != 0 else { return .badParameters }
         let buffer: NSBuffer
-        do { buffer = try world.ns.walkPageList(bufPtr: p.tmemBufPtr, size: p.memrefSize, maxPages: world.config.maxSHMPages) }
+        do { buffer = try world.ns.walkPageList(bufPtr: p.tmemBufPtr, size: p.memrefSize, maxPages: world.maxSHMPages) }
         catch { return error }
         let limit = world.config.maxRegisteredSHMPerVM
         return partition.state.withLock { s -> TEEResult in

@@ -50,6 +50,11 @@ struct CallSetup: Sendable {
     var allocatedRPCArg = false
     /// Names this call for instance ownership.
     var token: UInt64 = 0
+    /// The command already ran on the entering vCPU (`runInline`); the task only finishes it.
+    var ranInline = false
+    /// A call waiting for a TA instance this call released on the entering vCPU: the task
+    /// sends its notification (an RPC) before anything else.
+    var wake: UInt32? = nil
 }
 
 /// The std call record is the secure thread itself (one reusable record per thread).
@@ -137,7 +142,11 @@ extension SecureThread {
 
     /// Runs the command, copies the results back, releases what the call held.
     func run() async -> SMCReturn {
-        let r = await execute()
+        if let key = setup.wake {
+            setup.wake = nil
+            await world.wakeInstanceWaiter(key, call: self)
+        }
+        let r = setup.ranInline ? SMCReturn.ok : await execute()
         if r == .ok { copyBack() }
         // The argument's shm is done with once the results are in it; a waiting UNREGISTER_SHM
         // is woken while this call can still make RPCs.
@@ -152,7 +161,7 @@ extension SecureThread {
 
     /// Copies ret, ret_origin, the session of OPEN_SESSION and every output param from the
     /// secure copy into the normal world's argument, field by field through the view.
-    private func copyBack() {
+    func copyBack() {
         guard let secure = arg else { return }
         let n = setup.numParams, size = setup.argSize
         let open = secure.cmd == .openSession
@@ -248,7 +257,7 @@ extension SecureThread {
 
     /// RPC SHM_ALLOC: normal-world shared memory of at least `size` bytes, by PA or page list.
     func allocSharedMemory(type: RPCShmType, size: Int) async throws(TEEResult) -> (buffer: NSBuffer, cookie: UInt64) {
-        guard size > 0, size <= world.config.maxMemrefBytes else { throw .outOfMemory }
+        guard size > 0, size <= world.maxMemrefBytes else { throw .outOfMemory }
         let (ret, params, n) = await rpcCommand(.shmAlloc, [.value(.valueInput, a: type.rawValue, b: UInt64(size), c: 8)])
         guard ret == .success, n == 1, let p = params.first else { throw ret == .success ? .outOfMemory : ret }
         let cookie = p.shmRef
@@ -258,7 +267,7 @@ extension SecureThread {
             if p.attr == contig, p.bufPtr != 0 {
                 buffer = world.ns.contiguous(PA(p.bufPtr), count: size)
             } else if p.attr == noncontig {
-                buffer = try? world.ns.walkPageList(bufPtr: p.bufPtr, size: UInt64(size), maxPages: world.config.maxSHMPages)
+                buffer = try? world.ns.walkPageList(bufPtr: p.bufPtr, size: UInt64(size), maxPages: world.maxSHMPages)
             }
         }
         guard let b = buffer else {

@@ -185,6 +185,11 @@ extension SecureWorld {
     func release(_ inst: TAInstance, call: StdCall) async {
         inst.releaseOwner()
         guard let key = inst.takeWaiter() else { return }
+        await wakeInstanceWaiter(key, call: call)
+    }
+
+    /// Wakes a call waiting for an instance on notification `key` (RPC NOTIFICATION send).
+    func wakeInstanceWaiter(_ key: UInt32, call: StdCall) async {
         _ = await call.rpcCommand(.notification, [.value(.valueInput, a: RPCNotification.send.rawValue, b: UInt64(key))])
     }
 
@@ -359,7 +364,11 @@ extension SecureWorld {
             case .ok:
                 let out: (TEEResult, TEEOrigin)
                 do {
-                    let r = try await inst.ta.invoke(command: command, params: &params, sessionState: session.taState, context: ctx)
+                    // A command the TA runs synchronously is called directly: no executor hop.
+                    let ta = inst.ta
+                    let r = ta.runsSynchronously(command: command)
+                        ? try ta.invokeSynchronously(command: command, params: &params, sessionState: session.taState, context: ctx)
+                        : try await ta.invoke(command: command, params: &params, sessionState: session.taState, context: ctx)
                     out = (r, .trustedApp)
                 } catch {
                     panic(inst, call.partition, error)

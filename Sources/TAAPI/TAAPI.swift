@@ -272,6 +272,16 @@ public protocol TrustedApplication: AnyObject {
     func closeSession(sessionState: AnyObject?, context: any TAContext) async
     /// TA_InvokeCommandEntryPoint.
     func invoke(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) async throws -> TEEResult
+    /// True when `command` never suspends (no RPC, no await of any kind) and runs through
+    /// `invokeSynchronously` instead of `invoke`. The secure world asks before it starts the
+    /// command, so the answer must depend on `command` only. Default: false (every command
+    /// runs through the asynchronous entry).
+    func runsSynchronously(command: UInt32) -> Bool
+    /// TA_InvokeCommandEntryPoint for the commands `runsSynchronously` names: the same contract
+    /// as `invoke` (results, panics), run to completion on the secure thread with no executor
+    /// hop. Only the context's synchronous services (random, time, cancellation flag, identity)
+    /// are reachable from here. Default: NOT_SUPPORTED (never called for a TA that names none).
+    func invokeSynchronously(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) throws -> TEEResult
 }
 
 extension TrustedApplication {
@@ -283,6 +293,12 @@ extension TrustedApplication {
     public func openSession(params: inout TAParams, context: any TAContext) async throws -> (TEEResult, sessionState: AnyObject?) { (.success, nil) }
     /// Default TA_CloseSessionEntryPoint: nothing to do.
     public func closeSession(sessionState: AnyObject?, context: any TAContext) async {}
+    /// Default: no command is synchronous.
+    public func runsSynchronously(command: UInt32) -> Bool { false }
+    /// Default: never called (no command is synchronous).
+    public func invokeSynchronously(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) throws -> TEEResult {
+        .notSupported
+    }
 }
 
 /// How the secure world finds and instantiates a TA.
