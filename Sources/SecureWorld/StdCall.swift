@@ -65,7 +65,7 @@ extension SecureThread {
     var thread: SecureThread { self }
 
     /// The copied argument, through the view.
-    var arg: MsgArgView? { buffer?.view(offset: 0, count: setup.argSize) }
+    var arg: MsgArgView? { argView(0, setup.argSize) }
 
     var numParams: Int { setup.numParams }
     var token: UInt64 { setup.token }
@@ -73,8 +73,7 @@ extension SecureThread {
     /// Locates the call's argument, checks where it lies and copies it into this thread's buffer.
     /// Runs on the vCPU that owns the thread, before the command is posted.
     func prepare(_ frame: RegisterFrame) -> Result<Void, CallRefusal> {
-        let buf = ensureBuffer()
-        let ns = world.ns
+        ensureBuffer()
         var s = CallSetup()
         s.token = world.nextToken()
         let f = frame.function
@@ -85,20 +84,20 @@ extension SecureThread {
             guard pa.raw & 7 == 0 else { return .failure(CallRefusal(code: .ebadaddr, why: "arg \(pa) not 8-byte aligned")) }
             // The argument (and the RPC argument after it) must lie in one page of non-secure RAM.
             let avail = pageSize - pa.pageOffset
-            guard avail >= MsgArg.headerSize, let head = buf.slice(offset: 0, count: MsgArg.headerSize),
-                  (try? ns.view.read(pa, into: head)) != nil, let hv = buf.view(count: MsgArg.headerSize) else {
+            guard avail >= MsgArg.headerSize, let head = argSlice(0, MsgArg.headerSize),
+                  (try? world.memory.read(pa, into: head, world: .nonSecure)) != nil, let hv = argView(0, MsgArg.headerSize) else {
                 return .failure(CallRefusal(code: .ebadaddr, why: "arg \(pa) not readable non-secure RAM"))
             }
             let n = Int(hv.numParams)
             guard hv.numParams <= UInt32(MsgArg.maxNumParams) else { return .failure(CallRefusal(code: .ebadaddr, why: "num_params \(n)")) }
             let size = MsgArg.size(numParams: n)
             let total = size + (withRPC ? rpcArgSize : 0)
-            guard total <= avail, !withRPC || ns.isNonSecure(pa, count: total) else {
+            guard total <= avail, !withRPC || world.ns.isNonSecure(pa, count: total) else {
                 return .failure(CallRefusal(code: .ebadaddr, why: "arg of \(total) bytes at \(pa) crosses its page"))
             }
             if size > MsgArg.headerSize {
-                guard let rest = buf.slice(offset: MsgArg.headerSize, count: size - MsgArg.headerSize),
-                      (try? ns.view.read(PA(pa.raw + UInt64(MsgArg.headerSize)), into: rest)) != nil else {
+                guard let rest = argSlice(MsgArg.headerSize, size - MsgArg.headerSize),
+                      (try? world.memory.read(PA(pa.raw + UInt64(MsgArg.headerSize)), into: rest, world: .nonSecure)) != nil else {
                     return .failure(CallRefusal(code: .ebadaddr, why: "arg params unreadable"))
                 }
             }
@@ -113,8 +112,8 @@ extension SecureThread {
             func refuse(_ why: String) -> Result<Void, CallRefusal> {
                 partition.unuseSHM(cookie); return .failure(CallRefusal(code: .ebadaddr, why: why))
             }
-            guard offset & 7 == 0, let head = buf.slice(offset: 0, count: MsgArg.headerSize),
-                  (try? shm.read(ns.view, offset: offset, into: head)) != nil, let hv = buf.view(count: MsgArg.headerSize) else {
+            guard offset & 7 == 0, let head = argSlice(0, MsgArg.headerSize),
+                  (try? shm.read(world.ns.view, offset: offset, into: head)) != nil, let hv = argView(0, MsgArg.headerSize) else {
                 return refuse("regd arg offset \(offset) bad for shm of \(shm.size) bytes")
             }
             guard hv.numParams <= UInt32(MsgArg.maxNumParams) else { return refuse("num_params \(hv.numParams)") }
@@ -125,8 +124,8 @@ extension SecureThread {
                 return refuse("regd arg of \(size) bytes at \(offset) overruns shm of \(shm.size) bytes")
             }
             if size > MsgArg.headerSize {
-                guard let rest = buf.slice(offset: MsgArg.headerSize, count: size - MsgArg.headerSize),
-                      (try? shm.read(ns.view, offset: offset + MsgArg.headerSize, into: rest)) != nil else {
+                guard let rest = argSlice(MsgArg.headerSize, size - MsgArg.headerSize),
+                      (try? shm.read(world.ns.view, offset: offset + MsgArg.headerSize, into: rest)) != nil else {
                     return refuse("regd arg params unreadable")
                 }
             }
@@ -175,8 +174,8 @@ extension SecureThread {
         case let .registered(nsBuf):
             // The argument may span pages of the shm: read it into the bounce area, copy the
             // results there through the view, and write it back.
-            guard let bounce = buffer?.slice(offset: ThreadBuffer.bounceOffset, count: size),
-                  let dst = buffer?.view(offset: ThreadBuffer.bounceOffset, count: size),
+            guard let bounce = argSlice(ThreadBuffer.bounceOffset, size),
+                  let dst = argView(ThreadBuffer.bounceOffset, size),
                   (try? nsBuf.read(world.ns.view, offset: 0, into: bounce)) != nil else { return }
             dst.copyResults(from: secure, count: n, session: open)
             try? nsBuf.write(world.ns.view, offset: 0, from: UnsafeRawBufferPointer(bounce))
@@ -211,8 +210,8 @@ extension SecureThread {
         partition.countRPC(cmd)
         guard let rpcArg = await rpcArgument() else { return (.outOfMemory, [], 0) }
         let size = MsgArg.size(numParams: params.count)
-        guard let scratch = buffer?.slice(offset: ThreadBuffer.rpcOffset, count: size),
-              let v = buffer?.view(offset: ThreadBuffer.rpcOffset, count: size),
+        guard let scratch = argSlice(ThreadBuffer.rpcOffset, size),
+              let v = argView(ThreadBuffer.rpcOffset, size),
               (try? v.reset(cmd: MsgCommand(rawValue: cmd.rawValue), numParams: params.count)) != nil else {
             return (.outOfMemory, [], 0)
         }
