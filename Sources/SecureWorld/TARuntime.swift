@@ -296,12 +296,15 @@ extension SecureWorld {
         var local = params
         let outcome: Result<(TEEResult, TEEOrigin, AnyObject?), TEEResult> = await withInstance(inst, call: call) {
             do {
+                // A TA whose lifecycle never suspends is entered directly: no executor hop.
+                let ta = inst.ta, sync = ta.lifecycleRunsSynchronously
                 if fresh || !inst.state.withLock({ $0.created }) {
-                    let r = try await inst.ta.create(context: ctx)
+                    let r = sync ? try ta.createSynchronously(context: ctx) : try await ta.create(context: ctx)
                     guard r == .success else { return (r, .trustedApp, nil) }
                     inst.state.withLock { $0.created = true }
                 }
-                let (r, st) = try await inst.ta.openSession(params: &local, context: ctx)
+                let (r, st) = sync ? try ta.openSessionSynchronously(params: &local, context: ctx)
+                                   : try await ta.openSession(params: &local, context: ctx)
                 return (r, .trustedApp, st)
             } catch {
                 self.panic(inst, p, error)
@@ -403,7 +406,12 @@ extension SecureWorld {
         if !inst.isDead {
             let ctx = TARunContext(call: call, subject: .session(session))
             _ = await withInstance(inst, call: call) {
-                await inst.ta.closeSession(sessionState: session.taState, context: ctx)
+                let ta = inst.ta
+                if ta.lifecycleRunsSynchronously {
+                    ta.closeSessionSynchronously(sessionState: session.taState, context: ctx)
+                } else {
+                    await ta.closeSession(sessionState: session.taState, context: ctx)
+                }
                 session.taState = nil
             }
         }

@@ -282,6 +282,18 @@ public protocol TrustedApplication: AnyObject {
     /// hop. Only the context's synchronous services (random, time, cancellation flag, identity)
     /// are reachable from here. Default: NOT_SUPPORTED (never called for a TA that names none).
     func invokeSynchronously(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) throws -> TEEResult
+    /// True when this TA's create, open-session and close-session entry points never suspend
+    /// and run through `createSynchronously`, `openSessionSynchronously` and
+    /// `closeSessionSynchronously` instead of their asynchronous forms. Default: false.
+    var lifecycleRunsSynchronously: Bool { get }
+    /// TA_CreateEntryPoint when `lifecycleRunsSynchronously` (same contract as `create`).
+    /// Default: SUCCESS.
+    func createSynchronously(context: any TAContext) throws -> TEEResult
+    /// TA_OpenSessionEntryPoint when `lifecycleRunsSynchronously` (same contract as
+    /// `openSession`). Default: accepts any params, no session state.
+    func openSessionSynchronously(params: inout TAParams, context: any TAContext) throws -> (TEEResult, sessionState: AnyObject?)
+    /// TA_CloseSessionEntryPoint when `lifecycleRunsSynchronously`. Default: nothing to do.
+    func closeSessionSynchronously(sessionState: AnyObject?, context: any TAContext)
 }
 
 extension TrustedApplication {
@@ -299,6 +311,14 @@ extension TrustedApplication {
     public func invokeSynchronously(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) throws -> TEEResult {
         .notSupported
     }
+    /// Default: the lifecycle entry points are asynchronous.
+    public var lifecycleRunsSynchronously: Bool { false }
+    /// Default TA_CreateEntryPoint, synchronous form: nothing to do.
+    public func createSynchronously(context: any TAContext) throws -> TEEResult { .success }
+    /// Default TA_OpenSessionEntryPoint, synchronous form: accepts any params, no session state.
+    public func openSessionSynchronously(params: inout TAParams, context: any TAContext) throws -> (TEEResult, sessionState: AnyObject?) { (.success, nil) }
+    /// Default TA_CloseSessionEntryPoint, synchronous form: nothing to do.
+    public func closeSessionSynchronously(sessionState: AnyObject?, context: any TAContext) {}
 }
 
 /// How the secure world finds and instantiates a TA.

@@ -170,6 +170,9 @@ public enum TestTA {
             }
         }
 
+        /// Create, open and close do nothing (the defaults) and never suspend.
+        var lifecycleRunsSynchronously: Bool { true }
+
         /// The commands that never suspend (and unknown ones): run on the secure thread with no
         /// executor hop (the benchmark's NOP and ECHO_MEMREF among them).
         func runsSynchronously(command: UInt32) -> Bool {
