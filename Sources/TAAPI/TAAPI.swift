@@ -180,6 +180,11 @@ public protocol TAStorage: Sendable {
 }
 
 /// What the secure world offers a TA while it runs one entry point (the GP internal API).
+///
+/// The services without an `inout` parameter are `nonisolated(nonsending)`: they run on the
+/// caller's executor (the secure thread), so a TA awaiting one costs no executor hop. Those with
+/// `inout` params (TA-to-TA open and invoke) stay `@concurrent`: Swift 6.3.1 miscompiles a
+/// `@concurrent` witness of a nonsending requirement with an `inout` parameter (round 3).
 public protocol TAContext: Sendable {
     /// Who opened the session.
     var client: TAClientIdentity { get }
@@ -190,33 +195,33 @@ public protocol TAContext: Sendable {
     /// TEE_GetSystemTime: secure-world monotonic time.
     func systemTime() -> (seconds: UInt32, millis: UInt32)
     /// TEE_GetREETime: normal-world time through the GET_TIME RPC.
-    func reeTime() async throws(TEEResult) -> (seconds: UInt64, nanos: UInt64)
+    nonisolated(nonsending) func reeTime() async throws(TEEResult) -> (seconds: UInt64, nanos: UInt64)
     /// TEE_GetCancellationFlag: the client asked to cancel this operation.
     var isCancelled: Bool { get }
     /// A long-running command calls this often: when the tick has elapsed, the secure thread
     /// returns to the normal world with RPC FOREIGN_INTR and resumes afterwards.
-    func checkpoint() async throws(TEEResult)
+    nonisolated(nonsending) func checkpoint() async throws(TEEResult)
     /// Waits on notification `key` (RPC NOTIFICATION wait) until another thread sends it.
-    func waitNotification(key: UInt32) async throws(TEEResult)
+    nonisolated(nonsending) func waitNotification(key: UInt32) async throws(TEEResult)
     /// Wakes a waiter on `key` (RPC NOTIFICATION send).
-    func sendNotification(key: UInt32) async throws(TEEResult)
+    nonisolated(nonsending) func sendNotification(key: UInt32) async throws(TEEResult)
     /// Asks the normal world to suspend this thread for `millis` (RPC SUSPEND).
-    func suspend(millis: UInt32) async throws(TEEResult)
+    nonisolated(nonsending) func suspend(millis: UInt32) async throws(TEEResult)
     /// Allocates normal-world shared memory of `size` bytes (RPC SHM_ALLOC of `type`), writes
     /// `fill` into it, reads it back and frees it (RPC SHM_FREE); returns the bytes read back.
-    func roundTripSharedMemory(size: Int, type: RPCShmType, fill: UInt8) async throws(TEEResult) -> [UInt8]
+    nonisolated(nonsending) func roundTripSharedMemory(size: Int, type: RPCShmType, fill: UInt8) async throws(TEEResult) -> [UInt8]
     /// The TA's private persistent storage.
     var storage: any TAStorage { get }
     /// tee_invoke_supp_plugin: runs command `command` / `subCommand` of the normal world's
     /// supplicant plugin `plugin` (RPC SUPP_PLUGIN) on `data`; returns the plugin's output (the
     /// first out_len bytes of the buffer, at most `data.count`) or throws its result.
-    func invokeSupplicantPlugin(_ plugin: TEEUUID, command: UInt32, subCommand: UInt32, data: [UInt8]) async throws(TEEResult) -> [UInt8]
+    nonisolated(nonsending) func invokeSupplicantPlugin(_ plugin: TEEUUID, command: UInt32, subCommand: UInt32, data: [UInt8]) async throws(TEEResult) -> [UInt8]
     /// Opens a session on another TA (TA-to-TA), with login TRUSTED_APP and this TA as client.
     func openSession(ta: TEEUUID, params: inout TAParams) async throws(TEEResult) -> TASessionHandle
     /// Invokes a command in a TA-to-TA session.
     func invoke(_ session: TASessionHandle, command: UInt32, params: inout TAParams) async throws(TEEResult)
     /// Closes a TA-to-TA session.
-    func closeSession(_ session: TASessionHandle) async
+    nonisolated(nonsending) func closeSession(_ session: TASessionHandle) async
     /// TEE_OpenTASession with its cancellationRequestTimeout: once `cancellationTimeout`
     /// milliseconds have passed (`TAContext.infiniteTimeout`: never) the opened TA sees its
     /// cancellation flag raised, as OP-TEE's session cancel time does.
