@@ -154,15 +154,16 @@ extension SecureThread {
             guard let p = a.param(i), let t = p.attr.type, !t.isRmem else { return nil }
         }
         let sid = a.session
-        let s: Session
-        if let c = lastSession, c.id == sid, !c.closedFlag.load(ordering: .acquiring) {
-            s = c
-        } else {
+        if lastSession.map({ $0.id != sid || $0.closedFlag.load(ordering: .acquiring) }) ?? true {
             guard let found = partition.state.withLock({ $0.sessions[sid] }) else { return nil }
-            s = found
             lastSession = found
         }
-        let inst = s.instance
+        // Unretained: `lastSession` holds the session for this whole call (only this thread sets
+        // it, and only here and in the task path, which does not run meanwhile), the session
+        // holds its instance.
+        guard let held = lastSession else { return nil }
+        unowned(unsafe) let s: Session = held
+        unowned(unsafe) let inst: TAInstance = s.instance
         let command = a.function
         guard inst.tryAcquire(token) == .ok else { return nil }
         guard inst.ta.runsSynchronously(command: command) else {
