@@ -152,6 +152,15 @@ final class CounterTA: TrustedApplication {
     func invoke(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) async throws -> TEEResult {
         // Command 2 holds the instance across an RPC (GET_TIME) before counting.
         if command == 2 { _ = try await context.reeTime() }
+        return count(command, &params)
+    }
+    /// Commands 0 and 1 never suspend: the secure world runs them inline on the entering vCPU
+    /// (or, when the instance is busy, on the thread's task after waiting for it).
+    func runsSynchronously(command: UInt32) -> Bool { command != 2 }
+    func invokeSynchronously(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) throws -> TEEResult {
+        count(command, &params)
+    }
+    private func count(_ command: UInt32, _ params: inout TAParams) -> TEEResult {
         counter &+= 1
         if command == 0 { var v = params.value(0); v.a &+= 1; params.setValue(0, v) }
         else { params.setValue(0, TAValue(a: counter)) }
