@@ -313,6 +313,9 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
         aborting.store(true, ordering: .sequentiallyConsistent)
     }
 
+    /// The VM asked this thread to stop after its current command (`requestStop`).
+    var isStopping: Bool { stopping.load(ordering: .sequentiallyConsistent) }
+
     /// Marks the thread as aborting (its VM is being destroyed).
     func setAborting() { aborting.store(true, ordering: .sequentiallyConsistent) }
     var isAborting: Bool { aborting.load(ordering: .sequentiallyConsistent) }

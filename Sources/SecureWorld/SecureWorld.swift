@@ -437,6 +437,9 @@ public final class SecureWorld: SMCEntry, Sendable {
         // A command that cannot suspend (an INVOKE of a command its TA runs synchronously) runs
         // right here on this vCPU, without waking the thread's task; anything else goes to the task.
         if let r = t.runInline() {
+            // Its VM began going away meanwhile: end the thread's task (if it has one) as for an
+            // idle thread, which the task path does when its command ends.
+            if t.isStopping { t.stop() }
             p.release(t)
             return ret(r)
         }
