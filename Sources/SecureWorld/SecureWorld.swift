@@ -141,6 +141,8 @@ public final class SecureWorld: SMCEntry, Sendable {
     /// `config.maxMemrefBytes` and `config.maxSHMPages`, read on every call that binds a memref:
     /// kept apart so that reading them does not copy the whole configuration (its closure and key).
     let maxMemrefBytes: Int, maxSHMPages: Int
+    /// `config.maxSessionsPerVM`, for the same reason.
+    let maxSessionsPerVM: Int
     /// `config.interruptTick != nil`: whether an entry reads the clock for the FOREIGN_INTR tick.
     let ticks: Bool
     let tas: [TEEUUID: TADescriptor]
@@ -174,6 +176,7 @@ public final class SecureWorld: SMCEntry, Sendable {
                 clock: any SecureClock = HostSecureClock()) {
         self.memory = memory; self.ns = NSMemory(memory: memory); self.config = config
         self.maxMemrefBytes = config.maxMemrefBytes; self.maxSHMPages = config.maxSHMPages
+        self.maxSessionsPerVM = config.maxSessionsPerVM
         self.ticks = config.interruptTick != nil
         var t: [TEEUUID: TADescriptor] = [:]
         for d in tas { t[d.uuid] = d }

@@ -265,7 +265,7 @@ extension SecureWorld {
         case let .success(d): desc = d
         }
         let props = desc.properties
-        let limit = config.maxSessionsPerVM
+        let limit = maxSessionsPerVM
         // Find or make the instance and reserve a session on it, atomically for this VM.
         enum Pick { case err(TEEResult), inst(TAInstance, fresh: Bool) }
         let pick: Pick = p.state.withLock { s in
@@ -296,8 +296,12 @@ extension SecureWorld {
         var local = params
         let outcome: Result<(TEEResult, TEEOrigin, AnyObject?), TEEResult> = await withInstance(inst, call: call) {
             do {
-                // A TA whose lifecycle never suspends is entered directly: no executor hop.
+                // A TA whose lifecycle never suspends is entered directly: no executor hop. A
+                // built-in multi-instance one is remembered, so the VM's next opens run inline.
                 let ta = inst.ta, sync = ta.lifecycleRunsSynchronously
+                if sync, fresh, !props.singleInstance, parent == nil, tas[uuid] != nil {
+                    p.state.withLock { _ = $0.synchronousLifecycle.insert(uuid) }
+                }
                 if fresh || !inst.state.withLock({ $0.created }) {
                     let r = sync ? try ta.createSynchronously(context: ctx) : try await ta.create(context: ctx)
                     guard r == .success else { return (r, .trustedApp, nil) }
@@ -321,7 +325,16 @@ extension SecureWorld {
             dropSessionReservation(inst, p)
             return (r, origin, nil)
         }
-        let session: Session? = p.state.withLock { s -> Session? in
+        guard let session = bookSession(inst, client: client, state: st, parent: parent, p) else {
+            dropSessionReservation(inst, p); return (.targetDead, .tee, nil)
+        }
+        return (.success, .trustedApp, session)
+    }
+
+    /// Books the session an open created on `inst` (a child of `parent` for TA-to-TA); nil when
+    /// the VM is going away (the caller then drops the reservation).
+    func bookSession(_ inst: TAInstance, client: TAClientIdentity, state st: AnyObject?, parent: Session?, _ p: Partition) -> Session? {
+        p.state.withLock { s -> Session? in
             guard !p.destroyed.load(ordering: .acquiring) else { return nil }
             if let parent {
                 return parent.live.withLock { l -> Session in
@@ -338,13 +351,11 @@ extension SecureWorld {
             s.sessions[id] = se
             return se
         }
-        guard let session else { dropSessionReservation(inst, p); return (.targetDead, .tee, nil) }
-        return (.success, .trustedApp, session)
     }
 
     /// Undoes a session reservation; a multi-instance TA (or one not kept alive) left without
     /// sessions is destroyed.
-    private func dropSessionReservation(_ inst: TAInstance, _ p: Partition) {
+    func dropSessionReservation(_ inst: TAInstance, _ p: Partition) {
         let left: Int = inst.state.withLock { s in s.sessions = max(0, s.sessions - 1); return s.sessions }
         p.state.withLock { $0.sessionCount = max(0, $0.sessionCount - 1) }
         let props = inst.descriptor.properties
