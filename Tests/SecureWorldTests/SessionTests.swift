@@ -1,4 +1,6 @@
 import Testing
+import Foundation
+import Synchronization
 import TEEABI
 import SignedTA
 import Machine
@@ -323,6 +325,39 @@ import Machine
         #expect(nw.complete(nw.world.smc(nw.serve(fb))).ret == .ok)
         let back = nw.readArg(paB, params: 1)
         #expect(back?.ret == .success && back?.params[0].a == 2)
+        #expect(nw.world.stats(clientID: 1)?.threadsBusy == 0)
+    }
+
+    @Test func aWaiterQueuedDuringAnInlineCommandIsWokenByTheThreadsTask() throws {
+        // Call A runs a synchronous command inline on the shared instance; while it runs (a hook
+        // inside the TA entry), call B on another thread finds the instance busy and waits on its
+        // notification value. A's release then owes B a NOTIFICATION send: A's thread's task sends
+        // it and finishes A's call, whose results stay intact; B then takes the instance.
+        let nw = try world()
+        let (_, _, a) = nw.open(TestTAs.shared)
+        let (_, _, b) = nw.open(TestTAs.shared)
+        let waiting = Mutex<(frame: RegisterFrame, pa: PA)?>(nil)
+        let queued = DispatchSemaphore(value: 0)
+        TestTAs.inlineHook.withLock { $0 = {
+            Thread.detachNewThread {
+                let pa = nw.pages()
+                nw.writeArg(pa, MsgArg(cmd: .invokeCommand, function: 1, session: b, params: [.value(.valueOutput)]))
+                var f = nw.world.smc(nw.callFrame(pa))
+                while f.ret.isRPC && f.ret.rpcFunction != .cmd { f = nw.world.smc(nw.serve(f)) }
+                waiting.withLock { $0 = (f, pa) }
+                queued.signal()
+            }
+            _ = queued.wait(timeout: .now() + 60)   // bound only: B queues within microseconds
+        } }
+        let back = nw.invoke(a, 3, params: [.value(.valueOutput)])
+        TestTAs.inlineHook.withLock { $0 = nil }
+        #expect(back?.ret == .success && back?.params[0].a == 1)
+        let (fb, paB) = try #require(waiting.withLock { $0 })
+        let key = UInt64(SecureWorld.syncNotificationBase) + fb.a3
+        #expect(nw.lock.withLock { $0.notified.contains(key) })
+        #expect(nw.complete(nw.world.smc(nw.serve(fb))).ret == .ok)
+        let bBack = nw.readArg(paB, params: 1)
+        #expect(bBack?.ret == .success && bBack?.params[0].a == 2)
         #expect(nw.world.stats(clientID: 1)?.threadsBusy == 0)
     }
 

@@ -11,6 +11,8 @@ enum TestTAs {
     static let failingOpen = uuid("11111111-0000-4000-8000-000000000004")
     static let crashingCreate = uuid("11111111-0000-4000-8000-000000000005")
     static let syncLifecycle = uuid("11111111-0000-4000-8000-000000000006")
+    /// Run by `CounterTA`'s command 3 inside its synchronous entry (while it owns the instance).
+    static let inlineHook = Mutex<(@Sendable () -> Void)?>(nil)
     /// Create, open and close calls of `SyncLifecycleTA` instances.
     static let syncLifecycleCalls = Mutex((creates: 0, opens: 0, closes: 0, destroys: 0))
 
@@ -158,11 +160,13 @@ final class CounterTA: TrustedApplication {
         if command == 2 { _ = try await context.reeTime() }
         return count(command, &params)
     }
-    /// Commands 0 and 1 never suspend: the secure world runs them inline on the entering vCPU
-    /// (or, when the instance is busy, on the thread's task after waiting for it).
+    /// Commands 0, 1 and 3 never suspend: the secure world runs them inline on the entering vCPU
+    /// (or, when the instance is busy, on the thread's task after waiting for it). Command 3
+    /// runs `TestTAs.inlineHook` first.
     func runsSynchronously(command: UInt32) -> Bool { command != 2 }
     func invokeSynchronously(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) throws -> TEEResult {
-        count(command, &params)
+        if command == 3, let hook = TestTAs.inlineHook.withLock({ $0 }) { hook() }
+        return count(command, &params)
     }
     private func count(_ command: UInt32, _ params: inout TAParams) -> TEEResult {
         counter &+= 1
