@@ -157,12 +157,23 @@ public final class PhysicalMemory: Sendable {
     /// contended lock on this path convoys every call once threads outnumber cores). The cache is
     /// valid only for the current generation: a removed region is never found again afterwards.
     public func region(containing pa: PA) -> Region? {
+        guard let (r, _) = unretainedRegion(containing: pa) else { return nil }
+        return r.takeUnretainedValue()
+    }
+
+    /// `region(containing:)` without reference counting, for the accesses of this file: the
+    /// region, and this thread's cache, whose entry holds the region strongly. The entry stays
+    /// until this thread inserts into its cache again, which never happens while an access
+    /// holds the cache (`RegionCache.holds`), so the region outlives the access even when it
+    /// is removed from the address space meanwhile.
+    @usableFromInline
+    func unretainedRegion(containing pa: PA) -> (Unmanaged<Region>, Unmanaged<RegionCache>)? {
         let gen = generation.load(ordering: .acquiring)
-        let cache = RegionCache.current
-        if let r = cache.lookup(identity, gen, pa) { return r }
+        let cache = RegionCache.currentUnretained
+        if let r = cache._withUnsafeGuaranteedRef({ $0.lookup(identity, gen, pa) }) { return (r, cache) }
         guard let r = lockedRegion(containing: pa) else { return nil }
-        cache.insert(identity, gen, r)
-        return r
+        cache._withUnsafeGuaranteedRef { $0.insert(identity, gen, r) }
+        return (Unmanaged.passUnretained(r), cache)
     }
 
     private func lockedRegion(containing pa: PA) -> Region? {
@@ -181,21 +192,26 @@ public final class PhysicalMemory: Sendable {
     /// Number of regions (for tests and stats).
     public var regionCount: Int { state.withLock { $0.regions.count } }
 
-    /// Resolves `count` bytes at `pa` for `world` to a region (range wholly inside one region).
+    /// Resolves `count` bytes at `pa` for `world` to a pointer into its region, and the cache
+    /// entry that keeps the region alive (see `unretainedRegion`): valid until this thread's next
+    /// lookup, or for longer while the caller holds the cache (`RegionCache.holds`).
     @inlinable @inline(__always)
-    func resolve(_ pa: PA, _ count: Int, _ world: World) throws(MemoryError) -> (Region, UnsafeMutableRawPointer) {
+    func resolve(_ pa: PA, _ count: Int, _ world: World) throws(MemoryError) -> (UnsafeMutableRawPointer, Unmanaged<RegionCache>) {
         guard count >= 0, pa.adding(UInt64(count)) != nil else { throw .overflow }
-        guard let r = region(containing: pa) else { throw .outOfRange(pa, count: count) }
-        if world == .nonSecure && r.kind.isSecure { throw .secureAccessDenied(pa) }
-        guard let p = r.pointer(pa, count) else { throw .outOfRange(pa, count: count) }
-        return (r, p)
+        guard let (ur, cache) = unretainedRegion(containing: pa) else { throw .outOfRange(pa, count: count) }
+        // Sound: the cache entry holds the region (see unretainedRegion).
+        let (secure, p) = ur._withUnsafeGuaranteedRef { r in (r.kind.isSecure, r.pointer(pa, count)) }
+        if world == .nonSecure && secure { throw .secureAccessDenied(pa) }
+        guard let p else { throw .outOfRange(pa, count: count) }
+        return (p, cache)
     }
 
     /// Copies `buffer.count` bytes at `pa` into `buffer`.
     public func read(_ pa: PA, into buffer: UnsafeMutableRawBufferPointer, world: World) throws(MemoryError) {
-        let (r, p) = try resolve(pa, buffer.count, world)
-        // Sound: p..p+count lies in r's mapping (resolve checked), r is retained until the copy ends.
-        if let dst = buffer.baseAddress { withExtendedLifetime(r) { dst.copyMemory(from: p, byteCount: buffer.count) } }
+        let (p, _) = try resolve(pa, buffer.count, world)
+        // Sound: p..p+count lies in the region's mapping (resolve checked), which this thread's
+        // cache keeps alive: nothing between the lookup and the copy looks a region up.
+        if let dst = buffer.baseAddress { dst.copyMemory(from: p, byteCount: buffer.count) }
     }
 
     /// Reads `count` bytes at `pa`.
@@ -211,9 +227,10 @@ public final class PhysicalMemory: Sendable {
 
     /// Copies `bytes` to `pa`.
     public func write(_ pa: PA, from bytes: UnsafeRawBufferPointer, world: World) throws(MemoryError) {
-        let (r, p) = try resolve(pa, bytes.count, world)
-        // Sound: p..p+count lies in r's mapping (resolve checked), r is retained until the copy ends.
-        if let src = bytes.baseAddress { withExtendedLifetime(r) { p.copyMemory(from: src, byteCount: bytes.count) } }
+        let (p, _) = try resolve(pa, bytes.count, world)
+        // Sound: p..p+count lies in the region's mapping (resolve checked), which this thread's
+        // cache keeps alive: nothing between the lookup and the copy looks a region up.
+        if let src = bytes.baseAddress { p.copyMemory(from: src, byteCount: bytes.count) }
     }
 
     /// Writes `bytes` at `pa`.
@@ -226,9 +243,9 @@ public final class PhysicalMemory: Sendable {
 
     /// Fills `count` bytes at `pa` with zero.
     public func zero(_ pa: PA, count: Int, world: World) throws(MemoryError) {
-        let (r, p) = try resolve(pa, count, world)
-        // Sound: range checked by resolve; r retained for the duration.
-        withExtendedLifetime(r) { _ = memset(p, 0, count) }
+        let (p, _) = try resolve(pa, count, world)
+        // Sound: range checked by resolve; this thread's cache keeps the region alive (no lookup before the memset).
+        _ = memset(p, 0, count)
     }
 
     /// Runs `body` over `count` bytes at `pa` in place (no copy), for codecs that decode or
@@ -237,12 +254,14 @@ public final class PhysicalMemory: Sendable {
     @inlinable
     public func withBytes<R, E: Error>(_ pa: PA, count: Int, world: World,
                                       _ body: (UnsafeMutableRawBufferPointer) throws(E) -> R) throws(PhysicalAccessError<E>) -> R {
-        let r: Region, p: UnsafeMutableRawPointer
-        do { (r, p) = try resolve(pa, count, world) } catch { throw .memory(error) }
-        do {
-            // Sound: range checked by resolve; r retained while body runs; body must not escape the pointer.
-            return try withExtendedLifetime(r) { () throws(E) -> R in try body(UnsafeMutableRawBufferPointer(start: p, count: count)) }
-        } catch { throw .body(error) }
+        let p: UnsafeMutableRawPointer, cache: Unmanaged<RegionCache>
+        do { (p, cache) = try resolve(pa, count, world) } catch { throw .memory(error) }
+        // Sound: range checked by resolve; the cache holds the region while body runs (body may
+        // look other regions up: the hold keeps every entry until it ends); body must not escape
+        // the pointer.
+        cache._withUnsafeGuaranteedRef { $0.holds += 1 }
+        defer { cache._withUnsafeGuaranteedRef { $0.holds -= 1 } }
+        do { return try body(UnsafeMutableRawBufferPointer(start: p, count: count)) } catch { throw .body(error) }
     }
 
     /// A view of this memory from one world.
@@ -250,7 +269,10 @@ public final class PhysicalMemory: Sendable {
 }
 
 /// A thread's few most recently used regions, tagged with the address space and its generation.
-/// Only its own thread touches it (pthread-specific data), so it needs no lock.
+/// Only its own thread touches it (pthread-specific data), so it needs no lock. Its entries are
+/// what keeps a region alive during an access (the accesses take no reference of their own), so
+/// no entry leaves while an access on this thread holds the cache (`holds` > 0).
+@usableFromInline
 final class RegionCache: @unchecked Sendable {
     // @unchecked: reached only through the calling thread's pthread-specific slot.
     private struct Entry {
@@ -259,30 +281,31 @@ final class RegionCache: @unchecked Sendable {
     }
     private var entries: [Entry] = []
     private static let capacity = 4
+    /// Accesses on this thread under way that run a body (`withBytes`): while above 0, `insert`
+    /// adds without dropping anything, so every region an access resolved stays alive.
+    @usableFromInline var holds = 0
 
-    /// The region of `memory` at `generation` covering `pa`. Entries stay where they are: a call
-    /// alternates between a few regions (guest RAM, mediator pages, secure RAM), and moving the
-    /// hit to the front would cost two reference-count updates per swap on every access.
+    /// The region of `memory` at `generation` covering `pa`, unretained (the entry holds it).
+    /// Entries stay where they are: a call alternates between a few regions (guest RAM,
+    /// mediator pages, secure RAM).
     @inline(__always)
-    func lookup(_ memory: UInt64, _ generation: UInt64, _ pa: PA) -> Region? {
+    func lookup(_ memory: UInt64, _ generation: UInt64, _ pa: PA) -> Unmanaged<Region>? {
         let a = pa.raw
-        var i = 0
-        let n = entries.count
-        while i < n {
-            // Plain integer compares first: the region reference is touched only on a hit.
-            if entries[i].base <= a && a < entries[i].end && entries[i].memory == memory && entries[i].generation == generation {
-                return entries[i].region
+        return entries.withUnsafeBufferPointer { e -> Unmanaged<Region>? in
+            for i in e.indices where e[i].base <= a && a < e[i].end && e[i].memory == memory && e[i].generation == generation {
+                return Unmanaged.passUnretained(e[i].region)
             }
-            i += 1
+            return nil
         }
-        return nil
     }
 
     /// Remembers `region` in front, dropping the least recently used entry when full (stale
-    /// generations of `memory` go first).
+    /// generations of `memory` go first); drops nothing while an access holds the cache.
     func insert(_ memory: UInt64, _ generation: UInt64, _ region: Region) {
-        entries.removeAll { $0.memory == memory && $0.generation != generation }
-        if entries.count >= Self.capacity { entries.removeLast() }
+        if holds == 0 {
+            entries.removeAll { $0.memory == memory && $0.generation != generation }
+            while entries.count >= Self.capacity { entries.removeLast() }
+        }
         entries.insert(Entry(base: region.basePA.raw, end: region.endPA.raw, memory: memory, generation: generation, region: region), at: 0)
     }
 
@@ -296,15 +319,16 @@ final class RegionCache: @unchecked Sendable {
         return k
     }()
 
-    /// This thread's cache, created on first use.
-    static var current: RegionCache {
+    /// This thread's cache, created on first use; unretained (the thread's slot holds it until
+    /// the thread exits).
+    static var currentUnretained: Unmanaged<RegionCache> {
         let k = key
         if let p = pthread_getspecific(k) {
             // Sound: set below to a retained RegionCache; released only by the key's destructor.
-            return Unmanaged<RegionCache>.fromOpaque(p).takeUnretainedValue()
+            return Unmanaged<RegionCache>.fromOpaque(p)
         }
-        let c = RegionCache()
-        _ = pthread_setspecific(k, Unmanaged.passRetained(c).toOpaque())
+        let c = Unmanaged.passRetained(RegionCache())
+        _ = pthread_setspecific(k, c.toOpaque())
         return c
     }
 }

@@ -197,14 +197,14 @@ final class SlotPool: Sendable {
     func tryClaim(rotate: Bool = false) -> Int? {
         guard count > 0 else { return nil }
         let start = rotate ? Int(UInt(bitPattern: rotor.wrappingAdd(1, ordering: .relaxed).oldValue) % UInt(count)) : 0
+        let all: UInt64 = count == 64 ? ~0 : (1 << UInt64(count)) - 1
         var b = bits.load(ordering: .acquiring)
         while true {
-            var claimed: Int? = nil
-            for k in 0..<count {
-                let i = (start + k) % count
-                if b & (1 << UInt64(i)) == 0 { claimed = i; break }
-            }
-            guard let i = claimed else { return nil }
+            // The first free slot at or after `start`, else the first free one (bit scans, no loop).
+            let free = ~b & all
+            guard free != 0 else { return nil }
+            let fromStart = free & ~((1 << UInt64(start)) - 1)
+            let i = fromStart != 0 ? fromStart.trailingZeroBitCount : free.trailingZeroBitCount
             let (done, now) = bits.compareExchange(expected: b, desired: b | (1 << UInt64(i)), ordering: .sequentiallyConsistent)
             if done { return i }
             b = now

@@ -134,6 +134,194 @@ extension SecureThread {
         finish(a, r, origin, "INVOKE \(hex(sid)) cmd \(a.function)")
     }
 
+    // MARK: Inline
+
+    /// Runs an INVOKE on the entering vCPU, without the thread's task, when nothing in it can
+    /// suspend: the argument came by address (no registered shm to let go of at the end), it
+    /// names no registered memory (dropping a user may owe an UNREGISTER_SHM an RPC), and its
+    /// TA runs the command synchronously (`TrustedApplication.runsSynchronously`). Returns the
+    /// SMC code with the results copied back, or nil when the call must go to the task: before
+    /// any effect (no session in the cache or the partition, instance busy or dead, an argument
+    /// this path does not take), or after the command, when the instance's release owes a
+    /// waiting call its notification (`setup.wake`; with `setup.ranInline` the task sends it and
+    /// finishes the call). Copy-in, TA entry, copy-out and copy-back are the task path's own
+    /// functions, so both paths give the same results, panics and cancellation.
+    func runInline() -> SMCReturn? {
+        guard setup.regdCookie == nil, let a = arg else { return nil }
+        switch a.cmd {
+        case .invokeCommand: return runInlineInvoke(a)
+        case .closeSession: return runInlineClose(a)
+        case .openSession: return runInlineOpen(a)
+        default: return nil
+        }
+    }
+
+    /// Ends an inline command: the instance goes back, and either the results go back to the
+    /// normal world now, or (a call waits for the instance) the task sends the waiter its
+    /// notification and finishes the call.
+    private func endInline(_ inst: TAInstance) -> SMCReturn? {
+        inst.releaseOwner()
+        if let wake = inst.takeWaiter() {
+            setup.wake = wake
+            setup.ranInline = true
+            return nil
+        }
+        copyBack()
+        setup = CallSetup()
+        return .ok
+    }
+
+    /// Gives an instance back before anything ran (the command needs the task after all); a
+    /// waiter that queued meanwhile is woken by the task before it starts the command.
+    private func declineInline(_ inst: TAInstance) -> SMCReturn? {
+        inst.releaseOwner()
+        setup.wake = inst.takeWaiter()
+        return nil
+    }
+
+    /// OPEN_SESSION inline, for a built-in multi-instance TA whose lifecycle never suspends (as
+    /// an earlier open of this VM found: `Partition.State.synchronousLifecycle`), with well-formed
+    /// meta params and no registered-memory param: the task path's steps (`openSession` here and
+    /// in TARuntime) in the same order on a fresh instance, which nobody else can own. Anything
+    /// else goes to the task before any effect (a refused meta, login or param is reported there).
+    private func runInlineOpen(_ a: MsgArgView) -> SMCReturn? {
+        let n = numParams
+        guard n >= 2, n - 2 <= 4, let meta = try? OpenSessionMeta(view: a, count: n), meta.login.isDefined else { return nil }
+        for i in 2..<n {
+            guard let p = a.param(i), let t = p.attr.type, !t.isRmem else { return nil }
+        }
+        let uuid = meta.ta
+        guard let desc = world.tas[uuid], !desc.properties.singleInstance else { return nil }
+        var bindings = ParamBindings()
+        guard case var .success(ta) = copyIn(a, first: 2, count: n - 2, &bindings) else { return nil }
+        let client = TAClientIdentity(login: meta.login,
+                                      uuid: meta.login == .public || meta.login == .reeKernel ? .zero : meta.client)
+        let p = partition, limit = world.maxSessionsPerVM
+        enum Pick { case decline, err(TEEResult), inst(TAInstance) }
+        let pick: Pick = p.state.withLock { s in
+            guard s.synchronousLifecycle.contains(uuid) else { return .decline }
+            guard !p.destroyed.load(ordering: .acquiring) else { return .err(.targetDead) }
+            guard s.sessionCount < limit else { return .err(.outOfMemory) }
+            let i = TAInstance(descriptor: desc)
+            i.state.withLock { $0.sessions = 1 }
+            s.liveInstances[ObjectIdentifier(i)] = i
+            s.sessionCount += 1
+            return .inst(i)
+        }
+        a.session = 0
+        var r: TEEResult, origin: TEEOrigin
+        var session: Session? = nil
+        switch pick {
+        case .decline:
+            return nil
+        case let .err(e):
+            (r, origin) = (e, .tee)
+        case let .inst(inst):
+            // A fresh instance: nobody else holds it yet.
+            guard inst.tryAcquire(token) == .ok else { world.dropSessionReservation(inst, p); return nil }
+            let ctx = TARunContext(call: self, subject: .opening(OpeningSession(client: client, uuid: uuid)))
+            var st: AnyObject? = nil
+            do {
+                let created = try inst.ta.createSynchronously(context: ctx)
+                if created != .success {
+                    (r, origin) = (created, .trustedApp)
+                } else {
+                    inst.state.withLock { $0.created = true }
+                    (r, st) = try inst.ta.openSessionSynchronously(params: &ta, context: ctx)
+                    origin = .trustedApp
+                }
+            } catch {
+                world.panic(inst, p, error)
+                (r, origin) = (.targetDead, .tee)
+            }
+            inst.releaseOwner()
+            // A fresh instance has no waiters (nobody could find it to wait on).
+            if r == .success {
+                session = world.bookSession(inst, client: client, state: st, parent: nil, p)
+                if session == nil { (r, origin) = (.targetDead, .tee) }
+            }
+            if session == nil { world.dropSessionReservation(inst, p) }
+        }
+        copyOut(ta, a, first: 2, bindings)
+        if let session { a.session = session.id }
+        finish(a, r, origin, "OPEN_SESSION \(uuid)")
+        copyBack()
+        setup = CallSetup()
+        return .ok
+    }
+
+    /// CLOSE_SESSION inline, for a TA whose lifecycle never suspends
+    /// (`lifecycleRunsSynchronously`) and a session without TA-to-TA children: the task path's
+    /// `SecureWorld.closeSession` in the same steps, with the instance taken first (so no entry
+    /// of it runs, and no child can be opened, while the session is closed). Everything else
+    /// (unknown or dead session, busy instance, children, an asynchronous lifecycle) goes to the
+    /// task before any effect.
+    private func runInlineClose(_ a: MsgArgView) -> SMCReturn? {
+        guard numParams == 0 else { return nil }
+        let sid = a.session
+        guard let s = partition.state.withLock({ $0.sessions[sid] }) else { return nil }
+        let inst = s.instance
+        guard !inst.isDead, inst.tryAcquire(token) == .ok else { return nil }
+        guard inst.ta.lifecycleRunsSynchronously else { return declineInline(inst) }
+        let closing: Bool = s.live.withLock { l in
+            guard !l.closed, l.children.isEmpty else { return false }
+            l.closed = true
+            s.closedFlag.store(true, ordering: .releasing)
+            return true
+        }
+        guard closing else { return declineInline(inst) }
+        partition.state.withLock { st in if st.sessions[sid] === s { st.sessions[sid] = nil } }
+        inst.ta.closeSessionSynchronously(sessionState: s.taState, context: TARunContext(call: self, subject: .session(s)))
+        s.taState = nil
+        finish(a, .success, .tee, "CLOSE_SESSION \(hex(sid))")
+        let r = endInline(inst)
+        world.dropSessionReservation(inst, partition)
+        return r
+    }
+
+    /// INVOKE inline (see `runInline`).
+    private func runInlineInvoke(_ a: MsgArgView) -> SMCReturn? {
+        let n = numParams
+        guard n <= 4 else { return nil }
+        for i in 0..<n {
+            guard let p = a.param(i), let t = p.attr.type, !t.isRmem else { return nil }
+        }
+        let sid = a.session
+        if lastSession.map({ $0.id != sid || $0.closedFlag.load(ordering: .acquiring) }) ?? true {
+            guard let found = partition.state.withLock({ $0.sessions[sid] }) else { return nil }
+            lastSession = found
+        }
+        // Unretained: `lastSession` holds the session for this whole call (only this thread sets
+        // it, and only here and in the task path, which does not run meanwhile), the session
+        // holds its instance.
+        guard let held = lastSession else { return nil }
+        unowned(unsafe) let s: Session = held
+        unowned(unsafe) let inst: TAInstance = s.instance
+        let command = a.function
+        guard inst.tryAcquire(token) == .ok else { return nil }
+        guard inst.ta.runsSynchronously(command: command) else { return declineInline(inst) }
+        var bindings = ParamBindings()
+        var r: TEEResult, origin: TEEOrigin
+        switch copyIn(a, first: 0, count: n, &bindings) {
+        case let .failure(e):
+            (r, origin) = (e, .tee)
+        case var .success(ta):
+            setInflight(session: sid, cancelID: a.cancelID)
+            do {
+                r = try inst.ta.invokeSynchronously(command: command, params: &ta, sessionState: s.taState,
+                                                    context: TARunContext(call: self, subject: .session(s)))
+                origin = .trustedApp
+            } catch {
+                world.panic(inst, partition, error)
+                (r, origin) = (.targetDead, .tee)
+            }
+            clearInflight()
+            copyOut(ta, a, first: 0, bindings)
+        }
+        finish(a, r, origin, "INVOKE \(hex(sid)) cmd \(command)")
+        return endInline(inst)
+    }
+
     // MARK: Params
 
     /// Converts message params [first, first + count) into TA params: values copied, memrefs
@@ -144,7 +332,7 @@ extension SecureThread {
         // TEE_PARAM_TYPES, one nibble per param.
         var packed: UInt32 = 0
         // Two fields, not the whole config (copying it retains its closure and key).
-        let maxMemrefBytes = world.config.maxMemrefBytes, maxSHMPages = world.config.maxSHMPages
+        let maxMemrefBytes = world.maxMemrefBytes, maxSHMPages = world.maxSHMPages
         for i in 0..<count {
             guard let p = a.param(first + i) else { return .failure(.badParameters) }
             var b = ParamBinding()
@@ -248,7 +436,7 @@ extension SecureThread {
         let cookie = p.shmRef
         guard p.attr == MsgAttr(.tmemOutput, noncontig: true), cookie != 0 else { return .badParameters }
         let buffer: NSBuffer
-        do { buffer = try world.ns.walkPageList(bufPtr: p.tmemBufPtr, size: p.memrefSize, maxPages: world.config.maxSHMPages) }
+        do { buffer = try world.ns.walkPageList(bufPtr: p.tmemBufPtr, size: p.memrefSize, maxPages: world.maxSHMPages) }
         catch { return error }
         let limit = world.config.maxRegisteredSHMPerVM
         return partition.state.withLock { s -> TEEResult in

@@ -42,6 +42,9 @@ final class Partition: @unchecked Sendable {
         var singleInstances: [TEEUUID: TAInstance] = [:]
         var liveInstances: [ObjectIdentifier: TAInstance] = [:]
         var counters = SecureWorldCounters()
+        /// Built-in multi-instance TAs an OPEN_SESSION of this VM found with a synchronous
+        /// lifecycle (`lifecycleRunsSynchronously`): later opens of them may run inline.
+        var synchronousLifecycle: Set<TEEUUID> = []
     }
     let state: Mutex<State>
     /// RPC returns by function and RPC_CMD by command (raw values below 32), counted without the

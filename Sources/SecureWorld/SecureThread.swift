@@ -100,8 +100,13 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
     // handoff state) follow the ownership discipline above; the rest is atomics or under `shared`.
     /// Thread id as the normal world sees it in a3.
     let index: Int
-    unowned let world: SecureWorld
-    unowned let partition: Partition
+    // unowned(unsafe), read on every call without a reference count: the world owns its
+    // partitions and a partition its threads; a vCPU reaches a thread only inside
+    // `SecureWorld.smc` (the caller holds the world, the entry the partition), and a task still
+    // unwinding after its VM went holds both through `shared.keepAlive` (the world's own deinit
+    // stops only idle threads, whose tasks end without touching either).
+    unowned(unsafe) let world: SecureWorld
+    unowned(unsafe) let partition: Partition
     /// SlotState of this thread in its partition.
     let slot = Atomic<UInt8>(SlotState.free.rawValue)
     /// Set by CANCEL for the call in flight.
@@ -166,12 +171,30 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
         self.index = index; self.world = world; self.partition = partition
     }
 
-    /// The thread's buffer, allocated on first use.
-    func ensureBuffer() -> MsgArgBuffer {
-        if let b = buffer { return b }
+    /// `buffer`'s bytes (empty until the first call), reached without retaining the buffer: it
+    /// lives as long as this thread, which never drops it.
+    private(set) var bufferBytes = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+
+    /// Allocates the thread's buffer on first use.
+    func ensureBuffer() {
+        guard buffer == nil else { return }
         let b = MsgArgBuffer(byteCount: ThreadBuffer.total)
         buffer = b
-        return b
+        bufferBytes = b.bytes
+    }
+
+    /// The bytes [offset, offset + count) of the thread's buffer; nil when out of range.
+    @inline(__always) func argSlice(_ offset: Int, _ count: Int) -> UnsafeMutableRawBufferPointer? {
+        let all = bufferBytes
+        guard offset >= 0, count >= 0, offset <= all.count, count <= all.count - offset else { return nil }
+        // Sound: the range was checked against the buffer just above; the buffer outlives the thread's calls.
+        return UnsafeMutableRawBufferPointer(rebasing: all[offset..<(offset + count)])
+    }
+
+    /// The argument stored at [offset, offset + count) of the thread's buffer, through the view.
+    @inline(__always) func argView(_ offset: Int, _ count: Int) -> MsgArgView? {
+        guard let s = argSlice(offset, count) else { return nil }
+        return try? MsgArgView(s)
     }
 
     /// Records the normal-world INVOKE this thread runs, for CANCEL.
@@ -289,6 +312,9 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
         stopping.store(true, ordering: .sequentiallyConsistent)
         aborting.store(true, ordering: .sequentiallyConsistent)
     }
+
+    /// The VM asked this thread to stop after its current command (`requestStop`).
+    var isStopping: Bool { stopping.load(ordering: .sequentiallyConsistent) }
 
     /// Marks the thread as aborting (its VM is being destroyed).
     func setAborting() { aborting.store(true, ordering: .sequentiallyConsistent) }

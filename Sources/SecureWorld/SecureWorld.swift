@@ -138,6 +138,13 @@ public final class SecureWorld: SMCEntry, Sendable {
     let memory: PhysicalMemory
     let ns: NSMemory
     let config: SecureWorldConfig
+    /// `config.maxMemrefBytes` and `config.maxSHMPages`, read on every call that binds a memref:
+    /// kept apart so that reading them does not copy the whole configuration (its closure and key).
+    let maxMemrefBytes: Int, maxSHMPages: Int
+    /// `config.maxSessionsPerVM`, for the same reason.
+    let maxSessionsPerVM: Int
+    /// `config.interruptTick != nil`: whether an entry reads the clock for the FOREIGN_INTR tick.
+    let ticks: Bool
     let tas: [TEEUUID: TADescriptor]
     let log = Logger(label: "vtee.secure")
     /// Time, through the host-services seam.
@@ -168,6 +175,9 @@ public final class SecureWorld: SMCEntry, Sendable {
     public init(memory: PhysicalMemory, config: SecureWorldConfig = .init(), tas: [TADescriptor],
                 clock: any SecureClock = HostSecureClock()) {
         self.memory = memory; self.ns = NSMemory(memory: memory); self.config = config
+        self.maxMemrefBytes = config.maxMemrefBytes; self.maxSHMPages = config.maxSHMPages
+        self.maxSessionsPerVM = config.maxSessionsPerVM
+        self.ticks = config.interruptTick != nil
         var t: [TEEUUID: TADescriptor] = [:]
         for d in tas { t[d.uuid] = d }
         self.tas = t
@@ -457,12 +467,21 @@ public final class SecureWorld: SMCEntry, Sendable {
             countSMC(e.code, p, e.why)
             return ret(e.code)
         }
+        // A command that cannot suspend (an INVOKE of a command its TA runs synchronously) runs
+        // right here on this vCPU, without waking the thread's task; anything else goes to the task.
+        if let r = t.runInline() {
+            // Its VM began going away meanwhile: end the thread's task (if it has one) as for an
+            // idle thread, which the task path does when its command ends.
+            if t.isStopping { t.stop() }
+            p.release(t)
+            return ret(r)
+        }
         t.start(now: entryTime)
         return drive(t, p, frame)
     }
 
     /// When this entry started, for the FOREIGN_INTR tick (read only when a tick is configured).
-    private var entryTime: UInt64 { config.interruptTick == nil ? 0 : clock.nanoseconds() }
+    private var entryTime: UInt64 { ticks ? clock.nanoseconds() : 0 }
 
     /// Drains thread `t` on this vCPU and turns how it stopped into the SMC's return frame.
     private func drive(_ t: SecureThread, _ p: Partition, _ frame: RegisterFrame) -> RegisterFrame {

@@ -50,6 +50,11 @@ struct CallSetup: Sendable {
     var allocatedRPCArg = false
     /// Names this call for instance ownership.
     var token: UInt64 = 0
+    /// The command already ran on the entering vCPU (`runInline`); the task only finishes it.
+    var ranInline = false
+    /// A call waiting for a TA instance this call released on the entering vCPU: the task
+    /// sends its notification (an RPC) before anything else.
+    var wake: UInt32? = nil
 }
 
 /// The std call record is the secure thread itself (one reusable record per thread).
@@ -60,7 +65,7 @@ extension SecureThread {
     var thread: SecureThread { self }
 
     /// The copied argument, through the view.
-    var arg: MsgArgView? { buffer?.view(offset: 0, count: setup.argSize) }
+    var arg: MsgArgView? { argView(0, setup.argSize) }
 
     var numParams: Int { setup.numParams }
     var token: UInt64 { setup.token }
@@ -68,8 +73,7 @@ extension SecureThread {
     /// Locates the call's argument, checks where it lies and copies it into this thread's buffer.
     /// Runs on the vCPU that owns the thread, before the command is posted.
     func prepare(_ frame: RegisterFrame) -> Result<Void, CallRefusal> {
-        let buf = ensureBuffer()
-        let ns = world.ns
+        ensureBuffer()
         var s = CallSetup()
         s.token = world.nextToken()
         let f = frame.function
@@ -80,20 +84,20 @@ extension SecureThread {
             guard pa.raw & 7 == 0 else { return .failure(CallRefusal(code: .ebadaddr, why: "arg \(pa) not 8-byte aligned")) }
             // The argument (and the RPC argument after it) must lie in one page of non-secure RAM.
             let avail = pageSize - pa.pageOffset
-            guard avail >= MsgArg.headerSize, let head = buf.slice(offset: 0, count: MsgArg.headerSize),
-                  (try? ns.view.read(pa, into: head)) != nil, let hv = buf.view(count: MsgArg.headerSize) else {
+            guard avail >= MsgArg.headerSize, let head = argSlice(0, MsgArg.headerSize),
+                  (try? world.memory.read(pa, into: head, world: .nonSecure)) != nil, let hv = argView(0, MsgArg.headerSize) else {
                 return .failure(CallRefusal(code: .ebadaddr, why: "arg \(pa) not readable non-secure RAM"))
             }
             let n = Int(hv.numParams)
             guard hv.numParams <= UInt32(MsgArg.maxNumParams) else { return .failure(CallRefusal(code: .ebadaddr, why: "num_params \(n)")) }
             let size = MsgArg.size(numParams: n)
             let total = size + (withRPC ? rpcArgSize : 0)
-            guard total <= avail, !withRPC || ns.isNonSecure(pa, count: total) else {
+            guard total <= avail, !withRPC || world.ns.isNonSecure(pa, count: total) else {
                 return .failure(CallRefusal(code: .ebadaddr, why: "arg of \(total) bytes at \(pa) crosses its page"))
             }
             if size > MsgArg.headerSize {
-                guard let rest = buf.slice(offset: MsgArg.headerSize, count: size - MsgArg.headerSize),
-                      (try? ns.view.read(PA(pa.raw + UInt64(MsgArg.headerSize)), into: rest)) != nil else {
+                guard let rest = argSlice(MsgArg.headerSize, size - MsgArg.headerSize),
+                      (try? world.memory.read(PA(pa.raw + UInt64(MsgArg.headerSize)), into: rest, world: .nonSecure)) != nil else {
                     return .failure(CallRefusal(code: .ebadaddr, why: "arg params unreadable"))
                 }
             }
@@ -108,8 +112,8 @@ extension SecureThread {
             func refuse(_ why: String) -> Result<Void, CallRefusal> {
                 partition.unuseSHM(cookie); return .failure(CallRefusal(code: .ebadaddr, why: why))
             }
-            guard offset & 7 == 0, let head = buf.slice(offset: 0, count: MsgArg.headerSize),
-                  (try? shm.read(ns.view, offset: offset, into: head)) != nil, let hv = buf.view(count: MsgArg.headerSize) else {
+            guard offset & 7 == 0, let head = argSlice(0, MsgArg.headerSize),
+                  (try? shm.read(world.ns.view, offset: offset, into: head)) != nil, let hv = argView(0, MsgArg.headerSize) else {
                 return refuse("regd arg offset \(offset) bad for shm of \(shm.size) bytes")
             }
             guard hv.numParams <= UInt32(MsgArg.maxNumParams) else { return refuse("num_params \(hv.numParams)") }
@@ -120,8 +124,8 @@ extension SecureThread {
                 return refuse("regd arg of \(size) bytes at \(offset) overruns shm of \(shm.size) bytes")
             }
             if size > MsgArg.headerSize {
-                guard let rest = buf.slice(offset: MsgArg.headerSize, count: size - MsgArg.headerSize),
-                      (try? shm.read(ns.view, offset: offset + MsgArg.headerSize, into: rest)) != nil else {
+                guard let rest = argSlice(MsgArg.headerSize, size - MsgArg.headerSize),
+                      (try? shm.read(world.ns.view, offset: offset + MsgArg.headerSize, into: rest)) != nil else {
                     return refuse("regd arg params unreadable")
                 }
             }
@@ -137,7 +141,11 @@ extension SecureThread {
 
     /// Runs the command, copies the results back, releases what the call held.
     func run() async -> SMCReturn {
-        let r = await execute()
+        if let key = setup.wake {
+            setup.wake = nil
+            await world.wakeInstanceWaiter(key, call: self)
+        }
+        let r = setup.ranInline ? SMCReturn.ok : await execute()
         if r == .ok { copyBack() }
         // The argument's shm is done with once the results are in it; a waiting UNREGISTER_SHM
         // is woken while this call can still make RPCs.
@@ -152,7 +160,7 @@ extension SecureThread {
 
     /// Copies ret, ret_origin, the session of OPEN_SESSION and every output param from the
     /// secure copy into the normal world's argument, field by field through the view.
-    private func copyBack() {
+    func copyBack() {
         guard let secure = arg else { return }
         let n = setup.numParams, size = setup.argSize
         let open = secure.cmd == .openSession
@@ -166,8 +174,8 @@ extension SecureThread {
         case let .registered(nsBuf):
             // The argument may span pages of the shm: read it into the bounce area, copy the
             // results there through the view, and write it back.
-            guard let bounce = buffer?.slice(offset: ThreadBuffer.bounceOffset, count: size),
-                  let dst = buffer?.view(offset: ThreadBuffer.bounceOffset, count: size),
+            guard let bounce = argSlice(ThreadBuffer.bounceOffset, size),
+                  let dst = argView(ThreadBuffer.bounceOffset, size),
                   (try? nsBuf.read(world.ns.view, offset: 0, into: bounce)) != nil else { return }
             dst.copyResults(from: secure, count: n, session: open)
             try? nsBuf.write(world.ns.view, offset: 0, from: UnsafeRawBufferPointer(bounce))
@@ -202,8 +210,8 @@ extension SecureThread {
         partition.countRPC(cmd)
         guard let rpcArg = await rpcArgument() else { return (.outOfMemory, [], 0) }
         let size = MsgArg.size(numParams: params.count)
-        guard let scratch = buffer?.slice(offset: ThreadBuffer.rpcOffset, count: size),
-              let v = buffer?.view(offset: ThreadBuffer.rpcOffset, count: size),
+        guard let scratch = argSlice(ThreadBuffer.rpcOffset, size),
+              let v = argView(ThreadBuffer.rpcOffset, size),
               (try? v.reset(cmd: MsgCommand(rawValue: cmd.rawValue), numParams: params.count)) != nil else {
             return (.outOfMemory, [], 0)
         }
@@ -248,7 +256,7 @@ extension SecureThread {
 
     /// RPC SHM_ALLOC: normal-world shared memory of at least `size` bytes, by PA or page list.
     func allocSharedMemory(type: RPCShmType, size: Int) async throws(TEEResult) -> (buffer: NSBuffer, cookie: UInt64) {
-        guard size > 0, size <= world.config.maxMemrefBytes else { throw .outOfMemory }
+        guard size > 0, size <= world.maxMemrefBytes else { throw .outOfMemory }
         let (ret, params, n) = await rpcCommand(.shmAlloc, [.value(.valueInput, a: type.rawValue, b: UInt64(size), c: 8)])
         guard ret == .success, n == 1, let p = params.first else { throw ret == .success ? .outOfMemory : ret }
         let cookie = p.shmRef
@@ -258,7 +266,7 @@ extension SecureThread {
             if p.attr == contig, p.bufPtr != 0 {
                 buffer = world.ns.contiguous(PA(p.bufPtr), count: size)
             } else if p.attr == noncontig {
-                buffer = try? world.ns.walkPageList(bufPtr: p.bufPtr, size: UInt64(size), maxPages: world.config.maxSHMPages)
+                buffer = try? world.ns.walkPageList(bufPtr: p.bufPtr, size: UInt64(size), maxPages: world.maxSHMPages)
             }
         }
         guard let b = buffer else {

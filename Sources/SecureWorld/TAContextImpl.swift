@@ -58,7 +58,7 @@ struct TARunContext: TAContext {
 
     func systemTime() -> (seconds: UInt32, millis: UInt32) { world.systemTime() }
 
-    @concurrent func reeTime() async throws(TEEResult) -> (seconds: UInt64, nanos: UInt64) {
+    func reeTime() async throws(TEEResult) -> (seconds: UInt64, nanos: UInt64) {
         let (r, p, _) = await call.rpcCommand(.getTime, [.value(.valueOutput)])
         guard r == .success, let v = p.first else { throw r == .success ? .communication : r }
         return (v.a, v.b)
@@ -76,13 +76,13 @@ struct TARunContext: TAContext {
         return deadline != 0 && world.clock.nanoseconds() >= deadline
     }
 
-    @concurrent func checkpoint() async throws(TEEResult) {
+    func checkpoint() async throws(TEEResult) {
         guard let tick = world.config.interruptTick, call.sinceEntry >= tick else { return }
         guard await call.foreignInterrupt() else { throw .communication }
     }
 
-    @concurrent func waitNotification(key: UInt32) async throws(TEEResult) { try await notification(.wait, key) }
-    @concurrent func sendNotification(key: UInt32) async throws(TEEResult) { try await notification(.send, key) }
+    func waitNotification(key: UInt32) async throws(TEEResult) { try await notification(.wait, key) }
+    func sendNotification(key: UInt32) async throws(TEEResult) { try await notification(.send, key) }
 
     private func notification(_ op: RPCNotification, _ key: UInt32) async throws(TEEResult) {
         guard key < SecureWorld.syncNotificationBase, key <= world.config.maxNotificationValue else { throw .badParameters }
@@ -90,12 +90,12 @@ struct TARunContext: TAContext {
         guard r == .success else { throw r }
     }
 
-    @concurrent func suspend(millis: UInt32) async throws(TEEResult) {
+    func suspend(millis: UInt32) async throws(TEEResult) {
         let (r, _, _) = await call.rpcCommand(.suspend, [.value(.valueInput, a: UInt64(millis))])
         guard r == .success else { throw r }
     }
 
-    @concurrent func roundTripSharedMemory(size: Int, type: RPCShmType, fill: UInt8) async throws(TEEResult) -> [UInt8] {
+    func roundTripSharedMemory(size: Int, type: RPCShmType, fill: UInt8) async throws(TEEResult) -> [UInt8] {
         let (buf, cookie) = try await call.allocSharedMemory(type: type, size: size)
         let view = world.ns.view
         var result: Result<[UInt8], TEEResult>
@@ -109,7 +109,7 @@ struct TARunContext: TAContext {
 
     var storage: any TAStorage { FSRPCStorage(call: call, ta: taUUID) }
 
-    @concurrent func invokeSupplicantPlugin(_ plugin: TEEUUID, command: UInt32, subCommand: UInt32, data: [UInt8]) async throws(TEEResult) -> [UInt8] {
+    func invokeSupplicantPlugin(_ plugin: TEEUUID, command: UInt32, subCommand: UInt32, data: [UInt8]) async throws(TEEResult) -> [UInt8] {
         // OP-TEE's tee_invoke_supp_plugin_rpc: the UUID's octets as four little-endian words,
         // the data in an application payload buffer (MEMREF_INOUT), out_len back in value[2].b.
         let o = plugin.octets
@@ -163,7 +163,7 @@ struct TARunContext: TAContext {
         millis == Self.infiniteTimeout ? 0 : max(1, world.clock.nanoseconds() &+ UInt64(millis) * 1_000_000)
     }
 
-    @concurrent func closeSession(_ handle: TASessionHandle) async {
+    func closeSession(_ handle: TASessionHandle) async {
         guard let parent = session, let s = parent.live.withLock({ $0.children[handle.id] }) else { return }
         parent.live.withLock { _ = $0.children.removeValue(forKey: handle.id) }
         _ = await world.closeSession(s, call: call)

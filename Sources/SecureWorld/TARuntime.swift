@@ -185,6 +185,11 @@ extension SecureWorld {
     func release(_ inst: TAInstance, call: StdCall) async {
         inst.releaseOwner()
         guard let key = inst.takeWaiter() else { return }
+        await wakeInstanceWaiter(key, call: call)
+    }
+
+    /// Wakes a call waiting for an instance on notification `key` (RPC NOTIFICATION send).
+    func wakeInstanceWaiter(_ key: UInt32, call: StdCall) async {
         _ = await call.rpcCommand(.notification, [.value(.valueInput, a: RPCNotification.send.rawValue, b: UInt64(key))])
     }
 
@@ -260,7 +265,7 @@ extension SecureWorld {
         case let .success(d): desc = d
         }
         let props = desc.properties
-        let limit = config.maxSessionsPerVM
+        let limit = maxSessionsPerVM
         // Find or make the instance and reserve a session on it, atomically for this VM.
         enum Pick { case err(TEEResult), inst(TAInstance, fresh: Bool) }
         let pick: Pick = p.state.withLock { s in
@@ -291,12 +296,19 @@ extension SecureWorld {
         var local = params
         let outcome: Result<(TEEResult, TEEOrigin, AnyObject?), TEEResult> = await withInstance(inst, call: call) {
             do {
+                // A TA whose lifecycle never suspends is entered directly: no executor hop. A
+                // built-in multi-instance one is remembered, so the VM's next opens run inline.
+                let ta = inst.ta, sync = ta.lifecycleRunsSynchronously
+                if sync, fresh, !props.singleInstance, parent == nil, tas[uuid] != nil {
+                    p.state.withLock { _ = $0.synchronousLifecycle.insert(uuid) }
+                }
                 if fresh || !inst.state.withLock({ $0.created }) {
-                    let r = try await inst.ta.create(context: ctx)
+                    let r = sync ? try ta.createSynchronously(context: ctx) : try await ta.create(context: ctx)
                     guard r == .success else { return (r, .trustedApp, nil) }
                     inst.state.withLock { $0.created = true }
                 }
-                let (r, st) = try await inst.ta.openSession(params: &local, context: ctx)
+                let (r, st) = sync ? try ta.openSessionSynchronously(params: &local, context: ctx)
+                                   : try await ta.openSession(params: &local, context: ctx)
                 return (r, .trustedApp, st)
             } catch {
                 self.panic(inst, p, error)
@@ -313,7 +325,16 @@ extension SecureWorld {
             dropSessionReservation(inst, p)
             return (r, origin, nil)
         }
-        let session: Session? = p.state.withLock { s -> Session? in
+        guard let session = bookSession(inst, client: client, state: st, parent: parent, p) else {
+            dropSessionReservation(inst, p); return (.targetDead, .tee, nil)
+        }
+        return (.success, .trustedApp, session)
+    }
+
+    /// Books the session an open created on `inst` (a child of `parent` for TA-to-TA); nil when
+    /// the VM is going away (the caller then drops the reservation).
+    func bookSession(_ inst: TAInstance, client: TAClientIdentity, state st: AnyObject?, parent: Session?, _ p: Partition) -> Session? {
+        p.state.withLock { s -> Session? in
             guard !p.destroyed.load(ordering: .acquiring) else { return nil }
             if let parent {
                 return parent.live.withLock { l -> Session in
@@ -330,13 +351,11 @@ extension SecureWorld {
             s.sessions[id] = se
             return se
         }
-        guard let session else { dropSessionReservation(inst, p); return (.targetDead, .tee, nil) }
-        return (.success, .trustedApp, session)
     }
 
     /// Undoes a session reservation; a multi-instance TA (or one not kept alive) left without
     /// sessions is destroyed.
-    private func dropSessionReservation(_ inst: TAInstance, _ p: Partition) {
+    func dropSessionReservation(_ inst: TAInstance, _ p: Partition) {
         let left: Int = inst.state.withLock { s in s.sessions = max(0, s.sessions - 1); return s.sessions }
         p.state.withLock { $0.sessionCount = max(0, $0.sessionCount - 1) }
         let props = inst.descriptor.properties
@@ -359,7 +378,11 @@ extension SecureWorld {
             case .ok:
                 let out: (TEEResult, TEEOrigin)
                 do {
-                    let r = try await inst.ta.invoke(command: command, params: &params, sessionState: session.taState, context: ctx)
+                    // A command the TA runs synchronously is called directly: no executor hop.
+                    let ta = inst.ta
+                    let r = ta.runsSynchronously(command: command)
+                        ? try ta.invokeSynchronously(command: command, params: &params, sessionState: session.taState, context: ctx)
+                        : try await ta.invoke(command: command, params: &params, sessionState: session.taState, context: ctx)
                     out = (r, .trustedApp)
                 } catch {
                     panic(inst, call.partition, error)
@@ -394,7 +417,12 @@ extension SecureWorld {
         if !inst.isDead {
             let ctx = TARunContext(call: call, subject: .session(session))
             _ = await withInstance(inst, call: call) {
-                await inst.ta.closeSession(sessionState: session.taState, context: ctx)
+                let ta = inst.ta
+                if ta.lifecycleRunsSynchronously {
+                    ta.closeSessionSynchronously(sessionState: session.taState, context: ctx)
+                } else {
+                    await ta.closeSession(sessionState: session.taState, context: ctx)
+                }
                 session.taState = nil
             }
         }

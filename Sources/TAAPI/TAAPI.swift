@@ -180,6 +180,11 @@ public protocol TAStorage: Sendable {
 }
 
 /// What the secure world offers a TA while it runs one entry point (the GP internal API).
+///
+/// The services without an `inout` parameter are `nonisolated(nonsending)`: they run on the
+/// caller's executor (the secure thread), so a TA awaiting one costs no executor hop. Those with
+/// `inout` params (TA-to-TA open and invoke) stay `@concurrent`: Swift 6.3.1 miscompiles a
+/// `@concurrent` witness of a nonsending requirement with an `inout` parameter (round 3).
 public protocol TAContext: Sendable {
     /// Who opened the session.
     var client: TAClientIdentity { get }
@@ -190,33 +195,33 @@ public protocol TAContext: Sendable {
     /// TEE_GetSystemTime: secure-world monotonic time.
     func systemTime() -> (seconds: UInt32, millis: UInt32)
     /// TEE_GetREETime: normal-world time through the GET_TIME RPC.
-    func reeTime() async throws(TEEResult) -> (seconds: UInt64, nanos: UInt64)
+    nonisolated(nonsending) func reeTime() async throws(TEEResult) -> (seconds: UInt64, nanos: UInt64)
     /// TEE_GetCancellationFlag: the client asked to cancel this operation.
     var isCancelled: Bool { get }
     /// A long-running command calls this often: when the tick has elapsed, the secure thread
     /// returns to the normal world with RPC FOREIGN_INTR and resumes afterwards.
-    func checkpoint() async throws(TEEResult)
+    nonisolated(nonsending) func checkpoint() async throws(TEEResult)
     /// Waits on notification `key` (RPC NOTIFICATION wait) until another thread sends it.
-    func waitNotification(key: UInt32) async throws(TEEResult)
+    nonisolated(nonsending) func waitNotification(key: UInt32) async throws(TEEResult)
     /// Wakes a waiter on `key` (RPC NOTIFICATION send).
-    func sendNotification(key: UInt32) async throws(TEEResult)
+    nonisolated(nonsending) func sendNotification(key: UInt32) async throws(TEEResult)
     /// Asks the normal world to suspend this thread for `millis` (RPC SUSPEND).
-    func suspend(millis: UInt32) async throws(TEEResult)
+    nonisolated(nonsending) func suspend(millis: UInt32) async throws(TEEResult)
     /// Allocates normal-world shared memory of `size` bytes (RPC SHM_ALLOC of `type`), writes
     /// `fill` into it, reads it back and frees it (RPC SHM_FREE); returns the bytes read back.
-    func roundTripSharedMemory(size: Int, type: RPCShmType, fill: UInt8) async throws(TEEResult) -> [UInt8]
+    nonisolated(nonsending) func roundTripSharedMemory(size: Int, type: RPCShmType, fill: UInt8) async throws(TEEResult) -> [UInt8]
     /// The TA's private persistent storage.
     var storage: any TAStorage { get }
     /// tee_invoke_supp_plugin: runs command `command` / `subCommand` of the normal world's
     /// supplicant plugin `plugin` (RPC SUPP_PLUGIN) on `data`; returns the plugin's output (the
     /// first out_len bytes of the buffer, at most `data.count`) or throws its result.
-    func invokeSupplicantPlugin(_ plugin: TEEUUID, command: UInt32, subCommand: UInt32, data: [UInt8]) async throws(TEEResult) -> [UInt8]
+    nonisolated(nonsending) func invokeSupplicantPlugin(_ plugin: TEEUUID, command: UInt32, subCommand: UInt32, data: [UInt8]) async throws(TEEResult) -> [UInt8]
     /// Opens a session on another TA (TA-to-TA), with login TRUSTED_APP and this TA as client.
     func openSession(ta: TEEUUID, params: inout TAParams) async throws(TEEResult) -> TASessionHandle
     /// Invokes a command in a TA-to-TA session.
     func invoke(_ session: TASessionHandle, command: UInt32, params: inout TAParams) async throws(TEEResult)
     /// Closes a TA-to-TA session.
-    func closeSession(_ session: TASessionHandle) async
+    nonisolated(nonsending) func closeSession(_ session: TASessionHandle) async
     /// TEE_OpenTASession with its cancellationRequestTimeout: once `cancellationTimeout`
     /// milliseconds have passed (`TAContext.infiniteTimeout`: never) the opened TA sees its
     /// cancellation flag raised, as OP-TEE's session cancel time does.
@@ -272,6 +277,28 @@ public protocol TrustedApplication: AnyObject {
     func closeSession(sessionState: AnyObject?, context: any TAContext) async
     /// TA_InvokeCommandEntryPoint.
     func invoke(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) async throws -> TEEResult
+    /// True when `command` never suspends (no RPC, no await of any kind) and runs through
+    /// `invokeSynchronously` instead of `invoke`. The secure world asks before it starts the
+    /// command, so the answer must depend on `command` only. Default: false (every command
+    /// runs through the asynchronous entry).
+    func runsSynchronously(command: UInt32) -> Bool
+    /// TA_InvokeCommandEntryPoint for the commands `runsSynchronously` names: the same contract
+    /// as `invoke` (results, panics), run to completion on the secure thread with no executor
+    /// hop. Only the context's synchronous services (random, time, cancellation flag, identity)
+    /// are reachable from here. Default: NOT_SUPPORTED (never called for a TA that names none).
+    func invokeSynchronously(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) throws -> TEEResult
+    /// True when this TA's create, open-session and close-session entry points never suspend
+    /// and run through `createSynchronously`, `openSessionSynchronously` and
+    /// `closeSessionSynchronously` instead of their asynchronous forms. Default: false.
+    var lifecycleRunsSynchronously: Bool { get }
+    /// TA_CreateEntryPoint when `lifecycleRunsSynchronously` (same contract as `create`).
+    /// Default: SUCCESS.
+    func createSynchronously(context: any TAContext) throws -> TEEResult
+    /// TA_OpenSessionEntryPoint when `lifecycleRunsSynchronously` (same contract as
+    /// `openSession`). Default: accepts any params, no session state.
+    func openSessionSynchronously(params: inout TAParams, context: any TAContext) throws -> (TEEResult, sessionState: AnyObject?)
+    /// TA_CloseSessionEntryPoint when `lifecycleRunsSynchronously`. Default: nothing to do.
+    func closeSessionSynchronously(sessionState: AnyObject?, context: any TAContext)
 }
 
 extension TrustedApplication {
@@ -283,6 +310,20 @@ extension TrustedApplication {
     public func openSession(params: inout TAParams, context: any TAContext) async throws -> (TEEResult, sessionState: AnyObject?) { (.success, nil) }
     /// Default TA_CloseSessionEntryPoint: nothing to do.
     public func closeSession(sessionState: AnyObject?, context: any TAContext) async {}
+    /// Default: no command is synchronous.
+    public func runsSynchronously(command: UInt32) -> Bool { false }
+    /// Default: never called (no command is synchronous).
+    public func invokeSynchronously(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) throws -> TEEResult {
+        .notSupported
+    }
+    /// Default: the lifecycle entry points are asynchronous.
+    public var lifecycleRunsSynchronously: Bool { false }
+    /// Default TA_CreateEntryPoint, synchronous form: nothing to do.
+    public func createSynchronously(context: any TAContext) throws -> TEEResult { .success }
+    /// Default TA_OpenSessionEntryPoint, synchronous form: accepts any params, no session state.
+    public func openSessionSynchronously(params: inout TAParams, context: any TAContext) throws -> (TEEResult, sessionState: AnyObject?) { (.success, nil) }
+    /// Default TA_CloseSessionEntryPoint, synchronous form: nothing to do.
+    public func closeSessionSynchronously(sessionState: AnyObject?, context: any TAContext) {}
 }
 
 /// How the secure world finds and instantiates a TA.

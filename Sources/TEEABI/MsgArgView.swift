@@ -286,6 +286,9 @@ extension PageList {
     /// list page into `scratch` (it decides which addresses are reachable), and `visit(index,
     /// address)` receives each data-page address in order. A list page is read once, the walk is
     /// bounded by `pageCount`, and a next pointer back to a page already read is a `.loop`.
+    /// Inlinable, so each walking layer gets a copy specialized for its error type (no generic
+    /// metadata lookup per walk).
+    @inlinable
     public static func walk<E: Error>(first: UInt64, pageCount: Int, maxPages: Int,
                                       readListPage: (UInt64, UnsafeMutableRawBufferPointer) throws(E) -> Void,
                                       visit: (Int, UInt64) throws(E) -> Void) throws(PageListWalkError<E>) {

@@ -96,13 +96,8 @@ public enum TestTA {
         func invoke(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) async throws -> TEEResult {
             guard let cmd = Command(rawValue: command) else { return .notSupported }
             switch cmd {
-            case .nopValues:
-                guard params.types == TestTA.nopParamTypes else { return .badParameters }
-                for i in 0..<4 {
-                    let v = params.value(i)
-                    params.setValue(i, TAValue(a: v.a &+ 1, b: v.b &+ 1))
-                }
-                return .success
+            case .nopValues, .panic, .echoMemref, .clientIdentity, .touchPages:
+                return try invokeSynchronously(command: command, params: &params, sessionState: sessionState, context: context)
 
             case .getTime:
                 guard params.types == TestTA.timeParamTypes else { return .badParameters }
@@ -144,10 +139,6 @@ public enum TestTA {
                 guard params.types == TestTA.valueInoutParamTypes else { return .badParameters }
                 return await longRun(&params, context)
 
-            case .panic:
-                let code = params.types[0] == .valueInput || params.types[0] == .valueInout ? params.value(0).a : TestTA.defaultPanicCode
-                throw TAPanic(code: code, "vtee.test PANIC command")
-
             case .storageRoundTrip:
                 guard params.types == TestTA.valueInParamTypes else { return .badParameters }
                 guard Int(params.value(0).a) <= TestTA.maximumStorageObjectSize else { return .outOfMemory }
@@ -156,6 +147,56 @@ public enum TestTA {
             case .taToTA:
                 guard params.types == TestTA.valueInoutParamTypes else { return .badParameters }
                 return await taToTA(&params, context)
+
+            case .taToTAMemref:
+                guard params.types == TestTA.taToTAMemrefParamTypes, let u = params.memref(0), u.size == 16,
+                      let m = params.memref(2) else { return .badParameters }
+                return await taToTAMemref(TEEUUID(octets: Array(u.bytes.prefix(16))), command: params.value(1).a, m, &params, context)
+
+            case .supplicantPlugin:
+                guard params.types == TestTA.pluginParamTypes, let data = params.memref(1), let id = params.memref(2),
+                      id.size == 16, id.bytes.count >= 16 else { return .badParameters }
+                let v = params.value(0)
+                let input = Array(data.bytes.prefix(Swift.max(0, Swift.min(data.size, data.bytes.count))))
+                do {
+                    let out = try await context.invokeSupplicantPlugin(TEEUUID(octets: Array(id.bytes.prefix(16))), command: v.a,
+                                                                       subCommand: v.b, data: input)
+                    params.setValue(0, TAValue(a: v.a, b: UInt32(out.count)))
+                    var back = data.bytes
+                    back.replaceSubrange(0..<out.count, with: out)
+                    params.setMemref(1, bytes: back, size: out.count)
+                    return .success
+                } catch { return error }
+            }
+        }
+
+        /// Create, open and close do nothing (the defaults) and never suspend.
+        var lifecycleRunsSynchronously: Bool { true }
+
+        /// The commands that never suspend (and unknown ones): run on the secure thread with no
+        /// executor hop (the benchmark's NOP and ECHO_MEMREF among them).
+        func runsSynchronously(command: UInt32) -> Bool {
+            guard let cmd = Command(rawValue: command) else { return true }
+            switch cmd {
+            case .nopValues, .panic, .echoMemref, .clientIdentity, .touchPages: return true
+            default: return false
+            }
+        }
+
+        func invokeSynchronously(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) throws -> TEEResult {
+            guard let cmd = Command(rawValue: command) else { return .notSupported }
+            switch cmd {
+            case .nopValues:
+                guard params.types == TestTA.nopParamTypes else { return .badParameters }
+                for i in 0..<4 {
+                    let v = params.value(i)
+                    params.setValue(i, TAValue(a: v.a &+ 1, b: v.b &+ 1))
+                }
+                return .success
+
+            case .panic:
+                let code = params.types[0] == .valueInput || params.types[0] == .valueInout ? params.value(0).a : TestTA.defaultPanicCode
+                throw TAPanic(code: code, "vtee.test PANIC command")
 
             case .echoMemref:
                 guard params.types == TestTA.memrefInoutParamTypes, var m = takeMemref(&params, 0) else { return .badParameters }
@@ -173,31 +214,12 @@ public enum TestTA {
                 params[0] = .memref(m)
                 return .success
 
-            case .taToTAMemref:
-                guard params.types == TestTA.taToTAMemrefParamTypes, let u = params.memref(0), u.size == 16,
-                      let m = params.memref(2) else { return .badParameters }
-                return await taToTAMemref(TEEUUID(octets: Array(u.bytes.prefix(16))), command: params.value(1).a, m, &params, context)
-
             case .clientIdentity:
                 guard params.types == TestTA.identityParamTypes, let m = params.memref(1) else { return .badParameters }
                 guard m.capacity >= 16 else { params.setMemrefSize(1, 16); return .shortBuffer }
                 params.setValue(0, TAValue(a: context.client.login.rawValue, b: 0))
                 params.setMemref(1, bytes: context.client.uuid.octets)
                 return .success
-            case .supplicantPlugin:
-                guard params.types == TestTA.pluginParamTypes, let data = params.memref(1), let id = params.memref(2),
-                      id.size == 16, id.bytes.count >= 16 else { return .badParameters }
-                let v = params.value(0)
-                let input = Array(data.bytes.prefix(Swift.max(0, Swift.min(data.size, data.bytes.count))))
-                do {
-                    let out = try await context.invokeSupplicantPlugin(TEEUUID(octets: Array(id.bytes.prefix(16))), command: v.a,
-                                                                       subCommand: v.b, data: input)
-                    params.setValue(0, TAValue(a: v.a, b: UInt32(out.count)))
-                    var back = data.bytes
-                    back.replaceSubrange(0..<out.count, with: out)
-                    params.setMemref(1, bytes: back, size: out.count)
-                    return .success
-                } catch { return error }
             case .touchPages:
                 guard params.types == TestTA.memrefInoutParamTypes, var m = takeMemref(&params, 0) else { return .badParameters }
                 let n = m.isNull ? 0 : Swift.max(0, Swift.min(m.size, m.bytes.count))
@@ -209,6 +231,8 @@ public enum TestTA {
                 m.size = n
                 params[0] = .memref(m)
                 return .success
+            default:
+                return .notSupported
             }
         }
 

@@ -1,4 +1,6 @@
 import Testing
+import Foundation
+import Synchronization
 import TEEABI
 import SignedTA
 import Machine
@@ -23,6 +25,36 @@ import Machine
         #expect(nw.close(s) == .success)
         #expect(nw.world.stats(clientID: 1) == SecureWorldClientStats(sessions: 0, registeredSHM: 0, threadsBusy: 0, threadsSuspended: 0, instances: 0))
         #expect(nw.close(s) == .itemNotFound)
+    }
+
+    @Test func aSynchronousLifecycleOpensAndClosesInlineWithTheTaskPathsResults() throws {
+        // The VM's first open of the TA runs on the thread's task and finds its lifecycle
+        // synchronous; the later ones (and every close) run inline on the entering vCPU. Both
+        // paths must give the same answers and leave the same state.
+        let nw = try world()
+        let before = TestTAs.syncLifecycleCalls.withLock { $0 }
+        let meta = OpenSessionMeta(ta: TestTAs.syncLifecycle, client: .zero, login: .public)
+        var sessions: [UInt32] = []
+        for k in 0..<3 {
+            let a = nw.call(MsgArg(cmd: .openSession, params: meta.params + [.value(.valueInout, a: UInt64(k), b: 7)])).arg
+            #expect(a?.ret == .success && a?.retOrigin == .trustedApp)
+            #expect(a?.params[2].a == UInt64(k) + 100 && a?.params[2].b == 7)
+            let s = a?.session ?? 0
+            #expect(s != 0 && !sessions.contains(s))
+            sessions.append(s)
+        }
+        #expect(nw.world.stats(clientID: 1)?.sessions == 3 && nw.world.stats(clientID: 1)?.instances == 3)
+        // A refusal by the TA: its origin, no session, the instance dropped.
+        let refused = nw.call(MsgArg(cmd: .openSession, params: meta.params + [.value(.valueInout, a: 999)])).arg
+        #expect(refused?.ret == .accessDenied && refused?.retOrigin == .trustedApp && refused?.session == 0)
+        #expect(nw.world.stats(clientID: 1)?.sessions == 3 && nw.world.stats(clientID: 1)?.instances == 3)
+        for s in sessions { #expect(nw.invoke(s, 0, params: [.value(.valueInout, a: 1)])?.params[0].a == 2) }
+        for s in sessions { #expect(nw.close(s) == .success) }
+        #expect(nw.close(sessions[0]) == .itemNotFound)
+        #expect(nw.world.stats(clientID: 1) == SecureWorldClientStats(sessions: 0, registeredSHM: 0, threadsBusy: 0, threadsSuspended: 0, instances: 0))
+        let after = TestTAs.syncLifecycleCalls.withLock { $0 }
+        #expect(after.creates - before.creates >= 4 && after.opens - before.opens >= 4)
+        #expect(after.closes - before.closes >= 3 && after.destroys - before.destroys >= 4)
     }
 
     @Test func valueInputIsNotWrittenBackAndTypesReachTheTA() throws {
@@ -293,6 +325,39 @@ import Machine
         #expect(nw.complete(nw.world.smc(nw.serve(fb))).ret == .ok)
         let back = nw.readArg(paB, params: 1)
         #expect(back?.ret == .success && back?.params[0].a == 2)
+        #expect(nw.world.stats(clientID: 1)?.threadsBusy == 0)
+    }
+
+    @Test func aWaiterQueuedDuringAnInlineCommandIsWokenByTheThreadsTask() throws {
+        // Call A runs a synchronous command inline on the shared instance; while it runs (a hook
+        // inside the TA entry), call B on another thread finds the instance busy and waits on its
+        // notification value. A's release then owes B a NOTIFICATION send: A's thread's task sends
+        // it and finishes A's call, whose results stay intact; B then takes the instance.
+        let nw = try world()
+        let (_, _, a) = nw.open(TestTAs.shared)
+        let (_, _, b) = nw.open(TestTAs.shared)
+        let waiting = Mutex<(frame: RegisterFrame, pa: PA)?>(nil)
+        let queued = DispatchSemaphore(value: 0)
+        TestTAs.inlineHook.withLock { $0 = {
+            Thread.detachNewThread {
+                let pa = nw.pages()
+                nw.writeArg(pa, MsgArg(cmd: .invokeCommand, function: 1, session: b, params: [.value(.valueOutput)]))
+                var f = nw.world.smc(nw.callFrame(pa))
+                while f.ret.isRPC && f.ret.rpcFunction != .cmd { f = nw.world.smc(nw.serve(f)) }
+                waiting.withLock { $0 = (f, pa) }
+                queued.signal()
+            }
+            _ = queued.wait(timeout: .now() + 60)   // bound only: B queues within microseconds
+        } }
+        let back = nw.invoke(a, 3, params: [.value(.valueOutput)])
+        TestTAs.inlineHook.withLock { $0 = nil }
+        #expect(back?.ret == .success && back?.params[0].a == 1)
+        let (fb, paB) = try #require(waiting.withLock { $0 })
+        let key = UInt64(SecureWorld.syncNotificationBase) + fb.a3
+        #expect(nw.lock.withLock { $0.notified.contains(key) })
+        #expect(nw.complete(nw.world.smc(nw.serve(fb))).ret == .ok)
+        let bBack = nw.readArg(paB, params: 1)
+        #expect(bBack?.ret == .success && bBack?.params[0].a == 2)
         #expect(nw.world.stats(clientID: 1)?.threadsBusy == 0)
     }
 

@@ -10,6 +10,11 @@ enum TestTAs {
     static let missing = uuid("11111111-0000-4000-8000-0000000000ff")
     static let failingOpen = uuid("11111111-0000-4000-8000-000000000004")
     static let crashingCreate = uuid("11111111-0000-4000-8000-000000000005")
+    static let syncLifecycle = uuid("11111111-0000-4000-8000-000000000006")
+    /// Run by `CounterTA`'s command 3 inside its synchronous entry (while it owns the instance).
+    static let inlineHook = Mutex<(@Sendable () -> Void)?>(nil)
+    /// Create, open and close calls of `SyncLifecycleTA` instances.
+    static let syncLifecycleCalls = Mutex((creates: 0, opens: 0, closes: 0, destroys: 0))
 
     static func uuid(_ s: String) -> TEEUUID { (try? TEEUUID(s)) ?? .zero }
 
@@ -31,6 +36,7 @@ enum TestTAs {
                      properties: TAProperties(singleInstance: true, multiSession: true, keepAlive: true)) { CounterTA() },
         TADescriptor(uuid: failingOpen, name: "test.failing") { FailingOpenTA() },
         TADescriptor(uuid: crashingCreate, name: "test.crashing", properties: TAProperties(singleInstance: true, keepAlive: true)) { CrashingCreateTA() },
+        TADescriptor(uuid: syncLifecycle, name: "test.synclifecycle") { SyncLifecycleTA() },
     ]
 }
 
@@ -152,6 +158,17 @@ final class CounterTA: TrustedApplication {
     func invoke(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) async throws -> TEEResult {
         // Command 2 holds the instance across an RPC (GET_TIME) before counting.
         if command == 2 { _ = try await context.reeTime() }
+        return count(command, &params)
+    }
+    /// Commands 0, 1 and 3 never suspend: the secure world runs them inline on the entering vCPU
+    /// (or, when the instance is busy, on the thread's task after waiting for it). Command 3
+    /// runs `TestTAs.inlineHook` first.
+    func runsSynchronously(command: UInt32) -> Bool { command != 2 }
+    func invokeSynchronously(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) throws -> TEEResult {
+        if command == 3, let hook = TestTAs.inlineHook.withLock({ $0 }) { hook() }
+        return count(command, &params)
+    }
+    private func count(_ command: UInt32, _ params: inout TAParams) -> TEEResult {
         counter &+= 1
         if command == 0 { var v = params.value(0); v.a &+= 1; params.setValue(0, v) }
         else { params.setValue(0, TAValue(a: counter)) }
@@ -172,4 +189,36 @@ final class FailingOpenTA: TrustedApplication {
 final class CrashingCreateTA: TrustedApplication {
     func create(context: any TAContext) async throws -> TEEResult { throw TAPanic(code: 1, "create") }
     func invoke(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) async throws -> TEEResult { .success }
+}
+
+/// Multi-instance, with a synchronous lifecycle (a VM's opens after its first run inline):
+/// open adds 100 to a VALUE_INOUT [0] and refuses with ACCESS_DENIED when it is 999; command 0
+/// (synchronous) increments [0].a.
+final class SyncLifecycleTA: TrustedApplication {
+    var lifecycleRunsSynchronously: Bool { true }
+    func createSynchronously(context: any TAContext) throws -> TEEResult {
+        TestTAs.syncLifecycleCalls.withLock { $0.creates += 1 }
+        return .success
+    }
+    func openSessionSynchronously(params: inout TAParams, context: any TAContext) throws -> (TEEResult, sessionState: AnyObject?) {
+        TestTAs.syncLifecycleCalls.withLock { $0.opens += 1 }
+        guard params.types[0] == .valueInout else { return (.success, nil) }
+        var v = params.value(0)
+        if v.a == 999 { return (.accessDenied, nil) }
+        v.a &+= 100
+        params.setValue(0, v)
+        return (.success, nil)
+    }
+    func closeSessionSynchronously(sessionState: AnyObject?, context: any TAContext) {
+        TestTAs.syncLifecycleCalls.withLock { $0.closes += 1 }
+    }
+    func destroy() { TestTAs.syncLifecycleCalls.withLock { $0.destroys += 1 } }
+    func runsSynchronously(command: UInt32) -> Bool { command == 0 }
+    func invokeSynchronously(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) throws -> TEEResult {
+        var v = params.value(0); v.a &+= 1; params.setValue(0, v)
+        return .success
+    }
+    func invoke(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) async throws -> TEEResult {
+        command == 0 ? try invokeSynchronously(command: command, params: &params, sessionState: sessionState, context: context) : .notSupported
+    }
 }
