@@ -18,7 +18,11 @@ import Glibc
 #endif
 
 let pages = 32
-let safeCommands = TestTA.Command.allCases.filter { $0 != .notifyWait && $0.rawValue != 5 }
+/// Commands step 5 runs to completion like a driver. Left out: NOTIFY_WAIT (waits for a send that
+/// may never come) and LONG_RUN (works for [0].a milliseconds, a guest-chosen time up to 2^64 ms,
+/// yielding at each checkpoint; a driver that serves every yield serves the whole run: a 136 s
+/// libFuzzer timeout in round 5 was this, not a hang). Both stay reachable through raw calls.
+let safeCommands = TestTA.Command.allCases.filter { $0 != .notifyWait && $0 != .longRun && $0.rawValue != 5 }
 let fids: [SMCFunctionID] = [.callWithArg, .callWithRPCArg, .callWithRegdArg, .returnFromRPC, .callsUID, .getThreadCount,
                              .exchangeCapabilities, .getSHMConfig, .vmCreated, .vmDestroyed, .enableSHMCache, .disableSHMCache]
 
