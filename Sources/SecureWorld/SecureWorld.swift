@@ -282,23 +282,27 @@ public final class SecureWorld: SMCEntry, Sendable {
     private func fastCall(_ frame: RegisterFrame) -> RegisterFrame {
         let client = frame.a7
         guard !config.virtualization || client == 0 || isCreated(client) else { return fastCallOther(frame) }
+        return Self.identityAnswer(frame) ?? fastCallOther(frame)
+    }
+
+    /// The identity fast calls (OS revision, API UID and revision, OS UUID): the answer, or nil
+    /// for any other function.
+    @inline(__always)
+    private static func identityAnswer(_ frame: RegisterFrame) -> RegisterFrame? {
         var out = frame
         switch frame.function {
         case .getOSRevision:
             out.a0 = UInt64(OPTEEIdentity.osRevisionMajor); out.a1 = UInt64(OPTEEIdentity.osRevisionMinor); out.a2 = 0
-            return out
         case .callsUID:
             out.setUUIDWords(OPTEEIdentity.apiUID)
-            return out
         case .callsRevision:
             out.a0 = UInt64(OPTEEIdentity.msgRevisionMajor); out.a1 = UInt64(OPTEEIdentity.msgRevisionMinor)
-            return out
         case .getOSUUID:
             out.setUUIDWords(OPTEEIdentity.osUUID)
-            return out
         default:
-            return fastCallOther(frame)
+            return nil
         }
+        return out
     }
 
     /// Every fast call `fastCall` does not answer inline (and the identity calls again, for the
@@ -314,23 +318,12 @@ public final class SecureWorld: SMCEntry, Sendable {
             countSMC(.enotavail, nil, "fast call \(frame.function) from unknown client \(client)")
             return ret(.enotavail)
         }
+        if let out = Self.identityAnswer(frame) { return out }
         // The identity calls need no partition; the rest look it up (not on a hot path).
         var part: Partition? { config.virtualization ? (client != 0 ? partition(for: client) : nil) : implicit }
         switch frame.function {
         case .callsCount:
             out.a0 = config.virtualization ? Self.callsCountValue : Self.callsCountValue - 2
-            return out
-        case .callsUID:
-            out.setUUIDWords(OPTEEIdentity.apiUID)
-            return out
-        case .callsRevision:
-            out.a0 = UInt64(OPTEEIdentity.msgRevisionMajor); out.a1 = UInt64(OPTEEIdentity.msgRevisionMinor)
-            return out
-        case .getOSUUID:
-            out.setUUIDWords(OPTEEIdentity.osUUID)
-            return out
-        case .getOSRevision:
-            out.a0 = UInt64(OPTEEIdentity.osRevisionMajor); out.a1 = UInt64(OPTEEIdentity.osRevisionMinor); out.a2 = 0
             return out
         case .exchangeCapabilities:
             guard frame.a1 & 0xFFFF_FFFF & ~UInt64(NonSecureCapabilities.uniprocessor.rawValue) == 0 else {
