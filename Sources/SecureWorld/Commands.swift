@@ -187,9 +187,7 @@ extension SecureThread {
     private func runInlineOpen(_ a: MsgArgView) -> SMCReturn? {
         let n = numParams
         guard n >= 2, n - 2 <= 4, let meta = try? OpenSessionMeta(view: a, count: n), meta.login.isDefined else { return nil }
-        for i in 2..<n {
-            guard let p = a.param(i), let t = p.attr.type, !t.isRmem else { return nil }
-        }
+        guard paramsNameNoRegisteredMemory(a, 2..<n) else { return nil }
         let uuid = meta.ta
         guard let desc = world.tas[uuid], !desc.properties.singleInstance else { return nil }
         var bindings = ParamBindings()
@@ -279,13 +277,20 @@ extension SecureThread {
         return r
     }
 
+    /// True when every param in `range` has a known type and none names registered memory
+    /// (what the inline paths take; anything else goes to the task).
+    private func paramsNameNoRegisteredMemory(_ a: MsgArgView, _ range: Range<Int>) -> Bool {
+        for i in range {
+            guard let p = a.param(i), let t = p.attr.type, !t.isRmem else { return false }
+        }
+        return true
+    }
+
     /// INVOKE inline (see `runInline`).
     private func runInlineInvoke(_ a: MsgArgView) -> SMCReturn? {
         let n = numParams
         guard n <= 4 else { return nil }
-        for i in 0..<n {
-            guard let p = a.param(i), let t = p.attr.type, !t.isRmem else { return nil }
-        }
+        guard paramsNameNoRegisteredMemory(a, 0..<n) else { return nil }
         let sid = a.session
         if lastSession.map({ $0.id != sid || $0.closedFlag.load(ordering: .acquiring) }) ?? true {
             guard let found = partition.state.withLock({ $0.sessions[sid] }) else { return nil }
