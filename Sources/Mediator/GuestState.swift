@@ -92,6 +92,40 @@ struct CallRecord: Sendable {
     var rpcCmdCookie: UInt64?
 }
 
+/// RPCs a guest was sent, counted by kind without hashing a string on the call path: the usual
+/// kinds in fixed slots, anything else (unknown functions, commands past the table) by name.
+struct RPCTally: Sendable {
+    /// alloc, free, foreign_intr, cmd:unknown_buffer, then cmd:<command> for commands 0 ..< 28.
+    private var fixed: InlineArray<32, Int> = InlineArray(repeating: 0)
+    private var other: [String: Int] = [:]
+    private static let named = ["alloc", "free", "foreign_intr", "cmd:unknown_buffer"]
+    private static let firstCommand = 4
+
+    /// One RPC of function `fn` (RPC_CMD: of command `cmd`; nil when its buffer was refused).
+    mutating func count(_ fn: RPCFunction, command cmd: RPCCommand? = nil) {
+        switch fn {
+        case .alloc: fixed[0] += 1
+        case .free: fixed[1] += 1
+        case .foreignInterrupt: fixed[2] += 1
+        case .cmd:
+            guard let cmd else { fixed[3] += 1; return }
+            let i = Self.firstCommand + Int(cmd.rawValue)
+            if cmd.rawValue < UInt32(32 - Self.firstCommand) { fixed[i] += 1 } else { other["cmd:" + cmd.shortName, default: 0] += 1 }
+        default: other["rpc_\(fn.rawValue)", default: 0] += 1
+        }
+    }
+
+    /// The counts by kind name ("alloc", "cmd:get_time", ...), kinds never seen left out.
+    var byName: [String: Int] {
+        var d = other
+        for i in 0..<32 where fixed[i] > 0 {
+            let name = i < Self.firstCommand ? Self.named[i] : "cmd:" + RPCCommand(rawValue: UInt32(i - Self.firstCommand)).shortName
+            d[name, default: 0] += fixed[i]
+        }
+        return d
+    }
+}
+
 /// Everything the mediator holds for one guest. Guarded by the guest's own slot lock.
 struct GuestRecord: Sendable {
     let space: GuestAddressSpace
@@ -117,7 +151,8 @@ struct GuestRecord: Sendable {
     var freeSlots: [Int]
     /// Mediator pages held as argument pages of call slots.
     var argPageCount = 0
-    var rpcCounts: [String: Int] = [:]
+    /// RPCs sent to this guest, by kind (stats).
+    var rpcCounts = RPCTally()
     var refused = 0
     /// Who the guest is, as the host knows it: decides the client identity of every OPEN_SESSION.
     let identity: ClientIdentityPolicy?

@@ -304,8 +304,7 @@ public final class Mediator: Sendable {
             guard var r = rec.take() else { return nil }
             defer { rec = r }
             reap(&r, slot)
-            var kinds: [String: Int] = [:]
-            for (k, v) in r.rpcCounts { kinds[k] = v }
+            let kinds = r.rpcCounts.byName
             return MediatorGuestStats(callsInFlight: r.calls.count, callsSuspended: r.calls.filter { !$0.inFlight }.count,
                                       sessions: r.sessions.count, shmBuffers: r.shm.count,
                                       rpcBuffers: r.rpcArgs.count + r.rpcShm.count, pinnedPages: r.pinned,

@@ -15,54 +15,51 @@ enum RPCAction: Sendable {
 extension Mediator {
     /// Records the RPC on call `idx` and builds the guest's frame. Runs under the guest's lock.
     func rpcToGuest(_ out: RegisterFrame, _ idx: Int, _ r: inout GuestRecord, guest: GuestID) -> RPCAction {
-        var c = r.calls[idx]
         let code = SMCReturn(rawValue: UInt32(truncatingIfNeeded: out.a0))
         let fn = code.rpcFunction ?? RPCFunction(rawValue: 0xFFFF)
         counters.rpcs.add(1, ordering: .relaxed)
-        c.inFlight = false
-        c.threadID = out.a3
-        c.savedA4 = out.a4; c.savedA5 = out.a5; c.savedA6 = out.a6
-        c.pendingRPC = fn
+        // The record is updated in place (a copy of it costs retains of its buffers).
+        r.calls[idx].inFlight = false
+        r.calls[idx].threadID = out.a3
+        r.calls[idx].savedA4 = out.a4; r.calls[idx].savedA5 = out.a5; r.calls[idx].savedA6 = out.a6
+        r.calls[idx].pendingRPC = fn
         var g = RegisterFrame(a0: UInt64(code.rawValue), a3: out.a3)
-        var kind: String
         switch fn {
         case .alloc:
-            kind = "alloc"
-            c.rpcAllocSize = out.a1
+            r.rpcCounts.count(fn)
+            r.calls[idx].rpcAllocSize = out.a1
             g.a1 = out.a1
             if out.a1 == 0 || out.a1 > UInt64(pageSize) {
                 // Only RPC arguments are allocated this way; more than a page is refused here.
                 counters.bump(.rpcRejected)
-                r.rpcCounts[kind, default: 0] += 1
-                c.inFlight = true; c.pendingRPC = nil
-                r.calls[idx] = c
-                return .secure(resumeFrame(c, guest: guest))
+                return refuseRPC(idx, &r, guest: guest)
             }
         case .free:
-            kind = "free"
+            r.rpcCounts.count(fn)
             let cookie = RegisterFrame.join(out.a1, out.a2)
             if let b = r.rpcArgs.removeValue(forKey: cookie) { releaseRPCArg(&r, b, deferPages: false) }
             g.a1 = out.a1 & 0xFFFF_FFFF; g.a2 = out.a2 & 0xFFFF_FFFF
-        case .foreignInterrupt:
-            kind = "foreign_intr"
         case .cmd:
             let cookie = RegisterFrame.join(out.a1, out.a2)
             guard let b = r.rpcArgs[cookie], let cmd = rpcCommandToGuest(b, &r) else {
                 counters.bump(.rpcRejected)
-                r.rpcCounts["cmd:unknown_buffer", default: 0] += 1
-                c.inFlight = true; c.pendingRPC = nil
-                r.calls[idx] = c
-                return .secure(resumeFrame(c, guest: guest))
+                r.rpcCounts.count(fn, command: nil)
+                return refuseRPC(idx, &r, guest: guest)
             }
-            kind = "cmd:" + cmd.shortName
-            c.rpcCmdCookie = cookie
+            r.rpcCounts.count(fn, command: cmd)
+            r.calls[idx].rpcCmdCookie = cookie
             g.a1 = out.a1 & 0xFFFF_FFFF; g.a2 = out.a2 & 0xFFFF_FFFF
         default:
-            kind = "rpc_\(fn.rawValue)"
+            r.rpcCounts.count(fn)
         }
-        r.rpcCounts[kind, default: 0] += 1
-        r.calls[idx] = c
         return .guest(g)
+    }
+
+    /// An RPC the mediator refuses on the guest's behalf: call `idx` goes straight back to the
+    /// secure world, as if the guest had answered it with nothing.
+    private func refuseRPC(_ idx: Int, _ r: inout GuestRecord, guest: GuestID) -> RPCAction {
+        r.calls[idx].inFlight = true; r.calls[idx].pendingRPC = nil
+        return .secure(resumeFrame(r.calls[idx], guest: guest))
     }
 
     /// RETURN_FROM_RPC toward the secure world for call `c`, with the secure registers it saved.
@@ -122,25 +119,25 @@ extension Mediator {
                 log.debug("RETURN_FROM_RPC refused", metadata: ["guest": "\(guest.raw)", "thread": "\(frame.a3)"])
                 return .answer(RegisterFrame(a0: UInt64(SMCReturn.eresume.rawValue)))
             }
-            var c = r.calls[idx]
-            c.inFlight = true
-            c.vcpu = vcpu
-            c.pendingRPC = nil
-            var s = resumeFrame(c, guest: guest)
+            // The record is updated in place (a copy of it costs retains of its buffers).
+            r.calls[idx].inFlight = true
+            r.calls[idx].vcpu = vcpu
+            r.calls[idx].pendingRPC = nil
+            var s = resumeFrame(r.calls[idx], guest: guest)
             switch fn {
             case .alloc:
+                let c = r.calls[idx]
                 let reply = allocReply(frame, c, &r, guest: guest)
                 (s.a1, s.a2) = RegisterFrame.split(reply?.shadow.raw ?? 0)
                 (s.a4, s.a5) = RegisterFrame.split(reply?.cookie ?? 0)
             case .cmd:
-                if let cookie = c.rpcCmdCookie, let b = r.rpcArgs[cookie] { rpcCommandFromGuest(b, &r, guest: guest) }
-                c.rpcCmdCookie = nil
+                if let cookie = r.calls[idx].rpcCmdCookie, let b = r.rpcArgs[cookie] { rpcCommandFromGuest(b, &r, guest: guest) }
+                r.calls[idx].rpcCmdCookie = nil
             default:
                 break
             }
-            r.calls[idx] = c
-            slot.calls[c.slot].word.store(CallPhase.inFlight, ordering: .relaxed)
-            return .send(PreparedCall(callID: c.id, frame: s, unlocked: UnlockedCompletion(c, space: r.space, slot: slot)))
+            slot.calls[r.calls[idx].slot].word.store(CallPhase.inFlight, ordering: .relaxed)
+            return .send(PreparedCall(callID: r.calls[idx].id, frame: s, unlocked: UnlockedCompletion(r.calls[idx], space: r.space, slot: slot)))
         }
         switch prep {
         case let .answer(f): return f
