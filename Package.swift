@@ -5,12 +5,14 @@ import Foundation
 import PackageDescription
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
-/// The secure world's core runs on the secure thread's own executor: its nonisolated async
-/// functions inherit the caller's executor (SE-0461) instead of hopping to the preferred task
-/// executor at every call and return, whose lookup takes the task's status lock (issue 10's
-/// profile: ~20% of a NOP invoke). Only SecureWorld: its witnesses of TAAPI's async protocols are
-/// marked @concurrent to match them (a @concurrent witness of a nonsending requirement with an
-/// inout parameter crashed in Swift 6.3.1), and TAs keep the default.
+/// The secure world's core, the built-in TAs and the C TA host run on the secure thread's own executor: their
+/// nonisolated async functions inherit the caller's executor (SE-0461) instead of hopping to the
+/// preferred task executor at every call and return, whose lookup takes the task's status lock
+/// (issue 10's profiles: ~20% of a NOP invoke in round 3, ~13% of a GET_TIME in round 6). TAAPI
+/// declares the TA entry points and context services nonisolated(nonsending) to match. (Round 3
+/// recorded a Swift 6.3.1 crash for a @concurrent witness of a nonsending requirement with an
+/// inout parameter; round 6 could not reproduce it on 6.3.1 with any witness form, and the TA
+/// suites run with the nonsending entries.)
 let secureAsync: [SwiftSetting] = strict + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
 
 // Fuzz targets link libFuzzer only when scripts/fuzz.sh builds them (VTEE_FUZZ=1, scratch path
@@ -69,7 +71,7 @@ let package = Package(
         .target(name: "TADevKit", dependencies: ["SignedTA"], resources: [.embedInCode("kit")], swiftSettings: strict),
         .target(name: "TAAPI", dependencies: ["TEEABI"], swiftSettings: strict),
         .target(name: "SecureWorld", dependencies: ["TEEABI", "TAAPI", "Machine", "SignedTA", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")], swiftSettings: secureAsync),
-        .target(name: "TrustedApps", dependencies: ["TAAPI", "TEEABI", "TACrypto", .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto")], swiftSettings: strict),
+        .target(name: "TrustedApps", dependencies: ["TAAPI", "TEEABI", "TACrypto", .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto")], swiftSettings: secureAsync),
         .target(name: "Mediator", dependencies: ["TEEABI", "Machine", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .target(name: "Platform", dependencies: ["TEEABI", "Machine", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .target(name: "NormalWorld", dependencies: ["TEEABI", "Machine", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
@@ -89,7 +91,7 @@ let package = Package(
                 cSettings: [.unsafeFlags(["-Wall", "-Wextra"])]),
         // The GP crypto framework of C TAs (secure world): keys and operation state per TA instance.
         .target(name: "TACrypto", dependencies: [.product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto"), .product(name: "BigInt", package: "BigInt")], swiftSettings: strict),
-        .target(name: "TAHost", dependencies: ["TAAPI", "TEEABI", "TAHostShim", "TAChannel", "TACrypto", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .target(name: "TAHost", dependencies: ["TAAPI", "TEEABI", "TAHostShim", "TAChannel", "TACrypto", .product(name: "Logging", package: "swift-log")], swiftSettings: secureAsync),
         .target(name: "CTEEDev", path: "Sources/CTEEDev"),
         .target(name: "TEEDevice", dependencies: ["TEEABI", "Machine", "NormalWorld", "Supplicant", "Transport", "CTEEDev"], swiftSettings: strict),
         .target(name: "CTEEC", dependencies: ["CTEEDev"], path: "Sources/CTEEC"),

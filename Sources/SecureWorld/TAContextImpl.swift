@@ -133,11 +133,11 @@ struct TARunContext: TAContext {
         return (try? p.buffer.read(world.ns.view, offset: 0, count: min(outLength, data.count))) ?? []
     }
 
-    @concurrent func openSession(ta: TEEUUID, params: inout TAParams) async throws(TEEResult) -> TASessionHandle {
+    func openSession(ta: TEEUUID, params: inout TAParams) async throws(TEEResult) -> TASessionHandle {
         try await openSession(ta: ta, params: &params, cancellationTimeout: Self.infiniteTimeout)
     }
 
-    @concurrent func openSession(ta: TEEUUID, params: inout TAParams, cancellationTimeout: UInt32) async throws(TEEResult) -> TASessionHandle {
+    func openSession(ta: TEEUUID, params: inout TAParams, cancellationTimeout: UInt32) async throws(TEEResult) -> TASessionHandle {
         guard let parent = session else { throw .badState }
         let me = TAClientIdentity(login: .trustedApp, uuid: taUUID)
         let (r, _, s) = await world.openSession(uuid: ta, client: me, params: &params, call: call, parent: parent,
@@ -146,11 +146,11 @@ struct TARunContext: TAContext {
         return TASessionHandle(id: s.id)
     }
 
-    @concurrent func invoke(_ handle: TASessionHandle, command: UInt32, params: inout TAParams) async throws(TEEResult) {
+    func invoke(_ handle: TASessionHandle, command: UInt32, params: inout TAParams) async throws(TEEResult) {
         try await invoke(handle, command: command, params: &params, cancellationTimeout: Self.infiniteTimeout)
     }
 
-    @concurrent func invoke(_ handle: TASessionHandle, command: UInt32, params: inout TAParams, cancellationTimeout: UInt32) async throws(TEEResult) {
+    func invoke(_ handle: TASessionHandle, command: UInt32, params: inout TAParams, cancellationTimeout: UInt32) async throws(TEEResult) {
         guard let parent = session, let s = parent.live.withLock({ $0.children[handle.id] }) else { throw .itemNotFound }
         s.cancelDeadline.store(deadline(cancellationTimeout), ordering: .releasing)
         let (r, _) = await world.invoke(s, command: command, params: &params, call: call)

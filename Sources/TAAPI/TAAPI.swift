@@ -181,10 +181,9 @@ public protocol TAStorage: Sendable {
 
 /// What the secure world offers a TA while it runs one entry point (the GP internal API).
 ///
-/// The services without an `inout` parameter are `nonisolated(nonsending)`: they run on the
-/// caller's executor (the secure thread), so a TA awaiting one costs no executor hop. Those with
-/// `inout` params (TA-to-TA open and invoke) stay `@concurrent`: Swift 6.3.1 miscompiles a
-/// `@concurrent` witness of a nonsending requirement with an `inout` parameter (round 3).
+/// Every async service is `nonisolated(nonsending)`: it runs on the caller's executor (the
+/// secure thread), so a TA awaiting one costs no executor hop. A witness written as a plain
+/// (`@concurrent`) async function still conforms; it only pays the hop.
 public protocol TAContext: Sendable {
     /// Who opened the session.
     var client: TAClientIdentity { get }
@@ -217,17 +216,17 @@ public protocol TAContext: Sendable {
     /// first out_len bytes of the buffer, at most `data.count`) or throws its result.
     nonisolated(nonsending) func invokeSupplicantPlugin(_ plugin: TEEUUID, command: UInt32, subCommand: UInt32, data: [UInt8]) async throws(TEEResult) -> [UInt8]
     /// Opens a session on another TA (TA-to-TA), with login TRUSTED_APP and this TA as client.
-    func openSession(ta: TEEUUID, params: inout TAParams) async throws(TEEResult) -> TASessionHandle
+    nonisolated(nonsending) func openSession(ta: TEEUUID, params: inout TAParams) async throws(TEEResult) -> TASessionHandle
     /// Invokes a command in a TA-to-TA session.
-    func invoke(_ session: TASessionHandle, command: UInt32, params: inout TAParams) async throws(TEEResult)
+    nonisolated(nonsending) func invoke(_ session: TASessionHandle, command: UInt32, params: inout TAParams) async throws(TEEResult)
     /// Closes a TA-to-TA session.
     nonisolated(nonsending) func closeSession(_ session: TASessionHandle) async
     /// TEE_OpenTASession with its cancellationRequestTimeout: once `cancellationTimeout`
     /// milliseconds have passed (`TAContext.infiniteTimeout`: never) the opened TA sees its
     /// cancellation flag raised, as OP-TEE's session cancel time does.
-    func openSession(ta: TEEUUID, params: inout TAParams, cancellationTimeout: UInt32) async throws(TEEResult) -> TASessionHandle
+    nonisolated(nonsending) func openSession(ta: TEEUUID, params: inout TAParams, cancellationTimeout: UInt32) async throws(TEEResult) -> TASessionHandle
     /// TEE_InvokeTACommand with its cancellationRequestTimeout (see the open form).
-    func invoke(_ session: TASessionHandle, command: UInt32, params: inout TAParams, cancellationTimeout: UInt32) async throws(TEEResult)
+    nonisolated(nonsending) func invoke(_ session: TASessionHandle, command: UInt32, params: inout TAParams, cancellationTimeout: UInt32) async throws(TEEResult)
 }
 
 extension TAContext {
@@ -235,12 +234,12 @@ extension TAContext {
     public static var infiniteTimeout: UInt32 { 0xFFFF_FFFF }
 
     /// Contexts that keep no time (tests, tools) ignore the timeout.
-    public func openSession(ta: TEEUUID, params: inout TAParams, cancellationTimeout: UInt32) async throws(TEEResult) -> TASessionHandle {
+    nonisolated(nonsending) public func openSession(ta: TEEUUID, params: inout TAParams, cancellationTimeout: UInt32) async throws(TEEResult) -> TASessionHandle {
         try await openSession(ta: ta, params: &params)
     }
 
     /// Contexts that keep no time (tests, tools) ignore the timeout.
-    public func invoke(_ session: TASessionHandle, command: UInt32, params: inout TAParams, cancellationTimeout: UInt32) async throws(TEEResult) {
+    nonisolated(nonsending) public func invoke(_ session: TASessionHandle, command: UInt32, params: inout TAParams, cancellationTimeout: UInt32) async throws(TEEResult) {
         try await invoke(session, command: command, params: &params)
     }
 }
@@ -266,17 +265,21 @@ public struct TASessionHandle: Hashable, Sendable {
 ///
 /// Results: return a GP result (origin TRUSTED_APP when not SUCCESS). Throwing anything is a
 /// panic: every session of the instance then answers TARGET_DEAD with origin TEE.
+///
+/// The async entry points are `nonisolated(nonsending)`: the secure world calls them on the
+/// secure thread's executor, and a TA module built with `NonisolatedNonsendingByDefault` (as
+/// TrustedApps is) runs them there with no executor hop; a plain async witness conforms too.
 public protocol TrustedApplication: AnyObject {
     /// TA_CreateEntryPoint, once per instance.
-    func create(context: any TAContext) async throws -> TEEResult
+    nonisolated(nonsending) func create(context: any TAContext) async throws -> TEEResult
     /// TA_DestroyEntryPoint, once per instance.
     func destroy()
     /// TA_OpenSessionEntryPoint; returns a per-session state token (any value) on success.
-    func openSession(params: inout TAParams, context: any TAContext) async throws -> (TEEResult, sessionState: AnyObject?)
+    nonisolated(nonsending) func openSession(params: inout TAParams, context: any TAContext) async throws -> (TEEResult, sessionState: AnyObject?)
     /// TA_CloseSessionEntryPoint.
-    func closeSession(sessionState: AnyObject?, context: any TAContext) async
+    nonisolated(nonsending) func closeSession(sessionState: AnyObject?, context: any TAContext) async
     /// TA_InvokeCommandEntryPoint.
-    func invoke(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) async throws -> TEEResult
+    nonisolated(nonsending) func invoke(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) async throws -> TEEResult
     /// True when `command` never suspends (no RPC, no await of any kind) and runs through
     /// `invokeSynchronously` instead of `invoke`. The secure world asks before it starts the
     /// command, so the answer must depend on `command` only. Default: false (every command
@@ -303,13 +306,13 @@ public protocol TrustedApplication: AnyObject {
 
 extension TrustedApplication {
     /// Default TA_CreateEntryPoint: nothing to do.
-    public func create(context: any TAContext) async throws -> TEEResult { .success }
+    nonisolated(nonsending) public func create(context: any TAContext) async throws -> TEEResult { .success }
     /// Default TA_DestroyEntryPoint: nothing to do.
     public func destroy() {}
     /// Default TA_OpenSessionEntryPoint: accepts any params, no session state.
-    public func openSession(params: inout TAParams, context: any TAContext) async throws -> (TEEResult, sessionState: AnyObject?) { (.success, nil) }
+    nonisolated(nonsending) public func openSession(params: inout TAParams, context: any TAContext) async throws -> (TEEResult, sessionState: AnyObject?) { (.success, nil) }
     /// Default TA_CloseSessionEntryPoint: nothing to do.
-    public func closeSession(sessionState: AnyObject?, context: any TAContext) async {}
+    nonisolated(nonsending) public func closeSession(sessionState: AnyObject?, context: any TAContext) async {}
     /// Default: no command is synchronous.
     public func runsSynchronously(command: UInt32) -> Bool { false }
     /// Default: never called (no command is synchronous).

@@ -68,7 +68,9 @@ final class MainTA: TrustedApplication {
         do { return try await run(command, &params, context) } catch let e as TEEResult { return e }
     }
 
-    private func run(_ command: UInt32, _ params: inout TAParams, _ context: any TAContext) async throws -> TEEResult {
+    // nonsending like the entry point that calls it (TAAPI's entries are): a @concurrent helper
+    // could not be sent this non-Sendable TA.
+    nonisolated(nonsending) private func run(_ command: UInt32, _ params: inout TAParams, _ context: any TAContext) async throws -> TEEResult {
         switch command {
         case Cmd.inc:
             var v = params.value(0); v.a &+= 1; params.setValue(0, v)
