@@ -303,25 +303,28 @@ extension SecureThread {
         unowned(unsafe) let s: Session = held
         unowned(unsafe) let inst: TAInstance = s.instance
         let command = a.function
+        // Unretained: the instance holds its TA and the session its state for this whole call
+        // (the session is held by `lastSession`, the instance by the session).
+        unowned(unsafe) let ta: any TrustedApplication = inst.ta
+        guard ta.runsSynchronously(command: command) else { return nil }
         guard inst.tryAcquire(token) == .ok else { return nil }
-        guard inst.ta.runsSynchronously(command: command) else { return declineInline(inst) }
         var bindings = ParamBindings()
         var r: TEEResult, origin: TEEOrigin
         switch copyIn(a, first: 0, count: n, &bindings) {
         case let .failure(e):
             (r, origin) = (e, .tee)
-        case var .success(ta):
+        case var .success(params):
             setInflight(session: sid, cancelID: a.cancelID)
             do {
-                r = try inst.ta.invokeSynchronously(command: command, params: &ta, sessionState: s.taState,
-                                                    context: TARunContext(call: self, subject: .session(s)))
+                r = try ta.invokeSynchronously(command: command, params: &params, sessionState: s.taState,
+                                               context: TARunContext(call: self, subject: .session(s)))
                 origin = .trustedApp
             } catch {
                 world.panic(inst, partition, error)
                 (r, origin) = (.targetDead, .tee)
             }
             clearInflight()
-            copyOut(ta, a, first: 0, bindings)
+            copyOut(params, a, first: 0, bindings)
         }
         finish(a, r, origin, "INVOKE \(hex(sid)) cmd \(command)")
         return endInline(inst)

@@ -282,7 +282,8 @@ public protocol TrustedApplication: AnyObject {
     nonisolated(nonsending) func invoke(command: UInt32, params: inout TAParams, sessionState: AnyObject?, context: any TAContext) async throws -> TEEResult
     /// True when `command` never suspends (no RPC, no await of any kind) and runs through
     /// `invokeSynchronously` instead of `invoke`. The secure world asks before it starts the
-    /// command, so the answer must depend on `command` only. Default: false (every command
+    /// command, possibly while another entry point of this instance runs, so the answer must
+    /// depend on `command` only (no instance state). Default: false (every command
     /// runs through the asynchronous entry).
     func runsSynchronously(command: UInt32) -> Bool
     /// TA_InvokeCommandEntryPoint for the commands `runsSynchronously` names: the same contract
