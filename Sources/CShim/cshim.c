@@ -483,3 +483,15 @@ int vtee_test_query_as(const char *path, uint32_t uid, uint32_t gid, const char 
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return got > 0 ? got : -2;
     return got;
 }
+
+int vtee_mutex_init_adaptive(pthread_mutex_t *m) {
+    pthread_mutexattr_t a;
+    int r = pthread_mutexattr_init(&a);
+    if (r != 0) return r;
+#if defined(__GLIBC__)
+    (void)pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
+    r = pthread_mutex_init(m, &a);
+    (void)pthread_mutexattr_destroy(&a);
+    return r;
+}

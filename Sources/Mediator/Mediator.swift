@@ -123,7 +123,7 @@ public enum MediatorError: Error, Equatable, Sendable, CustomStringConvertible {
 /// One guest's slot: its own lock, so no global lock sits on the call path, and whether a live
 /// guest is present (read without the lock by fast calls, which need no guest state).
 final class GuestSlot: Sendable {
-    let state = Mutex<GuestRecord?>(nil)
+    let state = CallPathLock<GuestRecord?>(nil)
     /// True from the guest's addition until its destruction starts; written under `state`'s lock.
     let live = Atomic<Bool>(false)
     /// One phase word per call slot (see `CallPhase`): how a call's completion is handed from

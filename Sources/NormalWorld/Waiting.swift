@@ -36,7 +36,7 @@ public final class CallQueue: Sendable {
         var spare: [Waiter] = []
     }
     private static let spareLimit = 64
-    private let state: Mutex<State>
+    private let state: CallPathLock<State>
     private let limit: Int?
     private let clock: any HostClock
     /// Calls holding a slot.
@@ -52,7 +52,7 @@ public final class CallQueue: Sendable {
         var s = State()
         s.spare.reserveCapacity(Self.spareLimit); s.waiters.reserveCapacity(Self.spareLimit)
         s.completionWaiters.reserveCapacity(Self.spareLimit)
-        state = Mutex(s)
+        state = CallPathLock(s)
     }
 
     /// Calls in the secure world now.

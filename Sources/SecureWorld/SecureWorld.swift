@@ -514,5 +514,5 @@ public final class SecureWorld: SMCEntry, Sendable {
 
 /// One shard of the client-id -> partition map.
 final class PartitionShard: Sendable {
-    let map = Mutex<[UInt64: Partition]>([:])
+    let map = CallPathLock<[UInt64: Partition]>([:])
 }

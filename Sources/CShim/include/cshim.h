@@ -148,4 +148,12 @@ int vtee_test_query_as(const char *path, uint32_t uid, uint32_t gid, const char 
 /// (sealed RAM of `ram_pages` pages, one-vCPU mailbox) on the inherited socket, reads the answer
 /// and sleeps until killed. Returns the connector's pid (the speaker's in *speaker) or -1.
 int vtee_test_spawn_split_hello(const char *path, const char *exec_path, uint32_t ram_pages, int32_t *speaker);
+// MARK: - Call-path locks
+
+#include <pthread.h>
+/// Initializes `m` as glibc's adaptive mutex (PTHREAD_MUTEX_ADAPTIVE_NP: a short spin before
+/// sleeping, no hand-over to a sleeper on unlock); a default mutex where that type is missing.
+/// Returns pthread_mutex_init's result.
+int vtee_mutex_init_adaptive(pthread_mutex_t *m);
+
 #endif
