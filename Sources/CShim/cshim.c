@@ -484,14 +484,18 @@ int vtee_test_query_as(const char *path, uint32_t uid, uint32_t gid, const char 
     return got;
 }
 
-int vtee_mutex_init_adaptive(pthread_mutex_t *m) {
-    pthread_mutexattr_t a;
-    int r = pthread_mutexattr_init(&a);
-    if (r != 0) return r;
-#if defined(__GLIBC__)
-    (void)pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
-#endif
-    r = pthread_mutex_init(m, &a);
-    (void)pthread_mutexattr_destroy(&a);
-    return r;
+// A contended call-path lock: spin while the holder (likely running on another CPU, holding it
+// for well under a microsecond) finishes, then mark the word 2 and sleep until it is released.
+// The lock is never handed to a sleeper: a woken waiter competes like anyone else.
+void vtee_cplock_lock_slow(uint32_t *w) {
+    for (int i = 0; i < 128; i++) {
+        if (__atomic_load_n(w, __ATOMIC_RELAXED) == 0 && vtee_cplock_try(w)) return;
+        vtee_cpu_relax();
+    }
+    while (__atomic_exchange_n(w, 2, __ATOMIC_ACQUIRE) != 0)
+        (void)syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+}
+
+void vtee_cplock_wake(uint32_t *w) {
+    (void)syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }

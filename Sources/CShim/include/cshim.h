@@ -150,10 +150,24 @@ int vtee_test_query_as(const char *path, uint32_t uid, uint32_t gid, const char 
 int vtee_test_spawn_split_hello(const char *path, const char *exec_path, uint32_t ram_pages, int32_t *speaker);
 // MARK: - Call-path locks
 
-#include <pthread.h>
-/// Initializes `m` as glibc's adaptive mutex (PTHREAD_MUTEX_ADAPTIVE_NP: a short spin before
-/// sleeping, no hand-over to a sleeper on unlock); a default mutex where that type is missing.
-/// Returns pthread_mutex_init's result.
-int vtee_mutex_init_adaptive(pthread_mutex_t *m);
+/// A call-path lock's word: 0 free, 1 held, 2 held and a waiter may sleep on it. Barging (a
+/// released lock goes to whoever takes it first), a short spin before sleeping on a private futex.
+/// Takes the lock when it is free; returns nonzero on success.
+static inline int vtee_cplock_try(uint32_t *w) {
+    uint32_t free_word = 0;
+    return __atomic_compare_exchange_n(w, &free_word, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+/// The contended half of `vtee_cplock_lock`: spins, then sleeps until the lock is taken.
+void vtee_cplock_lock_slow(uint32_t *w);
+/// Wakes one sleeper of the lock word `w`.
+void vtee_cplock_wake(uint32_t *w);
+/// Takes the lock, waiting as long as it takes.
+static inline void vtee_cplock_lock(uint32_t *w) {
+    if (!vtee_cplock_try(w)) vtee_cplock_lock_slow(w);
+}
+/// Releases the lock; wakes one sleeper when someone may sleep.
+static inline void vtee_cplock_unlock(uint32_t *w) {
+    if (__atomic_exchange_n(w, 0, __ATOMIC_RELEASE) == 2) vtee_cplock_wake(w);
+}
 
 #endif
