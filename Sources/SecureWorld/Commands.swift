@@ -261,16 +261,10 @@ extension SecureThread {
         let inst = s.instance
         guard !inst.isDead, inst.tryAcquire(token) == .ok else { return nil }
         guard inst.ta.lifecycleRunsSynchronously else { return declineInline(inst) }
-        let closing: Bool = s.live.withLock { l in
-            guard !l.closed, l.children.isEmpty else { return false }
-            l.closed = true
-            s.closedFlag.store(true, ordering: .releasing)
-            return true
-        }
-        guard closing else { return declineInline(inst) }
-        partition.state.withLock { st in if st.sessions[sid] === s { st.sessions[sid] = nil } }
-        inst.ta.closeSessionSynchronously(sessionState: s.taState, context: TARunContext(call: self, subject: .session(s)))
-        s.taState = nil
+        // The task path's steps (`SecureWorld.closeSession`), each through the same definition.
+        guard s.markClosed(onlyWithoutChildren: true) else { return declineInline(inst) }
+        partition.unlink(s)
+        s.closeSynchronously(inst.ta, context: TARunContext(call: self, subject: .session(s)))
         finish(a, .success, .tee, "CLOSE_SESSION \(hex(sid))")
         let r = endInline(inst)
         world.dropSessionReservation(inst, partition)

@@ -187,6 +187,12 @@ final class Partition: @unchecked Sendable {
         }
     }
 
+    /// Removes `session` from this VM's session table (a closing step), unless the id now names
+    /// another session.
+    func unlink(_ session: Session) {
+        state.withLock { s in if s.sessions[session.id] === session { s.sessions[session.id] = nil } }
+    }
+
     /// Counts an RPC command.
     func countRPC(_ c: RPCCommand) {
         if c.rawValue < 32 { rpcCommandCounts[Int(c.rawValue)].wrappingAdd(1, ordering: .relaxed) }

@@ -130,6 +130,23 @@ final class Session: @unchecked Sendable {
     init(id: UInt32, instance: TAInstance, client: TAClientIdentity, taState: AnyObject?) {
         self.id = id; self.instance = instance; self.client = client; self.taState = taState
     }
+
+    /// The first step of closing: marks the session closed, so no new command finds it. False
+    /// when it already was closed, or (`onlyWithoutChildren`) when it has TA-to-TA children.
+    func markClosed(onlyWithoutChildren: Bool = false) -> Bool {
+        live.withLock { l in
+            guard !l.closed, !(onlyWithoutChildren && !l.children.isEmpty) else { return false }
+            l.closed = true
+            closedFlag.store(true, ordering: .releasing)
+            return true
+        }
+    }
+
+    /// The TA's close-session entry when its lifecycle is synchronous; the state goes with it.
+    func closeSynchronously(_ ta: any TrustedApplication, context: TARunContext) {
+        ta.closeSessionSynchronously(sessionState: taState, context: context)
+        taState = nil
+    }
 }
 
 extension SecureWorld {
@@ -403,27 +420,21 @@ extension SecureWorld {
     /// (not for a dead TA) and drops the instance when it has no sessions left.
     func closeSession(_ session: Session, call: StdCall) async -> TEEResult {
         let p = call.partition
-        let already: Bool = session.live.withLock { l in
-            if l.closed { return true }
-            l.closed = true
-            session.closedFlag.store(true, ordering: .releasing)
-            return false
-        }
-        if already { return .itemNotFound }
+        guard session.markClosed() else { return .itemNotFound }
         let children = session.live.withLock { l -> [Session] in let c = Array(l.children.values); l.children.removeAll(); return c }
         for c in children { _ = await closeSession(c, call: call) }
-        p.state.withLock { s in if s.sessions[session.id] === session { s.sessions[session.id] = nil } }
+        p.unlink(session)
         let inst = session.instance
         if !inst.isDead {
             let ctx = TARunContext(call: call, subject: .session(session))
             _ = await withInstance(inst, call: call) {
                 let ta = inst.ta
                 if ta.lifecycleRunsSynchronously {
-                    ta.closeSessionSynchronously(sessionState: session.taState, context: ctx)
+                    session.closeSynchronously(ta, context: ctx)
                 } else {
                     await ta.closeSession(sessionState: session.taState, context: ctx)
+                    session.taState = nil
                 }
-                session.taState = nil
             }
         }
         dropSessionReservation(inst, p)
