@@ -200,11 +200,7 @@ extension SecureThread {
             guard s.synchronousLifecycle.contains(uuid) else { return .decline }
             guard !p.destroyed.load(ordering: .acquiring) else { return .err(.targetDead) }
             guard s.sessionCount < limit else { return .err(.outOfMemory) }
-            let i = TAInstance(descriptor: desc)
-            i.state.withLock { $0.sessions = 1 }
-            s.liveInstances[ObjectIdentifier(i)] = i
-            s.sessionCount += 1
-            return .inst(i)
+            return .inst(s.reserveFreshInstance(desc))
         }
         a.session = 0
         var r: TEEResult, origin: TEEOrigin

@@ -45,6 +45,17 @@ final class Partition: @unchecked Sendable {
         /// Built-in multi-instance TAs an OPEN_SESSION of this VM found with a synchronous
         /// lifecycle (`lifecycleRunsSynchronously`): later opens of them may run inline.
         var synchronousLifecycle: Set<TEEUUID> = []
+
+        /// Reserves one session on a new instance of `desc` (an open's step, under the partition
+        /// lock): the instance is live, counted and, for a single-instance TA, the one its UUID names.
+        mutating func reserveFreshInstance(_ desc: TADescriptor) -> TAInstance {
+            let i = TAInstance(descriptor: desc)
+            i.state.withLock { $0.sessions = 1 }
+            if desc.properties.singleInstance { singleInstances[desc.uuid] = i }
+            liveInstances[ObjectIdentifier(i)] = i
+            sessionCount += 1
+            return i
+        }
     }
     let state: Mutex<State>
     /// RPC returns by function and RPC_CMD by command (raw values below 32), counted without the

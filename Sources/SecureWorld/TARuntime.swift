@@ -298,12 +298,7 @@ extension SecureWorld {
                 s.sessionCount += 1
                 return .inst(i, fresh: false)
             }
-            let i = TAInstance(descriptor: desc)
-            i.state.withLock { $0.sessions = 1 }
-            if props.singleInstance { s.singleInstances[uuid] = i }
-            s.liveInstances[ObjectIdentifier(i)] = i
-            s.sessionCount += 1
-            return .inst(i, fresh: true)
+            return .inst(s.reserveFreshInstance(desc), fresh: true)
         }
         guard case let .inst(inst, fresh) = pick else {
             if case let .err(e) = pick { return (e, .tee, nil) }
