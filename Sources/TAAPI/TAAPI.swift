@@ -182,8 +182,8 @@ public protocol TAStorage: Sendable {
 /// What the secure world offers a TA while it runs one entry point (the GP internal API).
 ///
 /// Every async service is `nonisolated(nonsending)`: it runs on the caller's executor (the
-/// secure thread), so a TA awaiting one costs no executor hop. A witness written as a plain
-/// (`@concurrent`) async function still conforms; it only pays the hop.
+/// secure thread), so a TA awaiting one costs no executor hop. An explicit `@concurrent`
+/// witness still conforms; it only pays the hop.
 public protocol TAContext: Sendable {
     /// Who opened the session.
     var client: TAClientIdentity { get }
@@ -267,8 +267,9 @@ public struct TASessionHandle: Hashable, Sendable {
 /// panic: every session of the instance then answers TARGET_DEAD with origin TEE.
 ///
 /// The async entry points are `nonisolated(nonsending)`: the secure world calls them on the
-/// secure thread's executor, and a TA module built with `NonisolatedNonsendingByDefault` (as
-/// TrustedApps is) runs them there with no executor hop; a plain async witness conforms too.
+/// secure thread's executor and they run there with no executor hop. A plain `async` witness
+/// takes that isolation, so the TA's own async helpers it awaits must be nonsending too (build
+/// the TA module with `NonisolatedNonsendingByDefault`, as TrustedApps is, or mark them).
 public protocol TrustedApplication: AnyObject {
     /// TA_CreateEntryPoint, once per instance.
     nonisolated(nonsending) func create(context: any TAContext) async throws -> TEEResult
