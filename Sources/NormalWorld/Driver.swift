@@ -119,6 +119,10 @@ public final class OPTEEDriver: Sendable {
     private let regd = AtomicLazyReference<RegisteredArguments>()
     private let regdRetired = Atomic<Bool>(false)
     private let vcpuSlots: SlotPool
+    /// Bounce pages of one-page temporary memrefs, claimed per param through `bounceSlots` and
+    /// made on a slot's first use (`BouncePage`).
+    private let bouncePages: InlineArray<16, AtomicLazyReference<BouncePage>> = InlineArray { _ in AtomicLazyReference() }
+    private let bounceSlots: SlotPool
     private let counters = DriverCounters()
     private let shutDown = Atomic<Bool>(false)
     let notifications: NotificationTable
@@ -177,6 +181,8 @@ public final class OPTEEDriver: Sendable {
         }
         argRun = run
         argSlots = SlotPool(count: run?.pages ?? 0)
+        // One bounce page (and its page list) per call in flight, each made on first use.
+        bounceSlots = SlotPool(count: min(16, max(1, threadCount ?? 4)))
         if configuration.useRegisteredArguments && rpcParamCount > 0 {
             var pages: [(page: GuestBuffer, cookie: UInt64)] = []
             for _ in 0..<min(threadCount ?? 8, 16) {
@@ -431,8 +437,37 @@ public final class OPTEEDriver: Sendable {
     // MARK: - Building requests
 
     /// Guest pages a request owns for the duration of the call (temporary memrefs' data and the
-    /// page lists of memrefs): one slot per TA param, held inline.
-    private struct Temp { var data: GuestBuffer? = nil; var list: GuestBuffer? = nil; var capacity = 0 }
+    /// page lists of memrefs): one slot per TA param, held inline. `bounce` is the bounce slot
+    /// whose pages `data` and `list` are (given back, not freed), or -1.
+    private struct Temp { var data: GuestBuffer? = nil; var list: GuestBuffer? = nil; var capacity = 0; var bounce = -1 }
+
+    /// A temporary memref's data page for one call and its page list. The list (entry 0 names
+    /// the data page, `next` is 0) is written when the slot is claimed, so the secure world
+    /// always reads a list this driver just wrote, as with a fresh one.
+    /// nil when no slot is free or its pages cannot be had: the caller allocates fresh pages.
+    private func claimBounce() -> (slot: Int, page: BouncePage)? {
+        guard let k = bounceSlots.tryClaim() else { return nil }
+        let page: BouncePage
+        if let p = bouncePages[k].load() {
+            page = p
+        } else {
+            guard let run = try? allocator.allocate(pages: 2, zeroed: true) else { bounceSlots.release(k); return nil }
+            // Only this slot's holder stores it, so the store always wins.
+            page = bouncePages[k].storeIfNil(BouncePage(data: GuestBuffer(base: run.base, pages: 1),
+                                                        list: GuestBuffer(base: run.page(1).address, pages: 1)))
+        }
+        do {
+            // Entries 1... stay zero from the slot's zeroed allocation.
+            try space.withBytes(page.list.base, count: pageSize) { (b) throws(ABIError) in
+                let view = try PageList.PageView(b)
+                view.setEntry(0, page.data.base.raw)
+                view.next = 0
+            }
+        } catch {
+            bounceSlots.release(k); return nil
+        }
+        return (k, page)
+    }
 
     private func request(cmd: MsgCommand, function: UInt32, session: UInt32, cancelID: UInt32,
                          meta: OpenSessionMeta?, params: DriverParams) throws(DriverError) -> DriverResult {
@@ -443,6 +478,7 @@ public final class OPTEEDriver: Sendable {
         var encoded = InlineArray<4, MsgParam>(repeating: .none)
         defer {
             for i in 0..<n {
+                if temps[i].bounce >= 0 { bounceSlots.release(temps[i].bounce); continue }
                 if let d = temps[i].data { allocator.free(d) }
                 if let l = temps[i].list { allocator.free(l) }
             }
@@ -474,6 +510,18 @@ public final class OPTEEDriver: Sendable {
             case let .tmem(dir, bytes):
                 if bytes.isEmpty {
                     encoded[i] = .tmem(dir.tmemType, bufPtr: 0, size: 0, shmRef: 0)
+                    continue
+                }
+                // One page: the slot's bounce page, written (an input) or zeroed (an output) as
+                // a fresh page would be, with its page list already in place.
+                if bytes.count <= pageSize, let (k, page) = claimBounce() {
+                    temps[i].bounce = k; temps[i].data = page.data; temps[i].list = page.list; temps[i].capacity = bytes.count
+                    do {
+                        if dir.isInput { try space.write(page.data.base, bytes) } else {
+                            try space.withBytes(page.data.base, count: pageSize) { $0.initializeMemory(as: UInt8.self, repeating: 0) }
+                        }
+                    } catch { throw .communication }
+                    encoded[i] = .tmem(dir.tmemType, bufPtr: page.list.base.raw, size: UInt64(bytes.count), shmRef: newCookie(), noncontig: true)
                     continue
                 }
                 // An input buffer is overwritten right away: no zeroing first (the secure world
@@ -891,4 +939,14 @@ public final class OPTEEDriver: Sendable {
             }
         }
     }
+}
+
+/// A driver-owned data page for one-page temporary memrefs and the page holding its page list,
+/// kept for the driver's life and used by one call at a time (its bounce slot's holder).
+final class BouncePage: Sendable {
+    /// The data page.
+    let data: GuestBuffer
+    /// The list page naming `data`.
+    let list: GuestBuffer
+    init(data: GuestBuffer, list: GuestBuffer) { self.data = data; self.list = list }
 }
