@@ -120,8 +120,10 @@ public final class OPTEEDriver: Sendable {
     private let regdRetired = Atomic<Bool>(false)
     private let vcpuSlots: SlotPool
     /// Bounce pages of one-page temporary memrefs, claimed per param through `bounceSlots` and
-    /// made on a slot's first use (`BouncePage`).
-    private let bouncePages: InlineArray<16, AtomicLazyReference<BouncePage>> = InlineArray { _ in AtomicLazyReference() }
+    /// made on a slot's first use: slot k's two-page run by IPA (0: not made yet), its data page
+    /// then its list page. Only the slot's holder makes it (release), later holders read it
+    /// (acquire): no reference to count per call.
+    private let bounceRuns: InlineArray<16, Atomic<UInt64>> = InlineArray { _ in Atomic<UInt64>(0) }
     private let bounceSlots: SlotPool
     private let counters = DriverCounters()
     private let shutDown = Atomic<Bool>(false)
@@ -441,32 +443,28 @@ public final class OPTEEDriver: Sendable {
     /// whose pages `data` and `list` are (given back, not freed), or -1.
     private struct Temp { var data: GuestBuffer? = nil; var list: GuestBuffer? = nil; var capacity = 0; var bounce = -1 }
 
-    /// A temporary memref's data page for one call and its page list. The list (entry 0 names
-    /// the data page, `next` is 0) is written when the slot is claimed, so the secure world
-    /// always reads a list this driver just wrote, as with a fresh one.
+    /// A temporary memref's data page for one call and its page list (entry 0 names the data
+    /// page, the rest and `next` are 0), both made and written on the slot's first use and only
+    /// read afterwards (by the mediator and the secure world), so a call finds the list in place.
     /// nil when no slot is free or its pages cannot be had: the caller allocates fresh pages.
-    private func claimBounce() -> (slot: Int, page: BouncePage)? {
+    private func claimBounce() -> (slot: Int, data: GuestBuffer, list: GuestBuffer)? {
         guard let k = bounceSlots.tryClaim() else { return nil }
-        let page: BouncePage
-        if let p = bouncePages[k].load() {
-            page = p
-        } else {
-            guard let run = try? allocator.allocate(pages: 2, zeroed: true) else { bounceSlots.release(k); return nil }
-            // Only this slot's holder stores it, so the store always wins.
-            page = bouncePages[k].storeIfNil(BouncePage(data: GuestBuffer(base: run.base, pages: 1),
-                                                        list: GuestBuffer(base: run.page(1).address, pages: 1)))
-        }
+        let base = bounceRuns[k].load(ordering: .acquiring)
+        if base != 0 { return (k, GuestBuffer(base: IPA(base), pages: 1), GuestBuffer(base: IPA(base + UInt64(pageSize)), pages: 1)) }
+        guard let run = try? allocator.allocate(pages: 2, zeroed: true) else { bounceSlots.release(k); return nil }
+        let data = GuestBuffer(base: run.base, pages: 1), list = GuestBuffer(base: run.page(1).address, pages: 1)
         do {
-            // Entries 1... stay zero from the slot's zeroed allocation.
-            try space.withBytes(page.list.base, count: pageSize) { (b) throws(ABIError) in
+            // The rest of the list page stays zero from the allocation.
+            try space.withBytes(list.base, count: pageSize) { (b) throws(ABIError) in
                 let view = try PageList.PageView(b)
-                view.setEntry(0, page.data.base.raw)
+                view.setEntry(0, data.base.raw)
                 view.next = 0
             }
         } catch {
-            bounceSlots.release(k); return nil
+            allocator.free(run); bounceSlots.release(k); return nil
         }
-        return (k, page)
+        bounceRuns[k].store(run.base.raw, ordering: .releasing)
+        return (k, data, list)
     }
 
     private func request(cmd: MsgCommand, function: UInt32, session: UInt32, cancelID: UInt32,
@@ -514,14 +512,14 @@ public final class OPTEEDriver: Sendable {
                 }
                 // One page: the slot's bounce page, written (an input) or zeroed (an output) as
                 // a fresh page would be, with its page list already in place.
-                if bytes.count <= pageSize, let (k, page) = claimBounce() {
-                    temps[i].bounce = k; temps[i].data = page.data; temps[i].list = page.list; temps[i].capacity = bytes.count
+                if bytes.count <= pageSize, let (k, data, list) = claimBounce() {
+                    temps[i].bounce = k; temps[i].data = data; temps[i].list = list; temps[i].capacity = bytes.count
                     do {
-                        if dir.isInput { try space.write(page.data.base, bytes) } else {
-                            try space.withBytes(page.data.base, count: pageSize) { $0.initializeMemory(as: UInt8.self, repeating: 0) }
+                        if dir.isInput { try space.write(data.base, bytes) } else {
+                            try space.withBytes(data.base, count: pageSize) { $0.initializeMemory(as: UInt8.self, repeating: 0) }
                         }
                     } catch { throw .communication }
-                    encoded[i] = .tmem(dir.tmemType, bufPtr: page.list.base.raw, size: UInt64(bytes.count), shmRef: newCookie(), noncontig: true)
+                    encoded[i] = .tmem(dir.tmemType, bufPtr: list.base.raw, size: UInt64(bytes.count), shmRef: newCookie(), noncontig: true)
                     continue
                 }
                 // An input buffer is overwritten right away: no zeroing first (the secure world
@@ -939,14 +937,4 @@ public final class OPTEEDriver: Sendable {
             }
         }
     }
-}
-
-/// A driver-owned data page for one-page temporary memrefs and the page holding its page list,
-/// kept for the driver's life and used by one call at a time (its bounce slot's holder).
-final class BouncePage: Sendable {
-    /// The data page.
-    let data: GuestBuffer
-    /// The list page naming `data`.
-    let list: GuestBuffer
-    init(data: GuestBuffer, list: GuestBuffer) { self.data = data; self.list = list }
 }

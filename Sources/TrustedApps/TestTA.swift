@@ -83,15 +83,27 @@ public enum TestTA {
     /// Panic code PANIC uses when [0] is not a value.
     public static let defaultPanicCode: UInt32 = 0x7E57_0001
 
-    /// Reverses `bytes[0..<count]` in place (`count` is clamped to the array): eight bytes from
+    /// Reverses `bytes[0..<count]` in place (`count` is clamped to the array): whole words from
     /// each end per step through the array's span, bounds-checked, then the middle byte by byte.
     static func reverse(_ bytes: inout [UInt8], count: Int) {
         var span = bytes.mutableSpan
         var i = 0, j = Swift.max(0, Swift.min(count, span.count))
         do {
             var raw = span.mutableBytes
+            // Bounds-checked loads of a plain integer type (every bit pattern valid), two words
+            // from each end per step, then one.
+            while j - i >= 32 {
+                let f0 = raw.unsafeLoadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let f1 = raw.unsafeLoadUnaligned(fromByteOffset: i + 8, as: UInt64.self)
+                let b0 = raw.unsafeLoadUnaligned(fromByteOffset: j - 8, as: UInt64.self)
+                let b1 = raw.unsafeLoadUnaligned(fromByteOffset: j - 16, as: UInt64.self)
+                raw.storeBytes(of: b0.byteSwapped, toByteOffset: i, as: UInt64.self)
+                raw.storeBytes(of: b1.byteSwapped, toByteOffset: i + 8, as: UInt64.self)
+                raw.storeBytes(of: f0.byteSwapped, toByteOffset: j - 8, as: UInt64.self)
+                raw.storeBytes(of: f1.byteSwapped, toByteOffset: j - 16, as: UInt64.self)
+                i += 16; j -= 16
+            }
             while j - i >= 16 {
-                // Bounds-checked loads of a plain integer type (every bit pattern valid).
                 let front = raw.unsafeLoadUnaligned(fromByteOffset: i, as: UInt64.self)
                 let back = raw.unsafeLoadUnaligned(fromByteOffset: j - 8, as: UInt64.self)
                 raw.storeBytes(of: back.byteSwapped, toByteOffset: i, as: UInt64.self)
