@@ -334,11 +334,13 @@ extension Mediator {
     /// Releases what a call holds: its temporary buffers, a registration that did not complete,
     /// its argument pin and its private copy.
     func releaseCall(_ r: inout GuestRecord, _ c: consuming CallRecord, deferPages: Bool) {
-        // Moved out, so the spare arrays are uniquely held (emptied in place, not copied).
-        var temps: [SharedBuffer] = []
-        swap(&temps, &c.tempBuffers)
-        for b in temps { releaseBuffer(&r, b, deferPages: deferPages) }
-        r.spare.give(consume temps)
+        if c.tempBuffers.capacity > 0 {
+            // Moved out, so the spare arrays are uniquely held (emptied in place, not copied).
+            var temps: [SharedBuffer] = []
+            swap(&temps, &c.tempBuffers)
+            for b in temps { releaseBuffer(&r, b, deferPages: deferPages) }
+            r.spare.give(consume temps)
+        }
         if let b = c.registering {
             releaseBuffer(&r, b, deferPages: deferPages)
             r.shmPending.remove(b.cookie)

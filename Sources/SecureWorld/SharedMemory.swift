@@ -10,7 +10,7 @@ import Machine
 /// fails like a TZASC fault would, instead of letting a caller make the core write its own memory.
 struct NSBuffer: Sendable {
     /// The first (start PA, byte count) piece, inline: a buffer in one piece (a one-page memref)
-    /// needs no array. A buffer of no pieces has an empty one at PA 0.
+    /// needs no array.
     let first: Segment
     /// The pieces after the first, in buffer order.
     let rest: [Segment]
@@ -26,10 +26,6 @@ struct NSBuffer: Sendable {
     /// A buffer of `first` then `rest`.
     init(first: Segment, rest: [Segment]) {
         self.first = first; self.rest = rest; size = rest.reduce(first.count) { $0 + $1.count }
-    }
-
-    init(segments: [Segment]) {
-        self.init(first: segments.first ?? Segment(pa: PA(0), count: 0), rest: Array(segments.dropFirst()))
     }
 
     /// Number of pieces (at least one).
@@ -109,6 +105,9 @@ struct NSBuffer: Sendable {
     /// A sub-range of this buffer.
     func slice(offset: Int, count: Int) -> NSBuffer? {
         guard offset >= 0, count >= 0, offset <= size, count <= size - offset else { return nil }
+        if count == 0 { return NSBuffer(pa: address(at: offset) ?? first.pa, count: 0) }
+        // The first piece inline, the others in an array (none for a slice of one piece).
+        var head: Segment? = nil
         var out: [Segment] = []
         var skip = offset, left = count
         for i in 0..<segmentCount where left > 0 {
@@ -116,11 +115,11 @@ struct NSBuffer: Sendable {
             if skip >= s.count { skip -= s.count; continue }
             let n = min(s.count - skip, left)
             guard let pa = s.pa.adding(UInt64(skip)) else { return nil }
-            out.append(Segment(pa: pa, count: n))
+            if head == nil { head = Segment(pa: pa, count: n) } else { out.append(Segment(pa: pa, count: n)) }
             left -= n; skip = 0
         }
-        if count == 0 { out = [Segment(pa: address(at: offset) ?? first.pa, count: 0)] }
-        return NSBuffer(segments: out)
+        guard let head else { return nil }
+        return NSBuffer(first: head, rest: out)
     }
 }
 
