@@ -119,12 +119,11 @@ public final class OPTEEDriver: Sendable {
     private let regd = AtomicLazyReference<RegisteredArguments>()
     private let regdRetired = Atomic<Bool>(false)
     private let vcpuSlots: SlotPool
-    /// Bounce pages of one-page temporary memrefs, claimed per param through `bounceSlots` and
-    /// made on a slot's first use: slot k's two-page run by IPA (0: not made yet), its data page
-    /// then its list page. Only the slot's holder makes it (release), later holders read it
-    /// (acquire): no reference to count per call.
-    private let bounceRuns: InlineArray<16, Atomic<UInt64>> = InlineArray { _ in Atomic<UInt64>(0) }
-    private let bounceSlots: SlotPool
+    /// Bounce pages of one-page temporary memrefs (`BounceTable`), made on the first temporary
+    /// memref: an idle guest's driver holds one pointer for them.
+    private let bounce = AtomicLazyReference<BounceTable>()
+    /// Bounce slots in use at most: one per secure thread (16 at most).
+    private var bounceSlotCount: Int { min(BounceTable.slots, max(1, threadCount ?? 4)) }
     private let counters = DriverCounters()
     private let shutDown = Atomic<Bool>(false)
     let notifications: NotificationTable
@@ -183,8 +182,6 @@ public final class OPTEEDriver: Sendable {
         }
         argRun = run
         argSlots = SlotPool(count: run?.pages ?? 0)
-        // One bounce page (and its page list) per call in flight, each made on first use.
-        bounceSlots = SlotPool(count: min(16, max(1, threadCount ?? 4)))
         if configuration.useRegisteredArguments && rpcParamCount > 0 {
             var pages: [(page: GuestBuffer, cookie: UInt64)] = []
             for _ in 0..<min(threadCount ?? 8, 16) {
@@ -443,15 +440,21 @@ public final class OPTEEDriver: Sendable {
     /// whose pages `data` and `list` are (given back, not freed), or -1.
     private struct Temp { var data: GuestBuffer? = nil; var list: GuestBuffer? = nil; var capacity = 0; var bounce = -1 }
 
+    /// The bounce table, made on first use.
+    private var bounceTable: BounceTable {
+        if let t = bounce.load() { return t }
+        return bounce.storeIfNil(BounceTable())
+    }
+
     /// A temporary memref's data page for one call and its page list (entry 0 names the data
     /// page, the rest and `next` are 0), both made and written on the slot's first use and only
     /// read afterwards (by the mediator and the secure world), so a call finds the list in place.
     /// nil when no slot is free or its pages cannot be had: the caller allocates fresh pages.
-    private func claimBounce() -> (slot: Int, data: GuestBuffer, list: GuestBuffer)? {
-        guard let k = bounceSlots.tryClaim() else { return nil }
-        let base = bounceRuns[k].load(ordering: .acquiring)
+    private func claimBounce(_ table: BounceTable) -> (slot: Int, data: GuestBuffer, list: GuestBuffer)? {
+        guard let k = table.claim(of: bounceSlotCount) else { return nil }
+        let base = table.runs[k].load(ordering: .acquiring)
         if base != 0 { return (k, GuestBuffer(base: IPA(base), pages: 1), GuestBuffer(base: IPA(base + UInt64(pageSize)), pages: 1)) }
-        guard let run = try? allocator.allocate(pages: 2, zeroed: true) else { bounceSlots.release(k); return nil }
+        guard let run = try? allocator.allocate(pages: 2, zeroed: true) else { table.release(k); return nil }
         let data = GuestBuffer(base: run.base, pages: 1), list = GuestBuffer(base: run.page(1).address, pages: 1)
         do {
             // The rest of the list page stays zero from the allocation.
@@ -461,9 +464,9 @@ public final class OPTEEDriver: Sendable {
                 view.next = 0
             }
         } catch {
-            allocator.free(run); bounceSlots.release(k); return nil
+            allocator.free(run); table.release(k); return nil
         }
-        bounceRuns[k].store(run.base.raw, ordering: .releasing)
+        table.runs[k].store(run.base.raw, ordering: .releasing)
         return (k, data, list)
     }
 
@@ -476,7 +479,7 @@ public final class OPTEEDriver: Sendable {
         var encoded = InlineArray<4, MsgParam>(repeating: .none)
         defer {
             for i in 0..<n {
-                if temps[i].bounce >= 0 { bounceSlots.release(temps[i].bounce); continue }
+                if temps[i].bounce >= 0 { bounce.load()?.release(temps[i].bounce); continue }
                 if let d = temps[i].data { allocator.free(d) }
                 if let l = temps[i].list { allocator.free(l) }
             }
@@ -512,7 +515,7 @@ public final class OPTEEDriver: Sendable {
                 }
                 // One page: the slot's bounce page, written (an input) or zeroed (an output) as
                 // a fresh page would be, with its page list already in place.
-                if bytes.count <= pageSize, let (k, data, list) = claimBounce() {
+                if bytes.count <= pageSize, let (k, data, list) = claimBounce(bounceTable) {
                     temps[i].bounce = k; temps[i].data = data; temps[i].list = list; temps[i].capacity = bytes.count
                     do {
                         if dir.isInput { try space.write(data.base, bytes) } else {
@@ -936,5 +939,38 @@ public final class OPTEEDriver: Sendable {
             default: break
             }
         }
+    }
+}
+
+/// The bounce pages of a driver's one-page temporary memrefs: slot k's two-page run by IPA (0:
+/// not made yet; its data page, then its list page), made by the slot's first holder (release)
+/// and read by later holders (acquire), and which slots calls hold now. A call never waits for a
+/// slot (all busy: it allocates fresh pages), so a bitmap is the whole pool.
+final class BounceTable: Sendable {
+    /// Most slots.
+    static let slots = 16
+    /// Slot k's run base IPA, 0 until made.
+    let runs: InlineArray<16, Atomic<UInt64>> = InlineArray { _ in Atomic<UInt64>(0) }
+    /// Bit k: slot k is held.
+    private let busy = Atomic<UInt64>(0)
+
+    /// The lowest free slot of the first `count`, taken; nil when all are busy.
+    func claim(of count: Int) -> Int? {
+        let all: UInt64 = (1 << UInt64(max(1, min(Self.slots, count)))) - 1
+        var b = busy.load(ordering: .relaxed)
+        while true {
+            let free = ~b & all
+            guard free != 0 else { return nil }
+            let k = free.trailingZeroBitCount
+            let (done, now) = busy.compareExchange(expected: b, desired: b | (1 << UInt64(k)), ordering: .acquiringAndReleasing)
+            if done { return k }
+            b = now
+        }
+    }
+
+    /// Gives slot `k` back.
+    func release(_ k: Int) {
+        guard k >= 0, k < Self.slots else { return }
+        busy.bitwiseAnd(~(1 << UInt64(k)), ordering: .releasing)
     }
 }

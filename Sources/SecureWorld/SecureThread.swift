@@ -124,8 +124,13 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
     /// finds it without the partition's lock (checked against its closed flag).
     var lastSession: Session?
     /// Byte arrays of the last call's memrefs, one per param slot, reused by the next call's
-    /// private copies (see `MemrefScratch`).
-    var scratch = MemrefScratch()
+    /// private copies (see `MemrefScratch`). The partition makes every thread's on the VM's
+    /// first memref, so an idle VM's threads hold nothing for them.
+    var scratch: MemrefScratch {
+        let slots = partition.memrefScratch.load()
+            ?? partition.memrefScratch.storeIfNil(MemrefScratchTable(threads: partition.threads.count))
+        return slots.scratch(index)
+    }
 
     // MARK: Handoff state (owner side, see above)
 
@@ -361,14 +366,15 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
 /// steady-state memref call allocates nothing and the TA changes its uniquely owned copy in place.
 /// The copy stays private: the guest's buffer is read once, into this array, and a TA that kept
 /// the array meanwhile shares it, so the next resize copies it first (copy on write).
-struct MemrefScratch {
+/// Owned by its thread and touched only by the thread's owner (see `SecureThread`).
+final class MemrefScratch {
     private var s0: [UInt8] = [], s1: [UInt8] = [], s2: [UInt8] = [], s3: [UInt8] = []
     /// Largest capacity kept between calls (bigger arrays are dropped, so an idle thread does
     /// not hold a huge memref's copy).
     static let keptCapacity = 64 * 1024
 
     /// Moves slot `i`'s array out (empty when there is none).
-    mutating func take(_ i: Int) -> [UInt8] {
+    func take(_ i: Int) -> [UInt8] {
         var out: [UInt8] = []
         switch i {
         case 0: swap(&out, &s0)
@@ -381,7 +387,7 @@ struct MemrefScratch {
     }
 
     /// Keeps `bytes` in slot `i` for the next call (dropped when too large).
-    mutating func give(_ i: Int, _ bytes: consuming [UInt8]) {
+    func give(_ i: Int, _ bytes: consuming [UInt8]) {
         guard bytes.capacity <= Self.keptCapacity else { return }
         switch i {
         case 0: s0 = bytes
@@ -394,11 +400,21 @@ struct MemrefScratch {
 
     /// Slot `i`'s array resized to `count` bytes, all zero (`zeroed`) or with unspecified contents
     /// the caller overwrites in full before anyone reads them.
-    mutating func bytes(_ i: Int, count: Int, zeroed: Bool) -> [UInt8] {
+    func bytes(_ i: Int, count: Int, zeroed: Bool) -> [UInt8] {
         var b = take(i)
         guard b.capacity >= count, b.capacity > 0 else { return [UInt8](repeating: 0, count: count) }
         if zeroed { b.removeAll(keepingCapacity: true) } else if b.count > count { b.removeLast(b.count - count) }
         if b.count < count { b.append(contentsOf: repeatElement(0, count: count - b.count)) }
         return b
     }
+}
+
+/// Every secure thread's `MemrefScratch` of one partition, made together on the VM's first memref.
+final class MemrefScratchTable: @unchecked Sendable {
+    // @unchecked: thread i's scratch is touched only by the owner of thread i (SecureThread's
+    // ownership discipline); the table itself never changes after init.
+    private let perThread: [MemrefScratch]
+    init(threads: Int) { perThread = (0..<max(1, threads)).map { _ in MemrefScratch() } }
+    /// Thread `i`'s scratch (a spare one past the table: never shared, never kept).
+    func scratch(_ i: Int) -> MemrefScratch { i >= 0 && i < perThread.count ? perThread[i] : MemrefScratch() }
 }

@@ -9,11 +9,8 @@ import Machine
 /// Every access goes through the non-secure memory view, so a buffer that names secure RAM
 /// fails like a TZASC fault would, instead of letting a caller make the core write its own memory.
 struct NSBuffer: Sendable {
-    /// The first (start PA, byte count) piece, inline: a buffer in one piece (a one-page memref)
-    /// needs no array.
-    let first: Segment
-    /// The pieces after the first, in buffer order.
-    let rest: [Segment]
+    /// (start PA, byte count) pieces in buffer order.
+    let segments: [Segment]
     /// Total size in bytes.
     let size: Int
 
@@ -21,18 +18,9 @@ struct NSBuffer: Sendable {
     struct Segment: Sendable { let pa: PA; let count: Int }
 
     /// A buffer of `count` bytes starting at `pa`, in one piece.
-    init(pa: PA, count: Int) { first = Segment(pa: pa, count: count); rest = []; size = count }
+    init(pa: PA, count: Int) { segments = [Segment(pa: pa, count: count)]; size = count }
 
-    /// A buffer of `first` then `rest`.
-    init(first: Segment, rest: [Segment]) {
-        self.first = first; self.rest = rest; size = rest.reduce(first.count) { $0 + $1.count }
-    }
-
-    /// Number of pieces (at least one).
-    var segmentCount: Int { rest.count + 1 }
-
-    /// Piece `i` (0 ..< segmentCount).
-    @inline(__always) func segment(_ i: Int) -> Segment { i == 0 ? first : rest[i - 1] }
+    init(segments: [Segment]) { self.segments = segments; size = segments.reduce(0) { $0 + $1.count } }
 
     /// Reads `count` bytes at `offset`; BAD_PARAMETERS when out of bounds or unreachable.
     func read(_ memory: MemoryView, offset: Int, count: Int) throws(TEEResult) -> [UInt8] {
@@ -81,8 +69,7 @@ struct NSBuffer: Sendable {
     /// Calls `body` with (PA, length) for each piece of [offset, offset + count).
     private func walk(offset: Int, count: Int, _ body: (PA, Int) throws(TEEResult) -> Void) throws(TEEResult) {
         var skip = offset, left = count
-        for i in 0..<segmentCount where left > 0 {
-            let s = segment(i)
+        for s in segments where left > 0 {
             if skip >= s.count { skip -= s.count; continue }
             let n = min(s.count - skip, left)
             guard let pa = s.pa.adding(UInt64(skip)) else { throw .badParameters }
@@ -94,8 +81,7 @@ struct NSBuffer: Sendable {
     /// The PA of byte `offset` (for RPC params that name a buffer by address).
     func address(at offset: Int) -> PA? {
         var skip = offset
-        for i in 0..<segmentCount {
-            let s = segment(i)
+        for s in segments {
             if skip < s.count { return s.pa.adding(UInt64(skip)) }
             skip -= s.count
         }
@@ -105,21 +91,17 @@ struct NSBuffer: Sendable {
     /// A sub-range of this buffer.
     func slice(offset: Int, count: Int) -> NSBuffer? {
         guard offset >= 0, count >= 0, offset <= size, count <= size - offset else { return nil }
-        if count == 0 { return NSBuffer(pa: address(at: offset) ?? first.pa, count: 0) }
-        // The first piece inline, the others in an array (none for a slice of one piece).
-        var head: Segment? = nil
         var out: [Segment] = []
         var skip = offset, left = count
-        for i in 0..<segmentCount where left > 0 {
-            let s = segment(i)
+        for s in segments where left > 0 {
             if skip >= s.count { skip -= s.count; continue }
             let n = min(s.count - skip, left)
             guard let pa = s.pa.adding(UInt64(skip)) else { return nil }
-            if head == nil { head = Segment(pa: pa, count: n) } else { out.append(Segment(pa: pa, count: n)) }
+            out.append(Segment(pa: pa, count: n))
             left -= n; skip = 0
         }
-        guard let head else { return nil }
-        return NSBuffer(first: head, rest: out)
+        if count == 0, let a = address(at: offset) ?? segments.first?.pa { out = [Segment(pa: a, count: 0)] }
+        return NSBuffer(segments: out)
     }
 }
 
@@ -150,10 +132,8 @@ struct NSMemory: Sendable {
         let pages: Int
         do { pages = try PageList.pageCount(offset: UInt64(offset), size: size) } catch { throw .badParameters }
         guard pages <= maxPages else { throw .outOfMemory }
-        // The first piece inline, the others (if any) in an array: a one-page buffer allocates nothing.
-        var first = NSBuffer.Segment(pa: PA(0), count: 0)
         var segs: [NSBuffer.Segment] = []
-        if pages > 1 { segs.reserveCapacity(pages - 1) }
+        segs.reserveCapacity(pages)
         var left = Int(size)
         let view = self.view
         do {
@@ -170,14 +150,13 @@ struct NSMemory: Sendable {
                                   guard p.raw != 0, isNonSecure(p, count: pageSize) else { throw .badParameters }
                                   let start = i == 0 ? offset : 0
                                   let n = min(pageSize - start, left)
-                                  let seg = NSBuffer.Segment(pa: PA(p.raw + UInt64(start)), count: n)
-                                  if i == 0 { first = seg } else { segs.append(seg) }
+                                  segs.append(NSBuffer.Segment(pa: PA(p.raw + UInt64(start)), count: n))
                                   left -= n
                               })
         } catch {
             if case .tooLong = error { throw .outOfMemory }
             throw .badParameters
         }
-        return NSBuffer(first: first, rest: segs)
+        return NSBuffer(segments: segs)
     }
 }

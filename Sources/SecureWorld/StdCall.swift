@@ -294,7 +294,7 @@ extension SecureThread {
     /// by physical address when the buffer is one piece, else RMEM(cookie, offset) as OP-TEE
     /// sends memrefs into non-contiguous shm (a TMEM address would name only one page).
     func rpcMemref(_ type: MsgParamType, buffer: NSBuffer, cookie: UInt64, offset: Int = 0, size: UInt64) -> MsgParam {
-        if buffer.segmentCount <= 1 {
+        if buffer.segments.count <= 1 {
             return .tmem(type, bufPtr: buffer.address(at: offset)?.raw ?? 0, size: size, shmRef: cookie)
         }
         let rmem = MsgParamType(rawValue: type.rawValue - 4) ?? .rmemInout
