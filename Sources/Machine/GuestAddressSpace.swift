@@ -137,14 +137,11 @@ public final class GuestAddressSpace: @unchecked Sendable {
     /// Reads `count` bytes at `ipa`, page by page; fails on unmapped or foreign pages.
     public func read(_ ipa: IPA, count: Int) throws(MemoryError) -> [UInt8] {
         guard count >= 0 else { throw .overflow }
-        var failure: MemoryError? = nil
-        // Sound: `read` fills all `count` bytes or throws, and only a full read counts as
-        // initialized (nothing is zeroed first only to be overwritten).
-        let out = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            do throws(MemoryError) { try read(ipa, into: UnsafeMutableRawBufferPointer(buffer)); initialized = count }
-            catch { failure = error; initialized = 0 }
+        var out = [UInt8](repeating: 0, count: count)
+        let r: Result<Void, MemoryError> = out.withUnsafeMutableBytes { b in
+            do throws(MemoryError) { try read(ipa, into: b); return .success(()) } catch { return .failure(error) }
         }
-        if let failure { throw failure }
+        try r.get()
         return out
     }
 

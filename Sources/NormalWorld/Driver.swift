@@ -119,9 +119,9 @@ public final class OPTEEDriver: Sendable {
     private let regd = AtomicLazyReference<RegisteredArguments>()
     private let regdRetired = Atomic<Bool>(false)
     private let vcpuSlots: SlotPool
-    /// Bounce pages of one-page temporary memrefs (`BounceTable`), made on the first temporary
-    /// memref: an idle guest's driver holds one pointer for them.
-    private let bounce = AtomicLazyReference<BounceTable>()
+    /// Bounce pages of one-page temporary memrefs and the slots calls hold (`BounceTable`),
+    /// inline: reached without a reference count or a generic lookup per call.
+    private let bounce = BounceTable()
     /// Bounce slots in use at most: one per secure thread (16 at most).
     private var bounceSlotCount: Int { min(BounceTable.slots, max(1, threadCount ?? 4)) }
     private let counters = DriverCounters()
@@ -440,17 +440,11 @@ public final class OPTEEDriver: Sendable {
     /// whose pages `data` and `list` are (given back, not freed), or -1.
     private struct Temp { var data: GuestBuffer? = nil; var list: GuestBuffer? = nil; var capacity = 0; var bounce = -1 }
 
-    /// The bounce table, made on first use.
-    private var bounceTable: BounceTable {
-        if let t = bounce.load() { return t }
-        return bounce.storeIfNil(BounceTable())
-    }
-
     /// A temporary memref's data page for one call and its page list (entry 0 names the data
     /// page, the rest and `next` are 0), both made and written on the slot's first use and only
     /// read afterwards (by the mediator and the secure world), so a call finds the list in place.
     /// nil when no slot is free or its pages cannot be had: the caller allocates fresh pages.
-    private func claimBounce(_ table: BounceTable) -> (slot: Int, data: GuestBuffer, list: GuestBuffer)? {
+    private func claimBounce(_ table: borrowing BounceTable) -> (slot: Int, data: GuestBuffer, list: GuestBuffer)? {
         guard let k = table.claim(of: bounceSlotCount) else { return nil }
         let base = table.runs[k].load(ordering: .acquiring)
         if base != 0 { return (k, GuestBuffer(base: IPA(base), pages: 1), GuestBuffer(base: IPA(base + UInt64(pageSize)), pages: 1)) }
@@ -479,7 +473,7 @@ public final class OPTEEDriver: Sendable {
         var encoded = InlineArray<4, MsgParam>(repeating: .none)
         defer {
             for i in 0..<n {
-                if temps[i].bounce >= 0 { bounce.load()?.release(temps[i].bounce); continue }
+                if temps[i].bounce >= 0 { bounce.release(temps[i].bounce); continue }
                 if let d = temps[i].data { allocator.free(d) }
                 if let l = temps[i].list { allocator.free(l) }
             }
@@ -515,7 +509,7 @@ public final class OPTEEDriver: Sendable {
                 }
                 // One page: the slot's bounce page, written (an input) or zeroed (an output) as
                 // a fresh page would be, with its page list already in place.
-                if bytes.count <= pageSize, let (k, data, list) = claimBounce(bounceTable) {
+                if bytes.count <= pageSize, let (k, data, list) = claimBounce(bounce) {
                     temps[i].bounce = k; temps[i].data = data; temps[i].list = list; temps[i].capacity = bytes.count
                     do {
                         if dir.isInput { try space.write(data.base, bytes) } else {
@@ -945,12 +939,13 @@ public final class OPTEEDriver: Sendable {
 /// The bounce pages of a driver's one-page temporary memrefs: slot k's two-page run by IPA (0:
 /// not made yet; its data page, then its list page), made by the slot's first holder (release)
 /// and read by later holders (acquire), and which slots calls hold now. A call never waits for a
-/// slot (all busy: it allocates fresh pages), so a bitmap is the whole pool.
-final class BounceTable: Sendable {
+/// slot (all busy: it allocates fresh pages), so a bitmap is the whole pool. Pages are taken
+/// only when a slot is first used, so an idle guest's driver holds no page for them.
+struct BounceTable: ~Copyable, Sendable {
     /// Most slots.
-    static let slots = 16
+    static let slots = 8
     /// Slot k's run base IPA, 0 until made.
-    let runs: InlineArray<16, Atomic<UInt64>> = InlineArray { _ in Atomic<UInt64>(0) }
+    let runs: InlineArray<8, Atomic<UInt64>> = InlineArray { _ in Atomic<UInt64>(0) }
     /// Bit k: slot k is held.
     private let busy = Atomic<UInt64>(0)
 

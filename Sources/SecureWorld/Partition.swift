@@ -51,8 +51,6 @@ final class Partition: @unchecked Sendable {
     /// VM's lock: an RPC takes no lock for its statistics. Larger values go to `state.counters`.
     let rpcFunctionCounts: InlineArray<32, Atomic<Int>> = InlineArray { _ in Atomic<Int>(0) }
     let rpcCommandCounts: InlineArray<32, Atomic<Int>> = InlineArray { _ in Atomic<Int>(0) }
-    /// The threads' memref scratch arrays (`MemrefScratchTable`), made on the first memref.
-    let memrefScratch = AtomicLazyReference<MemrefScratchTable>()
 
     init(clientID: UInt64, threads: Int, world: SecureWorld) {
         self.clientID = clientID

@@ -124,12 +124,14 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
     /// finds it without the partition's lock (checked against its closed flag).
     var lastSession: Session?
     /// Byte arrays of the last call's memrefs, one per param slot, reused by the next call's
-    /// private copies (see `MemrefScratch`). The partition makes every thread's on the VM's
-    /// first memref, so an idle VM's threads hold nothing for them.
+    /// private copies (see `MemrefScratch`); made on the thread's first memref, so an idle
+    /// thread holds one pointer for them.
+    private var scratchStore: MemrefScratch?
     var scratch: MemrefScratch {
-        let slots = partition.memrefScratch.load()
-            ?? partition.memrefScratch.storeIfNil(MemrefScratchTable(threads: partition.threads.count))
-        return slots.scratch(index)
+        if let s = scratchStore { return s }
+        let s = MemrefScratch()
+        scratchStore = s
+        return s
     }
 
     // MARK: Handoff state (owner side, see above)
@@ -409,12 +411,3 @@ final class MemrefScratch {
     }
 }
 
-/// Every secure thread's `MemrefScratch` of one partition, made together on the VM's first memref.
-final class MemrefScratchTable: @unchecked Sendable {
-    // @unchecked: thread i's scratch is touched only by the owner of thread i (SecureThread's
-    // ownership discipline); the table itself never changes after init.
-    private let perThread: [MemrefScratch]
-    init(threads: Int) { perThread = (0..<max(1, threads)).map { _ in MemrefScratch() } }
-    /// Thread `i`'s scratch (a spare one past the table: never shared, never kept).
-    func scratch(_ i: Int) -> MemrefScratch { i >= 0 && i < perThread.count ? perThread[i] : MemrefScratch() }
-}
