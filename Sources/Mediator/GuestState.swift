@@ -26,6 +26,38 @@ struct SharedBuffer: Sendable {
     }
 }
 
+/// The emptied arrays of temporary buffers (a call's list of buffers, a buffer's pinned pages and
+/// list pages), kept by the guest's record after a call is reaped so the next call's memrefs
+/// reuse their storage instead of allocating three arrays each. Only storage is reused: every
+/// array handed out is empty. A few of each are kept.
+struct SpareArrays: Sendable {
+    private var temps: [[SharedBuffer]] = []
+    private var pages: [[PinnedPage]] = []
+    private var lists: [[PAPage]] = []
+    /// Most arrays of each kind kept.
+    static let limit = 8
+
+    /// An empty array for a call's temporary buffers.
+    mutating func takeTemps() -> [SharedBuffer] { temps.popLast() ?? [] }
+    /// An empty array for a buffer's pinned pages.
+    mutating func takePages() -> [PinnedPage] { pages.popLast() ?? [] }
+    /// An empty array for a buffer's list pages.
+    mutating func takeLists() -> [PAPage] { lists.popLast() ?? [] }
+
+    /// Keeps the storage of a reaped call's temporary buffers (their pins and pages already
+    /// released); arrays with no storage or beyond the limit are dropped.
+    mutating func give(_ buffers: consuming [SharedBuffer]) {
+        var all = consume buffers
+        for i in all.indices {
+            var p: [PinnedPage] = []; swap(&p, &all[i].pages)
+            if p.capacity > 0 && pages.count < Self.limit { p.removeAll(keepingCapacity: true); pages.append(p) }
+            var l: [PAPage] = []; swap(&l, &all[i].listPages)
+            if l.capacity > 0 && lists.count < Self.limit { l.removeAll(keepingCapacity: true); lists.append(l) }
+        }
+        if all.capacity > 0 && temps.count < Self.limit { all.removeAll(keepingCapacity: true); temps.append(all) }
+    }
+}
+
 /// A buffer the secure world got through RPC_ALLOC: the guest's page (pinned) and the mediator
 /// shadow the secure world actually uses; contents are copied both ways at RPC_CMD.
 struct RPCArgBuffer: Sendable {
@@ -154,6 +186,8 @@ struct GuestRecord: Sendable {
     /// RPCs sent to this guest, by kind (stats).
     var rpcCounts = RPCTally()
     var refused = 0
+    /// Emptied arrays of reaped temporary buffers, reused by the next calls' buffers.
+    var spare = SpareArrays()
     /// Who the guest is, as the host knows it: decides the client identity of every OPEN_SESSION.
     let identity: ClientIdentityPolicy?
 
@@ -334,8 +368,14 @@ extension Mediator {
 
     /// Releases what a call holds: its temporary buffers, a registration that did not complete,
     /// its argument pin and its private copy.
-    func releaseCall(_ r: inout GuestRecord, _ c: CallRecord, deferPages: Bool) {
-        for b in c.tempBuffers { releaseBuffer(&r, b, deferPages: deferPages) }
+    func releaseCall(_ r: inout GuestRecord, _ c: consuming CallRecord, deferPages: Bool) {
+        if c.tempBuffers.capacity > 0 {
+            // Moved out, so the spare arrays are uniquely held (emptied in place, not copied).
+            var temps: [SharedBuffer] = []
+            swap(&temps, &c.tempBuffers)
+            for b in temps { releaseBuffer(&r, b, deferPages: deferPages) }
+            r.spare.give(consume temps)
+        }
         if let b = c.registering {
             releaseBuffer(&r, b, deferPages: deferPages)
             r.shmPending.remove(b.cookie)
@@ -383,7 +423,7 @@ extension Mediator {
         guard size > 0, count > 0 else { throw .badParameter("empty non-contiguous buffer") }
         guard count <= config.pagesPerBuffer else { throw .limit("\(count) pages > \(config.pagesPerBuffer) per buffer") }
         guard r.pinned + count <= config.pinnedPages else { throw .limit("pinned pages") }
-        var buffer = SharedBuffer(cookie: cookie, pages: [], listPages: [], offset: offset, size: size)
+        var buffer = SharedBuffer(cookie: cookie, pages: r.spare.takePages(), listPages: r.spare.takeLists(), offset: offset, size: size)
         buffer.pages.reserveCapacity(count)
         let space = r.space
         do throws(ArgRefusal) {

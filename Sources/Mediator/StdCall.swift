@@ -302,6 +302,7 @@ extension Mediator {
                 } else {
                     guard p.tmemBufPtr != 0 else { p.shmRef = 0; continue }
                     let b = try translatePageList(&r, bufPtr: IPA(p.tmemBufPtr), size: p.memrefSize, cookie: p.shmRef)
+                    if call.tempBuffers.capacity == 0 { call.tempBuffers = r.spare.takeTemps() }
                     call.tempBuffers.append(b)
                     p.tmemBufPtr = b.securePointer.raw
                 }
@@ -406,7 +407,7 @@ extension Mediator {
                 rec?.inPlace { (r: inout GuestRecord) -> Bool in
                     guard let idx = r.callIndex(id: callID) else { return false }
                     let c = r.calls.remove(at: idx)
-                    reapDone(&r, c, deferPages: r.dying)
+                    reapDone(&r, consume c, deferPages: r.dying)
                     return r.dying && r.calls.isEmpty
                 } ?? false
             }
@@ -431,7 +432,7 @@ extension Mediator {
             let k = r.calls[i].slot
             if r.calls[i].inFlight, k < slot.calls.count, slot.calls[k].word.load(ordering: .acquiring) == CallPhase.done {
                 let c = r.calls.remove(at: i)
-                reapDone(&r, c, deferPages: false)
+                reapDone(&r, consume c, deferPages: false)
             } else {
                 i += 1
             }
@@ -439,11 +440,17 @@ extension Mediator {
     }
 
     /// The record side of a call completed by `completeUnlocked` (its guest pins already released).
-    func reapDone(_ r: inout GuestRecord, _ c: CallRecord, deferPages: Bool) {
+    func reapDone(_ r: inout GuestRecord, _ c: consuming CallRecord, deferPages: Bool) {
         r.pinned -= 1
-        for b in c.tempBuffers {
-            r.pinned -= b.pages.count
-            for l in b.listPages { freePage(&r, l, deferPages: deferPages) }
+        if c.tempBuffers.capacity > 0 {
+            // Moved out, so the spare arrays are uniquely held (emptied in place, not copied).
+            var temps: [SharedBuffer] = []
+            swap(&temps, &c.tempBuffers)
+            for b in temps {
+                r.pinned -= b.pages.count
+                for l in b.listPages { freePage(&r, l, deferPages: deferPages) }
+            }
+            r.spare.give(consume temps)
         }
         r.freeSlots.append(c.slot)
     }

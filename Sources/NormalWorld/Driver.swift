@@ -119,6 +119,11 @@ public final class OPTEEDriver: Sendable {
     private let regd = AtomicLazyReference<RegisteredArguments>()
     private let regdRetired = Atomic<Bool>(false)
     private let vcpuSlots: SlotPool
+    /// Bounce pages of one-page temporary memrefs and the slots calls hold (`BounceTable`),
+    /// inline: reached without a reference count or a generic lookup per call.
+    private let bounce = BounceTable()
+    /// Bounce slots in use at most: one per secure thread (16 at most).
+    private var bounceSlotCount: Int { min(BounceTable.slots, max(1, threadCount ?? 4)) }
     private let counters = DriverCounters()
     private let shutDown = Atomic<Bool>(false)
     let notifications: NotificationTable
@@ -431,8 +436,33 @@ public final class OPTEEDriver: Sendable {
     // MARK: - Building requests
 
     /// Guest pages a request owns for the duration of the call (temporary memrefs' data and the
-    /// page lists of memrefs): one slot per TA param, held inline.
-    private struct Temp { var data: GuestBuffer? = nil; var list: GuestBuffer? = nil; var capacity = 0 }
+    /// page lists of memrefs): one slot per TA param, held inline. `bounce` is the bounce slot
+    /// whose pages `data` and `list` are (given back, not freed), or -1.
+    private struct Temp { var data: GuestBuffer? = nil; var list: GuestBuffer? = nil; var capacity = 0; var bounce = -1 }
+
+    /// A temporary memref's data page for one call and its page list (entry 0 names the data
+    /// page, the rest and `next` are 0), both made and written on the slot's first use and only
+    /// read afterwards (by the mediator and the secure world), so a call finds the list in place.
+    /// nil when no slot is free or its pages cannot be had: the caller allocates fresh pages.
+    private func claimBounce(_ table: borrowing BounceTable) -> (slot: Int, data: GuestBuffer, list: GuestBuffer)? {
+        guard let k = table.claim(of: bounceSlotCount) else { return nil }
+        let base = table.runs[k].load(ordering: .acquiring)
+        if base != 0 { return (k, GuestBuffer(base: IPA(base), pages: 1), GuestBuffer(base: IPA(base + UInt64(pageSize)), pages: 1)) }
+        guard let run = try? allocator.allocate(pages: 2, zeroed: true) else { table.release(k); return nil }
+        let data = GuestBuffer(base: run.base, pages: 1), list = GuestBuffer(base: run.page(1).address, pages: 1)
+        do {
+            // The rest of the list page stays zero from the allocation.
+            try space.withBytes(list.base, count: pageSize) { (b) throws(ABIError) in
+                let view = try PageList.PageView(b)
+                view.setEntry(0, data.base.raw)
+                view.next = 0
+            }
+        } catch {
+            allocator.free(run); table.release(k); return nil
+        }
+        table.runs[k].store(run.base.raw, ordering: .releasing)
+        return (k, data, list)
+    }
 
     private func request(cmd: MsgCommand, function: UInt32, session: UInt32, cancelID: UInt32,
                          meta: OpenSessionMeta?, params: DriverParams) throws(DriverError) -> DriverResult {
@@ -443,6 +473,7 @@ public final class OPTEEDriver: Sendable {
         var encoded = InlineArray<4, MsgParam>(repeating: .none)
         defer {
             for i in 0..<n {
+                if temps[i].bounce >= 0 { bounce.release(temps[i].bounce); continue }
                 if let d = temps[i].data { allocator.free(d) }
                 if let l = temps[i].list { allocator.free(l) }
             }
@@ -474,6 +505,18 @@ public final class OPTEEDriver: Sendable {
             case let .tmem(dir, bytes):
                 if bytes.isEmpty {
                     encoded[i] = .tmem(dir.tmemType, bufPtr: 0, size: 0, shmRef: 0)
+                    continue
+                }
+                // One page: the slot's bounce page, written (an input) or zeroed (an output) as
+                // a fresh page would be, with its page list already in place.
+                if bytes.count <= pageSize, let (k, data, list) = claimBounce(bounce) {
+                    temps[i].bounce = k; temps[i].data = data; temps[i].list = list; temps[i].capacity = bytes.count
+                    do {
+                        if dir.isInput { try space.write(data.base, bytes) } else {
+                            try space.withBytes(data.base, count: pageSize) { $0.initializeMemory(as: UInt8.self, repeating: 0) }
+                        }
+                    } catch { throw .communication }
+                    encoded[i] = .tmem(dir.tmemType, bufPtr: list.base.raw, size: UInt64(bytes.count), shmRef: newCookie(), noncontig: true)
                     continue
                 }
                 // An input buffer is overwritten right away: no zeroing first (the secure world
@@ -890,5 +933,39 @@ public final class OPTEEDriver: Sendable {
             default: break
             }
         }
+    }
+}
+
+/// The bounce pages of a driver's one-page temporary memrefs: slot k's two-page run by IPA (0:
+/// not made yet; its data page, then its list page), made by the slot's first holder (release)
+/// and read by later holders (acquire), and which slots calls hold now. A call never waits for a
+/// slot (all busy: it allocates fresh pages), so a bitmap is the whole pool. Pages are taken
+/// only when a slot is first used, so an idle guest's driver holds no page for them.
+struct BounceTable: ~Copyable, Sendable {
+    /// Most slots.
+    static let slots = 8
+    /// Slot k's run base IPA, 0 until made.
+    let runs: InlineArray<8, Atomic<UInt64>> = InlineArray { _ in Atomic<UInt64>(0) }
+    /// Bit k: slot k is held.
+    private let busy = Atomic<UInt64>(0)
+
+    /// The lowest free slot of the first `count`, taken; nil when all are busy.
+    func claim(of count: Int) -> Int? {
+        let all: UInt64 = (1 << UInt64(max(1, min(Self.slots, count)))) - 1
+        var b = busy.load(ordering: .relaxed)
+        while true {
+            let free = ~b & all
+            guard free != 0 else { return nil }
+            let k = free.trailingZeroBitCount
+            let (done, now) = busy.compareExchange(expected: b, desired: b | (1 << UInt64(k)), ordering: .acquiringAndReleasing)
+            if done { return k }
+            b = now
+        }
+    }
+
+    /// Gives slot `k` back.
+    func release(_ k: Int) {
+        guard k >= 0, k < Self.slots else { return }
+        busy.bitwiseAnd(~(1 << UInt64(k)), ordering: .releasing)
     }
 }

@@ -102,7 +102,7 @@ extension SecureThread {
         case let .success(p): ta = p
         }
         let (r, origin, s) = await world.openSession(uuid: meta.ta, client: client, params: &ta, call: self, parent: nil)
-        copyOut(ta, a, first: 2, bindings)
+        copyOut(&ta, a, first: 2, bindings)
         await release(bindings)
         if let s { a.session = s.id }
         finish(a, r, origin, "OPEN_SESSION \(meta.ta)")
@@ -129,7 +129,7 @@ extension SecureThread {
         setInflight(session: sid, cancelID: a.cancelID)
         let (r, origin) = await world.invoke(s, command: a.function, params: &ta, call: self)
         clearInflight()
-        copyOut(ta, a, first: 0, bindings)
+        copyOut(&ta, a, first: 0, bindings)
         await release(bindings)
         finish(a, r, origin, "INVOKE \(hex(sid)) cmd \(a.function)")
     }
@@ -236,7 +236,7 @@ extension SecureThread {
             }
             if session == nil { world.dropSessionReservation(inst, p) }
         }
-        copyOut(ta, a, first: 2, bindings)
+        copyOut(&ta, a, first: 2, bindings)
         if let session { a.session = session.id }
         finish(a, r, origin, "OPEN_SESSION \(uuid)")
         copyBack()
@@ -314,7 +314,7 @@ extension SecureThread {
                 (r, origin) = (.targetDead, .tee)
             }
             clearInflight()
-            copyOut(params, a, first: 0, bindings)
+            copyOut(&params, a, first: 0, bindings)
         }
         finish(a, r, origin, "INVOKE \(hex(sid)) cmd \(command)")
         return endInline(inst)
@@ -375,8 +375,9 @@ extension SecureThread {
                 b.buffer = buf
             }
             guard let buf = b.buffer else { return .failure(.badParameters) }
-            // One buffer, filled in place (zeroes for OUTPUT): no intermediate arrays.
-            var bytes = [UInt8](repeating: 0, count: buf.size)
+            // One buffer, the thread's reused array for this slot, filled in place (zeroes for
+            // OUTPUT): no intermediate arrays, and no allocation in the steady state.
+            var bytes = scratch.bytes(i, count: buf.size, zeroed: !t.isInput)
             if t.isInput {
                 let view = world.ns.view
                 // Sound: the pointer covers exactly `bytes` and does not escape the closure.
@@ -393,7 +394,10 @@ extension SecureThread {
 
     /// Writes TA outputs back: values (a, b) into the argument copy, memref bytes into their
     /// buffers (at most the buffer's capacity) and every output memref's new size into the copy.
-    func copyOut(_ ta: TAParams, _ a: MsgArgView, first: Int, _ bindings: ParamBindings) {
+    /// Each memref's bytes then go back to the thread's scratch for the next call (`ta` is left
+    /// without them).
+    func copyOut(_ ta: inout TAParams, _ a: MsgArgView, first: Int, _ bindings: ParamBindings) {
+        defer { reclaimMemrefs(&ta, bindings) }
         for i in 0..<bindings.count {
             let b = bindings[i]
             guard b.type.isOutput, let p = a.param(first + i) else { continue }
@@ -413,6 +417,16 @@ extension SecureThread {
             default:
                 continue
             }
+        }
+    }
+
+    /// Moves the bytes of every memref param out of `ta` (leaving NONE) into the thread's
+    /// scratch, for the next call's copies.
+    func reclaimMemrefs(_ ta: inout TAParams, _ bindings: ParamBindings) {
+        for i in 0..<bindings.count where bindings[i].type.isMemref {
+            guard case let .memref(m) = ta[i] else { continue }
+            ta[i] = .none
+            scratch.give(i, m.bytes)
         }
     }
 

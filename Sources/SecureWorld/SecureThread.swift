@@ -123,6 +123,16 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
     /// The session this thread's last INVOKE ran on: a client invoking the same session again
     /// finds it without the partition's lock (checked against its closed flag).
     var lastSession: Session?
+    /// Byte arrays of the last call's memrefs, one per param slot, reused by the next call's
+    /// private copies (see `MemrefScratch`); made on the thread's first memref, so an idle
+    /// thread holds one pointer for them.
+    private var scratchStore: MemrefScratch?
+    var scratch: MemrefScratch {
+        if let s = scratchStore { return s }
+        let s = MemrefScratch()
+        scratchStore = s
+        return s
+    }
 
     // MARK: Handoff state (owner side, see above)
 
@@ -351,3 +361,53 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
         }
     }
 }
+
+/// The byte arrays a secure thread reuses for the private copies of memref params: copy-in moves
+/// slot i's array into the TA's memref (resized to the buffer, every byte overwritten: the
+/// guest's bytes for an input, zeroes for an output), copy-out moves what the TA left back. So a
+/// steady-state memref call allocates nothing and the TA changes its uniquely owned copy in place.
+/// The copy stays private: the guest's buffer is read once, into this array, and a TA that kept
+/// the array meanwhile shares it, so the next resize copies it first (copy on write).
+/// Owned by its thread and touched only by the thread's owner (see `SecureThread`).
+final class MemrefScratch {
+    private var s0: [UInt8] = [], s1: [UInt8] = [], s2: [UInt8] = [], s3: [UInt8] = []
+    /// Largest capacity kept between calls (bigger arrays are dropped, so an idle thread does
+    /// not hold a huge memref's copy).
+    static let keptCapacity = 64 * 1024
+
+    /// Moves slot `i`'s array out (empty when there is none).
+    func take(_ i: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        switch i {
+        case 0: swap(&out, &s0)
+        case 1: swap(&out, &s1)
+        case 2: swap(&out, &s2)
+        case 3: swap(&out, &s3)
+        default: break
+        }
+        return out
+    }
+
+    /// Keeps `bytes` in slot `i` for the next call (dropped when too large).
+    func give(_ i: Int, _ bytes: consuming [UInt8]) {
+        guard bytes.capacity <= Self.keptCapacity else { return }
+        switch i {
+        case 0: s0 = bytes
+        case 1: s1 = bytes
+        case 2: s2 = bytes
+        case 3: s3 = bytes
+        default: break
+        }
+    }
+
+    /// Slot `i`'s array resized to `count` bytes, all zero (`zeroed`) or with unspecified contents
+    /// the caller overwrites in full before anyone reads them.
+    func bytes(_ i: Int, count: Int, zeroed: Bool) -> [UInt8] {
+        var b = take(i)
+        guard b.capacity >= count, b.capacity > 0 else { return [UInt8](repeating: 0, count: count) }
+        if zeroed { b.removeAll(keepingCapacity: true) } else if b.count > count { b.removeLast(b.count - count) }
+        if b.count < count { b.append(contentsOf: repeatElement(0, count: count - b.count)) }
+        return b
+    }
+}
+

@@ -282,8 +282,10 @@ extension PageList {
 
     /// Walks a page list of `pageCount` data pages starting at list page `first` (page aligned:
     /// strip the buffer offset with `& ~offsetMask` first), allocating nothing. The layer that
-    /// walks supplies the translation: `readListPage(address, scratch)` copies the 4096 bytes of a
-    /// list page into `scratch` (it decides which addresses are reachable), and `visit(index,
+    /// walks supplies the translation: `readListPage(address, scratch)` copies the first
+    /// `scratch.count` bytes of a list page into `scratch` (it decides which addresses are
+    /// reachable): all 4096, except for the last list page, of which only the entries the walk
+    /// takes are read (one entry of a one-page buffer, not the whole page), and `visit(index,
     /// address)` receives each data-page address in order. A list page is read once, the walk is
     /// bounded by `pageCount`, and a next pointer back to a page already read is a `.loop`.
     /// Inlinable, so each walking layer gets a copy specialized for its error type (no generic
@@ -307,9 +309,12 @@ extension PageList {
                     return .failure(.loop(listPage: listPage))
                 }
                 if listIndex < lists { LE.put(visited, listIndex * 8, listPage); listIndex += 1 }
-                do throws(E) { try readListPage(listPage, scratch) } catch { return .failure(.read(listPage: listPage, error)) }
-                guard let page = try? PageView(scratch) else { return .failure(.truncated(listPage: listPage, bytes: 0)) }
                 let take = Swift.min(entriesPerPage, pageCount - done)
+                // The last list page needs only its first `take` entries (no next pointer).
+                let wanted = done + take < pageCount ? pageSize : take * 8
+                do throws(E) { try readListPage(listPage, UnsafeMutableRawBufferPointer(rebasing: scratch[0..<wanted])) }
+                catch { return .failure(.read(listPage: listPage, error)) }
+                guard let page = try? PageView(scratch) else { return .failure(.truncated(listPage: listPage, bytes: 0)) }
                 for i in 0..<take {
                     let e = page.entry(i)
                     guard e & offsetMask == 0 else { return .failure(.misalignedEntry(index: done, address: e)) }

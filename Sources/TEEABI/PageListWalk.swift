@@ -41,7 +41,7 @@ extension PageList {
                          let bytes: [UInt8]
                          do throws(E) { bytes = try readListPage(address) } catch { throw .reader(error) }
                          guard bytes.count >= pageSize else { throw .short(bytes.count) }
-                         scratch.copyBytes(from: bytes.prefix(pageSize))
+                         scratch.copyBytes(from: bytes.prefix(scratch.count))
                      },
                      visit: { (_, address) throws(PageListStep<E>) in out.append(address) })
         } catch {

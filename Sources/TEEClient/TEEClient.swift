@@ -393,6 +393,17 @@ public struct TEEOperation: Sendable {
         }
     }
 
+    /// A temporary buffer after the call: `buffer` with its first `bytes.count` bytes (at most
+    /// all of it) replaced by what came back; `bytes` itself when it covers the whole buffer (no
+    /// copy). The caller has taken `buffer` out of the params, so it is changed in place.
+    private static func merged(_ buffer: consuming [UInt8], _ bytes: [UInt8]) -> [UInt8] {
+        if bytes.count == buffer.count { return bytes }
+        var b = buffer
+        let n = min(bytes.count, b.count)
+        b.replaceSubrange(0..<n, with: bytes[0..<n])
+        return b
+    }
+
     /// Writes the call's outputs back into the params (values, sizes, temporary buffers).
     mutating func apply(_ results: DriverParamResults) {
         for i in 0..<min(results.count, params.count) {
@@ -400,11 +411,11 @@ public struct TEEOperation: Sendable {
             case let (.valueOutput, .value(a, b, _)): params[i] = .valueOutput(a: UInt32(truncatingIfNeeded: a), b: UInt32(truncatingIfNeeded: b))
             case let (.valueInout, .value(a, b, _)): params[i] = .valueInout(a: UInt32(truncatingIfNeeded: a), b: UInt32(truncatingIfNeeded: b))
             case let (.tempOutput(buf, _), .tmem(bytes, size)):
-                var b = buf; b.replaceSubrange(0..<min(bytes.count, b.count), with: bytes.prefix(b.count))
-                params[i] = .tempOutput(b, size: size)
+                params[i] = .none
+                params[i] = .tempOutput(Self.merged(buf, bytes), size: size)
             case let (.tempInout(buf, _), .tmem(bytes, size)):
-                var b = buf; b.replaceSubrange(0..<min(bytes.count, b.count), with: bytes.prefix(b.count))
-                params[i] = .tempInout(b, size: size)
+                params[i] = .none
+                params[i] = .tempInout(Self.merged(buf, bytes), size: size)
             case let (.whole(shm, _), .memref(size)) where shm.flags.contains(.output):
                 // GP: a WHOLE memref's size is updated only for OUTPUT memory.
                 params[i] = .whole(shm, size: size)

@@ -83,6 +83,38 @@ public enum TestTA {
     /// Panic code PANIC uses when [0] is not a value.
     public static let defaultPanicCode: UInt32 = 0x7E57_0001
 
+    /// Reverses `bytes[0..<count]` in place (`count` is clamped to the array): whole words from
+    /// each end per step through the array's span, bounds-checked, then the middle byte by byte.
+    static func reverse(_ bytes: inout [UInt8], count: Int) {
+        var span = bytes.mutableSpan
+        var i = 0, j = Swift.max(0, Swift.min(count, span.count))
+        do {
+            var raw = span.mutableBytes
+            // Bounds-checked loads of a plain integer type (every bit pattern valid), two words
+            // from each end per step, then one.
+            while j - i >= 32 {
+                let f0 = raw.unsafeLoadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let f1 = raw.unsafeLoadUnaligned(fromByteOffset: i + 8, as: UInt64.self)
+                let b0 = raw.unsafeLoadUnaligned(fromByteOffset: j - 8, as: UInt64.self)
+                let b1 = raw.unsafeLoadUnaligned(fromByteOffset: j - 16, as: UInt64.self)
+                raw.storeBytes(of: b0.byteSwapped, toByteOffset: i, as: UInt64.self)
+                raw.storeBytes(of: b1.byteSwapped, toByteOffset: i + 8, as: UInt64.self)
+                raw.storeBytes(of: f0.byteSwapped, toByteOffset: j - 8, as: UInt64.self)
+                raw.storeBytes(of: f1.byteSwapped, toByteOffset: j - 16, as: UInt64.self)
+                i += 16; j -= 16
+            }
+            while j - i >= 16 {
+                let front = raw.unsafeLoadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let back = raw.unsafeLoadUnaligned(fromByteOffset: j - 8, as: UInt64.self)
+                raw.storeBytes(of: back.byteSwapped, toByteOffset: i, as: UInt64.self)
+                raw.storeBytes(of: front.byteSwapped, toByteOffset: j - 8, as: UInt64.self)
+                i += 8; j -= 8
+            }
+        }
+        j -= 1
+        while i < j { span.swapAt(i, j); i += 1; j -= 1 }
+    }
+
     /// The descriptor the secure world registers.
     public static let descriptor = TADescriptor(uuid: uuid, name: "vtee.test", properties: TAProperties()) {
         Instance()
@@ -201,14 +233,11 @@ public enum TestTA {
             case .echoMemref:
                 guard params.types == TestTA.memrefInoutParamTypes, var m = takeMemref(&params, 0) else { return .badParameters }
                 let n = m.isNull ? 0 : Swift.max(0, Swift.min(m.size, m.bytes.count))
-                // Reversed in a local array (one uniqueness check, not one per element as through
-                // a slice or the memref's property).
+                // Reversed in place in a local array (uniquely owned: no copy), eight bytes at a
+                // time from each end (`Array.reverse` moves one byte per step).
                 var bytes = m.bytes
                 m.bytes = []
-                if n == bytes.count { bytes.reverse() } else {
-                    var i = 0, j = n - 1
-                    while i < j { bytes.swapAt(i, j); i += 1; j -= 1 }
-                }
+                TestTA.reverse(&bytes, count: n)
                 m.bytes = bytes
                 m.size = n
                 params[0] = .memref(m)

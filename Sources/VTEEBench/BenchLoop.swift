@@ -18,6 +18,8 @@ public enum BenchLoopKind: String, CaseIterable, Sendable {
     case invoke
     /// ECHO_MEMREF with a 4 KiB temporary memref in/out (invoke_tmem4k_ns).
     case tmem4k
+    /// TOUCH_PAGES on 1 MiB of registered shared memory (invoke_regshm1m_ns).
+    case regshm1m
     /// GET_TIME: an invoke with one RPC to the guest (rpc_extra_ns is this minus invoke).
     case rpc
     /// Open a session to vtee.test and close it (open_close_ns).
@@ -53,6 +55,15 @@ extension Bench {
         let session: TEESession
         do { session = try ctx.openSession(TestTA.uuid) } catch { throw .call("open vtee.test", error) }
         defer { session.close() }
+        if kind == .regshm1m {
+            let shm: TEESharedMemory
+            do { shm = try ctx.allocateSharedMemory(size: 1 << 20) } catch { throw .call("allocate 1 MiB", error) }
+            defer { shm.release() }
+            var whole = TEEOperation([.whole(shm)])
+            return BenchStat(try sampleLatency(warmup: warmup, samples: count) { () throws(BenchError) in
+                do throws(TEEError) { try session.invoke(TestTA.Command.touchPages.rawValue, &whole) } catch { throw .call(kind.rawValue, error) }
+            })
+        }
         var op: TEEOperation
         let cmd: UInt32
         switch kind {

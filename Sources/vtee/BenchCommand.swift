@@ -95,7 +95,7 @@ struct BenchLoopCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-loop", abstract: "Run one in-process bench loop alone (for profilers).", shouldDisplay: false)
 
-    @Argument(help: "fast_call, invoke, tmem4k, rpc or open_close.") var loop: String
+    @Argument(help: "fast_call, invoke, tmem4k, regshm1m, rpc or open_close.") var loop: String
     @Option(help: "Timed calls.") var count: Int = 100_000
     @Option(help: "Untimed calls first.") var warmup: Int = 1_000
 

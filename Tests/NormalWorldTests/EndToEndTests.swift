@@ -507,6 +507,24 @@ import TrustedApps
         #expect(try stack.context.allocateSharedMemory(size: 16, flags: .output).size == 16)
     }
 
+    @Test func temporaryBuffersOfEverySizeRoundTripThroughTheBouncePagesAndFreshOnes() throws {
+        let stack = try Stack()
+        defer { stack.shutdown() }
+        let s = try stack.context.openSession(TestTA.uuid)
+        let free = stack.driver.allocator.freePages
+        // One page and less go through a bounce slot; larger ones through fresh pages. Each call
+        // sees exactly its own bytes, whatever the previous call left in the slot.
+        for n in [4096, 3, 5000, 1, 4096, 2 * 4096 + 1, 17, 4096] {
+            let bytes = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ n) }
+            var op = TEEOperation([.tempInout(bytes, size: n)])
+            try s.invoke(TestTA.Command.echoMemref.rawValue, &op)
+            #expect(op[0].size == n && op[0].buffer == Array(bytes.reversed()), "length \(n)")
+        }
+        // Fresh pages went back; at most one bounce run (two pages) stays with the driver.
+        #expect(stack.driver.allocator.freePages >= free - 2)
+        s.close()
+    }
+
     @Test func aNullTemporaryBufferWithASizeIsBadParameters() throws {
         let stack = try Stack()
         defer { stack.shutdown() }

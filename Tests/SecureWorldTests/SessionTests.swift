@@ -446,6 +446,29 @@ import Machine
         #expect(c?.ret == .success && nw.read(PA(q0.raw + 4094), 2) == [4, 3] && nw.read(q1, 2) == [2, 1])
     }
 
+    @Test func memrefCopiesStayPrivateWhenTheThreadReusesItsScratch() throws {
+        let nw = try RawNormalWorld()
+        _ = nw.createVM(1)
+        let (_, _, s) = nw.open(TestTAs.main)
+        TestTAs.snapshots.withLock { $0 = [] }
+        let t = nw.pages()
+        nw.write(t, [1, 2, 3, 4])
+        let a = nw.invoke(s, Cmd.snapshot, params: [.tmem(.tmemInout, bufPtr: t.raw, size: 4, shmRef: 1)])
+        #expect(a?.ret == .success && nw.read(t, 4) == [0xFF, 2, 3, 4])
+        // The next calls reuse the thread's arrays: the bytes the TA kept from the first call do
+        // not change, a longer input is read whole, an output starts zeroed (nothing of the last
+        // call's bytes), and a shorter input has no stale tail.
+        nw.write(t, [9, 9, 9, 9, 9, 9])
+        let b = nw.invoke(s, Cmd.snapshot, params: [.tmem(.tmemInout, bufPtr: t.raw, size: 6, shmRef: 1)])
+        let c = nw.invoke(s, Cmd.snapshot, params: [.tmem(.tmemOutput, bufPtr: t.raw, size: 6, shmRef: 1)])
+        #expect(b?.ret == .success && c?.ret == .success && nw.read(t, 6) == [0xFF, 0, 0, 0, 0, 0])
+        nw.write(t, [7, 8])
+        let d = nw.invoke(s, Cmd.snapshot, params: [.tmem(.tmemInout, bufPtr: t.raw, size: 2, shmRef: 1)])
+        #expect(d?.ret == .success && nw.read(t, 2) == [0xFF, 8])
+        // The guest rewrote its buffer between calls: each call saw the bytes of its own moment.
+        #expect(TestTAs.snapshots.withLock { $0 } == [[1, 2, 3, 4], [9, 9, 9, 9, 9, 9], [0, 0, 0, 0, 0, 0], [7, 8]])
+    }
+
     @Test func randomArgumentsNeverCrashOrLeakThreads() throws {
         let nw = try RawNormalWorld(pages: 2048)
         _ = nw.createVM(1)

@@ -28,6 +28,8 @@ enum TestTAs {
     static let externalRelease = Atomic<Bool>(false)
     /// Counts TA_DestroyEntryPoint calls across instances.
     static let destroyed = Mutex(0)
+    /// The memref bytes `Cmd.snapshot` kept, in call order.
+    static let snapshots = Mutex<[[UInt8]]>([])
 
     static let all: [TADescriptor] = [
         TADescriptor(uuid: main, name: "test.main") { MainTA() },
@@ -54,6 +56,9 @@ enum Cmd {
     static let reverse: UInt32 = 18
     /// [0] any memref, [1] VALUE_OUTPUT: a = the memref's size as the TA sees it, b = 1 when NULL.
     static let memrefSize: UInt32 = 20
+    /// [0] any memref: appends the TA's bytes to `TestTAs.snapshots` (sharing the array, as a TA
+    /// that keeps its input does), then sets byte 0 of its memref to 0xFF.
+    static let snapshot: UInt32 = 21
 }
 
 final class MainTA: TrustedApplication {
@@ -142,6 +147,12 @@ final class MainTA: TrustedApplication {
             TestTAs.externalStartedSignal.withLock { c in c?.resume(); c = nil }
             var spins = 0
             while !TestTAs.externalRelease.load(ordering: .acquiring) && spins < 2_000_000_000 { spins += 1 }
+        case Cmd.snapshot:
+            guard var m = params.memref(0) else { return .badParameters }
+            params[0] = .none
+            TestTAs.snapshots.withLock { $0.append(m.bytes) }
+            if !m.bytes.isEmpty { m.bytes[0] = 0xFF }
+            params[0] = .memref(m)
         case Cmd.memrefSize:
             guard let m = params.memref(0) else { return .badParameters }
             params.setValue(1, TAValue(a: UInt32(m.size), b: m.isNull ? 1 : 0))

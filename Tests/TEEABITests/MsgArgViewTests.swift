@@ -121,7 +121,7 @@ func withScratch<R>(_ count: Int, _ body: (UnsafeMutableRawBufferPointer) throws
         try PageList.walk(first: 0x9000, pageCount: 600, maxPages: 1024,
                           readListPage: { (a, scratch) throws(ListMemory.ReadError) in
                               guard let p = pages[a] else { throw .outside(a) }
-                              scratch.copyBytes(from: p)
+                              scratch.copyBytes(from: p.prefix(scratch.count))
                           },
                           visit: { (i, a) throws(ListMemory.ReadError) in
                               #expect(i == seen.count)
@@ -134,13 +134,13 @@ func withScratch<R>(_ count: Int, _ body: (UnsafeMutableRawBufferPointer) throws
         var page = PageList.Page(entries: dataPages(511), next: 0x9000).encoded()
         #expect(throws: PageListWalkError<ListMemory.ReadError>.visit(index: 3, .outside(0x4000_9000))) {
             try PageList.walk(first: 0x9000, pageCount: 5, maxPages: 16,
-                              readListPage: { (_, s) throws(ListMemory.ReadError) in s.copyBytes(from: page) },
+                              readListPage: { (_, s) throws(ListMemory.ReadError) in s.copyBytes(from: page.prefix(s.count)) },
                               visit: { (i, a) throws(ListMemory.ReadError) in if i == 3 { throw .outside(a) } })
         }
         page = PageList.Page(entries: dataPages(511), next: 0x9000).encoded()
         #expect(throws: PageListWalkError<ListMemory.ReadError>.loop(listPage: 0x9000)) {
             try PageList.walk(first: 0x9000, pageCount: 1000, maxPages: 2048,
-                              readListPage: { (_, s) throws(ListMemory.ReadError) in s.copyBytes(from: page) },
+                              readListPage: { (_, s) throws(ListMemory.ReadError) in s.copyBytes(from: page.prefix(s.count)) },
                               visit: { (_, _) throws(ListMemory.ReadError) in })
         }
     }

@@ -129,6 +129,25 @@ import Testing
         #expect(r == .success && p.outBytes(0) == [5, 4, 3, 2, 1])
     }
 
+    @Test func echoMemrefReversesEveryLengthAndOnlyTheReportedSize() async throws {
+        let h = try await harness()
+        // Lengths around the word steps (16 and 32 bytes per step) and a page and a bit.
+        for n in Array(0...70) + [4095, 4096, 4097, 5000] {
+            let bytes = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
+            let (r, p) = try await h.invoke(C.echoMemref.rawValue, params(TestTA.memrefInoutParamTypes, [mem(bytes)]))
+            #expect(r == .success && p.memref(0)?.size == n && p.outBytes(0) == Array(bytes.reversed()), "length \(n)")
+        }
+        // A size below the buffer: only that prefix is reversed and reported; the rest is untouched.
+        var m = TAMemref(bytes: Array(1...40))
+        m.size = 35
+        let (r, p) = try await h.invoke(C.echoMemref.rawValue, params(TestTA.memrefInoutParamTypes, [.memref(m)]))
+        #expect(r == .success && p.memref(0)?.size == 35)
+        #expect(p.memref(0)?.bytes == Array((1...35).reversed()) + Array(36...40))
+        var direct: [UInt8] = Array(0..<20)
+        TestTA.reverse(&direct, count: 100)                    // a count past the array is clamped
+        #expect(direct == Array((0..<20).reversed()))
+    }
+
     @Test func touchPagesBumpsTheFirstByteOfEveryPage() async throws {
         let h = try await harness()
         var buf = [UInt8](repeating: 0, count: 3 * 4096 + 10)
