@@ -370,7 +370,7 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
 /// the array meanwhile shares it, so the next resize copies it first (copy on write).
 /// Owned by its thread and touched only by the thread's owner (see `SecureThread`).
 final class MemrefScratch {
-    private var s0: [UInt8] = [], s1: [UInt8] = [], s2: [UInt8] = [], s3: [UInt8] = []
+    private var slots: InlineArray<4, [UInt8]> = InlineArray(repeating: [])
     /// Largest capacity kept between calls (bigger arrays are dropped, so an idle thread does
     /// not hold a huge memref's copy).
     static let keptCapacity = 64 * 1024
@@ -378,26 +378,14 @@ final class MemrefScratch {
     /// Moves slot `i`'s array out (empty when there is none).
     func take(_ i: Int) -> [UInt8] {
         var out: [UInt8] = []
-        switch i {
-        case 0: swap(&out, &s0)
-        case 1: swap(&out, &s1)
-        case 2: swap(&out, &s2)
-        case 3: swap(&out, &s3)
-        default: break
-        }
+        if slots.indices.contains(i) { swap(&out, &slots[i]) }
         return out
     }
 
     /// Keeps `bytes` in slot `i` for the next call (dropped when too large).
     func give(_ i: Int, _ bytes: consuming [UInt8]) {
-        guard bytes.capacity <= Self.keptCapacity else { return }
-        switch i {
-        case 0: s0 = bytes
-        case 1: s1 = bytes
-        case 2: s2 = bytes
-        case 3: s3 = bytes
-        default: break
-        }
+        guard bytes.capacity <= Self.keptCapacity, slots.indices.contains(i) else { return }
+        slots[i] = bytes
     }
 
     /// Slot `i`'s array resized to `count` bytes, all zero (`zeroed`) or with unspecified contents
