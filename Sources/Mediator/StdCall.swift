@@ -33,7 +33,7 @@ struct UnlockedCompletion: Sendable {
     var tempBuffers: [SharedBuffer]?
 
     /// The part of `c` copy-back reads, when `c`'s completion books nothing in the guest's record.
-    init?(_ c: CallRecord, space: GuestAddressSpace, slot: GuestSlot) {
+    init?(_ c: borrowing CallRecord, space: GuestAddressSpace, slot: GuestSlot) {
         guard c.cmd == .invokeCommand || c.cmd == .cancel, c.registering == nil, c.unregistering == nil,
               !c.opening, c.closing == nil, c.argumentPinned, c.slot >= 0, c.slot < slot.calls.count else { return nil }
         self.space = .passUnretained(space); phase = slot.phases[c.slot]; location = c.location; privatePage = c.privatePage

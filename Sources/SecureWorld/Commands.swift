@@ -288,15 +288,21 @@ extension SecureThread {
         }
         // Unretained: `lastSession` holds the session for this whole call (only this thread sets
         // it, and only here and in the task path, which does not run meanwhile), the session
-        // holds its instance.
+        // holds its instance and the instance its TA. Passed on guaranteed (+0), so reaching
+        // them and their `let`s takes no reference count.
         guard let held = lastSession else { return nil }
-        unowned(unsafe) let s: Session = held
-        unowned(unsafe) let inst: TAInstance = s.instance
+        return Unmanaged.passUnretained(held)._withUnsafeGuaranteedRef { s in
+            Unmanaged.passUnretained(s.instance)._withUnsafeGuaranteedRef { inst in
+                runInlineInvoke(a, session: s, instance: inst, count: n)
+            }
+        }
+    }
+
+    /// INVOKE inline on session `s` of instance `inst`: ask, take the instance, copy in, run the
+    /// TA's synchronous entry, copy out, finish.
+    private func runInlineInvoke(_ a: MsgArgView, session s: Session, instance inst: TAInstance, count n: Int) -> SMCReturn? {
         let command = a.function
-        // Unretained: the instance holds its TA and the session its state for this whole call
-        // (the session is held by `lastSession`, the instance by the session).
-        unowned(unsafe) let ta: any TrustedApplication = inst.ta
-        guard ta.runsSynchronously(command: command) else { return nil }
+        guard inst.ta.runsSynchronously(command: command) else { return nil }
         guard inst.tryAcquire(token) == .ok else { return nil }
         var bindings = ParamBindings()
         var r: TEEResult, origin: TEEOrigin
@@ -304,10 +310,10 @@ extension SecureThread {
         case let .failure(e):
             (r, origin) = (e, .tee)
         case var .success(params):
-            setInflight(session: sid, cancelID: a.cancelID)
+            setInflight(session: s.id, cancelID: a.cancelID)
             do {
-                r = try ta.invokeSynchronously(command: command, params: &params, sessionState: s.taState,
-                                               context: TARunContext(call: self, subject: .session(s)))
+                r = try inst.ta.invokeSynchronously(command: command, params: &params, sessionState: s.taState,
+                                                    context: TARunContext(call: self, subject: .session(s)))
                 origin = .trustedApp
             } catch {
                 world.panic(inst, partition, error)
@@ -316,7 +322,7 @@ extension SecureThread {
             clearInflight()
             copyOut(&params, a, first: 0, bindings)
         }
-        finish(a, r, origin, "INVOKE \(hex(sid)) cmd \(command)")
+        finish(a, r, origin, "INVOKE \(hex(s.id)) cmd \(command)")
         return endInline(inst)
     }
 

@@ -73,6 +73,12 @@ extension SecureThread {
     /// Locates the call's argument, checks where it lies and copies it into this thread's buffer.
     /// Runs on the vCPU that owns the thread, before the command is posted.
     func prepare(_ frame: RegisterFrame) -> Result<Void, CallRefusal> {
+        // The world passed on guaranteed (+0; it outlives its threads' calls, see `world`), so
+        // its `let`s are reached without a reference count.
+        Unmanaged.passUnretained(world)._withUnsafeGuaranteedRef { prepare(frame, world: $0) }
+    }
+
+    private func prepare(_ frame: RegisterFrame, world: SecureWorld) -> Result<Void, CallRefusal> {
         ensureBuffer()
         var s = CallSetup()
         s.token = world.nextToken()
