@@ -369,13 +369,7 @@ extension Mediator {
     /// Releases what a call holds: its temporary buffers, a registration that did not complete,
     /// its argument pin and its private copy.
     func releaseCall(_ r: inout GuestRecord, _ c: consuming CallRecord, deferPages: Bool) {
-        if c.tempBuffers.capacity > 0 {
-            // Moved out, so the spare arrays are uniquely held (emptied in place, not copied).
-            var temps: [SharedBuffer] = []
-            swap(&temps, &c.tempBuffers)
-            for b in temps { releaseBuffer(&r, b, deferPages: deferPages) }
-            r.spare.give(consume temps)
-        }
+        recycleTempBuffers(&r, &c) { r, b in releaseBuffer(&r, b, deferPages: deferPages) }
         if let b = c.registering {
             releaseBuffer(&r, b, deferPages: deferPages)
             r.shmPending.remove(b.cookie)
@@ -384,6 +378,17 @@ extension Mediator {
         if c.argumentPinned { unpin(&r, c.location.page) }
         // The slot's page stays with the slot; a dying guest's slot pages go back after VM_DESTROYED.
         r.freeSlots.append(c.slot)
+    }
+
+    /// Takes call `c`'s temporary buffers out, lets `each` release every one, and keeps the
+    /// emptied arrays for the next calls' buffers (`SpareArrays`).
+    func recycleTempBuffers(_ r: inout GuestRecord, _ c: inout CallRecord, _ each: (inout GuestRecord, SharedBuffer) -> Void) {
+        guard c.tempBuffers.capacity > 0 else { return }
+        // Moved out, so the spare arrays are uniquely held (emptied in place, not copied).
+        var temps: [SharedBuffer] = []
+        swap(&temps, &c.tempBuffers)
+        for b in temps { each(&r, b) }
+        r.spare.give(consume temps)
     }
 
     // MARK: - Memory

@@ -442,15 +442,10 @@ extension Mediator {
     /// The record side of a call completed by `completeUnlocked` (its guest pins already released).
     func reapDone(_ r: inout GuestRecord, _ c: consuming CallRecord, deferPages: Bool) {
         r.pinned -= 1
-        if c.tempBuffers.capacity > 0 {
-            // Moved out, so the spare arrays are uniquely held (emptied in place, not copied).
-            var temps: [SharedBuffer] = []
-            swap(&temps, &c.tempBuffers)
-            for b in temps {
-                r.pinned -= b.pages.count
-                for l in b.listPages { freePage(&r, l, deferPages: deferPages) }
-            }
-            r.spare.give(consume temps)
+        // The pins went with the completion (unpinned without the lock); what is left is the count.
+        recycleTempBuffers(&r, &c) { r, b in
+            r.pinned -= b.pages.count
+            for l in b.listPages { freePage(&r, l, deferPages: deferPages) }
         }
         r.freeSlots.append(c.slot)
     }
