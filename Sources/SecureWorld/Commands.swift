@@ -53,7 +53,7 @@ extension SecureThread {
             let r: TEEResult
             let sid = a.session
             if n != 0 { r = .badParameters }
-            else if let s = partition.state.withLock({ $0.sessions[sid] }) {
+            else if let s = partition.session(sid) {
                 r = await world.closeSession(s, call: self)
             } else { r = .itemNotFound }
             finish(a, r, .tee, "CLOSE_SESSION \(hex(sid))")
@@ -61,7 +61,7 @@ extension SecureThread {
             let r: TEEResult
             let sid = a.session
             if n != 0 { r = .badParameters }
-            else if partition.state.withLock({ $0.sessions[sid] }) != nil {
+            else if partition.session(sid) != nil {
                 partition.cancel(session: sid, cancelID: a.cancelID); r = .success
             } else { r = .badParameters }
             finish(a, r, .tee, "CANCEL \(hex(sid))")
@@ -86,6 +86,21 @@ extension SecureThread {
         if origin == .tee { world.countTEE(r, partition, what()) }
     }
 
+    /// Who opens a session, from its meta params: the client UUID counts only for logins that
+    /// name one (PUBLIC and REE_KERNEL open as the nil UUID).
+    private static func client(of meta: OpenSessionMeta) -> TAClientIdentity {
+        TAClientIdentity(login: meta.login, uuid: meta.login == .public || meta.login == .reeKernel ? .zero : meta.client)
+    }
+
+    /// The open session `sid` an INVOKE names: this thread's last one when it is still open (no
+    /// lock), else the partition's, which becomes the thread's last. nil when there is none.
+    private func invokedSession(_ sid: UInt32) -> Session? {
+        if let c = lastSession, c.id == sid, !c.closedFlag.load(ordering: .acquiring) { return c }
+        guard let found = partition.session(sid) else { return nil }
+        lastSession = found
+        return found
+    }
+
     private func openSession(_ a: MsgArgView, _ n: Int) async {
         a.session = 0
         let meta: OpenSessionMeta
@@ -93,8 +108,7 @@ extension SecureThread {
             finish(a, .badParameters, .tee, "OPEN_SESSION meta"); return
         }
         guard meta.login.isDefined else { finish(a, .badParameters, .tee, "OPEN_SESSION login \(meta.login)"); return }
-        let client = TAClientIdentity(login: meta.login,
-                                      uuid: meta.login == .public || meta.login == .reeKernel ? .zero : meta.client)
+        let client = Self.client(of: meta)
         var bindings = ParamBindings()
         var ta: TAParams
         switch copyIn(a, first: 2, count: n - 2, &bindings) {
@@ -116,15 +130,8 @@ extension SecureThread {
         case let .success(p): ta = p
         }
         let sid = a.session
-        let s: Session
-        if let c = lastSession, c.id == sid, !c.closedFlag.load(ordering: .acquiring) {
-            s = c
-        } else {
-            guard let found = partition.state.withLock({ $0.sessions[sid] }) else {
-                await release(bindings); finish(a, .badParameters, .tee, "INVOKE unknown session \(hex(sid))"); return
-            }
-            s = found
-            lastSession = found
+        guard let s = invokedSession(sid) else {
+            await release(bindings); finish(a, .badParameters, .tee, "INVOKE unknown session \(hex(sid))"); return
         }
         setInflight(session: sid, cancelID: a.cancelID)
         let (r, origin) = await world.invoke(s, command: a.function, params: &ta, call: self)
@@ -166,6 +173,11 @@ extension SecureThread {
             setup.ranInline = true
             return nil
         }
+        return completeInline()
+    }
+
+    /// The results of a command that ran inline go back to the normal world, and the call ends.
+    private func completeInline() -> SMCReturn {
         copyBack()
         setup = CallSetup()
         return .ok
@@ -192,8 +204,7 @@ extension SecureThread {
         guard let desc = world.tas[uuid], !desc.properties.singleInstance else { return nil }
         var bindings = ParamBindings()
         guard case var .success(ta) = copyIn(a, first: 2, count: n - 2, &bindings) else { return nil }
-        let client = TAClientIdentity(login: meta.login,
-                                      uuid: meta.login == .public || meta.login == .reeKernel ? .zero : meta.client)
+        let client = Self.client(of: meta)
         let p = partition, limit = world.maxSessionsPerVM
         enum Pick { case decline, err(TEEResult), inst(TAInstance) }
         let pick: Pick = p.state.withLock { s in
@@ -239,9 +250,7 @@ extension SecureThread {
         copyOut(&ta, a, first: 2, bindings)
         if let session { a.session = session.id }
         finish(a, r, origin, "OPEN_SESSION \(uuid)")
-        copyBack()
-        setup = CallSetup()
-        return .ok
+        return completeInline()
     }
 
     /// CLOSE_SESSION inline, for a TA whose lifecycle never suspends
@@ -253,7 +262,7 @@ extension SecureThread {
     private func runInlineClose(_ a: MsgArgView) -> SMCReturn? {
         guard numParams == 0 else { return nil }
         let sid = a.session
-        guard let s = partition.state.withLock({ $0.sessions[sid] }) else { return nil }
+        guard let s = partition.session(sid) else { return nil }
         let inst = s.instance
         guard !inst.isDead, inst.tryAcquire(token) == .ok else { return nil }
         guard inst.ta.lifecycleRunsSynchronously else { return declineInline(inst) }
@@ -281,16 +290,11 @@ extension SecureThread {
         let n = numParams
         guard n <= 4 else { return nil }
         guard paramsNameNoRegisteredMemory(a, 0..<n) else { return nil }
-        let sid = a.session
-        if lastSession.map({ $0.id != sid || $0.closedFlag.load(ordering: .acquiring) }) ?? true {
-            guard let found = partition.state.withLock({ $0.sessions[sid] }) else { return nil }
-            lastSession = found
-        }
-        // Unretained: `lastSession` holds the session for this whole call (only this thread sets
-        // it, and only here and in the task path, which does not run meanwhile), the session
+        // Unretained: `lastSession` (set by `invokedSession`) holds the session for this whole
+        // call (only this thread sets it, and the task path does not run meanwhile), the session
         // holds its instance and the instance its TA. Passed on guaranteed (+0), so reaching
         // them and their `let`s takes no reference count.
-        guard let held = lastSession else { return nil }
+        guard let held = invokedSession(a.session) else { return nil }
         return Unmanaged.passUnretained(held)._withUnsafeGuaranteedRef { s in
             Unmanaged.passUnretained(s.instance)._withUnsafeGuaranteedRef { inst in
                 runInlineInvoke(a, session: s, instance: inst, count: n)

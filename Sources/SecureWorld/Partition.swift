@@ -198,6 +198,9 @@ final class Partition: @unchecked Sendable {
         }
     }
 
+    /// The open session `id` of this VM, or nil.
+    func session(_ id: UInt32) -> Session? { state.withLock { $0.sessions[id] } }
+
     /// Removes `session` from this VM's session table (a closing step), unless the id now names
     /// another session.
     func unlink(_ session: Session) {

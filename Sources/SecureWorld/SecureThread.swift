@@ -195,16 +195,12 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
 
     /// The bytes [offset, offset + count) of the thread's buffer; nil when out of range.
     @inline(__always) func argSlice(_ offset: Int, _ count: Int) -> UnsafeMutableRawBufferPointer? {
-        let all = bufferBytes
-        guard offset >= 0, count >= 0, offset <= all.count, count <= all.count - offset else { return nil }
-        // Sound: the range was checked against the buffer just above; the buffer outlives the thread's calls.
-        return UnsafeMutableRawBufferPointer(rebasing: all[offset..<(offset + count)])
+        MsgArgBuffer.slice(bufferBytes, offset: offset, count: count)
     }
 
     /// The argument stored at [offset, offset + count) of the thread's buffer, through the view.
     @inline(__always) func argView(_ offset: Int, _ count: Int) -> MsgArgView? {
-        guard let s = argSlice(offset, count) else { return nil }
-        return try? MsgArgView(s)
+        MsgArgBuffer.view(bufferBytes, offset: offset, count: count)
     }
 
     /// Records the normal-world INVOKE this thread runs, for CANCEL.

@@ -308,8 +308,9 @@ extension SecureWorld {
         var local = params
         let outcome: Result<(TEEResult, TEEOrigin, AnyObject?), TEEResult> = await withInstance(inst, call: call) {
             do {
-                // A TA whose lifecycle never suspends is entered directly: no executor hop. A
-                // built-in multi-instance one is remembered, so the VM's next opens run inline.
+                // A TA whose lifecycle never suspends is entered through its synchronous entry
+                // points (its contract). A built-in multi-instance one is remembered, so the VM's
+                // next opens run inline.
                 let ta = inst.ta, sync = ta.lifecycleRunsSynchronously
                 if sync, fresh, !props.singleInstance, parent == nil, tas[uuid] != nil {
                     p.state.withLock { _ = $0.synchronousLifecycle.insert(uuid) }
@@ -390,7 +391,7 @@ extension SecureWorld {
             case .ok:
                 let out: (TEEResult, TEEOrigin)
                 do {
-                    // A command the TA runs synchronously is called directly: no executor hop.
+                    // A command the TA runs synchronously goes to its synchronous entry (its contract).
                     let ta = inst.ta
                     let r = ta.runsSynchronously(command: command)
                         ? try ta.invokeSynchronously(command: command, params: &params, sessionState: session.taState, context: ctx)

@@ -1,6 +1,6 @@
 /// Memory a layer owns for its private copy of an `optee_msg_arg` (and room for an RPC argument
 /// after it): allocated once, 8-byte aligned, zeroed, freed with its owner. The owner copies
-/// the argument into `bytes` once, then reads and writes it only through `view(offset:count:)`.
+/// the argument into `bytes` once, then reads and writes it only through `MsgArgBuffer.view`.
 
 /// Owned, fixed-size memory for argument copies; access is serialised by its owner (one secure
 /// thread, one mediator slot), so it needs no lock of its own.
@@ -20,16 +20,17 @@ public final class MsgArgBuffer: @unchecked Sendable {
     /// Size in bytes.
     @inlinable public var byteCount: Int { bytes.count }
 
-    /// The sub-range [offset, offset + count), or nil when it does not lie inside the buffer.
-    @inlinable public func slice(offset: Int, count: Int) -> UnsafeMutableRawBufferPointer? {
+    /// The sub-range [offset, offset + count) of `bytes` (a buffer's `bytes`, which its owner may
+    /// keep to reach them without retaining the buffer), or nil when it does not lie inside.
+    @inlinable public static func slice(_ bytes: UnsafeMutableRawBufferPointer, offset: Int, count: Int) -> UnsafeMutableRawBufferPointer? {
         guard offset >= 0, count >= 0, offset <= bytes.count, count <= bytes.count - offset else { return nil }
         // Sound: the range was checked against the allocation just above.
         return UnsafeMutableRawBufferPointer(rebasing: bytes[offset..<(offset + count)])
     }
 
-    /// A view of the argument stored at [offset, offset + count), or nil when out of range.
-    @inlinable public func view(offset: Int = 0, count: Int) -> MsgArgView? {
-        guard let s = slice(offset: offset, count: count) else { return nil }
+    /// A view of the argument stored at [offset, offset + count) of `bytes`, or nil when out of range.
+    @inlinable public static func view(_ bytes: UnsafeMutableRawBufferPointer, offset: Int = 0, count: Int) -> MsgArgView? {
+        guard let s = slice(bytes, offset: offset, count: count) else { return nil }
         return try? MsgArgView(s)
     }
 }
