@@ -1,23 +1,32 @@
 // Secure threads: a record, an argument buffer and ONE long-lived task each, never an OS thread.
 //
 // Choice (issue 10, DESIGN.md section 6). Each secure thread runs one task, created on its first
-// call and alive until its VM goes, whose task executor is the thread itself: `enqueue` only
-// queues the job, and the vCPU that enters (a std call, or RETURN_FROM_RPC on any vCPU) drains
-// the queue on its own OS thread. The task loops "park on an UnsafeContinuation until a command
-// is posted -> run it -> publish the exit and park again", so a call costs one continuation
-// resume and one drain: no Task, no executor, no CheckedContinuation and no closure allocated per
-// call. An RPC parks the task on a second UnsafeContinuation and the drain returns; whichever vCPU
-// returns from the RPC resumes it and drains, with no thread hop. A TA that awaits something
-// outside the secure world leaves the queue empty with no exit: the drain returns FOREIGN_INTR at
-// once (no polling, no sleep) and the next entry drains whatever was enqueued meanwhile.
+// call and alive until its VM goes, isolated to an actor whose executor is the thread itself:
+// `enqueue` only queues the job, and the vCPU that enters (a std call, or RETURN_FROM_RPC on any
+// vCPU) drains the queue on its own OS thread. The task loops "park until a command is posted ->
+// run it -> publish the exit and park again", so a call costs one unpark and one drain: no Task,
+// no closure and no allocation per call. An RPC parks the task again and the drain returns;
+// whichever vCPU returns from the RPC unparks it and drains, with no thread hop. A TA that awaits
+// something outside the secure world leaves the queue empty with no exit: the drain returns
+// FOREIGN_INTR at once (no polling, no sleep) and the next entry drains whatever was enqueued
+// meanwhile.
 //
-// Measured with a scratch micro-benchmark (release; the same drain/handoff code around an async
-// existential TA call with four inline values; 200k calls; thread CPU time per call because the
-// 2-core host ran at load ~25; three runs each):
+// Parking is a hop to a second actor (`ParkingSpot`) whose executor keeps the job instead of
+// running it; the owner runs it again when the answer is in. Round 6 parked on UnsafeContinuations
+// in a task with the thread as its task-executor preference: each resumed continuation went
+// through the generic executor and, with a preference record present, every hop and enqueue
+// looked the preference up under the task's status-record lock (a pthread mutex): 6 switches,
+// 8 locked lookups and 2 dependency records per GET_TIME, ~12% of it in the profile. Now: no
+// continuation, no preference, no status-record lock on the path (counted with uprobes on
+// libswift_Concurrency; docs/BENCHMARKS.md "Round 7").
+//
+// Measured for round 1's choice with a scratch micro-benchmark (release; the same drain/handoff
+// code around an async existential TA call with four inline values; 200k calls; thread CPU time
+// per call because the 2-core host ran at load ~25; three runs each):
 //   per-call Task(executorPreference:) on a job-queue executor, drained (round 1's shape):
 //     585-635 ns, 4 mallocs per call
 //   the same with one CheckedContinuation "RPC" round per call: 1055-1271 ns, 4 mallocs
-//   one long-lived task per thread, UnsafeContinuation handoff (chosen): 371-379 ns, 0 mallocs
+//   one long-lived task per thread, UnsafeContinuation handoff: 371-379 ns, 0 mallocs
 // The long-lived task wins on both counts and keeps a suspended call resumable from any vCPU.
 import Synchronization
 import TAAPI
@@ -91,11 +100,15 @@ struct JobQueue {
 /// lookup is the secure world's one). The handoff state is owned, not locked: only the vCPU that
 /// won `slot` touches it, and the task touches it only while that vCPU drains it on its own OS
 /// thread, so every access is ordered by program order on that thread or by the slot's
-/// acquire/release when ownership moves to another vCPU (RETURN_FROM_RPC). A job enqueued by the
-/// draining OS thread itself (a continuation resumed by `start`, `resume` or the command) goes
-/// to the owner's own queue; only a job posted by another OS thread (a TA that awaited something
-/// outside the secure world) takes `shared`'s lock. Flags other threads set (teardown) are atomics.
-final class SecureThread: TaskExecutor, @unchecked Sendable {
+/// acquire/release when ownership moves to another vCPU (RETURN_FROM_RPC). The task side of the
+/// handoff (`nextCommand`, `parkForRPC`) is isolated to the thread's actor, so it runs inside a
+/// drain wherever its caller was: TA code that left the thread (a `@concurrent` function) hops
+/// back before it parks. The rest of the call record the task uses (`setup`, the buffers) is
+/// touched by one logical flow at a time: the owner before `start`, the task until it parks.
+/// A job enqueued by the draining OS thread itself goes to the owner's own queue; only a job
+/// posted by another OS thread (a TA that awaited something outside the secure world) takes
+/// `shared`'s lock. Flags other threads set (teardown) are atomics.
+final class SecureThread: SerialExecutor, @unchecked Sendable {
     // @unchecked: the owner-side vars below (`setup`, `buffer`, `payload`, `lastSession` and the
     // handoff state) follow the ownership discipline above; the rest is atomics or under `shared`.
     /// Thread id as the normal world sees it in a3.
@@ -138,16 +151,27 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
 
     /// Jobs enqueued by the draining OS thread itself.
     private var localJobs = JobQueue()
-    /// The task, parked until the next command.
-    private var commandWaiter: UnsafeContinuation<Bool, Never>?
-    /// The command, parked at an RPC until its answer.
-    private var rpcWaiter: UnsafeContinuation<RPCReply, Never>?
+    /// What the parked task waits for (`parking` holds its job meanwhile).
+    private var waitingFor = Wait.nothing
+    /// The parked task's job once the owner resumed it: the next drain runs it first.
+    private var unparked: UnownedJob?
+    /// What the owner answered the parked task: take the next command (true) or end (false)...
+    fileprivate var commandAnswer = false
+    /// ...or the normal world's answer to its RPC.
+    fileprivate var rpcAnswer = RPCReply()
     /// How the current drain ends, once known.
     private var exit: ThreadExit?
     /// The task exists.
     private var started = false
     /// A command was posted before the task parked.
     private var commandPending = false
+    /// The actor the task is isolated to (executor: this thread) and where it parks; made with
+    /// the task.
+    private var isolation: SecureThreadIsolation?
+    private var parking: ThreadParking?
+
+    /// What a parked task waits for.
+    enum Wait { case nothing, command, rpcAnswer }
     /// When the current drain started (ns of the world's clock; FOREIGN_INTR ticks).
     private(set) var enteredAt: UInt64 = 0
 
@@ -215,10 +239,15 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
             && inflightCancelID.load(ordering: .relaxed) == cancelID
     }
 
-    // MARK: TaskExecutor
+    // MARK: SerialExecutor
 
     func enqueue(_ job: consuming ExecutorJob) {
-        let j = UnownedJob(job)
+        post(UnownedJob(job))
+    }
+
+    /// Queues a job of the task: on the owner's queue from the draining OS thread, else on the
+    /// shared one (or the global executor once orphaned).
+    private func post(_ j: UnownedJob) {
         // The draining thread itself (the owner, in program order with its drain): no lock.
         if !orphaned.load(ordering: .acquiring), drainer.load(ordering: .relaxed) == currentOSThread() {
             localJobs.push(j)
@@ -233,6 +262,32 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
         if orphan { globalConcurrentExecutor.enqueue(ExecutorJob(j)) }
     }
 
+    /// The task's code runs only inside a drain on the draining OS thread (what `assumeIsolated`
+    /// and isolation checks ask).
+    func isIsolatingCurrentContext() -> Bool? {
+        drainer.load(ordering: .relaxed) == currentOSThread()
+    }
+
+    func checkIsolated() {
+        precondition(drainer.load(ordering: .relaxed) == currentOSThread(), "not inside secure thread \(index)'s drain")
+    }
+
+    /// The parked task's job, handed over by `ThreadParking` (on the draining OS thread: the task
+    /// hops there from code isolated to this thread).
+    fileprivate func park(_ j: UnownedJob) {
+        if orphaned.load(ordering: .acquiring) { globalConcurrentExecutor.enqueue(ExecutorJob(j)); return }
+        parking?.job = j
+    }
+
+    /// Takes the parked task's job for the next drain, if it waits for `what`.
+    private func unpark(_ what: Wait) -> Bool {
+        guard waitingFor == what, let p = parking, let j = p.job else { return false }
+        p.job = nil
+        waitingFor = .nothing
+        unparked = j
+        return true
+    }
+
     // MARK: Owner side (the vCPU that holds the thread)
 
     /// Posts the command prepared in `call` and wakes the task (creating it on first use). The
@@ -241,15 +296,17 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
         drainer.store(currentOSThread(), ordering: .relaxed)
         enteredAt = now
         exit = nil
-        if let w = commandWaiter {
-            commandWaiter = nil
-            w.resume(returning: true)
-            return
-        }
+        commandAnswer = true
+        if unpark(.command) { return }
         commandPending = true
         if !started {
             started = true
-            Task(executorPreference: self) { await self.serve() }
+            let iso = SecureThreadIsolation(self)
+            isolation = iso
+            parking = iso.parking.executor
+            // Sound: this vCPU drains the thread (`drainer` is set above), which is what the
+            // thread's isolation checks; the task's first job lands on the owner's queue.
+            iso.assumeIsolated { $0.launch() }
         }
     }
 
@@ -257,11 +314,11 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
     func resume(_ reply: RPCReply, now: UInt64) {
         drainer.store(currentOSThread(), ordering: .relaxed)
         enteredAt = now
-        // A continuation whose RPC was not delivered yet (posted while the thread was parked
-        // after an external await) is not the one this answer is for: leave it for the next drain.
-        guard exit == nil, let c = rpcWaiter else { return }
-        rpcWaiter = nil
-        c.resume(returning: reply)
+        // An RPC not delivered yet (the task parked in it after an external await, while no
+        // drain ran) is not the one this answer is for: leave it for the next drain.
+        guard exit == nil else { return }
+        rpcAnswer = reply
+        _ = unpark(.rpcAnswer)
     }
 
     /// Runs queued jobs on the calling thread until the command suspends at an RPC or ends. An
@@ -271,8 +328,13 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
         drainer.store(currentOSThread(), ordering: .relaxed)
         defer { drainer.store(0, ordering: .relaxed) }
         while true {
+            if let j = unparked {
+                unparked = nil
+                j.runSynchronously(on: asUnownedSerialExecutor())
+                continue
+            }
             if let j = localJobs.pop() {
-                j.runSynchronously(on: asUnownedTaskExecutor())
+                j.runSynchronously(on: asUnownedSerialExecutor())
                 continue
             }
             if foreignJobs.load(ordering: .acquiring) > 0 {
@@ -306,11 +368,11 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
             foreignJobs.store(0, ordering: .relaxed)
         }
         while let j = localJobs.pop() { queued.append(j) }
+        if let j = unparked { unparked = nil; queued.append(j) }
+        commandAnswer = false
+        if unpark(.command), let j = unparked { unparked = nil; queued.append(j) }
         drainer.store(0, ordering: .relaxed)
-        let w = commandWaiter
-        commandWaiter = nil
         for j in queued { globalConcurrentExecutor.enqueue(ExecutorJob(j)) }
-        w?.resume(returning: false)
     }
 
     /// Asks the task to end after the command it runs now (its VM is being destroyed).
@@ -328,34 +390,90 @@ final class SecureThread: TaskExecutor, @unchecked Sendable {
 
     // MARK: Task side (runs inside the owner's drain, or on the global executor once orphaned)
 
-    /// The thread's task: takes commands until stopped.
-    private func serve() async {
+    /// The thread's task: takes commands until stopped (isolated to `isolation`).
+    fileprivate func serve(_ iso: isolated SecureThreadIsolation) async {
         var exit: ThreadExit? = nil
-        while await nextCommand(publishing: exit) {
+        while await nextCommand(publishing: exit, iso) {
             exit = .done(a0: await run().rawValue)
         }
         shared.withLock { $0.keepAlive = nil }
     }
 
     /// Publishes how the previous command ended and parks until the next one (false: stop).
-    private func nextCommand(publishing done: ThreadExit?) async -> Bool {
-        await withUnsafeContinuation { (c: UnsafeContinuation<Bool, Never>) in
-            if let done { exit = done }
-            if stopping.load(ordering: .sequentiallyConsistent) { c.resume(returning: false); return }
-            if commandPending { commandPending = false; c.resume(returning: true); return }
-            commandWaiter = c
-        }
+    private func nextCommand(publishing done: ThreadExit?, _ iso: isolated SecureThreadIsolation) async -> Bool {
+        if let done { exit = done }
+        if stopping.load(ordering: .sequentiallyConsistent) { return false }
+        if commandPending { commandPending = false; return true }
+        waitingFor = .command
+        return await iso.parking.commandAnswer()
     }
 
     /// Suspends the running command at an RPC: the drain ends and the SMC returns `a0, a1, a2`.
-    /// Returns the normal world's answer (or abort).
+    /// Returns the normal world's answer (or abort). Runs on the thread (a caller elsewhere hops
+    /// to it first), so the handoff state is touched only inside a drain.
     func rpc(_ a0: UInt32, _ a1: UInt64 = 0, _ a2: UInt64 = 0) async -> RPCReply {
-        await withUnsafeContinuation { (c: UnsafeContinuation<RPCReply, Never>) in
-            if aborting.load(ordering: .sequentiallyConsistent) { c.resume(returning: .abort); return }
-            exit = .rpc(a0: a0, a1: a1, a2: a2)
-            rpcWaiter = c
-        }
+        guard let iso = isolation else { return .abort }
+        return await parkForRPC(a0, a1, a2, iso)
     }
+
+    private func parkForRPC(_ a0: UInt32, _ a1: UInt64, _ a2: UInt64, _ iso: isolated SecureThreadIsolation) async -> RPCReply {
+        if aborting.load(ordering: .sequentiallyConsistent) { return .abort }
+        exit = .rpc(a0: a0, a1: a1, a2: a2)
+        waitingFor = .rpcAnswer
+        return await iso.parking.rpcAnswer()
+    }
+}
+
+/// The isolation domain of a secure thread's task: an actor whose executor is the thread, so
+/// the task's code runs inside its owner's drain, and a hop to it from code already there is a
+/// comparison. (No task-executor preference: with one, every hop and every resumed
+/// continuation looks the preference up under the task's status lock.)
+actor SecureThreadIsolation {
+    unowned(unsafe) let thread: SecureThread
+    /// Where the task parks while it waits (a command, an RPC answer).
+    let parking: ParkingSpot
+
+    init(_ thread: SecureThread) {
+        self.thread = thread
+        parking = ParkingSpot(thread)
+    }
+
+    nonisolated var unownedExecutor: UnownedSerialExecutor { thread.asUnownedSerialExecutor() }
+
+    /// Creates the thread's task, isolated to this actor: its first job goes to the thread. The
+    /// task holds the thread (and so the world and partition it reaches) until it ends.
+    func launch() {
+        let t = thread
+        Task { [self] in await t.serve(self) }
+    }
+}
+
+/// Where a secure thread's task waits: hopping to this actor hands the task's job to
+/// `ThreadParking`, which keeps it until the owner resumes it (the next command, the RPC's
+/// answer). No continuation: resuming one enqueues on the generic executor and records a task
+/// dependency under the task's status lock. The owner runs the parked job on the thread's own
+/// executor, not this one: the actor has no state to protect (its bodies only read the answer
+/// the owner wrote before), and the way back to the thread's isolation is then a comparison
+/// instead of a second enqueue.
+actor ParkingSpot {
+    let executor: ThreadParking
+    init(_ thread: SecureThread) { executor = ThreadParking(thread) }
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+    // The hop here is the suspension point; each body reads what the owner left before it ran
+    // the parked job (a body that touched no memory would let the optimizer drop the hop).
+    /// Parks until the owner posts a command (true) or ends the task (false).
+    func commandAnswer() -> Bool { executor.thread.commandAnswer }
+    /// Parks until the owner delivers the normal world's answer to the RPC.
+    func rpcAnswer() -> RPCReply { executor.thread.rpcAnswer }
+}
+
+/// The executor of `ParkingSpot`: keeps the one job of the parked task.
+final class ThreadParking: SerialExecutor, @unchecked Sendable {
+    // @unchecked: `job` is owner-side state of the thread (see `SecureThread`).
+    unowned(unsafe) let thread: SecureThread
+    var job: UnownedJob?
+    init(_ thread: SecureThread) { self.thread = thread }
+    func enqueue(_ job: consuming ExecutorJob) { thread.park(UnownedJob(job)) }
 }
 
 /// The byte arrays a secure thread reuses for the private copies of memref params: copy-in moves

@@ -468,15 +468,15 @@ struct FSRPCStorage: TAStorage {
         }, body)
     }
 
-    @concurrent func read(id: [UInt8]) async throws(TEEResult) -> [UInt8] { try await run { s throws(TEEResult) in try await s.read(id) } }
-    @concurrent func write(id: [UInt8], data: [UInt8], overwrite: Bool) async throws(TEEResult) {
+    func read(id: [UInt8]) async throws(TEEResult) -> [UInt8] { try await run { s throws(TEEResult) in try await s.read(id) } }
+    func write(id: [UInt8], data: [UInt8], overwrite: Bool) async throws(TEEResult) {
         try await run { s throws(TEEResult) in try await s.write(id, data, overwrite: overwrite) }
     }
-    @concurrent func delete(id: [UInt8]) async throws(TEEResult) { try await run { s throws(TEEResult) in try await s.delete(id) } }
-    @concurrent func rename(from: [UInt8], to: [UInt8]) async throws(TEEResult) {
+    func delete(id: [UInt8]) async throws(TEEResult) { try await run { s throws(TEEResult) in try await s.delete(id) } }
+    func rename(from: [UInt8], to: [UInt8]) async throws(TEEResult) {
         try await run { s throws(TEEResult) in try await s.rename(from, to) }
     }
-    @concurrent func list() async throws(TEEResult) -> [[UInt8]] { try await run { s throws(TEEResult) in try await s.list() } }
+    func list() async throws(TEEResult) -> [[UInt8]] { try await run { s throws(TEEResult) in try await s.list() } }
 }
 
 // MARK: TA version database (rollback protection of loaded TAs)

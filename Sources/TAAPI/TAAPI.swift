@@ -165,18 +165,19 @@ public struct TAStorageFlags: OptionSet, Hashable, Sendable {
 /// Persistent objects of the TA's private storage (TEE_STORAGE_PRIVATE), keyed by raw id bytes.
 /// Backed by the FS RPC to the supplicant; the on-disk format is the secure world's business,
 /// so callers do not change when it does. Errors are GP results (ITEM_NOT_FOUND, ACCESS_CONFLICT,
-/// STORAGE_NO_SPACE, CORRUPT_OBJECT, COMMUNICATION ...).
+/// STORAGE_NO_SPACE, CORRUPT_OBJECT, COMMUNICATION ...). Like `TAContext`'s services, every
+/// method is `nonisolated(nonsending)`: it runs on the TA's secure thread.
 public protocol TAStorage: Sendable {
     /// Reads the whole object `id`; `.itemNotFound` when absent.
-    func read(id: [UInt8]) async throws(TEEResult) -> [UInt8]
+    nonisolated(nonsending) func read(id: [UInt8]) async throws(TEEResult) -> [UInt8]
     /// Creates or (with `overwrite`) replaces object `id` with `data`, atomically.
-    func write(id: [UInt8], data: [UInt8], overwrite: Bool) async throws(TEEResult)
+    nonisolated(nonsending) func write(id: [UInt8], data: [UInt8], overwrite: Bool) async throws(TEEResult)
     /// Deletes object `id`; `.itemNotFound` when absent.
-    func delete(id: [UInt8]) async throws(TEEResult)
+    nonisolated(nonsending) func delete(id: [UInt8]) async throws(TEEResult)
     /// Renames object `from` to `to`; `.accessConflict` when `to` exists.
-    func rename(from: [UInt8], to: [UInt8]) async throws(TEEResult)
+    nonisolated(nonsending) func rename(from: [UInt8], to: [UInt8]) async throws(TEEResult)
     /// Ids of every object of this TA.
-    func list() async throws(TEEResult) -> [[UInt8]]
+    nonisolated(nonsending) func list() async throws(TEEResult) -> [[UInt8]]
 }
 
 /// What the secure world offers a TA while it runs one entry point (the GP internal API).
@@ -246,7 +247,7 @@ extension TAContext {
 
 extension TAContext {
     /// Contexts without a supplicant route (test doubles) have no plugins.
-    public func invokeSupplicantPlugin(_ plugin: TEEUUID, command: UInt32, subCommand: UInt32, data: [UInt8]) async throws(TEEResult) -> [UInt8] {
+    nonisolated(nonsending) public func invokeSupplicantPlugin(_ plugin: TEEUUID, command: UInt32, subCommand: UInt32, data: [UInt8]) async throws(TEEResult) -> [UInt8] {
         throw .notSupported
     }
 }
