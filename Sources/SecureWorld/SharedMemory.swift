@@ -9,18 +9,40 @@ import Machine
 /// Every access goes through the non-secure memory view, so a buffer that names secure RAM
 /// fails like a TZASC fault would, instead of letting a caller make the core write its own memory.
 struct NSBuffer: Sendable {
-    /// (start PA, byte count) pieces in buffer order.
-    let segments: [Segment]
+    /// The first piece inline and the others in an array, so a one-piece buffer (an argument, a
+    /// one-page memref) allocates nothing.
+    private let head: Segment?
+    private let tail: [Segment]
     /// Total size in bytes.
     let size: Int
 
     /// One contiguous piece of a buffer.
     struct Segment: Sendable { let pa: PA; let count: Int }
 
-    /// A buffer of `count` bytes starting at `pa`, in one piece.
-    init(pa: PA, count: Int) { segments = [Segment(pa: pa, count: count)]; size = count }
+    /// (start PA, byte count) pieces in buffer order.
+    struct Segments: RandomAccessCollection {
+        fileprivate let head: Segment?
+        fileprivate let tail: [Segment]
+        var startIndex: Int { 0 }
+        var endIndex: Int { head == nil ? 0 : 1 + tail.count }
+        subscript(i: Int) -> Segment {
+            if i == 0, let h = head { return h }
+            return tail[i - 1]
+        }
+    }
+    var segments: Segments { Segments(head: head, tail: tail) }
 
-    init(segments: [Segment]) { self.segments = segments; size = segments.reduce(0) { $0 + $1.count } }
+    /// A buffer of `count` bytes starting at `pa`, in one piece.
+    init(pa: PA, count: Int) { head = Segment(pa: pa, count: count); tail = []; size = count }
+
+    /// A buffer of `head` then `tail` (nil head: the empty buffer).
+    init(head: Segment?, tail: [Segment]) {
+        self.head = head
+        self.tail = head == nil ? [] : tail
+        size = (head?.count ?? 0) + self.tail.reduce(0) { $0 + $1.count }
+    }
+
+    init(segments: [Segment]) { self.init(head: segments.first, tail: Array(segments.dropFirst())) }
 
     /// Reads `count` bytes at `offset`; BAD_PARAMETERS when out of bounds or unreachable.
     func read(_ memory: MemoryView, offset: Int, count: Int) throws(TEEResult) -> [UInt8] {
@@ -132,8 +154,10 @@ struct NSMemory: Sendable {
         let pages: Int
         do { pages = try PageList.pageCount(offset: UInt64(offset), size: size) } catch { throw .badParameters }
         guard pages <= maxPages else { throw .outOfMemory }
-        var segs: [NSBuffer.Segment] = []
-        segs.reserveCapacity(pages)
+        // The first piece inline, the rest (a buffer of more than one page) in an array.
+        var head: NSBuffer.Segment? = nil
+        var tail: [NSBuffer.Segment] = []
+        if pages > 1 { tail.reserveCapacity(pages - 1) }
         var left = Int(size)
         let view = self.view
         do {
@@ -150,13 +174,14 @@ struct NSMemory: Sendable {
                                   guard p.raw != 0, isNonSecure(p, count: pageSize) else { throw .badParameters }
                                   let start = i == 0 ? offset : 0
                                   let n = min(pageSize - start, left)
-                                  segs.append(NSBuffer.Segment(pa: PA(p.raw + UInt64(start)), count: n))
+                                  let s = NSBuffer.Segment(pa: PA(p.raw + UInt64(start)), count: n)
+                                  if head == nil { head = s } else { tail.append(s) }
                                   left -= n
                               })
         } catch {
             if case .tooLong = error { throw .outOfMemory }
             throw .badParameters
         }
-        return NSBuffer(segments: segs)
+        return NSBuffer(head: head, tail: tail)
     }
 }

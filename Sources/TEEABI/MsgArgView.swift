@@ -281,7 +281,8 @@ extension PageList {
     }
 
     /// Walks a page list of `pageCount` data pages starting at list page `first` (page aligned:
-    /// strip the buffer offset with `& ~offsetMask` first), allocating nothing. The layer that
+    /// strip the buffer offset with `& ~offsetMask` first), allocating nothing up to 127 data
+    /// pages (a longer list's scratch page is one temporary heap allocation). The layer that
     /// walks supplies the translation: `readListPage(address, scratch)` copies the first
     /// `scratch.count` bytes of a list page into `scratch` (it decides which addresses are
     /// reachable): all 4096, except for the last list page, of which only the entries the walk
@@ -296,11 +297,15 @@ extension PageList {
                                       visit: (Int, UInt64) throws(E) -> Void) throws(PageListWalkError<E>) {
         guard pageCount >= 0, pageCount <= maxPages else { throw .tooLong(pages: pageCount, maximum: maxPages) }
         let lists = listPages(for: pageCount)
-        let r: Result<Void, PageListWalkError<E>> = withUnsafeTemporaryAllocation(byteCount: pageSize + 8 * Swift.max(1, lists), alignment: 8) { raw in
-            // Sound: the temporary allocation lives for this closure; the first 4096 bytes are the
-            // scratch list page, the rest the addresses of list pages already read.
-            let scratch = UnsafeMutableRawBufferPointer(rebasing: raw[0..<pageSize])
-            let visited = UnsafeMutableRawBufferPointer(rebasing: raw[pageSize...])
+        // A one-page list is read only as far as its entries go, so its scratch is that long: up
+        // to 127 entries the temporary allocation stays on the stack (a whole page would be
+        // malloc'd on every walk).
+        let scratchBytes = lists <= 1 ? Swift.max(8, pageCount * 8) : pageSize
+        let r: Result<Void, PageListWalkError<E>> = withUnsafeTemporaryAllocation(byteCount: scratchBytes + 8 * Swift.max(1, lists), alignment: 8) { raw in
+            // Sound: the temporary allocation lives for this closure; the first `scratchBytes`
+            // are the scratch list page, the rest the addresses of list pages already read.
+            let scratch = UnsafeMutableRawBufferPointer(rebasing: raw[0..<scratchBytes])
+            let visited = UnsafeMutableRawBufferPointer(rebasing: raw[scratchBytes...])
             var done = 0, listIndex = 0
             var listPage = first
             while done < pageCount {
@@ -314,15 +319,18 @@ extension PageList {
                 let wanted = done + take < pageCount ? pageSize : take * 8
                 do throws(E) { try readListPage(listPage, UnsafeMutableRawBufferPointer(rebasing: scratch[0..<wanted])) }
                 catch { return .failure(.read(listPage: listPage, error)) }
-                guard let page = try? PageView(scratch) else { return .failure(.truncated(listPage: listPage, bytes: 0)) }
+                // `wanted` <= scratchBytes: a one-page list wants pageCount entries, any other page
+                // a whole page.
+                let read = UnsafeRawBufferPointer(rebasing: scratch[0..<wanted])
                 for i in 0..<take {
-                    let e = page.entry(i)
+                    let e = LE.u64(read, i * 8)
                     guard e & offsetMask == 0 else { return .failure(.misalignedEntry(index: done, address: e)) }
                     do throws(E) { try visit(done, e) } catch { return .failure(.visit(index: done, error)) }
                     done += 1
                 }
                 if done < pageCount {
-                    let next = page.next
+                    // Not the last list page: `read` holds all 4096 bytes.
+                    let next = LE.u64(read, nextPointerOffset)
                     guard next != 0 else { return .failure(.missingNext(afterEntries: done)) }
                     listPage = next
                 }
