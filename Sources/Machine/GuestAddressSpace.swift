@@ -137,11 +137,16 @@ public final class GuestAddressSpace: @unchecked Sendable {
     /// Reads `count` bytes at `ipa`, page by page; fails on unmapped or foreign pages.
     public func read(_ ipa: IPA, count: Int) throws(MemoryError) -> [UInt8] {
         guard count >= 0 else { throw .overflow }
-        var out = [UInt8](repeating: 0, count: count)
-        let r: Result<Void, MemoryError> = out.withUnsafeMutableBytes { b in
-            do throws(MemoryError) { try read(ipa, into: b); return .success(()) } catch { return .failure(error) }
+        // Filled straight from guest memory, no zero fill first; on a failed read the array is
+        // dropped with count 0 (nothing uninitialized is ever read).
+        var failure: MemoryError? = nil
+        let out = [UInt8](unsafeUninitializedCapacity: count) { b, initialized in
+            do throws(MemoryError) {
+                try read(ipa, into: UnsafeMutableRawBufferPointer(b))
+                initialized = count
+            } catch { failure = error; initialized = 0 }
         }
-        try r.get()
+        if let failure { throw failure }
         return out
     }
 
