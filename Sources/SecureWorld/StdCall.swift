@@ -60,6 +60,21 @@ struct CallSetup: Sendable {
 /// The std call record is the secure thread itself (one reusable record per thread).
 typealias StdCall = SecureThread
 
+/// The params of an RPC argument as the normal world left them: at most
+/// `OPTEEIdentity.rpcMaxNumParams` (4), kept inline, so reading an RPC's answer allocates nothing.
+struct RPCParams: RandomAccessCollection, Sendable {
+    private var items: InlineArray<4, MsgParam> = InlineArray(repeating: .none)
+    private(set) var endIndex = 0
+    var startIndex: Int { 0 }
+    subscript(i: Int) -> MsgParam { items[i] }
+    /// Adds a param; past the fourth it is dropped (the argument holds no more).
+    mutating func append(_ p: MsgParam) {
+        guard endIndex < items.count else { return }
+        items[endIndex] = p
+        endIndex += 1
+    }
+}
+
 extension SecureThread {
     /// The thread running this call (the record and the thread are one object).
     var thread: SecureThread { self }
@@ -211,26 +226,25 @@ extension SecureThread {
     /// and the num_params the normal world left. Allocates the RPC argument with RPC_ALLOC first
     /// when the call did not supply one and none is cached. The argument is built in this
     /// thread's buffer through the view, copied out once and copied back once.
-    func rpcCommand(_ cmd: RPCCommand, _ params: [MsgParam]) async -> (ret: TEEResult, params: [MsgParam], numParams: Int) {
-        guard params.count <= Int(OPTEEIdentity.rpcMaxNumParams) else { return (.badParameters, [], 0) }
+    func rpcCommand(_ cmd: RPCCommand, _ params: [MsgParam]) async -> (ret: TEEResult, params: RPCParams, numParams: Int) {
+        guard params.count <= Int(OPTEEIdentity.rpcMaxNumParams) else { return (.badParameters, RPCParams(), 0) }
         partition.countRPC(cmd)
-        guard let rpcArg = await rpcArgument() else { return (.outOfMemory, [], 0) }
+        guard let rpcArg = await rpcArgument() else { return (.outOfMemory, RPCParams(), 0) }
         let size = MsgArg.size(numParams: params.count)
         guard let scratch = argSlice(ThreadBuffer.rpcOffset, size),
               let v = argView(ThreadBuffer.rpcOffset, size),
               (try? v.reset(cmd: MsgCommand(rawValue: cmd.rawValue), numParams: params.count)) != nil else {
-            return (.outOfMemory, [], 0)
+            return (.outOfMemory, RPCParams(), 0)
         }
         v.ret = .generic
         for (i, p) in params.enumerated() { v.param(i)?.store(p) }
-        do { try rpcArg.buffer.write(world.ns.view, offset: 0, from: UnsafeRawBufferPointer(scratch)) } catch { return (.outOfMemory, [], 0) }
+        do { try rpcArg.buffer.write(world.ns.view, offset: 0, from: UnsafeRawBufferPointer(scratch)) } catch { return (.outOfMemory, RPCParams(), 0) }
         let (h, l) = RegisterFrame.split(rpcArg.cookie)
         let reply = await rpc(SMCReturn.rpc(.cmd).rawValue, h, l)
-        if reply.aborted { return (.communication, [], 0) }
+        if reply.aborted { return (.communication, RPCParams(), 0) }
         // Copy the answer once, then read the copy through the view.
-        guard (try? rpcArg.buffer.read(world.ns.view, offset: 0, into: scratch)) != nil else { return (.communication, [], 0) }
-        var out: [MsgParam] = []
-        out.reserveCapacity(params.count)
+        guard (try? rpcArg.buffer.read(world.ns.view, offset: 0, into: scratch)) != nil else { return (.communication, RPCParams(), 0) }
+        var out = RPCParams()
         for i in 0..<params.count { if let p = v.param(i) { out.append(p.load()) } }
         return (v.ret, out, Int(v.numParams))
     }

@@ -68,7 +68,7 @@ struct RPCFileSystem: REEFileSystem {
     /// ends), filled with `input` (and `second`) first; returns ret, params and up to `output`
     /// bytes read back.
     private func fs(_ op: RPCFSOperation, b: UInt64 = 0, c: UInt64 = 0, input: [UInt8]? = nil, output: Int = 0,
-                    second: [UInt8]? = nil, valueOut: Bool = false) async throws(TEEResult) -> (TEEResult, [MsgParam], [UInt8]) {
+                    second: [UInt8]? = nil, valueOut: Bool = false) async throws(TEEResult) -> (TEEResult, RPCParams, [UInt8]) {
         let size = max(input?.count ?? 0, output, 1) + (second?.count ?? 0)
         let (buf, cookie) = try await call.payloadBuffer(size: size)
         var params: [MsgParam] = [.value(.valueInput, a: op.rawValue, b: b, c: c)]
@@ -143,7 +143,7 @@ struct RPCFileSystem: REEFileSystem {
         let d = back[2].a
         var names: [String] = []
         for _ in 0..<(DirectoryFile.maxEntries * 2 + 16) {
-            let res: (TEEResult, [MsgParam], [UInt8])
+            let res: (TEEResult, RPCParams, [UInt8])
             do { res = try await fs(.readdir, b: d, output: Self.nameMax) } catch { break }
             guard res.0 == .success else { break }
             names.append(String(decoding: res.2.prefix { $0 != 0 }, as: UTF8.self))
