@@ -117,6 +117,9 @@ public final class OPTEEDriver: Sendable {
     private let argSlots: SlotPool
     /// Pre-registered argument pages (CALL_WITH_REGD_ARG), published once after the probe.
     private let regd = AtomicLazyReference<RegisteredArguments>()
+    /// Whether the probe may register argument pages: when false (the default configuration), a
+    /// call never loads `regd` (its `load` is an unspecialized generic, a metadata lookup per call).
+    private let regdEnabled: Bool
     private let regdRetired = Atomic<Bool>(false)
     private let vcpuSlots: SlotPool
     /// Bounce pages of one-page temporary memrefs and the slots calls hold (`BounceTable`),
@@ -182,7 +185,8 @@ public final class OPTEEDriver: Sendable {
         }
         argRun = run
         argSlots = SlotPool(count: run?.pages ?? 0)
-        if configuration.useRegisteredArguments && rpcParamCount > 0 {
+        regdEnabled = configuration.useRegisteredArguments && rpcParamCount > 0
+        if regdEnabled {
             var pages: [(page: GuestBuffer, cookie: UInt64)] = []
             for _ in 0..<min(threadCount ?? 8, 16) {
                 guard let page = try? allocator.allocate(pages: 1) else { break }
@@ -616,7 +620,7 @@ public final class OPTEEDriver: Sendable {
 
         let page: ArgPage
         let base: IPA
-        let registered = regdRetired.load(ordering: .acquiring) ? nil : regd.load()
+        let registered = !regdEnabled || regdRetired.load(ordering: .acquiring) ? nil : regd.load()
         if let registered, let i = registered.slots.tryClaim() {
             page = .registered(i); base = registered.pages[i].page.base
         } else if let run = argRun, let i = argSlots.tryClaim() {
