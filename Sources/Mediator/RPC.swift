@@ -136,8 +136,10 @@ extension Mediator {
             default:
                 break
             }
-            slot.calls[r.calls[idx].slot].word.store(CallPhase.inFlight, ordering: .relaxed)
-            return .send(PreparedCall(callID: r.calls[idx].id, frame: s, unlocked: UnlockedCompletion(r.calls[idx], space: r.space, slot: slot)))
+            let phase = slot.phases[r.calls[idx].slot]
+            // Sound: the slot's `calls` array holds every phase object for the slot's whole life.
+            phase._withUnsafeGuaranteedRef { $0.word.store(CallPhase.inFlight, ordering: .relaxed) }
+            return .send(PreparedCall(callID: r.calls[idx].id, frame: s, unlocked: UnlockedCompletion(r.calls[idx], space: .passUnretained(r.space), phase: phase)))
         }
         switch prep {
         case let .answer(f): return f

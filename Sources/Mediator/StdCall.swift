@@ -32,13 +32,17 @@ struct UnlockedCompletion: Sendable {
     /// The call's temporary buffers (nil when it has none, as a NOP invoke: no array to retain).
     var tempBuffers: [SharedBuffer]?
 
-    /// The part of `c` copy-back reads, when `c`'s completion books nothing in the guest's record.
-    init?(_ c: borrowing CallRecord, space: GuestAddressSpace, slot: GuestSlot) {
+    /// The part of `c` copy-back reads, when `c`'s completion books nothing in the guest's record;
+    /// `phase` is the word of `c`'s slot, which the caller already looked up (one read of the
+    /// slot's phase array per call).
+    /// `space` comes unretained (an initializer's class parameter is taken at +1: a retain in the
+    /// caller and a release here, per call).
+    init?(_ c: borrowing CallRecord, space: Unmanaged<GuestAddressSpace>, phase: Unmanaged<CallSlotPhase>) {
         guard c.cmd == .invokeCommand || c.cmd == .cancel, c.registering == nil, c.unregistering == nil,
-              !c.opening, c.closing == nil, c.argumentPinned, c.slot >= 0, c.slot < slot.calls.count else { return nil }
-        self.space = .passUnretained(space); phase = slot.phases[c.slot]; location = c.location; privatePage = c.privatePage
+              !c.opening, c.closing == nil, c.argumentPinned else { return nil }
+        self.space = space; self.phase = phase; location = c.location; privatePage = c.privatePage
         argBytes = c.argBytes; numParams = c.numParams; valueOutputs = c.valueOutputs; sizeOutputs = c.sizeOutputs
-        tempBuffers = c.tempBuffers.isEmpty ? nil : c.tempBuffers
+        if c.tempBuffers.isEmpty { tempBuffers = nil } else { tempBuffers = c.tempBuffers }
     }
 }
 
@@ -139,10 +143,13 @@ extension Mediator {
             return .answer(RegisterFrame(a0: UInt64(SMCReturn.ok.rawValue)))
         }
         // 4. Record the call, give its slot to this vCPU, and hand the secure world the private copy.
-        let unlocked = UnlockedCompletion(call, space: r.space, slot: guestSlot)
+        // `slot` came from the record's free list: an index of the slot's phase array.
+        let phase = guestSlot.phases[slot]
+        let unlocked = UnlockedCompletion(call, space: .passUnretained(r.space), phase: phase)
         let callID = call.id
         r.calls.append(consume call)
-        guestSlot.phases[slot]._withUnsafeGuaranteedRef { $0.word.store(CallPhase.inFlight, ordering: .relaxed) }
+        // Sound: the slot's `calls` array holds every phase object for the slot's whole life.
+        phase._withUnsafeGuaranteedRef { $0.word.store(CallPhase.inFlight, ordering: .relaxed) }
         let (hi, lo) = RegisterFrame.split(priv.address.raw)
         return .send(PreparedCall(callID: callID, frame: RegisterFrame(.callWithArg, a1: hi, a2: lo,
                                                                      a3: UInt64(OPTEEIdentity.shmCached), a7: guest.clientID),
