@@ -484,7 +484,9 @@ public final class OPTEEDriver: Sendable {
         }
         // The shared memory every memref names, looked up under one lock for the whole request;
         // each is held for the call (a release waits for it, as OP-TEE's reg-shm release does).
-        var records = InlineArray<4, ShmRecord?>(repeating: nil)
+        // Only the handles are kept (a trivial value): a copy of the record would retain its
+        // pages and its releaser, and four optional records made the frame larger for every call.
+        var records = InlineArray<4, SharedMemoryHandle?>(repeating: nil)
         var held = InlineArray<4, UInt64>(repeating: 0)
         var anyMemref = false
         for i in 0..<n { if case .memref = params[i] { anyMemref = true } }
@@ -494,7 +496,7 @@ public final class OPTEEDriver: Sendable {
                     guard case let .memref(_, shm, _, _) = params[i], var r = table[shm.id], !r.releasing else { continue }
                     r.users += 1
                     table[shm.id] = r
-                    records[i] = r; held[i] = shm.id
+                    records[i] = r.handle; held[i] = shm.id
                 }
             }
         }
@@ -532,12 +534,12 @@ public final class OPTEEDriver: Sendable {
                 temps[i].list = list
                 encoded[i] = .tmem(dir.tmemType, bufPtr: ptr, size: UInt64(bytes.count), shmRef: newCookie(), noncontig: true)
             case let .memref(dir, shm, offset, size):
-                guard let rec = records[i], rec.handle.id == shm.id, offset >= 0, size >= 0,
-                      offset <= rec.handle.size, size <= rec.handle.size - offset else { throw .badParameters }
-                if rec.handle.registered {
+                guard let rec = records[i], rec.id == shm.id, offset >= 0, size >= 0,
+                      offset <= rec.size, size <= rec.size - offset else { throw .badParameters }
+                if rec.registered {
                     encoded[i] = .rmem(dir.rmemType, offset: UInt64(offset), size: UInt64(size), shmRef: shm.id)
                 } else {
-                    guard let start = rec.handle.address.adding(UInt64(offset)) else { throw .badParameters }
+                    guard let start = rec.address.adding(UInt64(offset)) else { throw .badParameters }
                     let (list, ptr) = try PageListBuilder.build(address: start, size: size, allocator: allocator)
                     temps[i].list = list
                     encoded[i] = .tmem(dir.tmemType, bufPtr: ptr, size: UInt64(size), shmRef: shm.id, noncontig: true)
