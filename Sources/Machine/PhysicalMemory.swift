@@ -279,11 +279,13 @@ final class RegionCache: @unchecked Sendable {
         var base: UInt64, end: UInt64, memory: UInt64, generation: UInt64
         var region: Region
     }
-    private var entries: [Entry] = []
+    // Unchecked exclusivity: sound because the cache is reached only by its own thread (its
+    // pthread-specific slot) and every access to it is one read or one modify with no callback inside.
+    @exclusivity(unchecked) private var entries: [Entry] = []
     private static let capacity = 4
     /// Accesses on this thread under way that run a body (`withBytes`): while above 0, `insert`
     /// adds without dropping anything, so every region an access resolved stays alive.
-    @usableFromInline var holds = 0
+    @usableFromInline @exclusivity(unchecked) var holds = 0
 
     /// The region of `memory` at `generation` covering `pa`, unretained (the entry holds it).
     /// Entries stay where they are: a call alternates between a few regions (guest RAM,

@@ -112,12 +112,12 @@ extension Mediator {
     // MARK: - RETURN_FROM_RPC
 
     func resume(_ frame: RegisterFrame, slot: GuestSlot, guest: GuestID, vcpu: Int) -> RegisterFrame {
-        let prep = withLiveGuest(slot) { r in
+        sendPrepared(slot, guest: guest) { r, sent in
             guard let idx = r.callIndex(thread: frame.a3), !r.calls[idx].inFlight, let fn = r.calls[idx].pendingRPC else {
                 counters.bump(.resumeRejected)
                 r.refused += 1
                 log.debug("RETURN_FROM_RPC refused", metadata: ["guest": "\(guest.raw)", "thread": "\(frame.a3)"])
-                return .answer(RegisterFrame(a0: UInt64(SMCReturn.eresume.rawValue)))
+                return RegisterFrame(a0: UInt64(SMCReturn.eresume.rawValue))
             }
             // The record is updated in place (a copy of it costs retains of its buffers).
             r.calls[idx].inFlight = true
@@ -136,14 +136,11 @@ extension Mediator {
             default:
                 break
             }
-            slot.calls[r.calls[idx].slot].word.store(CallPhase.inFlight, ordering: .relaxed)
-            return .send(PreparedCall(callID: r.calls[idx].id, frame: s, unlocked: UnlockedCompletion(r.calls[idx], space: r.space, slot: slot)))
-        }
-        switch prep {
-        case let .answer(f): return f
-        case let .send(call):
-            let out = secure.smc(call.frame)
-            return complete(call, out, slot: slot, guest: guest)
+            let phase = slot.phases[r.calls[idx].slot]
+            // Sound: the slot's `calls` array holds every phase object for the slot's whole life.
+            phase._withUnsafeGuaranteedRef { $0.word.store(CallPhase.inFlight, ordering: .relaxed) }
+            sent = PreparedCall(callID: r.calls[idx].id, frame: s, unlocked: UnlockedCompletion(r.calls[idx], space: .passUnretained(r.space), phase: phase))
+            return nil
         }
     }
 

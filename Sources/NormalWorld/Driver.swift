@@ -117,6 +117,9 @@ public final class OPTEEDriver: Sendable {
     private let argSlots: SlotPool
     /// Pre-registered argument pages (CALL_WITH_REGD_ARG), published once after the probe.
     private let regd = AtomicLazyReference<RegisteredArguments>()
+    /// Whether the probe may register argument pages: when false (the default configuration), a
+    /// call never loads `regd` (its `load` is an unspecialized generic, a metadata lookup per call).
+    private let regdEnabled: Bool
     private let regdRetired = Atomic<Bool>(false)
     private let vcpuSlots: SlotPool
     /// Bounce pages of one-page temporary memrefs and the slots calls hold (`BounceTable`),
@@ -182,7 +185,8 @@ public final class OPTEEDriver: Sendable {
         }
         argRun = run
         argSlots = SlotPool(count: run?.pages ?? 0)
-        if configuration.useRegisteredArguments && rpcParamCount > 0 {
+        regdEnabled = configuration.useRegisteredArguments && rpcParamCount > 0
+        if regdEnabled {
             var pages: [(page: GuestBuffer, cookie: UInt64)] = []
             for _ in 0..<min(threadCount ?? 8, 16) {
                 guard let page = try? allocator.allocate(pages: 1) else { break }
@@ -480,7 +484,9 @@ public final class OPTEEDriver: Sendable {
         }
         // The shared memory every memref names, looked up under one lock for the whole request;
         // each is held for the call (a release waits for it, as OP-TEE's reg-shm release does).
-        var records = InlineArray<4, ShmRecord?>(repeating: nil)
+        // Only the handles are kept (a trivial value): a copy of the record would retain its
+        // pages and its releaser, and four optional records made the frame larger for every call.
+        var records = InlineArray<4, SharedMemoryHandle?>(repeating: nil)
         var held = InlineArray<4, UInt64>(repeating: 0)
         var anyMemref = false
         for i in 0..<n { if case .memref = params[i] { anyMemref = true } }
@@ -490,7 +496,7 @@ public final class OPTEEDriver: Sendable {
                     guard case let .memref(_, shm, _, _) = params[i], var r = table[shm.id], !r.releasing else { continue }
                     r.users += 1
                     table[shm.id] = r
-                    records[i] = r; held[i] = shm.id
+                    records[i] = r.handle; held[i] = shm.id
                 }
             }
         }
@@ -528,12 +534,12 @@ public final class OPTEEDriver: Sendable {
                 temps[i].list = list
                 encoded[i] = .tmem(dir.tmemType, bufPtr: ptr, size: UInt64(bytes.count), shmRef: newCookie(), noncontig: true)
             case let .memref(dir, shm, offset, size):
-                guard let rec = records[i], rec.handle.id == shm.id, offset >= 0, size >= 0,
-                      offset <= rec.handle.size, size <= rec.handle.size - offset else { throw .badParameters }
-                if rec.handle.registered {
+                guard let rec = records[i], rec.id == shm.id, offset >= 0, size >= 0,
+                      offset <= rec.size, size <= rec.size - offset else { throw .badParameters }
+                if rec.registered {
                     encoded[i] = .rmem(dir.rmemType, offset: UInt64(offset), size: UInt64(size), shmRef: shm.id)
                 } else {
-                    guard let start = rec.handle.address.adding(UInt64(offset)) else { throw .badParameters }
+                    guard let start = rec.address.adding(UInt64(offset)) else { throw .badParameters }
                     let (list, ptr) = try PageListBuilder.build(address: start, size: size, allocator: allocator)
                     temps[i].list = list
                     encoded[i] = .tmem(dir.tmemType, bufPtr: ptr, size: UInt64(size), shmRef: shm.id, noncontig: true)
@@ -616,7 +622,7 @@ public final class OPTEEDriver: Sendable {
 
         let page: ArgPage
         let base: IPA
-        let registered = regdRetired.load(ordering: .acquiring) ? nil : regd.load()
+        let registered = !regdEnabled || regdRetired.load(ordering: .acquiring) ? nil : regd.load()
         if let registered, let i = registered.slots.tryClaim() {
             page = .registered(i); base = registered.pages[i].page.base
         } else if let run = argRun, let i = argSlots.tryClaim() {

@@ -310,10 +310,10 @@ extension SecureThread {
         guard inst.tryAcquire(token) == .ok else { return nil }
         var bindings = ParamBindings()
         var r: TEEResult, origin: TEEOrigin
-        switch copyIn(a, first: 0, count: n, &bindings) {
-        case let .failure(e):
+        var params = TAParams(types: GPParamTypes(rawValue: 0))
+        if let e = copyIn(a, first: 0, count: n, &bindings, into: &params) {
             (r, origin) = (e, .tee)
-        case var .success(params):
+        } else {
             setInflight(session: s.id, cancelID: a.cancelID)
             do {
                 r = try inst.ta.invokeSynchronously(command: command, params: &params, sessionState: s.taState,
@@ -335,18 +335,26 @@ extension SecureThread {
     /// Converts message params [first, first + count) into TA params: values copied, memrefs
     /// resolved (tmem by PA or page list, rmem inside a registered shm) and their bytes copied in.
     func copyIn(_ a: MsgArgView, first: Int, count: Int, _ bindings: inout ParamBindings) -> Result<TAParams, TEEResult> {
-        guard count >= 0, count <= 4 else { return .failure(.badParameters) }
         var ta = TAParams(types: GPParamTypes(rawValue: 0))
+        if let e = copyIn(a, first: first, count: count, &bindings, into: &ta) { return .failure(e) }
+        return .success(ta)
+    }
+
+    /// `copyIn` into the caller's fresh (no params) `ta`, in place: the inline INVOKE's ~170-byte
+    /// params are not moved out of a `Result`. nil on success; on failure `ta` holds what was
+    /// converted so far, for the caller to drop.
+    func copyIn(_ a: MsgArgView, first: Int, count: Int, _ bindings: inout ParamBindings, into ta: inout TAParams) -> TEEResult? {
+        guard count >= 0, count <= 4 else { return .badParameters }
         // TEE_PARAM_TYPES, one nibble per param.
         var packed: UInt32 = 0
         // Two fields, not the whole config (copying it retains its closure and key).
         let maxMemrefBytes = world.maxMemrefBytes, maxSHMPages = world.maxSHMPages
         for i in 0..<count {
-            guard let p = a.param(first + i) else { return .failure(.badParameters) }
+            guard let p = a.param(first + i) else { return .badParameters }
             var b = ParamBinding()
             defer { bindings[i] = b; bindings.count = i + 1 }
             let attr = p.attr
-            guard attr.isWellFormed, !attr.isMeta, let t = attr.type else { return .failure(.badParameters) }
+            guard attr.isWellFormed, !attr.isMeta, let t = attr.type else { return .badParameters }
             b.type = t
             switch t {
             case .none:
@@ -364,27 +372,27 @@ extension SecureThread {
                     ta[i] = .memref(TAMemref(bytes: [], capacity: 0, isNull: true))
                     continue
                 }
-                guard size <= UInt64(maxMemrefBytes) else { return .failure(.outOfMemory) }
+                guard size <= UInt64(maxMemrefBytes) else { return .outOfMemory }
                 if attr.isNoncontig {
                     do { b.buffer = try world.ns.walkPageList(bufPtr: bufPtr, size: size, maxPages: maxSHMPages) }
-                    catch { return .failure(error) }
+                    catch { return error }
                 } else {
-                    guard let buf = world.ns.contiguous(PA(bufPtr), count: Int(size)) else { return .failure(.badParameters) }
+                    guard let buf = world.ns.contiguous(PA(bufPtr), count: Int(size)) else { return .badParameters }
                     b.buffer = buf
                 }
             case .rmemInput, .rmemOutput, .rmemInout:
                 packed |= UInt32((GPParamType(rawValue: t.rawValue) ?? .none).rawValue) << (4 * UInt32(i))
                 let cookie = p.shmRef, offs = p.rmemOffset, size = p.memrefSize
-                guard let shm = partition.useSHM(cookie) else { return .failure(.badParameters) }
+                guard let shm = partition.useSHM(cookie) else { return .badParameters }
                 b.shmCookie = cookie
                 let (end, o) = offs.addingReportingOverflow(size)
                 guard !o, end <= UInt64(shm.size), let buf = shm.slice(offset: Int(offs), count: Int(size)) else {
-                    return .failure(.security)
+                    return .security
                 }
-                guard size <= UInt64(maxMemrefBytes) else { return .failure(.outOfMemory) }
+                guard size <= UInt64(maxMemrefBytes) else { return .outOfMemory }
                 b.buffer = buf
             }
-            guard let buf = b.buffer else { return .failure(.badParameters) }
+            guard let buf = b.buffer else { return .badParameters }
             // One buffer, the thread's reused array for this slot, filled in place (zeroes for
             // OUTPUT): no intermediate arrays, and no allocation in the steady state.
             var bytes = scratch.bytes(i, count: buf.size, zeroed: !t.isInput)
@@ -394,12 +402,12 @@ extension SecureThread {
                 let r: Result<Void, TEEResult> = bytes.withUnsafeMutableBytes { raw in
                     do throws(TEEResult) { try buf.read(view, offset: 0, into: raw); return .success(()) } catch { return .failure(error) }
                 }
-                if case let .failure(e) = r { return .failure(e) }
+                if case let .failure(e) = r { return e }
             }
             ta[i] = .memref(TAMemref(bytes: bytes, capacity: buf.size))
         }
         ta.types = GPParamTypes(rawValue: packed)
-        return .success(ta)
+        return nil
     }
 
     /// Writes TA outputs back: values (a, b) into the argument copy, memref bytes into their

@@ -29,6 +29,8 @@ final class Partition: @unchecked Sendable {
     // partition), before the partition is published; it never changes afterwards.
     let clientID: UInt64
     private(set) var threads: [SecureThread] = []
+    /// The same threads unretained (held by `threads` for the partition's life), for the call path.
+    private(set) var threadRefs: [Unmanaged<SecureThread>] = []
     /// VM_DESTROYED was received: no thread is handed out or suspended any more.
     let destroyed = Atomic<Bool>(false)
     /// ENABLE_SHM_CACHE is in force.
@@ -70,26 +72,36 @@ final class Partition: @unchecked Sendable {
         ts.reserveCapacity(threads)
         for i in 0..<threads { ts.append(SecureThread(index: i, world: world, partition: self)) }
         self.threads = ts
+        self.threadRefs = ts.map { Unmanaged.passUnretained($0) }
     }
 
     // MARK: Threads
 
-    /// Takes a free thread (marked running), or nil (ETHREAD_LIMIT).
-    func allocateThread() -> SecureThread? {
+    /// Takes a free thread (marked running), or nil (ETHREAD_LIMIT). Unretained: `threads` holds
+    /// it for the partition's life, so a caller holding the partition may use it without a count.
+    func allocateThread() -> Unmanaged<SecureThread>? {
         guard !destroyed.load(ordering: .acquiring) else { return nil }
         // An index loop: iterating through the Collection witnesses allocates in a debug build.
         var i = 0
-        while i < threads.count {
-            let t = threads[i]
+        while i < threadRefs.count {
+            let u = threadRefs[i]
             i += 1
-            guard t.slot.compareExchange(expected: SlotState.free.rawValue, desired: SlotState.running.rawValue,
-                                         ordering: .acquiringAndReleasing).exchanged else { continue }
-            // Teardown may have begun meanwhile: give the thread back rather than run in a dead VM.
-            if destroyed.load(ordering: .sequentiallyConsistent) {
-                t.slot.store(SlotState.free.rawValue, ordering: .releasing)
-                return nil
+            // Sound: `threads` holds the thread for the partition's life, and this is a method of the partition.
+            let claim = u._withUnsafeGuaranteedRef { t -> Bool? in
+                guard t.slot.compareExchange(expected: SlotState.free.rawValue, desired: SlotState.running.rawValue,
+                                             ordering: .acquiringAndReleasing).exchanged else { return false }
+                // Teardown may have begun meanwhile: give the thread back rather than run in a dead VM.
+                if destroyed.load(ordering: .sequentiallyConsistent) {
+                    t.slot.store(SlotState.free.rawValue, ordering: .releasing)
+                    return nil
+                }
+                return true
             }
-            return t
+            switch claim {
+            case .some(true): return u
+            case .some(false): continue
+            case .none: return nil
+            }
         }
         return nil
     }

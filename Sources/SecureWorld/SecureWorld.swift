@@ -156,6 +156,8 @@ public final class SecureWorld: SMCEntry, Sendable {
     /// Per-VM partitions by client id, spread over shards so that a lookup never takes a lock
     /// shared by every VM; every call then works under its own VM's lock.
     private let shards: [PartitionShard]
+    /// The same shards unretained (held by `shards` for the world's life), for the call path.
+    private let shardRefs: [Unmanaged<PartitionShard>]
     static let shardCount = 64
     /// The partition of the no-hypervisor mode (set once at the end of init).
     private let implicitRef = AtomicLazyReference<Partition>()
@@ -184,6 +186,7 @@ public final class SecureWorld: SMCEntry, Sendable {
         self.clock = clock
         self.startNanos = clock.nanoseconds()
         shards = (0..<Self.shardCount).map { _ in PartitionShard() }
+        shardRefs = shards.map { Unmanaged.passUnretained($0) }
         if !config.virtualization {
             _ = implicitRef.storeIfNil(Partition(clientID: 0, threads: config.threadsPerVM, world: self))
         }
@@ -253,7 +256,8 @@ public final class SecureWorld: SMCEntry, Sendable {
 
     func partition(for clientID: UInt64) -> Partition? {
         if let i = implicit { return i }
-        return shard(clientID).map.withLock { $0[clientID] }
+        // Sound: `shards` holds every shard for the world's life, and the caller is in a method of the world.
+        return shardRefs[Int(clientID % UInt64(Self.shardCount))]._withUnsafeGuaranteedRef { $0.map.withLock { $0[clientID] } }
     }
 
     private func shard(_ clientID: UInt64) -> PartitionShard { shards[Int(clientID % UInt64(Self.shardCount))] }
@@ -451,9 +455,20 @@ public final class SecureWorld: SMCEntry, Sendable {
                               a4: frame.a4 & 0xFFFF_FFFF, a5: frame.a5 & 0xFFFF_FFFF), now: entryTime)
             return drive(t, p, frame)
         }
-        guard let t = p.allocateThread() else {
+        guard let thread = p.allocateThread() else {
             countSMC(.ethreadLimit, p, "no free secure thread in client \(client)")
             return ret(.ethreadLimit)
+        }
+        // Sound: the partition's `threads` holds its threads for its whole life, and `p` is held
+        // strongly for this whole call.
+        return thread._withUnsafeGuaranteedRef { t in stdCall(frame, on: t, p) }
+    }
+
+    /// The std call `frame` of partition `p` on its allocated (running) thread `t`.
+    private func stdCall(_ frame: RegisterFrame, on t: SecureThread, _ p: Partition) -> RegisterFrame {
+        func ret(_ r: SMCReturn) -> RegisterFrame {
+            var out = frame
+            out.a0 = UInt64(r.rawValue); out.a1 = 0; out.a2 = 0; out.a3 = 0; return out
         }
         if case let .failure(e) = t.prepare(frame) {
             p.release(t)

@@ -189,8 +189,12 @@ extension SecureThread {
         case .none:
             return
         case let .physical(pa):
-            _ = try? world.memory.withBytes(pa, count: size, world: .nonSecure) { (raw: UnsafeMutableRawBufferPointer) throws(ABIError) in
-                try MsgArgView(raw).copyResults(from: secure, count: n, session: open)
+            // Sound: the world holds its `memory` for its life, and this thread's world outlives its calls
+            // (reached guaranteed: the access takes no reference count).
+            Unmanaged.passUnretained(world.memory)._withUnsafeGuaranteedRef { memory in
+                _ = try? memory.withBytes(pa, count: size, world: .nonSecure) { (raw: UnsafeMutableRawBufferPointer) throws(ABIError) in
+                    try MsgArgView(raw).copyResults(from: secure, count: n, session: open)
+                }
             }
         case let .registered(nsBuf):
             // The argument may span pages of the shm: read it into the bounce area, copy the
