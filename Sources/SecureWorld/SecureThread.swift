@@ -168,6 +168,7 @@ final class SecureThread: SerialExecutor, @unchecked Sendable {
     /// The actor the task is isolated to (executor: this thread) and where it parks; made with
     /// the task.
     private var isolation: SecureThreadIsolation?
+    /// The executor of the isolation's `ParkingSpot`: it holds the parked task's job.
     private var parking: ThreadParking?
 
     /// What a parked task waits for.
