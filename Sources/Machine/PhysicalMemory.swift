@@ -161,6 +161,14 @@ public final class PhysicalMemory: Sendable {
         return r.takeUnretainedValue()
     }
 
+    /// The kind of the region holding all of [pa, pa + count), or nil when no one region does:
+    /// `region(containing:)`'s check without handing out (and counting) a reference.
+    public func kindOfRange(_ pa: PA, count: Int) -> RegionKind? {
+        guard count >= 0, let end = pa.adding(UInt64(count)), let (r, _) = unretainedRegion(containing: pa) else { return nil }
+        // Sound: this thread's cache holds the region until its next insert, after this read.
+        return r._withUnsafeGuaranteedRef { end <= $0.endPA ? $0.kind : nil }
+    }
+
     /// `region(containing:)` without reference counting, for the accesses of this file: the
     /// region, and this thread's cache, whose entry holds the region strongly. The entry stays
     /// until this thread inserts into its cache again, which never happens while an access

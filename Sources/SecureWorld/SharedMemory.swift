@@ -9,10 +9,10 @@ import Machine
 /// Every access goes through the non-secure memory view, so a buffer that names secure RAM
 /// fails like a TZASC fault would, instead of letting a caller make the core write its own memory.
 struct NSBuffer: Sendable {
-    /// The first piece inline and the others in an array, so a one-piece buffer (an argument, a
-    /// one-page memref) allocates nothing.
+    /// The first piece inline and the others in an array (nil for none), so a one-piece buffer
+    /// (an argument, a one-page memref) allocates nothing and copies without a reference count.
     private let head: Segment?
-    private let tail: [Segment]
+    private let tail: [Segment]?
     /// Total size in bytes.
     let size: Int
 
@@ -22,24 +22,25 @@ struct NSBuffer: Sendable {
     /// (start PA, byte count) pieces in buffer order.
     struct Segments: RandomAccessCollection {
         fileprivate let head: Segment?
-        fileprivate let tail: [Segment]
+        fileprivate let tail: [Segment]?
         var startIndex: Int { 0 }
-        var endIndex: Int { head == nil ? 0 : 1 + tail.count }
+        var endIndex: Int { head == nil ? 0 : 1 + (tail?.count ?? 0) }
         subscript(i: Int) -> Segment {
             if i == 0, let h = head { return h }
-            return tail[i - 1]
+            return tail?[i - 1] ?? Segment(pa: PA(0), count: 0)
         }
     }
     var segments: Segments { Segments(head: head, tail: tail) }
 
     /// A buffer of `count` bytes starting at `pa`, in one piece.
-    init(pa: PA, count: Int) { head = Segment(pa: pa, count: count); tail = []; size = count }
+    init(pa: PA, count: Int) { head = Segment(pa: pa, count: count); tail = nil; size = count }
 
     /// A buffer of `head` then `tail` (nil head: the empty buffer).
     init(head: Segment?, tail: [Segment]) {
+        let rest = head == nil ? [] : tail
         self.head = head
-        self.tail = head == nil ? [] : tail
-        size = (head?.count ?? 0) + self.tail.reduce(0) { $0 + $1.count }
+        self.tail = rest.isEmpty ? nil : rest
+        size = (head?.count ?? 0) + rest.reduce(0) { $0 + $1.count }
     }
 
     init(segments: [Segment]) { self.init(head: segments.first, tail: Array(segments.dropFirst())) }
@@ -135,8 +136,8 @@ struct NSMemory: Sendable {
 
     /// True when [pa, pa + count) lies wholly inside one non-secure region.
     func isNonSecure(_ pa: PA, count: Int) -> Bool {
-        guard count >= 0, let end = pa.adding(UInt64(count)), let r = memory.region(containing: pa) else { return false }
-        return !r.kind.isSecure && end <= r.endPA
+        guard let kind = memory.kindOfRange(pa, count: count) else { return false }
+        return !kind.isSecure
     }
 
     /// A contiguous buffer after checking it is non-secure RAM.
