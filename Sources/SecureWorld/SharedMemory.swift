@@ -9,41 +9,53 @@ import Machine
 /// Every access goes through the non-secure memory view, so a buffer that names secure RAM
 /// fails like a TZASC fault would, instead of letting a caller make the core write its own memory.
 struct NSBuffer: Sendable {
-    /// The first piece inline and the others in an array (nil for none), so a one-piece buffer
-    /// (an argument, a one-page memref) allocates nothing and copies without a reference count.
-    private let head: Segment?
-    private let tail: [Segment]?
-    /// Total size in bytes.
-    let size: Int
-
     /// One contiguous piece of a buffer.
     struct Segment: Sendable { let pa: PA; let count: Int }
 
-    /// (start PA, byte count) pieces in buffer order.
-    struct Segments: RandomAccessCollection {
-        fileprivate let head: Segment?
-        fileprivate let tail: [Segment]?
-        var startIndex: Int { 0 }
-        var endIndex: Int { head == nil ? 0 : 1 + (tail?.count ?? 0) }
-        subscript(i: Int) -> Segment {
-            if i == 0, let h = head { return h }
-            return tail?[i - 1] ?? Segment(pa: PA(0), count: 0)
+    /// A one-piece buffer (an argument, a one-page memref) inline: nothing to allocate, and a
+    /// copy counts no reference; otherwise the pieces and their total. (24 bytes: the buffers a
+    /// thread's call record keeps stay small for idle guests.)
+    fileprivate enum Pieces: Sendable {
+        case one(Segment)
+        case many([Segment], size: Int)
+    }
+    private let pieces: Pieces
+
+    /// Total size in bytes.
+    var size: Int {
+        switch pieces {
+        case let .one(s): s.count
+        case let .many(_, n): n
         }
     }
-    var segments: Segments { Segments(head: head, tail: tail) }
+
+    /// (start PA, byte count) pieces in buffer order.
+    struct Segments: RandomAccessCollection {
+        fileprivate let pieces: Pieces
+        var startIndex: Int { 0 }
+        var endIndex: Int {
+            switch pieces {
+            case .one: 1
+            case let .many(a, _): a.count
+            }
+        }
+        subscript(i: Int) -> Segment {
+            switch pieces {
+            case let .one(s): s
+            case let .many(a, _): a[i]
+            }
+        }
+    }
+    var segments: Segments { Segments(pieces: pieces) }
 
     /// A buffer of `count` bytes starting at `pa`, in one piece.
-    init(pa: PA, count: Int) { head = Segment(pa: pa, count: count); tail = nil; size = count }
+    init(pa: PA, count: Int) { pieces = .one(Segment(pa: pa, count: count)) }
 
-    /// A buffer of `head` then `tail` (nil head: the empty buffer).
-    init(head: Segment?, tail: [Segment]) {
-        let rest = head == nil ? [] : tail
-        self.head = head
-        self.tail = rest.isEmpty ? nil : rest
-        size = (head?.count ?? 0) + rest.reduce(0) { $0 + $1.count }
+    init(segments: [Segment]) {
+        if segments.count == 1, let s = segments.first { pieces = .one(s) } else {
+            pieces = .many(segments, size: segments.reduce(0) { $0 + $1.count })
+        }
     }
-
-    init(segments: [Segment]) { self.init(head: segments.first, tail: Array(segments.dropFirst())) }
 
     /// Reads `count` bytes at `offset`; BAD_PARAMETERS when out of bounds or unreachable.
     func read(_ memory: MemoryView, offset: Int, count: Int) throws(TEEResult) -> [UInt8] {
@@ -155,10 +167,10 @@ struct NSMemory: Sendable {
         let pages: Int
         do { pages = try PageList.pageCount(offset: UInt64(offset), size: size) } catch { throw .badParameters }
         guard pages <= maxPages else { throw .outOfMemory }
-        // The first piece inline, the rest (a buffer of more than one page) in an array.
-        var head: NSBuffer.Segment? = nil
-        var tail: [NSBuffer.Segment] = []
-        if pages > 1 { tail.reserveCapacity(pages - 1) }
+        // A one-page buffer is one inline piece; only a longer one makes an array.
+        var one: NSBuffer.Segment? = nil
+        var segs: [NSBuffer.Segment] = []
+        if pages > 1 { segs.reserveCapacity(pages) }
         var left = Int(size)
         let view = self.view
         do {
@@ -176,13 +188,14 @@ struct NSMemory: Sendable {
                                   let start = i == 0 ? offset : 0
                                   let n = min(pageSize - start, left)
                                   let s = NSBuffer.Segment(pa: PA(p.raw + UInt64(start)), count: n)
-                                  if head == nil { head = s } else { tail.append(s) }
+                                  if pages == 1 { one = s } else { segs.append(s) }
                                   left -= n
                               })
         } catch {
             if case .tooLong = error { throw .outOfMemory }
             throw .badParameters
         }
-        return NSBuffer(head: head, tail: tail)
+        if let one { return NSBuffer(pa: one.pa, count: one.count) }
+        return NSBuffer(segments: segs)
     }
 }
