@@ -151,25 +151,19 @@ final class SecureThread: SerialExecutor, @unchecked Sendable {
 
     /// Jobs enqueued by the draining OS thread itself.
     private var localJobs = JobQueue()
-    /// What the parked task waits for (`parking` holds its job meanwhile).
+    /// What the parked task waits for (its `ParkingSpot` holds its job meanwhile).
     private var waitingFor = Wait.nothing
-    /// The parked task's job once the owner resumed it: the next drain runs it first.
-    private var unparked: UnownedJob?
     /// What the owner answered the parked task: take the next command (true) or end (false)...
     fileprivate var commandAnswer = false
     /// ...or the normal world's answer to its RPC.
     fileprivate var rpcAnswer = RPCReply()
     /// How the current drain ends, once known.
     private var exit: ThreadExit?
-    /// The task exists.
-    private var started = false
     /// A command was posted before the task parked.
     private var commandPending = false
     /// The actor the task is isolated to (executor: this thread) and where it parks; made with
-    /// the task.
+    /// the task (nil: the thread has no task yet).
     private var isolation: SecureThreadIsolation?
-    /// The executor of the isolation's `ParkingSpot`: it holds the parked task's job.
-    private var parking: ThreadParking?
 
     /// What a parked task waits for.
     enum Wait { case nothing, command, rpcAnswer }
@@ -273,15 +267,16 @@ final class SecureThread: SerialExecutor, @unchecked Sendable {
     /// hops there from code isolated to this thread).
     fileprivate func park(_ j: UnownedJob) {
         if orphaned.load(ordering: .acquiring) { globalConcurrentExecutor.enqueue(ExecutorJob(j)); return }
-        parking?.job = j
+        isolation?.parking.executor.job = j
     }
 
-    /// Takes the parked task's job for the next drain, if it waits for `what`.
+    /// Moves the parked task's job to the owner's queue for the next drain (which was empty: the
+    /// thread's one task was parked), if it waits for `what`.
     private func unpark(_ what: Wait) -> Bool {
-        guard waitingFor == what, let p = parking, let j = p.job else { return false }
+        guard waitingFor == what, let p = isolation?.parking.executor, let j = p.job else { return false }
         p.job = nil
         waitingFor = .nothing
-        unparked = j
+        localJobs.push(j)
         return true
     }
 
@@ -296,11 +291,9 @@ final class SecureThread: SerialExecutor, @unchecked Sendable {
         commandAnswer = true
         if unpark(.command) { return }
         commandPending = true
-        if !started {
-            started = true
+        if isolation == nil {
             let iso = SecureThreadIsolation(self)
             isolation = iso
-            parking = iso.parking.executor
             // Sound: this vCPU drains the thread (`drainer` is set above), which is what the
             // thread's isolation checks; the task's first job lands on the owner's queue.
             iso.assumeIsolated { $0.launch() }
@@ -325,11 +318,6 @@ final class SecureThread: SerialExecutor, @unchecked Sendable {
         drainer.store(currentOSThread(), ordering: .relaxed)
         defer { drainer.store(0, ordering: .relaxed) }
         while true {
-            if let j = unparked {
-                unparked = nil
-                j.runSynchronously(on: asUnownedSerialExecutor())
-                continue
-            }
             if let j = localJobs.pop() {
                 j.runSynchronously(on: asUnownedSerialExecutor())
                 continue
@@ -356,7 +344,7 @@ final class SecureThread: SerialExecutor, @unchecked Sendable {
         stopping.store(true, ordering: .sequentiallyConsistent)
         aborting.store(true, ordering: .sequentiallyConsistent)
         let owners: (world: SecureWorld, partition: Partition)? = keepAlive ? (world, partition) : nil
-        let hadTask = started
+        let hadTask = isolation != nil
         var queued: [UnownedJob] = []
         shared.withLock { s in
             orphaned.store(true, ordering: .sequentiallyConsistent)
@@ -364,10 +352,9 @@ final class SecureThread: SerialExecutor, @unchecked Sendable {
             while let j = s.jobs.pop() { queued.append(j) }
             foreignJobs.store(0, ordering: .relaxed)
         }
-        while let j = localJobs.pop() { queued.append(j) }
-        if let j = unparked { unparked = nil; queued.append(j) }
         commandAnswer = false
-        if unpark(.command), let j = unparked { unparked = nil; queued.append(j) }
+        _ = unpark(.command)
+        while let j = localJobs.pop() { queued.append(j) }
         drainer.store(0, ordering: .relaxed)
         for j in queued { globalConcurrentExecutor.enqueue(ExecutorJob(j)) }
     }
