@@ -16,6 +16,8 @@ struct ParamBindings: Sendable {
     var b0 = ParamBinding(), b1 = ParamBinding(), b2 = ParamBinding(), b3 = ParamBinding()
     /// How many params were bound (in order).
     var count = 0
+    /// Some param took a reference on a registered shm (released after the command).
+    var holdsSHM = false
 
     subscript(i: Int) -> ParamBinding {
         get {
@@ -40,7 +42,7 @@ struct ParamBindings: Sendable {
 extension SecureThread {
     /// Executes the command of the copied argument; returns the SMC code (OK unless the command
     /// itself is unknown, EBADCMD) and records results in the copy.
-    func execute() async -> SMCReturn {
+    @inline(__always) func execute() async -> SMCReturn {
         guard let a = arg else { return .ebadcmd }
         let n = numParams
         let command = a.cmd
@@ -122,7 +124,7 @@ extension SecureThread {
         finish(a, r, origin, "OPEN_SESSION \(meta.ta)")
     }
 
-    private func invoke(_ a: MsgArgView, _ n: Int) async {
+    @inline(__always) private func invoke(_ a: MsgArgView, _ n: Int) async {
         var bindings = ParamBindings()
         var ta: TAParams
         switch copyIn(a, first: 0, count: n, &bindings) {
@@ -385,6 +387,7 @@ extension SecureThread {
                 let cookie = p.shmRef, offs = p.rmemOffset, size = p.memrefSize
                 guard let shm = partition.useSHM(cookie) else { return .badParameters }
                 b.shmCookie = cookie
+                bindings.holdsSHM = true
                 let (end, o) = offs.addingReportingOverflow(size)
                 guard !o, end <= UInt64(shm.size), let buf = shm.slice(offset: Int(offs), count: Int(size)) else {
                     return .security
@@ -449,8 +452,14 @@ extension SecureThread {
     }
 
     /// Drops the registered-shm references params took, waking an UNREGISTER_SHM that waited for
-    /// the last of them.
-    func release(_ bindings: ParamBindings) async {
+    /// the last of them. Inlined: a call without registered memory makes no async call here (an
+    /// async call allocates its callee's frame on the task's allocator).
+    @inline(__always) func release(_ bindings: ParamBindings) async {
+        guard bindings.holdsSHM else { return }
+        await releaseSHM(bindings)
+    }
+
+    private func releaseSHM(_ bindings: ParamBindings) async {
         for i in 0..<bindings.count {
             if let c = bindings[i].shmCookie {
                 let wake = partition.unuseSHM(c)

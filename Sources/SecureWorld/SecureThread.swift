@@ -167,8 +167,10 @@ final class SecureThread: SerialExecutor, @unchecked Sendable {
 
     /// What a parked task waits for.
     enum Wait { case nothing, command, rpcAnswer }
-    /// When the current drain started (ns of the world's clock; FOREIGN_INTR ticks).
-    private(set) var enteredAt: UInt64 = 0
+    /// When the current drain's time slice started (ns of the world's clock; FOREIGN_INTR
+    /// ticks), read at the drain's first `timeInSlice` (0: not yet), not at entry: most calls
+    /// never ask, and two clock reads were ~2% of a GET_TIME.
+    private var sliceStart: UInt64 = 0
 
     // MARK: Cross-thread state
 
@@ -284,9 +286,9 @@ final class SecureThread: SerialExecutor, @unchecked Sendable {
 
     /// Posts the command prepared in `call` and wakes the task (creating it on first use). The
     /// caller owns the thread and drains it next.
-    func start(now: UInt64) {
+    func start() {
         drainer.store(currentOSThread(), ordering: .relaxed)
-        enteredAt = now
+        sliceStart = 0
         exit = nil
         commandAnswer = true
         if unpark(.command) { return }
@@ -301,9 +303,9 @@ final class SecureThread: SerialExecutor, @unchecked Sendable {
     }
 
     /// Resumes a command suspended at an RPC with the normal world's answer.
-    func resume(_ reply: RPCReply, now: UInt64) {
+    func resume(_ reply: RPCReply) {
         drainer.store(currentOSThread(), ordering: .relaxed)
-        enteredAt = now
+        sliceStart = 0
         // An RPC not delivered yet (the task parked in it after an external await, while no
         // drain ran) is not the one this answer is for: leave it for the next drain.
         guard exit == nil else { return }
@@ -333,6 +335,15 @@ final class SecureThread: SerialExecutor, @unchecked Sendable {
             exit = nil
             return e ?? .rpc(a0: SMCReturn.rpc(.foreignInterrupt).rawValue, a1: 0, a2: 0)
         }
+    }
+
+    /// Time since the current drain's slice started; the first call of a drain starts it. So a
+    /// slice counts from the TA's first checkpoint after an entry (what ran before it, without
+    /// a checkpoint, could not have yielded anyway).
+    func timeInSlice() -> Duration {
+        let now = world.clock.nanoseconds()
+        if sliceStart == 0 { sliceStart = max(now, 1); return .zero }
+        return .nanoseconds(Int64(clamping: now &- sliceStart))
     }
 
     /// Ends the task: the next time it would take a command it returns. From now on the thread's
@@ -417,12 +428,17 @@ actor SecureThreadIsolation {
     /// Where the task parks while it waits (a command, an RPC answer).
     let parking: ParkingSpot
 
+    /// The thread as an executor, made once: every hop to this actor asks for it (made on each
+    /// ask, it cost a retain and a release of the thread).
+    private nonisolated let executor: UnownedSerialExecutor
+
     init(_ thread: SecureThread) {
         self.thread = thread
         parking = ParkingSpot(thread)
+        executor = thread.asUnownedSerialExecutor()
     }
 
-    nonisolated var unownedExecutor: UnownedSerialExecutor { thread.asUnownedSerialExecutor() }
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor }
 
     /// Creates the thread's task, isolated to this actor: its first job goes to the thread. The
     /// task holds the thread (and so the world and partition it reaches) until it ends.
@@ -441,8 +457,13 @@ actor SecureThreadIsolation {
 /// instead of a second enqueue.
 actor ParkingSpot {
     let executor: ThreadParking
-    init(_ thread: SecureThread) { executor = ThreadParking(thread) }
-    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+    /// `executor` as the runtime names it, made once (see `SecureThreadIsolation.executor`).
+    private nonisolated let unowned: UnownedSerialExecutor
+    init(_ thread: SecureThread) {
+        executor = ThreadParking(thread)
+        unowned = executor.asUnownedSerialExecutor()
+    }
+    nonisolated var unownedExecutor: UnownedSerialExecutor { unowned }
     // The hop here is the suspension point; each body reads what the owner left before it ran
     // the parked job (a body that touched no memory would let the optimizer drop the hop).
     /// Parks until the owner posts a command (true) or ends the task (false).

@@ -143,8 +143,6 @@ public final class SecureWorld: SMCEntry, Sendable {
     let maxMemrefBytes: Int, maxSHMPages: Int
     /// `config.maxSessionsPerVM`, for the same reason.
     let maxSessionsPerVM: Int
-    /// `config.interruptTick != nil`: whether an entry reads the clock for the FOREIGN_INTR tick.
-    let ticks: Bool
     let tas: [TEEUUID: TADescriptor]
     let log = Logger(label: "vtee.secure")
     /// Time, through the host-services seam.
@@ -179,7 +177,6 @@ public final class SecureWorld: SMCEntry, Sendable {
         self.memory = memory; self.ns = NSMemory(memory: memory); self.config = config
         self.maxMemrefBytes = config.maxMemrefBytes; self.maxSHMPages = config.maxSHMPages
         self.maxSessionsPerVM = config.maxSessionsPerVM
-        self.ticks = config.interruptTick != nil
         var t: [TEEUUID: TADescriptor] = [:]
         for d in tas { t[d.uuid] = d }
         self.tas = t
@@ -410,11 +407,11 @@ public final class SecureWorld: SMCEntry, Sendable {
     private func teardown(_ p: Partition) {
         let (suspended, idle) = p.beginTeardown()
         for t in suspended {
-            t.resume(.abort, now: 0)
+            t.resume(.abort)
             // Bounded: an aborting thread never suspends again, so each drain makes progress.
             for _ in 0..<64 {
                 if case .done = t.drain() { break }
-                t.resume(.abort, now: 0)
+                t.resume(.abort)
             }
             t.stop()
         }
@@ -452,7 +449,7 @@ public final class SecureWorld: SMCEntry, Sendable {
             }
             let t = p.threads[Int(id)]
             t.resume(RPCReply(a1: frame.a1 & 0xFFFF_FFFF, a2: frame.a2 & 0xFFFF_FFFF,
-                              a4: frame.a4 & 0xFFFF_FFFF, a5: frame.a5 & 0xFFFF_FFFF), now: entryTime)
+                              a4: frame.a4 & 0xFFFF_FFFF, a5: frame.a5 & 0xFFFF_FFFF))
             return drive(t, p, frame)
         }
         guard let thread = p.allocateThread() else {
@@ -484,12 +481,9 @@ public final class SecureWorld: SMCEntry, Sendable {
             p.release(t)
             return ret(r)
         }
-        t.start(now: entryTime)
+        t.start()
         return drive(t, p, frame)
     }
-
-    /// When this entry started, for the FOREIGN_INTR tick (read only when a tick is configured).
-    private var entryTime: UInt64 { ticks ? clock.nanoseconds() : 0 }
 
     /// Drains thread `t` on this vCPU and turns how it stopped into the SMC's return frame.
     private func drive(_ t: SecureThread, _ p: Partition, _ frame: RegisterFrame) -> RegisterFrame {
@@ -502,7 +496,7 @@ public final class SecureWorld: SMCEntry, Sendable {
                 // since a TA awaiting something outside the secure world may not finish now.
                 if unwinds < 64, t.isAborting || !p.suspend(t, rpc: RPCFunction(rawValue: a0 & 0xFFFF)) {
                     unwinds += 1
-                    t.setAborting(); t.resume(.abort, now: 0); continue
+                    t.setAborting(); t.resume(.abort); continue
                 }
                 // Still not done in a VM that is going away (the TA awaits something outside the
                 // secure world): let the global executor finish unwinding it.

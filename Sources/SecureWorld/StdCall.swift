@@ -160,8 +160,10 @@ extension SecureThread {
         return .success(())
     }
 
-    /// Runs the command, copies the results back, releases what the call held.
-    func run() async -> SMCReturn {
+    /// Runs the command, copies the results back, releases what the call held. Inlined into the
+    /// thread's task loop, with `execute` and the INVOKE path: each async call allocates its
+    /// callee's frame on the task's allocator (13 per GET_TIME before, ~18 ns each).
+    @inline(__always) func run() async -> SMCReturn {
         if let key = setup.wake {
             setup.wake = nil
             await world.wakeInstanceWaiter(key, call: self)
@@ -208,8 +210,13 @@ extension SecureThread {
     }
 
     /// Frees the cached payload shm, and the RPC argument allocated with RPC_ALLOC unless the
-    /// shm cache keeps it.
-    private func endOfCall() async {
+    /// shm cache keeps it. Inlined: a call that holds neither makes no async call here.
+    @inline(__always) private func endOfCall() async {
+        guard payload != nil || setup.allocatedRPCArg else { return }
+        await freeCallBuffers()
+    }
+
+    private func freeCallBuffers() async {
         if let p = payload {
             payload = nil
             await freeSharedMemory(type: .application, cookie: p.cookie)
@@ -253,13 +260,19 @@ extension SecureThread {
         return (v.ret, out, Int(v.numParams))
     }
 
-    private func rpcArgument() async -> RPCArgBuffer? {
+    /// The RPC argument buffer of this call: supplied with it, cached, or allocated with
+    /// RPC_ALLOC (inlined: only the allocation is an async call).
+    @inline(__always) private func rpcArgument() async -> RPCArgBuffer? {
         switch setup.suppliedRPC {
         case let .physical(pa): return RPCArgBuffer(buffer: NSBuffer(pa: pa, count: rpcArgSize), cookie: 0, supplied: true)
         case let .registered(b): return RPCArgBuffer(buffer: b, cookie: 0, supplied: true)
         case .none: break
         }
         if let c = shared.withLock({ $0.rpcArg }) { return c }
+        return await allocateRPCArgument()
+    }
+
+    private func allocateRPCArgument() async -> RPCArgBuffer? {
         let reply = await rpc(SMCReturn.rpc(.alloc).rawValue, UInt64(rpcArgSize), 0)
         if reply.aborted { return nil }
         let pa = RegisterFrame.join(reply.a1, reply.a2)
@@ -335,6 +348,4 @@ extension SecureThread {
         !(await rpc(SMCReturn.rpc(.foreignInterrupt).rawValue)).aborted
     }
 
-    /// Time since the current drain started, by the world's clock.
-    var sinceEntry: Duration { .nanoseconds(Int64(clamping: world.clock.nanoseconds() &- enteredAt)) }
 }

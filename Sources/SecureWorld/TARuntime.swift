@@ -198,8 +198,9 @@ extension SecureWorld {
         }
     }
 
-    /// Gives `inst` back and wakes the oldest waiter (RPC NOTIFICATION send on its key).
-    func release(_ inst: TAInstance, call: StdCall) async {
+    /// Gives `inst` back and wakes the oldest waiter (RPC NOTIFICATION send on its key); inlined,
+    /// so a release nobody waits for makes no async call.
+    @inline(__always) func release(_ inst: TAInstance, call: StdCall) async {
         inst.releaseOwner()
         guard let key = inst.takeWaiter() else { return }
         await wakeInstanceWaiter(key, call: call)
@@ -383,7 +384,7 @@ extension SecureWorld {
 
     /// INVOKE_COMMAND on a session. Allocates nothing: the context is two references, the
     /// instance is taken and returned with atomics.
-    func invoke(_ session: Session, command: UInt32, params: inout TAParams, call: StdCall) async -> (TEEResult, TEEOrigin) {
+    @inline(__always) func invoke(_ session: Session, command: UInt32, params: inout TAParams, call: StdCall) async -> (TEEResult, TEEOrigin) {
         let inst = session.instance
         let ctx = TARunContext(call: call, subject: .session(session))
         while true {
