@@ -62,25 +62,28 @@ struct RPCArgBuffer: Sendable {
     let supplied: Bool
 }
 
-/// The jobs queued on a secure thread, in order; keeps its storage, so steady-state calls (one
-/// job at a time) allocate nothing.
+/// The jobs queued on a secure thread, in order. A secure thread runs one task, so the queue
+/// holds one job at a time in the steady state: that one is kept inline (no array access), and
+/// any more wait in an array behind it, which keeps its storage.
 struct JobQueue {
-    private var jobs: [UnownedJob] = []
+    private var first: UnownedJob?
+    private var more: [UnownedJob] = []
     private var head = 0
 
-    init() { jobs.reserveCapacity(4) }
-
-    mutating func push(_ j: UnownedJob) { jobs.append(j) }
+    mutating func push(_ j: UnownedJob) {
+        if first == nil && head >= more.count { first = j } else { more.append(j) }
+    }
 
     mutating func pop() -> UnownedJob? {
-        guard head < jobs.count else { return nil }
-        let j = jobs[head]
+        if let j = first { first = nil; return j }
+        guard head < more.count else { return nil }
+        let j = more[head]
         head += 1
-        if head == jobs.count { jobs.removeAll(keepingCapacity: true); head = 0 }
+        if head == more.count { more.removeAll(keepingCapacity: true); head = 0 }
         return j
     }
 
-    var isEmpty: Bool { head >= jobs.count }
+    var isEmpty: Bool { first == nil && head >= more.count }
 }
 
 /// The calling OS thread's id (pthread_self), naming which thread drains a secure thread now.
@@ -149,21 +152,26 @@ final class SecureThread: SerialExecutor, @unchecked Sendable {
 
     // MARK: Handoff state (owner side, see above)
 
+    // Unchecked exclusivity for the handoff state: one OS thread at a time touches it (the
+    // discipline above), and no access overlaps another; the dynamic checks were 6 runtime
+    // calls per GET_TIME.
     /// Jobs enqueued by the draining OS thread itself.
-    private var localJobs = JobQueue()
+    @exclusivity(unchecked) private var localJobs = JobQueue()
     /// What the parked task waits for (its `ParkingSpot` holds its job meanwhile).
-    private var waitingFor = Wait.nothing
+    @exclusivity(unchecked) private var waitingFor = Wait.nothing
     /// What the owner answered the parked task: take the next command (true) or end (false)...
-    fileprivate var commandAnswer = false
+    @exclusivity(unchecked) fileprivate var commandAnswer = false
     /// ...or the normal world's answer to its RPC.
-    fileprivate var rpcAnswer = RPCReply()
+    @exclusivity(unchecked) fileprivate var rpcAnswer = RPCReply()
     /// How the current drain ends, once known.
-    private var exit: ThreadExit?
+    @exclusivity(unchecked) private var exit: ThreadExit?
     /// A command was posted before the task parked.
-    private var commandPending = false
+    @exclusivity(unchecked) private var commandPending = false
     /// The actor the task is isolated to (executor: this thread) and where it parks; made with
     /// the task (nil: the thread has no task yet).
     private var isolation: SecureThreadIsolation?
+    /// `isolation`'s parking executor, unretained (read on every unpark without a reference count).
+    private var parkingRef: Unmanaged<ThreadParking>?
 
     /// What a parked task waits for.
     enum Wait { case nothing, command, rpcAnswer }
@@ -265,18 +273,16 @@ final class SecureThread: SerialExecutor, @unchecked Sendable {
         drainer.load(ordering: .relaxed) == currentOSThread()
     }
 
-    /// The parked task's job, handed over by `ThreadParking` (on the draining OS thread: the task
-    /// hops there from code isolated to this thread).
-    fileprivate func park(_ j: UnownedJob) {
-        if orphaned.load(ordering: .acquiring) { globalConcurrentExecutor.enqueue(ExecutorJob(j)); return }
-        isolation?.parking.executor.job = j
-    }
+    /// Whether a job the task parks with is kept (false: the thread is orphaned, so the job goes
+    /// to the global executor instead and unwinds there).
+    fileprivate var keepsParkedJobs: Bool { !orphaned.load(ordering: .acquiring) }
 
     /// Moves the parked task's job to the owner's queue for the next drain (which was empty: the
     /// thread's one task was parked), if it waits for `what`.
     private func unpark(_ what: Wait) -> Bool {
-        guard waitingFor == what, let p = isolation?.parking.executor, let j = p.job else { return false }
-        p.job = nil
+        guard waitingFor == what, let p = parkingRef else { return false }
+        // Sound: `isolation` (set with `parkingRef`, never cleared) holds the parking executor.
+        guard let j = p._withUnsafeGuaranteedRef({ $0.takeJob() }) else { return false }
         waitingFor = .nothing
         localJobs.push(j)
         return true
@@ -296,6 +302,7 @@ final class SecureThread: SerialExecutor, @unchecked Sendable {
         if isolation == nil {
             let iso = SecureThreadIsolation(self)
             isolation = iso
+            parkingRef = .passUnretained(iso.parking.executor)
             // Sound: this vCPU drains the thread (`drainer` is set above), which is what the
             // thread's isolation checks; the task's first job lands on the owner's queue.
             iso.assumeIsolated { $0.launch() }
@@ -404,11 +411,20 @@ final class SecureThread: SerialExecutor, @unchecked Sendable {
     }
 
     /// Suspends the running command at an RPC: the drain ends and the SMC returns `a0, a1, a2`.
-    /// Returns the normal world's answer (or abort). Runs on the thread (a caller elsewhere hops
-    /// to it first), so the handoff state is touched only inside a drain.
+    /// Returns the normal world's answer (or abort). The handoff state is touched only inside a
+    /// drain: a caller already running in this thread's drain (the OS thread draining it is this
+    /// one, so the code running is a job of the drain) parks from where it is; any other hops to
+    /// the thread first. (The hop there and back, and back again to the caller's isolation, were
+    /// three same-executor task switches per RPC.)
     func rpc(_ a0: UInt32, _ a1: UInt64 = 0, _ a2: UInt64 = 0) async -> RPCReply {
         guard let iso = isolation else { return .abort }
-        return await parkForRPC(a0, a1, a2, iso)
+        guard !orphaned.load(ordering: .acquiring), drainer.load(ordering: .relaxed) == currentOSThread() else {
+            return await parkForRPC(a0, a1, a2, iso)
+        }
+        if aborting.load(ordering: .sequentiallyConsistent) { return .abort }
+        exit = .rpc(a0: a0, a1: a1, a2: a2)
+        waitingFor = .rpcAnswer
+        return await iso.parking.rpcAnswer()
     }
 
     private func parkForRPC(_ a0: UInt32, _ a1: UInt64, _ a2: UInt64, _ iso: isolated SecureThreadIsolation) async -> RPCReply {
@@ -476,9 +492,20 @@ actor ParkingSpot {
 final class ThreadParking: SerialExecutor, @unchecked Sendable {
     // @unchecked: `job` is owner-side state of the thread (see `SecureThread`).
     unowned(unsafe) let thread: SecureThread
-    var job: UnownedJob?
+    private var job: UnownedJob?
     init(_ thread: SecureThread) { self.thread = thread }
-    func enqueue(_ job: consuming ExecutorJob) { thread.park(UnownedJob(job)) }
+    /// Keeps the parked task's job (on the draining OS thread: the task hops here from code
+    /// running in the thread's drain), or sends it to the global executor once orphaned.
+    func enqueue(_ job: consuming ExecutorJob) {
+        let j = UnownedJob(job)
+        if thread.keepsParkedJobs { self.job = j } else { globalConcurrentExecutor.enqueue(ExecutorJob(j)) }
+    }
+    /// The kept job, now handed to the owner (nil when none is parked).
+    func takeJob() -> UnownedJob? {
+        let j = job
+        job = nil
+        return j
+    }
 }
 
 /// The byte arrays a secure thread reuses for the private copies of memref params: copy-in moves
