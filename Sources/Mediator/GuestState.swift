@@ -19,11 +19,30 @@ struct SharedBuffer: Sendable {
     /// tmem.buf_ptr for the secure world: the first list page's PA | offset in the first data page.
     var securePointer: PA { listPages.first?.address.adding(offset) ?? PA(0) }
 
+    /// What the mediator wrote in list page `j` of this buffer (entries for `pages`, and the next
+    /// pointer): what must be cleared before the page is handed out again.
+    func listPageContent(_ j: Int) -> CachedPage.Content {
+        .list(entries: max(0, min(PageList.entriesPerPage, pages.count - j * PageList.entriesPerPage)))
+    }
+
     /// The guest IPA of secure-side physical address `pa` inside this buffer, if it lies in it.
     func ipa(ofSecure pa: PA) -> IPA? {
         for p in pages where p.pa == pa.page { return IPA(p.ipa.address.raw | UInt64(pa.pageOffset)) }
         return nil
     }
+}
+
+/// A free mediator page a guest keeps for its next calls, with what may be left in it.
+struct CachedPage: Sendable {
+    /// Bytes a page may hold from its last use (the rest is zero).
+    enum Content: Sendable {
+        /// Anything (the secure world wrote it, or its use is not tracked).
+        case whole
+        /// A page list the mediator wrote: `entries` addresses from the start, and the next pointer.
+        case list(entries: Int)
+    }
+    var page: PAPage
+    var content: Content
 }
 
 /// The emptied arrays of temporary buffers (a call's list of buffers, a buffer's pinned pages and
@@ -174,7 +193,7 @@ struct GuestRecord: Sendable {
     var deferredPages: [PAPage] = []
     /// A few free mediator pages kept per guest, so the call path does not take the shared
     /// allocator's lock (returned to it when the guest is destroyed).
-    var pageCache: [PAPage] = []
+    var pageCache: [CachedPage] = []
     /// One private argument page per call slot, allocated on the slot's first call and kept
     /// until the guest is destroyed (after VM_DESTROYED): a call copies into its slot's page
     /// without allocating or zeroing.
@@ -287,16 +306,18 @@ extension Mediator {
 
     // MARK: - Mediator pages
 
-    /// One zeroed mediator page charged to the guest.
+    /// One zeroed mediator page charged to the guest. A cached page is cleared where its last use
+    /// may have left bytes: a page list's entries and next pointer only (a one-page list: 16
+    /// bytes instead of a 4 KiB memset per temporary memref call).
     func allocatePage(_ r: inout GuestRecord) throws(ArgRefusal) -> PAPage {
         guard r.mediatorPages < config.mediatorPagesPerGuest else { throw .limit("mediator pages") }
-        if let p = r.pageCache.popLast() {
-            guard (try? memory.zero(p.address, count: pageSize, world: .nonSecure)) != nil else {
-                allocator.release(p)
+        if let c = r.pageCache.popLast() {
+            guard clear(c) else {
+                allocator.release(c.page)
                 throw .noMemory("page cache")
             }
             r.mediatorPages += 1
-            return p
+            return c.page
         }
         // Pages in use, cached, held by call slots and awaiting VM_DESTROYED all count against
         // the guest's reservation.
@@ -321,7 +342,11 @@ extension Mediator {
             throw .limit("mediator pages")
         }
         let p: PAPage
-        if let c = r.pageCache.popLast() { p = c } else {
+        if let c = r.pageCache.popLast() {
+            // An argument page is not cleared: a call copies exactly its argument over it and
+            // nothing past it is read (what lies there is older data of the same guest).
+            p = c.page
+        } else {
             do { p = try allocator.allocate() } catch { throw .noMemory("allocator exhausted") }
         }
         r.argPages[slot] = p
@@ -329,11 +354,30 @@ extension Mediator {
         return p
     }
 
-    func freePage(_ r: inout GuestRecord, _ p: PAPage, deferPages: Bool) {
+    /// `content`: what the page may hold now (cleared before the page is handed out again).
+    func freePage(_ r: inout GuestRecord, _ p: PAPage, deferPages: Bool, content: CachedPage.Content = .whole) {
         r.mediatorPages -= 1
         if deferPages { r.deferredPages.append(p) }
-        else if r.pageCache.count < Self.pageCacheSize && !r.dying { r.pageCache.append(p) }
+        else if r.pageCache.count < Self.pageCacheSize && !r.dying { r.pageCache.append(CachedPage(page: p, content: content)) }
         else { allocator.release(p) }
+    }
+
+    /// Frees buffer `b`'s list pages, each with what the mediator wrote in it.
+    func freeListPages(_ r: inout GuestRecord, _ b: SharedBuffer, deferPages: Bool) {
+        for (j, l) in b.listPages.enumerated() { freePage(&r, l, deferPages: deferPages, content: b.listPageContent(j)) }
+    }
+
+    /// Zeroes what a cached page may still hold from its last use; false when unreachable.
+    private func clear(_ c: CachedPage) -> Bool {
+        let a = c.page.address
+        switch c.content {
+        case .whole:
+            return (try? memory.zero(a, count: pageSize, world: .nonSecure)) != nil
+        case let .list(n):
+            guard let next = a.adding(UInt64(PageList.nextPointerOffset)) else { return false }
+            return (n == 0 || (try? memory.zero(a, count: n * 8, world: .nonSecure)) != nil)
+                && (try? memory.zero(next, count: 8, world: .nonSecure)) != nil
+        }
     }
 
     // MARK: - Pins
@@ -358,7 +402,7 @@ extension Mediator {
 
     func releaseBuffer(_ r: inout GuestRecord, _ b: SharedBuffer, deferPages: Bool) {
         for p in b.pages { unpin(&r, p) }
-        for l in b.listPages { freePage(&r, l, deferPages: deferPages) }
+        freeListPages(&r, b, deferPages: deferPages)
     }
 
     func releaseRPCArg(_ r: inout GuestRecord, _ b: RPCArgBuffer, deferPages: Bool) {

@@ -285,7 +285,7 @@ public final class Mediator: Sendable {
     func finalizeDestroy(_ slot: GuestSlot, _ id: GuestID) {
         _ = secure.smc(RegisterFrame(.vmDestroyed, a1: id.clientID, a7: 0))
         let pages = slot.state.withLock { (rec: inout GuestRecord?) -> [PAPage] in
-            let p = (rec?.deferredPages ?? []) + (rec?.pageCache ?? []) + (rec?.argPages.compactMap { $0 } ?? [])
+            let p = (rec?.deferredPages ?? []) + (rec?.pageCache.map(\.page) ?? []) + (rec?.argPages.compactMap { $0 } ?? [])
             rec = nil
             slot.live.store(false, ordering: .releasing)
             return p

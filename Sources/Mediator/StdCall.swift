@@ -465,7 +465,7 @@ extension Mediator {
         // The pins went with the completion (unpinned without the lock); what is left is the count.
         recycleTempBuffers(&r, &c) { r, b in
             r.pinned -= b.pages.count
-            for l in b.listPages { freePage(&r, l, deferPages: deferPages) }
+            freeListPages(&r, b, deferPages: deferPages)
         }
         r.freeSlots.append(c.slot)
     }

@@ -109,6 +109,60 @@ private func openSession(_ g: RawGuest, page: Int = 0) -> UInt32 {
     #expect(rig.mediator.stats(g.id)?.pinnedPages == 0)   // temporary pins released
 }
 
+/// The list page the secure world was handed for the last call's first noncontiguous param.
+private func lastListPage(_ rig: Rig) throws -> (pa: PA, bytes: [UInt8]) {
+    let seen = try #require(rig.stdCalls().last?.arg.params.first)
+    let pa = PA(seen.bufPtr & ~0xFFF)
+    return (pa, try rig.memory.read(pa, count: pageSize, world: .secure))
+}
+
+/// Little-endian u64 `i` of a list page.
+private func entry(_ page: [UInt8], _ i: Int) -> UInt64 {
+    (0..<8).reduce(UInt64(0)) { $0 | UInt64(page[i * 8 + $1]) << (8 * UInt64($1)) }
+}
+
+@Test func aReusedListPageHoldsNoEntryOfTheLongerListBefore() throws {
+    // The mediator clears only what it wrote in a cached list page: a stale address of the
+    // earlier, longer list must not survive into the shorter one.
+    let rig = try Rig()
+    let g = try rig.guest(1)
+    let s = openSession(g)
+    let long = try g.pageList(listPage: 3, entries: g.pages([10, 11, 12]))
+    let (o1, _) = g.call(MsgArg(cmd: .invokeCommand, function: 1, session: s,
+                                params: [.tmem(.tmemInout, bufPtr: long, size: 3 * 4096, shmRef: 1, noncontig: true)]), page: 1)
+    #expect(o1.a0 == ok)
+    let first = try lastListPage(rig)
+    #expect(entry(first.bytes, 2) != 0)
+    let short = try g.pageList(listPage: 4, entries: g.pages([13]))
+    let (o2, _) = g.call(MsgArg(cmd: .invokeCommand, function: 1, session: s,
+                                params: [.tmem(.tmemInout, bufPtr: short, size: 100, shmRef: 2, noncontig: true)]), page: 1)
+    #expect(o2.a0 == ok)
+    let second = try lastListPage(rig)
+    #expect(second.pa == first.pa, "the cached list page was not reused: this test proves nothing")
+    #expect(entry(second.bytes, 0) == (try g.space.translate(g.ipa(13)).raw))
+    #expect(second.bytes[8...].allSatisfy { $0 == 0 }, "a stale byte survived in the reused list page")
+}
+
+@Test func anRPCShadowReusedAsAListPageIsZeroedWhole() throws {
+    // A page the secure world wrote (an RPC argument's shadow) is cleared in full before the
+    // mediator hands it out again, here as a page list.
+    let rig = try Rig()
+    let g = try rig.guest(1)
+    let s = openSession(g)
+    try g.write(MsgArg(cmd: .invokeCommand, function: fakeRPCFunction, session: s, params: [.value(.valueOutput)]), page: 1)
+    #expect(g.serveRPCs(g.callWithArg(g.ipa(1)), allocPage: 30).a0 == ok)
+    let shadow = try #require(rig.secure.seen.withLock { $0.rpcShadows.last })
+    #expect(try rig.memory.read(shadow.page.address, count: pageSize, world: .secure).contains { $0 != 0 })
+    let list = try g.pageList(listPage: 4, entries: g.pages([13]))
+    let (o, _) = g.call(MsgArg(cmd: .invokeCommand, function: 1, session: s,
+                               params: [.tmem(.tmemInout, bufPtr: list, size: 100, shmRef: 2, noncontig: true)]), page: 2)
+    #expect(o.a0 == ok)
+    let page = try lastListPage(rig)
+    #expect(page.pa == shadow.page.address, "the shadow page was not reused: this test proves nothing")
+    #expect(entry(page.bytes, 0) == (try g.space.translate(g.ipa(13)).raw))
+    #expect(page.bytes[8...].allSatisfy { $0 == 0 }, "a byte of the RPC argument survived in the list page")
+}
+
 @Test func contiguousTmemIsRefusedBeforeTheSecureWorld() throws {
     let rig = try Rig()
     let g = try rig.guest(1)
