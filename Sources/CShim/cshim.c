@@ -499,3 +499,5 @@ void vtee_cplock_lock_slow(uint32_t *w) {
 void vtee_cplock_wake(uint32_t *w) {
     (void)syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
+
+_Thread_local void *vtee_thread_region_cache = NULL;

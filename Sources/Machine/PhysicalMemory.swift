@@ -319,26 +319,34 @@ final class RegionCache: @unchecked Sendable {
         entries.insert(Entry(base: region.basePA.raw, end: region.endPA.raw, memory: memory, generation: generation, region: region), at: 0)
     }
 
-    /// The key of the per-thread slot; its destructor releases the thread's cache at thread exit.
+    /// The key whose destructor releases the thread's cache at thread exit (and clears the
+    /// thread-local slot the call path reads, so nothing reaches the released cache after it).
     private static let key: pthread_key_t = {
         var k = pthread_key_t()
-        // Sound: the slot only ever holds a retained RegionCache (see `current`).
+        // Sound: the key's value is only ever a retained RegionCache (see `makeCurrent`).
         _ = pthread_key_create(&k) { p in
+            vtee_region_cache_set(nil)
             if let p { Unmanaged<RegionCache>.fromOpaque(p).release() }
         }
         return k
     }()
 
-    /// This thread's cache, created on first use; unretained (the thread's slot holds it until
-    /// the thread exits).
+    /// This thread's cache, created on first use; unretained (the thread's key holds it until
+    /// the thread exits). Read from a C11 thread-local slot: one TLS load per memory access.
+    @inline(__always)
     static var currentUnretained: Unmanaged<RegionCache> {
-        let k = key
-        if let p = pthread_getspecific(k) {
-            // Sound: set below to a retained RegionCache; released only by the key's destructor.
-            return Unmanaged<RegionCache>.fromOpaque(p)
-        }
+        // Sound: the slot holds nil or the retained RegionCache `makeCurrent` stored, cleared
+        // before the key's destructor releases it.
+        if let p = vtee_region_cache_get() { return Unmanaged<RegionCache>.fromOpaque(p) }
+        return makeCurrent()
+    }
+
+    /// Makes this thread's cache: retained by the thread's key, named by its thread-local slot.
+    @inline(never)
+    private static func makeCurrent() -> Unmanaged<RegionCache> {
         let c = Unmanaged.passRetained(RegionCache())
-        _ = pthread_setspecific(k, c.toOpaque())
+        _ = pthread_setspecific(key, c.toOpaque())
+        vtee_region_cache_set(c.toOpaque())
         return c
     }
 }

@@ -170,4 +170,15 @@ static inline void vtee_cplock_unlock(uint32_t *w) {
     if (__atomic_exchange_n(w, 0, __ATOMIC_RELEASE) == 2) vtee_cplock_wake(w);
 }
 
+// MARK: - Machine: the calling thread's region cache
+
+/// The calling thread's region cache (Machine's RegionCache, retained by its pthread key), NULL
+/// until the thread's first memory access: a C11 thread-local, read inline from Swift (one TLS
+/// load, where pthread_getspecific behind a lazily made key cost a call and a once-check).
+extern _Thread_local void *vtee_thread_region_cache;
+/// The calling thread's region cache, or NULL.
+static inline void *vtee_region_cache_get(void) { return vtee_thread_region_cache; }
+/// Sets the calling thread's region cache (NULL when its key's destructor released it).
+static inline void vtee_region_cache_set(void *p) { vtee_thread_region_cache = p; }
+
 #endif
