@@ -198,8 +198,9 @@ public protocol TAContext: Sendable {
     nonisolated(nonsending) func reeTime() async throws(TEEResult) -> (seconds: UInt64, nanos: UInt64)
     /// TEE_GetCancellationFlag: the client asked to cancel this operation.
     var isCancelled: Bool { get }
-    /// A long-running command calls this often: when the tick has elapsed, the secure thread
-    /// returns to the normal world with RPC FOREIGN_INTR and resumes afterwards.
+    /// A long-running command calls this often: when a tick has elapsed since the first
+    /// checkpoint after the thread last entered the secure world, the thread returns to the
+    /// normal world with RPC FOREIGN_INTR and resumes afterwards.
     nonisolated(nonsending) func checkpoint() async throws(TEEResult)
     /// Waits on notification `key` (RPC NOTIFICATION wait) until another thread sends it.
     nonisolated(nonsending) func waitNotification(key: UInt32) async throws(TEEResult)
