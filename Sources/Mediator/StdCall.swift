@@ -346,7 +346,8 @@ extension Mediator {
         let callID = call.callID
         var current = out
         while true {
-            if let u = call.unlocked, !SMCReturn(rawValue: UInt32(truncatingIfNeeded: current.a0)).isRPC,
+            // An RPC is looked at first: the unlocked completion is not copied out for it.
+            if !SMCReturn(rawValue: UInt32(truncatingIfNeeded: current.a0)).isRPC, let u = call.unlocked,
                let f = completeUnlocked(callID, current, u, slot: slot, guest: guest) {
                 return f
             }
