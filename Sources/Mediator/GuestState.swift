@@ -284,18 +284,24 @@ struct GuestRecord: Sendable {
     /// Runs `body` on this record in place: reached through `slot?.inPlace { ... }`, a record
     /// held in an optional is mutated where it lies instead of being copied out and back.
     mutating func inPlace<R>(_ body: (inout GuestRecord) -> R) -> R { body(&self) }
+}
 
-    // Plain loops rather than `firstIndex(where:)`: an unspecialized generic search allocates
-    // its coroutine frame per call in debug builds.
-    // Only a suspended call matches a thread: a call that resumed keeps its last thread id, and the
-    // secure world may already have given that thread to another call while this one completes
-    // (issue 13's stale lookup).
+// On the calls array, not the record: a method of the record, called on the record a lock hands
+// over `inout`, made a bitwise copy of the whole record (440 bytes) per lookup.
+// Plain loops rather than `firstIndex(where:)`: an unspecialized generic search allocates
+// its coroutine frame per call in debug builds.
+extension Array where Element == CallRecord {
+    /// The index of the call suspended in an RPC on secure thread `thread`. Only a suspended call
+    /// matches a thread: a call that resumed keeps its last thread id, and the secure world may
+    /// already have given that thread to another call while this one completes (issue 13's
+    /// stale lookup).
     func callIndex(thread: UInt64) -> Int? {
-        for i in 0..<calls.count where calls[i].threadID == thread && !calls[i].inFlight && calls[i].pendingRPC != nil { return i }
+        for i in 0..<count where self[i].threadID == thread && !self[i].inFlight && self[i].pendingRPC != nil { return i }
         return nil
     }
+    /// The index of call `id`.
     func callIndex(id: UInt64) -> Int? {
-        for i in 0..<calls.count where calls[i].id == id { return i }
+        for i in 0..<count where self[i].id == id { return i }
         return nil
     }
 }

@@ -103,7 +103,7 @@ extension Mediator {
     func resume(_ frame: RegisterFrame, slot: GuestSlot, guest: GuestID, vcpu: Int) -> RegisterFrame {
         sendPrepared(slot, guest: guest) { r, sent in
             // `callIndex(thread:)` matches only a suspended call (not in flight, an RPC pending).
-            guard let idx = r.callIndex(thread: frame.a3), let fn = r.calls[idx].pendingRPC else {
+            guard let idx = r.calls.callIndex(thread: frame.a3), let fn = r.calls[idx].pendingRPC else {
                 counters.bump(.resumeRejected)
                 r.refused += 1
                 log.debug("RETURN_FROM_RPC refused", metadata: ["guest": "\(guest.raw)", "thread": "\(frame.a3)"])

@@ -346,8 +346,7 @@ extension Mediator {
         let callID = call.callID
         var current = out
         while true {
-            // An RPC is looked at first: the unlocked completion is not copied out for it.
-            if !SMCReturn(rawValue: UInt32(truncatingIfNeeded: current.a0)).isRPC, let u = call.unlocked,
+            if let u = call.unlocked, !SMCReturn(rawValue: UInt32(truncatingIfNeeded: current.a0)).isRPC,
                let f = completeUnlocked(callID, current, u, slot: slot, guest: guest) {
                 return f
             }
@@ -371,7 +370,7 @@ extension Mediator {
 
     /// `complete`'s work under the guest's lock, on the record in place.
     func completeLocked(_ callID: UInt64, _ current: RegisterFrame, _ r: inout GuestRecord, guest: GuestID) -> After {
-        guard let idx = r.callIndex(id: callID) else {
+        guard let idx = r.calls.callIndex(id: callID) else {
             return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
         }
         if r.dying {
@@ -426,7 +425,7 @@ extension Mediator {
             // last call of a dying guest sends VM_DESTROYED.
             let last = slot.state.withLock { (rec: inout GuestRecord?) -> Bool in
                 rec?.inPlace { (r: inout GuestRecord) -> Bool in
-                    guard let idx = r.callIndex(id: callID) else { return false }
+                    guard let idx = r.calls.callIndex(id: callID) else { return false }
                     let c = r.calls.remove(at: idx)
                     reapDone(&r, consume c, deferPages: r.dying)
                     return r.dying && r.calls.isEmpty
