@@ -141,6 +141,82 @@ struct CallRecord: Sendable {
     var savedA4: UInt64 = 0, savedA5: UInt64 = 0, savedA6: UInt64 = 0
     var rpcAllocSize: UInt64 = 0
     var rpcCmdCookie: UInt64?
+
+    // The call path reaches a record in its guest's `calls` array through these mutating
+    // methods: one in-place access each, where passing the element to a function or reading
+    // several fields one by one copied the whole record (its buffers retained and released).
+
+    /// Records the secure world's RPC exit `out` of function `fn`: the call is suspended, with
+    /// the secure thread and the registers a RETURN_FROM_RPC must restore.
+    mutating func suspend(_ out: RegisterFrame, pending fn: RPCFunction) {
+        inFlight = false
+        threadID = out.a3
+        savedA4 = out.a4; savedA5 = out.a5; savedA6 = out.a6
+        pendingRPC = fn
+    }
+
+    /// RETURN_FROM_RPC toward the secure world for this call, with the secure registers it saved.
+    func resumeFrame(clientID: UInt64) -> RegisterFrame {
+        RegisterFrame(.returnFromRPC, a1: 0, a2: 0, a3: threadID ?? 0, a4: savedA4, a5: savedA5, a6: savedA6, a7: clientID)
+    }
+
+    /// An RPC the mediator answers itself: the call is in flight again; the frame that resumes it.
+    mutating func unsuspend(clientID: UInt64) -> RegisterFrame {
+        inFlight = true; pendingRPC = nil
+        return resumeFrame(clientID: clientID)
+    }
+
+    /// The guest's RETURN_FROM_RPC on `vcpu`: the call is in flight again, and `sent` gets the
+    /// frame that resumes it (before any reply of the RPC is folded in) and what completes it
+    /// without the lock. Returns the ALLOC size the secure world asked for and the RPC_CMD
+    /// argument's cookie (taken: the next RPC_CMD sets its own).
+    mutating func resume(on vcpu: Int, clientID: UInt64, space: Unmanaged<GuestAddressSpace>,
+                         phase: Unmanaged<CallSlotPhase>, into sent: inout PreparedCall?) -> (allocSize: UInt64, cmdCookie: UInt64?) {
+        inFlight = true
+        self.vcpu = vcpu
+        pendingRPC = nil
+        let cookie = rpcCmdCookie
+        rpcCmdCookie = nil
+        sent = PreparedCall(callID: id, frame: resumeFrame(clientID: clientID),
+                            unlocked: UnlockedCompletion(self, space: space, phase: phase))
+        return (rpcAllocSize, cookie)
+    }
+}
+
+/// The RPC argument buffers of one guest (RPC_ALLOC replies), by cookie. At most
+/// `MediatorConfig.rpcBuffers` of them, usually one per secure thread: a short array searched
+/// in order costs less per RPC_CMD than hashing the cookie.
+struct RPCArgTable: Sendable {
+    /// The buffers, in no particular order.
+    private(set) var buffers: [RPCArgBuffer] = []
+    /// How many buffers there are.
+    var count: Int { buffers.count }
+
+    /// The buffer of `cookie`, if any; setting replaces it (nil removes it).
+    subscript(cookie: UInt64) -> RPCArgBuffer? {
+        get {
+            for b in buffers where b.cookie == cookie { return b }
+            return nil
+        }
+        set {
+            // A plain loop, as `callIndex` (no generic search frame).
+            for i in 0..<buffers.count where buffers[i].cookie == cookie {
+                if let newValue { buffers[i] = newValue } else { buffers.swapAt(i, buffers.count - 1); buffers.removeLast() }
+                return
+            }
+            if let newValue { buffers.append(newValue) }
+        }
+    }
+
+    /// Removes and returns the buffer of `cookie`, if any.
+    mutating func removeValue(forKey cookie: UInt64) -> RPCArgBuffer? {
+        let b = self[cookie]
+        if b != nil { self[cookie] = nil }
+        return b
+    }
+
+    /// Forgets every buffer.
+    mutating func removeAll() { buffers = [] }
 }
 
 /// RPCs a guest was sent, counted by kind without hashing a string on the call path: the usual
@@ -187,7 +263,7 @@ struct GuestRecord: Sendable {
     var shm: [UInt64: SharedBuffer] = [:]
     var shmPending: Set<UInt64> = []
     var rpcShm: [UInt64: SharedBuffer] = [:]
-    var rpcArgs: [UInt64: RPCArgBuffer] = [:]
+    var rpcArgs = RPCArgTable()
     var pinned = 0
     var mediatorPages = 0
     var deferredPages: [PAPage] = []
@@ -227,18 +303,24 @@ struct GuestRecord: Sendable {
     /// Runs `body` on this record in place: reached through `slot?.inPlace { ... }`, a record
     /// held in an optional is mutated where it lies instead of being copied out and back.
     mutating func inPlace<R>(_ body: (inout GuestRecord) -> R) -> R { body(&self) }
+}
 
-    // Plain loops rather than `firstIndex(where:)`: an unspecialized generic search allocates
-    // its coroutine frame per call in debug builds.
-    // Only a suspended call matches a thread: a call that resumed keeps its last thread id, and the
-    // secure world may already have given that thread to another call while this one completes
-    // (issue 13's stale lookup).
+// On the calls array, not the record: a method of the record, called on the record a lock hands
+// over `inout`, made a bitwise copy of the whole record (440 bytes) per lookup.
+// Plain loops rather than `firstIndex(where:)`: an unspecialized generic search allocates
+// its coroutine frame per call in debug builds.
+extension Array where Element == CallRecord {
+    /// The index of the call suspended in an RPC on secure thread `thread`. Only a suspended call
+    /// matches a thread: a call that resumed keeps its last thread id, and the secure world may
+    /// already have given that thread to another call while this one completes (issue 13's
+    /// stale lookup).
     func callIndex(thread: UInt64) -> Int? {
-        for i in 0..<calls.count where calls[i].threadID == thread && !calls[i].inFlight && calls[i].pendingRPC != nil { return i }
+        for i in 0..<count where self[i].threadID == thread && !self[i].inFlight && self[i].pendingRPC != nil { return i }
         return nil
     }
+    /// The index of call `id`.
     func callIndex(id: UInt64) -> Int? {
-        for i in 0..<calls.count where calls[i].id == id { return i }
+        for i in 0..<count where self[i].id == id { return i }
         return nil
     }
 }

@@ -273,8 +273,8 @@ public final class Mediator: Sendable {
             r.calls = keep
             for (_, b) in r.shm { releaseBuffer(&r, b, deferPages: true) }
             for (_, b) in r.rpcShm { releaseBuffer(&r, b, deferPages: true) }
-            for (_, b) in r.rpcArgs { releaseRPCArg(&r, b, deferPages: true) }
-            r.shm = [:]; r.rpcShm = [:]; r.rpcArgs = [:]; r.shmPending = []
+            for b in r.rpcArgs.buffers { releaseRPCArg(&r, b, deferPages: true) }
+            r.shm = [:]; r.rpcShm = [:]; r.rpcArgs.removeAll(); r.shmPending = []
             r.sessions = []; r.openingSessions = 0
             return keep.isEmpty
         }

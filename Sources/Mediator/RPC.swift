@@ -18,11 +18,7 @@ extension Mediator {
         let code = SMCReturn(rawValue: UInt32(truncatingIfNeeded: out.a0))
         let fn = code.rpcFunction ?? RPCFunction(rawValue: 0xFFFF)
         counters.rpcs.add(1, ordering: .relaxed)
-        // The record is updated in place (a copy of it costs retains of its buffers).
-        r.calls[idx].inFlight = false
-        r.calls[idx].threadID = out.a3
-        r.calls[idx].savedA4 = out.a4; r.calls[idx].savedA5 = out.a5; r.calls[idx].savedA6 = out.a6
-        r.calls[idx].pendingRPC = fn
+        r.calls[idx].suspend(out, pending: fn)
         var g = RegisterFrame(a0: UInt64(code.rawValue), a3: out.a3)
         switch fn {
         case .alloc:
@@ -58,14 +54,7 @@ extension Mediator {
     /// An RPC the mediator refuses on the guest's behalf: call `idx` goes straight back to the
     /// secure world, as if the guest had answered it with nothing.
     private func refuseRPC(_ idx: Int, _ r: inout GuestRecord, guest: GuestID) -> RPCAction {
-        r.calls[idx].inFlight = true; r.calls[idx].pendingRPC = nil
-        return .secure(resumeFrame(r.calls[idx], guest: guest))
-    }
-
-    /// RETURN_FROM_RPC toward the secure world for call `c`, with the secure registers it saved.
-    func resumeFrame(_ c: CallRecord, guest: GuestID, a1: UInt64 = 0, a2: UInt64 = 0) -> RegisterFrame {
-        RegisterFrame(.returnFromRPC, a1: a1, a2: a2, a3: c.threadID ?? 0, a4: c.savedA4, a5: c.savedA5,
-                      a6: c.savedA6, a7: guest.clientID)
+        .secure(r.calls[idx].unsuspend(clientID: guest.clientID))
     }
 
     /// num_params an RPC buffer of `b.size` bytes can hold.
@@ -113,40 +102,38 @@ extension Mediator {
 
     func resume(_ frame: RegisterFrame, slot: GuestSlot, guest: GuestID, vcpu: Int) -> RegisterFrame {
         sendPrepared(slot, guest: guest) { r, sent in
-            guard let idx = r.callIndex(thread: frame.a3), !r.calls[idx].inFlight, let fn = r.calls[idx].pendingRPC else {
+            // `callIndex(thread:)` matches only a suspended call (not in flight, an RPC pending).
+            guard let idx = r.calls.callIndex(thread: frame.a3), let fn = r.calls[idx].pendingRPC else {
                 counters.bump(.resumeRejected)
                 r.refused += 1
                 log.debug("RETURN_FROM_RPC refused", metadata: ["guest": "\(guest.raw)", "thread": "\(frame.a3)"])
                 return RegisterFrame(a0: UInt64(SMCReturn.eresume.rawValue))
             }
-            // The record is updated in place (a copy of it costs retains of its buffers).
-            r.calls[idx].inFlight = true
-            r.calls[idx].vcpu = vcpu
-            r.calls[idx].pendingRPC = nil
-            var s = resumeFrame(r.calls[idx], guest: guest)
+            let phase = slot.phases[r.calls[idx].slot]
+            // The record is updated in place and `sent` written from it (a copy of the record
+            // costs retains of its buffers).
+            let (allocSize, cmdCookie) = r.calls[idx].resume(on: vcpu, clientID: guest.clientID, space: .passUnretained(r.space),
+                                                             phase: phase, into: &sent)
             switch fn {
             case .alloc:
-                let c = r.calls[idx]
-                let reply = allocReply(frame, c, &r, guest: guest)
-                (s.a1, s.a2) = RegisterFrame.split(reply?.shadow.raw ?? 0)
-                (s.a4, s.a5) = RegisterFrame.split(reply?.cookie ?? 0)
+                let reply = allocReply(frame, size: allocSize, &r, guest: guest)
+                let (pa, cookie) = (RegisterFrame.split(reply?.shadow.raw ?? 0), RegisterFrame.split(reply?.cookie ?? 0))
+                sent?.frame.a1 = pa.0; sent?.frame.a2 = pa.1
+                sent?.frame.a4 = cookie.0; sent?.frame.a5 = cookie.1
             case .cmd:
-                if let cookie = r.calls[idx].rpcCmdCookie, let b = r.rpcArgs[cookie] { rpcCommandFromGuest(b, &r, guest: guest) }
-                r.calls[idx].rpcCmdCookie = nil
+                if let cookie = cmdCookie, let b = r.rpcArgs[cookie] { rpcCommandFromGuest(b, &r, guest: guest) }
             default:
                 break
             }
-            let phase = slot.phases[r.calls[idx].slot]
             // Sound: the slot's `calls` array holds every phase object for the slot's whole life.
             phase._withUnsafeGuaranteedRef { $0.word.store(CallPhase.inFlight, ordering: .relaxed) }
-            sent = PreparedCall(callID: r.calls[idx].id, frame: s, unlocked: UnlockedCompletion(r.calls[idx], space: .passUnretained(r.space), phase: phase))
             return nil
         }
     }
 
     /// The guest's ALLOC reply: a page-aligned IPA of its own read-write RAM and a fresh cookie.
     /// Returns (PA of the mediator shadow, cookie), or nil when refused.
-    func allocReply(_ frame: RegisterFrame, _ c: CallRecord, _ r: inout GuestRecord, guest: GuestID) -> (shadow: PA, cookie: UInt64)? {
+    func allocReply(_ frame: RegisterFrame, size: UInt64, _ r: inout GuestRecord, guest: GuestID) -> (shadow: PA, cookie: UInt64)? {
         let ipa = IPA(RegisterFrame.join(frame.a1, frame.a2))
         let cookie = RegisterFrame.join(frame.a4, frame.a5)
         guard ipa.raw != 0 else { return nil }
@@ -171,7 +158,7 @@ extension Mediator {
             unpin(&r, page)
             return reject("\(error)")
         }
-        r.rpcArgs[cookie] = RPCArgBuffer(cookie: cookie, page: page, shadow: shadow, size: Int(clamping: c.rpcAllocSize))
+        r.rpcArgs[cookie] = RPCArgBuffer(cookie: cookie, page: page, shadow: shadow, size: Int(clamping: size))
         return (shadow.address, cookie)
     }
 

@@ -370,7 +370,7 @@ extension Mediator {
 
     /// `complete`'s work under the guest's lock, on the record in place.
     func completeLocked(_ callID: UInt64, _ current: RegisterFrame, _ r: inout GuestRecord, guest: GuestID) -> After {
-        guard let idx = r.callIndex(id: callID) else {
+        guard let idx = r.calls.callIndex(id: callID) else {
             return .answer(RegisterFrame(a0: UInt64(SMCReturn.enotavail.rawValue)))
         }
         if r.dying {
@@ -425,7 +425,7 @@ extension Mediator {
             // last call of a dying guest sends VM_DESTROYED.
             let last = slot.state.withLock { (rec: inout GuestRecord?) -> Bool in
                 rec?.inPlace { (r: inout GuestRecord) -> Bool in
-                    guard let idx = r.callIndex(id: callID) else { return false }
+                    guard let idx = r.calls.callIndex(id: callID) else { return false }
                     let c = r.calls.remove(at: idx)
                     reapDone(&r, consume c, deferPages: r.dying)
                     return r.dying && r.calls.isEmpty

@@ -125,6 +125,9 @@ public final class OPTEEDriver: Sendable {
     /// Bounce pages of one-page temporary memrefs and the slots calls hold (`BounceTable`),
     /// inline: reached without a reference count or a generic lookup per call.
     private let bounce = BounceTable()
+    /// The RPC arguments the secure world allocated (RPC_ALLOC), found by RPC_CMD without the
+    /// shared-memory table's lock (`RPCArgumentCache`); written under that lock.
+    private let rpcArgs = RPCArgumentCache()
     /// Bounce slots in use at most: one per secure thread (16 at most).
     private var bounceSlotCount: Int { min(BounceTable.slots, max(1, threadCount ?? 4)) }
     private let counters = DriverCounters()
@@ -726,6 +729,8 @@ public final class OPTEEDriver: Sendable {
         case .alloc:
             let size = Int(out.a1 & 0xFFFF_FFFF)
             if let h = try? allocateKernelMemory(size: size) {
+                // Published under the table's lock, so a FREE (which takes it) cannot come between.
+                shms.withLock { t in if t[h.id] != nil { rpcArgs.publish(h) } }
                 (f.a1, f.a2) = RegisterFrame.split(h.address.raw)
                 (f.a4, f.a5) = RegisterFrame.split(h.id)
             } else {
@@ -737,13 +742,13 @@ public final class OPTEEDriver: Sendable {
         case .foreignInterrupt:
             break
         case .cmd:
+            let cookie = RegisterFrame.join(out.a1, out.a2)
             if let rpcArg {
                 serveRPC(rpcArg)
-            } else if let h = sharedMemory(id: RegisterFrame.join(out.a1, out.a2)) {
+            } else if let (address, capacity) = rpcArgs.lookup(cookie) ?? sharedMemory(id: cookie).map(RPCArgumentCache.place) {
                 // An RPC argument in memory the secure world allocated: served in place in its first
                 // page (OP-TEE's RPC arguments are far smaller than a page).
-                let capacity = min(h.size, pageSize - h.address.pageOffset)
-                let served = try? space.withBytes(h.address, count: capacity) { (b) -> Bool in
+                let served = try? space.withBytes(address, count: capacity) { (b) -> Bool in
                     guard let v = try? MsgArgView(b) else { return false }
                     serveRPC(v); return true
                 }
@@ -766,6 +771,7 @@ public final class OPTEEDriver: Sendable {
     private func freeKernelMemory(_ cookie: UInt64) -> Bool {
         guard let rec = shms.withLock({ s -> ShmRecord? in
             guard let r = s[cookie], r.handle.kind == .kernel else { return nil }
+            rpcArgs.withdraw(cookie)
             return s.removeValue(forKey: cookie)
         }) else { return false }
         if let b = rec.backing { allocator.free(b) }
@@ -806,7 +812,8 @@ public final class OPTEEDriver: Sendable {
         switch RPCCommand(rawValue: v.cmd.rawValue) {
         case .getTime:
             guard let p = one, p.attr.type == .valueOutput else { return badRPC(v, "GET_TIME params") }
-            let t = clock.wallTime()
+            // Through the stored configuration: `clock` would copy the existential per call.
+            let t = configuration.host.clock.wallTime()
             p.valueA = t.seconds; p.valueB = t.nanoseconds; p.valueC = 0
             v.ret = .success
         case .notification:
@@ -973,5 +980,56 @@ struct BounceTable: ~Copyable, Sendable {
     func release(_ k: Int) {
         guard k >= 0, k < Self.slots else { return }
         busy.bitwiseAnd(~(1 << UInt64(k)), ordering: .releasing)
+    }
+}
+
+/// The RPC arguments a driver allocated for the secure world (RPC_ALLOC), by cookie, so that an
+/// RPC_CMD finds its argument with a few atomic loads instead of the shared-memory table's lock
+/// and hash. Slot `cookie % slots` holds the cookie and the argument's place (the IPA of its
+/// first page, page aligned, with the bytes the argument may use, 1 ... a page, as `count - 1`
+/// in the low bits). Writers hold the shared-memory table's lock (publish after the table has
+/// the record, withdraw before the table drops it), so a cookie found here is in the table.
+/// Cookies are never reused, so the cookie word works as a seqlock's sequence: a reader that
+/// sees the same cookie before and after reading the place read the place published with it.
+/// A miss (another cookie in the slot, memory not page aligned) falls back to the table.
+struct RPCArgumentCache: ~Copyable, Sendable {
+    /// Slots (a secure world caches about one RPC argument per thread).
+    static let slots = 16
+    private let cookies: InlineArray<16, Atomic<UInt64>> = InlineArray { _ in Atomic<UInt64>(0) }
+    private let places: InlineArray<16, Atomic<UInt64>> = InlineArray { _ in Atomic<UInt64>(0) }
+
+    /// Where an RPC argument in `h` lies: its address and the bytes of its first page it may use.
+    static func place(_ h: SharedMemoryHandle) -> (IPA, Int) {
+        (h.address, min(h.size, pageSize - h.address.pageOffset))
+    }
+
+    /// Makes `h` findable by its cookie. The caller holds the shared-memory table's lock.
+    func publish(_ h: SharedMemoryHandle) {
+        let (address, count) = Self.place(h)
+        guard h.id != 0, address.pageOffset == 0, count >= 1, count <= pageSize else { return }
+        let i = Int(h.id % UInt64(Self.slots))
+        cookies[i].store(0, ordering: .relaxed)
+        // The place must not be seen with the slot's previous cookie.
+        atomicMemoryFence(ordering: .releasing)
+        places[i].store(address.raw | UInt64(count - 1), ordering: .relaxed)
+        cookies[i].store(h.id, ordering: .releasing)
+    }
+
+    /// Forgets `cookie` if a slot holds it. The caller holds the shared-memory table's lock.
+    func withdraw(_ cookie: UInt64) {
+        let i = Int(cookie % UInt64(Self.slots))
+        if cookies[i].load(ordering: .relaxed) == cookie { cookies[i].store(0, ordering: .releasing) }
+    }
+
+    /// The address and usable bytes of the RPC argument `cookie`, or nil when no slot holds it.
+    func lookup(_ cookie: UInt64) -> (IPA, Int)? {
+        guard cookie != 0 else { return nil }
+        let i = Int(cookie % UInt64(Self.slots))
+        guard cookies[i].load(ordering: .acquiring) == cookie else { return nil }
+        let place = places[i].load(ordering: .relaxed)
+        atomicMemoryFence(ordering: .acquiring)
+        guard cookies[i].load(ordering: .relaxed) == cookie else { return nil }
+        let low = UInt64(pageSize - 1)
+        return (IPA(place & ~low), Int(place & low) + 1)
     }
 }

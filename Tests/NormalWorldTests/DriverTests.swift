@@ -77,6 +77,31 @@ import Testing
         #expect(d.allocator.freePages >= freeBefore - 1)
     }
 
+    @Test func theRPCArgumentCacheFindsWhatWasPublishedUntilItIsWithdrawnOrDisplaced() {
+        let cache = RPCArgumentCache()
+        func handle(_ id: UInt64, _ address: UInt64, size: Int) -> SharedMemoryHandle {
+            SharedMemoryHandle(id: id, address: IPA(address), size: size, kind: .kernel, registered: false)
+        }
+        #expect(cache.lookup(7) == nil)
+        cache.publish(handle(7, 0x40_3000, size: 96))
+        #expect(cache.lookup(7).map { [$0.0.raw, UInt64($0.1)] } == [0x40_3000, 96])
+        #expect(cache.lookup(7 + UInt64(RPCArgumentCache.slots)) == nil)   // same slot, other cookie
+        // Only the first page is served in place; a whole page fits the low bits.
+        cache.publish(handle(8, 0x40_4000, size: 3 * pageSize))
+        #expect(cache.lookup(8)?.1 == pageSize)
+        // A cookie in the same slot displaces the older one, which then falls back to the table.
+        cache.publish(handle(7 + UInt64(RPCArgumentCache.slots), 0x40_5000, size: 64))
+        #expect(cache.lookup(7) == nil)
+        #expect(cache.lookup(7 + UInt64(RPCArgumentCache.slots))?.0 == IPA(0x40_5000))
+        cache.withdraw(8)
+        #expect(cache.lookup(8) == nil)
+        // Not page aligned, empty, or cookie 0: never cached.
+        cache.publish(handle(9, 0x40_6010, size: 64))
+        cache.publish(handle(10, 0x40_7000, size: 0))
+        cache.publish(handle(0, 0x40_8000, size: 64))
+        #expect(cache.lookup(9) == nil && cache.lookup(10) == nil && cache.lookup(0) == nil)
+    }
+
     @Test func notificationWaitBlocksUntilASendOfTheSameKeyAndIsBounded() throws {
         let clock = ManualClock()
         let table = NotificationTable(clock: clock)
