@@ -33,11 +33,11 @@ public enum LinuxTEE {
         /// A direction from its two bits.
         @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue & 3 }
         /// `_IOR`: the kernel writes the argument back.
-        public static let read = IoctlDirection(rawValue: 2)
+        @inlinable public static var read: IoctlDirection { IoctlDirection(rawValue: 2) }
         /// `_IOW`: the kernel reads the argument.
-        public static let write = IoctlDirection(rawValue: 1)
+        @inlinable public static var write: IoctlDirection { IoctlDirection(rawValue: 1) }
         /// `_IOWR`: both.
-        public static let readWrite = IoctlDirection(rawValue: 3)
+        @inlinable public static var readWrite: IoctlDirection { IoctlDirection(rawValue: 3) }
     }
 
     /// TEE_IOC_*: the ioctl numbers of the TEE character devices.
@@ -161,9 +161,9 @@ public enum LinuxTEE {
         /// An implementation id.
         @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
         /// TEE_IMPL_ID_OPTEE.
-        public static let optee = ImplementationID(rawValue: 1)
+        @inlinable public static var optee: ImplementationID { ImplementationID(rawValue: 1) }
         /// TEE_IMPL_ID_AMDTEE.
-        public static let amdtee = ImplementationID(rawValue: 2)
+        @inlinable public static var amdtee: ImplementationID { ImplementationID(rawValue: 2) }
     }
 
     /// TEE_OPTEE_CAP_*: `impl_caps` when impl_id is OP-TEE.

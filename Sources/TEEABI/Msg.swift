@@ -5,18 +5,18 @@
 public struct MsgCommand: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt32
     @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
-    public static let openSession = MsgCommand(rawValue: 0)
-    public static let invokeCommand = MsgCommand(rawValue: 1)
-    public static let closeSession = MsgCommand(rawValue: 2)
-    public static let cancel = MsgCommand(rawValue: 3)
-    public static let registerSHM = MsgCommand(rawValue: 4)
-    public static let unregisterSHM = MsgCommand(rawValue: 5)
-    public static let doBottomHalf = MsgCommand(rawValue: 6)
-    public static let stopAsyncNotif = MsgCommand(rawValue: 7)
-    public static let lendProtmem = MsgCommand(rawValue: 8)
-    public static let reclaimProtmem = MsgCommand(rawValue: 9)
-    public static let getProtmemConfig = MsgCommand(rawValue: 10)
-    public static let assignProtmem = MsgCommand(rawValue: 11)
+    @inlinable public static var openSession: MsgCommand { MsgCommand(rawValue: 0) }
+    @inlinable public static var invokeCommand: MsgCommand { MsgCommand(rawValue: 1) }
+    @inlinable public static var closeSession: MsgCommand { MsgCommand(rawValue: 2) }
+    @inlinable public static var cancel: MsgCommand { MsgCommand(rawValue: 3) }
+    @inlinable public static var registerSHM: MsgCommand { MsgCommand(rawValue: 4) }
+    @inlinable public static var unregisterSHM: MsgCommand { MsgCommand(rawValue: 5) }
+    @inlinable public static var doBottomHalf: MsgCommand { MsgCommand(rawValue: 6) }
+    @inlinable public static var stopAsyncNotif: MsgCommand { MsgCommand(rawValue: 7) }
+    @inlinable public static var lendProtmem: MsgCommand { MsgCommand(rawValue: 8) }
+    @inlinable public static var reclaimProtmem: MsgCommand { MsgCommand(rawValue: 9) }
+    @inlinable public static var getProtmemConfig: MsgCommand { MsgCommand(rawValue: 10) }
+    @inlinable public static var assignProtmem: MsgCommand { MsgCommand(rawValue: 11) }
     /// OP-TEE name, or nil when unknown.
     public var name: String? {
         switch rawValue {
@@ -80,13 +80,13 @@ public struct MsgAttr: RawRepresentable, Hashable, Sendable, CustomStringConvert
     public let rawValue: UInt64
     @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
 
-    public static let typeMask: UInt64 = 0xFF
-    public static let metaBit: UInt64 = 0x100
-    public static let noncontigBit: UInt64 = 0x200
-    public static let cacheShift: UInt64 = 16
-    public static let cacheMask: UInt64 = 0x7
+    @inlinable public static var typeMask: UInt64 { 0xFF }
+    @inlinable public static var metaBit: UInt64 { 0x100 }
+    @inlinable public static var noncontigBit: UInt64 { 0x200 }
+    @inlinable public static var cacheShift: UInt64 { 16 }
+    @inlinable public static var cacheMask: UInt64 { 0x7 }
     /// Every bit a valid attr may have set.
-    public static let validBits: UInt64 = typeMask | metaBit | noncontigBit | (cacheMask << cacheShift)
+    @inlinable public static var validBits: UInt64 { typeMask | metaBit | noncontigBit | (cacheMask << cacheShift) }
 
     /// Builds an attr from its parts.
     @inlinable public init(_ type: MsgParamType, meta: Bool = false, noncontig: Bool = false, cache: UInt8 = 0) {
@@ -175,7 +175,7 @@ public struct MsgParam: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Size of one encoded param.
-    public static let byteSize = 32
+    @inlinable public static var byteSize: Int { 32 }
 }
 
 /// `struct optee_msg_arg` with its params.
@@ -198,9 +198,9 @@ public struct MsgArg: Hashable, Sendable, CustomStringConvertible {
     public var params: [MsgParam]
 
     /// Size of the fixed header.
-    public static let headerSize = 32
+    @inlinable public static var headerSize: Int { 32 }
     /// OPTEE_MSG_MAX_NUM_PARAMS: (4096 - 32) / 32 keeps one argument in one page.
-    public static let maxNumParams = 127
+    @inlinable public static var maxNumParams: Int { 127 }
 
     /// OPTEE_MSG_GET_ARG_SIZE(n) = 32 + 32 * n.
     @inlinable public static func size(numParams n: Int) -> Int { headerSize + MsgParam.byteSize * n }

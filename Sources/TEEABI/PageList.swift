@@ -4,13 +4,13 @@
 /// Constants and codec of OPTEE_MSG_ATTR_NONCONTIG page lists.
 public enum PageList {
     /// OPTEE_MSG_NONCONTIG_PAGE_SIZE.
-    public static let pageSize = 4096
+    @inlinable public static var pageSize: Int { 4096 }
     /// Data-page addresses per list page.
-    public static let entriesPerPage = 511
+    @inlinable public static var entriesPerPage: Int { 511 }
     /// Byte offset of next_page_data in a list page.
-    public static let nextPointerOffset = 4088
+    @inlinable public static var nextPointerOffset: Int { 4088 }
     /// Low 12 bits of tmem.buf_ptr: the buffer's offset inside its first page.
-    public static let offsetMask: UInt64 = 0xFFF
+    @inlinable public static var offsetMask: UInt64 { 0xFFF }
 
     /// Number of data pages a buffer of `size` bytes starting at `offset` in its first page spans.
     /// Fails on overflow.

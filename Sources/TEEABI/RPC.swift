@@ -5,24 +5,24 @@
 public struct RPCCommand: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt32
     @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
-    public static let loadTA = RPCCommand(rawValue: 0)
-    public static let rpmb = RPCCommand(rawValue: 1)
-    public static let fs = RPCCommand(rawValue: 2)
-    public static let getTime = RPCCommand(rawValue: 3)
-    public static let notification = RPCCommand(rawValue: 4)
-    public static let suspend = RPCCommand(rawValue: 5)
-    public static let shmAlloc = RPCCommand(rawValue: 6)
-    public static let shmFree = RPCCommand(rawValue: 7)
-    public static let sqlFSReserved = RPCCommand(rawValue: 8)
-    public static let gprof = RPCCommand(rawValue: 9)
-    public static let socket = RPCCommand(rawValue: 10)
-    public static let ftrace = RPCCommand(rawValue: 11)
-    public static let suppPlugin = RPCCommand(rawValue: 12)
-    public static let benchReg = RPCCommand(rawValue: 20)
-    public static let i2cTransfer = RPCCommand(rawValue: 21)
-    public static let rpmbProbeReset = RPCCommand(rawValue: 22)
-    public static let rpmbProbeNext = RPCCommand(rawValue: 23)
-    public static let rpmbFrames = RPCCommand(rawValue: 24)
+    @inlinable public static var loadTA: RPCCommand { RPCCommand(rawValue: 0) }
+    @inlinable public static var rpmb: RPCCommand { RPCCommand(rawValue: 1) }
+    @inlinable public static var fs: RPCCommand { RPCCommand(rawValue: 2) }
+    @inlinable public static var getTime: RPCCommand { RPCCommand(rawValue: 3) }
+    @inlinable public static var notification: RPCCommand { RPCCommand(rawValue: 4) }
+    @inlinable public static var suspend: RPCCommand { RPCCommand(rawValue: 5) }
+    @inlinable public static var shmAlloc: RPCCommand { RPCCommand(rawValue: 6) }
+    @inlinable public static var shmFree: RPCCommand { RPCCommand(rawValue: 7) }
+    @inlinable public static var sqlFSReserved: RPCCommand { RPCCommand(rawValue: 8) }
+    @inlinable public static var gprof: RPCCommand { RPCCommand(rawValue: 9) }
+    @inlinable public static var socket: RPCCommand { RPCCommand(rawValue: 10) }
+    @inlinable public static var ftrace: RPCCommand { RPCCommand(rawValue: 11) }
+    @inlinable public static var suppPlugin: RPCCommand { RPCCommand(rawValue: 12) }
+    @inlinable public static var benchReg: RPCCommand { RPCCommand(rawValue: 20) }
+    @inlinable public static var i2cTransfer: RPCCommand { RPCCommand(rawValue: 21) }
+    @inlinable public static var rpmbProbeReset: RPCCommand { RPCCommand(rawValue: 22) }
+    @inlinable public static var rpmbProbeNext: RPCCommand { RPCCommand(rawValue: 23) }
+    @inlinable public static var rpmbFrames: RPCCommand { RPCCommand(rawValue: 24) }
 
     /// OP-TEE name, or nil when unknown.
     public var name: String? {

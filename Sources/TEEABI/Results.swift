@@ -4,38 +4,38 @@
 public struct TEEResult: RawRepresentable, Hashable, Sendable, CustomStringConvertible, Error {
     public let rawValue: UInt32
     @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
-    public static let success = TEEResult(rawValue: 0)
-    public static let corruptObject = TEEResult(rawValue: 0xF010_0001)
-    public static let corruptObject2 = TEEResult(rawValue: 0xF010_0002)
-    public static let storageNotAvailable = TEEResult(rawValue: 0xF010_0003)
-    public static let storageNotAvailable2 = TEEResult(rawValue: 0xF010_0004)
-    public static let unsupportedVersion = TEEResult(rawValue: 0xF010_0005)
-    public static let ciphertextInvalid = TEEResult(rawValue: 0xF010_0006)
-    public static let generic = TEEResult(rawValue: 0xFFFF_0000)
-    public static let accessDenied = TEEResult(rawValue: 0xFFFF_0001)
-    public static let cancel = TEEResult(rawValue: 0xFFFF_0002)
-    public static let accessConflict = TEEResult(rawValue: 0xFFFF_0003)
-    public static let excessData = TEEResult(rawValue: 0xFFFF_0004)
-    public static let badFormat = TEEResult(rawValue: 0xFFFF_0005)
-    public static let badParameters = TEEResult(rawValue: 0xFFFF_0006)
-    public static let badState = TEEResult(rawValue: 0xFFFF_0007)
-    public static let itemNotFound = TEEResult(rawValue: 0xFFFF_0008)
-    public static let notImplemented = TEEResult(rawValue: 0xFFFF_0009)
-    public static let notSupported = TEEResult(rawValue: 0xFFFF_000A)
-    public static let noData = TEEResult(rawValue: 0xFFFF_000B)
-    public static let outOfMemory = TEEResult(rawValue: 0xFFFF_000C)
-    public static let busy = TEEResult(rawValue: 0xFFFF_000D)
-    public static let communication = TEEResult(rawValue: 0xFFFF_000E)
-    public static let security = TEEResult(rawValue: 0xFFFF_000F)
-    public static let shortBuffer = TEEResult(rawValue: 0xFFFF_0010)
-    public static let externalCancel = TEEResult(rawValue: 0xFFFF_0011)
-    public static let overflow = TEEResult(rawValue: 0xFFFF_300F)
-    public static let targetDead = TEEResult(rawValue: 0xFFFF_3024)
-    public static let storageNoSpace = TEEResult(rawValue: 0xFFFF_3041)
-    public static let macInvalid = TEEResult(rawValue: 0xFFFF_3071)
-    public static let signatureInvalid = TEEResult(rawValue: 0xFFFF_3072)
-    public static let timeNotSet = TEEResult(rawValue: 0xFFFF_5000)
-    public static let timeNeedsReset = TEEResult(rawValue: 0xFFFF_5001)
+    @inlinable public static var success: TEEResult { TEEResult(rawValue: 0) }
+    @inlinable public static var corruptObject: TEEResult { TEEResult(rawValue: 0xF010_0001) }
+    @inlinable public static var corruptObject2: TEEResult { TEEResult(rawValue: 0xF010_0002) }
+    @inlinable public static var storageNotAvailable: TEEResult { TEEResult(rawValue: 0xF010_0003) }
+    @inlinable public static var storageNotAvailable2: TEEResult { TEEResult(rawValue: 0xF010_0004) }
+    @inlinable public static var unsupportedVersion: TEEResult { TEEResult(rawValue: 0xF010_0005) }
+    @inlinable public static var ciphertextInvalid: TEEResult { TEEResult(rawValue: 0xF010_0006) }
+    @inlinable public static var generic: TEEResult { TEEResult(rawValue: 0xFFFF_0000) }
+    @inlinable public static var accessDenied: TEEResult { TEEResult(rawValue: 0xFFFF_0001) }
+    @inlinable public static var cancel: TEEResult { TEEResult(rawValue: 0xFFFF_0002) }
+    @inlinable public static var accessConflict: TEEResult { TEEResult(rawValue: 0xFFFF_0003) }
+    @inlinable public static var excessData: TEEResult { TEEResult(rawValue: 0xFFFF_0004) }
+    @inlinable public static var badFormat: TEEResult { TEEResult(rawValue: 0xFFFF_0005) }
+    @inlinable public static var badParameters: TEEResult { TEEResult(rawValue: 0xFFFF_0006) }
+    @inlinable public static var badState: TEEResult { TEEResult(rawValue: 0xFFFF_0007) }
+    @inlinable public static var itemNotFound: TEEResult { TEEResult(rawValue: 0xFFFF_0008) }
+    @inlinable public static var notImplemented: TEEResult { TEEResult(rawValue: 0xFFFF_0009) }
+    @inlinable public static var notSupported: TEEResult { TEEResult(rawValue: 0xFFFF_000A) }
+    @inlinable public static var noData: TEEResult { TEEResult(rawValue: 0xFFFF_000B) }
+    @inlinable public static var outOfMemory: TEEResult { TEEResult(rawValue: 0xFFFF_000C) }
+    @inlinable public static var busy: TEEResult { TEEResult(rawValue: 0xFFFF_000D) }
+    @inlinable public static var communication: TEEResult { TEEResult(rawValue: 0xFFFF_000E) }
+    @inlinable public static var security: TEEResult { TEEResult(rawValue: 0xFFFF_000F) }
+    @inlinable public static var shortBuffer: TEEResult { TEEResult(rawValue: 0xFFFF_0010) }
+    @inlinable public static var externalCancel: TEEResult { TEEResult(rawValue: 0xFFFF_0011) }
+    @inlinable public static var overflow: TEEResult { TEEResult(rawValue: 0xFFFF_300F) }
+    @inlinable public static var targetDead: TEEResult { TEEResult(rawValue: 0xFFFF_3024) }
+    @inlinable public static var storageNoSpace: TEEResult { TEEResult(rawValue: 0xFFFF_3041) }
+    @inlinable public static var macInvalid: TEEResult { TEEResult(rawValue: 0xFFFF_3071) }
+    @inlinable public static var signatureInvalid: TEEResult { TEEResult(rawValue: 0xFFFF_3072) }
+    @inlinable public static var timeNotSet: TEEResult { TEEResult(rawValue: 0xFFFF_5000) }
+    @inlinable public static var timeNeedsReset: TEEResult { TEEResult(rawValue: 0xFFFF_5001) }
 
     /// The TEE_ name (TEE_SUCCESS, TEE_ERROR_*), or nil when unknown. The catalog holds TEEC_ aliases.
     public var name: String? { ABICatalog.name(group: .teeResultCodes, value: UInt64(rawValue), prefix: "TEE_") }
@@ -46,10 +46,10 @@ public struct TEEResult: RawRepresentable, Hashable, Sendable, CustomStringConve
 public struct TEEOrigin: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt32
     @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
-    public static let api = TEEOrigin(rawValue: 1)
-    public static let comms = TEEOrigin(rawValue: 2)
-    public static let tee = TEEOrigin(rawValue: 3)
-    public static let trustedApp = TEEOrigin(rawValue: 4)
+    @inlinable public static var api: TEEOrigin { TEEOrigin(rawValue: 1) }
+    @inlinable public static var comms: TEEOrigin { TEEOrigin(rawValue: 2) }
+    @inlinable public static var tee: TEEOrigin { TEEOrigin(rawValue: 3) }
+    @inlinable public static var trustedApp: TEEOrigin { TEEOrigin(rawValue: 4) }
     /// OP-TEE / GP name, or nil when unknown.
     public var name: String? {
         switch rawValue { case 1: "TEE_ORIGIN_API"; case 2: "TEE_ORIGIN_COMMS"; case 3: "TEE_ORIGIN_TEE"; case 4: "TEE_ORIGIN_TRUSTED_APP"; default: nil }
@@ -62,13 +62,13 @@ public struct LoginMethod: RawRepresentable, Hashable, Sendable, CustomStringCon
     public let rawValue: UInt32
     @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
     public static let `public` = LoginMethod(rawValue: 0)
-    public static let user = LoginMethod(rawValue: 1)
-    public static let group = LoginMethod(rawValue: 2)
-    public static let application = LoginMethod(rawValue: 4)
-    public static let applicationUser = LoginMethod(rawValue: 5)
-    public static let applicationGroup = LoginMethod(rawValue: 6)
-    public static let reeKernel = LoginMethod(rawValue: 0x8000_0000)
-    public static let trustedApp = LoginMethod(rawValue: 0xF000_0000)
+    @inlinable public static var user: LoginMethod { LoginMethod(rawValue: 1) }
+    @inlinable public static var group: LoginMethod { LoginMethod(rawValue: 2) }
+    @inlinable public static var application: LoginMethod { LoginMethod(rawValue: 4) }
+    @inlinable public static var applicationUser: LoginMethod { LoginMethod(rawValue: 5) }
+    @inlinable public static var applicationGroup: LoginMethod { LoginMethod(rawValue: 6) }
+    @inlinable public static var reeKernel: LoginMethod { LoginMethod(rawValue: 0x8000_0000) }
+    @inlinable public static var trustedApp: LoginMethod { LoginMethod(rawValue: 0xF000_0000) }
     /// Defined for OPEN_SESSION from the normal world.
     public var isDefined: Bool { [0, 1, 2, 4, 5, 6, 0x8000_0000].contains(rawValue) }
     /// OP-TEE / GP name, or nil when unknown.

@@ -7,16 +7,16 @@ public struct SMCOwner: RawRepresentable, Hashable, Sendable, CustomStringConver
     @inlinable public init(rawValue: UInt8) { self.rawValue = rawValue & 0x3F }
     /// The Arm architecture owner (0): a constant, not a lazy global (read on every trap).
     @inlinable public static var arch: SMCOwner { SMCOwner(rawValue: 0) }
-    public static let cpu = SMCOwner(rawValue: 1)
-    public static let sip = SMCOwner(rawValue: 2)
-    public static let oem = SMCOwner(rawValue: 3)
-    public static let standard = SMCOwner(rawValue: 4)
-    public static let standardHypervisor = SMCOwner(rawValue: 5)
-    public static let vendorHypervisor = SMCOwner(rawValue: 6)
-    public static let trustedApp = SMCOwner(rawValue: 48)
-    public static let trustedOS = SMCOwner(rawValue: 50)
-    public static let trustedOSOpteed = SMCOwner(rawValue: 62)
-    public static let trustedOSAPI = SMCOwner(rawValue: 63)
+    @inlinable public static var cpu: SMCOwner { SMCOwner(rawValue: 1) }
+    @inlinable public static var sip: SMCOwner { SMCOwner(rawValue: 2) }
+    @inlinable public static var oem: SMCOwner { SMCOwner(rawValue: 3) }
+    @inlinable public static var standard: SMCOwner { SMCOwner(rawValue: 4) }
+    @inlinable public static var standardHypervisor: SMCOwner { SMCOwner(rawValue: 5) }
+    @inlinable public static var vendorHypervisor: SMCOwner { SMCOwner(rawValue: 6) }
+    @inlinable public static var trustedApp: SMCOwner { SMCOwner(rawValue: 48) }
+    @inlinable public static var trustedOS: SMCOwner { SMCOwner(rawValue: 50) }
+    @inlinable public static var trustedOSOpteed: SMCOwner { SMCOwner(rawValue: 62) }
+    @inlinable public static var trustedOSAPI: SMCOwner { SMCOwner(rawValue: 63) }
 
     /// Human name of the owner range, as the SMCCC specification names it.
     public var name: String {
@@ -120,16 +120,16 @@ public struct SMCReturn: RawRepresentable, Hashable, Sendable, CustomStringConve
     public let rawValue: UInt32
     @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
 
-    public static let ok = SMCReturn(rawValue: 0)
-    public static let ethreadLimit = SMCReturn(rawValue: 1)
-    public static let ebusy = SMCReturn(rawValue: 2)
-    public static let eresume = SMCReturn(rawValue: 3)
-    public static let ebadaddr = SMCReturn(rawValue: 4)
-    public static let ebadcmd = SMCReturn(rawValue: 5)
-    public static let enomem = SMCReturn(rawValue: 6)
-    public static let enotavail = SMCReturn(rawValue: 7)
-    public static let unknownFunction = SMCReturn(rawValue: 0xFFFF_FFFF)
-    public static let rpcPrefix: UInt32 = 0xFFFF_0000
+    @inlinable public static var ok: SMCReturn { SMCReturn(rawValue: 0) }
+    @inlinable public static var ethreadLimit: SMCReturn { SMCReturn(rawValue: 1) }
+    @inlinable public static var ebusy: SMCReturn { SMCReturn(rawValue: 2) }
+    @inlinable public static var eresume: SMCReturn { SMCReturn(rawValue: 3) }
+    @inlinable public static var ebadaddr: SMCReturn { SMCReturn(rawValue: 4) }
+    @inlinable public static var ebadcmd: SMCReturn { SMCReturn(rawValue: 5) }
+    @inlinable public static var enomem: SMCReturn { SMCReturn(rawValue: 6) }
+    @inlinable public static var enotavail: SMCReturn { SMCReturn(rawValue: 7) }
+    @inlinable public static var unknownFunction: SMCReturn { SMCReturn(rawValue: 0xFFFF_FFFF) }
+    @inlinable public static var rpcPrefix: UInt32 { 0xFFFF_0000 }
 
     /// An RPC request: `(x & 0xFFFF0000) == 0xFFFF0000 && x != 0xFFFFFFFF`.
     @inlinable public var isRPC: Bool { rawValue != 0xFFFF_FFFF && rawValue & 0xFFFF_0000 == 0xFFFF_0000 }
@@ -165,13 +165,13 @@ public struct RPCFunction: RawRepresentable, Hashable, Sendable, CustomStringCon
     public let rawValue: UInt32
     @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
     /// a1 = size; reply a1:a2 = address, a4:a5 = cookie.
-    public static let alloc = RPCFunction(rawValue: 0)
+    @inlinable public static var alloc: RPCFunction { RPCFunction(rawValue: 0) }
     /// a1:a2 = cookie to free.
-    public static let free = RPCFunction(rawValue: 2)
+    @inlinable public static var free: RPCFunction { RPCFunction(rawValue: 2) }
     /// No data: take the foreign interrupt, then resume.
-    public static let foreignInterrupt = RPCFunction(rawValue: 4)
+    @inlinable public static var foreignInterrupt: RPCFunction { RPCFunction(rawValue: 4) }
     /// a1:a2 = cookie of the shm holding an RPC `optee_msg_arg`.
-    public static let cmd = RPCFunction(rawValue: 5)
+    @inlinable public static var cmd: RPCFunction { RPCFunction(rawValue: 5) }
     /// OP-TEE name, or nil when unknown.
     public var name: String? {
         switch rawValue {
@@ -215,18 +215,18 @@ public enum OPTEEIdentity {
     /// OPTEE_MSG_OS_OPTEE_UUID_0..3 (GET_OS_UUID), 486178e0-e7f8-11e3-bc5e-0002a5d5c51b.
     public static let osUUID: (UInt32, UInt32, UInt32, UInt32) = (0x4861_78E0, 0xE7F8_11E3, 0xBC5E_0002, 0xA5D5_C51B)
     /// OPTEE_MSG_REVISION_MAJOR / MINOR (CALLS_REVISION).
-    public static let msgRevisionMajor: UInt32 = 2
-    public static let msgRevisionMinor: UInt32 = 0
+    @inlinable public static var msgRevisionMajor: UInt32 { 2 }
+    @inlinable public static var msgRevisionMinor: UInt32 { 0 }
     /// CFG_OPTEE_REVISION_MAJOR / MINOR (GET_OS_REVISION).
-    public static let osRevisionMajor: UInt32 = 4
-    public static let osRevisionMinor: UInt32 = 10
+    @inlinable public static var osRevisionMajor: UInt32 { 4 }
+    @inlinable public static var osRevisionMinor: UInt32 { 10 }
     /// THREAD_RPC_MAX_NUM_PARAMS: params in the pre-allocated RPC argument (EXCHANGE_CAPABILITIES a3).
-    public static let rpcMaxNumParams: UInt32 = 4
+    @inlinable public static var rpcMaxNumParams: UInt32 { 4 }
     /// OPTEE_SMC_SHM_CACHED: a3 of CALL_WITH_ARG.
-    public static let shmCached: UInt32 = 1
+    @inlinable public static var shmCached: UInt32 { 1 }
     /// OPTEE_SMC_ASYNC_NOTIF_VALID / PENDING bits of GET_ASYNC_NOTIF_VALUE a2.
-    public static let asyncNotifValid: UInt32 = 1
-    public static let asyncNotifPending: UInt32 = 2
+    @inlinable public static var asyncNotifValid: UInt32 { 1 }
+    @inlinable public static var asyncNotifPending: UInt32 { 2 }
     /// OPTEE_SMC_ASYNC_NOTIF_VALUE_DO_BOTTOM_HALF.
-    public static let asyncNotifValueDoBottomHalf: UInt32 = 0
+    @inlinable public static var asyncNotifValueDoBottomHalf: UInt32 { 0 }
 }

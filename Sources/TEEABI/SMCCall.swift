@@ -26,7 +26,7 @@ public enum SMCCall: Hashable, Sendable {
     case other(SMCFunctionID)
 
     /// Alignment OP-TEE requires of an `optee_msg_arg` address.
-    public static let argumentAlignment: UInt64 = 8
+    @inlinable public static var argumentAlignment: UInt64 { 8 }
 
     /// OP-TEE fast calls that take no argument registers.
     public static let queries: Set<SMCFunctionID> = [

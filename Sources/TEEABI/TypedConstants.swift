@@ -110,11 +110,11 @@ public enum RPCPluginOperation: UInt64, Sendable, CaseIterable {
 
 extension TEEResult {
     /// TEE_ERROR_TIMEOUT.
-    public static let timeout = TEEResult(rawValue: 0xFFFF_3001)
+    @inlinable public static var timeout: TEEResult { TEEResult(rawValue: 0xFFFF_3001) }
     /// TEE_ERROR_DEFER_DRIVER_INIT (OP-TEE implementation-specific).
-    public static let deferDriverInit = TEEResult(rawValue: 0x8000_0000)
+    @inlinable public static var deferDriverInit: TEEResult { TEEResult(rawValue: 0x8000_0000) }
     /// TEE_ERROR_NODE_DISABLED (OP-TEE implementation-specific).
-    public static let nodeDisabled = TEEResult(rawValue: 0x8000_0001)
+    @inlinable public static var nodeDisabled: TEEResult { TEEResult(rawValue: 0x8000_0001) }
 }
 
 /// TEEC_* parameter types of the GP client API (`TEEC_PARAM_TYPES` nibbles), which add the
@@ -133,9 +133,9 @@ public struct TEECMemoryFlags: OptionSet, Hashable, Sendable {
     /// Flags from their bits.
     @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
     /// TEEC_MEM_INPUT.
-    public static let input = TEECMemoryFlags(rawValue: 1)
+    @inlinable public static var input: TEECMemoryFlags { TEECMemoryFlags(rawValue: 1) }
     /// TEEC_MEM_OUTPUT.
-    public static let output = TEECMemoryFlags(rawValue: 2)
+    @inlinable public static var output: TEECMemoryFlags { TEECMemoryFlags(rawValue: 2) }
 }
 
 /// GP and libteec constants that are not codes: API versions, limits, handles.
