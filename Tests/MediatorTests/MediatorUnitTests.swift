@@ -121,6 +121,20 @@ private func entry(_ page: [UInt8], _ i: Int) -> UInt64 {
     (0..<8).reduce(UInt64(0)) { $0 | UInt64(page[i * 8 + $1]) << (8 * UInt64($1)) }
 }
 
+/// Invokes with a one-page noncontiguous memref (guest page 13) and expects the mediator's list
+/// page for it to be the cached page `expected`, holding that one entry and zeroes after it.
+private func expectOneEntryListIn(_ expected: PA, _ rig: Rig, _ g: RawGuest, session s: UInt32,
+                                  _ stale: Comment) throws {
+    let list = try g.pageList(listPage: 4, entries: g.pages([13]))
+    let (o, _) = g.call(MsgArg(cmd: .invokeCommand, function: 1, session: s,
+                               params: [.tmem(.tmemInout, bufPtr: list, size: 100, shmRef: 2, noncontig: true)]), page: 2)
+    #expect(o.a0 == ok)
+    let page = try lastListPage(rig)
+    #expect(page.pa == expected, "the cached page was not reused: this test proves nothing")
+    #expect(entry(page.bytes, 0) == (try g.space.translate(g.ipa(13)).raw))
+    #expect(page.bytes[8...].allSatisfy { $0 == 0 }, stale)
+}
+
 @Test func aReusedListPageHoldsNoEntryOfTheLongerListBefore() throws {
     // The mediator clears only what it wrote in a cached list page: a stale address of the
     // earlier, longer list must not survive into the shorter one.
@@ -133,14 +147,7 @@ private func entry(_ page: [UInt8], _ i: Int) -> UInt64 {
     #expect(o1.a0 == ok)
     let first = try lastListPage(rig)
     #expect(entry(first.bytes, 2) != 0)
-    let short = try g.pageList(listPage: 4, entries: g.pages([13]))
-    let (o2, _) = g.call(MsgArg(cmd: .invokeCommand, function: 1, session: s,
-                                params: [.tmem(.tmemInout, bufPtr: short, size: 100, shmRef: 2, noncontig: true)]), page: 1)
-    #expect(o2.a0 == ok)
-    let second = try lastListPage(rig)
-    #expect(second.pa == first.pa, "the cached list page was not reused: this test proves nothing")
-    #expect(entry(second.bytes, 0) == (try g.space.translate(g.ipa(13)).raw))
-    #expect(second.bytes[8...].allSatisfy { $0 == 0 }, "a stale byte survived in the reused list page")
+    try expectOneEntryListIn(first.pa, rig, g, session: s, "a stale byte survived in the reused list page")
 }
 
 @Test func anRPCShadowReusedAsAListPageIsZeroedWhole() throws {
@@ -153,14 +160,7 @@ private func entry(_ page: [UInt8], _ i: Int) -> UInt64 {
     #expect(g.serveRPCs(g.callWithArg(g.ipa(1)), allocPage: 30).a0 == ok)
     let shadow = try #require(rig.secure.seen.withLock { $0.rpcShadows.last })
     #expect(try rig.memory.read(shadow.page.address, count: pageSize, world: .secure).contains { $0 != 0 })
-    let list = try g.pageList(listPage: 4, entries: g.pages([13]))
-    let (o, _) = g.call(MsgArg(cmd: .invokeCommand, function: 1, session: s,
-                               params: [.tmem(.tmemInout, bufPtr: list, size: 100, shmRef: 2, noncontig: true)]), page: 2)
-    #expect(o.a0 == ok)
-    let page = try lastListPage(rig)
-    #expect(page.pa == shadow.page.address, "the shadow page was not reused: this test proves nothing")
-    #expect(entry(page.bytes, 0) == (try g.space.translate(g.ipa(13)).raw))
-    #expect(page.bytes[8...].allSatisfy { $0 == 0 }, "a byte of the RPC argument survived in the list page")
+    try expectOneEntryListIn(shadow.page.address, rig, g, session: s, "a byte of the RPC argument survived in the list page")
 }
 
 @Test func contiguousTmemIsRefusedBeforeTheSecureWorld() throws {
