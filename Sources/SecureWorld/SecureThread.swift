@@ -177,8 +177,9 @@ final class SecureThread: SerialExecutor, @unchecked Sendable {
     enum Wait { case nothing, command, rpcAnswer }
     /// When the current drain's time slice started (ns of the world's clock; FOREIGN_INTR
     /// ticks), read at the drain's first `timeInSlice` (0: not yet), not at entry: most calls
-    /// never ask, and two clock reads were ~2% of a GET_TIME.
-    private var sliceStart: UInt64 = 0
+    /// never ask, and two clock reads were ~2% of a GET_TIME. An atomic (relaxed: a plain move):
+    /// a TA's `@concurrent` code may ask from another OS thread while an entry resets it.
+    private let sliceStart = Atomic<UInt64>(0)
 
     // MARK: Cross-thread state
 
@@ -294,7 +295,7 @@ final class SecureThread: SerialExecutor, @unchecked Sendable {
     /// caller owns the thread and drains it next.
     func start() {
         drainer.store(currentOSThread(), ordering: .relaxed)
-        sliceStart = 0
+        sliceStart.store(0, ordering: .relaxed)
         exit = nil
         commandAnswer = true
         if unpark(.command) { return }
@@ -312,7 +313,7 @@ final class SecureThread: SerialExecutor, @unchecked Sendable {
     /// Resumes a command suspended at an RPC with the normal world's answer.
     func resume(_ reply: RPCReply) {
         drainer.store(currentOSThread(), ordering: .relaxed)
-        sliceStart = 0
+        sliceStart.store(0, ordering: .relaxed)
         // An RPC not delivered yet (the task parked in it after an external await, while no
         // drain ran) is not the one this answer is for: leave it for the next drain.
         guard exit == nil else { return }
@@ -349,8 +350,9 @@ final class SecureThread: SerialExecutor, @unchecked Sendable {
     /// a checkpoint, could not have yielded anyway).
     func timeInSlice() -> Duration {
         let now = world.clock.nanoseconds()
-        if sliceStart == 0 { sliceStart = max(now, 1); return .zero }
-        return .nanoseconds(Int64(clamping: now &- sliceStart))
+        let start = sliceStart.load(ordering: .relaxed)
+        if start == 0 { sliceStart.store(max(now, 1), ordering: .relaxed); return .zero }
+        return .nanoseconds(Int64(clamping: now &- start))
     }
 
     /// Ends the task: the next time it would take a command it returns. From now on the thread's

@@ -347,5 +347,4 @@ extension SecureThread {
     func foreignInterrupt() async -> Bool {
         !(await rpc(SMCReturn.rpc(.foreignInterrupt).rawValue)).aborted
     }
-
 }
