@@ -177,9 +177,8 @@ final class SecureThread: SerialExecutor, @unchecked Sendable {
     enum Wait { case nothing, command, rpcAnswer }
     /// When the current drain's time slice started (ns of the world's clock; FOREIGN_INTR
     /// ticks), read at the drain's first `timeInSlice` (0: not yet), not at entry: most calls
-    /// never ask, and two clock reads were ~2% of a GET_TIME. An atomic (relaxed: a plain move):
-    /// a TA's `@concurrent` code may ask from another OS thread while an entry resets it.
-    private let sliceStart = Atomic<UInt64>(0)
+    /// never ask, and two clock reads were ~2% of a GET_TIME.
+    private var sliceStart: UInt64 = 0
 
     // MARK: Cross-thread state
 
@@ -295,7 +294,7 @@ final class SecureThread: SerialExecutor, @unchecked Sendable {
     /// caller owns the thread and drains it next.
     func start() {
         drainer.store(currentOSThread(), ordering: .relaxed)
-        sliceStart.store(0, ordering: .relaxed)
+        sliceStart = 0
         exit = nil
         commandAnswer = true
         if unpark(.command) { return }
@@ -313,7 +312,7 @@ final class SecureThread: SerialExecutor, @unchecked Sendable {
     /// Resumes a command suspended at an RPC with the normal world's answer.
     func resume(_ reply: RPCReply) {
         drainer.store(currentOSThread(), ordering: .relaxed)
-        sliceStart.store(0, ordering: .relaxed)
+        sliceStart = 0
         // An RPC not delivered yet (the task parked in it after an external await, while no
         // drain ran) is not the one this answer is for: leave it for the next drain.
         guard exit == nil else { return }
@@ -347,12 +346,14 @@ final class SecureThread: SerialExecutor, @unchecked Sendable {
 
     /// Time since the current drain's slice started; the first call of a drain starts it. So a
     /// slice counts from the TA's first checkpoint after an entry (what ran before it, without
-    /// a checkpoint, could not have yielded anyway).
+    /// a checkpoint, could not have yielded anyway). Zero for code not running in this thread's
+    /// drain (a TA's `@concurrent` code): it holds no vCPU, so it has nothing to yield, and the
+    /// slice is owner-side state it must not touch.
     func timeInSlice() -> Duration {
+        guard drainer.load(ordering: .relaxed) == currentOSThread() else { return .zero }
         let now = world.clock.nanoseconds()
-        let start = sliceStart.load(ordering: .relaxed)
-        if start == 0 { sliceStart.store(max(now, 1), ordering: .relaxed); return .zero }
-        return .nanoseconds(Int64(clamping: now &- start))
+        if sliceStart == 0 { sliceStart = max(now, 1); return .zero }
+        return .nanoseconds(Int64(clamping: now &- sliceStart))
     }
 
     /// Ends the task: the next time it would take a command it returns. From now on the thread's
