@@ -194,25 +194,33 @@ struct RPCArgTable: Sendable {
 
     /// The buffer of `cookie`, if any; setting replaces it (nil removes it).
     subscript(cookie: UInt64) -> RPCArgBuffer? {
-        get {
-            for b in buffers where b.cookie == cookie { return b }
-            return nil
-        }
+        get { index(of: cookie).map { buffers[$0] } }
         set {
-            // A plain loop, as `callIndex` (no generic search frame).
-            for i in 0..<buffers.count where buffers[i].cookie == cookie {
-                if let newValue { buffers[i] = newValue } else { buffers.swapAt(i, buffers.count - 1); buffers.removeLast() }
-                return
+            if let i = index(of: cookie) {
+                if let newValue { buffers[i] = newValue } else { remove(at: i) }
+            } else if let newValue {
+                buffers.append(newValue)
             }
-            if let newValue { buffers.append(newValue) }
         }
     }
 
-    /// Removes and returns the buffer of `cookie`, if any.
+    /// Removes and returns the buffer of `cookie`, if any (one search).
     mutating func removeValue(forKey cookie: UInt64) -> RPCArgBuffer? {
-        let b = self[cookie]
-        if b != nil { self[cookie] = nil }
+        guard let i = index(of: cookie) else { return nil }
+        let b = buffers[i]
+        remove(at: i)
         return b
+    }
+
+    /// Where `cookie`'s buffer is. A plain loop, as `callIndex` (no generic search frame).
+    private func index(of cookie: UInt64) -> Int? {
+        for i in 0..<buffers.count where buffers[i].cookie == cookie { return i }
+        return nil
+    }
+
+    private mutating func remove(at i: Int) {
+        buffers.swapAt(i, buffers.count - 1)
+        buffers.removeLast()
     }
 
     /// Forgets every buffer.

@@ -424,17 +424,22 @@ final class SecureThread: SerialExecutor, @unchecked Sendable {
         guard !orphaned.load(ordering: .acquiring), drainer.load(ordering: .relaxed) == currentOSThread() else {
             return await parkForRPC(a0, a1, a2, iso)
         }
-        if aborting.load(ordering: .sequentiallyConsistent) { return .abort }
-        exit = .rpc(a0: a0, a1: a1, a2: a2)
-        waitingFor = .rpcAnswer
-        return await iso.parking.rpcAnswer()
+        return await park(forRPC: a0, a1, a2, at: iso.parking)
     }
 
+    /// `rpc` from code outside the drain: hops to the thread first.
     private func parkForRPC(_ a0: UInt32, _ a1: UInt64, _ a2: UInt64, _ iso: isolated SecureThreadIsolation) async -> RPCReply {
+        await park(forRPC: a0, a1, a2, at: iso.parking)
+    }
+
+    /// Publishes the RPC exit and parks at `spot` until the normal world's answer (abort at once
+    /// when the VM is going away). Runs inside the thread's drain.
+    @inline(__always)
+    private func park(forRPC a0: UInt32, _ a1: UInt64, _ a2: UInt64, at spot: ParkingSpot) async -> RPCReply {
         if aborting.load(ordering: .sequentiallyConsistent) { return .abort }
         exit = .rpc(a0: a0, a1: a1, a2: a2)
         waitingFor = .rpcAnswer
-        return await iso.parking.rpcAnswer()
+        return await spot.rpcAnswer()
     }
 }
 
